@@ -1,0 +1,29 @@
+"""Alembic environment: the hub's metadata tables from every room share one history."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+import catalog
+import govhub.models  # noqa: F401  (registers the pipeline tables)
+
+target_metadata = catalog.Base.metadata
+
+
+def run_migrations() -> None:
+    config = context.config
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations()

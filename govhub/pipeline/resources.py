@@ -1,0 +1,86 @@
+"""Everything a stage needs about one resource: its contract, settings, lake tables and connector."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+import pyarrow as pa
+
+from govhub.settings import Settings, get_settings
+from lake import CuratedTable, Lake, QuarantineTable
+from schemas import Contract, arrow_schema, load_all, load_contract
+
+__all__ = ["ResourceContext", "open_resource"]
+
+
+@dataclass
+class ResourceContext:
+    """A resource as the pipeline sees it during one stage."""
+
+    contract: Contract
+    settings: Settings
+    lake: Lake
+
+    @cached_property
+    def curated(self) -> CuratedTable:
+        return self.lake.curated(self.contract)
+
+    @cached_property
+    def quarantine(self) -> QuarantineTable:
+        return self.lake.quarantine(self.contract)
+
+    @cached_property
+    def curated_schema(self) -> pa.Schema:
+        return arrow_schema(self.contract)
+
+    @cached_property
+    def schema_fingerprint(self) -> str:
+        """SHA-256 of the curated schema's field names and types: changes when the contract does."""
+        text = ";".join(f"{f.name}:{f.type}" for f in self.curated_schema)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def today(self) -> date:
+        return date.today()
+
+    def staging(self, run_id: str) -> Any:
+        from govhub.pipeline.staging import Staging
+
+        return Staging(self.lake.staging(self.contract, run_id))
+
+    def connector(self) -> Any:
+        from connectors import connector_for
+
+        return connector_for(self.contract, self.settings.source_config(self.contract))
+
+    def references(self) -> dict[str, pa.Array]:
+        """Key sets of the resources this contract's `references` checks point at (current versions)."""
+        contracts = load_all()
+        lookups: dict[str, pa.Array] = {}
+        for f in self.contract.fields:
+            for check in f.checks:
+                for target in check.params.get("targets", ()):
+                    resource, field_name = target.split(".")
+                    if target in lookups:
+                        continue
+                    table = self.lake.curated(contracts[resource])
+                    if not table.exists():
+                        lookups[target] = pa.array([], pa.string())
+                    else:
+                        lookups[target] = table.read(columns=[field_name]).column(field_name).combine_chunks()
+        return lookups
+
+    def findings_list(self, reasons: Counter[str]) -> list[dict[str, Any]]:
+        return [{"reason": reason, "rows": rows} for reason, rows in reasons.most_common()]
+
+
+def open_resource(resource: str) -> ResourceContext:
+    """The context of a resource under the current settings."""
+    settings = get_settings()
+    lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
+    return ResourceContext(contract=load_contract(resource), settings=settings, lake=lake)

@@ -1,0 +1,280 @@
+"""The ingest stages — begin, extract, validate, publish, register, advance — one function each.
+
+Stages pass a run id; data travels through the lake's staging area, never through the caller.
+The Delta commit is the point of no return: it carries the run's sequence number (a Delta app
+transaction) and the proposed watermark, so a run that dies after it is completed by the next
+`begin`, and one that dies before it is simply redone under the same sequence number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from catalog import record_version
+from govhub.db import session_scope
+from govhub.models import IngestRun, QualityReport
+from govhub.pipeline.drift import apply_drift_policy
+from govhub.pipeline.resources import ResourceContext, open_resource
+from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
+from schemas import PipelineError, StateError
+
+__all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
+
+log = logging.getLogger(__name__)
+
+_STATE_KEY = "govhub.state"
+_RUN_ID_KEY = "govhub.run_id"
+
+
+def app_id(resource: str) -> str:
+    """The Delta app-transaction id under which a resource's ingest commits are numbered."""
+    return f"govhub.ingest.{resource}"
+
+
+@dataclass
+class _Stage:
+    run: IngestRun
+    ctx: ResourceContext
+
+
+@contextmanager
+def _stage(run_id: str, name: str) -> Iterator[_Stage]:
+    """Load the run, refresh its lock, time the stage, and record failures with the stage's name."""
+    started = time.perf_counter()
+    with session_scope() as session:
+        run = get_run(session, run_id)
+        if run.status != "running":
+            raise StateError(f"run {run_id} is {run.status}; start a new run with `govhub ingest {run.resource}`")
+        heartbeat(session, run.resource, run_id)
+        run.stage = name
+    ctx = open_resource(run.resource)
+    try:
+        yield _Stage(run=run, ctx=ctx)
+    except StateError:
+        raise
+    except Exception as e:
+        raise PipelineError(run.resource, run_id, name, str(e)) from e
+    finally:
+        run.stage_seconds = {**(run.stage_seconds or {}), name: round(time.perf_counter() - started, 3)}
+
+
+def _save(run: IngestRun) -> None:
+    with session_scope() as session:
+        session.merge(run)
+
+
+def begin(resource: str, *, orchestrator: str = "cli") -> str:
+    """Start a run: take the lock, complete a crashed predecessor's commit, create the run record."""
+    ctx = open_resource(resource)
+    with session_scope() as session:
+        state = resource_state(session, resource)
+        seq = state.last_seq + 1
+        run_id = new_run_id(resource, seq)
+        displaced = acquire_lock(session, resource, run_id, lease_seconds=ctx.settings.lock_lease_seconds)
+        if displaced:
+            dead = session.get(IngestRun, displaced)
+            if dead is not None and dead.status == "running":
+                dead.status, dead.error = "failed", f"abandoned: process died in stage {dead.stage}"
+            log.warning("run %s took over the lock of dead run %s", run_id, displaced)
+        _recover_committed_run(session, ctx)
+        state = resource_state(session, resource)
+        seq = state.last_seq + 1
+        if not run_id.startswith(f"{resource}-{seq:06d}-"):  # recovery advanced the sequence
+            new_id = new_run_id(resource, seq)
+            state.lock_run_id = new_id
+            run_id = new_id
+        session.add(
+            IngestRun(run_id=run_id, resource=resource, seq=seq, status="running", stage="begin",
+                      orchestrator=orchestrator, state_before=state.watermark)  # fmt: skip
+        )
+    log.info("began run %s of %s", run_id, resource)
+    return run_id
+
+
+def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
+    """If the curated table holds a commit newer than the stored watermark, adopt it.
+
+    That commit's run died between the Delta commit and `advance`: its data is in, its watermark
+    is in the commit's metadata, so the state moves forward exactly as the clean run would have.
+    """
+    state = resource_state(session, ctx.contract.resource)
+    last = ctx.curated.last_commit(app_id(ctx.contract.resource))
+    if last is None or last.run_seq <= state.last_seq:
+        return
+    run_id = last.metadata.get(_RUN_ID_KEY, "")
+    log.warning("recovering run %s of %s: committed as version %s but not advanced", run_id,
+                ctx.contract.resource, last.version)  # fmt: skip
+    state.watermark = json.loads(last.metadata[_STATE_KEY])
+    state.last_seq = last.run_seq
+    state.last_version = last.version
+    crashed = session.get(IngestRun, run_id)
+    if crashed is not None:
+        crashed.status = "succeeded"
+        crashed.version = last.version
+        crashed.state_after = state.watermark
+        crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
+    record_version(session, resource=ctx.contract.resource, version=last.version, run_id=run_id,
+                   schema_fingerprint=ctx.schema_fingerprint, rows_inserted=last.rows_inserted,
+                   rows_updated=last.rows_updated, rows_deleted=last.rows_deleted)  # fmt: skip
+    session.flush()
+
+
+def extract(run_id: str) -> dict[str, int]:
+    """Read every change since the watermark into the run's staging area."""
+    with _stage(run_id, "extract") as st:
+        connector = st.ctx.connector()
+        drift = apply_drift_policy(st.ctx.contract, connector)
+        extraction = connector.extract(st.run.state_before)
+        rows = st.ctx.staging(run_id).write_batches("extracted", extraction)
+        st.run.extracted = rows
+        st.run.state_after = extraction.proposed_state
+        st.run.problems = [p.as_dict() for p in extraction.problems] or None
+        st.run.drift = drift.as_dict() if drift else None
+    _save(st.run)
+    return {"extracted": rows}
+
+
+def validate(run_id: str) -> dict[str, int]:
+    """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
+    from quality import Scorecard, validate as validate_batch
+
+    with _stage(run_id, "validate") as st:
+        staging = st.ctx.staging(run_id)
+        references = st.ctx.references()
+        quarantine_all = bool(st.run.drift and st.run.drift.get("quarantine"))
+        counts: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        scorecard = Scorecard.empty()
+        accepted, rejected, warned = [], [], []
+        for batch in staging.batches("extracted"):
+            verdict = validate_batch(batch, st.ctx.contract, references=references, today=st.ctx.today)
+            if quarantine_all:
+                verdict = verdict.reject_all("schema_drift", st.run.drift.get("message", "schema drift"))
+            counts.update(verdict.counts)
+            scorecard = scorecard.merge(verdict.scorecard())
+            for finding, n in verdict.reason_counts().items():
+                reasons[finding] += n
+            accepted.append(verdict.accepted)
+            rejected.append(verdict.rejected)
+            warned.append(verdict.warned)
+        staging.write_tables("accepted", accepted, st.ctx.curated_schema)
+        staging.write_tables("rejected", _with_verdict(rejected, "rejected"), None)
+        staging.write_tables("warned", _with_verdict(warned, "warned"), None)
+        st.run.accepted, st.run.rejected, st.run.warned = counts["accepted"], counts["rejected"], counts["warned"]
+        st.run.reconciled = (st.run.extracted or 0) == counts["accepted"] + counts["rejected"]
+        st.run.top_reasons = [{"reason": r, "rows": n} for r, n in reasons.most_common(10)]
+        if not st.run.reconciled:
+            raise PipelineError(st.run.resource, run_id, "validate",
+                                f"counts do not reconcile: extracted {st.run.extracted} != accepted "
+                                f"{counts['accepted']} + rejected {counts['rejected']}")  # fmt: skip
+        with session_scope() as session:
+            session.merge(QualityReport(run_id=run_id, resource=st.run.resource, scorecard=scorecard.as_dict(),
+                                        findings=st.ctx.findings_list(reasons)))  # fmt: skip
+    _save(st.run)
+    return {"accepted": st.run.accepted, "rejected": st.run.rejected, "warned": st.run.warned}
+
+
+def _with_verdict(tables: list[pa.Table], verdict: str) -> list[pa.Table]:
+    return [t.append_column("verdict", pa.array([verdict] * t.num_rows, pa.string())) for t in tables if t.num_rows]
+
+
+def publish(run_id: str) -> dict[str, int | None]:
+    """Quarantine the rejected rows, then MERGE the accepted ones in one Delta commit."""
+    with _stage(run_id, "publish") as st:
+        staging = st.ctx.staging(run_id)
+        flagged = staging.read_all(["rejected", "warned"])
+        if flagged is not None and flagged.num_rows:
+            st.ctx.quarantine.write(flagged, run_seq=st.run.seq, run_id=run_id)
+        metadata = {
+            _RUN_ID_KEY: run_id,
+            _STATE_KEY: json.dumps(st.run.state_after, ensure_ascii=False, sort_keys=True),
+            "govhub.counts": json.dumps({"extracted": st.run.extracted, "accepted": st.run.accepted,
+                                         "rejected": st.run.rejected}),  # fmt: skip
+        }
+        info = st.ctx.curated.commit(staging.reader("accepted"), app_id=app_id(st.run.resource),
+                                     run_seq=st.run.seq, metadata=metadata,
+                                     evolve=st.ctx.contract.schema_drift == "evolve")  # fmt: skip
+        st.run.version = info.version if info else None
+        st.run.stage_seconds = {**(st.run.stage_seconds or {})}
+        if info:
+            with session_scope() as session:
+                record_version(session, resource=st.run.resource, version=info.version, run_id=run_id,
+                               schema_fingerprint=st.ctx.schema_fingerprint, rows_inserted=info.rows_inserted,
+                               rows_updated=info.rows_updated, rows_deleted=info.rows_deleted)  # fmt: skip
+    _save(st.run)
+    return {"version": st.run.version}
+
+
+def register(run_id: str) -> dict[str, Any]:
+    """Record the version's quality: the GX suite on the accepted increment and the scorecard."""
+    from quality import run_suite
+
+    with _stage(run_id, "register") as st:
+        with session_scope() as session:
+            report = session.get(QualityReport, run_id)
+            if st.run.version is not None:
+                increment = st.ctx.staging(run_id).read_all(["accepted"])
+                suite = run_suite(increment, st.ctx.contract, max_rows=st.ctx.settings.gx_max_rows)
+                report.suite_success, report.suite_result = suite.success, suite.as_dict()
+                report.version = st.run.version
+                record_version(session, resource=st.run.resource, version=st.run.version, run_id=run_id,
+                               scorecard=report.scorecard, rows_total=st.ctx.curated.row_count())  # fmt: skip
+            scorecard = report.scorecard
+    _save(st.run)
+    return {"version": st.run.version, "scorecard": scorecard}
+
+
+def advance(run_id: str) -> dict[str, Any]:
+    """Move the watermark to the run's proposed state (only after the commit) and release the lock."""
+    with _stage(run_id, "advance") as st:
+        with session_scope() as session:
+            state = resource_state(session, st.run.resource)
+            if state.last_seq >= st.run.seq:
+                raise StateError(f"run {run_id} (seq {st.run.seq}) is older than the committed state "
+                                 f"(seq {state.last_seq}); it must not advance")  # fmt: skip
+            state.watermark = st.run.state_after
+            state.last_seq = st.run.seq
+            if st.run.version is not None:
+                state.last_version = st.run.version
+            release_lock(session, st.run.resource, run_id)
+        st.ctx.staging(run_id).clear()
+        st.run.status = "succeeded"
+        st.run.stage = "done"
+    from catalog import utcnow
+
+    st.run.finished_at = utcnow()
+    st.run.seconds = round(sum((st.run.stage_seconds or {}).values()), 3)
+    _save(st.run)
+    return summary(st.run)
+
+
+def summary(run: IngestRun) -> dict[str, Any]:
+    """The facts of a run a caller prints or an Asset event carries."""
+    return {
+        "resource": run.resource, "run_id": run.run_id, "status": run.status, "version": run.version,
+        "extracted": run.extracted, "accepted": run.accepted, "rejected": run.rejected, "warned": run.warned,
+        "reconciled": run.reconciled, "seconds": run.seconds, "top_reasons": run.top_reasons or [],
+        "problems": run.problems or [],
+    }  # fmt: skip
+
+
+def fail(run_id: str, error: str) -> None:
+    """Mark a run failed and release its lock; the watermark stays where it was."""
+    from catalog import utcnow
+
+    with session_scope() as session:
+        run = session.get(IngestRun, run_id)
+        if run is None or run.status != "running":
+            return
+        run.status, run.error, run.finished_at = "failed", error[:4000], utcnow()
+        release_lock(session, run.resource, run_id)
+    log.error("run %s failed: %s", run_id, error)

@@ -1,0 +1,121 @@
+"""The one settings object: environment variables with the GOVHUB_ prefix, nothing else reads os.environ.
+
+Everything has a safe embedded default under GOVHUB_HOME (SQLite metadata, a local lake, simulated
+sources), so `make run` works on a fresh machine; production overrides with real URLs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import Contract, SettingsError
+
+__all__ = ["Settings", "get_settings", "reset_settings"]
+
+
+class Settings(BaseSettings):
+    """govhub configuration; each attribute maps to GOVHUB_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVHUB_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default=Path(".govhub"), description="Working folder for the embedded default.")
+    db_url: str | None = Field(default=None, description="Hub metadata store (SQLAlchemy URL).")
+    lake_url: str | None = Field(default=None, description="Lake root: a folder or s3://bucket/prefix.")
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_allow_http: bool = True
+
+    population_url: str | None = Field(default=None, description="Population registry (SQLAlchemy URL).")
+    legal_entity_url: str | None = Field(default=None, description="Legal-entity registry (SQLAlchemy URL).")
+    credit_base_url: str = "http://127.0.0.1:8701"
+    credit_token: str = "govhub-dev-token"
+    credit_timeout: float = 10.0
+    credit_max_retries: int = 5
+    nontax_inbox: Path | None = None
+
+    batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
+    lock_lease_seconds: int = Field(default=900, ge=10)
+    gx_max_rows: int = Field(default=100_000, ge=1_000)
+
+    @field_validator("db_url", "population_url", "legal_entity_url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("expected a SQLAlchemy URL such as postgresql+psycopg://user@host/db")
+        return value
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def metadata_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.resolved_home / 'govhub.db'}"
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake_url or str(self.resolved_home / "lake")
+
+    @property
+    def lake_storage_options(self) -> dict[str, str] | None:
+        """delta-rs / object_store options for an s3:// lake; None for a local folder."""
+        if not self.lake_root.startswith("s3://"):
+            return None
+        if not (self.s3_access_key and self.s3_secret_key):
+            raise SettingsError("GOVHUB_S3_ACCESS_KEY/GOVHUB_S3_SECRET_KEY", "credentials for the s3:// lake", None)
+        options = {
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_REGION": self.s3_region,
+        }
+        if self.s3_endpoint:
+            options["AWS_ENDPOINT_URL"] = self.s3_endpoint
+        if self.s3_allow_http:
+            options["AWS_ALLOW_HTTP"] = "true"
+        return options
+
+    @property
+    def sources_home(self) -> Path:
+        return self.resolved_home / "sources"
+
+    def source_config(self, contract: Contract) -> dict[str, Any]:
+        """Connection settings for a contract's source system (embedded simulators by default)."""
+        system = contract.source.system
+        if system == "population":
+            return {"url": self.population_url or f"sqlite:///{self.sources_home / 'population.db'}"}
+        if system == "legal_entity":
+            return {"url": self.legal_entity_url or f"sqlite:///{self.sources_home / 'legal_entity.db'}"}
+        if system == "credit":
+            return {
+                "base_url": self.credit_base_url,
+                "token": self.credit_token,
+                "timeout": self.credit_timeout,
+                "max_retries": self.credit_max_retries,
+            }
+        if system == "nontax":
+            return {"inbox": str(self.nontax_inbox or self.sources_home / "inbox")}
+        raise SettingsError(f"GOVHUB_{system.upper()}_*", "a configured source system", system)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; a malformed variable fails here, naming it."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        error = e.errors()[0]
+        name = "GOVHUB_" + str(error["loc"][0]).upper() if error["loc"] else "GOVHUB_*"
+        raise SettingsError(name, error["msg"], error.get("input")) from e
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI's --home option change the environment)."""
+    get_settings.cache_clear()
