@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Contract, SettingsError
 
-__all__ = ["Settings", "get_settings", "reset_settings"]
+__all__ = ["Settings", "get_settings", "reset_settings", "set_credit_base_url", "set_home"]
 
 
 class Settings(BaseSettings):
@@ -119,3 +119,19 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests and the CLI's --home option change the environment)."""
     get_settings.cache_clear()
+
+
+def set_home(home: Path) -> None:
+    """Point this process (and the in-process Airflow tasks it runs) at another GOVHUB_HOME."""
+    import os
+
+    os.environ["GOVHUB_HOME"] = str(Path(home).expanduser().resolve())
+    reset_settings()
+
+
+def set_credit_base_url(url: str) -> None:
+    """Point the credit connector at a running credit platform (the demo starts the simulator)."""
+    import os
+
+    os.environ["GOVHUB_CREDIT_BASE_URL"] = url
+    reset_settings()

@@ -1,0 +1,20 @@
+"""Build the FastAPI app; each room's router is included here and nowhere else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from web.routes import health
+
+__all__ = ["create_app"]
+
+
+def create_app() -> FastAPI:
+    """The govhub web app (OpenAPI at /docs)."""
+    app = FastAPI(
+        title="govhub",
+        description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
+        version="0.1.0",
+    )
+    app.include_router(health.router)
+    return app
