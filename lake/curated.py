@@ -1,0 +1,365 @@
+"""Curated Delta tables: one per resource, changed only by one atomic MERGE commit per pipeline run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from lake._changes import (
+    DELETED,
+    change_predicate,
+    dedup_last,
+    drop_unknown_deletes,
+    key_predicate,
+    shape_changes,
+)
+from lake._store import delta_errors, open_table
+from schemas import Contract, arrow_schema
+from schemas.errors import LakeError
+
+__all__ = ["CommitInfo", "CuratedTable"]
+
+log = logging.getLogger(__name__)
+
+RUN_SEQ_KEY = "govhub.run_seq"
+APP_ID_KEY = "govhub.app_id"
+METADATA_KEYS_KEY = "govhub.metadata_keys"
+CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+TABLE_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit made by a pipeline run: the dataset version it produced and what it changed."""
+
+    version: int
+    timestamp: datetime
+    run_seq: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+
+
+class CuratedTable:
+    """The curated Delta table of one resource at `<root>/curated/<resource>`.
+
+    The table has the contract's Arrow schema (labels kept as field metadata, NOT NULL where the
+    contract says `required`), the change data feed on, and for `deletes: tombstone` an extra
+    non-null `_deleted` column.
+    """
+
+    def __init__(
+        self, uri: str, contract: Contract, *, storage_options: Mapping[str, str] | None = None
+    ) -> None:
+        self.uri = uri
+        self.contract = contract
+        self._options = dict(storage_options or {})
+        self._what = f"curated table '{contract.resource}'"
+        schema = arrow_schema(contract)
+        if contract.deletes == "tombstone":
+            schema = schema.append(pa.field(DELETED, pa.bool_(), nullable=False))
+        self.schema = schema
+
+    # -- state -------------------------------------------------------------------------------
+    def _open(self) -> DeltaTable | None:
+        return open_table(self.uri, self._options, self._what)
+
+    def exists(self) -> bool:
+        """True once the first commit has created the table."""
+        return self._open() is not None
+
+    def version(self) -> int | None:
+        """The current version, or None before the first commit."""
+        dt = self._open()
+        return None if dt is None else dt.version()
+
+    # -- writing -----------------------------------------------------------------------------
+    def commit(
+        self,
+        changes: pa.Table | pa.RecordBatchReader,
+        *,
+        app_id: str,
+        run_seq: int,
+        metadata: Mapping[str, str],
+        evolve: bool = False,
+    ) -> CommitInfo | None:
+        """MERGE a run's accepted changes on the primary key in ONE atomic commit.
+
+        `changes` holds the contract's columns plus an optional `_deleted` flag. Within `changes`
+        a key appearing several times keeps only its LAST occurrence. Rows identical to the
+        stored row and deletes of unknown keys change nothing; when nothing changes no commit is
+        made and None is returned. The commit carries `metadata`, `govhub.run_seq` and the app
+        transaction (app_id, run_seq), so `last_commit(app_id)` recognises it after a crash.
+        The input is materialised once (a reader is read into one table); deduplication copies
+        only when duplicates exist.
+        """
+        table = changes.read_all() if isinstance(changes, pa.RecordBatchReader) else changes
+        keys = list(self.contract.primary_key)
+        shaped = dedup_last(
+            shape_changes(table, arrow_schema(self.contract), evolve=evolve, table=self._what), keys
+        )
+        del table
+        if shaped.num_rows == 0:
+            return None
+        props = self._commit_properties(app_id, run_seq, metadata)
+        with delta_errors(self._what, self.uri, "written"):
+            dt = self._open()
+            if dt is None or not dt.file_uris():
+                return self._first_load(shaped, props, run_seq, metadata, evolve=evolve)
+            if pc.any(shaped.column(DELETED)).as_py():
+                shaped = drop_unknown_deletes(shaped, dt.to_pyarrow_table(columns=keys), keys)
+            return self._merge(dt, shaped, props, run_seq, metadata, evolve=evolve)
+
+    def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
+        custom = {str(k): str(v) for k, v in metadata.items()}
+        custom.update(
+            {RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))}
+        )
+        return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
+
+    def _target_rows(self, shaped: pa.Table) -> pa.Table:
+        """Live rows in the table's physical schema (contract nullability, tombstone column)."""
+        live = shaped.filter(pc.invert(shaped.column(DELETED)))
+        if self.contract.deletes == "delete":
+            live = live.drop_columns([DELETED])
+        extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
+        return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
+
+    def _first_load(
+        self,
+        shaped: pa.Table,
+        props: CommitProperties,
+        run_seq: int,
+        metadata: Mapping[str, str],
+        *,
+        evolve: bool,
+    ) -> CommitInfo | None:
+        rows = self._target_rows(shaped)
+        if rows.num_rows == 0:
+            return None
+        write_deltalake(
+            self.uri,
+            rows,
+            mode="append",
+            configuration=TABLE_CONFIGURATION,
+            schema_mode="merge" if evolve else None,
+            storage_options=self._options,
+            commit_properties=props,
+            name=self.contract.resource,
+            description=self.contract.title,
+        )
+        dt = DeltaTable(self.uri, storage_options=self._options)
+        log.info("first load of %s rows into %s (version %s)", rows.num_rows, self.uri, dt.version())
+        return self._info(dt, run_seq, metadata, inserted=rows.num_rows)
+
+    def _merge(
+        self,
+        dt: DeltaTable,
+        shaped: pa.Table,
+        props: CommitProperties,
+        run_seq: int,
+        metadata: Mapping[str, str],
+        *,
+        evolve: bool,
+    ) -> CommitInfo | None:
+        if shaped.num_rows == 0:
+            return None
+        target_cols = set(pa.schema(dt.schema().to_arrow()).names)
+        compare = [n for n in shaped.column_names if n != DELETED and n not in self.contract.primary_key]
+        changed = change_predicate(
+            [c for c in compare if c in target_cols], [c for c in compare if c not in target_cols]
+        )
+        before = dt.version()
+        merger = dt.merge(
+            shaped,
+            key_predicate(self.contract.primary_key),
+            source_alias="s",
+            target_alias="t",
+            merge_schema=evolve,
+            streamed_exec=False,  # the source is in memory; its key stats let delta-rs prune files
+            commit_properties=props,
+        )
+        if self.contract.deletes == "delete":
+            merger = (
+                merger.when_matched_delete(predicate=f"s.{DELETED}")
+                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND {changed}", except_cols=[DELETED])
+                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}", except_cols=[DELETED])
+            )
+        else:
+            merger = (
+                merger.when_matched_update({DELETED: "true"}, predicate=f"s.{DELETED} AND NOT t.{DELETED}")
+                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND ({changed} OR t.{DELETED})")
+                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}")
+            )
+        metrics = merger.execute()
+        if dt.version() == before:
+            log.info("merge into %s changed nothing; no commit", self.uri)
+            return None
+        log.info("merged into %s: %s", self.uri, metrics)
+        return self._info(
+            dt,
+            run_seq,
+            metadata,
+            inserted=metrics.get("num_target_rows_inserted", 0),
+            updated=metrics.get("num_target_rows_updated", 0),
+            deleted=metrics.get("num_target_rows_deleted", 0),
+        )
+
+    def _info(
+        self, dt: DeltaTable, run_seq: int, metadata: Mapping[str, str], *, inserted: int, updated: int = 0,
+        deleted: int = 0,
+    ) -> CommitInfo:  # fmt: skip
+        entry = dt.history(1)[0]
+        return CommitInfo(
+            version=dt.version(),
+            timestamp=_ts(entry),
+            run_seq=run_seq,
+            metadata=dict(metadata),
+            rows_inserted=int(inserted),
+            rows_updated=int(updated),
+            rows_deleted=int(deleted),
+        )
+
+    def last_commit(self, app_id: str) -> CommitInfo | None:
+        """The latest commit made with `app_id` (from the app transaction and the commit history)."""
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._open()
+            if dt is None:
+                return None
+            run_seq = dt.transaction_version(app_id)
+            if run_seq is None:
+                return None
+            for entry in dt.history():
+                if entry.get(APP_ID_KEY) == app_id and entry.get(RUN_SEQ_KEY) == str(run_seq):
+                    return _info_from_history(entry)
+        raise LakeError(
+            f"{self._what} at {self.uri} records app transaction {app_id}={run_seq} but its commit is "
+            "no longer in the history (log cleaned up); treat the run as committed"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def _at(self, version: int | None) -> DeltaTable | None:
+        dt = self._open()
+        if dt is not None and version is not None:
+            dt.load_as_version(version)
+        return dt
+
+    def read(self, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+        """The table's rows at `version` (default: current); an empty table before the first commit."""
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._at(version)
+            if dt is None:
+                empty = self.schema.empty_table()
+                return empty.select(columns) if columns else empty
+            return _normalise(dt.to_pyarrow_table(columns=columns), self.schema)
+
+    def keys(self) -> pa.Array:
+        """The primary-key column of the current version (single-column keys)."""
+        if len(self.contract.primary_key) != 1:
+            raise LakeError(f"{self._what}: keys() supports single-column primary keys only")
+        return self.read(columns=list(self.contract.primary_key)).column(0).combine_chunks()
+
+    def changes(self, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
+        """The change data feed after `after_version` (exclusive) up to `to_version` (inclusive).
+
+        `after_version=None` returns the full snapshot at `to_version` as inserts, all stamped
+        with that version, so a new subscriber starts from a consistent copy.
+        """
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._open()
+            if dt is None:
+                return _cdf_schema(self.schema).empty_table()
+            end = dt.version() if to_version is None else to_version
+            if after_version is None:
+                dt.load_as_version(end)
+                snap = _normalise(dt.to_pyarrow_table(), self.schema)
+                stamp = _ts(dt.history(1)[0])
+                n = snap.num_rows
+                snap = snap.append_column("_change_type", pa.array(["insert"] * n, pa.string()))
+                snap = snap.append_column("_commit_version", pa.array([end] * n, pa.int64()))
+                return snap.append_column(
+                    "_commit_timestamp", pa.array([stamp] * n, pa.timestamp("ms", tz="UTC"))
+                )
+            if after_version >= end:
+                return _cdf_schema(self._current_schema(dt)).empty_table()
+            feed = pa.table(dt.load_cdf(starting_version=after_version + 1, ending_version=end))
+            return _normalise_cdf(feed, self.schema)
+
+    def _current_schema(self, dt: DeltaTable) -> pa.Schema:
+        return _normalise(pa.schema(dt.schema().to_arrow()).empty_table(), self.schema).schema
+
+    def history(self) -> list[dict[str, Any]]:
+        """The table's commit history, newest first (delta-rs commitInfo entries with `version`)."""
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._open()
+            return [] if dt is None else dt.history()
+
+
+def _ts(entry: Mapping[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC)
+
+
+def _info_from_history(entry: Mapping[str, Any]) -> CommitInfo:
+    names = json.loads(entry.get(METADATA_KEYS_KEY, "[]"))
+    metrics = entry.get("operationMetrics") or {}
+    if entry.get("operation") == "MERGE":
+        counts = (
+            metrics.get("num_target_rows_inserted", 0),
+            metrics.get("num_target_rows_updated", 0),
+            metrics.get("num_target_rows_deleted", 0),
+        )
+    else:
+        counts = (metrics.get("num_added_rows", 0), 0, 0)
+    return CommitInfo(
+        version=int(entry["version"]),
+        timestamp=_ts(entry),
+        run_seq=int(entry[RUN_SEQ_KEY]),
+        metadata={n: str(entry[n]) for n in names if n in entry},
+        rows_inserted=int(counts[0]),
+        rows_updated=int(counts[1]),
+        rows_deleted=int(counts[2]),
+    )
+
+
+def _normalise(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Give contract columns their contract types (delta-rs may return string_view etc.)."""
+    fields = []
+    for f in table.schema:
+        if f.name in schema.names:
+            fields.append(schema.field(f.name).with_nullable(f.nullable or schema.field(f.name).nullable))
+        elif pa.types.is_string_view(f.type):
+            fields.append(f.with_type(pa.string()))
+        else:
+            fields.append(f)
+    target = pa.schema(fields, metadata=schema.metadata)
+    return table if table.schema.equals(target, check_metadata=True) else table.cast(target)
+
+
+def _cdf_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            *(f.with_nullable(True) for f in schema),
+            pa.field("_change_type", pa.string()),
+            pa.field("_commit_version", pa.int64()),
+            pa.field("_commit_timestamp", pa.timestamp("ms", tz="UTC")),
+        ],
+        metadata=schema.metadata,
+    )
+
+
+def _normalise_cdf(feed: pa.Table, schema: pa.Schema) -> pa.Table:
+    data = _normalise(feed.drop_columns(list(CDF_COLUMNS)), schema)
+    return (
+        data.append_column("_change_type", feed.column("_change_type").cast(pa.string()))
+        .append_column("_commit_version", feed.column("_commit_version").cast(pa.int64()))
+        .append_column("_commit_timestamp", pc.assume_timezone(feed.column("_commit_timestamp"), "UTC"))
+    )
