@@ -29,6 +29,7 @@ from quality.codes.regions import (
     region_name,
     region_statuses,
 )
+from quality.codes.single import check_id_number, check_region_code, check_uscc, region_status
 from quality.codes.uscc import AUTHORITY_TYPES, USCC_REASONS, check_usccs, valid_usccs
 
 __all__ = [
@@ -40,8 +41,11 @@ __all__ = [
     "RegionInfo",
     "RegionLevel",
     "RegionStatus",
+    "check_id_number",
     "check_id_numbers",
+    "check_region_code",
     "check_region_codes",
+    "check_uscc",
     "check_usccs",
     "id_birth_dates",
     "id_check_char",
@@ -51,6 +55,7 @@ __all__ = [
     "normalize_codes",
     "org_code_check_char",
     "region_name",
+    "region_status",
     "region_statuses",
     "uscc_check_char",
     "valid_id_numbers",

@@ -126,9 +126,9 @@ def region_ints(mat: np.ndarray) -> np.ndarray:
 def region_accepted(
     values: np.ndarray, *, include_statistical: bool, unverified: Unverified, allow_national: bool = False
 ) -> np.ndarray:
-    """Boolean acceptance of integer region codes (-1 = not digits -> False)."""
+    """Boolean acceptance of integer region codes (anything outside 0..999999 -> False)."""
     table = _accept_table(include_statistical, unverified, allow_national)
-    return table[np.clip(values, 0, None)] & (values >= 0)
+    return table[np.clip(values, 0, 999_999)] & (values >= 0) & (values <= 999_999)
 
 
 def region_name(code: str) -> str | None:
