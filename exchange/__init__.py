@@ -1,0 +1,28 @@
+"""Exchange: deliveries to subscribers, the exchange log, verification questions and sealed answers."""
+
+from exchange.crypto import (
+    Algorithm,
+    SealError,
+    Signer,
+    canonical_json,
+    load_or_create_signer,
+    sm3_hex,
+    verify_signature,
+)
+from exchange.seal import SealedAnswer, VerifyResult, request_hash, seal_answer, verify_file, verify_sealed
+
+__all__ = [
+    "Algorithm",
+    "SealError",
+    "SealedAnswer",
+    "Signer",
+    "VerifyResult",
+    "canonical_json",
+    "load_or_create_signer",
+    "request_hash",
+    "seal_answer",
+    "sm3_hex",
+    "verify_file",
+    "verify_sealed",
+    "verify_signature",
+]

@@ -1,0 +1,160 @@
+"""Canonical JSON: the one byte form the hub signs and hashes, reproducible by any approval system.
+
+The rules are those of RFC 8785 (JSON Canonicalization Scheme, "JCS"), restricted to the types an
+answer carries, plus three documented extensions for Python values that JSON has no type for.
+An approval system that checks a seal reproduces them with any JCS library (Java, Go, JS, .NET,
+Python all have one) or with the 40 lines in `exchange/seal_check_reference.py`:
+
+1. Output is UTF-8, with no whitespace between tokens (no BOM, no trailing newline).
+2. Objects: keys must be strings; members are sorted by key, comparing keys as sequences of UTF-16
+   code units (RFC 8785 3.2.3; identical to code-point order for every character in the BMP, which
+   includes all common Chinese characters). Python dicts cannot hold duplicate keys.
+3. Strings: non-ASCII characters are written as themselves (``ensure_ascii=False``, so 中文 stays
+   中文); only ``"``, ``\\`` and the controls U+0000..U+001F are escaped: ``\\b \\t \\n \\f \\r``
+   in short form, the others as ``\\u00xx`` with lowercase hex. Lone surrogates are rejected.
+4. Integers (not bools) in the IEEE-754 safe range ±(2**53 - 1) are written as plain decimal
+   digits. Larger integers are rejected: a JSON reader in another language would round them; send
+   identifiers such as 统一社会信用代码 or 公民身份号码 as strings.
+5. Floats: finite only (NaN and ±Infinity are rejected), written as ECMAScript's
+   ``Number.prototype.toString`` writes them (RFC 8785 3.2.2.3): shortest round-trip digits,
+   ``1.0`` -> ``1``, ``-0.0`` -> ``0``, ``1e21`` -> ``1e+21``, ``1e-7`` -> ``1e-7``.
+6. ``true``, ``false``, ``null`` as usual; lists and tuples are arrays in their order.
+
+Extensions (each produces a JSON *string*, so a document read back by any JSON parser re-renders
+to the same bytes):
+
+- ``decimal.Decimal`` -> a string in plain notation that keeps its scale:
+  ``Decimal("12.50")`` -> ``"12.50"``, ``Decimal("1E+2")`` -> ``"100"``. Amounts (万元, 元) are
+  Decimals in govhub; rendering them as JSON numbers would make a verifier that parses them as
+  doubles re-render ``12.50`` as ``12.5`` and break the signature. NaN/Infinity are rejected.
+- ``datetime.date`` -> ``"YYYY-MM-DD"``.
+- timezone-aware ``datetime.datetime`` -> UTC ISO-8601 with ``Z``:
+  ``"2026-05-01T08:00:00Z"`` (``.ffffff`` only when microseconds are non-zero). Naive datetimes
+  are rejected: their instant is ambiguous.
+
+Anything else (bytes, sets, custom objects, non-string keys) raises `SealError` naming the path
+of the offending value, e.g. ``$.answer.amount``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from exchange.crypto.errors import SealError
+
+__all__ = ["MAX_SAFE_INTEGER", "canonical_json"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_encode_str = json.encoder.encode_basestring  # escapes exactly `"`, `\` and U+0000..U+001F
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Return the canonical UTF-8 JSON bytes of `obj` (rules in this module's docstring).
+
+    Deterministic across runs, processes and platforms; raises `SealError` for values that have no
+    canonical form, naming their path (``$.answer.amount``) and what to send instead.
+    """
+    parts: list[str] = []
+    _write(obj, parts, "$")
+    text = "".join(parts)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SealError("$", "a string contains a lone surrogate, which has no UTF-8 form") from e
+
+
+def _write(value: Any, out: list[str], path: str) -> None:
+    """Append the canonical form of `value` (found at `path`) to `out`."""
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_encode_str(value))
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise SealError(
+                path,
+                f"integer {value} is outside ±(2**53-1) and would be rounded by other JSON readers; "
+                "send it as a string",
+            )
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(_format_float(value, path))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise SealError(path, f"Decimal {value} is not finite; only finite numbers can be sealed")
+        out.append(_encode_str(format(value, "f")))
+    elif isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise SealError(path, f"datetime {value.isoformat()} has no timezone; pass an aware datetime")
+        out.append(_encode_str(value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"))
+    elif isinstance(value, date):
+        out.append(_encode_str(value.isoformat()))
+    elif isinstance(value, Mapping):
+        _write_object(value, out, path)
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out, f"{path}[{i}]")
+        out.append("]")
+    else:
+        raise SealError(
+            path,
+            f"value of type {type(value).__name__} has no canonical JSON form; "
+            "use str, int, float, Decimal, bool, None, date, aware datetime, list or dict",
+        )
+
+
+def _write_object(value: Mapping, out: list[str], path: str) -> None:
+    """Append an object with members sorted by key as UTF-16 code units (RFC 8785 3.2.3)."""
+    for key in value:
+        if not isinstance(key, str):
+            raise SealError(path, f"object key {key!r} is a {type(key).__name__}; keys must be strings")
+    out.append("{")
+    for i, key in enumerate(sorted(value, key=_utf16_order)):
+        if i:
+            out.append(",")
+        out.append(_encode_str(key))
+        out.append(":")
+        _write(value[key], out, f"{path}.{key}")
+    out.append("}")
+
+
+def _utf16_order(key: str) -> bytes:
+    """Sort key comparing strings by UTF-16 code units (big-endian bytes sort the same way)."""
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _format_float(value: float, path: str) -> str:
+    """Render a finite float as ECMAScript Number.prototype.toString does (RFC 8785 3.2.2.3)."""
+    if not math.isfinite(value):
+        raise SealError(path, f"float {value} is not finite; NaN and Infinity cannot be sealed")
+    if value == 0:
+        return "0"  # also -0.0
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest round-trip digits, as ECMAScript does; only the layout differs.
+    digits_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()[1:]
+    digits = "".join(map(str, digits_tuple))
+    k = len(digits)
+    n = exponent + k  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = f"{digits[:n]}.{digits[n:]}"
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+        body = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + body
