@@ -3,7 +3,7 @@
 Validates 1,000,000 citizen IDs and 1,000,000 USCCs (10% with one character changed), median
 of 5 runs, and the single-value validators over 100,000 rows in the same run (scaled to 1 M).
 
-    .venv/bin/python bench/bench_codes.py [--rows 1000000] [--runs 5]
+    .venv/bin/python -m bench.bench_codes [--rows 1000000] [--runs 5]   (from the repo root)
 """
 
 from __future__ import annotations
