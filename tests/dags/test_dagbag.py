@@ -1,0 +1,86 @@
+"""dags/ parses without errors into one ingest DAG per contract, configured from the contract."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from schemas import load_all
+
+CONTRACTS = load_all()
+STAGES = ["begin", "extract", "validate", "publish", "register", "advance"]
+
+
+def test_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_one_ingest_dag_per_contract(dagbag: Any) -> None:
+    ingest = sorted(d for d in dagbag.dag_ids if d.startswith("ingest_"))
+    assert ingest == sorted(f"ingest_{r}" for r in CONTRACTS)
+
+
+@pytest.mark.parametrize("resource", sorted(CONTRACTS))
+def test_tasks_run_in_stage_order(dagbag: Any, resource: str) -> None:
+    dag = dagbag.get_dag(f"ingest_{resource}")
+    assert sorted(dag.task_ids) == sorted(STAGES)
+    for upstream, downstream in itertools.pairwise(STAGES):
+        assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+    # every stage gets the run id from begin
+    assert all("begin" in dag.get_task(t).upstream_task_ids for t in STAGES[1:])
+
+
+@pytest.mark.parametrize(
+    ("resource", "schedule", "system"),
+    [
+        pytest.param("person", "@daily", "population", id="person"),
+        pytest.param("legal_entity", "@daily", "legal_entity", id="legal_entity"),
+        pytest.param("payment", "@daily", "nontax", id="payment"),
+        pytest.param("credit_record", "*/15 * * * *", "credit", id="credit_record"),
+    ],
+)
+def test_schedule_tags_description_from_contract(
+    dagbag: Any, resource: str, schedule: str, system: str
+) -> None:
+    dag = dagbag.get_dag(f"ingest_{resource}")
+    contract = CONTRACTS[resource]
+    assert contract.source.system == system
+    assert dag.schedule == schedule
+    assert set(dag.tags) == {"govhub", "ingest", system}
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert str(dag.start_date.tzinfo) == "UTC"
+    assert dag.description.startswith(contract.title)
+
+
+@pytest.mark.parametrize(
+    ("resource", "retries", "backoff"),
+    [
+        pytest.param("credit_record", 5, True, id="http"),
+        pytest.param("person", 3, False, id="sql"),
+        pytest.param("payment", 1, False, id="filedrop"),
+    ],
+)
+def test_retries_by_source_kind(dagbag: Any, resource: str, retries: int, backoff: bool) -> None:
+    dag = dagbag.get_dag(f"ingest_{resource}")
+    for task in dag.tasks:
+        assert task.retries == retries, task.task_id
+        assert bool(task.retry_exponential_backoff) is backoff
+        assert task.retry_delay >= timedelta(minutes=1)
+        assert task.on_failure_callback, task.task_id
+
+
+@pytest.mark.parametrize("resource", sorted(CONTRACTS))
+def test_advance_declares_the_curated_asset(dagbag: Any, resource: str) -> None:
+    from airflow.sdk import Asset
+    from assets import CURATED
+
+    dag = dagbag.get_dag(f"ingest_{resource}")
+    expected = Asset(name=f"govhub.curated.{resource}", uri=f"govhub://curated/{resource}")
+    assert CURATED[resource].name == expected.name
+    assert CURATED[resource].uri == expected.uri
+    assert [(a.name, a.uri) for a in dag.get_task("advance").outlets] == [(expected.name, expected.uri)]
+    assert all(not dag.get_task(t).outlets for t in STAGES[:-1])
