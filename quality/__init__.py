@@ -1,3 +1,19 @@
 """Data quality: national code validators, contract suites, row-level verdicts, scorecards."""
 
-__all__: list[str] = []
+from quality.scorecard import DIMENSIONS, Scorecard
+from quality.suite import SuiteResult, build_suite, run_suite
+from quality.verdict import QUARANTINE_COLUMNS, QUARANTINE_SCHEMA, Findings, Reason, Verdict, validate
+
+__all__ = [
+    "DIMENSIONS",
+    "QUARANTINE_COLUMNS",
+    "QUARANTINE_SCHEMA",
+    "Findings",
+    "Reason",
+    "Scorecard",
+    "SuiteResult",
+    "Verdict",
+    "build_suite",
+    "run_suite",
+    "validate",
+]

@@ -1,0 +1,274 @@
+"""Cast source columns to the contract's Arrow types, one null per value that does not parse.
+
+Sources give strings (CSV), DB-native values (SQL) or JSON types (HTTP). Every field is cast
+with vectorised operations; a value that was present but could not be cast becomes null and
+is reported as a `type` failure. Conventions:
+
+- blank strings (empty or whitespace only) mean "missing" for every type; string values are
+  otherwise kept exactly as received (not trimmed);
+- dates are 'YYYY-MM-DD' (or date/timestamp values); '2023-02-30' is a failure, not March 2nd
+  (Arrow's strptime would silently roll it over, so dates are parsed with numpy instead);
+- timestamps are 'YYYY-MM-DD HH:MM:SS' or ISO 8601 with 'T', fractional seconds and an offset;
+  naive values are Asia/Shanghai local time and are stored as UTC (`timestamp[us, UTC]`);
+- decimals must fit the contract's precision and scale exactly (no silent rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas import Field, arrow_type
+
+__all__ = ["LOCAL_TZ", "CastResult", "blank_mask", "cast_field"]
+
+LOCAL_TZ = "Asia/Shanghai"
+_UTC_US = pa.timestamp("us", tz="UTC")
+# China has kept UTC+8 without daylight saving since 1991-09-15; earlier naive values go through
+# the tz database (DST 1986-1991, local mean time before 1901).
+_FIXED_OFFSET_SINCE = np.datetime64("1991-09-16T00:00:00", "s")
+_EIGHT_HOURS = np.timedelta64(8 * 3600, "s")
+_TS_PATTERN = (
+    r"^(?P<core>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
+    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+)
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[list(b" \t\r\n\x0b\x0c")] = True
+_TRUE = ["true", "t", "1", "y", "yes", "是"]
+_FALSE = ["false", "f", "0", "n", "no", "否"]
+
+
+@dataclass(frozen=True)
+class CastResult:
+    """A field cast to its Arrow type: `failed` marks values present but not castable."""
+
+    values: pa.Array
+    failed: pa.BooleanArray
+    failures: int
+
+
+def cast_field(arr: pa.Array | pa.ChunkedArray, field: Field) -> CastResult:
+    """Cast one source column to the field's Arrow type; failures become null and are flagged."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    target = arrow_type(field)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_string_view(arr.type) or pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    if pa.types.is_null(arr.type):
+        arr = arr.cast(pa.string())
+    if pa.types.is_string(arr.type):
+        blank = blank_mask(arr)
+        if blank is not None:
+            arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
+        values = _from_string(arr, field, target)
+    else:
+        values = _from_native(arr, field, target)
+    failed = pc.and_(arr.is_valid(), values.is_null())
+    failures = pc.sum(failed).as_py() or 0
+    return CastResult(values=values, failed=failed, failures=failures)
+
+
+def blank_mask(arr: pa.Array) -> pa.BooleanArray | None:
+    """Rows holding an empty or whitespace-only string, or None when there are none (cheap path)."""
+    offsets, data = _buffers(arr)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    valid = _valid(arr)
+    empty = (lengths == 0) & valid
+    first = np.zeros(len(arr), dtype=bool)
+    has = (lengths > 0) & valid
+    if len(data):
+        first[has] = _WHITESPACE[data[starts[has]]]
+    if not first.any():
+        return pa.array(empty) if empty.any() else None
+    candidates = np.flatnonzero(first)
+    trimmed = pc.utf8_trim_whitespace(arr.take(pa.array(candidates)))
+    empty[candidates[pc.equal(trimmed, "").to_numpy(zero_copy_only=False)]] = True
+    return pa.array(empty) if empty.any() else None
+
+
+def _from_string(arr: pa.Array, field: Field, target: pa.DataType) -> pa.Array:
+    kind = field.type
+    if kind == "string":
+        return arr
+    if kind == "date":
+        return parse_dates(arr)
+    if kind == "timestamp":
+        return parse_timestamps(arr)
+    if kind == "boolean":
+        low = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+        truthy = pc.is_in(low, value_set=pa.array(_TRUE))
+        known = pc.or_(truthy, pc.is_in(low, value_set=pa.array(_FALSE)))
+        return pc.if_else(known, truthy, pa.scalar(None, pa.bool_()))
+    trimmed = pc.utf8_trim_whitespace(arr)
+    try:  # fast path: every value is a clean number that fits
+        return pc.cast(trimmed, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if kind == "integer":
+        regex = r"^[+-]?\d{1,18}$"
+    elif kind == "float":
+        regex = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$"
+    else:
+        whole, scale = field.precision - field.scale, field.scale
+        regex = rf"^[+-]?\d{{1,{max(whole, 1)}}}" + (rf"(\.\d{{1,{scale}}})?$" if scale else r"(\.0*)?$")
+    ok = pc.match_substring_regex(trimmed, regex)
+    return pc.cast(pc.if_else(ok, trimmed, pa.scalar(None, pa.string())), target)
+
+
+def _from_native(arr: pa.Array, field: Field, target: pa.DataType) -> pa.Array:
+    kind = field.type
+    if kind == "timestamp" and pa.types.is_timestamp(arr.type):
+        return _timestamps_to_utc(arr)
+    if kind == "timestamp" and pa.types.is_date(arr.type):
+        return _timestamps_to_utc(arr.cast(pa.timestamp("s")))
+    if kind == "date" and pa.types.is_timestamp(arr.type):
+        if arr.type.tz is not None:
+            arr = pc.local_timestamp(pc.cast(arr, pa.timestamp(arr.type.unit, tz=LOCAL_TZ)))
+        return pc.cast(pc.floor_temporal(arr, unit="day"), pa.date32())
+    if kind == "decimal" and (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
+        limit = pa.scalar(10.0 ** (field.precision - field.scale))
+        fits = pc.less(pc.abs(arr.cast(pa.float64())), limit)
+        if pa.types.is_floating(arr.type):
+            fits = pc.and_(fits, pc.is_finite(arr))
+        values = pc.cast(pc.if_else(fits, arr, pa.scalar(None, arr.type)), target, safe=False)
+        if pa.types.is_floating(arr.type):  # reject values that would be rounded to the scale
+            exact = pc.equal(values.cast(pa.float64()), arr.cast(pa.float64()))
+            values = pc.if_else(exact, values, pa.scalar(None, target))
+        return values
+    try:
+        return pc.cast(arr, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        if kind == "string":
+            raise
+    text = pc.cast(arr, pa.string())
+    return _from_string(text, field, target)
+
+
+def parse_dates(arr: pa.Array) -> pa.Array:
+    """'YYYY-MM-DD' strings to date32 with calendar validation; anything else becomes null."""
+    days, ok = _parse_fixed(arr, with_time=False)
+    return pa.array(days.astype("datetime64[D]"), type=pa.date32(), mask=~ok)
+
+
+def parse_timestamps(arr: pa.Array) -> pa.Array:
+    """Timestamp strings to UTC microseconds; naive values are Asia/Shanghai local time."""
+    seconds, ok = _parse_fixed(arr, with_time=True)
+    micros = seconds.astype("datetime64[us]")
+    offset_min = np.full(len(arr), np.iinfo(np.int32).min, dtype=np.int64)  # sentinel: naive
+    lengths = np.diff(_buffers(arr)[0])
+    odd = np.flatnonzero(_valid(arr) & (lengths != 19))
+    if len(odd):  # fractional seconds and/or an explicit offset: parse that subset
+        parts = pc.extract_regex(arr.take(pa.array(odd)), _TS_PATTERN)
+        core_s, core_ok = _parse_fixed(parts.field("core").fill_null("x"), with_time=True)
+        frac = pc.utf8_slice_codeunits(pc.utf8_rpad(parts.field("frac").fill_null(""), 6, "0"), 0, 6)
+        frac_us = pc.cast(frac, pa.int64()).to_numpy().astype("timedelta64[us]")
+        sub_ok = core_ok & parts.is_valid().to_numpy(zero_copy_only=False)
+        micros[odd] = core_s.astype("datetime64[us]") + frac_us
+        ok[odd] = sub_ok
+        tz = parts.field("tz").fill_null("").to_numpy(zero_copy_only=False)
+        offset_min[odd] = [_offset_minutes(t) for t in tz] if len(odd) < 1000 else _offsets_vec(tz)
+    naive = offset_min == np.iinfo(np.int32).min
+    utc = micros.copy()
+    fixed = naive & (micros >= _FIXED_OFFSET_SINCE)
+    utc[fixed] = micros[fixed] - _EIGHT_HOURS
+    old = np.flatnonzero(naive & ~fixed & ok)
+    if len(old):
+        local = pa.array(micros[old], type=pa.timestamp("us"))
+        zoned = pc.assume_timezone(local, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
+        utc[old] = zoned.cast(pa.int64()).to_numpy().astype("datetime64[us]")
+    explicit = ~naive
+    utc[explicit] = micros[explicit] - offset_min[explicit].astype("timedelta64[m]")
+    return pa.array(utc.astype(np.int64), type=_UTC_US, mask=~ok)
+
+
+def _offset_minutes(text: str) -> int:
+    if text in ("", None):
+        return np.iinfo(np.int32).min
+    if text == "Z":
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * (int(digits[:2]) * 60 + int(digits[2:4]))
+
+
+def _offsets_vec(tz: np.ndarray) -> np.ndarray:
+    """Vectorised `_offset_minutes` for many rows with explicit offsets."""
+    arr = pa.array(tz, type=pa.string())
+    out = np.full(len(tz), np.iinfo(np.int32).min, dtype=np.int64)
+    zulu = pc.equal(arr, "Z").to_numpy(zero_copy_only=False)
+    out[zulu] = 0
+    signed = pc.greater(pc.utf8_length(arr), 1).to_numpy(zero_copy_only=False)
+    digits = pc.replace_substring(pc.utf8_slice_codeunits(arr, 1), ":", "")
+    hours = pc.cast(pc.utf8_slice_codeunits(digits, 0, 2).filter(pa.array(signed)), pa.int64()).to_numpy()
+    mins = pc.cast(pc.utf8_slice_codeunits(digits, 2, 4).filter(pa.array(signed)), pa.int64()).to_numpy()
+    sign = np.where(pc.starts_with(arr, "-").filter(pa.array(signed)).to_numpy(zero_copy_only=False), -1, 1)
+    out[signed] = sign * (hours * 60 + mins)
+    return out
+
+
+def _timestamps_to_utc(arr: pa.Array) -> pa.Array:
+    if arr.type.tz is None:
+        arr = pc.assume_timezone(arr, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
+    return pc.cast(arr, _UTC_US)
+
+
+def _parse_fixed(arr: pa.Array, *, with_time: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Parse 'YYYY-MM-DD' (or 'YYYY-MM-DD[T ]HH:MM:SS') with numpy over the raw UTF-8 bytes.
+
+    Returns (datetime64[s] values, ok mask); rows of any other length or shape are not ok.
+    """
+    width = 19 if with_time else 10
+    offsets, data = _buffers(arr)
+    n = len(arr)
+    ok = _valid(arr) & (np.diff(offsets) == width)
+    rows = np.flatnonzero(ok)
+    if len(data) == 0 or len(rows) == 0:
+        return np.zeros(n, dtype="datetime64[s]"), np.zeros(n, dtype=bool)
+    m = data[offsets[rows][:, None] + np.arange(width)].astype(np.int64) - 48
+    digit_pos = [0, 1, 2, 3, 5, 6, 8, 9] + ([11, 12, 14, 15, 17, 18] if with_time else [])
+    good = ((m[:, digit_pos] >= 0) & (m[:, digit_pos] <= 9)).all(axis=1)
+    good &= (m[:, 4] == ord("-") - 48) & (m[:, 7] == ord("-") - 48)
+    year = m[:, 0] * 1000 + m[:, 1] * 100 + m[:, 2] * 10 + m[:, 3]
+    month = m[:, 5] * 10 + m[:, 6]
+    day = m[:, 8] * 10 + m[:, 9]
+    good &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1)
+    ym = ((year.astype(np.int64) - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    first = ym.astype("datetime64[D]")
+    days_in_month = ((ym + 1).astype("datetime64[D]") - first).astype(np.int64)
+    good &= day <= days_in_month
+    seconds = first.astype("datetime64[s]") + ((np.clip(day, 1, 31) - 1) * 86400).astype("timedelta64[s]")
+    if with_time:
+        sep = m[:, 10] + 48
+        good &= (
+            ((sep == ord(" ")) | (sep == ord("T")))
+            & (m[:, 13] == ord(":") - 48)
+            & (m[:, 16] == ord(":") - 48)
+        )
+        hh, mi, ss = m[:, 11] * 10 + m[:, 12], m[:, 14] * 10 + m[:, 15], m[:, 17] * 10 + m[:, 18]
+        good &= (hh < 24) & (mi < 60) & (ss < 60)
+        seconds = seconds + (hh.astype(np.int64) * 3600 + mi * 60 + ss).astype("timedelta64[s]")
+    out = np.zeros(n, dtype="datetime64[s]")
+    out[rows] = seconds
+    ok[rows] = good
+    return out, ok
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array as numpy views, honouring the array's slice offset."""
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    return arr.is_valid().to_numpy(zero_copy_only=False)
