@@ -117,3 +117,16 @@ def test_region_checks_keep_nulls_and_chunks() -> None:
     arr = pa.chunked_array([["430902", None], ["430999"]])
     assert check_region_codes(arr).to_pylist() == [True, None, False]
     assert region_statuses(arr).to_pylist() == ["current", None, None]
+
+
+def test_public_api_is_exported() -> None:
+    import inspect
+
+    import quality.codes as codes
+
+    assert sorted(codes.__all__) == sorted(set(codes.__all__))
+    for name in codes.__all__:
+        assert hasattr(codes, name), name
+    for func in (codes.check_id_numbers, codes.check_usccs, codes.check_region_codes):
+        params = list(inspect.signature(func).parameters.values())[1:]
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), func.__name__
