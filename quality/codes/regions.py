@@ -40,6 +40,7 @@ __all__ = [
     "RegionInfo",
     "RegionLevel",
     "RegionStatus",
+    "Unverified",
     "check_region_codes",
     "region_name",
     "region_statuses",
