@@ -1,0 +1,138 @@
+"""Tables of the exchange log: events (the hash chain), its head row, signed checkpoints, archives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from catalog import Base, utcnow
+from exchange.log._hashing import as_utc
+
+__all__ = [
+    "GENESIS_HASH",
+    "ArchiveRecord",
+    "ChainHead",
+    "Checkpoint",
+    "EventType",
+    "ExchangeEvent",
+    "UTCDateTime",
+]
+
+GENESIS_HASH = "0" * 64
+"""The prev_hash of the first event ever appended (seq 1)."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out (SQLite stores no zone; naive values are UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class EventType(StrEnum):
+    """What kind of exchange an event records."""
+
+    INGEST = "ingest"
+    QUARANTINE = "quarantine"
+    PUBLISH = "publish"
+    DELIVERY = "delivery"
+    VERIFICATION = "verification"
+    DENIAL = "denial"
+    SUBSCRIPTION = "subscription"
+    ADMIN = "admin"
+
+
+class ExchangeEvent(Base):
+    """One exchange, one link of the chain: `hash` = SM3 of the canonical JSON of every other column."""
+
+    __tablename__ = "exchange_event"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(16), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    source: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(8), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    case_number: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    subject_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    department: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    details: Mapped[dict | None] = mapped_column(nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return (
+            f"ExchangeEvent(seq={self.seq}, type={self.type!r}, outcome={self.outcome!r}, id={self.event_id})"
+        )
+
+
+class ChainHead(Base):
+    """The single row naming the newest event; appenders lock it so the chain cannot fork."""
+
+    __tablename__ = "exchange_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Checkpoint(Base):
+    """A signature by the hub key over (seq, head hash, time): pins every event up to `seq`."""
+
+    __tablename__ = "exchange_log_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(128))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)  # base64
+
+    def __repr__(self) -> str:
+        return f"Checkpoint(id={self.id}, seq={self.seq}, key_id={self.key_id!r})"
+
+
+class ArchiveRecord(Base):
+    """A run of events moved to a Parquet file in the lake; keeps the chain linkable across it."""
+
+    __tablename__ = "exchange_log_archive"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    to_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    first_prev_hash: Mapped[str] = mapped_column(String(64))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))  # relative to the lake root
+    file_sm3: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer)
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
