@@ -112,13 +112,14 @@ class FiledropConnector(Connector):
             sha = hashlib.sha256(data).hexdigest()
             if name in taken:
                 if taken[name] == sha:
-                    problems.append(SourceProblem(self.source, name, "already taken (identical re-send skipped)",
-                                                  severity="info"))  # fmt: skip
+                    reason = "already taken (identical re-send skipped)"
+                    problems.append(SourceProblem(self.source, name, reason, severity="info"))
                 else:
-                    problems.append(SourceProblem(
-                        self.source, name,
-                        f"refused: a file of this name was already taken with sha256 {taken[name]}, this one has "
-                        f"{sha}; a correction must come under a new name or be resolved with the provider"))  # fmt: skip
+                    reason = (
+                        f"refused: a file of this name was already taken with sha256 {taken[name]}, this one "
+                        f"has {sha}; a correction must come under a new name or be resolved with the provider"
+                    )
+                    problems.append(SourceProblem(self.source, name, reason))
                 continue
             try:
                 header, lines = self._verify(name, data, sha, manifest_path)
@@ -194,7 +195,8 @@ class FiledropConnector(Connector):
                 raws.append(text if error else None)
                 for f in fields:
                     i = position.get(f)
-                    columns[f].append(values[i] if values is not None and i is not None else None)
+                    # an empty cell is a missing value (CSV has no other way to say null)
+                    columns[f].append((values[i] or None) if values is not None and i is not None else None)
             arrays = [pa.array(columns[f], type=pa.string()) for f in fields]
             names = list(fields)
             flag = self.contract.source.deleted_flag

@@ -125,8 +125,8 @@ class SqlConnector(Connector):
             if database in ("", ":memory:") or database.startswith("file:"):
                 pass
             elif not Path(database).is_file():
-                raise SourceError(self.source, f"SQLite database file '{database}' does not exist (moved or removed?)",
-                                  retryable=True)  # fmt: skip
+                cause = f"SQLite database file '{database}' does not exist (moved or removed?)"
+                raise SourceError(self.source, cause, retryable=True)
         try:
             return sa.create_engine(self.url, **dict(self.config.get("engine_options") or {}))
         except (sa.exc.ArgumentError, ImportError) as e:
@@ -160,8 +160,11 @@ class SqlConnector(Connector):
         order = ((cursor,) if cursor else ()) + tuple(self.contract.primary_key)
         for name in order:
             if name not in columns:
-                raise SourceError(self.source, f"table '{self.table_name}' has no column '{name}' "
-                                  "(cursor or primary key in the contract); check the contract or the source")  # fmt: skip
+                cause = (
+                    f"table '{self.table_name}' has no column '{name}' (cursor or primary key in the "
+                    "contract); check the contract or the source"
+                )
+                raise SourceError(self.source, cause)
         return _Plan(table, tuple(selected), tuple(types), order)
 
     def _start_position(self, state: Mapping[str, Any] | None, plan: _Plan) -> tuple[Any, ...] | None:
@@ -221,7 +224,9 @@ class SqlConnector(Connector):
             )
             try:
                 while rows := result.fetchmany(batch_size):
-                    arrays = [column_array(v, t) for v, t in zip(zip(*rows), plan.types, strict=True)]
+                    arrays = [
+                        column_array(v, t) for v, t in zip(zip(*rows, strict=True), plan.types, strict=True)
+                    ]
                     yield self._finish(plan, arrays, len(rows))
                     del rows, arrays
             finally:

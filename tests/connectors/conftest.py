@@ -48,8 +48,14 @@ def sql_type(field_type: str, precision: int | None = None, scale: int | None = 
     }[field_type]
 
 
-def make_table(engine: sa.Engine, contract: Contract, *, drop: tuple[str, ...] = (), extra: dict | None = None,
-               retype: dict | None = None) -> sa.Table:  # fmt: skip
+def make_table(
+    engine: sa.Engine,
+    contract: Contract,
+    *,
+    drop: tuple[str, ...] = (),
+    extra: dict | None = None,
+    retype: dict | None = None,
+) -> sa.Table:
     """Create the contract's source table (fields + delete flag) on `engine`, index on (cursor, pk)."""
     md = sa.MetaData()
     cols = []
@@ -169,3 +175,63 @@ def payment_row(i: int, day: str) -> list[str]:
         f"李{i}", "430902199001011234", f"{100 + i}.50", "", f"{day[:4]}-{day[4:6]}-{day[6:]} 10:00:00", "3",
         "43000001", f"{i:010d}", "1", f"{day[:4]}-{day[4:6]}-{day[6:]}",
     ]  # fmt: skip
+
+
+def credit_record(i: int, updated_at: str, *, deleted: bool = False) -> dict[str, Any]:
+    return {
+        "record_id": f"CF{i:012d}", "record_type": "cf", "subject_type": "legal",
+        "subject_name": f"益阳某公司{i}", "subject_code": "91430900MA4L000000", "document_number": f"益市监罚〔2024〕{i}号",
+        "content": "罚款", "amount": 1.5, "decision_date": "2024-03-01", "valid_from": "2024-03-01",
+        "valid_to": None, "publish_deadline": "2027-03-01", "authority_name": "益阳市市场监督管理局",
+        "authority_uscc": "11430900MB1234567X", "source_unit": "市市场监管局", "updated_at": updated_at,
+        "deleted": deleted,
+    }  # fmt: skip
+
+
+class FakeCreditApi:
+    """The credit platform's paging contract in-process (an httpx transport), with fault switches."""
+
+    def __init__(self, records: list[dict[str, Any]], *, token: str = "secret") -> None:
+        self.records = records
+        self.token = token
+        self.faults: list[
+            str
+        ] = []  # consumed one per request: "429", "503", "garbled", "truncated", "timeout"
+        self.requests: list[dict[str, str]] = []
+
+    def __call__(self, request: Any) -> Any:
+        import httpx
+
+        self.requests.append(dict(request.url.params))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return httpx.Response(401, json={"error": "bad token"})
+        fault = self.faults.pop(0) if self.faults else None
+        if fault == "429":
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "slow down"})
+        if fault == "503":
+            return httpx.Response(503, text="maintenance")
+        if fault == "timeout":
+            raise httpx.ReadTimeout("hang", request=request)
+        params = request.url.params
+        ordered = sorted(
+            self.records, key=lambda r: (dt.datetime.fromisoformat(r["updated_at"]), r["record_id"])
+        )
+        since = params.get("updated_since")
+        if since:
+            ordered = [
+                r
+                for r in ordered
+                if dt.datetime.fromisoformat(r["updated_at"]) >= dt.datetime.fromisoformat(since)
+            ]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit", 100))
+        page = ordered[start : start + limit]
+        more = start + limit < len(ordered)
+        body = json.dumps(
+            {"data": page, "next_cursor": str(start + limit) if more else None}, ensure_ascii=False
+        )
+        if fault == "garbled":
+            body = body.replace('"', "'", 3)
+        if fault == "truncated":
+            body = body[: len(body) // 2]
+        return httpx.Response(200, content=body.encode(), headers={"Content-Type": "application/json"})

@@ -102,7 +102,7 @@ def test_proposed_state_only_after_full_read(sqlite_url, person):
 
 def test_missing_database_file_is_a_source_error(tmp_path, person):
     conn = SqlConnector(person, {"url": f"sqlite:///{tmp_path / 'gone.db'}"})
-    with pytest.raises(SourceError, match="population/person.*does not exist"):
+    with pytest.raises(SourceError, match=r"population/person.*does not exist"):
         list(conn.extract(None))
     assert not (tmp_path / "gone.db").exists()
 
@@ -121,7 +121,7 @@ def test_sqlite_outage_mid_read_proposes_nothing(sqlite_url, person, adbc):
         size = path.stat().st_size
         f.seek(4096 * 2)
         f.write(b"\xff" * (size - 4096 * 2))
-    with pytest.raises(SourceError, match="population/person.*(malformed|not a database|corrupt)"):
+    with pytest.raises(SourceError, match=r"population/person.*(malformed|not a database|corrupt)"):
         list(it)
     assert not ex.complete
     with pytest.raises(StateError):
@@ -144,7 +144,7 @@ def test_postgres_connection_killed_mid_read(postgres_url, person):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-    with pytest.raises(SourceError, match="population/person.*reading table 'person' failed"):
+    with pytest.raises(SourceError, match=r"population/person.*reading table 'person' failed"):
         list(it)
     assert not ex.complete
     engine.dispose()
