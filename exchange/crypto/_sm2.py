@@ -100,9 +100,13 @@ class Sm2PublicKey:
 
 def load_private(pem: bytes, *, where: str) -> Sm2PrivateKey:
     """Load a PKCS#8 PEM SM2 private key; `where` names the file in errors."""
-    ec, _, serialization, _ = _tongsuo()
+    ec, _, serialization, exceptions = _tongsuo()
     try:
         key = serialization.load_pem_private_key(pem, password=None)
+    except exceptions.UnsupportedAlgorithm as e:
+        raise SealError(
+            where, "the private key is not an SM2 key; it cannot sign with algorithm 'sm2'"
+        ) from e
     except (ValueError, TypeError) as e:
         raise SealError(where, f"not a readable unencrypted PEM private key ({e})") from e
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "SM2":

@@ -12,9 +12,11 @@ Python all have one) or with the 40 lines in `exchange/seal_check_reference.py`:
 3. Strings: non-ASCII characters are written as themselves (``ensure_ascii=False``, so 中文 stays
    中文); only ``"``, ``\\`` and the controls U+0000..U+001F are escaped: ``\\b \\t \\n \\f \\r``
    in short form, the others as ``\\u00xx`` with lowercase hex. Lone surrogates are rejected.
-4. Integers (not bools) in the IEEE-754 safe range ±(2**53 - 1) are written as plain decimal
-   digits. Larger integers are rejected: a JSON reader in another language would round them; send
-   identifiers such as 统一社会信用代码 or 公民身份号码 as strings.
+4. Integers (not bools) are written as plain decimal digits. Beyond the IEEE-754 safe range
+   ±(2**53 - 1) an integer is accepted only when those digits are exactly what a double prints
+   (e.g. ``9007199254740992``, which is what parsing a canonical ``9007199254740992`` gives back);
+   any other large integer is rejected because a JSON reader in another language would round it:
+   send identifiers such as 统一社会信用代码 or 公民身份号码 as strings.
 5. Floats: finite only (NaN and ±Infinity are rejected), written as ECMAScript's
    ``Number.prototype.toString`` writes them (RFC 8785 3.2.2.3): shortest round-trip digits,
    ``1.0`` -> ``1``, ``-0.0`` -> ``0``, ``1e21`` -> ``1e+21``, ``1e-7`` -> ``1e-7``.
@@ -79,13 +81,14 @@ def _write(value: Any, out: list[str], path: str) -> None:
     elif isinstance(value, str):
         out.append(_encode_str(value))
     elif isinstance(value, int):
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        text = str(int(value))
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER and _double_text(value) != text:
             raise SealError(
                 path,
                 f"integer {value} is outside ±(2**53-1) and would be rounded by other JSON readers; "
                 "send it as a string",
             )
-        out.append(str(int(value)))
+        out.append(text)
     elif isinstance(value, float):
         out.append(_format_float(value, path))
     elif isinstance(value, Decimal):
@@ -133,6 +136,14 @@ def _write_object(value: Mapping, out: list[str], path: str) -> None:
 def _utf16_order(key: str) -> bytes:
     """Sort key comparing strings by UTF-16 code units (big-endian bytes sort the same way)."""
     return key.encode("utf-16-be", "surrogatepass")
+
+
+def _double_text(value: int) -> str | None:
+    """How a JSON reader that parses numbers as doubles would re-render this integer (None: overflow)."""
+    try:
+        return _format_float(float(value), "$")
+    except OverflowError:
+        return None
 
 
 def _format_float(value: float, path: str) -> str:
