@@ -45,7 +45,7 @@ def _perturbations(code: str, alphabet: str) -> list[str]:
     return [code[:i] + c + code[i + 1 :] for i in range(len(code)) for c in alphabet if c != code[i]]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(ids)
 def test_every_single_character_change_of_an_id_is_caught(value: str) -> None:
     assert check_id_numbers(pa.array([value]), today=TODAY).to_pylist() == [None]
@@ -54,7 +54,7 @@ def test_every_single_character_change_of_an_id_is_caught(value: str) -> None:
     assert None not in reasons
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(usccs)
 def test_every_single_character_change_of_a_uscc_is_caught(value: str) -> None:
     assert check_usccs(pa.array([value])).to_pylist() == [None]
@@ -80,7 +80,7 @@ def _mutate(rng: random.Random, value: str, alphabet: str) -> str:
     return value
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, database=None)
 @given(st.integers(0, 2**32))
 def test_vectorised_ids_agree_with_scalar(seed: int) -> None:
     rng = random.Random(seed)
@@ -111,7 +111,7 @@ def _real_date(value: str) -> dt.date | None:
         return None
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, database=None)
 @given(st.integers(0, 2**32))
 def test_vectorised_usccs_agree_with_scalar(seed: int) -> None:
     rng = random.Random(seed)
