@@ -154,7 +154,7 @@ def _classify(session: Session, prev: _Point, row: Mapping[str, Any]) -> _Findin
             f"seq {claimed['seq']}, after it; the two events' positions were swapped or moved",
         )  # fmt: skip
     referenced = _lookup(session, prev_hash=row["hash"]) is not None
-    if claimed is None and (seq > prev.seq + 1 or content_ok or referenced):
+    if claimed is None and (seq > prev.seq + 1 or (referenced and not content_ok)):
         missing = (prev.seq + 1, max(prev.seq + 1, seq - 1))
         return _Finding(
             "removed", seq, rid,
