@@ -229,12 +229,16 @@ def _finish(
 
 def inject(
     table: Table, contract: Contract, rng: np.random.Generator, share: float, kinds: tuple[BadKind, ...]
-) -> None:
-    """Damage `share` of the rows in place, one kind per row, recording each as a `BadRecord`."""
+) -> dict[BadKind, np.ndarray]:
+    """Damage `share` of the rows in place, one kind per row, recording each as a `BadRecord`.
+
+    Returns the plan (rows per kind); file-only kinds (duplicates, broken rows) are left to the writer.
+    """
     cols, key = table.columns, contract.primary_key[0]
     check_f, date_f = _bad.check_char_field(contract), _bad.date_field(contract)
     missing_f, code_fs = _bad.missing_field(contract), _bad.code_fields(contract)
-    for kind, rows in _bad.plan(rng, len(table), share, kinds).items():
+    planned = _bad.plan(rng, len(table), share, kinds)
+    for kind, rows in planned.items():
         for j, i in enumerate(rows.tolist()):
             if kind == "check_char":
                 target, value = (
@@ -253,6 +257,7 @@ def inject(
             table.good[i] = False
             cols[target][i] = value
             table.bad.append(BadRecord(contract.resource, kind, cols[key][i], target, value))
+    return planned
 
 
 def _pick(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
