@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
     """Base for the hub's metadata tables (SQLite by default, PostgreSQL in production)."""
 
     metadata = MetaData(naming_convention=_NAMING)
-    type_annotation_map = {dict: JSON, list: JSON}
+    type_annotation_map = {dict: JSON, list: JSON}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
 
 
 def utcnow() -> datetime:

@@ -45,7 +45,9 @@ def _main(
 ) -> None:
     from govhub.settings import reset_settings, set_home
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if home is not None:
         set_home(home)
     reset_settings()
@@ -65,7 +67,9 @@ def _check_resource(name: str) -> str:
 @app.command()
 @_friendly
 def ingest(
-    resources: Annotated[list[str] | None, typer.Argument(help="Resources to ingest (default: all, person first).")] = None,
+    resources: Annotated[
+        list[str] | None, typer.Argument(help="Resources to ingest (default: all, person first).")
+    ] = None,
 ) -> None:
     """Run the ingest pipeline of one or more resources in this process (no scheduler needed)."""
     from govhub.db import migrate
@@ -113,16 +117,32 @@ def status() -> None:
     with session_scope() as session:
         rows = resource_statuses(session)
     table = Table(title="govhub status — 资源状态")
-    for column in ("resource", "名称", "last run", "outcome", "extracted", "accepted", "rejected", "version", "freshness"):
+    for column in (
+        "resource",
+        "名称",
+        "last run",
+        "outcome",
+        "extracted",
+        "accepted",
+        "rejected",
+        "version",
+        "freshness",
+    ):
         table.add_column(column)
     for row in rows:
         colour = {"fresh": "green", "overdue": "red", "never": "yellow"}[row.freshness]
         freshness = row.freshness if row.overdue_by is None else f"overdue by {row.overdue_by.days}d"
         table.add_row(
-            row.resource, row.title, row.last_finished.strftime("%Y-%m-%d %H:%M") if row.last_finished else "—",
-            row.last_status or "—", _n(row.extracted), _n(row.accepted), _n(row.rejected),
-            _n(row.version), f"[{colour}]{freshness}[/]",
-        )  # fmt: skip
+            row.resource,
+            row.title,
+            row.last_finished.strftime("%Y-%m-%d %H:%M") if row.last_finished else "—",
+            row.last_status or "—",
+            _n(row.extracted),
+            _n(row.accepted),
+            _n(row.rejected),
+            _n(row.version),
+            f"[{colour}]{freshness}[/]",
+        )
     console.print(table)
 
 

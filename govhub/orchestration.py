@@ -96,9 +96,7 @@ def run_dags(
         dag_run = dag.test()
         elapsed = round(time.perf_counter() - started, 3)
         result = _result(dag_run, resource, airflow_seconds=elapsed)
-        log.info(
-            "%s: %s in %.2f s (pipeline %s s)", dag.dag_id, result["status"], elapsed, result.get("seconds")
-        )
+        log.info("%s: %s in %.2f s (pipeline %s s)", dag.dag_id, result["status"], elapsed, result.get("seconds"))
         if result["status"] == "failed" and on_failure == "raise":
             raise PipelineError(
                 resource,
@@ -158,8 +156,7 @@ def _result(dag_run: Any, resource: str, *, airflow_seconds: float) -> dict[str,
     extra = {"dag_run_id": dag_run.run_id, "airflow_seconds": airflow_seconds}
     if dag_run.state == "success" and "advance" in values:
         return {**values["advance"], **extra}
-    return {"resource": resource, "run_id": values.get("begin"), "status": "failed", "failed_tasks": failed,
-            **extra}  # fmt: skip
+    return {"resource": resource, "run_id": values.get("begin"), "status": "failed", "failed_tasks": failed, **extra}
 
 
 class _Row:

@@ -172,15 +172,38 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
     if not isinstance(raw, Mapping):
         raise ContractError(file, "the contract must be a YAML mapping")
     known = {
-        "resource", "title", "title_en", "abstract", "source", "provider", "classification",
-        "sharing", "openness", "update_cycle", "primary_key", "fields", "code_tables",
-        "schema_drift", "deletes", "dataset", "related",
-    }  # fmt: skip
+        "resource",
+        "title",
+        "title_en",
+        "abstract",
+        "source",
+        "provider",
+        "classification",
+        "sharing",
+        "openness",
+        "update_cycle",
+        "primary_key",
+        "fields",
+        "code_tables",
+        "schema_drift",
+        "deletes",
+        "dataset",
+        "related",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ContractError(file, f"unknown top-level key(s) {unknown}; allowed: {sorted(known)}")
-    for key in ("resource", "title", "source", "provider", "classification", "sharing",
-                "update_cycle", "primary_key", "fields"):  # fmt: skip
+    for key in (
+        "resource",
+        "title",
+        "source",
+        "provider",
+        "classification",
+        "sharing",
+        "update_cycle",
+        "primary_key",
+        "fields",
+    ):
         if key not in raw:
             raise ContractError(file, f"missing required key '{key}'")
     resource = _name(raw["resource"], file, "resource")
@@ -282,7 +305,7 @@ def _fields(raw: Any, file: str, code_tables: Mapping[str, CodeTable]) -> tuple[
             type_text = "decimal"
             if not 0 < precision <= 38 or scale > precision:
                 raise ContractError(file, f"decimal precision/scale out of range: {spec['type']}", field=name)
-        if type_text not in FIELD_TYPES or type_text == "decimal" and precision is None:
+        if type_text not in FIELD_TYPES or (type_text == "decimal" and precision is None):
             raise ContractError(
                 file,
                 f"unknown type {spec.get('type')!r}; use string, integer, float, boolean, date, timestamp "
@@ -313,7 +336,9 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
     if isinstance(raw, str):
         raw = {"rule": raw}
     if not isinstance(raw, Mapping) or "rule" not in raw:
-        raise ContractError(file, f"a check must be a rule name or a mapping with 'rule', got {raw!r}", field=field_name)
+        raise ContractError(
+            file, f"a check must be a rule name or a mapping with 'rule', got {raw!r}", field=field_name
+        )
     rule = raw["rule"]
     if rule not in CHECK_RULES:
         raise ContractError(file, f"unknown check rule {rule!r}; known rules: {sorted(CHECK_RULES)}", field=field_name)
@@ -326,8 +351,9 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
             file, f"check '{rule}': missing parameter(s) {missing}, unknown parameter(s) {extra}", field=field_name
         )
     if rule == "enum" and params["table"] not in code_tables:
-        raise ContractError(file, f"check 'enum' names code table {params['table']!r}, which is not defined",
-                            field=field_name)  # fmt: skip
+        raise ContractError(
+            file, f"check 'enum' names code table {params['table']!r}, which is not defined", field=field_name
+        )
     if rule == "pattern":
         try:
             re.compile(params["regex"])
@@ -343,8 +369,9 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
     severity = raw.get("severity", "error")
     if severity not in ("error", "warn"):
         raise ContractError(file, f"check '{rule}': severity must be 'error' or 'warn'", field=field_name)
-    return Check(rule=rule, params=params, severity=severity,
-                 dimension=str(raw.get("dimension", DEFAULT_DIMENSION[rule])))  # fmt: skip
+    return Check(
+        rule=rule, params=params, severity=severity, dimension=str(raw.get("dimension", DEFAULT_DIMENSION[rule]))
+    )
 
 
 def _source(raw: Any, file: str, names: set[str]) -> Source:
@@ -359,8 +386,13 @@ def _source(raw: Any, file: str, names: set[str]) -> Source:
     if cursor is not None and cursor not in names:
         raise ContractError(file, "source.cursor names a field the contract does not define", field=cursor)
     options = {k: v for k, v in raw.items() if k not in ("system", "kind", "cursor", "deleted_flag")}
-    return Source(system=str(raw["system"]), kind=raw["kind"], options=options, cursor=cursor,
-                  deleted_flag=raw.get("deleted_flag"))  # fmt: skip
+    return Source(
+        system=str(raw["system"]),
+        kind=raw["kind"],
+        options=options,
+        cursor=cursor,
+        deleted_flag=raw.get("deleted_flag"),
+    )
 
 
 def _cross_field_refs(fields: tuple[Field, ...], names: set[str], file: str) -> None:

@@ -31,9 +31,7 @@ def load_file(path: Path) -> Contract:
 @cache
 def _load_folder(folder: Path) -> dict[str, Contract]:
     contracts = {
-        path.stem: load_file(path)
-        for path in sorted(folder.glob("*.yaml"))
-        if path.name not in _NOT_CONTRACTS
+        path.stem: load_file(path) for path in sorted(folder.glob("*.yaml")) if path.name not in _NOT_CONTRACTS
     }
     systems = load_systems(folder)
     for contract in contracts.values():

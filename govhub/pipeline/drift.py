@@ -28,8 +28,11 @@ class Drift:
 
     @property
     def message(self) -> str:
-        parts = [f"{kind}: {', '.join(cols)}" for kind, cols in
-                 (("new", self.new), ("missing", self.missing), ("retyped", self.retyped)) if cols]  # fmt: skip
+        parts = [
+            f"{kind}: {', '.join(cols)}"
+            for kind, cols in (("new", self.new), ("missing", self.missing), ("retyped", self.retyped))
+            if cols
+        ]
         return "source schema drift (" + "; ".join(parts) + ")"
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,13 +48,16 @@ def apply_drift_policy(contract: Contract, connector: Any) -> Drift | None:
     columns arrive as nulls, missing required ones are rejected row by row).
     """
     found = connector.check_schema()
-    drift = Drift(new=sorted(found.new), missing=sorted(found.missing), retyped=sorted(found.retyped),
-                  policy=contract.schema_drift)  # fmt: skip
-    if not (drift.new or drift.missing or drift.retyped):
+    if not found.drifted:
         return None
+    retyped = [f"{column} ({expected} -> {actual})" for column, expected, actual in found.retyped]
+    drift = Drift(new=sorted(found.new), missing=sorted(found.missing), retyped=retyped, policy=contract.schema_drift)
     if contract.schema_drift == "freeze":
-        column = (drift.new or drift.missing or drift.retyped)[0]
-        change = "is new" if drift.new else "is missing" if drift.missing else "changed type"
+        if found.new or found.missing:
+            column, change = (found.new[0], "is new") if found.new else (found.missing[0], "is missing")
+        else:
+            column, expected, actual = found.retyped[0]
+            change = f"changed type from {expected} to {actual}"
         raise SchemaDriftError(contract.source.system, column, change)
     log.warning("%s: %s; policy %s", contract.resource, drift.message, contract.schema_drift)
     return drift

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -74,9 +73,6 @@ class ResourceContext:
                     else:
                         lookups[target] = table.read(columns=[field_name]).column(field_name).combine_chunks()
         return lookups
-
-    def findings_list(self, reasons: Counter[str]) -> list[dict[str, Any]]:
-        return [{"reason": reason, "rows": rows} for reason, rows in reasons.most_common()]
 
 
 def open_resource(resource: str) -> ResourceContext:

@@ -93,8 +93,15 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
             state.lock_run_id = new_id
             run_id = new_id
         session.add(
-            IngestRun(run_id=run_id, resource=resource, seq=seq, status="running", stage="begin",
-                      orchestrator=orchestrator, state_before=state.watermark)  # fmt: skip
+            IngestRun(
+                run_id=run_id,
+                resource=resource,
+                seq=seq,
+                status="running",
+                stage="begin",
+                orchestrator=orchestrator,
+                state_before=state.watermark,
+            )
         )
     log.info("began run %s of %s", run_id, resource)
     return run_id
@@ -111,8 +118,9 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
     if last is None or last.run_seq <= state.last_seq:
         return
     run_id = last.metadata.get(_RUN_ID_KEY, "")
-    log.warning("recovering run %s of %s: committed as version %s but not advanced", run_id,
-                ctx.contract.resource, last.version)  # fmt: skip
+    log.warning(
+        "recovering run %s of %s: committed as version %s but not advanced", run_id, ctx.contract.resource, last.version
+    )
     state.watermark = json.loads(last.metadata[_STATE_KEY])
     state.last_seq = last.run_seq
     state.last_version = last.version
@@ -122,9 +130,16 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.version = last.version
         crashed.state_after = state.watermark
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
-    record_version(session, resource=ctx.contract.resource, version=last.version, run_id=run_id,
-                   schema_fingerprint=ctx.schema_fingerprint, rows_inserted=last.rows_inserted,
-                   rows_updated=last.rows_updated, rows_deleted=last.rows_deleted)  # fmt: skip
+    record_version(
+        session,
+        resource=ctx.contract.resource,
+        version=last.version,
+        run_id=run_id,
+        schema_fingerprint=ctx.schema_fingerprint,
+        rows_inserted=last.rows_inserted,
+        rows_updated=last.rows_updated,
+        rows_deleted=last.rows_deleted,
+    )
     session.flush()
 
 
@@ -137,7 +152,7 @@ def extract(run_id: str) -> dict[str, int]:
         rows = st.ctx.staging(run_id).write_batches("extracted", extraction)
         st.run.extracted = rows
         st.run.state_after = extraction.proposed_state
-        st.run.problems = [p.as_dict() for p in extraction.problems] or None
+        st.run.problems = [p.to_dict() for p in extraction.problems] or None
         st.run.drift = drift.as_dict() if drift else None
     _save(st.run)
     return {"extracted": rows}
@@ -145,42 +160,71 @@ def extract(run_id: str) -> dict[str, int]:
 
 def validate(run_id: str) -> dict[str, int]:
     """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
-    from quality import Scorecard, validate as validate_batch
+    from quality import Scorecard, quarantine_all
+    from quality import validate as validate_batch
 
     with _stage(run_id, "validate") as st:
+        contract = st.ctx.contract
         staging = st.ctx.staging(run_id)
         references = st.ctx.references()
-        quarantine_all = bool(st.run.drift and st.run.drift.get("quarantine"))
+        drift = st.run.drift if st.run.drift and st.run.drift.get("quarantine") else None
         counts: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
-        scorecard = Scorecard.empty()
+        reasons: Counter[tuple[str, str, str]] = Counter()
+        scorecard: Scorecard | None = None
         accepted, rejected, warned = [], [], []
         for batch in staging.batches("extracted"):
-            verdict = validate_batch(batch, st.ctx.contract, references=references, today=st.ctx.today)
-            if quarantine_all:
-                verdict = verdict.reject_all("schema_drift", st.run.drift.get("message", "schema drift"))
-            counts.update(verdict.counts)
-            scorecard = scorecard.merge(verdict.scorecard())
-            for finding, n in verdict.reason_counts().items():
-                reasons[finding] += n
+            if drift:
+                verdict = quarantine_all(batch, contract, rule="schema_drift", message=drift["message"])
+            else:
+                verdict = validate_batch(batch, contract, references=references, today=st.ctx.today)
+            counts.update({k: verdict.counts[k] for k in ("accepted", "rejected", "warned")})
+            card = Scorecard.from_verdict(verdict, contract, accessible=True)
+            scorecard = card if scorecard is None else scorecard.merge(card)
+            for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
+                reasons[(rule, field, severity)] += n
             accepted.append(verdict.accepted)
             rejected.append(verdict.rejected)
             warned.append(verdict.warned)
-        staging.write_tables("accepted", accepted, st.ctx.curated_schema)
+        staging.write_tables("accepted", accepted, None)
         staging.write_tables("rejected", _with_verdict(rejected, "rejected"), None)
         staging.write_tables("warned", _with_verdict(warned, "warned"), None)
         st.run.accepted, st.run.rejected, st.run.warned = counts["accepted"], counts["rejected"], counts["warned"]
         st.run.reconciled = (st.run.extracted or 0) == counts["accepted"] + counts["rejected"]
-        st.run.top_reasons = [{"reason": r, "rows": n} for r, n in reasons.most_common(10)]
+        st.run.top_reasons = _top_reasons(contract, reasons)
         if not st.run.reconciled:
-            raise PipelineError(st.run.resource, run_id, "validate",
-                                f"counts do not reconcile: extracted {st.run.extracted} != accepted "
-                                f"{counts['accepted']} + rejected {counts['rejected']}")  # fmt: skip
+            raise PipelineError(
+                st.run.resource,
+                run_id,
+                "validate",
+                f"counts do not reconcile: extracted {st.run.extracted} != accepted "
+                f"{counts['accepted']} + rejected {counts['rejected']}",
+            )
         with session_scope() as session:
-            session.merge(QualityReport(run_id=run_id, resource=st.run.resource, scorecard=scorecard.as_dict(),
-                                        findings=st.ctx.findings_list(reasons)))  # fmt: skip
+            session.merge(
+                QualityReport(
+                    run_id=run_id,
+                    resource=st.run.resource,
+                    scorecard=scorecard.to_dict() if scorecard else {},
+                    findings=st.run.top_reasons,
+                )
+            )
     _save(st.run)
     return {"accepted": st.run.accepted, "rejected": st.run.rejected, "warned": st.run.warned}
+
+
+def _top_reasons(contract: Any, reasons: Counter[tuple[str, str, str]], limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent findings, labelled for a data admin: rule, field and its Chinese label."""
+    labels = {f.name: f.label for f in contract.fields}
+    return [
+        {
+            "reason": f"{rule} {labels.get(field, field)}",
+            "rule": rule,
+            "field": field,
+            "severity": severity,
+            "rows": rows,
+        }
+        for (rule, field, severity), rows in reasons.most_common(limit)
+    ]
 
 
 def _with_verdict(tables: list[pa.Table], verdict: str) -> list[pa.Table]:
@@ -197,19 +241,31 @@ def publish(run_id: str) -> dict[str, int | None]:
         metadata = {
             _RUN_ID_KEY: run_id,
             _STATE_KEY: json.dumps(st.run.state_after, ensure_ascii=False, sort_keys=True),
-            "govhub.counts": json.dumps({"extracted": st.run.extracted, "accepted": st.run.accepted,
-                                         "rejected": st.run.rejected}),  # fmt: skip
+            "govhub.counts": json.dumps(
+                {"extracted": st.run.extracted, "accepted": st.run.accepted, "rejected": st.run.rejected}
+            ),
         }
-        info = st.ctx.curated.commit(staging.reader("accepted"), app_id=app_id(st.run.resource),
-                                     run_seq=st.run.seq, metadata=metadata,
-                                     evolve=st.ctx.contract.schema_drift == "evolve")  # fmt: skip
+        info = st.ctx.curated.commit(
+            staging.reader("accepted", st.ctx.curated_schema),
+            app_id=app_id(st.run.resource),
+            run_seq=st.run.seq,
+            metadata=metadata,
+            evolve=st.ctx.contract.schema_drift == "evolve",
+        )
         st.run.version = info.version if info else None
         st.run.stage_seconds = {**(st.run.stage_seconds or {})}
         if info:
             with session_scope() as session:
-                record_version(session, resource=st.run.resource, version=info.version, run_id=run_id,
-                               schema_fingerprint=st.ctx.schema_fingerprint, rows_inserted=info.rows_inserted,
-                               rows_updated=info.rows_updated, rows_deleted=info.rows_deleted)  # fmt: skip
+                record_version(
+                    session,
+                    resource=st.run.resource,
+                    version=info.version,
+                    run_id=run_id,
+                    schema_fingerprint=st.ctx.schema_fingerprint,
+                    rows_inserted=info.rows_inserted,
+                    rows_updated=info.rows_updated,
+                    rows_deleted=info.rows_deleted,
+                )
     _save(st.run)
     return {"version": st.run.version}
 
@@ -218,17 +274,22 @@ def register(run_id: str) -> dict[str, Any]:
     """Record the version's quality: the GX suite on the accepted increment and the scorecard."""
     from quality import run_suite
 
-    with _stage(run_id, "register") as st:
-        with session_scope() as session:
-            report = session.get(QualityReport, run_id)
-            if st.run.version is not None:
-                increment = st.ctx.staging(run_id).read_all(["accepted"])
-                suite = run_suite(increment, st.ctx.contract, max_rows=st.ctx.settings.gx_max_rows)
-                report.suite_success, report.suite_result = suite.success, suite.as_dict()
-                report.version = st.run.version
-                record_version(session, resource=st.run.resource, version=st.run.version, run_id=run_id,
-                               scorecard=report.scorecard, rows_total=st.ctx.curated.row_count())  # fmt: skip
-            scorecard = report.scorecard
+    with _stage(run_id, "register") as st, session_scope() as session:
+        report = session.get(QualityReport, run_id)
+        if st.run.version is not None:
+            increment = st.ctx.staging(run_id).read_all(["accepted"])
+            suite = run_suite(increment, st.ctx.contract, max_rows=st.ctx.settings.gx_max_rows)
+            report.suite_success, report.suite_result = suite.success, suite.to_dict()
+            report.version = st.run.version
+            record_version(
+                session,
+                resource=st.run.resource,
+                version=st.run.version,
+                run_id=run_id,
+                scorecard=report.scorecard,
+                rows_total=len(st.ctx.curated.keys()),
+            )
+        scorecard = report.scorecard
     _save(st.run)
     return {"version": st.run.version, "scorecard": scorecard}
 
@@ -239,8 +300,10 @@ def advance(run_id: str) -> dict[str, Any]:
         with session_scope() as session:
             state = resource_state(session, st.run.resource)
             if state.last_seq >= st.run.seq:
-                raise StateError(f"run {run_id} (seq {st.run.seq}) is older than the committed state "
-                                 f"(seq {state.last_seq}); it must not advance")  # fmt: skip
+                raise StateError(
+                    f"run {run_id} (seq {st.run.seq}) is older than the committed state "
+                    f"(seq {state.last_seq}); it must not advance"
+                )
             state.watermark = st.run.state_after
             state.last_seq = st.run.seq
             if st.run.version is not None:
@@ -260,11 +323,19 @@ def advance(run_id: str) -> dict[str, Any]:
 def summary(run: IngestRun) -> dict[str, Any]:
     """The facts of a run a caller prints or an Asset event carries."""
     return {
-        "resource": run.resource, "run_id": run.run_id, "status": run.status, "version": run.version,
-        "extracted": run.extracted, "accepted": run.accepted, "rejected": run.rejected, "warned": run.warned,
-        "reconciled": run.reconciled, "seconds": run.seconds, "top_reasons": run.top_reasons or [],
+        "resource": run.resource,
+        "run_id": run.run_id,
+        "status": run.status,
+        "version": run.version,
+        "extracted": run.extracted,
+        "accepted": run.accepted,
+        "rejected": run.rejected,
+        "warned": run.warned,
+        "reconciled": run.reconciled,
+        "seconds": run.seconds,
+        "top_reasons": run.top_reasons or [],
         "problems": run.problems or [],
-    }  # fmt: skip
+    }
 
 
 def fail(run_id: str, error: str) -> None:

@@ -56,7 +56,7 @@ def test_cursor_and_sharing_derived() -> None:
 
 
 def test_unknown_resource_lists_known_ones() -> None:
-    with pytest.raises(ContractError, match="known resources: .*person"):
+    with pytest.raises(ContractError, match=r"known resources: .*person"):
         load_contract("people")
 
 
@@ -75,28 +75,52 @@ def _field(raw: dict, name: str) -> dict:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        pytest.param(lambda r: _field(r, "name").update(type="varchar"), r"field 'name': unknown type 'varchar'",
-                     id="unknown-type"),
-        pytest.param(lambda r: _field(r, "id_number").update(checks=["luhn"]),
-                     r"field 'id_number': unknown check rule 'luhn'", id="unknown-check"),
-        pytest.param(lambda r: r["fields"].append(dict(_field(r, "name"))), r"field 'name': duplicate field",
-                     id="duplicate-field"),
-        pytest.param(lambda r: r.update(primary_key="citizen_id"), r"field 'citizen_id': primary key names a field",
-                     id="missing-key-field"),
+        pytest.param(
+            lambda r: _field(r, "name").update(type="varchar"),
+            r"field 'name': unknown type 'varchar'",
+            id="unknown-type",
+        ),
+        pytest.param(
+            lambda r: _field(r, "id_number").update(checks=["luhn"]),
+            r"field 'id_number': unknown check rule 'luhn'",
+            id="unknown-check",
+        ),
+        pytest.param(
+            lambda r: r["fields"].append(dict(_field(r, "name"))),
+            r"field 'name': duplicate field",
+            id="duplicate-field",
+        ),
+        pytest.param(
+            lambda r: r.update(primary_key="citizen_id"),
+            r"field 'citizen_id': primary key names a field",
+            id="missing-key-field",
+        ),
         pytest.param(lambda r: r.pop("primary_key"), r"missing required key 'primary_key'", id="no-primary-key"),
-        pytest.param(lambda r: _field(r, "gender").update(checks=[{"rule": "enum", "table": "sex"}]),
-                     r"field 'gender': check 'enum' names code table 'sex'", id="unknown-code-table"),
-        pytest.param(lambda r: _field(r, "name").update(checks=[{"rule": "length", "longest": 3}]),
-                     r"field 'name': check 'length': .*unknown parameter\(s\) \['longest'\]", id="bad-parameter"),
-        pytest.param(lambda r: _field(r, "name").update(checks=[{"rule": "pattern", "regex": "(["}]),
-                     r"field 'name': check 'pattern' has an invalid regex", id="bad-regex"),
-        pytest.param(lambda r: _field(r, "name").pop("label"), r"field 'name': every field needs a Chinese label",
-                     id="no-label"),
-        pytest.param(lambda r: _field(r, "phone").update(pii="secret"), r"field 'phone': unknown pii class",
-                     id="bad-pii"),
+        pytest.param(
+            lambda r: _field(r, "gender").update(checks=[{"rule": "enum", "table": "sex"}]),
+            r"field 'gender': check 'enum' names code table 'sex'",
+            id="unknown-code-table",
+        ),
+        pytest.param(
+            lambda r: _field(r, "name").update(checks=[{"rule": "length", "longest": 3}]),
+            r"field 'name': check 'length': .*unknown parameter\(s\) \['longest'\]",
+            id="bad-parameter",
+        ),
+        pytest.param(
+            lambda r: _field(r, "name").update(checks=[{"rule": "pattern", "regex": "(["}]),
+            r"field 'name': check 'pattern' has an invalid regex",
+            id="bad-regex",
+        ),
+        pytest.param(
+            lambda r: _field(r, "name").pop("label"), r"field 'name': every field needs a Chinese label", id="no-label"
+        ),
+        pytest.param(
+            lambda r: _field(r, "phone").update(pii="secret"), r"field 'phone': unknown pii class", id="bad-pii"
+        ),
         pytest.param(lambda r: r["sharing"].update(type="随便共享"), r"sharing.type must be one of", id="bad-sharing"),
-        pytest.param(lambda r: r["source"].update(cursor="modified"), r"field 'modified': source.cursor",
-                     id="bad-cursor"),
+        pytest.param(
+            lambda r: r["source"].update(cursor="modified"), r"field 'modified': source.cursor", id="bad-cursor"
+        ),
         pytest.param(lambda r: r.update(schema_drift="ignore"), r"schema_drift must be one of", id="bad-drift"),
     ],
 )
