@@ -42,9 +42,7 @@ def test_tasks_run_in_stage_order(dagbag: Any, resource: str) -> None:
         pytest.param("credit_record", "*/15 * * * *", "credit", id="credit_record"),
     ],
 )
-def test_schedule_tags_description_from_contract(
-    dagbag: Any, resource: str, schedule: str, system: str
-) -> None:
+def test_schedule_tags_from_contract(dagbag: Any, resource: str, schedule: str, system: str) -> None:
     dag = dagbag.get_dag(f"ingest_{resource}")
     contract = CONTRACTS[resource]
     assert contract.source.system == system
