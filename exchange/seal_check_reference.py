@@ -77,11 +77,7 @@ def check_sealed_answer(document_json, public_key_pem, request=None):
     key_id = _digest(spki, algorithm)[:16]
     if seal["algorithm"] != algorithm or seal["key_id"] != key_id:
         return False, "key_id", f"sealed with {seal['algorithm']} key {seal['key_id']}, not by key {key_id}"
-    valid = (
-        _sm2_verify(public, signature, signed)
-        if algorithm == "sm2"
-        else _ed25519_verify(public, signature, signed)
-    )
+    valid = _sm2_verify(public, signature, signed) if algorithm == "sm2" else _ed25519_verify(public, signature, signed)
     if not valid:
         return False, "signature", "the signature does not match the content"
     if request is not None and _digest(canonical(request), algorithm) != doc["request_hash"]:

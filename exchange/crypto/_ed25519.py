@@ -45,9 +45,7 @@ class Ed25519PublicKey:
 
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo DER (44 bytes): the bytes key ids hash."""
-        return self._key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self._key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when `signature` is a valid Ed25519 signature of `data` by this key."""
@@ -67,9 +65,7 @@ def load_private(pem: bytes, *, where: str) -> Ed25519PrivateKey:
     except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise SealError(where, f"not a readable unencrypted PEM Ed25519 private key ({e})") from e
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise SealError(
-            where, "the private key is not an Ed25519 key; it cannot sign with algorithm 'ed25519'"
-        )
+        raise SealError(where, "the private key is not an Ed25519 key; it cannot sign with algorithm 'ed25519'")
     return Ed25519PrivateKey(key)
 
 

@@ -75,15 +75,11 @@ class Sm2PublicKey:
 
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo DER (uncompressed point, named curve): the bytes key ids hash."""
-        return bytes(
-            self._key.public_bytes(self._ser.Encoding.DER, self._ser.PublicFormat.SubjectPublicKeyInfo)
-        )
+        return bytes(self._key.public_bytes(self._ser.Encoding.DER, self._ser.PublicFormat.SubjectPublicKeyInfo))
 
     def point(self) -> bytes:
         """The uncompressed point 04 || x || y (65 bytes)."""
-        return bytes(
-            self._key.public_bytes(self._ser.Encoding.X962, self._ser.PublicFormat.UncompressedPoint)
-        )
+        return bytes(self._key.public_bytes(self._ser.Encoding.X962, self._ser.PublicFormat.UncompressedPoint))
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when `signature` is a strict-DER SM2 signature of `data` by this key."""
@@ -104,9 +100,7 @@ def load_private(pem: bytes, *, where: str) -> Sm2PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except exceptions.UnsupportedAlgorithm as e:
-        raise SealError(
-            where, "the private key is not an SM2 key; it cannot sign with algorithm 'sm2'"
-        ) from e
+        raise SealError(where, "the private key is not an SM2 key; it cannot sign with algorithm 'sm2'") from e
     except (ValueError, TypeError) as e:
         raise SealError(where, f"not a readable unencrypted PEM private key ({e})") from e
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "SM2":

@@ -106,9 +106,7 @@ def load_or_create_signer(key_dir: Path, *, algorithm: Algorithm = "sm2") -> Sig
         _create_exclusively(private_path, backend.generate_private_pem())
         log.info("created a new %s hub key in %s", algorithm, private_path)
     _check_private_mode(private_path)
-    signer = Signer(
-        backend.load_private(private_path.read_bytes(), where=str(private_path)), source=str(private_path)
-    )
+    signer = Signer(backend.load_private(private_path.read_bytes(), where=str(private_path)), source=str(private_path))
     _ensure_public_file(public_path, signer)
     return signer
 
@@ -139,8 +137,7 @@ def _load_public(public_key_pem: str) -> _PublicKey:
     if key is None:
         raise SealError(
             "public key",
-            "not a SubjectPublicKeyInfo PEM of an SM2 or Ed25519 key; use the hub's published "
-            "hub-<algorithm>.pub file",
+            "not a SubjectPublicKeyInfo PEM of an SM2 or Ed25519 key; use the hub's published hub-<algorithm>.pub file",
         )
     return key
 

@@ -29,9 +29,7 @@ def test_sign_verify_roundtrip(tmp_path: Path, algorithm: str) -> None:
     signature = signer.sign(data)
     pem = signer.public_key_pem()
     assert verify_signature(public_key_pem=pem, algorithm=algorithm, data=data, signature=signature)
-    assert not verify_signature(
-        public_key_pem=pem, algorithm=algorithm, data=data + b"!", signature=signature
-    )
+    assert not verify_signature(public_key_pem=pem, algorithm=algorithm, data=data + b"!", signature=signature)
     flipped = bytes([signature[0] ^ 1]) + signature[1:]
     assert not verify_signature(public_key_pem=pem, algorithm=algorithm, data=data, signature=flipped)
     assert not verify_signature(public_key_pem=pem, algorithm=algorithm, data=data, signature=b"")
@@ -94,9 +92,7 @@ def test_both_algorithms_coexist_in_one_dir(tmp_path: Path) -> None:
     # a key of the other algorithm never verifies
     sig = sm2.sign(b"m")
     assert not verify_signature(public_key_pem=ed.public_key_pem(), algorithm="sm2", data=b"m", signature=sig)
-    assert not verify_signature(
-        public_key_pem=sm2.public_key_pem(), algorithm="ed25519", data=b"m", signature=sig
-    )
+    assert not verify_signature(public_key_pem=sm2.public_key_pem(), algorithm="ed25519", data=b"m", signature=sig)
 
 
 def test_wrong_key_type_in_file_is_refused(tmp_path: Path) -> None:

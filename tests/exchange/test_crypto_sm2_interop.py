@@ -70,9 +70,7 @@ def test_hub_verifies_gmssl_signatures(tmp_path: Path) -> None:
     for message in MESSAGES:
         signature = bytes.fromhex(_gmssl(point_hex, private_hex).sign_with_sm3(message))  # DER (asn1=True)
         assert verify_signature(public_key_pem=pem, algorithm="sm2", data=message, signature=signature)
-        assert not verify_signature(
-            public_key_pem=pem, algorithm="sm2", data=message + b"x", signature=signature
-        )
+        assert not verify_signature(public_key_pem=pem, algorithm="sm2", data=message + b"x", signature=signature)
 
 
 def test_signed_value_is_sm3_of_z_and_message(signer: Signer) -> None:
