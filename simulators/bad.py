@@ -19,9 +19,7 @@ from simulators._vocab import UNKNOWN_REGIONS
 
 __all__ = ["BAD_KINDS", "FILE_BAD_KINDS", "BadKind", "BadRecord", "count_by_kind"]
 
-BadKind = Literal[
-    "check_char", "impossible_date", "missing_required", "unknown_code", "duplicate_key", "broken_row"
-]
+BadKind = Literal["check_char", "impossible_date", "missing_required", "unknown_code", "duplicate_key", "broken_row"]
 BAD_KINDS: tuple[BadKind, ...] = ("check_char", "impossible_date", "missing_required", "unknown_code")
 FILE_BAD_KINDS: tuple[BadKind, ...] = (*BAD_KINDS, "duplicate_key", "broken_row")
 _ID_CHECKS = "10X98765432"
@@ -48,9 +46,7 @@ def count_by_kind(bad: Iterable[BadRecord], *, resource: str | None = None) -> d
     return dict(Counter(b.kind for b in bad if resource is None or b.resource == resource))
 
 
-def plan(
-    rng: np.random.Generator, n: int, share: float, kinds: Sequence[BadKind]
-) -> dict[BadKind, np.ndarray]:
+def plan(rng: np.random.Generator, n: int, share: float, kinds: Sequence[BadKind]) -> dict[BadKind, np.ndarray]:
     """Pick `round(n * share)` distinct rows and split them evenly across `kinds`."""
     total = min(n, round(n * share))
     rows = rng.choice(n, size=total, replace=False) if total else np.empty(0, dtype=np.int64)

@@ -136,9 +136,7 @@ def create_app(state: _State) -> FastAPI:
             )
         token = (authorization or "").removeprefix("Bearer ").strip()
         if not authorization or not authorization.startswith("Bearer ") or token != state.token:
-            return _error(
-                401, "unauthorized", "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"}
-            )
+            return _error(401, "unauthorized", "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
         wait = state.throttle(token)
         if wait is not None:
             retry = str(max(1, math.ceil(wait)))
@@ -154,18 +152,14 @@ def create_app(state: _State) -> FastAPI:
                 query = query.where(t.c.updated_at >= _parse_since(updated_since))
             if cursor:
                 cu, cid = _decode_cursor(cursor)
-                query = query.where(
-                    sa.or_(t.c.updated_at > cu, sa.and_(t.c.updated_at == cu, t.c.record_id > cid))
-                )
+                query = query.where(sa.or_(t.c.updated_at > cu, sa.and_(t.c.updated_at == cu, t.c.record_id > cid)))
         except (ValueError, KeyError, TypeError) as e:
             return _error(400, "bad_request", f"cannot parse updated_since/cursor: {e}")
         with state.engine.connect() as conn:
             rows = conn.execute(query).fetchall()
         page = rows[:limit]
         nxt = _encode_cursor(page[-1].updated_at, page[-1].record_id) if len(rows) > limit else None
-        body = json.dumps(
-            {"data": [_row_json(r, names, flag) for r in page], "next_cursor": nxt}, ensure_ascii=False
-        )
+        body = json.dumps({"data": [_row_json(r, names, flag) for r in page], "next_cursor": nxt}, ensure_ascii=False)
         data = body.encode()
         if mode == "truncated":
             data = data[: max(1, len(data) // 2)]

@@ -124,9 +124,7 @@ def _full_names(rng: np.random.Generator, surname: np.ndarray, male: np.ndarray)
         table = np.array([sn + g for sn in v.SURNAMES for g in given], dtype=object)
         rows = np.flatnonzero(male == bool(m))
         two = rng.random(len(rows)) < 0.7
-        pick = np.where(
-            two, rng.integers(len(pool), len(given), len(rows)), rng.integers(0, len(pool), len(rows))
-        )
+        pick = np.where(two, rng.integers(len(pool), len(given), len(rows)), rng.integers(0, len(pool), len(rows)))
         out[rows] = table[surname[rows] * len(given) + pick]
     return out.tolist()
 
@@ -152,9 +150,7 @@ def generate_persons(
     n_hh = int(hh[-1]) + 1 if n else 0
     region_keys = np.array(list(v.YIYANG_REGIONS), dtype=object)
     hh_region = region_keys[rng.choice(len(region_keys), size=n_hh, p=v.YIYANG_WEIGHTS)].tolist()
-    hh_surname = rng.choice(
-        len(v.SURNAMES), size=n_hh, p=np.array(v.SURNAME_WEIGHTS) / sum(v.SURNAME_WEIGHTS)
-    )
+    hh_surname = rng.choice(len(v.SURNAMES), size=n_hh, p=np.array(v.SURNAME_WEIGHTS) / sum(v.SURNAME_WEIGHTS))
     hh_address = _addresses(rng, hh_region)
     salt = rng.integers(0, 10_000_000)
     hh_number = [f"{r[-2:]}{(h * 7919 + salt) % 10_000_000:07d}" for h, r in enumerate(hh_region)]
@@ -170,9 +166,7 @@ def generate_persons(
     ymd = (years.astype(np.int64) + 1970) * 10000 + (months - years).astype(np.int64) * 100 + 100
     ymd += (as_date - months).astype(np.int64) + 1
     other = np.array(list(v.OTHER_HUNAN), dtype=object)
-    id_region = np.where(
-        rng.random(n) < 0.95, np.array(region, dtype=object), other[rng.integers(0, len(other), n)]
-    )
+    id_region = np.where(rng.random(n) < 0.95, np.array(region, dtype=object), other[rng.integers(0, len(other), n)])
     region_int = id_region.astype(np.int64)
     seq = rng.integers(0, 1000, n)
     while True:  # make the 17-digit prefixes unique: re-draw the sequence of later duplicates
@@ -198,9 +192,7 @@ def generate_persons(
         "gender": np.where(male, "1", "2").tolist(),
         "ethnicity": _choice(rng, v.ETHNICITY_WEIGHTS, n).tolist(),
         "birth_date": _dates(births),
-        "birth_place": np.where(
-            place_known, np.vectorize(places.get, otypes=[object])(id_region), None
-        ).tolist(),
+        "birth_place": np.where(place_known, np.vectorize(places.get, otypes=[object])(id_region), None).tolist(),
         "household_address": [hh_address[h] for h in hh_list],
         "region_code": region,
         "household_number": [hh_number[h] for h in hh_list],
@@ -213,9 +205,7 @@ def generate_persons(
     return _finish(contract, columns, rng, bad_share)
 
 
-def _finish(
-    contract: Contract, columns: dict[str, list[Any]], rng: np.random.Generator, bad_share: float
-) -> Table:
+def _finish(contract: Contract, columns: dict[str, list[Any]], rng: np.random.Generator, bad_share: float) -> Table:
     """Add the deleted flag, check columns against the contract, inject bad records."""
     n = len(columns[contract.primary_key[0]])
     if list(columns) != contract.field_names:

@@ -44,10 +44,7 @@ def _org8s(rng: np.random.Generator, etypes: list[str]) -> list[str]:
     alpha = np.array(list(USCC_ALPHABET))
     letters = ["".join(r) for r in alpha[rng.integers(0, len(alpha), (n, 6))].tolist()]
     digits = rng.integers(0, 10**7, n).tolist()
-    return [
-        f"MA{x}" if et[0] == "9" else f"{et[0]}{d:07d}"
-        for et, x, d in zip(etypes, letters, digits, strict=True)
-    ]
+    return [f"MA{x}" if et[0] == "9" else f"{et[0]}{d:07d}" for et, x, d in zip(etypes, letters, digits, strict=True)]
 
 
 def _usccs(rng: np.random.Generator, etypes: list[str], regions: list[str]) -> list[str]:
@@ -63,9 +60,7 @@ def _usccs(rng: np.random.Generator, etypes: list[str], regions: list[str]) -> l
     return usccs
 
 
-def _name_scope_capital(
-    et: str, region: str, word: str, ind: str, x: int, cap: float
-) -> tuple[str, Any, Any]:
+def _name_scope_capital(et: str, region: str, word: str, ind: str, x: int, cap: float) -> tuple[str, Any, Any]:
     district = v.YIYANG_REGIONS[region]
     if et == "91":
         prefix, form = ("益阳市" if x % 3 else "湖南"), ("有限责任公司" if x % 5 == 0 else "有限公司")
@@ -170,9 +165,7 @@ def generate_credit(
     rng = np.random.default_rng([seed, 3, n, first_number])
     rtype = _choice(rng, {"xk": 0.45, "cf": 0.35, "red": 0.1, "black": 0.1}, n).tolist()
     legal = (rng.random(n) < 0.8).tolist()
-    ent_pool = np.flatnonzero(
-        entities.good & np.isin(np.array(entities.columns["status"], dtype=object), ["1", "2"])
-    )
+    ent_pool = np.flatnonzero(entities.good & np.isin(np.array(entities.columns["status"], dtype=object), ["1", "2"]))
     ents, people = _pick(rng, ent_pool, n).tolist(), _pick(rng, adult_pool(persons, epoch), n).tolist()
     start, end = stamp_window or (epoch - dt.timedelta(days=400), epoch)
     stamps = batched_timestamps(rng, n, start, end)

@@ -84,9 +84,7 @@ class SimulatorHome:
         try:
             config: dict[str, Any] = json.loads((root / _CONFIG).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise StateError(
-                f"{root} is not a simulator home ({_CONFIG} unreadable: {e}); run build first"
-            ) from e
+            raise StateError(f"{root} is not a simulator home ({_CONFIG} unreadable: {e}); run build first") from e
         return cls(
             root=root,
             population_url=config["population_url"],
@@ -147,18 +145,14 @@ def build_all(
         stale.unlink(missing_ok=True)
     persons = build_population(h.population_url, size=size, seed=seed, bad_share=bad_share)
     entities = generate_entities(max(10, size // 10), persons, seed=seed, bad_share=bad_share, epoch=h.epoch)
-    credit = generate_credit(
-        max(10, size // 20), persons, entities, seed=seed, bad_share=bad_share, epoch=h.epoch
-    )
+    credit = generate_credit(max(10, size // 20), persons, entities, seed=seed, bad_share=bad_share, epoch=h.epoch)
     for engine_url, resource, rows in (
         (h.legal_entity_url, "legal_entity", entities),
         (h.credit_url, "credit_record", credit),
     ):
         engine = connect(engine_url)
         try:
-            create_table(
-                engine, resource, replace=True, rows=rows, decimal_as_text=resource == "credit_record"
-            )
+            create_table(engine, resource, replace=True, rows=rows, decimal_as_text=resource == "credit_record")
         finally:
             engine.dispose()
     pool = adult_pool(persons, h.epoch).tolist()

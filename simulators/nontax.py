@@ -164,9 +164,7 @@ def ledger_add(ledger: Path, table: Table) -> None:
             "INSERT OR IGNORE INTO payment_ledger (payment_code, settlement_date, row_json) VALUES (?, ?, ?)",
             [
                 (row[0], row[names.index("settlement_date")], json.dumps(dict(zip(names, row, strict=True))))
-                for ok, row in zip(
-                    table.good.tolist(), zip(*table.columns.values(), strict=True), strict=True
-                )
+                for ok, row in zip(table.good.tolist(), zip(*table.columns.values(), strict=True), strict=True)
                 if ok
             ],
         )

@@ -63,9 +63,7 @@ def connect(target: str | Path) -> sa.Engine:
 def _column_type(contract: Contract, name: str, *, decimal_as_text: bool) -> sa.types.TypeEngine:
     f = contract.field(name)
     if f.type == "string":
-        longest = max(
-            (int(c.params["max"]) for c in f.checks if c.rule == "length" and "max" in c.params), default=255
-        )
+        longest = max((int(c.params["max"]) for c in f.checks if c.rule == "length" and "max" in c.params), default=255)
         return sa.Text() if longest > _TEXT_OVER else sa.String(max(longest, 64))
     if f.type == "date":
         return sa.String(10)
@@ -98,18 +96,14 @@ def registry_table(
     ]
     if contract.source.deleted_flag:
         columns.append(
-            sa.Column(
-                contract.source.deleted_flag, sa.SmallInteger(), nullable=False, server_default=sa.text("0")
-            )
+            sa.Column(contract.source.deleted_flag, sa.SmallInteger(), nullable=False, server_default=sa.text("0"))
         )
     return sa.Table(table_name, metadata, *columns)
 
 
 def _cursor_index(table: sa.Table, contract: Contract) -> sa.Index:
     cursor = contract.source.cursor or "updated_at"
-    return sa.Index(
-        f"ix_{table.name}_{cursor}_pk", table.c[cursor], *(table.c[k] for k in contract.primary_key)
-    )
+    return sa.Index(f"ix_{table.name}_{cursor}_pk", table.c[cursor], *(table.c[k] for k in contract.primary_key))
 
 
 def _touch_trigger(conn: sa.Connection, table: sa.Table, contract: Contract) -> None:
@@ -166,9 +160,7 @@ def create_table(
         with engine.begin() as conn:
             _cursor_index(table, contract).create(conn)
     except sa.exc.SQLAlchemyError as e:
-        raise SourceError(
-            contract.source.system, f"cannot create table {table.name} at {engine.url!r}: {e}"
-        ) from e
+        raise SourceError(contract.source.system, f"cannot create table {table.name} at {engine.url!r}: {e}") from e
     return table
 
 
@@ -225,11 +217,7 @@ def update_rows(engine: sa.Engine, table: sa.Table, key: str, changes: list[dict
     if not changes:
         return 0
     cols = [c for c in changes[0] if c != key]
-    stmt = (
-        table.update()
-        .where(table.c[key] == sa.bindparam("_key"))
-        .values({c: sa.bindparam(f"_v_{c}") for c in cols})
-    )
+    stmt = table.update().where(table.c[key] == sa.bindparam("_key")).values({c: sa.bindparam(f"_v_{c}") for c in cols})
     params = [{"_key": ch[key], **{f"_v_{c}": ch[c] for c in cols}} for ch in changes]
     with engine.begin() as conn:
         conn.execute(stmt, params)
