@@ -48,9 +48,7 @@ def shape_changes(changes: pa.Table, schema: pa.Schema, *, evolve: bool, table: 
             try:
                 col = col.cast(f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise LakeError(
-                    f"changes for {table}: column '{f.name}' cannot be cast to {f.type}: {e}"
-                ) from e
+                raise LakeError(f"changes for {table}: column '{f.name}' cannot be cast to {f.type}: {e}") from e
         columns.append(col)
         fields.append(f.with_nullable(True))
     for name in extra:

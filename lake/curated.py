@@ -57,9 +57,7 @@ class CuratedTable:
     non-null `_deleted` column.
     """
 
-    def __init__(
-        self, uri: str, contract: Contract, *, storage_options: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, uri: str, contract: Contract, *, storage_options: Mapping[str, str] | None = None) -> None:
         self.uri = uri
         self.contract = contract
         self._options = dict(storage_options or {})
@@ -104,9 +102,7 @@ class CuratedTable:
         """
         table = changes.read_all() if isinstance(changes, pa.RecordBatchReader) else changes
         keys = list(self.contract.primary_key)
-        shaped = dedup_last(
-            shape_changes(table, arrow_schema(self.contract), evolve=evolve, table=self._what), keys
-        )
+        shaped = dedup_last(shape_changes(table, arrow_schema(self.contract), evolve=evolve, table=self._what), keys)
         del table
         if shaped.num_rows == 0:
             return None
@@ -121,9 +117,7 @@ class CuratedTable:
 
     def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
         custom = {str(k): str(v) for k, v in metadata.items()}
-        custom.update(
-            {RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))}
-        )
+        custom.update({RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))})
         return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
 
     def _target_rows(self, shaped: pa.Table) -> pa.Table:
@@ -286,9 +280,7 @@ class CuratedTable:
                 n = snap.num_rows
                 snap = snap.append_column("_change_type", pa.array(["insert"] * n, pa.string()))
                 snap = snap.append_column("_commit_version", pa.array([end] * n, pa.int64()))
-                return snap.append_column(
-                    "_commit_timestamp", pa.array([stamp] * n, pa.timestamp("ms", tz="UTC"))
-                )
+                return snap.append_column("_commit_timestamp", pa.array([stamp] * n, pa.timestamp("ms", tz="UTC")))
             if after_version >= end:
                 return _cdf_schema(self._current_schema(dt)).empty_table()
             feed = pa.table(dt.load_cdf(starting_version=after_version + 1, ending_version=end))

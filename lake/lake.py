@@ -39,9 +39,7 @@ class Lake:
 
     def curated(self, contract: Contract) -> CuratedTable:
         """The curated table of a resource."""
-        return CuratedTable(
-            self.uri("curated", contract.resource), contract, storage_options=self.storage_options
-        )
+        return CuratedTable(self.uri("curated", contract.resource), contract, storage_options=self.storage_options)
 
     def quarantine(self, contract: Contract) -> QuarantineTable:
         """The quarantine table of a resource (rejected rows with their reasons)."""
@@ -51,9 +49,7 @@ class Lake:
 
     def staging(self, contract: Contract, run_id: str) -> StagingArea:
         """The staging folder of one run, for Parquet files passed between pipeline stages."""
-        return StagingArea(
-            self.uri("staging", contract.resource, run_id), storage_options=self.storage_options
-        )
+        return StagingArea(self.uri("staging", contract.resource, run_id), storage_options=self.storage_options)
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"

@@ -24,9 +24,7 @@ class QuarantineTable:
     and `run_id`; new columns are merged into the schema.
     """
 
-    def __init__(
-        self, uri: str, contract: Contract, *, storage_options: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, uri: str, contract: Contract, *, storage_options: Mapping[str, str] | None = None) -> None:
         self.uri = uri
         self.contract = contract
         self._options = dict(storage_options or {})
@@ -60,9 +58,7 @@ class QuarantineTable:
         with delta_errors(self._what, self.uri, "read"):
             dt = open_table(self.uri, self._options, self._what)
             if dt is None:
-                return pa.schema(
-                    [pa.field("run_seq", pa.int64()), pa.field("run_id", pa.string())]
-                ).empty_table()
+                return pa.schema([pa.field("run_seq", pa.int64()), pa.field("run_id", pa.string())]).empty_table()
             table = dt.to_pyarrow_table()
         if run_seq is not None:
             table = table.filter(pc.equal(table.column("run_seq"), run_seq))

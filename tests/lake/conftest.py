@@ -70,3 +70,41 @@ def lake(tmp_path) -> Lake:
 @pytest.fixture(scope="session")
 def rows() -> RowFactory:
     return make_rows
+
+
+S3_KEY, S3_SECRET = "govhub-test", "govhub-test-secret"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """An S3-protocol server (moto) for the session; skips when it cannot start."""
+    from lake_moto import start
+
+    try:
+        proc, port = start()
+    except (RuntimeError, OSError, ImportError) as e:
+        pytest.skip(f"moto's S3 server could not start: {e}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.join(5)
+
+
+@pytest.fixture(scope="function")
+def s3_lake(moto_endpoint, request) -> Lake:
+    """A lake in a fresh bucket on the moto server."""
+    from minio import Minio
+
+    bucket = "lake-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    client = Minio(moto_endpoint.split("://", 1)[1], access_key=S3_KEY, secret_key=S3_SECRET, secure=False)
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    return Lake(
+        f"s3://{bucket}/hub",
+        storage_options={
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        },
+    )

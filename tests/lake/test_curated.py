@@ -67,9 +67,7 @@ def test_tombstone_keeps_row_with_deleted_flag(lake, legal_entity, rows):
     key = legal_entity.primary_key[0]
     t.commit(rows(legal_entity, ["a", "b"]), app_id="x", run_seq=1, metadata=META)
     assert t.read().column("_deleted").to_pylist() == [False, False]
-    info = t.commit(
-        rows(legal_entity, ["a"], tag="gone", deleted=[True]), app_id="x", run_seq=2, metadata=META
-    )
+    info = t.commit(rows(legal_entity, ["a"], tag="gone", deleted=[True]), app_id="x", run_seq=2, metadata=META)
     assert info is not None and info.rows_updated == 1
     current = _by_key(t.read(), key)
     assert current["a"]["_deleted"] is True and current["b"]["_deleted"] is False
@@ -110,9 +108,7 @@ def test_empty_and_noop_changes_make_no_commit(lake, person, rows):
     assert t.commit(rows(person, ["a", "b"]), app_id="x", run_seq=2, metadata=META) is None
     assert t.version() == 0
     # an unknown delete next to a real change is ignored, the change commits
-    info = t.commit(
-        rows(person, ["zz", "a"], tag="v2", deleted=[True, False]), app_id="x", run_seq=2, metadata=META
-    )
+    info = t.commit(rows(person, ["zz", "a"], tag="v2", deleted=[True, False]), app_id="x", run_seq=2, metadata=META)
     assert info is not None and (info.rows_updated, info.rows_deleted) == (1, 0)
 
 
