@@ -87,9 +87,7 @@ def event_hash(values: Mapping[str, Any]) -> str:
     return sm3_hex(_canonical_event(payload))
 
 
-def checkpoint_payload(
-    *, seq: int, head_hash: str, signed_at: datetime, key_id: str, algorithm: str
-) -> bytes:
+def checkpoint_payload(*, seq: int, head_hash: str, signed_at: datetime, key_id: str, algorithm: str) -> bytes:
     """The bytes a checkpoint signature covers."""
     return canonical(
         {

@@ -51,7 +51,10 @@ class ArchiveInfo:
 
 
 def _root(lake_root_or_dir: object) -> Path:
-    root = str(getattr(lake_root_or_dir, "root", lake_root_or_dir))
+    if isinstance(lake_root_or_dir, str | os.PathLike):
+        root = os.fspath(lake_root_or_dir)
+    else:  # a lake.Lake (its `root` is a folder or s3:// URI)
+        root = str(lake_root_or_dir.root)  # type: ignore[attr-defined]
     if "://" in root and not root.startswith("file://"):
         # TODO: write through pyarrow.fs.S3FileSystem with the lake's storage options.
         raise ExchangeLogError(
@@ -135,6 +138,4 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
             xlog._sign(tx, last, head_hash)
         tx.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
     log.info("archived exchange-log events %s-%s (%s) to %s", first, last, len(rows), target)
-    return ArchiveInfo(
-        events=len(rows), from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest
-    )
+    return ArchiveInfo(events=len(rows), from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)

@@ -112,9 +112,7 @@ class ExchangeLog:
     @property
     def dialect(self) -> str:
         """Name of the database dialect (sqlite, postgresql...)."""
-        return (
-            self._bind.get_bind().dialect.name if isinstance(self._bind, Session) else self._bind.dialect.name
-        )
+        return self._bind.get_bind().dialect.name if isinstance(self._bind, Session) else self._bind.dialect.name
 
     def _lock_head(self, tx: Connection | Session) -> tuple[int, str]:
         """Create the head row if needed, lock it, return (seq, hash) of the newest event."""
@@ -127,9 +125,7 @@ class ExchangeLog:
         else:
             stmt = insert(_HEAD).values(values).prefix_with("IGNORE")
         tx.execute(stmt)
-        row = tx.execute(
-            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()
-        ).one()
+        row = tx.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()).one()
         return int(row.seq), str(row.hash)
 
     # -- appending ----------------------------------------------------------------------------------
@@ -290,15 +286,11 @@ def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
     spec = dict(spec)
     unknown = set(spec) - {"type", *_FIELDS}
     if unknown:
-        raise ExchangeLogError(
-            f"unknown exchange-log field(s) {sorted(unknown)}; allowed: type, {', '.join(_FIELDS)}"
-        )
+        raise ExchangeLogError(f"unknown exchange-log field(s) {sorted(unknown)}; allowed: type, {', '.join(_FIELDS)}")
     try:
         kind = EventType(spec.get("type"))
     except ValueError as e:
-        raise ExchangeLogError(
-            f"event type {spec.get('type')!r} is not one of {[t.value for t in EventType]}"
-        ) from e
+        raise ExchangeLogError(f"event type {spec.get('type')!r} is not one of {[t.value for t in EventType]}") from e
     out: dict[str, Any] = {name: spec.get(name) for name in _FIELDS}
     out["type"] = kind.value
     out["outcome"] = out["outcome"] or "ok"
@@ -310,9 +302,7 @@ def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
     for name, length in _MAX_LEN.items():
         value = out.get(name)
         if isinstance(value, str) and len(value) > length:
-            raise ExchangeLogError(
-                f"field '{name}' is {len(value)} characters, the log keeps at most {length}"
-            )
+            raise ExchangeLogError(f"field '{name}' is {len(value)} characters, the log keeps at most {length}")
     for name in ("started_at", "finished_at"):
         if out[name] is not None:
             out[name] = as_utc(out[name])
@@ -320,18 +310,14 @@ def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
         out["duration_ms"] = round(float(out["duration_ms"]), 3)
     if out["details"] is not None:
         if not isinstance(out["details"], Mapping):
-            raise ExchangeLogError(
-                f"details must be a JSON object (dict), got {type(out['details']).__name__}"
-            )
+            raise ExchangeLogError(f"details must be a JSON object (dict), got {type(out['details']).__name__}")
         try:  # store exactly what is hashed: JSON values (Decimal, date, aware datetime become strings)
             out["details"] = json.loads(canonical(out["details"]))
         except SealError as e:
             raise ExchangeLogError(f"details cannot be logged: {e}") from e
     for name in ("version", "rows", "bytes"):
         value = out[name]
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or abs(value) > _MAX_INT
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > _MAX_INT):
             raise ExchangeLogError(f"field '{name}' must be an integer within ±(2**53 - 1), got {value!r}")
     return out
 

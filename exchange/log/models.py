@@ -88,9 +88,7 @@ class ExchangeEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     def __repr__(self) -> str:
-        return (
-            f"ExchangeEvent(seq={self.seq}, type={self.type!r}, outcome={self.outcome!r}, id={self.event_id})"
-        )
+        return f"ExchangeEvent(seq={self.seq}, type={self.type!r}, outcome={self.outcome!r}, id={self.event_id})"
 
 
 class ChainHead(Base):

@@ -21,9 +21,7 @@ __all__ = ["ChainReport", "Problem", "format_report", "verify_chain"]
 
 log = logging.getLogger(__name__)
 
-Problem = Literal[
-    "changed", "removed", "reordered", "inserted", "bad_checkpoint_signature", "checkpoint_mismatch"
-]
+Problem = Literal["changed", "removed", "reordered", "inserted", "bad_checkpoint_signature", "checkpoint_mismatch"]
 _EVENTS = ExchangeEvent.__table__
 _CHUNK = 5000
 
@@ -106,9 +104,7 @@ def _check_signatures(
 def _db_rows(session: Session, after: int) -> Iterator[Mapping[str, Any]]:
     """Events with seq > after, in seq order, read in chunks (keyset paging, constant memory)."""
     while True:
-        chunk = session.execute(
-            select(_EVENTS).where(_EVENTS.c.seq > after).order_by(_EVENTS.c.seq).limit(_CHUNK)
-        )
+        chunk = session.execute(select(_EVENTS).where(_EVENTS.c.seq > after).order_by(_EVENTS.c.seq).limit(_CHUNK))
         rows = [r._mapping for r in chunk]
         if not rows:
             return
@@ -127,17 +123,13 @@ def _lookup(session: Session, **where: Any) -> Mapping[str, Any] | None:
 def _classify(session: Session, prev: _Point, row: Mapping[str, Any]) -> _Finding:
     """Why `row` does not follow `prev` (tamper path only, so it may query freely)."""
     seq, rid, content_ok = row["seq"], row["event_id"], event_hash(row) == row["hash"]
-    if row["prev_hash"] == prev.hash or (
-        not content_ok and event_hash({**row, "prev_hash": prev.hash}) == row["hash"]
-    ):
+    if row["prev_hash"] == prev.hash or (not content_ok and event_hash({**row, "prev_hash": prev.hash}) == row["hash"]):
         what = (
             "its stored hash no longer matches its fields"
             if row["prev_hash"] == prev.hash
             else "its prev_hash was edited"
         )
-        return _Finding(
-            "changed", seq, rid, f"event seq {seq} (id {rid}) was changed after it was recorded: {what}"
-        )
+        return _Finding("changed", seq, rid, f"event seq {seq} (id {rid}) was changed after it was recorded: {what}")
     claimed = _lookup(session, hash=row["prev_hash"])
     if claimed is not None and claimed["seq"] < prev.seq:
         first = _lookup(session, seq=claimed["seq"] + 1) or row
@@ -209,9 +201,7 @@ def verify_chain(
         notes.append(f"walk started at seq {from_seq}, trusting the stored hash of seq {from_seq - 1}")
     elif records and archives is None:
         prev = _Point(records[-1].to_seq, records[-1].head_hash)
-        notes.append(
-            f"{len(records)} archive(s) up to seq {prev.seq} not re-read (pass archives=<lake root>)"
-        )
+        notes.append(f"{len(records)} archive(s) up to seq {prev.seq} not re-read (pass archives=<lake root>)")
     elif records:
         sources.append(iter_archive_rows(archives, records))
         archives_checked = len(records)
@@ -299,8 +289,7 @@ def _check_end(
 _ADVICE = {
     "bad_checkpoint_signature": "Check which key signed them and restore the checkpoint table from backup.",
     "checkpoint_mismatch": "Compare with the latest backup or archive to find the rewritten events.",
-    "changed": "Compare that event with the latest backup or archive and review who wrote to the "
-    "exchange_event table.",
+    "changed": "Compare that event with the latest backup or archive and review who wrote to the exchange_event table.",
 }
 
 

@@ -64,7 +64,7 @@ def test_hash_is_sm3_of_jcs_canonical_json_of_the_documented_fields(engine: sa.E
     assert event.hash == sm3_hex(canonical_json(payload))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(
         st.text(max_size=8),
@@ -74,9 +74,7 @@ def test_hash_is_sm3_of_jcs_canonical_json_of_the_documented_fields(engine: sa.E
             | st.integers(-(2**53 - 1), 2**53 - 1)
             | st.text(max_size=12)
             | st.floats(allow_nan=False, allow_infinity=False),
-            lambda inner: (
-                st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-            ),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
             max_leaves=10,
         ),
         max_size=6,
@@ -124,9 +122,7 @@ def test_append_many_is_one_chain_in_one_transaction(engine: sa.Engine) -> None:
         pytest.param({"colour": "red"}, r"unknown exchange-log field\(s\) \['colour'\]", id="unknown"),
     ],
 )
-def test_bad_events_are_refused_with_a_clear_message(
-    engine: sa.Engine, overrides: dict, message: str
-) -> None:
+def test_bad_events_are_refused_with_a_clear_message(engine: sa.Engine, overrides: dict, message: str) -> None:
     xlog = ExchangeLog(engine)
     with pytest.raises(ExchangeLogError, match=message):
         xlog.append(**event_kwargs(1, **overrides))
