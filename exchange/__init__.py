@@ -9,15 +9,35 @@ from exchange.crypto import (
     sm3_hex,
     verify_signature,
 )
+from exchange.log import (
+    ArchiveInfo,
+    ChainBrokenError,
+    ChainReport,
+    Checkpoint,
+    EventType,
+    ExchangeEvent,
+    ExchangeLog,
+    ExchangeLogError,
+    format_report,
+)
 from exchange.seal import SealedAnswer, VerifyResult, request_hash, seal_answer, verify_file, verify_sealed
 
 __all__ = [
     "Algorithm",
+    "ArchiveInfo",
+    "ChainBrokenError",
+    "ChainReport",
+    "Checkpoint",
+    "EventType",
+    "ExchangeEvent",
+    "ExchangeLog",
+    "ExchangeLogError",
     "SealError",
     "SealedAnswer",
     "Signer",
     "VerifyResult",
     "canonical_json",
+    "format_report",
     "load_or_create_signer",
     "request_hash",
     "seal_answer",
