@@ -212,50 +212,69 @@ def _offsets_vec(tz: np.ndarray) -> np.ndarray:
 
 
 def _timestamps_to_utc(arr: pa.Array) -> pa.Array:
-    if arr.type.tz is None:
-        arr = pc.assume_timezone(arr, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
-    return pc.cast(arr, _UTC_US)
+    if arr.type.tz is not None:
+        return pc.cast(arr, _UTC_US)
+    local = pc.cast(arr, pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    local = np.nan_to_num(local, nan=0).astype(np.int64).astype("datetime64[us]")
+    utc = local - _EIGHT_HOURS
+    old = np.flatnonzero(_valid(arr) & (local < _FIXED_OFFSET_SINCE))
+    if len(old):  # before 1991-09-16: DST years and local mean time, from the tz database
+        zoned = pc.assume_timezone(
+            pa.array(local[old], type=pa.timestamp("us")), LOCAL_TZ, ambiguous="earliest", nonexistent="earliest"
+        )
+        utc[old] = zoned.cast(pa.int64()).to_numpy().astype("datetime64[us]")
+    return pa.array(utc.astype(np.int64), type=_UTC_US, mask=~_valid(arr))
 
 
 def _parse_fixed(arr: pa.Array, *, with_time: bool) -> tuple[np.ndarray, np.ndarray]:
     """Parse 'YYYY-MM-DD' (or 'YYYY-MM-DD[T ]HH:MM:SS') with numpy over the raw UTF-8 bytes.
 
     Returns (datetime64[s] values, ok mask); rows of any other length or shape are not ok.
+    Works position by position (one gather per character), never row by row.
     """
     width = 19 if with_time else 10
     offsets, data = _buffers(arr)
     n = len(arr)
     ok = _valid(arr) & (np.diff(offsets) == width)
-    rows = np.flatnonzero(ok)
-    if len(data) == 0 or len(rows) == 0:
+    if len(data) == 0 or not ok.any():
         return np.zeros(n, dtype="datetime64[s]"), np.zeros(n, dtype=bool)
-    m = data[offsets[rows][:, None] + np.arange(width)].astype(np.int64) - 48
-    digit_pos = [0, 1, 2, 3, 5, 6, 8, 9] + ([11, 12, 14, 15, 17, 18] if with_time else [])
-    good = ((m[:, digit_pos] >= 0) & (m[:, digit_pos] <= 9)).all(axis=1)
-    good &= (m[:, 4] == ord("-") - 48) & (m[:, 7] == ord("-") - 48)
-    year = m[:, 0] * 1000 + m[:, 1] * 100 + m[:, 2] * 10 + m[:, 3]
-    month = m[:, 5] * 10 + m[:, 6]
-    day = m[:, 8] * 10 + m[:, 9]
-    good &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1)
+    starts = np.where(ok, offsets[:-1], 0)
+    if len(data) < width:
+        data = np.concatenate([data, np.zeros(width, np.uint8)])
+
+    if ok.all() and offsets[-1] - offsets[0] == n * width:  # fixed width: view the buffer as a matrix
+        matrix = data[offsets[0] : offsets[-1]].reshape(n, width)
+
+        def char(j: int) -> np.ndarray:
+            return matrix[:, j]
+    else:
+
+        def char(j: int) -> np.ndarray:
+            return data[starts + j]
+
+    def num(*positions: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.int32)
+        for j in positions:
+            d = char(j) - np.uint8(48)  # non-digits wrap around to values above 9
+            np.logical_and(ok, d < 10, out=ok)
+            out *= 10
+            out += d
+        return out
+
+    year, month, day = num(0, 1, 2, 3), num(5, 6), num(8, 9)
+    ok &= (char(4) == ord("-")) & (char(7) == ord("-"))
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1)
     ym = ((year.astype(np.int64) - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
     first = ym.astype("datetime64[D]")
-    days_in_month = ((ym + 1).astype("datetime64[D]") - first).astype(np.int64)
-    good &= day <= days_in_month
-    seconds = first.astype("datetime64[s]") + ((np.clip(day, 1, 31) - 1) * 86400).astype("timedelta64[s]")
+    ok &= day <= ((ym + 1).astype("datetime64[D]") - first).astype(np.int64)
+    seconds = (first - np.datetime64("1970-01-01", "D")).astype(np.int64) * 86400 + (np.clip(day, 1, 31) - 1) * 86400
     if with_time:
-        sep = m[:, 10] + 48
-        good &= (
-            ((sep == ord(" ")) | (sep == ord("T")))
-            & (m[:, 13] == ord(":") - 48)
-            & (m[:, 16] == ord(":") - 48)
-        )
-        hh, mi, ss = m[:, 11] * 10 + m[:, 12], m[:, 14] * 10 + m[:, 15], m[:, 17] * 10 + m[:, 18]
-        good &= (hh < 24) & (mi < 60) & (ss < 60)
-        seconds = seconds + (hh.astype(np.int64) * 3600 + mi * 60 + ss).astype("timedelta64[s]")
-    out = np.zeros(n, dtype="datetime64[s]")
-    out[rows] = seconds
-    ok[rows] = good
-    return out, ok
+        sep = char(10)
+        ok &= ((sep == ord(" ")) | (sep == ord("T"))) & (char(13) == ord(":")) & (char(16) == ord(":"))
+        hh, mi, ss = num(11, 12), num(14, 15), num(17, 18)
+        ok &= (hh < 24) & (mi < 60) & (ss < 60)
+        seconds = seconds + hh.astype(np.int64) * 3600 + mi * 60 + ss
+    return seconds.astype("datetime64[s]"), ok
 
 
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -76,9 +76,7 @@ class Rule:
 
 def reference_targets(contract: Contract) -> set[str]:
     """Every "resource.field" the contract's `references` checks need to be given."""
-    return {
-        t for f in contract.fields for c in f.checks if c.rule == "references" for t in c.params["targets"]
-    }
+    return {t for f in contract.fields for c in f.checks if c.rule == "references" for t in c.params["targets"]}
 
 
 def compile_contract(contract: Contract) -> tuple[Rule, ...]:
@@ -153,9 +151,7 @@ def _enum(contract: Contract, f: Field, check: Check):
 def _range(contract: Contract, f: Field, check: Check):
     target = arrow_type(f)
     if f.type in ("string", "boolean"):
-        raise QualityError(
-            f"{contract.file}, field '{f.name}': check 'range' needs a number, date or timestamp"
-        )
+        raise QualityError(f"{contract.file}, field '{f.name}': check 'range' needs a number, date or timestamp")
     low = _bound(check.params.get("min"), f, target, contract)
     high = _bound(check.params.get("max"), f, target, contract)
 
@@ -192,8 +188,7 @@ def _bound(raw: Any, f: Field, target: pa.DataType, contract: Contract) -> pa.Sc
         return pa.scalar(value, type=target)
     except (ValueError, TypeError, decimal.InvalidOperation, pa.ArrowInvalid) as e:
         raise QualityError(
-            f"{contract.file}, field '{f.name}': range bound {raw!r} does not fit type {target}; "
-            "fix the contract"
+            f"{contract.file}, field '{f.name}': range bound {raw!r} does not fit type {target}; fix the contract"
         ) from e
 
 
@@ -287,9 +282,7 @@ def _uscc_entity_type(contract: Contract, f: Field, check: Check):
 def _references(contract: Contract, f: Field, check: Check):
     targets = tuple(check.params["targets"])
     when = check.params.get("when")
-    if when is not None and not (
-        isinstance(when, Mapping) and all(name in contract.field_names for name in when)
-    ):
+    if when is not None and not (isinstance(when, Mapping) and all(name in contract.field_names for name in when)):
         raise QualityError(
             f"{contract.file}, field '{f.name}': references 'when' must map field names of this contract "
             f"to a value or list of values, got {when!r}"
@@ -308,9 +301,7 @@ def _references(contract: Contract, f: Field, check: Check):
         bad = pc.if_else(values.is_valid(), pc.invert(found), pa.scalar(None, pa.bool_()))
         for name, wanted in (when or {}).items():
             wanted = wanted if isinstance(wanted, list | tuple) else [wanted]
-            applies = pc.is_in(
-                frame.typed[name].cast(pa.string()), value_set=pa.array([str(w) for w in wanted])
-            )
+            applies = pc.is_in(frame.typed[name].cast(pa.string()), value_set=pa.array([str(w) for w in wanted]))
             bad = pc.if_else(applies, bad, pa.scalar(None, pa.bool_()))
         return Outcome(bad)
 

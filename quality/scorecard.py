@@ -160,9 +160,7 @@ class Scorecard:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:
         """Rebuild a scorecard from `to_dict()` output (e.g. read back from the metadata store)."""
-        dims = [
-            d for d in data["dimensions"] if d["dimension"] in CHECK_DIMENSIONS and d["evaluated"] is not None
-        ]
+        dims = [d for d in data["dimensions"] if d["dimension"] in CHECK_DIMENSIONS and d["evaluated"] is not None]
         return cls(
             resource=data["resource"],
             rows=int(data["rows"]),

@@ -67,9 +67,7 @@ def build_suite(contract: Contract) -> gx.ExpectationSuite:
     dataset = contract.dataset
     if "min_rows" in dataset:
         suite.add_expectation(
-            ge.ExpectTableRowCountToBeBetween(
-                min_value=int(dataset["min_rows"]), meta={"from": "dataset.min_rows"}
-            )
+            ge.ExpectTableRowCountToBeBetween(min_value=int(dataset["min_rows"]), meta={"from": "dataset.min_rows"})
         )
     for f in contract.fields:
         if f.required:
@@ -80,9 +78,7 @@ def build_suite(contract: Contract) -> gx.ExpectationSuite:
         )
     else:
         suite.add_expectation(
-            ge.ExpectCompoundColumnsToBeUnique(
-                column_list=list(contract.primary_key), meta={"from": "primary_key"}
-            )
+            ge.ExpectCompoundColumnsToBeUnique(column_list=list(contract.primary_key), meta={"from": "primary_key"})
         )
     for f in contract.fields:
         for check in f.checks:
@@ -91,9 +87,7 @@ def build_suite(contract: Contract) -> gx.ExpectationSuite:
             if check.rule == "enum":
                 codes = sorted(contract.code_tables[check.params["table"]].codes)
                 suite.add_expectation(
-                    ge.ExpectColumnValuesToBeInSet(
-                        column=f.name, value_set=codes, severity=severity, meta=meta
-                    )
+                    ge.ExpectColumnValuesToBeInSet(column=f.name, value_set=codes, severity=severity, meta=meta)
                 )
             elif check.rule == "range":
                 low, high = (_bound(check.params.get(k), f.type) for k in ("min", "max"))
@@ -149,9 +143,7 @@ def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -
         )
     )
     asset = context.data_sources.add_pandas("govhub").add_dataframe_asset(name=contract.resource)
-    batch = asset.add_batch_definition_whole_dataframe("increment").get_batch(
-        batch_parameters={"dataframe": frame}
-    )
+    batch = asset.add_batch_definition_whole_dataframe("increment").get_batch(batch_parameters={"dataframe": frame})
     suite = build_suite(contract)
     outcome = batch.validate(suite).to_json_dict()
     results = [_compact(r) for r in outcome["results"]]

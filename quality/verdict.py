@@ -349,19 +349,11 @@ def _quarantine(
     if not len(rows):
         return QUARANTINE_SCHEMA.empty_table()
     idx = pa.array(rows)
-    subset = table.take(idx)
-    files = (
-        subset.column("_source_file").to_pylist()
-        if "_source_file" in subset.column_names
-        else [None] * len(rows)
-    )
-    lines = (
-        subset.column("_source_line").to_pylist()
-        if "_source_line" in subset.column_names
-        else [None] * len(rows)
-    )
+    subset = pa.table({name: table.column(name).take(idx) for name in table.column_names})
+    files = subset.column("_source_file").to_pylist() if "_source_file" in subset.column_names else [None] * len(rows)
+    lines = subset.column("_source_line").to_pylist() if "_source_line" in subset.column_names else [None] * len(rows)
     record_cols = [c for c in subset.column_names if c not in _SYSTEM_NOT_IN_RECORD]
-    records = subset.select(record_cols).to_pylist()
+    records = _records_json(subset.select(record_cols))
     keys = [subset.column(k).cast(pa.string()).to_pylist() for k in contract.primary_key]
     row_keys = []
     for i, row in enumerate(rows.tolist()):
@@ -377,33 +369,62 @@ def _quarantine(
             "row_key": pa.array(row_keys, pa.string()),
             "source_file": pa.array(files, pa.string()),
             "source_line": pa.array(lines, pa.int64()),
-            "record": pa.array([json.dumps(r, ensure_ascii=False, default=_json_default) for r in records]),
+            "record": records,
             "reasons": pa.array([reasons.get(row, []) for row in rows.tolist()], pa.list_(REASON_TYPE)),
         },
         schema=QUARANTINE_SCHEMA,
     )
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
+def _records_json(table: pa.Table) -> pa.Array:
+    """One JSON object per row with the values as received, built column-wise with Arrow kernels.
+
+    Strings are quoted and escaped; integers, floats and booleans stay bare; decimals, dates and
+    timestamps become strings. Rows with control characters (rare) go through `json.dumps`.
+    """
+    pieces: list[pa.Array] = []
+    fallback = np.zeros(table.num_rows, dtype=bool)
+    for i, name in enumerate(table.column_names):
+        col = table.column(name).combine_chunks()
+        t = col.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+            text = col.cast(pa.string())
+            if pa.types.is_floating(t):
+                fallback |= _np(pc.invert(pc.is_finite(col)))
+        else:
+            try:
+                text = col.cast(pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                fallback[:] = True
+                text = pa.nulls(len(col), pa.string())
+            fallback |= _np(pc.match_substring_regex(text, "[\\x00-\\x1f]"))
+            escaped = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+            text = pc.binary_join_element_wise('"', escaped, '"', "")
+        key = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
+        pieces += [pa.scalar(key), text.fill_null("null")]
+    if not pieces:
+        return pa.array(["{}"] * table.num_rows)
+    records = pc.binary_join_element_wise(*pieces, pa.scalar("}"), "")
+    if fallback.any():
+        rows = np.flatnonzero(fallback)
+        slow = [json.dumps(r, ensure_ascii=False, default=str) for r in table.take(pa.array(rows)).to_pylist()]
+        values = records.to_pylist()
+        for row, text in zip(rows.tolist(), slow, strict=True):
+            values[row] = text
+        records = pa.array(values, pa.string())
+    return records
 
 
-def _accepted(
-    table: pa.Table, contract: Contract, typed: Mapping[str, pa.Array], errors: np.ndarray
-) -> pa.Table:
+def _accepted(table: pa.Table, contract: Contract, typed: Mapping[str, pa.Array], errors: np.ndarray) -> pa.Table:
     schema = arrow_schema(contract)
     arrays = [typed[name] for name in schema.names]
     if "_deleted" in table.column_names:
         schema = schema.append(pa.field("_deleted", pa.bool_(), nullable=False))
         arrays.append(table.column("_deleted").combine_chunks().cast(pa.bool_()).fill_null(False))
-    out = pa.Table.from_arrays(arrays, schema=schema)
-    if errors.any():
-        out = out.filter(pa.array(~errors))
-    return out
+    if errors.any():  # column by column: several times faster than Table.filter here
+        keep = pa.array(~errors)
+        arrays = [pc.filter(a, keep) for a in arrays]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _findings(results: list[_Result]) -> Findings:
