@@ -73,7 +73,7 @@ def ingest(
 ) -> None:
     """Run the ingest pipeline of one or more resources in this process (no scheduler needed)."""
     from govhub.db import migrate
-    from govhub.pipeline import run_ingest
+    from govhub.pipeline import ingest_order, run_ingest
     from govhub.report import run_table
 
     migrate()
@@ -84,26 +84,6 @@ def ingest(
             status.update(f"ingesting {name}…")
             summaries.append(run_ingest(name))
     console.print(run_table(summaries))
-
-
-def ingest_order() -> list[str]:
-    """Referenced resources first (person before those that point at it)."""
-    contracts = load_all()
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        for f in contracts[name].fields:
-            for check in f.checks:
-                for target in check.params.get("targets", ()):
-                    if target.split(".")[0] != name:
-                        visit(target.split(".")[0])
-        order.append(name)
-
-    for name in sorted(contracts):
-        visit(name)
-    return order
 
 
 @app.command()

@@ -57,7 +57,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def migrate(url: str | None = None) -> None:
     """Bring the metadata store to the newest schema (idempotent, safe at every start)."""
+    engine = engine_for(url or get_settings().metadata_url)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", (url or get_settings().metadata_url).replace("%", "%%"))
-    command.upgrade(config, "head")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

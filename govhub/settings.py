@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Contract, SettingsError
 
-__all__ = ["Settings", "get_settings", "reset_settings", "set_credit_base_url", "set_home"]
+__all__ = ["Settings", "get_settings", "reset_settings", "set_credit_base_url", "set_home", "set_source_urls"]
 
 
 class Settings(BaseSettings):
@@ -90,9 +90,9 @@ class Settings(BaseSettings):
         """Connection settings for a contract's source system (embedded simulators by default)."""
         system = contract.source.system
         if system == "population":
-            return {"url": self.population_url or f"sqlite:///{self.sources_home / 'population.db'}"}
+            return {"url": self.population_url or f"sqlite:///{self.sources_home / 'population.sqlite'}"}
         if system == "legal_entity":
-            return {"url": self.legal_entity_url or f"sqlite:///{self.sources_home / 'legal_entity.db'}"}
+            return {"url": self.legal_entity_url or f"sqlite:///{self.sources_home / 'legal_entity.sqlite'}"}
         if system == "credit":
             return {
                 "base_url": self.credit_base_url,
@@ -134,4 +134,16 @@ def set_credit_base_url(url: str) -> None:
     import os
 
     os.environ["GOVHUB_CREDIT_BASE_URL"] = url
+    reset_settings()
+
+
+def set_source_urls(population_url: str, legal_entity_url: str, nontax_inbox: Path) -> None:
+    """Point the connectors at a simulator home's registries and inbox (the demo builds them)."""
+    import os
+
+    os.environ.update(
+        GOVHUB_POPULATION_URL=population_url,
+        GOVHUB_LEGAL_ENTITY_URL=legal_entity_url,
+        GOVHUB_NONTAX_INBOX=str(nontax_inbox),
+    )
     reset_settings()

@@ -13,17 +13,25 @@ target_metadata = catalog.Base.metadata
 
 def run_migrations() -> None:
     config = context.config
-    connectable = engine_from_config(
-        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
-    with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+    connection = config.attributes.get("connection")
+    if connection is None:  # the alembic command line: build an engine from sqlalchemy.url
+        engine = engine_from_config(
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
         )
-        with context.begin_transaction():
-            context.run_migrations()
+        with engine.connect() as connection:
+            _run(connection)
+    else:  # govhub.db.migrate() hands over its connection
+        _run(connection)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 run_migrations()

@@ -160,7 +160,7 @@ def extract(run_id: str) -> dict[str, int]:
 
 def validate(run_id: str) -> dict[str, int]:
     """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
-    from quality import Scorecard, quarantine_all
+    from quality import Scorecard
     from quality import validate as validate_batch
 
     with _stage(run_id, "validate") as st:
@@ -174,6 +174,8 @@ def validate(run_id: str) -> dict[str, int]:
         accepted, rejected, warned = [], [], []
         for batch in staging.batches("extracted"):
             if drift:
+                from quality import quarantine_all
+
                 verdict = quarantine_all(batch, contract, rule="schema_drift", message=drift["message"])
             else:
                 verdict = validate_batch(batch, contract, references=references, today=st.ctx.today)
