@@ -54,7 +54,7 @@ def test_dag_runs_stages_in_order_and_emits_asset_event(fake_pipeline: FakePipel
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("stage", ["extract", "publish", "advance"])
+@pytest.mark.parametrize("stage", ["extract", "advance"])
 def test_failed_stage_calls_fail_and_stops(fake_pipeline: FakePipeline, airflow_home: Path, stage: str) -> None:
     fake_pipeline.fail_in = stage
     [result] = run_dags(["payment"], airflow_home=airflow_home, on_failure="record")
