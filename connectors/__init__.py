@@ -35,9 +35,7 @@ _KINDS: dict[str, type[Connector]] = {
 }
 
 
-def connector_for(
-    contract: Contract, config: Mapping[str, Any], *, batch_size: int = DEFAULT_BATCH_SIZE
-) -> Connector:
+def connector_for(contract: Contract, config: Mapping[str, Any], *, batch_size: int = DEFAULT_BATCH_SIZE) -> Connector:
     """The connector for the contract's `source.kind`, configured with the source's endpoint settings.
 
     config: sql `{"url"}`; http `{"base_url", "token", "timeout", "max_retries", ...}`;

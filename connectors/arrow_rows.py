@@ -95,9 +95,7 @@ def deleted_array(flag: pa.Array | pa.ChunkedArray) -> pa.Array:
     elif pa.types.is_null(flag.type):
         result = pa.nulls(len(flag), pa.bool_())
     else:
-        result = pc.is_in(
-            pc.utf8_lower(pc.utf8_trim_whitespace(flag.cast(pa.string()))), pa.array(_TRUE_TEXT)
-        )
+        result = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(flag.cast(pa.string()))), pa.array(_TRUE_TEXT))
     result = pc.fill_null(result, False)
     return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
 

@@ -80,9 +80,7 @@ class Extraction:
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self._started:
-            raise StateError(
-                f"source '{self.source}': an Extraction can be iterated only once; call extract() again"
-            )
+            raise StateError(f"source '{self.source}': an Extraction can be iterated only once; call extract() again")
         self._started = True
         gen = self._run(self.problems)
         try:
@@ -126,9 +124,7 @@ class Connector:
 
     kind: str = ""
 
-    def __init__(
-        self, contract: Contract, config: Mapping[str, Any], *, batch_size: int = DEFAULT_BATCH_SIZE
-    ):
+    def __init__(self, contract: Contract, config: Mapping[str, Any], *, batch_size: int = DEFAULT_BATCH_SIZE):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.contract = contract

@@ -87,9 +87,7 @@ class FiledropConnector(Connector):
         if not self.inbox.is_dir():
             raise SourceError(self.source, f"inbox folder '{self.inbox}' does not exist or is not a folder")
         return sorted(
-            p
-            for p in self.inbox.glob(self.pattern)
-            if p.is_file() and not p.name.endswith(self.manifest_suffix)
+            p for p in self.inbox.glob(self.pattern) if p.is_file() and not p.name.endswith(self.manifest_suffix)
         )
 
     def _run(
@@ -101,9 +99,7 @@ class FiledropConnector(Connector):
             name = path.name
             manifest_path = path.with_name(name + self.manifest_suffix)
             if not manifest_path.is_file():
-                problems.append(
-                    SourceProblem(self.source, name, "not ready: no manifest yet", severity="info")
-                )
+                problems.append(SourceProblem(self.source, name, "not ready: no manifest yet", severity="info"))
                 continue
             try:
                 data = path.read_bytes()
@@ -135,9 +131,7 @@ class FiledropConnector(Connector):
             taken[name] = sha
         return {"taken": taken}
 
-    def _verify(
-        self, name: str, data: bytes, sha: str, manifest_path: Path
-    ) -> tuple[list[str], list[tuple[int, str]]]:
+    def _verify(self, name: str, data: bytes, sha: str, manifest_path: Path) -> tuple[list[str], list[tuple[int, str]]]:
         """Check the manifest, checksum, encoding, header and row count; return header and numbered lines."""
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -148,9 +142,7 @@ class FiledropConnector(Connector):
         if manifest["file"] != name:
             raise _Refused(f"manifest names file {manifest['file']!r}")
         if str(manifest["sha256"]).lower() != sha:
-            raise _Refused(
-                f"sha256 mismatch: manifest {manifest['sha256']}, file {sha} (truncated or altered?)"
-            )
+            raise _Refused(f"sha256 mismatch: manifest {manifest['sha256']}, file {sha} (truncated or altered?)")
         if manifest.get("encoding") and _codec(manifest["encoding"]) != self.encoding:
             raise _Refused(f"manifest says encoding {manifest['encoding']!r}, the contract {self.encoding!r}")
         named = _DATE_IN_NAME.search(name)
@@ -166,13 +158,9 @@ class FiledropConnector(Connector):
         lines = [(n, t.rstrip("\r")) for n, t in enumerate(physical, start=1) if t.strip("\r\n\t ")]
         if not lines:
             raise _Refused("empty file: no header row")
-        header = [
-            h.strip() for h in next(csv.reader([lines[0][1].lstrip("\ufeff")], delimiter=self.delimiter))
-        ]
+        header = [h.strip() for h in next(csv.reader([lines[0][1].lstrip("\ufeff")], delimiter=self.delimiter))]
         if not set(header) & set(self.header_map):
-            raise _Refused(
-                f"header row matches none of the contract's columns: {header[:5]}...", line=lines[0][0]
-            )
+            raise _Refused(f"header row matches none of the contract's columns: {header[:5]}...", line=lines[0][0])
         rows = len(lines) - 1
         if int(manifest["rows"]) != rows:
             raise _Refused(f"row count mismatch: manifest {manifest['rows']}, file {rows} (truncated?)")

@@ -87,9 +87,7 @@ class HttpConnector(Connector):
                 page = self._get(client, params)
                 pages += 1
                 for record in page["data"]:
-                    pos = _position(
-                        record.get(cursor_field), [record.get(k) for k in self.contract.primary_key]
-                    )
+                    pos = _position(record.get(cursor_field), [record.get(k) for k in self.contract.primary_key])
                     if after is not None and pos is not None and pos <= after:
                         continue  # at or before the boundary: taken by an earlier run
                     buffer.append(record)
@@ -138,16 +136,12 @@ class HttpConnector(Connector):
                     except ValueError as e:
                         cause = f"invalid JSON in the response ({e})"
                 elif status in (401, 403):
-                    raise SourceError(
-                        self.source, f"GET {self.url} refused with HTTP {status}: check the token"
-                    )
+                    raise SourceError(self.source, f"GET {self.url} refused with HTTP {status}: check the token")
                 elif status in _RETRY_STATUS:
                     cause = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("Retry-After"))
                 else:
-                    raise SourceError(
-                        self.source, f"GET {self.url} failed with HTTP {status}: {response.text[:200]}"
-                    )
+                    raise SourceError(self.source, f"GET {self.url} failed with HTTP {status}: {response.text[:200]}")
             if attempt == attempts:
                 break
             delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
@@ -156,9 +150,7 @@ class HttpConnector(Connector):
             log.warning("%s: GET %s attempt %s/%s: %s; retrying in %.2f s", self.source, self.url, attempt,
                         attempts, cause, delay)  # fmt: skip
             self._sleep(delay)
-        raise SourceError(
-            self.source, f"GET {self.url} failed after {attempts} attempts: {cause}", retryable=True
-        )
+        raise SourceError(self.source, f"GET {self.url} failed after {attempts} attempts: {cause}", retryable=True)
 
     def _batch(self, records: list[dict[str, Any]]) -> pa.RecordBatch:
         """Contract fields by name: strings for text, dates, timestamps and decimals (exact), JSON
@@ -188,9 +180,7 @@ def _page(content: bytes) -> dict[str, Any]:
 
 def _column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
     if pa.types.is_string(arrow_type):
-        return pa.array(
-            [v if v is None or isinstance(v, str) else _text(v) for v in values], type=pa.string()
-        )
+        return pa.array([v if v is None or isinstance(v, str) else _text(v) for v in values], type=pa.string())
     try:
         return pa.array(values, type=arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
@@ -225,8 +215,14 @@ def _retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()) if when else None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unparseable: fall back to our own backoff
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _json_type(value: Any) -> str:

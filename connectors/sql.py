@@ -104,9 +104,7 @@ class SqlConnector(Connector):
                         yield batch
                     return self._next_state(state, last)
                 except _AdbcTypeMismatch as e:
-                    log.warning(
-                        "%s: ADBC type inference failed (%s); continuing on the DBAPI path", self.source, e
-                    )
+                    log.warning("%s: ADBC type inference failed (%s); continuing on the DBAPI path", self.source, e)
                     after = last or after
             for batch, position in self._dbapi_batches(engine, plan, after, batch_size):
                 last = position or last
@@ -138,9 +136,7 @@ class SqlConnector(Connector):
         except sa.exc.NoSuchTableError as e:
             raise SourceError(self.source, f"table '{self.table_name}' not found at {self._where()}") from e
         except sa.exc.SQLAlchemyError as e:
-            raise SourceError(
-                self.source, f"cannot reach {self._where()}: {_cause(e)}", retryable=True
-            ) from e
+            raise SourceError(self.source, f"cannot reach {self._where()}: {_cause(e)}", retryable=True) from e
 
     def _where(self) -> str:
         return self.url.render_as_string(hide_password=True)
@@ -198,9 +194,7 @@ class SqlConnector(Connector):
         for name, typ in zip(plan.selected, plan.types, strict=True):
             col = cols[name]
             # SQLite: deliver text as text even where affinity stored numbers (and for ADBC's inference).
-            exprs.append(
-                sa.cast(col, sa.Text).label(name) if dialect == "sqlite" and pa.types.is_string(typ) else col
-            )
+            exprs.append(sa.cast(col, sa.Text).label(name) if dialect == "sqlite" and pa.types.is_string(typ) else col)
         stmt = sa.select(*exprs).order_by(*(cols[n] for n in plan.order))
         if after is not None:
             stmt = stmt.where(_after([cols[n] for n in plan.order], after))
@@ -219,14 +213,10 @@ class SqlConnector(Connector):
         sql, params = self._compile(engine, self._statement(plan, after))
         with engine.connect() as conn:
             # stream_results: server-side cursor on PostgreSQL (psycopg) and MariaDB (SSCursor).
-            result = conn.execution_options(stream_results=True, max_row_buffer=batch_size).exec_driver_sql(
-                sql, params
-            )
+            result = conn.execution_options(stream_results=True, max_row_buffer=batch_size).exec_driver_sql(sql, params)
             try:
                 while rows := result.fetchmany(batch_size):
-                    arrays = [
-                        column_array(v, t) for v, t in zip(zip(*rows, strict=True), plan.types, strict=True)
-                    ]
+                    arrays = [column_array(v, t) for v, t in zip(zip(*rows, strict=True), plan.types, strict=True)]
                     yield self._finish(plan, arrays, len(rows))
                     del rows, arrays
             finally:
@@ -268,9 +258,7 @@ class SqlConnector(Connector):
                 except (adbc.Error, OSError, pa.ArrowException) as e:
                     if "Type mismatch" in str(e) or isinstance(e, pa.ArrowInvalid):
                         raise _AdbcTypeMismatch(str(e)) from e
-                    raise SourceError(
-                        self.source, f"reading {uri} failed: {_cause(e)}", retryable=True
-                    ) from e
+                    raise SourceError(self.source, f"reading {uri} failed: {_cause(e)}", retryable=True) from e
         finally:
             conn.close()
 
@@ -307,9 +295,7 @@ def _after(columns: Sequence[sa.ColumnElement], values: Sequence[Any]) -> sa.Col
     return sa.or_(*terms)
 
 
-def _last_position(
-    by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None
-) -> tuple[Any, ...] | None:
+def _last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None) -> tuple[Any, ...] | None:
     """(cursor, key...) of the batch's last row whose cursor is not null (nulls never advance state)."""
     if not order or len(by_name[order[0]]) == 0:
         return None

@@ -65,9 +65,7 @@ def make_table(
         typ = (retype or {}).get(f.name) or sql_type(f.type, f.precision, f.scale)
         cols.append(sa.Column(f.name, typ, primary_key=f.name in contract.primary_key))
     if contract.source.deleted_flag:
-        cols.append(
-            sa.Column(contract.source.deleted_flag, sa.Boolean, nullable=False, server_default=sa.false())
-        )
+        cols.append(sa.Column(contract.source.deleted_flag, sa.Boolean, nullable=False, server_default=sa.false()))
     for name, typ in (extra or {}).items():
         cols.append(sa.Column(name, typ))
     table = sa.Table(contract.source.options["table"], md, *cols)
@@ -139,9 +137,7 @@ def postgres_url() -> Iterator[str]:
     if not _answers(5432):
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
     name = f"govhub_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
-    )
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
@@ -180,7 +176,8 @@ def payment_row(i: int, day: str) -> list[str]:
 def credit_record(i: int, updated_at: str, *, deleted: bool = False) -> dict[str, Any]:
     return {
         "record_id": f"CF{i:012d}", "record_type": "cf", "subject_type": "legal",
-        "subject_name": f"益阳某公司{i}", "subject_code": "91430900MA4L000000", "document_number": f"益市监罚〔2024〕{i}号",
+        "subject_name": f"益阳某公司{i}", "subject_code": "91430900MA4L000000",
+        "document_number": f"益市监罚〔2024〕{i}号",
         "content": "罚款", "amount": 1.5, "decision_date": "2024-03-01", "valid_from": "2024-03-01",
         "valid_to": None, "publish_deadline": "2027-03-01", "authority_name": "益阳市市场监督管理局",
         "authority_uscc": "11430900MB1234567X", "source_unit": "市市场监管局", "updated_at": updated_at,
@@ -194,9 +191,7 @@ class FakeCreditApi:
     def __init__(self, records: list[dict[str, Any]], *, token: str = "secret") -> None:
         self.records = records
         self.token = token
-        self.faults: list[
-            str
-        ] = []  # consumed one per request: "429", "503", "garbled", "truncated", "timeout"
+        self.faults: list[str] = []  # consumed one per request: "429", "503", "garbled", "truncated", "timeout"
         self.requests: list[dict[str, str]] = []
 
     def __call__(self, request: Any) -> Any:
@@ -213,23 +208,17 @@ class FakeCreditApi:
         if fault == "timeout":
             raise httpx.ReadTimeout("hang", request=request)
         params = request.url.params
-        ordered = sorted(
-            self.records, key=lambda r: (dt.datetime.fromisoformat(r["updated_at"]), r["record_id"])
-        )
+        ordered = sorted(self.records, key=lambda r: (dt.datetime.fromisoformat(r["updated_at"]), r["record_id"]))
         since = params.get("updated_since")
         if since:
             ordered = [
-                r
-                for r in ordered
-                if dt.datetime.fromisoformat(r["updated_at"]) >= dt.datetime.fromisoformat(since)
+                r for r in ordered if dt.datetime.fromisoformat(r["updated_at"]) >= dt.datetime.fromisoformat(since)
             ]
         start = int(params.get("cursor") or 0)
         limit = int(params.get("limit", 100))
         page = ordered[start : start + limit]
         more = start + limit < len(ordered)
-        body = json.dumps(
-            {"data": page, "next_cursor": str(start + limit) if more else None}, ensure_ascii=False
-        )
+        body = json.dumps({"data": page, "next_cursor": str(start + limit) if more else None}, ensure_ascii=False)
         if fault == "garbled":
             body = body.replace('"', "'", 3)
         if fault == "truncated":

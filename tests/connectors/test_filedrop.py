@@ -75,9 +75,7 @@ def test_truncated_file_refused_others_go_on(payment, inbox):
 
 
 def test_wrong_row_count_in_manifest_refused(payment, inbox):
-    path = write_settlement(
-        inbox, payment, "20240301", [payment_row(1, "20240301")], manifest_override={"rows": 5}
-    )
+    path = write_settlement(inbox, payment, "20240301", [payment_row(1, "20240301")], manifest_override={"rows": 5})
     ex, table = _run(payment, inbox)
     assert table is None
     assert "row count mismatch: manifest 5, file 1" in _problems(ex)[(path.name, "error")].reason
@@ -87,9 +85,7 @@ def test_wrong_row_count_in_manifest_refused(payment, inbox):
 def test_undecodable_file_refused_with_line_number(payment, inbox):
     rows = [payment_row(i, "20240301") for i in range(3)]
     path = write_settlement(inbox, payment, "20240301", rows)
-    data = path.read_bytes().replace(
-        "李1".encode("gbk"), b"\x81\x20\x31"
-    )  # an invalid GBK sequence on line 3
+    data = path.read_bytes().replace("李1".encode("gbk"), b"\x81\x20\x31")  # an invalid GBK sequence on line 3
     path.write_bytes(data)
     manifest = path.with_name(path.name + ".manifest.json")
     spec = json.loads(manifest.read_text())
@@ -134,7 +130,7 @@ def test_broken_rows_kept_with_parse_error(payment, inbox):
 
 
 def test_missing_inbox_is_a_source_error(payment, tmp_path):
-    with pytest.raises(SourceError, match="inbox folder .* does not exist"):
+    with pytest.raises(SourceError, match=r"inbox folder .* does not exist"):
         list(connector_for(payment, {"inbox": str(tmp_path / "nope")}).extract(None))
 
 

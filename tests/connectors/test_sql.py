@@ -38,8 +38,7 @@ def _boundary_round(url: str, person, *, adbc: str = "auto") -> None:
     insert(
         engine,
         table,
-        [person_row(i, boundary) for i in (20, 21)]
-        + [person_row(30, boundary + dt.timedelta(microseconds=1))],
+        [person_row(i, boundary) for i in (20, 21)] + [person_row(30, boundary + dt.timedelta(microseconds=1))],
     )
     second = conn.extract(state)
     assert _ids(second) == [person_row(i, t)["id_number"] for i in (20, 21, 30)]
@@ -162,9 +161,7 @@ def test_postgres_streams_with_a_server_side_cursor(postgres_url, person):
             seen.set()
 
     try:
-        assert (
-            connector_for(person, {"url": postgres_url}, batch_size=7).extract(None).read_all().num_rows == 50
-        )
+        assert connector_for(person, {"url": postgres_url}, batch_size=7).extract(None).read_all().num_rows == 50
     finally:
         sa.event.remove(sa.Engine, "before_cursor_execute", _check)
     assert seen.is_set(), "expected a named (server-side) cursor"
