@@ -62,6 +62,7 @@ def build_suite(contract: Contract) -> gx.ExpectationSuite:
     """The contract's dataset expectations: row count, not-null, unique key, value sets, ranges, nulls."""
     import great_expectations as gx
 
+    _ephemeral_context()  # GX 1.x builds suites against the active context
     ge = gx.expectations
     suite = gx.ExpectationSuite(name=f"govhub.{contract.resource}")
     dataset = contract.dataset
@@ -119,12 +120,6 @@ def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -
             (uniqueness and row counts then describe the sample; the sample size is recorded).
     """
     import great_expectations as gx
-    from great_expectations.data_context import EphemeralDataContext
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
 
     started = time.perf_counter()
     if "_deleted" in table.column_names:
@@ -135,13 +130,7 @@ def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -
         rng = np.random.default_rng(_SAMPLE_SEED)
         table = table.take(pa.array(np.sort(rng.choice(total, size=max_rows, replace=False))))
     frame = _to_pandas(table, contract)
-    context = EphemeralDataContext(
-        project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        )
-    )
+    context = _ephemeral_context()
     asset = context.data_sources.add_pandas("govhub").add_dataframe_asset(name=contract.resource)
     batch = asset.add_batch_definition_whole_dataframe("increment").get_batch(batch_parameters={"dataframe": frame})
     suite = build_suite(contract)
@@ -167,6 +156,25 @@ def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -
         statistics=dict(outcome.get("statistics") or {}),
         seconds=round(seconds, 3),
         gx_version=gx.__version__,
+    )
+
+
+def _ephemeral_context():
+    """A fresh in-memory GX context (no files, no analytics, no progress bars); it becomes the active one."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    return gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
     )
 
 

@@ -89,7 +89,7 @@ def _credit_record(i: int) -> dict[str, Any]:
         "subject_code": entity_uscc(i),
         "document_number": "益市监许〔2024〕1号",
         "content": "准予食品经营许可",
-        "amount": None,
+        "amount": "10.5" if i % 2 == 0 else None,
         "decision_date": "2024-01-01",
         "valid_from": "2024-01-01",
         "valid_to": "2029-01-01",
