@@ -66,6 +66,7 @@ class CuratedTable:
         if contract.deletes == "tombstone":
             schema = schema.append(pa.field(DELETED, pa.bool_(), nullable=False))
         self.schema = schema
+        self._target_file_size: int | None = None  # first-load file size (bytes); bench/tuning only
 
     # -- state -------------------------------------------------------------------------------
     def _open(self) -> DeltaTable | None:
@@ -150,6 +151,7 @@ class CuratedTable:
             commit_properties=props,
             name=self.contract.resource,
             description=self.contract.title,
+            target_file_size=self._target_file_size,
         )
         dt = DeltaTable(self.uri, storage_options=self._options)
         log.info("first load of %s rows into %s (version %s)", rows.num_rows, self.uri, dt.version())
