@@ -28,11 +28,6 @@ def govhub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     reset_settings()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="register fails only under Airflow: GX 'This action requires an active data context' "
-    "(quality.suite's active ephemeral context is lost between Airflow tasks); run_ingest passes",
-)
 def test_ingest_person_through_airflow(govhub_home: Path, airflow_home: Path) -> None:
     from govhub.orchestration import run_dags
 
