@@ -90,6 +90,4 @@ def sql(engine: Engine, statement: str, **params: Any) -> None:
 def event_id(engine: Engine, seq: int) -> str:
     """The event id stored at `seq`."""
     with engine.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT event_id FROM exchange_event WHERE seq = :s"), {"s": seq}
-        ).scalar_one()
+        return conn.execute(sa.text("SELECT event_id FROM exchange_event WHERE seq = :s"), {"s": seq}).scalar_one()

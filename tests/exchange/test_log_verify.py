@@ -79,8 +79,7 @@ def test_an_edited_field_is_named(xlog: ExchangeLog, engine: sa.Engine) -> None:
     assert (report.ok, report.problem, report.first_bad_seq) == (False, "changed", 7)
     assert report.first_bad_event_id == event_id(engine, 7) and report.events_checked == 6
     assert format_report(report).startswith(
-        f"Exchange log TAMPERED (changed): event seq 7 (id {event_id(engine, 7)}) was changed after it "
-        "was recorded"
+        f"Exchange log TAMPERED (changed): event seq 7 (id {event_id(engine, 7)}) was changed after it was recorded"
     )
 
 
@@ -139,9 +138,7 @@ def test_a_forged_row_at_the_end_is_reported_as_inserted(xlog: ExchangeLog, engi
     )
 
 
-def test_a_well_linked_forged_row_at_the_end_is_caught_by_the_head(
-    xlog: ExchangeLog, engine: sa.Engine
-) -> None:
+def test_a_well_linked_forged_row_at_the_end_is_caught_by_the_head(xlog: ExchangeLog, engine: sa.Engine) -> None:
     forged = _forged_row(prev_hash=_row(engine, N)["hash"], seq=N + 1)
     _insert(engine, forged)
     report = xlog.verify()
@@ -165,9 +162,7 @@ def test_a_forged_row_slipped_into_the_middle_is_named(xlog: ExchangeLog, engine
     )
 
 
-def test_rewriting_and_rehashing_the_chain_is_caught_by_a_checkpoint(
-    engine: sa.Engine, signer: Signer
-) -> None:
+def test_rewriting_and_rehashing_the_chain_is_caught_by_a_checkpoint(engine: sa.Engine, signer: Signer) -> None:
     xlog = ExchangeLog(engine, signer=signer, checkpoint_every=10)
     xlog.append_many([event_kwargs(i) for i in range(10)])
     xlog.append_many([event_kwargs(i) for i in range(10, N)])
@@ -199,9 +194,7 @@ def test_a_forged_checkpoint_fails_its_signature(xlog: ExchangeLog, engine: sa.E
     assert f"checkpoint(s) {cp.id} fail signature verification" in format_report(report)
 
 
-def test_a_checkpoint_signed_by_another_key_is_refused(
-    xlog: ExchangeLog, engine: sa.Engine, tmp_path: Path
-) -> None:
+def test_a_checkpoint_signed_by_another_key_is_refused(xlog: ExchangeLog, engine: sa.Engine, tmp_path: Path) -> None:
     intruder = load_or_create_signer(tmp_path / "intruder", algorithm="sm2")
     forged = ExchangeLog(engine, signer=intruder).checkpoint()  # valid signature, untrusted key
     report = xlog.verify()
@@ -225,7 +218,5 @@ def test_verify_from_a_seq(xlog: ExchangeLog, engine: sa.Engine) -> None:
     assert report.ok and report.events_checked == N - 9 and report.first_seq == 10
     assert not xlog.verify(from_seq=2).ok
     sql(engine, "DELETE FROM exchange_event WHERE seq = 14")
-    with pytest.raises(
-        ExchangeLogError, match="cannot verify from seq 15: event 14 is neither in the database"
-    ):
+    with pytest.raises(ExchangeLogError, match="cannot verify from seq 15: event 14 is neither in the database"):
         xlog.verify(from_seq=15)
