@@ -157,11 +157,28 @@ def parse_dates(arr: pa.Array) -> pa.Array:
 
 def parse_timestamps(arr: pa.Array) -> pa.Array:
     """Timestamp strings to UTC microseconds; naive values are Asia/Shanghai local time."""
-    seconds, ok = _parse_fixed(arr, with_time=True)
+    seconds, ok = _parse_fixed(arr, with_time=True, prefix=True)
     micros = seconds.astype("datetime64[us]")
     offset_min = np.full(len(arr), np.iinfo(np.int32).min, dtype=np.int64)  # sentinel: naive
-    lengths = np.diff(_buffers(arr)[0])
-    odd = np.flatnonzero(_valid(arr) & (lengths != 19))
+    offsets, data = _buffers(arr)
+    lengths = np.diff(offsets)
+    plain = lengths == 19
+    # the common longer form, naive with a fraction ('....SS.ffffff'), without regular expressions
+    frac_rows = np.flatnonzero(ok & (lengths >= 21) & (lengths <= 28))
+    if len(frac_rows):
+        starts, tail = offsets[frac_rows], lengths[frac_rows] - 20
+        good = data[starts + 19] == ord(".")
+        frac_us = np.zeros(len(frac_rows), dtype=np.int64)
+        for j in range(1, 10):
+            has = j <= tail
+            digit = data[np.where(has, starts + 19 + j, 0)] - np.uint8(48)
+            good &= ~has | (digit < 10)
+            if j <= 6:
+                frac_us = frac_us * 10 + np.where(has, digit, 0)
+        micros[frac_rows[good]] += frac_us[good].astype("timedelta64[us]")
+        plain[frac_rows[good]] = True
+    ok &= plain
+    odd = np.flatnonzero(_valid(arr) & ~plain)
     if len(odd):  # fractional seconds and/or an explicit offset: parse that subset
         parts = pc.extract_regex(arr.take(pa.array(odd)), _TS_PATTERN)
         core_s, core_ok = _parse_fixed(parts.field("core").fill_null("x"), with_time=True)
@@ -226,16 +243,18 @@ def _timestamps_to_utc(arr: pa.Array) -> pa.Array:
     return pa.array(utc.astype(np.int64), type=_UTC_US, mask=~_valid(arr))
 
 
-def _parse_fixed(arr: pa.Array, *, with_time: bool) -> tuple[np.ndarray, np.ndarray]:
+def _parse_fixed(arr: pa.Array, *, with_time: bool, prefix: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Parse 'YYYY-MM-DD' (or 'YYYY-MM-DD[T ]HH:MM:SS') with numpy over the raw UTF-8 bytes.
 
-    Returns (datetime64[s] values, ok mask); rows of any other length or shape are not ok.
+    Returns (datetime64[s] values, ok mask); rows of any other length or shape are not ok
+    (with `prefix`, longer rows are parsed from their first characters).
     Works position by position (one gather per character), never row by row.
     """
     width = 19 if with_time else 10
     offsets, data = _buffers(arr)
     n = len(arr)
-    ok = _valid(arr) & (np.diff(offsets) == width)
+    lengths = np.diff(offsets)
+    ok = _valid(arr) & ((lengths >= width) if prefix else (lengths == width))
     if len(data) == 0 or not ok.any():
         return np.zeros(n, dtype="datetime64[s]"), np.zeros(n, dtype=bool)
     starts = np.where(ok, offsets[:-1], 0)

@@ -421,9 +421,9 @@ def _accepted(table: pa.Table, contract: Contract, typed: Mapping[str, pa.Array]
     if "_deleted" in table.column_names:
         schema = schema.append(pa.field("_deleted", pa.bool_(), nullable=False))
         arrays.append(table.column("_deleted").combine_chunks().cast(pa.bool_()).fill_null(False))
-    if errors.any():  # column by column: several times faster than Table.filter here
-        keep = pa.array(~errors)
-        arrays = [pc.filter(a, keep) for a in arrays]
+    if errors.any():  # column by column with indices: several times faster than Table.filter here
+        keep = pa.array(np.flatnonzero(~errors))
+        arrays = [a.take(keep) for a in arrays]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
