@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.db import Base, utcnow
 
-__all__ = ["DatasetVersion", "latest_version", "record_version"]
+__all__ = ["DatasetVersion", "latest_version", "list_versions", "record_version"]
 
 
 class DatasetVersion(Base):
@@ -49,3 +49,9 @@ def latest_version(session: Session, resource: str) -> DatasetVersion | None:
     return session.scalars(
         select(DatasetVersion).where(DatasetVersion.resource == resource).order_by(DatasetVersion.version.desc())
     ).first()
+
+
+def list_versions(session: Session, resource: str, *, newest_first: bool = True) -> list[DatasetVersion]:
+    """Every registered version of a resource, newest first by default."""
+    order = DatasetVersion.version.desc() if newest_first else DatasetVersion.version.asc()
+    return list(session.scalars(select(DatasetVersion).where(DatasetVersion.resource == resource).order_by(order)))
