@@ -1,0 +1,140 @@
+"""Field restriction and PII masking of a delivery: pure Arrow functions, one rule per contract PII class.
+
+Rules when the subscription has no PII access (`pii_access=False`):
+
+- `identifier`: the first 6 and last 2 characters kept, `*` between (8 or fewer: all `*`):
+  430902**********12;
+- `personal`, address-like field (name ends in `address`/`place`): truncated after the county-level
+  unit (区/县/市/旗): 益阳市赫山区 (no county found: `***`);
+- `personal`, other text: first character + one `*` per further character: 张** (1 character: `*`);
+- `personal`, not text (dates...): null;
+- `sensitive`: null, whatever the type;
+- `none`: unchanged.
+
+A primary-key column that is PII is never masked that way (the department needs a stable key to upsert):
+it becomes a keyed pseudonym, HMAC-SHA256(secret, "<department>|<resource>|<value>") in hex. The
+department code in the message makes pseudonyms differ between departments, so two departments cannot
+join their deliveries on it; the same department always gets the same pseudonym for the same person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas import Contract
+
+__all__ = ["delivered_columns", "mask_column", "pseudonymise", "restrict_and_mask"]
+
+log = logging.getLogger(__name__)
+
+# County-level unit after an optional province and prefecture: 益阳市赫山区, 湖南省益阳市沅江市, 益阳市南县.
+_COUNTY = r"^((?:[^省]{1,8}?省)?(?:[^市州盟]{1,8}?(?:市|自治州|州|地区|盟))?[^区县市旗]{1,8}?(?:区|县|市|旗))"
+_ADDRESS_SUFFIXES = ("address", "place")
+MASK = "*"
+
+
+def delivered_columns(contract: Contract, fields: Sequence[str]) -> list[str]:
+    """The contract fields a subscription receives, in contract order; the primary key always included.
+
+    Granted names the contract does not know are ignored (logged): a grant can never widen what is sent.
+    """
+    known = {f.name for f in contract.fields}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        log.warning("granted field(s) %s are not in the %s contract; ignored", unknown, contract.resource)
+    wanted = set(fields) | set(contract.primary_key)
+    return [f.name for f in contract.fields if f.name in wanted]
+
+
+def _stars(lengths: pa.Array) -> pa.Array:
+    return pc.binary_repeat(pa.scalar(MASK), pc.max_element_wise(lengths, 0))
+
+
+def _mask_identifier(col: pa.Array) -> pa.Array:
+    n = pc.utf8_length(col)
+    head = pc.utf8_slice_codeunits(col, 0, 6)
+    tail = pc.utf8_slice_codeunits(col, -2)
+    kept = pc.binary_join_element_wise(head, _stars(pc.subtract(n, 8)), tail, "")
+    return pc.if_else(pc.greater(n, 8), kept, _stars(n))
+
+
+def _mask_personal_text(col: pa.Array) -> pa.Array:
+    n = pc.utf8_length(col)
+    kept = pc.binary_join_element_wise(pc.utf8_slice_codeunits(col, 0, 1), _stars(pc.subtract(n, 1)), "")
+    return pc.if_else(pc.greater(n, 1), kept, _stars(n))
+
+
+def _mask_address(col: pa.Array) -> pa.Array:
+    matched = pc.match_substring_regex(col, _COUNTY)
+    truncated = pc.replace_substring_regex(col, _COUNTY + r".*$", r"\1")
+    return pc.if_else(matched, truncated, pa.scalar("***"))
+
+
+def mask_column(col: pa.Array | pa.ChunkedArray, *, pii: str, name: str) -> pa.Array | pa.ChunkedArray:
+    """Mask one column by its PII class (see the module docstring for the rules)."""
+    if pii == "none":
+        return col
+    text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    if pii == "sensitive" or not text:
+        return pa.nulls(len(col), col.type)
+    if pii == "identifier":
+        return _mask_identifier(col)
+    if name.endswith(_ADDRESS_SUFFIXES):
+        return _mask_address(col)
+    return _mask_personal_text(col)
+
+
+def pseudonymise(col: pa.Array | pa.ChunkedArray, *, secret: bytes, department: str, resource: str) -> pa.Array:
+    """Keyed, stable pseudonyms of a key column: HMAC-SHA256(secret, "<department>|<resource>|<value>")."""
+    if not secret:
+        raise ValueError("pseudonymising a key needs a non-empty hub secret")
+    prefix = f"{department}|{resource}|".encode()
+    base = hmac.new(secret, prefix, hashlib.sha256)  # the prefix is absorbed once, copied per value
+    out = []
+    for value in col.to_pylist():
+        if value is None:
+            out.append(None)
+            continue
+        h = base.copy()
+        h.update(str(value).encode())
+        out.append(h.hexdigest())
+    return pa.array(out, pa.string())
+
+
+def restrict_and_mask(
+    table: pa.Table,
+    contract: Contract,
+    *,
+    fields: Sequence[str],
+    pii_access: bool,
+    secret: bytes,
+    department: str,
+) -> pa.Table:
+    """Keep only the granted fields (plus system `_` columns) and mask PII unless `pii_access`.
+
+    A masked column becomes nullable; a PII primary key becomes a pseudonym string.
+    """
+    keep = delivered_columns(contract, fields)
+    system = [n for n in table.column_names if n.startswith("_")]
+    table = table.select([*keep, *system])
+    if pii_access:
+        return table
+    classes = {f.name: f.pii for f in contract.fields}
+    for name in keep:
+        pii = classes[name]
+        if pii == "none":
+            continue
+        i = table.schema.get_field_index(name)
+        old = table.schema.field(name)
+        if name in contract.primary_key:
+            col = pseudonymise(table.column(name), secret=secret, department=department, resource=contract.resource)
+        else:
+            col = mask_column(table.column(name), pii=pii, name=name)
+        table = table.set_column(i, pa.field(name, col.type, nullable=True, metadata=old.metadata), col)
+    return table

@@ -1,0 +1,214 @@
+"""Where deliveries land: a Parquet object in the lake (file mode) or the department's database.
+
+The database writer applies a net feed in ONE target transaction together with a row in the target's
+`_govhub_delivery` bookkeeping table; the hub asks that table (`target_recorded`) before writing
+again, so a crash between the target commit and the hub's own record can neither double nor skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from exchange.delivery.errors import DeliveryError
+from lake import ObjectStore
+
+__all__ = ["BOOKKEEPING_TABLE", "FileWritten", "target_recorded", "write_database", "write_file"]
+
+log = logging.getLogger(__name__)
+
+BOOKKEEPING_TABLE = "_govhub_delivery"
+_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class FileWritten:
+    """A Parquet delivery in the lake: object key, download link (presigned on S3, a path locally)."""
+
+    key: str
+    link: str
+    bytes: int
+    checksum: str
+
+
+def write_file(table: pa.Table, *, store: ObjectStore, key: str, s3: bool) -> FileWritten:
+    """Write `table` as Parquet to `key` (a repeat overwrites the same object); checksum = SHA-256 of the file."""
+    fd, tmp = tempfile.mkstemp(suffix=".parquet", prefix="govhub-delivery-")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        size = Path(tmp).stat().st_size
+        store.put_file(key, tmp, content_type="application/vnd.apache.parquet")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    link = store.presigned_get_url(key) if s3 else str(Path(store.root, key))
+    return FileWritten(key=key, link=link, bytes=size, checksum=digest.hexdigest())
+
+
+def _sql_type(t: pa.DataType, *, key: bool) -> sa.types.TypeEngine:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return sa.String(255) if key else sa.Text()
+    if pa.types.is_integer(t):
+        return sa.BigInteger()
+    if pa.types.is_floating(t):
+        return sa.Float()
+    if pa.types.is_decimal(t):
+        return sa.Numeric(t.precision, t.scale)
+    if pa.types.is_boolean(t):
+        return sa.Boolean()
+    if pa.types.is_date(t):
+        return sa.Date()
+    if pa.types.is_timestamp(t):
+        return sa.DateTime(timezone=t.tz is not None)
+    return sa.Text()
+
+
+def _data_table(table: pa.Table, name: str, keys: list[str], metadata: sa.MetaData) -> sa.Table:
+    columns = [
+        sa.Column(f.name, _sql_type(f.type, key=k), primary_key=k, nullable=not k)
+        for f, k in ((f, f.name in keys) for f in table.schema)
+        if f.name != "_change_type"
+    ]
+    return sa.Table(name, metadata, *columns)
+
+
+def _bookkeeping(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        BOOKKEEPING_TABLE,
+        metadata,
+        sa.Column("subscription_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("to_version", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("from_version", sa.BigInteger, nullable=True),
+        sa.Column("resource", sa.String(64)),
+        sa.Column("rows", sa.BigInteger),
+        sa.Column("checksum", sa.String(64)),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    )
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+@contextmanager
+def _connect(url: str, department: str, subscription_id: int) -> Iterator[sa.Engine]:
+    where = f"department {department} (subscription {subscription_id}) at {_safe_url(url)}"
+    try:
+        engine = sa.create_engine(url)
+    except (sa_exc.ArgumentError, ImportError) as e:
+        raise DeliveryError(
+            f"cannot deliver to {where}: the target URL is not a usable SQLAlchemy URL ({e}); "
+            "correct the subscription's target_url",
+            code="target_invalid", subscription_id=subscription_id, department=department,
+        ) from e  # fmt: skip
+    try:
+        with engine.connect():
+            pass
+    except sa_exc.DBAPIError as e:
+        engine.dispose()
+        raise DeliveryError(
+            f"cannot reach the database of {where}: {str(e.orig).strip().splitlines()[0]}; "
+            "the delivery is recorded failed and retried on the next run — check that the database is up "
+            "and the URL is right",
+            code="target_unreachable", subscription_id=subscription_id, department=department,
+        ) from e  # fmt: skip
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def target_recorded(url: str, *, subscription_id: int, to_version: int, department: str) -> bool:
+    """True when the department's database already holds (subscription_id, to_version) in its bookkeeping."""
+    with _connect(url, department, subscription_id) as engine:
+        if not sa.inspect(engine).has_table(BOOKKEEPING_TABLE):
+            return False
+        book = _bookkeeping(sa.MetaData())
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.select(book.c.to_version).where(
+                    book.c.subscription_id == subscription_id, book.c.to_version == to_version
+                )
+            ).first()
+        return found is not None
+
+
+def _key_filter(table: sa.Table, keys: list[str], rows: pa.Table) -> Iterator[sa.ColumnElement[bool]]:
+    """WHERE clauses selecting the rows' keys, in chunks (IN lists for one key, OR of ANDs otherwise)."""
+    for start in range(0, rows.num_rows, 1000):
+        part = rows.slice(start, 1000)
+        if len(keys) == 1:
+            yield table.c[keys[0]].in_(part.column(keys[0]).to_pylist())
+        else:
+            values = zip(*(part.column(k).to_pylist() for k in keys), strict=True)
+            yield sa.or_(*(sa.and_(*(table.c[k] == v for k, v in zip(keys, row, strict=True))) for row in values))
+
+
+def write_database(
+    table: pa.Table,
+    *,
+    url: str,
+    resource: str,
+    keys: list[str],
+    subscription_id: int,
+    department: str,
+    from_version: int | None,
+    to_version: int,
+    checksum: str,
+) -> str:
+    """Apply a net feed to table `<resource>` in the target and record the version, in one transaction.
+
+    A snapshot (`from_version=None`) replaces the table's rows; an increment deletes the changed keys
+    and inserts their new state (a portable upsert: same result on SQLite, PostgreSQL, MariaDB).
+    Returns the target table name.
+    """
+    with _connect(url, department, subscription_id) as engine:
+        metadata = sa.MetaData()
+        target = _data_table(table, resource, keys, metadata)
+        book = _bookkeeping(metadata)
+        try:
+            with engine.begin() as conn:
+                metadata.create_all(conn, checkfirst=True)
+                if from_version is None:
+                    conn.execute(target.delete())
+                else:
+                    for where in _key_filter(target, keys, table.select(keys)):
+                        conn.execute(target.delete().where(where))
+                live = table.filter(pc.not_equal(table.column("_change_type"), "delete")).drop_columns(["_change_type"])
+                for batch in live.to_batches(max_chunksize=_CHUNK):
+                    if batch.num_rows:
+                        conn.execute(target.insert(), batch.to_pylist())
+                conn.execute(
+                    book.insert().values(
+                        subscription_id=subscription_id, to_version=to_version, from_version=from_version,
+                        resource=resource, rows=table.num_rows, checksum=checksum,
+                    )
+                )  # fmt: skip
+        except sa_exc.DBAPIError as e:
+            raise DeliveryError(
+                f"writing {resource} v{to_version} into the database of department {department} "
+                f"(subscription {subscription_id}) at {_safe_url(url)} failed and was rolled back: "
+                f"{str(e.orig).strip().splitlines()[0]}",
+                code="target_write_failed", subscription_id=subscription_id, department=department,
+            ) from e  # fmt: skip
+    log.info("delivered %s rows of %s v%s to %s", table.num_rows, resource, to_version, _safe_url(url))
+    return resource
