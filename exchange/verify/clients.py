@@ -1,0 +1,239 @@
+"""Approval-system clients (审批系统) of the verification API: keys stored hashed, grants, rate limits.
+
+A key looks like ``<client id>.<43 random url-safe characters>`` (256 bits). Only a salted scrypt hash
+is stored; checks compare in constant time. Because scrypt costs ~50 ms on purpose, a verified key is
+remembered in memory for `cache_seconds` under its SHA-256 (a high-entropy key needs no stretching
+for that), so the hot path does one dict lookup; deactivation or rotation takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from catalog import Base, utcnow
+
+__all__ = [
+    "DEMO_CLIENTS",
+    "ClientInfo",
+    "ClientRegistry",
+    "RateLimiter",
+    "VerificationAnswerRecord",
+    "VerificationClient",
+    "check_key",
+    "hash_key",
+    "register_client",
+    "rotate_key",
+    "seed_demo_clients",
+]
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class VerificationClient(Base):
+    """A registered approval system: who it is, its hashed key, the items granted to it, its rate limit."""
+
+    __tablename__ = "verification_client"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    department: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    key_hash: Mapped[str] = mapped_column(String(255))
+    allowed_items: Mapped[list] = mapped_column(JSON)
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class VerificationAnswerRecord(Base):
+    """A sealed answer as issued, for the counter page (窗口办) and later look-up by answer id."""
+
+    __tablename__ = "verification_answer"
+
+    answer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    item: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str] = mapped_column(String(80), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[str] = mapped_column(String(32))
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON of the sealed answer
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """A detached snapshot of a client for the request path."""
+
+    id: str
+    name: str
+    allowed_items: frozenset[str]
+    rate_limit_per_minute: int
+    active: bool
+
+
+DEMO_CLIENTS: tuple[dict, ...] = (
+    {
+        "client_id": "bdc-yiyang",
+        "name": "不动产登记系统（市不动产登记中心）",
+        "department": "市自然资源和规划局",
+        "allowed_items": ["identity_matches", "household_in_district", "person_alive", "same_household",
+                          "age_at_least", "payment_paid", "receipt_valid", "fee_item_paid"],
+    },
+    {
+        "client_id": "qykb-yiyang",
+        "name": "企业开办一网通办",
+        "department": "市市场监管局",
+        "allowed_items": ["identity_matches", "no_blacklist", "entity_basic_info", "entity_in_business",
+                          "legal_rep_matches", "entity_in_district", "payment_paid"],
+    },
+    {
+        "client_id": "yczm-yiyang",
+        "name": "烟草专卖证照延续",
+        "department": "市烟草专卖局",
+        "allowed_items": ["entity_in_business", "legal_rep_matches", "no_penalty_since", "permit_valid_on",
+                          "no_blacklist", "entity_basic_info", "entity_in_district"],
+    },
+)  # fmt: skip
+
+
+def hash_key(key: str) -> str:
+    """Salted scrypt hash of a client key: ``scrypt$n$r$p$<salt b64>$<hash b64>``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(key.encode("utf-8"), salt=salt, dklen=32, maxmem=64 * 2**20, **_SCRYPT)
+    n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
+    return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_key(key: str, stored: str) -> bool:
+    """True when `key` hashes to `stored` (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = hashlib.scrypt(
+            key.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=32,
+            maxmem=64 * 2**20,
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+def _new_key(client_id: str) -> str:
+    return f"{client_id}.{secrets.token_urlsafe(32)}"
+
+
+def register_client(
+    session: Session,
+    *,
+    client_id: str,
+    name: str,
+    allowed_items: Iterable[str],
+    rate_limit_per_minute: int = 600,
+    department: str | None = None,
+) -> tuple[VerificationClient, str]:
+    """Register a client and return it with its key (shown once; only the hash is kept)."""
+    if "." in client_id or not client_id:
+        raise ValueError(f"client id {client_id!r} must be non-empty and contain no '.'")
+    key = _new_key(client_id)
+    client = VerificationClient(
+        id=client_id, name=name, department=department, key_hash=hash_key(key),
+        allowed_items=sorted(set(allowed_items)), rate_limit_per_minute=rate_limit_per_minute, active=True,
+    )  # fmt: skip
+    session.add(client)
+    session.flush()
+    return client, key
+
+
+def rotate_key(session: Session, client_id: str) -> str:
+    """Give a client a new key (the old one stops working once caches expire) and return it."""
+    client = session.get(VerificationClient, client_id)
+    if client is None:
+        raise KeyError(f"no verification client '{client_id}'")
+    key = _new_key(client_id)
+    client.key_hash = hash_key(key)
+    session.flush()
+    return key
+
+
+def seed_demo_clients(session: Session, *, rate_limit_per_minute: int = 600) -> dict[str, str]:
+    """Create (or re-key) the three demo approval systems; returns {client id: fresh key}."""
+    keys: dict[str, str] = {}
+    for spec in DEMO_CLIENTS:
+        if session.get(VerificationClient, spec["client_id"]) is None:
+            _, keys[spec["client_id"]] = register_client(session, rate_limit_per_minute=rate_limit_per_minute, **spec)
+        else:
+            keys[spec["client_id"]] = rotate_key(session, spec["client_id"])
+    return keys
+
+
+class ClientRegistry:
+    """Authenticates client keys against the database, remembering verified keys for `cache_seconds`."""
+
+    def __init__(self, engine: Engine, *, cache_seconds: float = 60.0) -> None:
+        self._engine = engine
+        self._ttl = cache_seconds
+        self._cache: dict[bytes, tuple[float, ClientInfo]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, key: str | None) -> ClientInfo | None:
+        """The active client holding `key`, or None (missing, malformed, wrong, inactive)."""
+        if not key or len(key) > 200 or "." not in key:
+            return None
+        fingerprint = hashlib.sha256(key.encode("utf-8")).digest()
+        now = time.monotonic()
+        hit = self._cache.get(fingerprint)
+        if hit is not None and hit[0] > now:
+            return hit[1] if hit[1].active else None
+        client_id = key.split(".", 1)[0]
+        with Session(self._engine) as session:
+            row = session.scalars(select(VerificationClient).where(VerificationClient.id == client_id)).first()
+            if row is None or not check_key(key, row.key_hash):
+                return None
+            info = ClientInfo(
+                row.id, row.name, frozenset(row.allowed_items or ()), int(row.rate_limit_per_minute), bool(row.active)
+            )
+        with self._lock:
+            self._cache[fingerprint] = (now + self._ttl, info)
+        return info if info.active else None
+
+    def forget(self) -> None:
+        """Drop remembered keys (after a rotation or deactivation, to apply it at once in this process)."""
+        with self._lock:
+            self._cache.clear()
+
+
+class RateLimiter:
+    """Token bucket per client: `limit` requests per minute, bursts up to `limit`; thread-safe, per process."""
+
+    def __init__(self, clock: object = time.monotonic) -> None:
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client_id: str, limit: int, cost: int = 1) -> bool:
+        """Take `cost` tokens from the client's bucket; False (take nothing) when there are too few."""
+        now = self._clock()  # type: ignore[operator]
+        with self._lock:
+            tokens, last = self._buckets.get(client_id, (float(limit), now))
+            tokens = min(float(limit), tokens + (now - last) * limit / 60.0)
+            if tokens < cost:
+                self._buckets[client_id] = (tokens, now)
+                return False
+            self._buckets[client_id] = (tokens - cost, now)
+            return True

@@ -1,0 +1,115 @@
+"""Group commit of verification events: every answer is in the exchange log before it is returned.
+
+Request threads hand their events (and the sealed answers to keep) to one writer thread and wait.
+The writer takes everything queued, appends it with one `ExchangeLog.append_many` and one insert
+of answers in ONE transaction, then wakes the waiters. Under load many requests share one commit
+(the head lock and the fsync are paid once per batch); when idle a request waits for its own commit
+only. If the commit fails, every waiter gets the error and no answer of that batch is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session
+
+from exchange.log import ExchangeLog
+from exchange.verify.clients import VerificationAnswerRecord
+
+__all__ = ["LogWriter"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Ticket:
+    events: Sequence[Mapping[str, Any]]
+    answers: Sequence[Mapping[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class LogWriter:
+    """Writes events + answers in batches from a daemon thread; `write` blocks until they are committed.
+
+    `signer` signs the exchange log's checkpoints (every `checkpoint_every` events). `max_batch` bounds
+    one transaction.
+    """
+
+    def __init__(
+        self, engine: Engine, *, signer: Any = None, checkpoint_every: int = 1000, max_batch: int = 2000
+    ) -> None:
+        self._engine = engine
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
+        self._max_batch = max_batch
+        self._queue: list[_Ticket] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.batches = 0
+        self.events = 0
+
+    def write(self, events: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Queue the events (and answers) and wait until their transaction committed; re-raises its error."""
+        ticket = _Ticket(events, answers)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the verification log writer is closed")
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="verify-log-writer", daemon=True)
+                self._thread.start()
+            self._queue.append(ticket)
+            self._cond.notify()
+        ticket.done.wait()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def close(self) -> None:
+        """Stop the writer after the queued tickets are written."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _take(self) -> list[_Ticket] | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            taken, count = [], 0
+            while self._queue and (not taken or count + len(self._queue[0].events) <= self._max_batch):
+                ticket = self._queue.pop(0)
+                taken.append(ticket)
+                count += len(ticket.events)
+            return taken
+
+    def _run(self) -> None:
+        while (tickets := self._take()) is not None:
+            try:
+                self._commit(tickets)
+            except Exception as e:  # every waiter learns that its events were not written
+                log.exception("verification events could not be written to the exchange log")
+                for t in tickets:
+                    t.error = e
+            for t in tickets:
+                t.done.set()
+
+    def _commit(self, tickets: list[_Ticket]) -> None:
+        events = [e for t in tickets for e in t.events]
+        answers = [a for t in tickets for a in t.answers]
+        with Session(self._engine) as session:
+            xlog = ExchangeLog(session, signer=self._signer, checkpoint_every=self._checkpoint_every)
+            xlog.append_many(events)
+            if answers:
+                session.execute(insert(VerificationAnswerRecord), list(answers))
+            session.commit()
+        self.batches += 1
+        self.events += len(events)

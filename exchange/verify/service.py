@@ -1,0 +1,302 @@
+"""The verification service: authenticate, authorise, validate, look up, seal, log — one call per request.
+
+The web route (web/routes/verify.py), the CLI and the demo all go through `VerificationService.ask`,
+so every query — answered, refused or malformed — passes the same checks and becomes an exchange-log
+event (client, item, case number, purpose, subject hash = SM3 of the canonical subject, outcome).
+Answers are sealed (`exchange.seal`) and name the serving-store version they were read from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from exchange.crypto import Signer, canonical_json, sm3_hex
+from exchange.seal import VerifyResult, seal_answer, verify_sealed
+from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
+from exchange.verify.errors import VerificationError
+from exchange.verify.items import VerificationItem, load_items
+from exchange.verify.logwriter import LogWriter
+from exchange.verify.rules import RULES
+from exchange.verify.store import ServingStore, StoreUnavailable
+from exchange.verify.validate import check_text, validate_params, validate_subject
+
+__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "VerificationService", "build_request", "subject_hash"]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 100
+MAX_BODY_BYTES = 256 * 1024
+_BEIJING = ZoneInfo("Asia/Shanghai")
+_DENIALS = frozenset({401, 403, 429})
+
+
+def subject_hash(subject: Any) -> str | None:
+    """SM3 hex of the canonical JSON of a subject (what the log keeps instead of the raw ID); None if unhashable."""
+    try:
+        return sm3_hex(canonical_json(subject))
+    except Exception:  # a malformed subject that cannot be canonicalised is logged without a hash
+        return None
+
+
+def build_request(item: str, body: Mapping[str, Any], *, batch: bool = False) -> dict[str, Any]:
+    """The request object a seal's request_hash covers: the item plus the body members as sent.
+
+    ``{"item", "case_number", "purpose", "subject" (or "subjects" for a batch), "params"}``, with
+    `params` defaulting to {}. An approval system rebuilds it from what it sent to check the binding.
+    """
+    key = "subjects" if batch else "subject"
+    return {
+        "item": item,
+        "case_number": body.get("case_number"),
+        "purpose": body.get("purpose"),
+        key: body.get(key),
+        "params": body.get("params") or {},
+    }
+
+
+class VerificationService:
+    """Answers verification questions from the serving store with sealed, logged answers.
+
+    `store` serves the data, `signer` seals, `engine` holds clients, the exchange log and issued answers.
+    `today` gives the issuing date in Beijing time (rules default their date parameters to it).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ServingStore,
+        signer: Signer,
+        engine: Engine,
+        items: Mapping[str, VerificationItem] | None = None,
+        clients: ClientRegistry | None = None,
+        limiter: RateLimiter | None = None,
+        writer: LogWriter | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.engine = engine
+        self.items = dict(items if items is not None else load_items())
+        self.clients = clients or ClientRegistry(engine)
+        self.limiter = limiter or RateLimiter()
+        self.writer = writer or LogWriter(engine, signer=signer)
+        self._today = today or (lambda: datetime.now(_BEIJING).date())
+
+    # -- catalogue and keys ------------------------------------------------------------------------
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """The public catalogue of items."""
+        return [item.public() for item in self.items.values()]
+
+    def public_key(self) -> dict[str, str]:
+        """The hub's seal key: PEM, key id and algorithm (publish it; check answers offline with it)."""
+        return {
+            "algorithm": self.signer.algorithm,
+            "key_id": self.signer.key_id,
+            "public_key_pem": self.signer.public_key_pem(),
+        }
+
+    def check(
+        self, document: str | bytes | Mapping[str, Any], *, request: Mapping[str, Any] | None = None
+    ) -> VerifyResult:
+        """Check a sealed answer against the hub's own public key (the public check page)."""
+        return verify_sealed(document, public_key_pem=self.signer.public_key_pem(), request=request)
+
+    def answer_document(self, answer_id: str) -> dict[str, Any] | None:
+        """A sealed answer issued earlier, by its id (for the counter page), or None."""
+        if len(answer_id) > 36:
+            return None
+        with Session(self.engine) as session:
+            row = session.get(VerificationAnswerRecord, answer_id)
+            return None if row is None else json.loads(row.document)
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        item_code: str,
+        *,
+        client_key: str | None,
+        body: bytes | str | Mapping[str, Any],
+        batch: bool = False,
+        sealed: bool = True,
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer one request: (HTTP status, JSON document). Never raises for a caller's mistake.
+
+        200 with the sealed answer; 401/403/429 refusals and 404/422/503 errors as typed JSON
+        (`VerificationError.body`). Every outcome is written to the exchange log before returning;
+        when the log cannot be written, the answer is withheld (503 log_unavailable).
+        `sealed=False` returns the same answer without a seal (benchmark baseline only).
+        """
+        started = time.perf_counter()
+        state: dict[str, Any] = {"client": None, "item": None, "body": None, "hashes": [None], "version": None}
+        try:
+            status, document, events, answers = self._answer(item_code, client_key, body, batch, sealed, state)
+        except VerificationError as e:
+            status, document, answers = e.status, e.body(), []
+            events = [self._event(state, item_code, status, e.code, h, started) for h in state["hashes"]]
+        else:
+            events = [self._event(state, item_code, status, None, h, started, extra) for h, extra in events]
+        try:
+            self.writer.write(events, answers)
+        except Exception:
+            log.exception("verification of %s not answered: the exchange log could not be written", item_code)
+            error = VerificationError(503, "log_unavailable", "the exchange log is unavailable; try again later")
+            return error.status, error.body()
+        return status, document
+
+    def _answer(
+        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool, state: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], list[tuple[str | None, dict[str, Any]]], list[dict[str, Any]]]:
+        parsed, parse_error = _parse_body(body)
+        state["body"] = parsed
+        key = "subjects" if batch else "subject"
+        raw_subjects = parsed.get(key) if parsed is not None else None
+        if batch and isinstance(raw_subjects, list) and len(raw_subjects) <= MAX_BATCH:
+            state["hashes"] = [subject_hash(s) for s in raw_subjects] or [None]
+        elif not batch and raw_subjects is not None:
+            state["hashes"] = [subject_hash(raw_subjects)]
+
+        if not client_key:
+            raise VerificationError(401, "missing_key", "send the client key in the X-Client-Key header")
+        client = self.clients.authenticate(client_key)
+        if client is None:
+            raise VerificationError(401, "invalid_key", "the client key is not valid (unknown, revoked or inactive)")
+        state["client"] = client
+        item = self.items.get(item_code)
+        if item is None:
+            raise VerificationError(
+                404, "unknown_item", f"no verification item '{item_code[:64]}'; see GET /api/verify/items"
+            )
+        state["item"] = item
+        if item.code not in client.allowed_items:
+            raise VerificationError(
+                403, "item_not_granted", f"item '{item.code}' is not granted to client '{client.id}'"
+            )
+        cost = len(raw_subjects) if batch and isinstance(raw_subjects, list) and raw_subjects else 1
+        if not self.limiter.allow(client.id, client.rate_limit_per_minute, cost=min(cost, MAX_BATCH)):
+            raise VerificationError(
+                429,
+                "rate_limited",
+                f"more than {client.rate_limit_per_minute} subjects per minute for client '{client.id}'",
+            )
+        if parse_error is not None:
+            raise parse_error
+        assert parsed is not None
+        case_number = check_text(parsed.get("case_number"), field="case_number", max_len=80)
+        purpose = check_text(parsed.get("purpose"), field="purpose", max_len=255)
+        extra_members = sorted(set(parsed) - {"case_number", "purpose", key, "params"})
+        if extra_members:
+            raise VerificationError(
+                422, "invalid_request", f"unexpected member(s) {extra_members}", field=extra_members[0]
+            )
+        subjects = self._subjects(item, raw_subjects, batch)
+        state["hashes"] = [subject_hash(s) for s in subjects]
+        params = validate_params(item, parsed.get("params"))
+        try:
+            snap = self.store.snapshot(item.resource)
+        except StoreUnavailable as e:
+            raise VerificationError(
+                503, "store_unavailable", f"resource '{item.resource}' is not being served yet"
+            ) from e
+        state["version"] = snap.version
+        today = self._today()
+        rule = RULES[item.rule]
+        results = [rule(item, snap, s, params, today) for s in subjects]
+        if not batch and results[0] is None:
+            raise VerificationError(404, "subject_not_found", f"no {item.resource} record for the subject given")
+        answer_id = str(uuid.uuid4())
+        answer: dict[str, Any] = {"answer_id": answer_id, "case_number": case_number}
+        if batch:
+            answer["results"] = [{"found": False} if r is None else r for r in results]
+        else:
+            answer.update(results[0])
+        request = build_request(item.code, parsed, batch=batch)
+        if sealed:
+            document: dict[str, Any] = dict(
+                seal_answer(self.signer, request=request, answer=answer, item=item.code, version=snap.version)
+            )
+        else:
+            document = {"answer": answer, "item": item.code, "version": snap.version}
+        answers = []
+        if sealed:
+            answers.append({
+                "answer_id": answer_id, "client_id": client.id, "item": item.code, "case_number": case_number,
+                "version": snap.version, "issued_at": document["issued_at"],
+                "document": canonical_json(document).decode("utf-8"),
+            })  # fmt: skip
+        state["case_number"], state["purpose"], state["answer_id"] = case_number, purpose, answer_id
+        events = [(h, {"match": r.get("match") if r else None, "index": i} if batch else {}) for i, (h, r) in
+                  enumerate(zip(state["hashes"], results, strict=True))]  # fmt: skip
+        return 200, document, events, answers
+
+    def _subjects(self, item: VerificationItem, raw: Any, batch: bool) -> list[dict[str, str]]:
+        if not batch:
+            return [validate_subject(item, raw)]
+        if not isinstance(raw, list) or not raw:
+            raise VerificationError(
+                422, "malformed_subject", f"'subjects' must be a list of 1..{MAX_BATCH} subjects", field="subjects"
+            )
+        if len(raw) > MAX_BATCH:
+            raise VerificationError(
+                422, "too_large", f"a batch holds at most {MAX_BATCH} subjects, got {len(raw)}", field="subjects"
+            )
+        return [validate_subject(item, s, where=f"subjects[{i}]") for i, s in enumerate(raw)]
+
+    def _event(
+        self,
+        state: dict[str, Any],
+        item_code: str,
+        status: int,
+        error_code: str | None,
+        subject: str | None,
+        started: float,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        client: ClientInfo | None = state["client"]
+        item: VerificationItem | None = state["item"]
+        body = state["body"] or {}
+        case_number = state.get("case_number", body.get("case_number"))
+        purpose = state.get("purpose", body.get("purpose"))
+        denied = status in _DENIALS
+        return {
+            "type": "denial" if denied else "verification",
+            "source": "hub",
+            "target": f"client:{client.id}" if client else "client:unknown",
+            "client": client.id if client else None,
+            "resource": item.resource if item else None,
+            "version": state["version"],
+            "outcome": "ok" if status == 200 else "denied" if denied else "failed",
+            "error_code": error_code,
+            "request_id": state.get("answer_id"),
+            "case_number": case_number[:80] if isinstance(case_number, str) else None,
+            "purpose": purpose[:255] if isinstance(purpose, str) else None,
+            "subject_hash": subject,
+            "duration_ms": (time.perf_counter() - started) * 1000,
+            "details": {"item": item_code[:64], "status": status, **(extra or {})},
+        }
+
+
+def _parse_body(body: Any) -> tuple[dict[str, Any] | None, VerificationError | None]:
+    """The request body as a dict, or the 422 to raise once the caller is authenticated."""
+    if isinstance(body, Mapping):
+        return dict(body), None
+    if len(body) > MAX_BODY_BYTES:
+        return None, VerificationError(422, "too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, VerificationError(422, "malformed_json", "the request body is not JSON")
+    if not isinstance(parsed, dict):
+        return None, VerificationError(422, "malformed_json", "the request body must be a JSON object")
+    return parsed, None
