@@ -2,7 +2,15 @@
 
 from quality.scorecard import DIMENSIONS, Scorecard
 from quality.suite import SuiteResult, build_suite, run_suite
-from quality.verdict import QUARANTINE_COLUMNS, QUARANTINE_SCHEMA, Findings, Reason, Verdict, validate
+from quality.verdict import (
+    QUARANTINE_COLUMNS,
+    QUARANTINE_SCHEMA,
+    Findings,
+    Reason,
+    Verdict,
+    quarantine_all,
+    validate,
+)
 
 __all__ = [
     "DIMENSIONS",
@@ -14,6 +22,7 @@ __all__ = [
     "SuiteResult",
     "Verdict",
     "build_suite",
+    "quarantine_all",
     "run_suite",
     "validate",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "Findings",
     "Reason",
     "Verdict",
+    "quarantine_all",
     "validate",
 ]
 
@@ -459,3 +460,28 @@ def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if mask.null_count:
         mask = mask.fill_null(False)
     return mask.to_numpy(zero_copy_only=False)
+
+
+def quarantine_all(batch: pa.RecordBatch | pa.Table, contract: Contract, *, rule: str, message: str) -> Verdict:
+    """Reject every row of a batch for one batch-level reason (e.g. schema drift under `quarantine`).
+
+    Nothing reaches the curated table; each row is kept with its values and the reason, so the
+    rows can be re-run once the contract is updated.
+    """
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    n = table.num_rows
+    reason = {"rule": rule, "field": "*", "value": "", "severity": "error", "dimension": "conformance",
+              "message": message}  # fmt: skip
+    rejected = _quarantine(table, contract, np.arange(n), {row: [reason] for row in range(n)})
+    return Verdict(
+        accepted=arrow_schema(contract).empty_table(),
+        rejected=rejected,
+        warned=QUARANTINE_SCHEMA.empty_table(),
+        counts={"rows": n, "accepted": 0, "rejected": n, "warned": 0},
+        findings=Findings(
+            failed={(rule, "*", "error", "conformance"): n} if n else {},
+            evaluated={"conformance": n},
+            failures={"conformance": n},
+        ),
+        resource=contract.resource,
+    )

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import catalog
+import exchange.log  # noqa: F401  (registers the exchange log tables)
 import govhub.models  # noqa: F401  (registers the pipeline tables)
 
 target_metadata = catalog.Base.metadata
