@@ -1,0 +1,70 @@
+"""Run deliveries from settings: open the metadata store, the lake and the exchange log, then deliver.
+
+The thin callers (the `deliver_<resource>` DAGs, `govhub delivery run`, the web app) use these so
+they never assemble settings, lake or secrets themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from govhub.settings import Settings, get_settings
+
+__all__ = ["delivery_secret", "open_lake", "run_deliveries"]
+
+log = logging.getLogger(__name__)
+
+_SECRET_BYTES = 32
+
+
+def delivery_secret(settings: Settings | None = None) -> bytes:
+    """The hub secret keying delivery pseudonyms: `<GOVHUB_HOME>/keys/delivery.secret`, made once (0600).
+
+    It must stay the same for the life of the hub: a new secret gives every department new
+    pseudonymous keys (their upserts would no longer match). Back it up with the signing keys.
+    """
+    settings = settings or get_settings()
+    path = settings.resolved_home / "keys" / "delivery.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(_SECRET_BYTES))
+        log.warning("created the delivery pseudonym secret at %s; back it up", path)
+    return Path(path).read_bytes()
+
+
+def open_lake(settings: Settings | None = None) -> Any:
+    """The configured lake (GOVHUB_LAKE_URL and the S3 settings)."""
+    from lake import Lake
+
+    settings = settings or get_settings()
+    return Lake(settings.lake_root, storage_options=settings.lake_storage_options)
+
+
+def run_deliveries(resource: str, *, version: int | None = None) -> list[dict[str, Any]]:
+    """Deliver `resource` up to `version` (default: current) to every granted subscription.
+
+    Migrates the metadata store, appends an exchange-log event per delivery, and returns one dict per
+    delivery (`DeliveryResult.as_dict()`); failed deliveries are in the list with status "failed".
+    """
+    from exchange.delivery import deliver_resource
+    from exchange.log import ExchangeLog
+    from govhub.db import migrate, session_scope
+    from schemas import load_contract
+
+    settings = get_settings()
+    migrate()
+    contract = load_contract(resource)
+    lake = open_lake(settings)
+    secret = delivery_secret(settings)
+    with session_scope() as session:
+        results = deliver_resource(
+            session, lake, contract, version=version, secret=secret, exchange_log=ExchangeLog(session)
+        )
+    log.info("delivered %s: %s deliveries", resource, len(results))
+    return [r.as_dict() for r in results]
