@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections import OrderedDict
 from typing import Literal
 
 from sqlalchemy import Boolean, String, select
@@ -42,6 +43,8 @@ _USERS: tuple[tuple[str, str, str], ...] = (
 _KEY_PREFIX = "gh"
 # scrypt cost: ~16 MiB and some tens of ms per check; kept in each stored hash so it can grow later.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_VERIFIED_MAX = 1024
+_verified: OrderedDict[tuple[str, str], None] = OrderedDict()
 
 
 class Department(Base):
@@ -124,9 +127,27 @@ def authenticate(session: Session, api_key: str) -> Department | None:
     if stored is None:
         _hash(secret or "-")  # spend the same time as a real check, so timing does not reveal codes
         return None
-    if not _verify(secret, stored) or not department.active:
+    if not department.active or not _verify_cached(secret, stored):
         return None
     return department
+
+
+def _verify_cached(secret: str, stored: str) -> bool:
+    """Check a key, remembering keys that checked out: scrypt takes ~0.1 s, too slow for every request.
+
+    Only successes are remembered (a forged key always pays the full cost), keyed by the stored
+    hash (a reissued key has a new salt, so the old entry never matches) and a SHA-256 of the key.
+    """
+    entry = (stored, hashlib.sha256(secret.encode()).hexdigest())
+    if entry in _verified:
+        _verified.move_to_end(entry)
+        return True
+    if not _verify(secret, stored):
+        return False
+    _verified[entry] = None
+    while len(_verified) > _VERIFIED_MAX:
+        _verified.popitem(last=False)
+    return True
 
 
 def _hash(secret: str, *, salt: bytes | None = None, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P) -> str:

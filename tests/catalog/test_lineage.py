@@ -1,0 +1,81 @@
+"""Lineage: source system -> resource -> versions -> deliveries, with or without the delivery room."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import OTHER_USER, USER
+from sqlalchemy.orm import Session
+
+import catalog.lineage_graph as lineage_module
+from catalog import lineage, record_version, register_delivery_reader
+
+
+@pytest.fixture
+def no_readers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    readers: list = []
+    monkeypatch.setattr(lineage_module, "_readers", readers)
+    yield readers
+
+
+def _versions(session: Session) -> None:
+    for version in (1, 2):
+        record_version(
+            session,
+            resource="person",
+            version=version,
+            run_id=f"run-{version}",
+            schema_fingerprint="abc",
+            rows_total=100 * version,
+            committed_at=datetime(2026, 3, version, tzinfo=UTC),
+        )
+    session.flush()
+
+
+def test_lineage_runs_from_source_system_to_versions(session: Session, no_readers: list) -> None:
+    _versions(session)
+    graph = lineage(session, "person")
+    assert graph["source"]["system"] == "population"
+    assert graph["source"]["label"] == "人口基础信息库"
+    assert graph["source"]["provider_name"] == "市公安局"
+    assert graph["resource"]["code"] == "101001001"
+    assert graph["resource"]["release_date"].startswith("2026-03-01")
+    assert [v["version"] for v in graph["versions"]] == [1, 2]
+    assert graph["versions"][1]["rows_total"] == 200
+
+
+def test_without_the_delivery_room_lineage_says_deliveries_are_unavailable(
+    session: Session, no_readers: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lineage_module, "_DELIVERY_MODULE", "exchange.no_such_delivery_module")
+    graph = lineage(session, "101001001")
+    assert graph["deliveries"] == [] and graph["deliveries_available"] is False
+
+
+def test_a_registered_reader_adds_deliveries_filtered_by_department(session: Session, no_readers: list) -> None:
+    def reader(_session: Session, resource: str) -> list[dict]:
+        return (
+            [
+                {
+                    "subscription_id": 1,
+                    "department_code": USER,
+                    "version": 2,
+                    "rows": 5,
+                    "delivered_at": datetime(2026, 3, 2, tzinfo=UTC),
+                },
+                {"subscription_id": 2, "department_code": OTHER_USER, "version": 2, "rows": 7, "delivered_at": None},
+            ]
+            if resource == "person"
+            else []
+        )
+
+    register_delivery_reader(reader)
+    register_delivery_reader(reader)  # idempotent
+    everything = lineage(session, "person")
+    assert everything["deliveries_available"] is True
+    assert [d["subscription_id"] for d in everything["deliveries"]] == [1, 2]
+    assert everything["deliveries"][0]["delivered_at"].startswith("2026-03-02")
+    mine = lineage(session, "person", department=USER)
+    assert [d["department_code"] for d in mine["deliveries"]] == [USER]
