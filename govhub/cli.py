@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -15,7 +16,8 @@ from rich.table import Table
 from schemas import GovhubError, load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
-console = Console()
+# Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 __all__ = ["app"]
@@ -142,6 +144,23 @@ def demo(
     from govhub.demo import run_demo
 
     run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
+
+
+from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(subscription_app, name="subscription")
+
+
+from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(verify_app, name="verify")
+app.add_typer(seal_app, name="seal")
+
+
+from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(delivery_app, name="delivery")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ __all__ = ["DAGS_FOLDER", "airflow_env", "ingest_order", "migrate", "run_dags"]
 log = logging.getLogger(__name__)
 
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
-FIRST = "person"  # other resources validate references against the curated person table
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -45,13 +44,14 @@ def _airflow_vars(airflow_home: Path) -> dict[str, str]:
 
 
 def ingest_order(resources: list[str] | None = None) -> list[str]:
-    """The resources to ingest, person first, the rest by name; unknown names raise `PipelineError`."""
+    """The resources to ingest in dependency order (referenced resources first); unknown names raise."""
+    from govhub.pipeline import ingest_order as dependency_order
+
     known = sorted(load_all())
-    wanted = known if resources is None else list(dict.fromkeys(resources))
-    unknown = sorted(set(wanted) - set(known))
+    unknown = sorted(set(resources or ()) - set(known))
     if unknown:
         raise PipelineError(", ".join(unknown), "-", "orchestration", f"no such resource; known: {known}")
-    return sorted(wanted, key=lambda r: (r != FIRST, r))
+    return dependency_order(resources)
 
 
 def migrate(airflow_home: Path) -> bool:

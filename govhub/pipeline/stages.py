@@ -226,6 +226,7 @@ def _top_reasons(contract: Any, reasons: Counter[tuple[str, str, str]], limit: i
             "rows": rows,
         }
         for (rule, field, severity), rows in reasons.most_common(limit)
+        if rows
     ]
 
 
