@@ -163,5 +163,44 @@ from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at th
 app.add_typer(delivery_app, name="delivery")
 
 
+log_app = typer.Typer(help="The exchange log (交换日志): every ingest, publish, delivery and query, hash-chained.")
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("verify")
+@_friendly
+def log_verify() -> None:
+    """Walk the hash chain and the signed checkpoints; name the first event changed, removed or reordered."""
+    from exchange.log import format_report
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    report = hub_log().verify()
+    (console if report.ok else err).print(format_report(report))
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@log_app.command("tail")
+@_friendly
+def log_tail(
+    limit: Annotated[int, typer.Option(help="How many of the newest events.")] = 20,
+    type_: Annotated[str | None, typer.Option("--type", help="ingest, quarantine, publish, delivery, …")] = None,
+) -> None:
+    """The newest exchange events, newest first."""
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    table = Table(title="exchange log — 交换日志")
+    for column in ("seq", "time", "type", "source", "target", "resource", "version", "rows", "outcome"):
+        table.add_column(column)
+    for e in hub_log().query(type=type_, limit=limit):
+        table.add_row(str(e.seq), e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), str(e.type), e.source or "",
+                      e.target or "", e.resource or "", _n(e.version), _n(e.rows), e.outcome)  # fmt: skip
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

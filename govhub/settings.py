@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     credit_max_retries: int = 5
     nontax_inbox: Path | None = None
 
+    seal_algorithm: Literal["sm2", "ed25519"] = Field(
+        default="sm2", description="The hub key's algorithm: seals and exchange-log checkpoints."
+    )
+    log_checkpoint_every: int = Field(default=1000, ge=1)
+
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
@@ -81,6 +86,11 @@ class Settings(BaseSettings):
         if self.s3_allow_http:
             options["AWS_ALLOW_HTTP"] = "true"
         return options
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where the hub's signing key lives (private key mode 0600; the .pub file is published)."""
+        return self.resolved_home / "keys"
 
     @property
     def sources_home(self) -> Path:

@@ -19,13 +19,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from catalog import record_version
+from catalog import record_version, utcnow
 from govhub.db import session_scope
+from govhub.exchange_log import log_run
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
-from schemas import PipelineError, StateError
+from schemas import PipelineError, StateError, load_contract
 
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
 
@@ -80,12 +81,14 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
         seq = state.last_seq + 1
         run_id = new_run_id(resource, seq)
         displaced = acquire_lock(session, resource, run_id, lease_seconds=ctx.settings.lock_lease_seconds)
+        _recover_committed_run(session, ctx)
         if displaced:
             dead = session.get(IngestRun, displaced)
-            if dead is not None and dead.status == "running":
-                dead.status, dead.error = "failed", f"abandoned: process died in stage {dead.stage}"
+            if dead is not None and dead.status == "running":  # died before its commit: redone by this run
+                dead.status, dead.finished_at = "failed", utcnow()
+                dead.error = f"abandoned: the process died in stage {dead.stage}; redone by the next run"
+                log_run(session, dead, system=ctx.contract.source.system, outcome="failed")
             log.warning("run %s took over the lock of dead run %s", run_id, displaced)
-        _recover_committed_run(session, ctx)
         state = resource_state(session, resource)
         seq = state.last_seq + 1
         if not run_id.startswith(f"{resource}-{seq:06d}-"):  # recovery advanced the sequence
@@ -130,6 +133,8 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.version = last.version
         crashed.state_after = state.watermark
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
+        crashed.finished_at = utcnow()
+        log_run(session, crashed, system=ctx.contract.source.system, outcome="ok")
     record_version(
         session,
         resource=ctx.contract.resource,
@@ -312,13 +317,11 @@ def advance(run_id: str) -> dict[str, Any]:
             if st.run.version is not None:
                 state.last_version = st.run.version
             release_lock(session, st.run.resource, run_id)
+            st.run.status, st.run.stage, st.run.finished_at = "succeeded", "done", utcnow()
+            st.run.seconds = round(sum((st.run.stage_seconds or {}).values()), 3)
+            session.merge(st.run)
+            log_run(session, st.run, system=st.ctx.contract.source.system, outcome="ok")
         st.ctx.staging(run_id).clear()
-        st.run.status = "succeeded"
-        st.run.stage = "done"
-    from catalog import utcnow
-
-    st.run.finished_at = utcnow()
-    st.run.seconds = round(sum((st.run.stage_seconds or {}).values()), 3)
     _save(st.run)
     return summary(st.run)
 
@@ -343,12 +346,11 @@ def summary(run: IngestRun) -> dict[str, Any]:
 
 def fail(run_id: str, error: str) -> None:
     """Mark a run failed and release its lock; the watermark stays where it was."""
-    from catalog import utcnow
-
     with session_scope() as session:
         run = session.get(IngestRun, run_id)
         if run is None or run.status != "running":
             return
         run.status, run.error, run.finished_at = "failed", error[:4000], utcnow()
         release_lock(session, run.resource, run_id)
+        log_run(session, run, system=load_contract(run.resource).source.system, outcome="failed")
     log.error("run %s failed: %s", run_id, error)

@@ -155,3 +155,20 @@ def test_schema_drift_quarantine_keeps_every_row_out_of_curated(hub, monkeypatch
     assert reasons == {"schema_drift"}
     messages = {r["message"] for row in _quarantined("credit_record") for r in row["reasons"]}
     assert any("risk_grade" in m for m in messages)
+
+
+def test_every_hop_is_in_the_exchange_log_and_the_chain_verifies(hub) -> None:
+    from govhub.exchange_log import hub_log
+
+    summary = run_ingest("person")
+    run_id = begin("person")
+    fail(run_id, "simulated outage")
+    log = hub_log()
+    events = {(e.type, e.outcome, e.run_id) for e in log.query(resource="person", limit=50)}
+    assert ("ingest", "ok", summary["run_id"]) in events
+    assert ("quarantine", "ok", summary["run_id"]) in events
+    assert ("publish", "ok", summary["run_id"]) in events
+    assert ("ingest", "failed", run_id) in events
+    publish = next(e for e in log.query(type="publish", resource="person"))
+    assert publish.version == 0 and publish.rows == summary["accepted"]
+    assert log.verify().ok

@@ -1,0 +1,1 @@
+"""govhub benchmarks: each module measures one stage against a baseline in the same run."""
