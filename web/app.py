@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web.routes import health
+from web.routes import deliveries, health
 
 __all__ = ["create_app"]
 
@@ -17,4 +17,5 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     app.include_router(health.router)
+    app.include_router(deliveries.router)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import exchange.delivery.deliver as deliver_module
 from catalog import Base
+from catalog.departments import Department
 from catalog.subscriptions import Subscription
 from exchange.delivery import (
     BOOKKEEPING_TABLE,
@@ -117,6 +118,8 @@ def subscribe(
     target_url: str | None = None,
     status: str = "granted",
 ) -> Subscription:
+    if session.get(Department, department) is None:
+        session.add(Department(code=department, name=f"部门{department[-3:]}"))
     sub = Subscription(
         resource="person", department_code=department, purpose="社保待遇资格认证", legal_basis="《社会保险法》",
         fields=list(fields), pii_access=pii_access, delivery_mode=mode, target_url=target_url, status=status,

@@ -1,0 +1,143 @@
+"""The pull API (api mode) and the `govhub delivery` CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from test_delivery import ALL_PERSON, SECRET, commit, person_rows, pid, subscribe
+
+import web.routes.deliveries as routes
+from catalog import Base
+from exchange.delivery import decode_page_token, deliver_resource
+from exchange.log import ExchangeEvent
+from lake import Lake
+from schemas import Contract, load_contract
+from web.auth import current_department
+from web.deps import get_session
+
+DEPT = "11430900MB0000001X"
+
+
+@pytest.fixture(scope="module")
+def person() -> Contract:
+    return load_contract("person")
+
+
+@pytest.fixture(scope="function")
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """The deliveries router on a tmp hub store and lake, called as department DEPT."""
+    import exchange.log.models  # noqa: F401
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    Base.metadata.create_all(engine)
+    lake = Lake(str(tmp_path / "lake"))
+    caller = SimpleNamespace(code=DEPT)
+    app = FastAPI()
+    app.include_router(routes.router)
+
+    def session_override() -> Iterator[Session]:
+        with Session(engine, expire_on_commit=False) as s:
+            yield s
+
+    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[current_department] = lambda: caller
+    monkeypatch.setattr(routes, "open_lake", lambda: lake)
+    monkeypatch.setattr(routes, "delivery_secret", lambda: SECRET)
+    with Session(engine, expire_on_commit=False) as session, TestClient(app) as client:
+        yield SimpleNamespace(client=client, session=session, lake=lake, caller=caller)
+    engine.dispose()
+
+
+def changes(hub: SimpleNamespace, sub_id: int, **params: Any) -> Any:
+    return hub.client.get(f"/api/deliveries/{sub_id}/changes", params=params)
+
+
+def test_pull_pages_a_snapshot_then_the_increment(hub: SimpleNamespace, person: Contract) -> None:
+    sub = subscribe(hub.session, department=DEPT, mode="api", fields=["id_number", "name", "phone"], pii_access=False)
+    v0 = commit(hub.lake, person, person_rows(person, [pid(i) for i in range(5)]), 1)
+    first = changes(hub, sub.id, limit=2)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["after_version"], body["to_version"], body["total"], len(body["rows"])) == (None, v0, 5, 2)
+    assert set(body["rows"][0]) == {"id_number", "name", "phone", "_change_type", "_commit_version"}
+    assert body["rows"][0]["phone"] is None and body["rows"][0]["name"].startswith("张")
+    assert all(len(r["id_number"]) == 64 for r in body["rows"])  # pseudonymous keys
+    assert body["next_after_version"] is None
+
+    v1 = commit(hub.lake, person, person_rows(person, [pid(9)]), 2)  # lands while paging: the sequence stays on v0
+    seen = body["rows"]
+    while body["next_page_token"]:
+        assert decode_page_token(body["next_page_token"])[1] == v0
+        body = changes(hub, sub.id, page_token=body["next_page_token"], limit=2).json()
+        seen += body["rows"]
+    assert len({r["id_number"] for r in seen}) == 5 and body["next_after_version"] == v0
+
+    nxt = changes(hub, sub.id, after_version=v0).json()
+    assert (nxt["to_version"], nxt["total"], nxt["rows"][0]["_change_type"]) == (v1, 1, "insert")
+    assert changes(hub, sub.id, after_version=v1).json()["rows"] == []
+    logged = hub.session.scalars(sa.select(ExchangeEvent)).all()
+    # 3 snapshot pages, the increment, the empty pull
+    assert {e.type for e in logged} == {"delivery"} and len(logged) == 5
+
+
+def test_pull_refuses_revoked_foreign_and_non_api_subscriptions(hub: SimpleNamespace, person: Contract) -> None:
+    commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
+    revoked = subscribe(hub.session, department=DEPT, mode="api", status="revoked")
+    foreign = subscribe(hub.session, department="11430900MB0000009X", mode="api")
+    by_file = subscribe(hub.session, department=DEPT, mode="file")
+    assert changes(hub, revoked.id).status_code == 403
+    assert changes(hub, foreign.id).status_code == 404
+    assert changes(hub, 999).status_code == 404
+    assert changes(hub, by_file.id).status_code == 409
+    own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
+    bad = changes(hub, own.id, page_token="not-a-token")
+    assert bad.status_code == 422 and "page_token" in bad.json()["detail"]["message"]
+
+
+def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person: Contract) -> None:
+    mine = subscribe(hub.session, department=DEPT, mode="file")
+    subscribe(hub.session, department="11430900MB0000009X", mode="file")
+    commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
+    assert len(deliver_resource(hub.session, hub.lake, person, secret=SECRET)) == 2
+    body = hub.client.get("/api/deliveries").json()
+    assert body["count"] == 1
+    [row] = body["data"]
+    assert (row["subscription_id"], row["status"], row["rows"], row["from_version"]) == (mine.id, "done", 1, None)
+
+
+def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, person: Contract) -> None:
+    from typer.testing import CliRunner
+
+    from govhub import cli_delivery
+    from govhub.cli_delivery import delivery_app
+    from govhub.db import migrate, session_scope
+    from govhub.delivery_runner import open_lake
+    from govhub.settings import reset_settings
+
+    monkeypatch.setattr(cli_delivery.console, "width", 200)  # no truncated cells
+    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "home"))
+    reset_settings()
+    try:
+        migrate()
+        commit(open_lake(), person, person_rows(person, [pid(1), pid(2)]), 1)
+        with session_scope() as session:
+            subscribe(session, department=DEPT, mode="file")
+        runner = CliRunner()
+        ran = runner.invoke(delivery_app, ["run", "person"])
+        assert ran.exit_code == 0, ran.output
+        assert DEPT in ran.output and "done" in ran.output
+        again = runner.invoke(delivery_app, ["run", "person"])
+        assert "up to date" in again.output
+        listed = runner.invoke(delivery_app, ["list", "--department", DEPT])
+        assert listed.exit_code == 0 and "snapshot→v0" in listed.output
+        assert (tmp_path / "home" / "keys" / "delivery.secret").stat().st_mode & 0o777 == 0o600
+    finally:
+        reset_settings()

@@ -1,0 +1,159 @@
+"""Deliveries API: a department pulls its changes (api mode) and lists what it has received.
+
+The caller is the department of its X-API-Key; another department's subscription answers 404 as if
+it did not exist. Rows carry the same field restriction and PII masking as file and database
+deliveries. Every page served is an exchange-log "delivery" event.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field
+
+from catalog.subscriptions import Subscription
+from exchange.delivery import DeliveryError, list_deliveries, pull_changes
+from exchange.log import ExchangeLog
+from govhub.delivery_runner import delivery_secret, open_lake
+from schemas import LakeError, load_contract
+from web.auth import CurrentDepartment, error_body
+from web.deps import SessionDep
+
+__all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
+
+router = APIRouter(prefix="/api/deliveries", tags=["deliveries 数据交付"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
+    403: {"description": "The subscription is not granted (revoked, pending, refused) (未授权)"},
+    404: {"description": "Unknown subscription, or not this department's (不存在)"},
+    409: {"description": "The subscription is delivered by file or database, not pulled (交付方式不符)"},
+    422: {"description": "Invalid page token (分页标记无效)"},
+}
+
+
+class ChangesPublic(BaseModel):
+    """One page of changes: rows with `_change_type` (insert/update/delete) and `_commit_version`."""
+
+    subscription_id: int
+    resource: str
+    after_version: int | None = Field(description="Exclusive start; null = a full snapshot")
+    to_version: int | None = Field(description="Inclusive end, pinned for the whole page sequence")
+    total: int = Field(description="Rows in the whole increment")
+    rows: list[dict[str, Any]]
+    next_page_token: str | None = Field(description="Pass to get the next page; null on the last page")
+    next_after_version: int | None = Field(description="On the last page: the after_version of the next pull")
+
+
+class DeliveryPublic(BaseModel):
+    """One delivery record."""
+
+    subscription_id: int
+    resource: str
+    mode: str
+    from_version: int | None
+    to_version: int
+    status: str
+    rows: int
+    bytes: int | None
+    checksum: str | None
+    location: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+class DeliveriesPublic(BaseModel):
+    data: list[DeliveryPublic]
+    count: int
+
+
+def _own_subscription(session: Any, subscription_id: int, department: str) -> Subscription:
+    sub = session.get(Subscription, subscription_id)
+    if sub is None or sub.department_code != department:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=error_body(
+                "not_found", f"unknown subscription #{subscription_id}", f"订阅 #{subscription_id} 不存在"
+            ),
+        )
+    if sub.status != "granted":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=error_body(
+                "forbidden", f"subscription #{sub.id} is {sub.status}; no changes are served",
+                f"订阅 #{sub.id} 当前状态为 {sub.status}，不提供数据",
+            ),
+        )  # fmt: skip
+    if sub.delivery_mode != "api":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=error_body(
+                "conflict", f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
+                f"订阅 #{sub.id} 的交付方式为 {sub.delivery_mode}，不能通过接口拉取",
+            ),
+        )  # fmt: skip
+    return sub
+
+
+@router.get("/{subscription_id}/changes", response_model=ChangesPublic, responses=_ERRORS)
+def get_changes(
+    subscription_id: int,
+    session: SessionDep,
+    department: CurrentDepartment,
+    after_version: int | None = Query(default=None, ge=-1, description="Last version received; omit for a snapshot"),
+    page_token: str | None = Query(default=None, max_length=200),
+    limit: int = Query(default=1000, ge=1, le=10_000),
+) -> dict[str, Any]:
+    """Changes after `after_version` (exclusive) up to the current version, paged, masked and restricted."""
+    sub = _own_subscription(session, subscription_id, department.code)
+    started = time.perf_counter()
+    try:
+        page = pull_changes(
+            open_lake(), load_contract(sub.resource), sub, secret=delivery_secret(),
+            after_version=after_version, page_token=page_token, limit=limit,
+        )  # fmt: skip
+    except DeliveryError as e:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body(e.code, str(e), "分页标记无效或请求无法完成")
+        ) from e
+    except LakeError as e:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail=error_body("unavailable", str(e), "数据湖暂不可用，请稍后重试")
+        ) from e
+    ExchangeLog(session).append(
+        "delivery", source="govhub", target=sub.department_code, department=sub.department_code,
+        resource=sub.resource, version=page.to_version, rows=len(page.rows), outcome="ok",
+        duration_ms=(time.perf_counter() - started) * 1000, purpose=sub.purpose or None,
+        details={"subscription_id": sub.id, "mode": "api", "after_version": page.after_version,
+                 "page_token": page_token, "total": page.total},
+    )  # fmt: skip
+    session.commit()
+    return {
+        "subscription_id": page.subscription_id,
+        "resource": page.resource,
+        "after_version": page.after_version,
+        "to_version": page.to_version,
+        "total": page.total,
+        "rows": jsonable_encoder(page.rows),
+        "next_page_token": page.next_page_token,
+        "next_after_version": page.next_after_version,
+    }
+
+
+@router.get("", response_model=DeliveriesPublic, responses={401: _ERRORS[401]})
+def get_deliveries(
+    session: SessionDep,
+    department: CurrentDepartment,
+    resource: str | None = Query(default=None, max_length=64),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """The deliveries made to the calling department, newest first."""
+    rows = list_deliveries(session, department=department.code, resource=resource, limit=limit)
+    names = [n for n in DeliveryPublic.model_fields if n != "rows"]
+    data = [DeliveryPublic(rows=r.rows, **{n: getattr(r, n) for n in names}) for r in rows]
+    return {"data": data, "count": len(data)}
