@@ -21,6 +21,7 @@ from exchange.log import (
     format_report,
 )
 from exchange.seal import SealedAnswer, VerifyResult, request_hash, seal_answer, verify_file, verify_sealed
+from exchange.verify import VerificationError, VerificationService, load_items, refresh_serving_store
 
 __all__ = [
     "Algorithm",
@@ -35,10 +36,14 @@ __all__ = [
     "SealError",
     "SealedAnswer",
     "Signer",
+    "VerificationError",
+    "VerificationService",
     "VerifyResult",
     "canonical_json",
     "format_report",
+    "load_items",
     "load_or_create_signer",
+    "refresh_serving_store",
     "request_hash",
     "seal_answer",
     "sm3_hex",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -15,7 +16,8 @@ from rich.table import Table
 from schemas import GovhubError, load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
-console = Console()
+# Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 __all__ = ["app"]
@@ -144,9 +146,60 @@ def demo(
     run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
 
 
+from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(subscription_app, name="subscription")
+
+
+from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(verify_app, name="verify")
+app.add_typer(seal_app, name="seal")
+
+
 from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(delivery_app, name="delivery")
+
+
+log_app = typer.Typer(help="The exchange log (交换日志): every ingest, publish, delivery and query, hash-chained.")
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("verify")
+@_friendly
+def log_verify() -> None:
+    """Walk the hash chain and the signed checkpoints; name the first event changed, removed or reordered."""
+    from exchange.log import format_report
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    report = hub_log().verify()
+    (console if report.ok else err).print(format_report(report))
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@log_app.command("tail")
+@_friendly
+def log_tail(
+    limit: Annotated[int, typer.Option(help="How many of the newest events.")] = 20,
+    type_: Annotated[str | None, typer.Option("--type", help="ingest, quarantine, publish, delivery, …")] = None,
+) -> None:
+    """The newest exchange events, newest first."""
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    table = Table(title="exchange log — 交换日志")
+    for column in ("seq", "time", "type", "source", "target", "resource", "version", "rows", "outcome"):
+        table.add_column(column)
+    for e in hub_log().query(type=type_, limit=limit):
+        table.add_row(str(e.seq), e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), str(e.type), e.source or "",
+                      e.target or "", e.resource or "", _n(e.version), _n(e.rows), e.outcome)  # fmt: skip
+    console.print(table)
 
 
 if __name__ == "__main__":

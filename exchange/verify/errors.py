@@ -6,7 +6,25 @@ from typing import Any
 
 from schemas.errors import GovhubError
 
-__all__ = ["VerificationError"]
+__all__ = ["MESSAGES_ZH", "VerificationError"]
+
+MESSAGES_ZH = {
+    "missing_key": "缺少客户端密钥（X-Client-Key）",
+    "invalid_key": "客户端密钥无效、已停用或已更换",
+    "item_not_granted": "该核验事项未授权给本系统",
+    "unknown_item": "核验事项不存在",
+    "rate_limited": "超过每分钟核验次数上限，请稍后再试",
+    "missing_field": "缺少必填项（办件编号、用途或参数）",
+    "malformed_json": "请求体不是合法的 JSON 对象",
+    "malformed_subject": "核验对象格式不正确",
+    "invalid_subject": "核验对象不符合数据标准",
+    "invalid_check_digit": "证件号码或统一社会信用代码校验位错误",
+    "invalid_request": "请求参数不正确",
+    "too_large": "请求过大",
+    "subject_not_found": "未查到该核验对象",
+    "store_unavailable": "该资源暂未提供核验服务",
+    "log_unavailable": "交换日志暂不可用，本次核验未出具结果，请稍后再试",
+}
 
 
 class VerificationError(GovhubError):
@@ -25,7 +43,12 @@ class VerificationError(GovhubError):
 
     def body(self) -> dict[str, Any]:
         """The JSON error document the API returns."""
-        error: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        error: dict[str, Any] = {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "message_zh": MESSAGES_ZH.get(self.code, "核验请求未能完成"),
+        }
         if self.field is not None:
             error["field"] = self.field
         return {"error": error}

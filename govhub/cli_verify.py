@@ -1,0 +1,188 @@
+"""`govhub verify ...` (ask, items, refresh, seed-clients, demo) and `govhub seal verify FILE` (offline check)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from govhub.cli import _friendly
+
+__all__ = ["seal_app", "verify_app"]
+
+verify_app = typer.Typer(help="数据核验 — verification questions with sealed answers.", no_args_is_help=True)
+seal_app = typer.Typer(help="电子签章 — check sealed answers offline.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, Any]:
+    """key=value arguments; a value that parses as a JSON number stays a number (params such as years=3)."""
+    out: dict[str, Any] = {}
+    for pair in values or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{what} '{pair}' must be key=value")
+        try:
+            parsed = json.loads(value)
+            out[key] = parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else value
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _service(algorithm: str) -> Any:
+    from exchange.crypto import load_or_create_signer
+    from exchange.verify import ServingStore, VerificationService
+    from govhub.db import get_engine, migrate
+    from govhub.settings import get_settings
+
+    migrate()
+    home = get_settings().resolved_home
+    signer = load_or_create_signer(home / "keys", algorithm=algorithm)  # type: ignore[arg-type]
+    return VerificationService(store=ServingStore(home), signer=signer, engine=get_engine())
+
+
+@verify_app.command("ask")
+@_friendly
+def ask(
+    item: Annotated[str, typer.Argument(help="Item code, e.g. identity_matches (see `govhub verify items`).")],
+    client_key: Annotated[str, typer.Option("--client-key", help="The approval system's key.")],
+    case: Annotated[str, typer.Option("--case", help="办件编号 — the case number.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="用途 — why the question is asked.")],
+    subject: Annotated[list[str], typer.Option("--subject", help="Subject field key=value (repeat).")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="Parameter key=value (repeat).")] = None,
+    url: Annotated[str | None, typer.Option(help="Ask a running hub (http://host:port) instead of in-process.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the sealed answer to this file.")] = None,
+    algorithm: Annotated[str, typer.Option(help="In-process only: seal algorithm (sm2 or ed25519).")] = "sm2",
+) -> None:
+    """Ask one verification question (in-process or over HTTP) and print the sealed answer."""
+    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject")}
+    if param:
+        body["params"] = _pairs(param, "--param")
+    if url:
+        import httpx
+
+        response = httpx.post(f"{url.rstrip('/')}/api/verify/{item}", json=body, headers={"X-Client-Key": client_key})
+        status, document = response.status_code, response.json()
+    else:
+        status, document = _service(algorithm).ask(item, client_key=client_key, body=body)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if status != 200:
+        err.print(text)
+        raise typer.Exit(1)
+    if out is not None:
+        out.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    console.print_json(text)
+
+
+@verify_app.command("items")
+def items() -> None:
+    """List the verification items: code, name, the proofs they replace, subject fields."""
+    from rich.table import Table
+
+    from exchange.verify import load_items
+
+    table = Table(title="核验事项 — verification items")
+    for column in ("code", "名称", "replaces 替代证明", "resource", "subject", "params"):
+        table.add_column(column)
+    for i in load_items().values():
+        table.add_row(i.code, i.name, "、".join(i.replaces), i.resource, ", ".join(i.subject),
+                      ", ".join(p.name for p in i.params))  # fmt: skip
+    console.print(table)
+
+
+@verify_app.command("refresh")
+@_friendly
+def refresh(resources: Annotated[list[str] | None, typer.Argument(help="Resources (default: all).")] = None) -> None:
+    """Rebuild the serving stores from the curated tables' current versions."""
+    from exchange.verify import refresh_serving_store
+    from govhub.settings import get_settings
+    from lake import Lake
+    from schemas import load_all
+
+    settings = get_settings()
+    lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
+    contracts = load_all()
+    for name in resources or sorted(contracts):
+        version = refresh_serving_store(lake, contracts[name], home=settings.resolved_home)
+        console.print(f"{name}: serving version {version}")
+
+
+@verify_app.command("seed-clients")
+@_friendly
+def seed_clients() -> None:
+    """Register (or re-key) the three demo approval systems and print their new keys once."""
+    from sqlalchemy.orm import Session
+
+    from exchange.verify import seed_demo_clients
+    from govhub.db import get_engine, migrate
+
+    migrate()
+    with Session(get_engine()) as session:
+        keys = seed_demo_clients(session)
+        session.commit()
+    for client_id, key in keys.items():
+        console.print(f"{client_id}: {key}")
+
+
+@verify_app.command("demo")
+@_friendly
+def demo(algorithm: Annotated[str, typer.Option(help="sm2 or ed25519")] = "sm2") -> None:
+    """Run the three scripted approval flows over the current lake (after `govhub ingest`)."""
+    from exchange.verify.demo import run_approval_flows
+    from govhub.db import get_engine, migrate
+    from govhub.settings import get_settings
+    from lake import Lake
+
+    migrate()
+    settings = get_settings()
+    lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
+    results = run_approval_flows(
+        home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=algorithm,  # type: ignore[arg-type]
+        echo=console.print,
+    )  # fmt: skip
+    if not all(r["offline_ok"] for r in results):
+        raise typer.Exit(1)
+
+
+@seal_app.command("verify")
+def seal_verify(
+    file: Annotated[Path, typer.Argument(help="A saved sealed answer (JSON).")],
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="PEM file (default: the hub key under GOVHUB_HOME/keys).")
+    ] = None,
+    request: Annotated[
+        Path | None, typer.Option(help="JSON file of the request you sent (checks the binding).")
+    ] = None,
+) -> None:
+    """Check a sealed answer offline; exit 0 when valid, 1 (with the reason) when not."""
+    from exchange.seal import verify_file
+
+    pem_path = public_key or _default_public_key(file)
+    if pem_path is None or not pem_path.exists():
+        err.print("[bold red]error:[/] no public key: pass --public-key hub.pub (GET /api/verify/public-key)")
+        raise typer.Exit(2)
+    request_obj = json.loads(request.read_text(encoding="utf-8")) if request else None
+    result = verify_file(file, public_key_pem=pem_path.read_text(encoding="ascii"), request=request_obj)
+    if result.ok:
+        console.print(f"[green]verified[/] {result.message}")
+        return
+    err.print(f"[bold red]not verified[/] ({result.reason}): {result.message}")
+    raise typer.Exit(1)
+
+
+def _default_public_key(file: Path) -> Path | None:
+    """The hub's own public key file for the answer's algorithm, under GOVHUB_HOME/keys."""
+    from govhub.settings import get_settings
+
+    try:
+        algorithm = json.loads(file.read_text(encoding="utf-8-sig"))["seal"]["algorithm"]
+    except (OSError, ValueError, KeyError, TypeError):
+        algorithm = "sm2"
+    if algorithm not in ("sm2", "ed25519"):
+        return None
+    return get_settings().resolved_home / "keys" / f"hub-{algorithm}.pub"

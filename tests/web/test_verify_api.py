@@ -1,0 +1,134 @@
+"""The verification API over HTTP: sealed answers, typed errors, catalogue, key, counter and check pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from exchange.seal import verify_sealed
+from exchange.verify import build_request
+from tests.exchange.test_verify_fixtures import E_SHOP, P_LI, P_ZHANG, ServedHub, body, build_hub
+from web.app import create_app
+from web.routes.verify import get_verification_service
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
+    served = build_hub(tmp_path_factory.mktemp("verify-web"), algorithm="sm2")
+    yield served
+    served.service.writer.close()
+
+
+@pytest.fixture(scope="module")
+def client(hub: ServedHub) -> Iterator[TestClient]:
+    app = create_app()
+    app.dependency_overrides[get_verification_service] = lambda: hub.service
+    with TestClient(app) as c:
+        yield c
+
+
+def post(client: TestClient, hub: ServedHub, item: str, payload: object, *, who: str | None = "all", path: str = ""):  # type: ignore[no-untyped-def]
+    headers = {"X-Client-Key": hub.keys[who]} if who else {}
+    return client.post(f"/api/verify/{item}{path}", headers=headers, json=payload)
+
+
+def test_sealed_answer_over_http_checks_offline_with_the_published_key(client: TestClient, hub: ServedHub) -> None:
+    request_body = body({"id_number": P_ZHANG, "name": "张三"})
+    r = post(client, hub, "identity_matches", request_body)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = r.json()
+    key = client.get("/api/verify/public-key").json()
+    assert key["algorithm"] == "sm2" and key["key_id"] == doc["seal"]["key_id"]
+    result = verify_sealed(
+        r.content, public_key_pem=key["public_key_pem"], request=build_request("identity_matches", request_body)
+    )
+    assert result.ok and doc["answer"]["match"] is True and doc["version"] == 0
+
+
+def test_catalogue_lists_items_with_what_they_replace(client: TestClient) -> None:
+    data = client.get("/api/verify/items").json()
+    assert data["count"] >= 12
+    codes = {i["code"]: i for i in data["data"]}
+    assert "户口簿复印件" in codes["household_in_district"]["replaces"]
+
+
+@pytest.mark.parametrize(
+    ("who", "item", "payload", "status", "code"),
+    [
+        pytest.param(
+            None, "identity_matches", body({"id_number": P_ZHANG, "name": "张三"}), 401, "missing_key", id="401"
+        ),
+        pytest.param("narrow", "entity_in_business", body({"uscc": E_SHOP}), 403, "item_not_granted", id="403"),
+        pytest.param(
+            "all",
+            "person_alive",
+            {"purpose": "x", "subject": {"id_number": P_ZHANG}},
+            422,
+            "missing_field",
+            id="422-case",
+        ),
+        pytest.param(
+            "all",
+            "person_alive",
+            body({"id_number": P_ZHANG[:17] + ("1" if P_ZHANG[17] != "1" else "2")}),
+            422,
+            "invalid_check_digit",
+            id="422-check",
+        ),
+        pytest.param("all", "no_such_item", body({}), 404, "unknown_item", id="404-item"),
+    ],
+)
+def test_typed_errors(client: TestClient, hub: ServedHub, who, item, payload, status, code) -> None:  # type: ignore[no-untyped-def]
+    r = post(client, hub, item, payload, who=who)
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+
+
+def test_rate_limited_client_gets_429_with_retry_after(client: TestClient, hub: ServedHub) -> None:
+    codes = [post(client, hub, "person_alive", body({"id_number": P_ZHANG}), who="slow").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = post(client, hub, "person_alive", body({"id_number": P_ZHANG}), who="slow")
+    assert r.headers["retry-after"] == "60" and r.json()["error"]["code"] == "rate_limited"
+
+
+def test_oversized_body_is_refused_without_reading_it(client: TestClient, hub: ServedHub) -> None:
+    r = client.post(
+        "/api/verify/person_alive", headers={"X-Client-Key": hub.keys["all"]}, content=b"{" + b" " * 1_100_000 + b"}"
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "too_large")
+
+
+def test_batch_endpoint(client: TestClient, hub: ServedHub) -> None:
+    payload = {"case_number": "YY-1", "purpose": "批量核验", "subjects": [{"id_number": P_ZHANG}, {"id_number": P_LI}]}
+    r = post(client, hub, "person_alive", payload, path="/batch")
+    assert r.status_code == 200 and [x["match"] for x in r.json()["answer"]["results"]] == [True, True]
+
+
+def test_counter_page_prints_the_answer_with_a_qr_code_in_chinese_and_english(
+    client: TestClient, hub: ServedHub
+) -> None:
+    doc = post(client, hub, "entity_basic_info", body({"uscc": E_SHOP})).json()
+    answer_id = doc["answer"]["answer_id"]
+    page = client.get(f"/verify/answer/{answer_id}")
+    assert page.status_code == 200 and "<svg" in page.text and "数据核验结果" in page.text
+    assert "机构名称" in page.text and "益阳市资阳区张三商行" in page.text and doc["seal"]["key_id"] in page.text
+    assert "Verification result" in client.get(f"/verify/answer/{answer_id}?lang=en").text
+    assert client.get(f"/api/verify/answers/{answer_id}").json() == doc
+    assert client.get("/verify/answer/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_public_check_page_says_verified_or_why_not(client: TestClient, hub: ServedHub) -> None:
+    doc = post(client, hub, "identity_matches", body({"id_number": P_ZHANG, "name": "张三"})).json()
+    assert "粘贴" in client.get("/check").text
+    good = client.post("/check", data={"document": json.dumps(doc, ensure_ascii=False)})
+    assert 'data-ok="true"' in good.text and "验证通过" in good.text
+    doc["answer"]["match"] = False
+    bad = client.post("/check", data={"document": json.dumps(doc, ensure_ascii=False)})
+    assert 'data-ok="false"' in bad.text and "signature" in bad.text
+    garbage = client.post("/check?lang=en", data={"document": "not json"})
+    assert "Not verified" in garbage.text and "malformed" in garbage.text
+    api = client.post("/api/check", content=json.dumps(doc, ensure_ascii=False).encode()).json()
+    assert api["ok"] is False and api["reason"] == "signature"

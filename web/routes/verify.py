@@ -1,0 +1,243 @@
+"""Verification API for approval systems, the counter page (窗口办) and the public seal check page.
+
+POST /api/verify/{item}           one subject -> one sealed answer (header X-Client-Key)
+POST /api/verify/{item}/batch     up to 100 subjects -> one sealed answer holding every result
+GET  /api/verify/items            the catalogue;  GET /api/verify/public-key  the seal key
+GET  /api/verify/answers/{id}     a sealed answer issued earlier (JSON)
+POST /api/check                   check a sealed answer (JSON in, {ok, reason, message} out)
+GET  /verify/answer/{id}          printable page with a QR code carrying the seal (?lang=en)
+GET|POST /check                   public page: paste (or scan into) the sealed JSON -> verified or not
+All the work is in `exchange.verify.VerificationService`; these handlers only translate HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from exchange.verify import VerificationService
+from schemas import load_all
+
+__all__ = ["get_verification_service", "router"]
+
+router = APIRouter(tags=["verification"])
+_templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+_BEIJING = ZoneInfo("Asia/Shanghai")
+_MAX_BODY = 1024 * 1024
+
+
+@cache
+def _service_for(home: str, db_url: str) -> VerificationService:
+    from exchange.crypto import load_or_create_signer
+    from exchange.verify import ServingStore
+    from govhub.db import engine_for
+
+    root = Path(home)
+    signer = load_or_create_signer(root / "keys", algorithm="sm2")
+    return VerificationService(store=ServingStore(root), signer=signer, engine=engine_for(db_url))
+
+
+def get_verification_service() -> VerificationService:
+    """The process's service over GOVHUB_HOME (serving stores, hub SM2 key in <home>/keys, metadata DB)."""
+    from govhub.settings import get_settings
+
+    settings = get_settings()
+    return _service_for(str(settings.resolved_home), settings.metadata_url)
+
+
+ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
+ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
+
+
+def _json(status: int, document: Any) -> Response:
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"Retry-After": "60"} if status == 429 else None
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def _ask(service: VerificationService, item: str, request: Request, key: str | None, *, batch: bool) -> Response:
+    length = request.headers.get("content-length")
+    body = b"\0" * (_MAX_BODY + 1) if length and length.isdigit() and int(length) > _MAX_BODY else await request.body()
+    status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
+    return _json(status, document)
+
+
+@router.get("/api/verify/items")
+def list_items(service: ServiceDep) -> dict[str, Any]:
+    """The catalogue of verification items: what each asks, replaces, reads and discloses."""
+    data = service.catalogue()
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/api/verify/public-key")
+def public_key(service: ServiceDep) -> dict[str, str]:
+    """The hub's seal key (PEM, key id, algorithm): check sealed answers offline with it."""
+    return service.public_key()
+
+
+@router.post("/api/verify/{item}")
+async def verify_one(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+    """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
+    return await _ask(service, item, request, x_client_key, batch=False)
+
+
+@router.post("/api/verify/{item}/batch")
+async def verify_batch(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+    """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
+    return await _ask(service, item, request, x_client_key, batch=True)
+
+
+@router.get("/api/verify/answers/{answer_id}")
+def answer_json(answer_id: str, service: ServiceDep) -> Response:
+    """A sealed answer issued earlier, exactly as sealed (404 when unknown)."""
+    document = service.answer_document(answer_id)
+    if document is None:
+        return _json(404, {"error": {"status": 404, "code": "answer_not_found", "message": "no such answer"}})
+    return _json(200, document)
+
+
+@router.post("/api/check")
+async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Check a sealed answer with the hub's key: body = the sealed JSON, or {"document": ..., "request": ...}."""
+    raw = await request.body()
+    request_obj = None
+    try:
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict) and "document" in parsed:
+            raw, request_obj = parsed["document"], parsed.get("request")
+    except ValueError:
+        pass
+    result = service.check(raw, request=request_obj)
+    return {"ok": result.ok, "reason": result.reason, "message": result.message}
+
+
+# -- pages --------------------------------------------------------------------------------------------
+
+_TEXT = {
+    "zh": {
+        "title": "数据核验结果（电子核验凭证）", "item": "核验事项", "replaces": "替代证明材料", "basis": "法律依据",
+        "case": "办件编号", "result": "核验结果", "yes": "是（核验一致）", "no": "否（核验不一致或无记录）",
+        "dataset": "数据来源", "version": "数据版本", "issued": "出具时间（北京时间）", "key": "签章密钥",
+        "answer_id": "凭证编号", "scan": "扫描二维码或在核验页面粘贴凭证 JSON 即可离线验证电子签章。",
+        "check_title": "电子核验凭证验证", "paste": "粘贴或扫码录入凭证 JSON", "submit": "验证",
+        "ok": "验证通过：签章有效，内容未被篡改", "bad": "验证未通过", "reason": "原因", "print": "打印",
+        "not_found": "未找到该核验凭证", "lang": "English", "found_no": "未查到该对象",
+    },
+    "en": {
+        "title": "Verification result (sealed answer)", "item": "Item", "replaces": "Replaces the proof",
+        "basis": "Legal basis", "case": "Case number", "result": "Result", "yes": "Yes (verified)",
+        "no": "No (does not match, or no record)", "dataset": "Data source", "version": "Dataset version",
+        "issued": "Issued (Beijing time)", "key": "Seal key", "answer_id": "Answer ID",
+        "scan": "Scan the QR code, or paste the answer's JSON on the check page, to verify the seal offline.",
+        "check_title": "Check a sealed answer", "paste": "Paste (or scan) the sealed answer JSON",
+        "submit": "Check", "ok": "Verified: the seal is valid and the content unchanged", "bad": "Not verified",
+        "reason": "Reason", "print": "Print", "not_found": "No such answer", "lang": "中文", "found_no": "no record",
+    },
+}  # fmt: skip
+
+
+def _qr_svg(data: bytes) -> str:
+    """The sealed answer as an inline SVG QR code (qrcode package, no image library needed)."""
+    import qrcode
+    import qrcode.image.svg
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_L, box_size=4, border=2)
+    qr.add_data(data)
+    qr.make(fit=True)
+    return qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+
+
+def _rows(service: VerificationService, document: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(label, value) lines of the answer: the predicate, or the returned fields with contract labels."""
+    t = _TEXT[lang]
+    item = service.items.get(document["item"])
+    answer = document["answer"]
+    if "match" in answer:
+        return [(t["result"], t["yes"] if answer["match"] else t["no"])]
+    if "results" in answer:
+        return [(f"#{i + 1}", t["yes"] if r.get("match") else t["no"]) for i, r in enumerate(answer["results"])]
+    contract = load_all().get(item.resource) if item else None
+    rows = []
+    for name, value in answer.items():
+        if name in ("answer_id", "case_number"):
+            continue
+        label = name
+        if contract is not None and name in contract.field_names:
+            field = contract.field(name)
+            label = field.label if lang == "zh" else field.label_en
+        rows.append((label, str(value)))
+    return rows
+
+
+def _beijing(issued_at: str) -> str:
+    moment = datetime.fromisoformat(issued_at.replace("Z", "+00:00")).astimezone(_BEIJING)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@router.get("/verify/answer/{answer_id}", response_class=HTMLResponse)
+def answer_page(
+    answer_id: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
+) -> HTMLResponse:
+    """A printable page of a sealed answer with a QR code carrying the whole seal (窗口办)."""
+    from exchange.crypto import canonical_json
+
+    document = service.answer_document(answer_id)
+    t = _TEXT[lang]
+    if document is None:
+        return _templates.TemplateResponse(
+            request, "verify_answer.html", {"t": t, "lang": lang, "missing": True}, status_code=404
+        )
+    item = service.items.get(document["item"])
+    contract = load_all().get(item.resource) if item else None
+    context = {
+        "t": t,
+        "lang": lang,
+        "missing": False,
+        "doc": document,
+        "item_name": (item.name if lang == "zh" else item.name_en) if item else document["item"],
+        "replaces": "、".join(item.replaces) if item else "",
+        "basis": list(item.legal_basis) if item else [],
+        "dataset": (contract.title if lang == "zh" else contract.title_en) if contract else "",
+        "rows": _rows(service, document, lang),
+        "issued": _beijing(document["issued_at"]),
+        "qr": _qr_svg(canonical_json(document)),
+        "other_lang": "en" if lang == "zh" else "zh",
+        "printed_at": datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M"),
+    }
+    return _templates.TemplateResponse(request, "verify_answer.html", context)
+
+
+@router.get("/check", response_class=HTMLResponse)
+def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
+    """The public check page (no login): paste or scan a sealed answer."""
+    return _templates.TemplateResponse(
+        request, "check_page.html", {"t": _TEXT[lang], "lang": lang, "result": None, "text": ""}
+    )
+
+
+@router.post("/check", response_class=HTMLResponse)
+def check_submit(
+    request: Request, service: ServiceDep, document: Annotated[str, Form(max_length=20_000)],
+    lang: Literal["zh", "en"] = "zh",
+) -> HTMLResponse:  # fmt: skip
+    """Verify the pasted sealed answer with the hub's public key and say why it passes or fails."""
+    result = service.check(document.strip())
+    doc = result.document if result.ok else None
+    return _templates.TemplateResponse(
+        request,
+        "check_page.html",
+        {
+            "t": _TEXT[lang], "lang": lang, "result": result, "text": document,
+            "rows": _rows(service, doc, lang) if doc else [], "doc": doc,
+            "issued": _beijing(doc["issued_at"]) if doc else "",
+        },
+    )  # fmt: skip
