@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from web.routes import deliveries, health
+from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
 
@@ -17,5 +18,6 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     app.include_router(health.router)
+    app.include_router(verify_routes.router)
     app.include_router(deliveries.router)
     return app
