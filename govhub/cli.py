@@ -202,11 +202,5 @@ def log_tail(
     console.print(table)
 
 
-from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
-
-app.add_typer(verify_app, name="verify")
-app.add_typer(seal_app, name="seal")
-
-
 if __name__ == "__main__":
     app()

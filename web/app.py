@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web.routes import deliveries, health
+from web.routes import catalog, deliveries, health, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
@@ -19,5 +19,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(verify_routes.router)
+    app.include_router(catalog.router)
+    app.include_router(subscriptions.router)
     app.include_router(deliveries.router)
     return app

@@ -1,0 +1,168 @@
+"""The subscriptions API: apply, see only what is yours, decide as provider, revoke, typed errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER, Api
+
+APPLICATION = {
+    "resource": "person",
+    "purpose": "社会保险待遇资格认证",
+    "legal_basis": "《社会保险法》第七十五条",
+    "fields": ["name", "status"],
+    "delivery_mode": "file",
+}
+
+
+def _apply(api: Api, department: str = USER, **changes: Any) -> dict[str, Any]:
+    response = api.client.post("/api/subscriptions", json=APPLICATION | changes, headers=api.headers(department))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _post(api: Api, path: str, department: str, body: dict) -> Any:
+    return api.client.post(path, json=body, headers=api.headers(department))
+
+
+def test_apply_for_a_conditional_resource_is_pending_with_a_due_date(api: Api) -> None:
+    sub = _apply(api)
+    assert sub["status"] == "pending" and sub["department_code"] == USER
+    assert sub["resource"] == "person" and sub["resource_code"] == "101001001"
+    assert sub["fields"] == ["id_number", "name", "status"]
+    assert sub["due_at"] is not None and sub["overdue"] is False
+    assert [e["action"] for e in sub["events"]] == ["applied"]
+
+
+def test_apply_for_an_unconditional_resource_is_granted_at_once(api: Api) -> None:
+    sub = _apply(api, resource="102001001", fields=["name"])
+    assert sub["status"] == "granted" and sub["decided_by"] == "govhub"
+    assert [e["action"] for e in sub["events"]] == ["applied", "auto_granted"]
+
+
+def test_the_provider_grants_and_the_grant_is_visible_to_both(api: Api) -> None:
+    sub = _apply(api)
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True})
+    assert response.status_code == 200 and response.json()["status"] == "granted"
+    for department in (USER, POLICE):
+        seen = api.client.get(f"/api/subscriptions/{sub['id']}", headers=api.headers(department)).json()
+        assert seen["status"] == "granted" and seen["decided_by"] == POLICE
+
+
+def test_a_refusal_needs_reasons(api: Api) -> None:
+    sub = _apply(api)
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": False})
+    assert response.status_code == 422
+    assert response.json()["detail"]["message_zh"] == "不予共享的答复必须说明理由"
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": False, "reason": "超出职责"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "refused" and response.json()["refusal_reason"] == "超出职责"
+
+
+def test_deciding_twice_is_409(api: Api) -> None:
+    sub = _apply(api)
+    assert _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True}).status_code == 200
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True})
+    assert response.status_code == 409 and response.json()["detail"]["code"] == "conflict"
+
+
+def test_the_applicant_cannot_decide_its_own_application(api: Api) -> None:
+    sub = _apply(api)
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", USER, {"approve": True})
+    assert response.status_code == 403
+    assert response.json()["detail"]["message_zh"].startswith("只有提供部门 市公安局")
+
+
+@pytest.mark.parametrize("department", [OTHER_USER, MARKET])
+def test_another_departments_application_is_404(api: Api, department: str) -> None:
+    sub = _apply(api)
+    path = f"/api/subscriptions/{sub['id']}"
+    assert api.client.get(path, headers=api.headers(department)).status_code == 404
+    assert _post(api, f"{path}/decision", department, {"approve": True}).status_code == 404
+    assert _post(api, f"{path}/revoke", department, {"reason": "x"}).status_code == 404
+
+
+def test_list_shows_own_applications_and_those_to_decide(api: Api) -> None:
+    mine = _apply(api)
+    theirs = _apply(api, OTHER_USER)
+    payment = _apply(api, OTHER_USER, resource="payment", fields=["amount"])
+
+    def ids(department: str, **params: str) -> list[int]:
+        response = api.client.get("/api/subscriptions", params=params, headers=api.headers(department))
+        assert response.status_code == 200
+        return [s["id"] for s in response.json()["data"]]
+
+    assert ids(USER) == [mine["id"]]
+    assert ids(OTHER_USER) == [theirs["id"], payment["id"]]
+    assert ids(POLICE) == [mine["id"], theirs["id"]]
+    assert ids(POLICE, role="applicant") == []
+    assert ids(FINANCE, status="pending") == [payment["id"]]
+    assert ids(FINANCE, status="granted") == []
+    assert ids(MARKET) == []
+
+
+def test_revoke_a_grant(api: Api) -> None:
+    sub = _apply(api, resource="legal_entity", fields=["name"])
+    response = _post(api, f"/api/subscriptions/{sub['id']}/revoke", MARKET, {"reason": "用途已结束"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "revoked" and body["revoked_by"] == MARKET
+    assert [e["action"] for e in body["events"]] == ["applied", "auto_granted", "revoked"]
+    again = _post(api, f"/api/subscriptions/{sub['id']}/revoke", MARKET, {"reason": "again"})
+    assert again.status_code == 409
+
+
+def test_unknown_fields_are_422_naming_them(api: Api) -> None:
+    response = api.client.post(
+        "/api/subscriptions", json=APPLICATION | {"fields": ["name", "salary"]}, headers=api.headers(USER)
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "no field(s) salary; allowed: id_number, name" in detail["message"]
+    assert detail["field"] == "salary" and "salary" in detail["message_zh"]
+
+
+def test_unknown_resource_is_404(api: Api) -> None:
+    response = api.client.post(
+        "/api/subscriptions", json=APPLICATION | {"resource": "people"}, headers=api.headers(USER)
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"delivery_mode": "email"}, id="bad-mode"),
+        pytest.param({"fields": []}, id="no-fields"),
+        pytest.param({"fields": "name"}, id="fields-not-a-list"),
+        pytest.param({"purpose": ""}, id="empty-purpose"),
+        pytest.param({"delivery_mode": "database"}, id="database-without-target"),
+        pytest.param({"schedule": "sometimes"}, id="bad-schedule"),
+    ],
+)
+def test_bad_applications_are_422_never_500(api: Api, changes: dict) -> None:
+    response = api.client.post("/api/subscriptions", json=APPLICATION | changes, headers=api.headers(USER))
+    assert response.status_code == 422, response.text
+
+
+def test_missing_body_and_bad_ids_are_422(api: Api) -> None:
+    assert api.client.post("/api/subscriptions", headers=api.headers(USER)).status_code == 422
+    assert api.client.get("/api/subscriptions/abc", headers=api.headers(USER)).status_code == 422
+    assert api.client.get("/api/subscriptions/999", headers=api.headers(USER)).status_code == 404
+
+
+def test_database_target_password_is_never_shown(api: Api) -> None:
+    sub = _apply(api, delivery_mode="database", target_url="postgresql+psycopg://rs:s3cret@db.rsj/rs")
+    assert "s3cret" not in str(sub) and sub["target_url"] == "postgresql+psycopg://rs:***@db.rsj/rs"
+
+
+def test_a_provider_applying_for_its_own_resource_is_422(api: Api) -> None:
+    response = api.client.post("/api/subscriptions", json=APPLICATION, headers=api.headers(POLICE))
+    assert response.status_code == 422 and "provides resource person itself" in response.json()["detail"]["message"]
+
+
+def test_a_duplicate_application_is_409(api: Api) -> None:
+    _apply(api)
+    response = api.client.post("/api/subscriptions", json=APPLICATION, headers=api.headers(USER))
+    assert response.status_code == 409

@@ -1,0 +1,73 @@
+"""Department authentication (header `X-API-Key`) and the mapping of govhub errors to HTTP answers.
+
+Keys are issued by `govhub catalog issue-key` and stored as salted scrypt hashes; a missing,
+malformed, forged or revoked key, or an inactive department, gets 401 with a bilingual message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Security, status
+from fastapi.security import APIKeyHeader
+
+from catalog import CatalogError, Department, authenticate
+from schemas import AccessDenied, GovhubError
+from web.deps import SessionDep
+
+__all__ = ["API_KEY_HEADER", "CurrentDepartment", "current_department", "error_body", "http_error"]
+
+API_KEY_HEADER = "X-API-Key"
+_api_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="DepartmentApiKey",
+    description="部门 API 密钥 — the department's API key (issued by `govhub catalog issue-key`).",
+)
+_STATUS = {"not_found": status.HTTP_404_NOT_FOUND, "conflict": status.HTTP_409_CONFLICT}
+
+
+def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[str, Any]:
+    """The `detail` of every error this API returns: a code, an English and a Chinese message."""
+    return {"code": code, "message": message, "message_zh": message_zh, **extra}
+
+
+def current_department(session: SessionDep, api_key: Annotated[str | None, Security(_api_key)]) -> Department:
+    """The department calling, from its API key; 401 when there is no valid key."""
+    if not api_key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=error_body(
+                "unauthenticated",
+                f"missing {API_KEY_HEADER} header: call as a department with its API key",
+                "缺少部门 API 密钥（请求头 X-API-Key）",
+            ),
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    department = authenticate(session, api_key)
+    if department is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=error_body(
+                "unauthenticated",
+                "the API key is not valid (unknown, revoked, or the department is inactive)",
+                "API 密钥无效（未知、已作废或部门已停用）",
+            ),
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    return department
+
+
+CurrentDepartment = Annotated[Department, Depends(current_department)]
+
+
+def http_error(error: GovhubError) -> HTTPException:
+    """A govhub error as an HTTP answer: CatalogError by kind (404/409/422), AccessDenied 403."""
+    message_zh = getattr(error, "message_zh", "请求无法完成")
+    if isinstance(error, AccessDenied):
+        return HTTPException(status.HTTP_403_FORBIDDEN, detail=error_body("forbidden", str(error), message_zh))
+    if isinstance(error, CatalogError):
+        code = _STATUS.get(error.kind, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        extra = {"field": error.field} if error.field else {}
+        return HTTPException(code, detail=error_body(error.kind, str(error), message_zh, **extra))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body("invalid", str(error), message_zh))

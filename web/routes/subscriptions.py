@@ -1,0 +1,276 @@
+"""Subscriptions (共享申请) API: apply, list, decide (provider department), revoke.
+
+The caller is the department of its X-API-Key. A department sees the applications it made and
+those made for the resources it provides (pending ones await its decision; granted ones it may
+revoke); anything else answers 404 as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from catalog import (
+    CatalogError,
+    Department,
+    Subscription,
+    apply,
+    decide,
+    get_resource,
+    list_subscriptions,
+    revoke,
+)
+from schemas import GovhubError
+from web.auth import CurrentDepartment, http_error
+from web.deps import SessionDep
+
+__all__ = [
+    "SubscriptionCreate",
+    "SubscriptionDecision",
+    "SubscriptionEventPublic",
+    "SubscriptionPublic",
+    "SubscriptionRevoke",
+    "SubscriptionsPublic",
+    "router",
+]
+
+router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions 共享申请"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
+    403: {"description": "The department may not do this (无权操作)"},
+    404: {"description": "Unknown resource or subscription, or not visible to this department (不存在)"},
+    409: {"description": "Already decided, not granted, or a duplicate application (状态冲突)"},
+    422: {"description": "Invalid request: unknown fields, missing reasons, bad delivery target (请求无效)"},
+}
+
+
+class SubscriptionCreate(BaseModel):
+    """An application for a resource (the applying department is the caller)."""
+
+    resource: str = Field(min_length=1, max_length=64, description="Resource code or contract name")
+    purpose: str = Field(min_length=1, max_length=2000, description="用途 — what the data is for")
+    legal_basis: str = Field(min_length=1, max_length=2000, description="法律依据 — the law or policy")
+    fields: list[str] = Field(min_length=1, max_length=200, description="Data items asked (primary key is added)")
+    pii_access: bool = Field(default=False, description="Ask for unmasked personal information")
+    delivery_mode: Literal["file", "database", "api"]
+    target_url: str | None = Field(default=None, max_length=1000, description="Database mode: SQLAlchemy URL")
+    schedule: str = Field(default="on_publish", max_length=64, description="'on_publish' or a 5-field cron")
+
+
+class SubscriptionDecision(BaseModel):
+    """The provider department's answer; a refusal must give reasons."""
+
+    approve: bool
+    reason: str | None = Field(default=None, max_length=2000, description="理由 (required when refusing)")
+
+
+class SubscriptionRevoke(BaseModel):
+    """Why a grant is withdrawn."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SubscriptionEventPublic(BaseModel):
+    """One recorded step: who did what, when."""
+
+    action: str
+    actor: str
+    at: datetime
+    note: str | None
+
+
+class SubscriptionPublic(BaseModel):
+    """An application and where it stands."""
+
+    id: int
+    resource: str
+    resource_code: str
+    department_code: str
+    purpose: str
+    legal_basis: str
+    fields: list[str]
+    pii_access: bool
+    delivery_mode: str
+    target_url: str | None = Field(description="Password hidden")
+    schedule: str
+    status: Literal["pending", "granted", "refused", "revoked"]
+    applied_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    decided_at: datetime | None
+    decided_by: str | None
+    refusal_reason: str | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    events: list[SubscriptionEventPublic]
+
+
+class SubscriptionsPublic(BaseModel):
+    """Subscriptions visible to the calling department."""
+
+    data: list[SubscriptionPublic]
+    count: int
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="提出共享申请",
+    description="Apply for a resource as the calling department. 无条件共享 is granted at once, 有条件共享 "
+    "waits for the provider (answer due in 10 working days), 不予共享 is refused by rule.",
+    responses=_ERRORS,
+)
+def create_subscription(
+    body: SubscriptionCreate, session: SessionDep, department: CurrentDepartment
+) -> SubscriptionPublic:
+    try:
+        sub = apply(
+            session,
+            department_code=department.code,
+            resource=body.resource,
+            purpose=body.purpose,
+            legal_basis=body.legal_basis,
+            fields=body.fields,
+            pii_access=body.pii_access,
+            delivery_mode=body.delivery_mode,
+            target_url=body.target_url,
+            schedule=body.schedule,
+        )
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return _public(session, sub)
+
+
+@router.get(
+    "",
+    summary="查看共享申请",
+    description="The calling department's applications and those for the resources it provides. "
+    "`role=applicant` or `role=provider` narrows the list; `status` filters it.",
+    responses={401: _ERRORS[401]},
+)
+def read_subscriptions(
+    session: SessionDep,
+    department: CurrentDepartment,
+    status_filter: Literal["pending", "granted", "refused", "revoked"] | None = Query(default=None, alias="status"),
+    role: Literal["all", "applicant", "provider"] = Query(default="all"),
+) -> SubscriptionsPublic:
+    subs = list_subscriptions(session, department=department.code, status=status_filter)
+    if role == "applicant":
+        subs = [s for s in subs if s.department_code == department.code]
+    elif role == "provider":
+        subs = [s for s in subs if s.department_code != department.code]
+    data = [_public(session, s) for s in subs]
+    return SubscriptionsPublic(data=data, count=len(data))
+
+
+@router.get("/{subscription_id}", summary="查看共享申请详情", description="One visible application.", responses=_ERRORS)
+def read_subscription(subscription_id: int, session: SessionDep, department: CurrentDepartment) -> SubscriptionPublic:
+    return _public(session, _visible(session, subscription_id, department))
+
+
+@router.post(
+    "/{subscription_id}/decision",
+    summary="审核共享申请",
+    description="The provider department grants or refuses a pending application; a refusal needs `reason`. "
+    "The applicant gets 403; deciding twice 409.",
+    responses=_ERRORS,
+)
+def decide_subscription(
+    subscription_id: int, body: SubscriptionDecision, session: SessionDep, department: CurrentDepartment
+) -> SubscriptionPublic:
+    _visible(session, subscription_id, department)
+    try:
+        sub = decide(
+            session, subscription_id, actor_department=department.code, approve=body.approve, reason=body.reason
+        )
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return _public(session, sub)
+
+
+@router.post(
+    "/{subscription_id}/revoke",
+    summary="撤销共享授权",
+    description="Withdraw a grant (the provider or the subscribing department); deliveries stop from the next one.",
+    responses=_ERRORS,
+)
+def revoke_subscription(
+    subscription_id: int, body: SubscriptionRevoke, session: SessionDep, department: CurrentDepartment
+) -> SubscriptionPublic:
+    _visible(session, subscription_id, department)
+    try:
+        sub = revoke(session, subscription_id, actor=department.code, reason=body.reason)
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return _public(session, sub)
+
+
+def _visible(session: SessionDep, subscription_id: int, department: Department) -> Subscription:
+    """The subscription if the department applied for it or provides its resource; 404 otherwise."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is not None and (
+        sub.department_code == department.code or get_resource(session, sub.resource).provider_code == department.code
+    ):
+        return sub
+    raise http_error(
+        CatalogError(
+            f"unknown subscription #{subscription_id}",
+            message_zh=f"共享申请 #{subscription_id} 不存在",
+            kind="not_found",
+            subscription_id=subscription_id,
+        )
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _hide_password(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "***"
+
+
+def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
+    due = _aware(sub.due_at)
+    return SubscriptionPublic(
+        id=sub.id,
+        resource=sub.resource,
+        resource_code=get_resource(session, sub.resource).code,
+        department_code=sub.department_code,
+        purpose=sub.purpose,
+        legal_basis=sub.legal_basis,
+        fields=list(sub.fields),
+        pii_access=sub.pii_access,
+        delivery_mode=sub.delivery_mode,
+        target_url=_hide_password(sub.target_url),
+        schedule=sub.schedule,
+        status=sub.status,  # type: ignore[arg-type]
+        applied_at=_aware(sub.applied_at),
+        due_at=due,
+        overdue=sub.status == "pending" and due is not None and due < datetime.now(UTC),
+        decided_at=_aware(sub.decided_at),
+        decided_by=sub.decided_by,
+        refusal_reason=sub.refusal_reason,
+        revoked_at=_aware(sub.revoked_at),
+        revoked_by=sub.revoked_by,
+        events=[
+            SubscriptionEventPublic(action=e.action, actor=e.actor, at=_aware(e.at), note=e.note) for e in sub.events
+        ],
+    )
