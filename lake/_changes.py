@@ -85,6 +85,13 @@ def drop_unknown_deletes(changes: pa.Table, existing_keys: pa.Table, keys: Seque
     deleted = changes.column(DELETED)
     if not pc.any(deleted).as_py():
         return changes
+    if len(keys) == 1:  # hash the few delete keys and probe the table's keys (a join would hash them all)
+        key = keys[0]
+        wanted = changes.column(key).filter(deleted).combine_chunks()
+        held = existing_keys.column(key)
+        held = held.filter(pc.is_in(held, value_set=wanted))
+        unknown_mask = pc.and_(deleted, pc.invert(pc.is_in(changes.column(key), value_set=held.combine_chunks())))
+        return changes.filter(pc.invert(unknown_mask)) if pc.any(unknown_mask).as_py() else changes
     rows = pa.array(range(changes.num_rows), pa.int64())
     probe = changes.select(list(keys)).append_column("__row", rows).filter(deleted)
     target = existing_keys.select(list(keys))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+import threading
 from typing import Any
 
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
 from schemas import load_all
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "advance",
@@ -54,6 +59,7 @@ def run_ingest(resource: str, *, orchestrator: str = "cli") -> dict[str, Any]:
     run_id = begin(resource, orchestrator=orchestrator)
     try:
         extract(run_id)
+        _import_in_background("great_expectations")  # for `register`; overlaps validate and publish
         validate(run_id)
         publish(run_id)
         register(run_id)
@@ -61,3 +67,20 @@ def run_ingest(resource: str, *, orchestrator: str = "cli") -> dict[str, Any]:
     except BaseException as e:
         fail(run_id, f"{type(e).__name__}: {e}")
         raise
+
+
+def _import_in_background(module: str) -> None:
+    """Start importing a slow module (Great Expectations: 10-30 s) in a daemon thread.
+
+    The stage that needs it imports it as usual; Python's per-module import lock makes it wait for
+    the background import if that is still running. Started after `extract`, whose imports (ADBC
+    pulls in pandas) are then done, so the two threads do not import the same packages at once.
+    """
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the stage's own import raises the real error
+            log.debug("background import of %s failed", module, exc_info=True)
+
+    threading.Thread(target=load, name=f"govhub-import-{module}", daemon=True).start()

@@ -17,6 +17,11 @@ def _settled(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
 
 
+def _relaxed(schema: pa.Schema) -> pa.Schema:
+    """Every field nullable: an accepted source deletion carries only its key, other fields may be null."""
+    return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
+
+
 class Staging:
     """Named Parquet files of one run (`extracted`, `accepted`, `rejected`, `warned`)."""
 
@@ -36,7 +41,7 @@ class Staging:
         tables = [t for t in tables if t.num_rows]
         if not tables:
             return 0
-        schema = schema or tables[0].schema
+        schema = schema or _relaxed(tables[0].schema)
         return self.area.write(name, (b for t in tables for b in t.cast(schema).to_batches()), schema)
 
     def batches(self, name: str) -> Iterator[pa.RecordBatch]:
