@@ -1,0 +1,94 @@
+"""`govhub catalog` and `govhub subscription`: tables on success, one red line on govhub errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import POLICE, USER
+from typer.testing import CliRunner
+
+from govhub.cli import app
+from govhub.settings import reset_settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
+    reset_settings()
+    yield CliRunner()
+    reset_settings()
+
+
+def _ok(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_seed_list_search_show_and_export(cli: CliRunner, tmp_path: Path) -> None:
+    assert "市人社局" in _ok(cli, "catalog", "seed")
+    listed = _ok(cli, "catalog", "list")
+    assert "101001001" in listed and "312001001" in listed
+    found = _ok(cli, "catalog", "search", "身份")
+    assert "101001001" in found and "312001001" not in found
+    shown = _ok(cli, "catalog", "show", "person")
+    assert "公民身份号码" in shown and "市公安局" in shown
+    out = tmp_path / "dcat.jsonld"
+    _ok(cli, "catalog", "export-dcat", str(out))
+    assert len(json.loads(out.read_text(encoding="utf-8"))["dcat:dataset"]) == 4
+
+
+def test_issue_key_prints_a_key_once(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    assert _ok(cli, "catalog", "issue-key", USER).strip().startswith(f"gh.{USER}.")
+
+
+def test_subscription_workflow(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    applied = _ok(
+        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "-f", "name", "-f", "status",
+    )  # fmt: skip
+    assert "pending" in applied
+    assert "1" in _ok(cli, "subscription", "list", "--as", POLICE, "--status", "pending")
+    assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", POLICE, "--approve")
+    assert "revoked" in _ok(cli, "subscription", "revoke", "1", "--as", USER, "--reason", "办结")
+    _ok(cli, "subscription", "overdue")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["catalog", "show", "people"], "unknown resource 'people'", id="unknown-resource"),
+        pytest.param(
+            ["subscription", "decide", "7", "--as", POLICE, "--approve"], "unknown subscription #7", id="unknown-id"
+        ),
+        pytest.param(
+            [
+                "subscription",
+                "apply",
+                "--as",
+                USER,
+                "--resource",
+                "person",
+                "--purpose",
+                "p",
+                "--legal-basis",
+                "l",
+                "-f",
+                "salary",
+            ],
+            "has no field(s) salary",
+            id="unknown-field",
+        ),
+    ],
+)
+def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message: str) -> None:
+    _ok(cli, "catalog", "seed")
+    result = cli.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
