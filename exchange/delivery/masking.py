@@ -70,7 +70,17 @@ def _mask_personal_text(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater(n, 1), kept, _stars(n))
 
 
-def _mask_address(col: pa.Array) -> pa.Array:
+def _mask_address(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Regex on the distinct addresses only: members of a household share one (~2.5 persons each)."""
+    encoded = pc.dictionary_encode(col)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries()
+        masked = _mask_address_values(encoded.chunk(0).dictionary) if encoded.num_chunks else None
+        return pa.chunked_array([pc.take(masked, c.indices) for c in encoded.chunks], pa.string())
+    return pc.take(_mask_address_values(encoded.dictionary), encoded.indices)
+
+
+def _mask_address_values(col: pa.Array) -> pa.Array:
     matched = pc.match_substring_regex(col, _COUNTY)
     truncated = pc.replace_substring_regex(col, _COUNTY + r".*$", r"\1")
     return pc.if_else(matched, truncated, pa.scalar("***"))
