@@ -9,6 +9,7 @@ from exchange.crypto import (
     sm3_hex,
     verify_signature,
 )
+from exchange.delivery import Delivery, DeliveryError, DeliveryResult, deliver_resource, pull_changes
 from exchange.log import (
     ArchiveInfo,
     ChainBrokenError,
@@ -29,6 +30,9 @@ __all__ = [
     "ChainBrokenError",
     "ChainReport",
     "Checkpoint",
+    "Delivery",
+    "DeliveryError",
+    "DeliveryResult",
     "EventType",
     "ExchangeEvent",
     "ExchangeLog",
@@ -40,9 +44,11 @@ __all__ = [
     "VerificationService",
     "VerifyResult",
     "canonical_json",
+    "deliver_resource",
     "format_report",
     "load_items",
     "load_or_create_signer",
+    "pull_changes",
     "refresh_serving_store",
     "request_hash",
     "seal_answer",
