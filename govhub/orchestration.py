@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from schemas import PipelineError, load_all
+from schemas import PipelineError, dependency_order, load_all
 
 __all__ = ["DAGS_FOLDER", "airflow_env", "ingest_order", "migrate", "run_dags"]
 
@@ -45,8 +45,6 @@ def _airflow_vars(airflow_home: Path) -> dict[str, str]:
 
 def ingest_order(resources: list[str] | None = None) -> list[str]:
     """The resources to ingest in dependency order (referenced resources first); unknown names raise."""
-    from govhub.pipeline import ingest_order as dependency_order
-
     known = sorted(load_all())
     unknown = sorted(set(resources or ()) - set(known))
     if unknown:

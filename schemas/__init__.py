@@ -14,7 +14,7 @@ from schemas.errors import (
     SourceError,
     StateError,
 )
-from schemas.loader import CONTRACTS_DIR, load_all, load_contract, load_file, load_systems
+from schemas.loader import CONTRACTS_DIR, dependency_order, load_all, load_contract, load_file, load_systems
 
 __all__ = [
     "CHECK_RULES",
@@ -36,6 +36,7 @@ __all__ = [
     "StateError",
     "arrow_schema",
     "arrow_type",
+    "dependency_order",
     "load_all",
     "load_contract",
     "load_file",

@@ -10,7 +10,7 @@ import yaml
 from schemas.contract import Contract, parse_contract
 from schemas.errors import ContractError
 
-__all__ = ["CONTRACTS_DIR", "load_all", "load_contract", "load_file", "load_systems"]
+__all__ = ["CONTRACTS_DIR", "dependency_order", "load_all", "load_contract", "load_file", "load_systems"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 _NOT_CONTRACTS = {"systems.yaml"}
@@ -65,3 +65,28 @@ def load_systems(folder: Path | None = None) -> dict[str, dict]:
     path = (folder or CONTRACTS_DIR) / "systems.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {name: dict(spec) for name, spec in raw["systems"].items()}
+
+
+def dependency_order(resources: list[str] | None = None, folder: Path | None = None) -> list[str]:
+    """Resources ordered so each comes after those its `references` checks point at.
+
+    Cross-dataset checks validate against the curated tables, so person goes before legal_entity
+    and payment, and both before credit_record. `resources` narrows the result (order kept).
+    """
+    contracts = load_all(folder)
+    wanted = set(contracts if resources is None else resources)
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for f in contracts[name].fields:
+            for check in f.checks:
+                for target in check.params.get("targets", ()):
+                    if (upstream := target.split(".")[0]) != name:
+                        visit(upstream)
+        order.append(name)
+
+    for name in sorted(contracts):
+        visit(name)
+    return [name for name in order if name in wanted]

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
-from schemas import load_all
+from schemas import dependency_order as ingest_order
 
 log = logging.getLogger(__name__)
 
@@ -24,31 +24,6 @@ __all__ = [
     "summary",
     "validate",
 ]
-
-
-def ingest_order(resources: list[str] | None = None) -> list[str]:
-    """Resources in dependency order: a resource comes after those its `references` checks point at.
-
-    Cross-dataset checks validate against the curated tables, so person goes before legal_entity
-    and payment, and both person and legal_entity before credit_record.
-    """
-    contracts = load_all()
-    wanted = sorted(contracts) if resources is None else list(dict.fromkeys(resources))
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        for f in contracts[name].fields:
-            for check in f.checks:
-                for target in check.params.get("targets", ()):
-                    if (upstream := target.split(".")[0]) != name:
-                        visit(upstream)
-        order.append(name)
-
-    for name in sorted(contracts):
-        visit(name)
-    return [name for name in order if name in wanted]
 
 
 def run_ingest(resource: str, *, orchestrator: str = "cli") -> dict[str, Any]:

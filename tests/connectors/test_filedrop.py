@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import payment_row, write_settlement
+from connector_support import payment_row, write_settlement
 
 from connectors import connector_for
 from schemas import SourceError

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import FakeCreditApi, credit_record
+from connector_support import FakeCreditApi, credit_record
 
 from connectors import HttpConnector, connector_for
 from schemas import SourceError, StateError

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from conftest import BASE, insert, make_table, person_row
+from connector_support import BASE, insert, make_table, person_row
 
 from connectors import Extraction, SqlConnector, connector_for
 from schemas import SourceError, StateError

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakePipeline
+from dag_fakes import FakePipeline
 
 from govhub.orchestration import ingest_order, run_dags
 from schemas import PipelineError
