@@ -163,6 +163,23 @@ from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at th
 app.add_typer(delivery_app, name="delivery")
 
 
+@app.command()
+@_friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the web app: catalogue, subscriptions, deliveries and verification APIs (OpenAPI at /docs)."""
+    import uvicorn
+
+    from govhub.db import migrate
+
+    migrate()
+    console.print(f"govhub web app on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+
 log_app = typer.Typer(help="The exchange log (交换日志): every ingest, publish, delivery and query, hash-chained.")
 app.add_typer(log_app, name="log")
 

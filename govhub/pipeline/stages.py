@@ -279,10 +279,12 @@ def publish(run_id: str) -> dict[str, int | None]:
 
 
 def register(run_id: str) -> dict[str, Any]:
-    """Record the version's quality: the GX suite on the accepted increment and the scorecard."""
+    """Register the version in the catalogue with its quality: GX suite on the increment, scorecard."""
+    from catalog import register_contracts
     from quality import run_suite
 
     with _stage(run_id, "register") as st, session_scope() as session:
+        register_contracts(session, [st.ctx.contract])  # idempotent: the entry follows its contract
         report = session.get(QualityReport, run_id)
         if st.run.version is not None:
             increment = st.ctx.staging(run_id).read_all(["accepted"])
