@@ -9,11 +9,13 @@ only. If the commit fails, every waiter gets the error and no answer of that bat
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
@@ -38,13 +40,27 @@ class LogWriter:
     """Writes events + answers in batches from a daemon thread; `write` blocks until they are committed.
 
     `signer` signs the exchange log's checkpoints (every `checkpoint_every` events). `max_batch` bounds
-    one transaction.
+    one transaction. `durability="commit"` (default) returns from `write` once the events are committed;
+    `"queued"` returns at once and the thread commits within a few milliseconds: several times the
+    throughput, but a crash loses the events of answers already sent (at most one batch in flight).
+    On a SQLite file, writers of several processes (uvicorn workers) take an `flock` on
+    `<database>.log.lock` around each transaction: they queue in the kernel instead of SQLite's
+    sleeping busy handler, which otherwise adds tens of milliseconds under contention.
     """
 
     def __init__(
-        self, engine: Engine, *, signer: Any = None, checkpoint_every: int = 1000, max_batch: int = 2000
+        self,
+        engine: Engine,
+        *,
+        signer: Any = None,
+        checkpoint_every: int = 1000,
+        max_batch: int = 2000,
+        durability: Literal["commit", "queued"] = "commit",
     ) -> None:
         self._engine = engine
+        self.durability = durability
+        database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        self._lock_path = Path(f"{database}.log.lock") if database and database != ":memory:" else None
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._max_batch = max_batch
@@ -66,6 +82,8 @@ class LogWriter:
                 self._thread.start()
             self._queue.append(ticket)
             self._cond.notify()
+        if self.durability == "queued":
+            return
         ticket.done.wait()
         if ticket.error is not None:
             raise ticket.error
@@ -105,6 +123,17 @@ class LogWriter:
     def _commit(self, tickets: list[_Ticket]) -> None:
         events = [e for t in tickets for e in t.events]
         answers = [a for t in tickets for a in t.answers]
+        if self._lock_path is None:
+            self._transaction(events, answers)
+            return
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._transaction(events, answers)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _transaction(self, events: list[Mapping[str, Any]], answers: list[Mapping[str, Any]]) -> None:
         with Session(self._engine) as session:
             xlog = ExchangeLog(session, signer=self._signer, checkpoint_every=self._checkpoint_every)
             xlog.append_many(events)
