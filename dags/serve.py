@@ -1,0 +1,49 @@
+"""One serving-store refresh DAG per verified resource, scheduled on the resource's curated Asset.
+
+`serve_<resource>` rebuilds the keyed store the verification API answers from (exchange/verify) as
+soon as a new version is published, so approval systems are answered from the latest version and
+never see a half-updated store (the new store is swapped in atomically).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, dag, task
+from assets import CURATED
+
+from schemas import load_all
+
+START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def build_serving_dag(resource: str, title: str) -> DAG:
+    """The serving-store refresh DAG of one resource."""
+
+    @dag(
+        dag_id=f"serve_{resource}",
+        description=f"{title}：刷新核验服务库",
+        schedule=[CURATED[resource]],
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["govhub", "verification"],
+        default_args={"owner": "govhub", "retries": 2, "retry_delay": timedelta(minutes=2)},
+        doc_md=__doc__,
+    )
+    def serve() -> None:
+        @task
+        def refresh_store() -> dict[str, Any]:
+            from govhub.serving_runner import refresh_serving
+
+            return refresh_serving(resource)
+
+        refresh_store()
+
+    return serve()
+
+
+for _contract in load_all().values():
+    globals()[f"serve_{_contract.resource}"] = build_serving_dag(_contract.resource, _contract.title)
