@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from govhub.db import engine_for, migrate
+from govhub.demo_sharing import deliver_all, delivery_table, seed_subscriptions
 from govhub.pipeline import ingest_order, run_ingest
 from govhub.report import run_table
+from govhub.serving_runner import refresh_serving
 from govhub.settings import get_settings, set_credit_base_url, set_source_urls
 
 __all__ = ["run_demo"]
@@ -50,10 +53,38 @@ def _ingest_round(console: Console, *, use_airflow: bool, title: str) -> list[di
     return summaries
 
 
+def _share(console: Console, summaries: list[dict[str, Any]], *, title: str) -> None:
+    """What the asset-scheduled DAGs do after each publish: refresh serving stores, deliver changes."""
+    published = [s["resource"] for s in summaries if s.get("version") is not None]
+    for resource in published:
+        refresh_serving(resource)
+    console.print(delivery_table(deliver_all(published), title=title))
+
+
+def _verification_flows(console: Console, home: Path) -> None:
+    """The three approval services ask the hub instead of the citizen; each answer is sealed and checked."""
+    from exchange.verify.demo import run_approval_flows
+    from govhub.db import get_engine
+    from govhub.delivery_runner import open_lake
+
+    answers = run_approval_flows(home=home, lake=open_lake(), engine=get_engine(),
+                                 algorithm=get_settings().seal_algorithm)  # fmt: skip
+    table = Table(title="verification instead of paper proofs — 数据核验代替证明材料（签章答复）")
+    for column in ("service", "case", "item", "answer", "version", "offline check"):
+        table.add_column(column)
+    for a in answers:
+        shown = {k: v for k, v in (a.get("answer") or {}).items() if k not in ("answer_id", "case_number")}
+        check = "[green]verified[/]" if a.get("offline_ok") else f"[red]{a.get('offline_message')}[/]"
+        table.add_row(str(a["service"]), str(a["case_number"]), str(a["item"]),
+                      json.dumps(shown, ensure_ascii=False), str(a.get("version")), check)  # fmt: skip
+    console.print(table)
+    console.print(f"hub public key: {get_settings().keys_dir}; check a saved answer with `govhub seal verify FILE`")
+
+
 def _fresh_start(home: Path) -> None:
     """Remove what an earlier demo left (sources, lake, hub metadata); Airflow's DB is kept (slow to migrate)."""
     engine_for.cache_clear()
-    for name in ("sources", "lake", "keys"):
+    for name in ("sources", "lake", "serving", "departments"):
         shutil.rmtree(home / name, ignore_errors=True)
     for name in ("govhub.db", "govhub.db-wal", "govhub.db-shm"):
         (home / name).unlink(missing_ok=True)
@@ -80,12 +111,20 @@ def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh
     set_source_urls(sources.population_url, sources.legal_entity_url, sources.inbox)
     console.print(f"sources built in {home / 'sources'}: {sources.counts}")
     migrate()
+    applications = seed_subscriptions(home)
+    console.print(
+        "subscriptions (共享申请): "
+        + "; ".join(f"{a['department']} → {a['resource']} ({a['mode']}): {a['status']}" for a in applications)
+    )
     with _credit_platform(sources) as credit_url:
         console.print(f"credit platform simulator serving at {credit_url}")
         first = _ingest_round(console, use_airflow=use_airflow, title="first ingest — 首次采集")
+        _share(console, first, title="deliveries after the first ingest — 首次交付（全量快照）")
         tick = tick_all(sources.root, day=1)
         console.print(_tick_table(tick.changes))
         second = _ingest_round(console, use_airflow=use_airflow, title="after one day — 增量采集")
+        _share(console, second, title="deliveries after one day — 增量交付（变更数据）")
+    _verification_flows(console, home)
     moved = sum(s.get("extracted") or 0 for s in second)
     total = sum(s.get("extracted") or 0 for s in first)
     console.print(
