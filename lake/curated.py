@@ -264,6 +264,15 @@ class CuratedTable:
             raise LakeError(f"{self._what}: keys() supports single-column primary keys only")
         return self.read(columns=list(self.contract.primary_key)).column(0).combine_chunks()
 
+    def row_count(self) -> int:
+        """Rows in the current version, from the Delta log's file statistics (no data file is read)."""
+        dt = self._open()
+        if dt is None:
+            return 0
+        with delta_errors(self._what, self.uri, "read"):
+            actions = pa.table(dt.get_add_actions(flatten=True))
+        return int(pc.sum(actions.column("num_records")).as_py() or 0) if actions.num_rows else 0
+
     def changes(self, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
         """The change data feed after `after_version` (exclusive) up to `to_version` (inclusive).
 

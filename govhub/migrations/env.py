@@ -5,9 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+# importing the rooms registers their tables on the shared metadata
 import catalog
-import exchange.log  # noqa: F401  (registers the exchange log tables)
-import govhub.models  # noqa: F401  (registers the pipeline tables)
+import exchange.delivery.models
+import exchange.log
+import exchange.verify  # noqa: F401
+import govhub.models  # noqa: F401
 
 target_metadata = catalog.Base.metadata
 

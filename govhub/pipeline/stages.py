@@ -297,7 +297,7 @@ def register(run_id: str) -> dict[str, Any]:
                 version=st.run.version,
                 run_id=run_id,
                 scorecard=report.scorecard,
-                rows_total=len(st.ctx.curated.keys()),
+                rows_total=st.ctx.curated.row_count(),
             )
         scorecard = report.scorecard
     _save(st.run)

@@ -179,3 +179,10 @@ def test_garbage_in_delta_log_raises_lake_error(lake, person, rows):
     Path(t.uri, "_delta_log", "00000000000000000000.json").write_text("this is not json{")
     with pytest.raises(LakeError, match=r"curated table 'person' at .* could not be opened.*_delta_log"):
         t.version()
+
+
+def test_row_count_comes_from_the_log_and_matches_the_data(lake, person, rows):
+    table = lake.curated(person)
+    assert table.row_count() == 0
+    table.commit(rows(person, [f"k{i}" for i in range(50)]), app_id="t", run_seq=1, metadata={})
+    assert table.row_count() == table.read().num_rows == 50
