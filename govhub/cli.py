@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from schemas import GovhubError, load_all
+from govhub.cli_support import console, err, friendly
+from schemas import load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
-# Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
-console = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
 
 __all__ = ["app"]
-
-
-def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn govhub's own errors into one red line and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GovhubError as e:
-            cause = e.__cause__
-            err.print(f"[bold red]error:[/] {e}")
-            if cause is not None and not isinstance(cause, GovhubError):
-                err.print(f"[dim]cause: {type(cause).__name__}: {cause}[/]")
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 @app.callback()
@@ -67,7 +44,7 @@ def _check_resource(name: str) -> str:
 
 
 @app.command()
-@_friendly
+@friendly
 def ingest(
     resources: Annotated[
         list[str] | None, typer.Argument(help="Resources to ingest (default: all, person first).")
@@ -89,7 +66,7 @@ def ingest(
 
 
 @app.command()
-@_friendly
+@friendly
 def status() -> None:
     """Last run per resource: outcome, counts, version and freshness against the update cycle."""
     from govhub.db import migrate, session_scope
@@ -133,7 +110,7 @@ def _n(value: int | None) -> str:
 
 
 @app.command()
-@_friendly
+@friendly
 def demo(
     size: Annotated[int, typer.Option(help="Persons in the simulated population registry.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Seed of the simulators.")] = 7,
@@ -164,7 +141,7 @@ app.add_typer(delivery_app, name="delivery")
 
 
 @app.command()
-@_friendly
+@friendly
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
@@ -185,7 +162,7 @@ app.add_typer(log_app, name="log")
 
 
 @log_app.command("verify")
-@_friendly
+@friendly
 def log_verify() -> None:
     """Walk the hash chain and the signed checkpoints; name the first event changed, removed or reordered."""
     from exchange.log import format_report
@@ -200,7 +177,7 @@ def log_verify() -> None:
 
 
 @log_app.command("tail")
-@_friendly
+@friendly
 def log_tail(
     limit: Annotated[int, typer.Option(help="How many of the newest events.")] = 20,
     type_: Annotated[str | None, typer.Option("--type", help="ingest, quarantine, publish, delivery, …")] = None,

@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from schemas import GovhubError
+from govhub.cli_support import console, friendly
 
 __all__ = ["catalog_app", "subscription_app"]
 
 catalog_app = typer.Typer(help="资源目录 — the governed resource catalogue.", no_args_is_help=True)
 subscription_app = typer.Typer(help="共享申请 — apply for, decide and revoke subscriptions.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 AsDepartment = Annotated[str, typer.Option("--as", help="Act as this department (its code).")]
 _STATUS_COLOUR = {"pending": "yellow", "granted": "green", "refused": "red", "revoked": "dim"}
-
-
-def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """govhub's own errors as one red line and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GovhubError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 @contextmanager
@@ -63,7 +45,7 @@ def _resource_table(resources: list[Any], title: str) -> Table:
 
 
 @catalog_app.command("seed")
-@_friendly
+@friendly
 def seed(
     keys: Annotated[bool, typer.Option(help="Issue a new API key for every department and print it once.")] = False,
 ) -> None:
@@ -82,7 +64,7 @@ def seed(
 
 
 @catalog_app.command("issue-key")
-@_friendly
+@friendly
 def issue_key(department: Annotated[str, typer.Argument(help="Department code.")]) -> None:
     """Issue a new API key for a department (the old one stops working); printed once."""
     from catalog import issue_api_key
@@ -93,7 +75,7 @@ def issue_key(department: Annotated[str, typer.Argument(help="Department code.")
 
 
 @catalog_app.command("list")
-@_friendly
+@friendly
 def list_resources() -> None:
     """Every resource in the catalogue."""
     from catalog import search_resources
@@ -103,7 +85,7 @@ def list_resources() -> None:
 
 
 @catalog_app.command("search")
-@_friendly
+@friendly
 def search(
     q: Annotated[str, typer.Argument(help="Words to find (names, data items, provider, classification).")],
     provider: Annotated[str | None, typer.Option(help="Provider code or name.")] = None,
@@ -121,7 +103,7 @@ def search(
 
 
 @catalog_app.command("show")
-@_friendly
+@friendly
 def show(code: Annotated[str, typer.Argument(help="Resource code or contract name.")]) -> None:
     """One resource: metadata, data items and versions."""
     from catalog import get_resource, list_versions, release_date
@@ -171,7 +153,7 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
 
 
 @catalog_app.command("export-dcat")
-@_friendly
+@friendly
 def export_dcat(
     file: Annotated[Path, typer.Argument(help="Where to write the JSON-LD.")],
     base_url: Annotated[str, typer.Option(help="Public base URL of the hub's API.")] = "http://127.0.0.1:8000",
@@ -207,7 +189,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
 
 
 @subscription_app.command("apply")
-@_friendly
+@friendly
 def apply_cmd(
     as_department: AsDepartment,
     resource: Annotated[str, typer.Option(help="Resource code or contract name.")],
@@ -239,7 +221,7 @@ def apply_cmd(
 
 
 @subscription_app.command("decide")
-@_friendly
+@friendly
 def decide_cmd(
     subscription_id: Annotated[int, typer.Argument(help="Application id.")],
     as_department: AsDepartment,
@@ -255,7 +237,7 @@ def decide_cmd(
 
 
 @subscription_app.command("revoke")
-@_friendly
+@friendly
 def revoke_cmd(
     subscription_id: Annotated[int, typer.Argument(help="Subscription id.")],
     as_department: AsDepartment,
@@ -270,7 +252,7 @@ def revoke_cmd(
 
 
 @subscription_app.command("list")
-@_friendly
+@friendly
 def list_cmd(
     as_department: Annotated[str | None, typer.Option("--as", help="Only this department's view.")] = None,
     status: Annotated[str | None, typer.Option(help="pending, granted, refused or revoked.")] = None,
@@ -288,7 +270,7 @@ def list_cmd(
 
 
 @subscription_app.command("overdue")
-@_friendly
+@friendly
 def overdue_cmd() -> None:
     """Pending applications past their 10-working-day answer deadline (each flagged once)."""
     from catalog import overdue_applications

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from schemas import GovhubError, load_all
+from govhub.cli_support import console, friendly
+from schemas import load_all
 
 __all__ = ["delivery_app"]
 
 delivery_app = typer.Typer(help="数据交付 — deliver changes to subscribing departments.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 _STATUS_COLOUR = {"done": "green", "failed": "red", "running": "yellow"}
-
-
-def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """govhub's own errors as one red line and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GovhubError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _versions(start: int | None, end: int) -> str:
@@ -39,7 +21,7 @@ def _versions(start: int | None, end: int) -> str:
 
 
 @delivery_app.command("run")
-@_friendly
+@friendly
 def run(
     resource: Annotated[str | None, typer.Argument(help="Resource to deliver (default: all).")] = None,
 ) -> None:
@@ -71,7 +53,7 @@ def run(
 
 
 @delivery_app.command("list")
-@_friendly
+@friendly
 def list_(
     department: Annotated[str | None, typer.Option("--department", help="Only this department (its code).")] = None,
     resource: Annotated[str | None, typer.Option("--resource", help="Only this resource.")] = None,

@@ -7,16 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from govhub.cli import _friendly
+from govhub.cli_support import console, err, friendly
 
 __all__ = ["seal_app", "verify_app"]
 
 verify_app = typer.Typer(help="数据核验 — verification questions with sealed answers.", no_args_is_help=True)
 seal_app = typer.Typer(help="电子签章 — check sealed answers offline.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, Any]:
@@ -47,7 +44,7 @@ def _service(algorithm: str) -> Any:
 
 
 @verify_app.command("ask")
-@_friendly
+@friendly
 def ask(
     item: Annotated[str, typer.Argument(help="Item code, e.g. identity_matches (see `govhub verify items`).")],
     client_key: Annotated[str, typer.Option("--client-key", help="The approval system's key.")],
@@ -96,7 +93,7 @@ def items() -> None:
 
 
 @verify_app.command("refresh")
-@_friendly
+@friendly
 def refresh(resources: Annotated[list[str] | None, typer.Argument(help="Resources (default: all).")] = None) -> None:
     """Rebuild the serving stores from the curated tables' current versions."""
     from exchange.verify import refresh_serving_store
@@ -113,7 +110,7 @@ def refresh(resources: Annotated[list[str] | None, typer.Argument(help="Resource
 
 
 @verify_app.command("seed-clients")
-@_friendly
+@friendly
 def seed_clients() -> None:
     """Register (or re-key) the three demo approval systems and print their new keys once."""
     from sqlalchemy.orm import Session
@@ -130,7 +127,7 @@ def seed_clients() -> None:
 
 
 @verify_app.command("demo")
-@_friendly
+@friendly
 def demo(algorithm: Annotated[str, typer.Option(help="sm2 or ed25519")] = "sm2") -> None:
     """Run the three scripted approval flows over the current lake (after `govhub ingest`)."""
     from exchange.verify.demo import run_approval_flows

@@ -1,0 +1,36 @@
+"""What every `govhub` command shares: the consoles and the rule that errors are one red line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from schemas import GovhubError
+
+__all__ = ["console", "err", "friendly"]
+
+# Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn govhub's own errors into one red line (and its cause) and exit code 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GovhubError as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            cause = e.__cause__
+            if cause is not None and not isinstance(cause, GovhubError):
+                err.print(f"[dim]cause: {type(cause).__name__}: {cause}[/]", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
