@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
 
-from web.routes import catalog, deliveries, health, subscriptions
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from web.routes import catalog, deliveries, health, monitor, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
@@ -22,4 +25,6 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
     app.include_router(deliveries.router)
+    app.include_router(monitor.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     return app

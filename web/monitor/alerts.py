@@ -1,0 +1,182 @@
+"""What needs a data administrator now: failed runs, stale resources, quality drops, denial spikes, chain breaks.
+
+The chain's state is also shown on every page header; walking the whole chain costs time in
+proportion to the log, so the header reuses a result up to `CHAIN_MAX_AGE` seconds old, and the
+alerts page always walks it afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from catalog import DatasetVersion, utcnow
+from exchange.log import ChainReport, ExchangeEvent, ExchangeLog
+from govhub.models import IngestRun
+from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
+
+__all__ = [
+    "CHAIN_MAX_AGE",
+    "DENIAL_THRESHOLD",
+    "QUALITY_DROP",
+    "Alert",
+    "chain_state",
+    "clear_chain_cache",
+    "collect_alerts",
+]
+
+CHAIN_MAX_AGE = 60.0
+DENIAL_THRESHOLD = 20  # denied requests within the last hour before it is a spike
+QUALITY_DROP = 0.05  # a dimension score this much below the previous version's
+_cache: dict[str, tuple[float, ChainReport]] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert row: what kind, how severe, about which resource, and the details to act on."""
+
+    kind: Literal["failed_run", "stale", "quality_drop", "denials", "chain"]
+    severity: Literal["critical", "warning"]
+    resource: str | None
+    detail: str
+    at: datetime | None = None
+
+
+def _trusted_keys(keys_dir: Path) -> dict[str, str]:
+    """The hub's own public keys, so checkpoints signed with a foreign key count as bad."""
+    from exchange.crypto import inspect_public_key
+
+    keys = {}
+    for path in sorted(Path(keys_dir).glob("hub-*.pub")):
+        pem = path.read_text()
+        keys[inspect_public_key(pem).key_id] = pem
+    return keys
+
+
+def chain_state(session: Session, *, keys_dir: Path, max_age: float = CHAIN_MAX_AGE) -> ChainReport:
+    """The exchange log's verification, reused while younger than `max_age` seconds (0 walks afresh)."""
+    key = str(session.get_bind().url)
+    with _lock:
+        cached = _cache.get(key)
+        if cached and max_age > 0 and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+    report = ExchangeLog(session, trusted_keys=_trusted_keys(keys_dir)).verify()
+    with _lock:
+        _cache[key] = (time.monotonic(), report)
+    return report
+
+
+def clear_chain_cache() -> None:
+    """Forget cached chain verifications (tests; after a repair)."""
+    with _lock:
+        _cache.clear()
+
+
+def _quality_drops(session: Session, resource: str) -> list[Alert]:
+    last_two = list(
+        session.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.resource == resource)
+            .order_by(DatasetVersion.version.desc())
+            .limit(2)
+        )
+    )
+    if len(last_two) < 2:
+        return []
+    new, old = ({d["dimension"]: d.get("score") for d in (v.scorecard or {}).get("dimensions", [])} for v in last_two)
+    alerts = []
+    for name in DIMENSIONS:
+        if new.get(name) is not None and old.get(name) is not None and old[name] - new[name] > QUALITY_DROP:
+            alerts.append(
+                Alert(
+                    "quality_drop",
+                    "warning",
+                    resource,
+                    f"{name}: v{last_two[1].version} {old[name]:.3f} → v{last_two[0].version} {new[name]:.3f}",
+                    as_aware(last_two[0].committed_at),
+                )
+            )
+    return alerts
+
+
+def collect_alerts(
+    session: Session,
+    *,
+    keys_dir: Path,
+    now: datetime | None = None,
+    denial_threshold: int = DENIAL_THRESHOLD,
+    failed_window: timedelta = timedelta(days=7),
+) -> tuple[list[Alert], ChainReport]:
+    """Every current alert, most severe first, and the freshly walked chain report."""
+    now = now or utcnow()
+    alerts: list[Alert] = []
+    report = chain_state(session, keys_dir=keys_dir, max_age=0)
+    if not report.ok:
+        alerts.append(
+            Alert(
+                "chain",
+                "critical",
+                None,
+                f"{report.problem}: seq {report.first_bad_seq}, event {report.first_bad_event_id}. {report.detail}",
+            )
+        )
+    failed = session.scalars(
+        select(IngestRun)
+        .where(IngestRun.status == "failed", IngestRun.started_at >= now - failed_window)
+        .order_by(IngestRun.started_at.desc())
+    )
+    for run in failed:
+        alerts.append(
+            Alert(
+                "failed_run",
+                "critical",
+                run.resource,
+                f"{run.run_id} ({run.stage}): {(run.error or '')[:300]}",
+                as_aware(run.finished_at),
+            )
+        )
+    for row in overview_rows(session, now=now):
+        if row["freshness"] == "overdue":
+            alerts.append(
+                Alert(
+                    "stale",
+                    "warning",
+                    row["resource"],
+                    f"overdue by {row['overdue_hours']} h (last success before {row['last_finished']})",
+                )
+            )
+        alerts.extend(_quality_drops(session, row["resource"]))
+    denials = session.execute(
+        select(ExchangeEvent.client, func.count())
+        .where(ExchangeEvent.outcome == "denied", ExchangeEvent.recorded_at >= now - timedelta(hours=1))
+        .group_by(ExchangeEvent.client)
+    ).all()
+    total = sum(n for _, n in denials)
+    if total > denial_threshold:
+        by = ", ".join(f"{client or '-'} ×{n}" for client, n in sorted(denials, key=lambda d: -d[1]))
+        alerts.append(
+            Alert("denials", "critical", None, f"{total} denied in the last hour (> {denial_threshold}): {by}")
+        )
+    alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
+    return alerts, report
+
+
+def chain_summary(report: ChainReport) -> dict[str, Any]:
+    """The chain report as JSON for the API."""
+    return {
+        "ok": report.ok,
+        "events_checked": report.events_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "problem": report.problem,
+        "first_bad_seq": report.first_bad_seq,
+        "first_bad_event_id": report.first_bad_event_id,
+        "detail": report.detail,
+    }

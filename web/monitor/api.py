@@ -1,0 +1,105 @@
+"""JSON behind the monitor's charts and tables (`/monitor/api/...`), in OpenAPI under the tag `monitor`.
+
+Auth: the monitor's session cookie, or a department's `X-API-Key`; a department gets only its own
+exchanges, deliveries and subscriptions, and no alerts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from web.deps import SessionDep
+from web.monitor.alerts import chain_state, chain_summary, collect_alerts
+from web.monitor.pages import ApiViewerDep, keys_dir
+from web.monitor.queries import (
+    LogFilter,
+    deliveries,
+    exchange_volume,
+    log_page,
+    overview_rows,
+    pending_applications,
+    quality_trend,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["monitor"])
+
+
+@router.get("/overview", summary="Per-resource status (监控总览)")
+def api_overview(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
+    """Per source system and resource: last run, outcome, rows in/accepted/rejected, version, freshness."""
+    return {"data": overview_rows(session)}
+
+
+@router.get("/quality", summary="Quality scorecard trend (GB/T 36344)")
+def api_quality(session: SessionDep, viewer: ApiViewerDep, resource: str | None = None) -> dict[str, Any]:
+    """Per resource, the six GB/T 36344 dimension scores of every published version, oldest first."""
+    return {"data": quality_trend(session, resource)}
+
+
+@router.get("/exchanges", summary="Exchange volume over time")
+def api_exchanges(
+    session: SessionDep, viewer: ApiViewerDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> dict[str, Any]:
+    """Event counts per time bucket by source, subscriber department and verification client."""
+    return exchange_volume(session, viewer, days=days)
+
+
+@router.get("/sharing", summary="Pending applications and recent deliveries")
+def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
+    """Applications awaiting a decision (with `overdue`) and the 50 most recent deliveries."""
+    return {"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)}
+
+
+@router.get("/alerts", summary="Current alerts (administrators)")
+def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
+    """Failed runs, stale resources, quality drops, denied-access spikes and chain breaks."""
+    if not viewer.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
+    found, report = collect_alerts(session, keys_dir=keys_dir())
+    return {"alerts": [a.__dict__ for a in found], "chain": chain_summary(report)}
+
+
+@router.get("/chain", summary="Exchange-log chain state")
+def api_chain(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
+    """Whether the exchange log's hash chain verifies, and the first bad event if not (cached up to 60 s)."""
+    return chain_summary(chain_state(session, keys_dir=keys_dir()))
+
+
+@router.get("/log", summary="Exchange-log events, filtered and paged")
+def api_log(
+    session: SessionDep,
+    viewer: ApiViewerDep,
+    type: str | None = None,
+    resource: str | None = None,
+    department: str | None = None,
+    client: str | None = None,
+    outcome: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Events newest first; a department sees only events naming it."""
+    where = LogFilter(type=type, resource=resource, department=department, client=client, outcome=outcome)
+    events, total = log_page(session, viewer, where, page=page, per_page=per_page)
+    columns = (
+        "seq",
+        "event_id",
+        "type",
+        "recorded_at",
+        "source",
+        "target",
+        "resource",
+        "version",
+        "rows",
+        "outcome",
+        "error_code",
+        "run_id",
+        "client",
+        "department",
+        "purpose",
+        "case_number",
+    )
+    return {"total": total, "page": page, "data": [{c: getattr(e, c) for c in columns} for e in events]}

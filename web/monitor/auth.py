@@ -1,0 +1,185 @@
+"""Who is watching the monitor: data administrators (user name + password) or departments (API key).
+
+Administrators live in `<GOVHUB_HOME>/keys/monitor-admins.json` (salted scrypt hashes, file mode
+0600), written by `python -m web.monitor create-admin NAME`; they are a web-only concern, so they
+need no table or migration. Departments sign in with the API key issued by `govhub catalog
+issue-key` and then see only their own exchanges. The session cookie is signed with itsdangerous
+under a secret kept in `<keys>/monitor-session.secret`; it carries a fingerprint of the stored
+hash, so changing a password or reissuing a key ends the sessions made with the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from catalog import Department, authenticate
+from schemas import GovhubError
+
+__all__ = [
+    "COOKIE_NAME",
+    "SESSION_SECONDS",
+    "Viewer",
+    "admin_store_path",
+    "check_admin",
+    "create_admin",
+    "read_cookie",
+    "sign_in_department",
+    "write_cookie",
+]
+
+log = logging.getLogger(__name__)
+
+COOKIE_NAME = "govhub_monitor"
+SESSION_SECONDS = 8 * 3600  # one working day
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_ADMINS_FILE = "monitor-admins.json"
+_SECRET_FILE = "monitor-session.secret"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person: an administrator (sees everything) or a department (its own exchanges)."""
+
+    kind: Literal["admin", "department"]
+    name: str
+    department_code: str | None = None
+    department_names: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "admin"
+
+
+def admin_store_path(keys_dir: Path) -> Path:
+    """Where administrators' hashed passwords are kept."""
+    return Path(keys_dir) / _ADMINS_FILE
+
+
+def _hash(
+    password: str, *, salt: bytes | None = None, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P
+) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def _matches(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        candidate = _hash(password, salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    except ValueError:
+        log.warning("a monitor administrator's stored hash is malformed; run create-admin again")
+        return False
+    return hmac.compare_digest(candidate.rsplit("$", 1)[1], digest)
+
+
+def _fingerprint(stored_hash: str) -> str:
+    return hashlib.sha256(stored_hash.encode()).hexdigest()[:20]
+
+
+def _load_admins(keys_dir: Path) -> dict[str, dict[str, str]]:
+    path = admin_store_path(keys_dir)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise GovhubError(f"cannot read the monitor's administrators from {path}: {e}; fix or remove the file") from e
+    return data if isinstance(data, dict) else {}
+
+
+def create_admin(keys_dir: Path, username: str, password: str) -> None:
+    """Add an administrator or set a new password (which ends the old sessions); file kept at mode 0600."""
+    if not username.strip() or len(password) < 8:
+        raise GovhubError("an administrator needs a non-empty user name and a password of at least 8 characters")
+    keys_dir = Path(keys_dir)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    admins = _load_admins(keys_dir)
+    admins[username.strip()] = {"hash": _hash(password), "created_at": datetime.now(UTC).isoformat()}
+    path = admin_store_path(keys_dir)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(admins, handle, ensure_ascii=False, indent=1)
+    os.replace(temporary, path)
+    log.info("monitor administrator %s written to %s", username, path)
+
+
+def check_admin(keys_dir: Path, username: str, password: str) -> str | None:
+    """The fingerprint to put in the cookie when the password is right, else None (same cost either way)."""
+    entry = _load_admins(keys_dir).get(username)
+    if entry is None:
+        _hash(password or "-")
+        return None
+    return _fingerprint(entry["hash"]) if _matches(password, entry["hash"]) else None
+
+
+def sign_in_department(session: Session, api_key: str) -> tuple[Department, str] | None:
+    """The department holding this key and the cookie fingerprint, or None."""
+    department = authenticate(session, api_key.strip())
+    if department is None or department.api_key_hash is None:
+        return None
+    return department, _fingerprint(department.api_key_hash)
+
+
+def _serializer(keys_dir: Path) -> URLSafeTimedSerializer:
+    path = Path(keys_dir) / _SECRET_FILE
+    if not path.exists():
+        Path(keys_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another worker won the race; read its secret
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return URLSafeTimedSerializer(path.read_text().strip(), salt="govhub.monitor.session")
+
+
+def write_cookie(keys_dir: Path, payload: dict[str, str]) -> str:
+    """The signed cookie value for a session payload (kind, name or code, fingerprint)."""
+    return _serializer(keys_dir).dumps(payload)
+
+
+def read_cookie(keys_dir: Path, value: str | None, session: Session) -> Viewer | None:
+    """The viewer a cookie names, if it is signed, younger than a working day and still valid."""
+    if not value:
+        return None
+    try:
+        payload = _serializer(keys_dir).loads(value, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    if payload.get("k") == "admin":
+        entry = _load_admins(keys_dir).get(str(payload.get("u")))
+        if entry is None or _fingerprint(entry["hash"]) != payload.get("f"):
+            return None
+        return Viewer(kind="admin", name=str(payload["u"]))
+    if payload.get("k") == "department":
+        department = session.get(Department, str(payload.get("c")))
+        if department is None or not department.active or department.api_key_hash is None:
+            return None
+        if _fingerprint(department.api_key_hash) != payload.get("f"):
+            return None
+        return Viewer(
+            kind="department",
+            name=department.name,
+            department_code=department.code,
+            department_names=(department.code, department.name),
+        )
+    return None

@@ -1,0 +1,44 @@
+"""`python -m web.monitor create-admin NAME`: add a monitor administrator (or set a new password)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from govhub.settings import get_settings
+from web.monitor.auth import admin_store_path, create_admin
+
+__all__ = ["app"]
+
+app = typer.Typer(help="The monitor (监控) web pages: administrators who may sign in.", no_args_is_help=True)
+
+
+@app.command("create-admin")
+def create_admin_command(
+    username: Annotated[str, typer.Argument(help="The administrator's user name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            confirmation_prompt=True,
+            hide_input=True,
+            envvar="GOVHUB_MONITOR_PASSWORD",
+            help="At least 8 characters; asked for when not given.",
+        ),
+    ],
+) -> None:
+    """Store the administrator's salted scrypt hash in <GOVHUB_HOME>/keys/monitor-admins.json."""
+    keys = get_settings().keys_dir
+    create_admin(keys, username, password)
+    typer.echo(f"administrator {username} can sign in at /monitor/login ({admin_store_path(keys)})")
+
+
+@app.command("list-admins")
+def list_admins() -> None:
+    """The administrators' user names (never their hashes)."""
+    import json
+
+    path = admin_store_path(get_settings().keys_dir)
+    names = sorted(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else []
+    typer.echo("\n".join(names) if names else "no administrators yet: run create-admin")

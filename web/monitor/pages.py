@@ -1,0 +1,163 @@
+"""What every monitor page and API call shares: the signed-in viewer, the language and the page frame."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+from fastapi.security import APIKeyHeader
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from govhub.settings import get_settings
+from web.deps import SessionDep
+from web.monitor.alerts import chain_state
+from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie
+from web.monitor.i18n import Lang, label, pick_lang
+
+__all__ = [
+    "AdminDep",
+    "ApiViewerDep",
+    "LangDep",
+    "ViewerDep",
+    "api_viewer",
+    "keys_dir",
+    "page_viewer",
+    "render",
+]
+
+_BEIJING = ZoneInfo("Asia/Shanghai")
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="DepartmentApiKey")
+
+
+def keys_dir() -> Path:
+    """The hub's key folder: administrators, the session secret and the hub public key live there."""
+    return get_settings().keys_dir
+
+
+def _lang(lang: str | None = None) -> Lang:
+    return pick_lang(lang)
+
+
+LangDep = Annotated[Lang, Depends(_lang)]
+
+
+def _cookie_viewer(request: Request, session: Session) -> Viewer | None:
+    return read_cookie(keys_dir(), request.cookies.get(COOKIE_NAME), session)
+
+
+def page_viewer(request: Request, session: SessionDep) -> Viewer:
+    """The signed-in viewer of a page; without a valid session, a redirect (302) to the sign-in form."""
+    viewer = _cookie_viewer(request, session)
+    if viewer is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = "/monitor/login?" + urlencode({"next": target})
+        raise HTTPException(status.HTTP_302_FOUND, detail="sign in first — 请先登录", headers={"Location": location})
+    return viewer
+
+
+def api_viewer(request: Request, session: SessionDep, api_key: Annotated[str | None, Depends(_api_key)]) -> Viewer:
+    """The viewer of an API call: the session cookie, or a department's X-API-Key; else 401."""
+    viewer = _cookie_viewer(request, session)
+    if viewer is None and api_key:
+        from catalog import authenticate
+
+        department = authenticate(session, api_key)
+        if department is not None:
+            viewer = Viewer("department", department.name, department.code, (department.code, department.name))
+    if viewer is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail={
+                "code": "unauthenticated",
+                "message": "sign in at /monitor/login or send X-API-Key",
+                "message_zh": "请先登录监控页面，或在请求头提供部门 API 密钥",
+            },
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(page_viewer)]
+ApiViewerDep = Annotated[Viewer, Depends(api_viewer)]
+
+
+def _admin(viewer: ViewerDep) -> Viewer:
+    if not viewer.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
+    return viewer
+
+
+AdminDep = Annotated[Viewer, Depends(_admin)]
+
+
+def _when(moment: datetime | None, *, seconds: bool = False) -> str:
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _number(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _as_json(value: Any) -> Markup:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["num"] = _number
+templates.env.filters["json"] = _as_json
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    viewer: Viewer | None,
+    session: Session | None,
+    lang: Lang,
+    page: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A monitor page in the shared frame: navigation, the signed-in viewer and the chain's state."""
+    chain = chain_state(session, keys_dir=keys_dir()) if session is not None and viewer is not None else None
+
+    def t(key: str) -> str:
+        return label(key, lang)
+
+    def link(path: str, **params: Any) -> str:
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        if lang == "en":
+            query["lang"] = "en"
+        return path + (f"?{urlencode(query)}" if query else "")
+
+    other = dict(request.query_params)
+    other["lang"] = "zh" if lang == "en" else "en"
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "viewer": viewer,
+            "lang": lang,
+            "t": t,
+            "link": link,
+            "chain": chain,
+            "page": page,
+            "switch_lang": request.url.path + "?" + urlencode(other),
+            **context,
+        },
+        status_code=status_code,
+    )

@@ -1,0 +1,259 @@
+"""Read-only queries behind the monitor's pages and charts; every exchange query takes the viewer's filter."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from catalog import DatasetVersion, Department, Resource, Subscription, utcnow
+from exchange.delivery.models import Delivery
+from exchange.log import ExchangeEvent
+from govhub.models import IngestRun
+from govhub.status import resource_statuses
+from schemas import load_all
+from web.monitor.auth import Viewer
+
+__all__ = [
+    "DIMENSIONS",
+    "LogFilter",
+    "as_aware",
+    "deliveries",
+    "department_names",
+    "exchange_volume",
+    "filter_events",
+    "log_page",
+    "overview_rows",
+    "pending_applications",
+    "quality_trend",
+    "resource_names",
+    "subscriptions",
+]
+
+_BEIJING = ZoneInfo("Asia/Shanghai")
+DIMENSIONS = ("conformance", "completeness", "accuracy", "consistency", "timeliness", "accessibility")
+
+
+def as_aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes; make them aware so they compare and format alike."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=utcnow().tzinfo)
+    return moment
+
+
+def filter_events(stmt: Select[Any], viewer: Viewer) -> Select[Any]:
+    """Restrict an exchange-event query to what the viewer may see (a department: its own exchanges)."""
+    if viewer.is_admin:
+        return stmt
+    return stmt.where(ExchangeEvent.department.in_(viewer.department_names or ("-",)))
+
+
+def department_names(session: Session) -> dict[str, str]:
+    """Department code -> name, to show names instead of 18-character codes."""
+    return {code: name for code, name in session.execute(select(Department.code, Department.name))}
+
+
+def overview_rows(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per source system and resource: the last run, its counts, version, freshness and failure message."""
+    rows = []
+    for status in resource_statuses(session, now=now):
+        row = asdict(status)
+        row["overdue_hours"] = round(status.overdue_by.total_seconds() / 3600, 1) if status.overdue_by else None
+        row.pop("overdue_by")
+        row["error"] = None
+        if status.last_status == "failed" and status.last_run_id:
+            run = session.get(IngestRun, status.last_run_id)
+            row["error"] = (run.error or "")[:300] if run else None
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["system"], r["resource"]))
+
+
+def quality_trend(session: Session, resource: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Per resource, the six GB/T 36344 dimension scores of every published version, oldest first."""
+    stmt = select(DatasetVersion).order_by(DatasetVersion.resource, DatasetVersion.version)
+    if resource:
+        stmt = stmt.where(DatasetVersion.resource == resource)
+    trend: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for version in session.scalars(stmt):
+        scores = {d.get("dimension"): d.get("score") for d in (version.scorecard or {}).get("dimensions", [])}
+        trend[version.resource].append(
+            {
+                "version": version.version,
+                "committed_at": as_aware(version.committed_at).isoformat() if version.committed_at else None,
+                "scores": {name: scores.get(name) for name in DIMENSIONS},
+            }
+        )
+    return dict(trend)
+
+
+def _bucket(moment: datetime, hourly: bool) -> str:
+    moment = as_aware(moment).astimezone(_BEIJING)  # type: ignore[union-attr]
+    return moment.strftime("%Y-%m-%d %H:00") if hourly else moment.strftime("%Y-%m-%d")
+
+
+def exchange_volume(session: Session, viewer: Viewer, *, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
+    """Exchange counts and rows over time, by source, by subscriber department and by verification client.
+
+    Reads four columns of the window's events and buckets them in Python (hourly when the window's
+    events span under two days, else daily), so SQLite and PostgreSQL give the same buckets.
+    """
+    now = now or utcnow()
+    since = now - timedelta(days=days)
+    stmt = select(
+        ExchangeEvent.recorded_at,
+        ExchangeEvent.type,
+        ExchangeEvent.source,
+        ExchangeEvent.department,
+        ExchangeEvent.client,
+        ExchangeEvent.rows,
+        ExchangeEvent.outcome,
+    ).where(ExchangeEvent.recorded_at >= since)
+    events = session.execute(filter_events(stmt, viewer)).all()
+    names = department_names(session)
+    if not events:
+        return {"buckets": [], "by_source": {}, "by_department": {}, "by_client": {}, "totals": {}, "events": 0}
+    span = as_aware(max(e.recorded_at for e in events)) - as_aware(min(e.recorded_at for e in events))  # type: ignore[operator]
+    hourly = span < timedelta(days=2)
+    series: dict[str, dict[str, Counter[str]]] = {
+        "by_source": defaultdict(Counter),
+        "by_department": defaultdict(Counter),
+        "by_client": defaultdict(Counter),
+    }
+    buckets: set[str] = set()
+    totals: Counter[str] = Counter()
+    for e in events:
+        bucket = _bucket(e.recorded_at, hourly)
+        buckets.add(bucket)
+        totals[e.type] += 1
+        if e.type in ("ingest", "publish", "quarantine"):
+            series["by_source"][e.source][bucket] += 1
+        if e.type == "delivery" and e.department:
+            series["by_department"][names.get(e.department, e.department)][bucket] += 1
+        if e.type in ("verification", "denial") and e.client:
+            series["by_client"][e.client][bucket] += 1
+    ordered = sorted(buckets)
+    out: dict[str, Any] = {"buckets": ordered, "hourly": hourly, "totals": dict(totals), "events": len(events)}
+    for key, groups in series.items():
+        out[key] = {name: [counts.get(b, 0) for b in ordered] for name, counts in sorted(groups.items())}
+    return out
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """The exchange-log page's filters; empty strings mean no filter."""
+
+    type: str | None = None
+    resource: str | None = None
+    department: str | None = None
+    client: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def log_page(
+    session: Session, viewer: Viewer, where: LogFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[ExchangeEvent], int]:
+    """One page of exchange events, newest first, and how many match in all."""
+    stmt = select(ExchangeEvent)
+    for column, value in (
+        (ExchangeEvent.type, where.type),
+        (ExchangeEvent.resource, where.resource),
+        (ExchangeEvent.client, where.client),
+        (ExchangeEvent.outcome, where.outcome),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if where.department:
+        stmt = stmt.where(or_(ExchangeEvent.department == where.department, ExchangeEvent.target == where.department))
+    if where.since is not None:
+        stmt = stmt.where(ExchangeEvent.recorded_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(ExchangeEvent.recorded_at < where.until)
+    stmt = filter_events(stmt, viewer)
+    total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    rows = session.scalars(stmt.order_by(ExchangeEvent.seq.desc()).limit(per_page).offset((page - 1) * per_page))
+    return list(rows), total
+
+
+def pending_applications(session: Session, viewer: Viewer, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Applications waiting for a decision, oldest first, flagged when past their due date (read-only)."""
+    now = now or utcnow()
+    stmt = select(Subscription).where(Subscription.status == "pending").order_by(Subscription.applied_at)
+    if not viewer.is_admin:
+        provided = select(Resource.resource).where(Resource.provider_code == viewer.department_code)
+        stmt = stmt.where(
+            or_(Subscription.department_code == viewer.department_code, Subscription.resource.in_(provided))
+        )
+    names = department_names(session)
+    out = []
+    for sub in session.scalars(stmt):
+        due = as_aware(sub.due_at)
+        out.append(
+            {
+                "id": sub.id,
+                "resource": sub.resource,
+                "department": names.get(sub.department_code, sub.department_code),
+                "department_code": sub.department_code,
+                "purpose": sub.purpose,
+                "mode": sub.delivery_mode,
+                "applied_at": as_aware(sub.applied_at),
+                "due_at": due,
+                "overdue": bool(due and due < now),
+            }
+        )
+    return out
+
+
+def subscriptions(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
+    """Every subscription the viewer may see, newest first."""
+    stmt = select(Subscription).order_by(Subscription.id.desc())
+    if not viewer.is_admin:
+        stmt = stmt.where(Subscription.department_code == viewer.department_code)
+    names = department_names(session)
+    return [
+        {
+            "id": s.id,
+            "resource": s.resource,
+            "department": names.get(s.department_code, s.department_code),
+            "status": s.status,
+            "mode": s.delivery_mode,
+            "purpose": s.purpose,
+            "applied_at": as_aware(s.applied_at),
+        }
+        for s in session.scalars(stmt)
+    ]
+
+
+def deliveries(session: Session, viewer: Viewer, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent deliveries (a department: its own)."""
+    stmt = select(Delivery).order_by(Delivery.started_at.desc(), Delivery.id.desc()).limit(limit)
+    if not viewer.is_admin:
+        stmt = stmt.where(Delivery.department_code == viewer.department_code)
+    names = department_names(session)
+    return [
+        {
+            "id": d.id,
+            "resource": d.resource,
+            "department": names.get(d.department_code, d.department_code),
+            "from_version": d.from_version,
+            "to_version": d.to_version,
+            "mode": d.mode,
+            "status": d.status,
+            "rows": d.rows,
+            "started_at": as_aware(d.started_at),
+            "finished_at": as_aware(d.finished_at),
+            "error": d.error,
+        }
+        for d in session.scalars(stmt)
+    ]
+
+
+def resource_names() -> list[str]:
+    """The contracts' resource names, for filter menus."""
+    return sorted(load_all())

@@ -1,0 +1,293 @@
+"""The monitor data administrators watch (监控): server-rendered pages in Chinese (`?lang=en` for English).
+
+GET  /monitor                  per source and resource: last run, counts, version, freshness; quality trend
+GET  /monitor/exchanges        exchange volume by source, subscriber department, verification client
+GET  /monitor/quarantine       rejected rows by reason with the offending values (paged); .csv to download
+GET  /monitor/sharing          pending applications (overdue flagged), subscriptions, recent deliveries
+GET  /monitor/alerts           failed runs, stale resources, quality drops, denial spikes, chain breaks
+GET  /monitor/log              the exchange log, filtered and paged
+GET|POST /monitor/login, POST /monitor/logout
+JSON behind the charts: /monitor/api/... (see `web.monitor.api`). Departments see their own exchanges only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from math import ceil
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from catalog import Resource
+from web.deps import SessionDep
+from web.monitor import api
+from web.monitor.alerts import collect_alerts
+from web.monitor.auth import COOKIE_NAME, SESSION_SECONDS, Viewer, check_admin, sign_in_department, write_cookie
+from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
+from web.monitor.quarantine import csv_chunks, quarantine_rows, reason_counts
+from web.monitor.queries import (
+    LogFilter,
+    deliveries,
+    department_names,
+    exchange_volume,
+    log_page,
+    overview_rows,
+    pending_applications,
+    quality_trend,
+    resource_names,
+    subscriptions,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/monitor", tags=["monitor"])
+router.include_router(api.router)
+_PAGE = HTMLResponse
+_PER_PAGE = 50
+_BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+@router.get("/login", response_class=_PAGE, include_in_schema=False)
+def login_form(request: Request, lang: LangDep, next: str = "/monitor") -> HTMLResponse:
+    return render(
+        request, "monitor_login.html", viewer=None, session=None, lang=lang, page="login", next=next, failed=False
+    )
+
+
+@router.post("/login", response_class=_PAGE, include_in_schema=False)
+def login(
+    request: Request,
+    session: SessionDep,
+    lang: LangDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    api_key: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/monitor",
+) -> Response:
+    """Sign in as an administrator (user name and password) or as a department (its API key)."""
+    payload = None
+    if username and password:
+        fingerprint = check_admin(keys_dir(), username, password)
+        payload = {"k": "admin", "u": username, "f": fingerprint} if fingerprint else None
+    elif api_key:
+        found = sign_in_department(session, api_key)
+        payload = {"k": "department", "c": found[0].code, "f": found[1]} if found else None
+    if payload is None:
+        return render(
+            request,
+            "monitor_login.html",
+            viewer=None,
+            session=None,
+            lang=lang,
+            page="login",
+            next=next,
+            failed=True,
+            status_code=401,
+        )
+    target = next if next.startswith("/monitor") and not next.startswith("//") else "/monitor"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        write_cookie(keys_dir(), payload),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/monitor",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/monitor/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/monitor")
+    return response
+
+
+@router.get("", response_class=_PAGE, include_in_schema=False)
+def overview(request: Request, session: SessionDep, viewer: ViewerDep, lang: LangDep) -> HTMLResponse:
+    rows = overview_rows(session)
+    return render(
+        request,
+        "monitor_overview.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="overview",
+        rows=rows,
+        trend=quality_trend(session),
+        has_runs=any(r["last_run_id"] for r in rows),
+    )
+
+
+@router.get("/exchanges", response_class=_PAGE, include_in_schema=False)
+def exchanges(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    lang: LangDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> HTMLResponse:
+    volume = exchange_volume(session, viewer, days=days)
+    return render(
+        request,
+        "monitor_exchanges.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="exchanges",
+        volume=volume,
+        days=days,
+    )
+
+
+def _visible_resources(session: SessionDep, viewer: Viewer) -> list[str]:
+    """Admins see every resource's quarantine; a department those it provides."""
+    names = resource_names()
+    if viewer.is_admin:
+        return names
+    provided = {r.resource for r in session.query(Resource).filter(Resource.provider_code == viewer.department_code)}
+    return [n for n in names if n in provided]
+
+
+def _quarantine(session: SessionDep, viewer: Viewer, resource: str | None, rule: str | None, field: str | None):  # type: ignore[no-untyped-def]
+    allowed = _visible_resources(session, viewer)
+    chosen = [resource] if resource in allowed else ([] if resource else allowed)
+    return allowed, quarantine_rows(chosen, rule=rule or None, field=field or None)
+
+
+@router.get("/quarantine", response_class=_PAGE, include_in_schema=False)
+def quarantine(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    lang: LangDep,
+    resource: str | None = None,
+    rule: str | None = None,
+    field: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    allowed, rows = _quarantine(session, viewer, resource, rule, field)
+    pages = max(1, ceil(len(rows) / _PER_PAGE))
+    return render(
+        request,
+        "monitor_quarantine.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="quarantine",
+        resources=allowed,
+        resource=resource or "",
+        rule=rule or "",
+        field=field or "",
+        rows=rows[(page - 1) * _PER_PAGE : page * _PER_PAGE],
+        total=len(rows),
+        page_no=page,
+        pages=pages,
+        reasons=reason_counts(rows),
+    )
+
+
+@router.get("/quarantine.csv", include_in_schema=False)
+def quarantine_csv(
+    session: SessionDep,
+    viewer: ViewerDep,
+    resource: str | None = None,
+    rule: str | None = None,
+    field: str | None = None,
+) -> StreamingResponse:
+    _, rows = _quarantine(session, viewer, resource, rule, field)
+    name = f"quarantine-{resource or 'all'}{'-' + rule if rule else ''}.csv"
+    return StreamingResponse(
+        csv_chunks(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/sharing", response_class=_PAGE, include_in_schema=False)
+def sharing(request: Request, session: SessionDep, viewer: ViewerDep, lang: LangDep) -> HTMLResponse:
+    return render(
+        request,
+        "monitor_sharing.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="sharing",
+        pending=pending_applications(session, viewer),
+        subscriptions=subscriptions(session, viewer),
+        deliveries=deliveries(session, viewer),
+    )
+
+
+@router.get("/alerts", response_class=_PAGE, include_in_schema=False)
+def alerts(request: Request, session: SessionDep, viewer: AdminDep, lang: LangDep) -> HTMLResponse:
+    found, _report = collect_alerts(session, keys_dir=keys_dir())
+    return render(
+        request, "monitor_alerts.html", viewer=viewer, session=session, lang=lang, page="alerts", alerts=found
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A date or datetime-local form value in Beijing time."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_BEIJING)
+
+
+@router.get("/log", response_class=_PAGE, include_in_schema=False)
+def exchange_log(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    lang: LangDep,
+    type: str | None = None,
+    resource: str | None = None,
+    department: str | None = None,
+    client: str | None = None,
+    outcome: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    where = LogFilter(
+        type=type or None,
+        resource=resource or None,
+        department=department or None,
+        client=client or None,
+        outcome=outcome or None,
+        since=_moment(since),
+        until=_moment(until),
+    )
+    events, total = log_page(session, viewer, where, page=page, per_page=_PER_PAGE)
+    filters = {
+        "type": type,
+        "resource": resource,
+        "department": department,
+        "client": client,
+        "outcome": outcome,
+        "since": since,
+        "until": until,
+    }
+    return render(
+        request,
+        "monitor_log.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="log",
+        events=events,
+        total=total,
+        page_no=page,
+        pages=max(1, ceil(total / _PER_PAGE)),
+        filters=filters,
+        names=department_names(session),
+        resources=resource_names(),
+    )
