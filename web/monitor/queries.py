@@ -130,7 +130,7 @@ def exchange_volume(session: Session, viewer: Viewer, *, days: int = 30, now: da
         bucket = _bucket(e.recorded_at, hourly)
         buckets.add(bucket)
         totals[e.type] += 1
-        if e.type in ("ingest", "publish", "quarantine"):
+        if e.type == "ingest":  # what each source system sent
             series["by_source"][e.source][bucket] += 1
         if e.type == "delivery" and e.department:
             series["by_department"][names.get(e.department, e.department)][bucket] += 1
