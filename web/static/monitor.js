@@ -22,8 +22,8 @@
         animation: false,
         title: {text: resource, left: "center", textStyle: {fontSize: 13}},
         tooltip: {trigger: "axis"},
-        legend: {bottom: 0, type: "scroll"},
-        grid: {left: 50, right: 20, top: 35, bottom: 50},
+        legend: {bottom: 0, itemWidth: 12, itemGap: 6, textStyle: {fontSize: 11}},
+        grid: {left: 50, right: 20, top: 35, bottom: 60},
         xAxis: {type: "category", data: versions.map(function (v) { return "v" + v.version; })},
         yAxis: {type: "value", min: 0, max: 1},
         series: DIMENSIONS.map(function (d) {
