@@ -1,10 +1,13 @@
 """Relational sources (SQLite, MariaDB, PostgreSQL): incremental reads by cursor column with the
 primary key as tie-breaker, streamed as Arrow batches.
 
-Keyset order `(cursor, pk...)` makes boundaries exact: the next run asks for rows after the last
+Incremental runs read in keyset order `(cursor, pk...)`: the next run asks for rows after the last
 (cursor, key) it saw, so rows sharing the boundary timestamp are neither missed nor repeated.
-Cursor values travel in the state in the form the database compares them (SQLite: the stored
-text; others: ISO strings parsed back to the native type), so they round-trip to the microsecond.
+Full reads (no state) scan the table in storage order instead (SQLite: by rowid, no index walk)
+and propose the lexicographic maximum of `(cursor, pk...)` over every row read, the same state
+the ordered read would end on. Cursor values travel in the state in the form the database
+compares them (SQLite: the stored text; others: ISO strings parsed back to the native type), so
+they round-trip to the microsecond.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
+import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,11 +48,26 @@ class _Plan:
     order: tuple[str, ...]  # keyset order: cursor (if any) then primary key
 
 
+@dataclass(frozen=True)
+class _Read:
+    """How one extraction walks the table: the ORDER BY that also serves to resume after a failed
+    ADBC stream, extra columns selected only for resuming, and how the state is derived."""
+
+    order: tuple[str, ...]  # ORDER BY and resume columns; () = no order, no resume (plain scan)
+    extra: tuple[str, ...] = ()  # selected after the contract's columns, never delivered
+    by_max: bool = False  # state = max (cursor, pk...) over all rows, not the last row's
+
+
+_ROWID = "_rowid_"  # SQLite's rowid alias; selected under this label for resuming a scan
+
+
 class SqlConnector(Connector):
     """Reads one table named by the contract (`source.table`) through a SQLAlchemy URL.
 
     Config: `url` (required), `schema` (optional DB schema), `adbc` (`"auto"` default: use the
-    ADBC SQLite driver for SQLite files, `"never"` to force the DBAPI path), `engine_options`.
+    ADBC SQLite driver for SQLite files, `"never"` to force the DBAPI path), `full_read` (`"scan"`
+    default: a full read scans the table unordered where that is safe, `"keyset"` to always read
+    in keyset order), `engine_options`.
     """
 
     kind = "sql"
@@ -61,6 +80,9 @@ class SqlConnector(Connector):
         self.table_name = str(contract.source.options.get("table", contract.resource))
         self.db_schema = self.config.get("schema") or contract.source.options.get("schema")
         self.use_adbc = self.config.get("adbc", "auto")
+        self.full_read: Literal["scan", "keyset"] = self.config.get("full_read", "scan")
+        if self.full_read not in ("scan", "keyset"):
+            raise SettingsError(f"{self.source}.full_read", '"scan" or "keyset"', self.full_read)
 
     # ---- schema --------------------------------------------------------------------------
 
@@ -96,26 +118,54 @@ class SqlConnector(Connector):
         try:
             plan = self._plan(self._reflect(engine))
             after = self._start_position(state, plan)
-            last: tuple[Any, ...] | None = None
+            read = self._read_mode(engine, plan, after)
+            best: tuple[Any, ...] | None = None  # the state position so far
+            resume = after if not read.by_max else None  # where to continue in `read.order`
             if self._adbc_path(engine):
                 try:
-                    for batch, position in self._adbc_batches(plan, after, batch_size):
-                        last = position or last
+                    for batch, position, last in self._adbc_batches(plan, read, resume, batch_size):
+                        best, resume = _better(best, position, by_max=read.by_max), last or resume
                         yield batch
-                    return self._next_state(state, last)
+                    return self._next_state(state, best)
                 except _AdbcTypeMismatch as e:
+                    if not read.order:  # unreachable: SQLite reads always have a resume order
+                        raise SourceError(self.source, f"ADBC read failed: {e}", retryable=True) from e
                     log.warning("%s: ADBC type inference failed (%s); continuing on the DBAPI path", self.source, e)
-                    after = last or after
-            for batch, position in self._dbapi_batches(engine, plan, after, batch_size):
-                last = position or last
+            for batch, position, last in self._dbapi_batches(engine, plan, read, resume, batch_size):
+                best, resume = _better(best, position, by_max=read.by_max), last or resume
                 yield batch
-            return self._next_state(state, last)
+            return self._next_state(state, best)
         except (sa.exc.SQLAlchemyError, OSError) as e:
             raise SourceError(
                 self.source, f"reading table '{self.table_name}' failed: {_cause(e)}", retryable=True
             ) from e
         finally:
             engine.dispose()
+
+    def _read_mode(self, engine: sa.Engine, plan: _Plan, after: tuple[Any, ...] | None) -> _Read:
+        """Keyset order for incremental reads; an unordered scan for full reads where the database
+        orders the keyset columns as Arrow compares them (else the computed max could differ)."""
+        keyset = _Read(order=plan.order)
+        if after is not None or self.full_read == "keyset":
+            return keyset
+        dialect = self.url.get_backend_name()
+        if dialect != "sqlite":
+            families = {sql_family(plan.table.columns[n].type, dialect=dialect) for n in plan.order}
+            # text collations (locale, case-insensitive) and float NaN order differ from Arrow's
+            ok = families <= {"integer", "decimal", "timestamp", "date", "boolean"}
+            return _Read(order=(), by_max=True) if ok else keyset
+        if self.db_schema or _ROWID in plan.table.columns:
+            return keyset
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT type, sql FROM sqlite_master WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE",
+                (self.table_name,),
+            ).first()
+        if row is None or row[0] != "table" or re.search(r"\bCOLLATE\b", row[1] or "", re.IGNORECASE):
+            return keyset  # views have no rowid; a declared collation may order keys unlike Arrow
+        if re.search(r"\bWITHOUT\s+ROWID\b", row[1] or "", re.IGNORECASE):
+            return _Read(order=tuple(self.contract.primary_key), by_max=True)  # clustered on the key
+        return _Read(order=(_ROWID,), extra=(_ROWID,), by_max=True)
 
     def _engine(self) -> sa.Engine:
         if self.url.get_backend_name() == "sqlite":
@@ -187,17 +237,23 @@ class SqlConnector(Connector):
             return decimal.Decimal(str(value))
         return value
 
-    def _statement(self, plan: _Plan, after: tuple[Any, ...] | None) -> sa.Select:
+    def _statement(self, plan: _Plan, read: _Read, after: tuple[Any, ...] | None) -> sa.Select:
         dialect = self.url.get_backend_name()
         cols = plan.table.columns
-        exprs = []
+        exprs: list[sa.ColumnElement[Any]] = []
         for name, typ in zip(plan.selected, plan.types, strict=True):
             col = cols[name]
-            # SQLite: deliver text as text even where affinity stored numbers (and for ADBC's inference).
-            exprs.append(sa.cast(col, sa.Text).label(name) if dialect == "sqlite" and pa.types.is_string(typ) else col)
-        stmt = sa.select(*exprs).order_by(*(cols[n] for n in plan.order))
+            # SQLite: deliver text as text where affinity may have stored numbers (and for ADBC's
+            # inference); columns of TEXT affinity hold text already, no CAST needed.
+            cast = dialect == "sqlite" and pa.types.is_string(typ) and not _text_affinity(col.type)
+            exprs.append(sa.cast(col, sa.Text).label(name) if cast else col)
+        order = [sa.literal_column(n) if n == _ROWID else cols[n] for n in read.order]
+        exprs.extend(sa.literal_column(n).label(n) for n in read.extra)
+        stmt = sa.select(*exprs).select_from(plan.table)
+        if order:
+            stmt = stmt.order_by(*order)
         if after is not None:
-            stmt = stmt.where(_after([cols[n] for n in plan.order], after))
+            stmt = stmt.where(_after(order, after))
         return stmt
 
     def _compile(self, engine: sa.Engine, stmt: sa.Select) -> tuple[str, Any]:
@@ -208,16 +264,17 @@ class SqlConnector(Connector):
         return str(compiled), params
 
     def _dbapi_batches(
-        self, engine: sa.Engine, plan: _Plan, after: tuple[Any, ...] | None, batch_size: int
-    ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None]]:
-        sql, params = self._compile(engine, self._statement(plan, after))
+        self, engine: sa.Engine, plan: _Plan, read: _Read, after: tuple[Any, ...] | None, batch_size: int
+    ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None, tuple[Any, ...] | None]]:
+        sql, params = self._compile(engine, self._statement(plan, read, after))
+        types = (*plan.types, *(pa.int64() for _ in read.extra))
         with engine.connect() as conn:
             # stream_results: server-side cursor on PostgreSQL (psycopg) and MariaDB (SSCursor).
             result = conn.execution_options(stream_results=True, max_row_buffer=batch_size).exec_driver_sql(sql, params)
             try:
                 while rows := result.fetchmany(batch_size):
-                    arrays = [column_array(v, t) for v, t in zip(zip(*rows, strict=True), plan.types, strict=True)]
-                    yield self._finish(plan, arrays, len(rows))
+                    arrays = [column_array(v, t) for v, t in zip(zip(*rows, strict=True), types, strict=True)]
+                    yield self._finish(plan, read, arrays, len(rows))
                     del rows, arrays
             finally:
                 result.close()
@@ -235,12 +292,13 @@ class SqlConnector(Connector):
         return True
 
     def _adbc_batches(
-        self, plan: _Plan, after: tuple[Any, ...] | None, batch_size: int
-    ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None]]:
+        self, plan: _Plan, read: _Read, after: tuple[Any, ...] | None, batch_size: int
+    ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None, tuple[Any, ...] | None]]:
         import adbc_driver_sqlite.dbapi as adbc
 
         engine = sa.create_engine("sqlite://")  # compiler only, never connects
-        sql, params = self._compile(engine, self._statement(plan, after))
+        sql, params = self._compile(engine, self._statement(plan, read, after))
+        types = (*plan.types, *(pa.int64() for _ in read.extra))
         uri = f"file:{Path(self.url.database or '').resolve()}?mode=ro"
         try:
             conn = adbc.connect(uri)
@@ -253,8 +311,8 @@ class SqlConnector(Connector):
                     cur.execute(sql, params or None)
                     reader = cur.fetch_record_batch()
                     for raw in reader:
-                        arrays = [raw.column(i).cast(t) for i, t in enumerate(plan.types)]
-                        yield self._finish(plan, arrays, raw.num_rows)
+                        arrays = [raw.column(i).cast(t) for i, t in enumerate(types)]
+                        yield self._finish(plan, read, arrays, raw.num_rows)
                 except (adbc.Error, OSError, pa.ArrowException) as e:
                     if "Type mismatch" in str(e) or isinstance(e, pa.ArrowInvalid):
                         raise _AdbcTypeMismatch(str(e)) from e
@@ -263,10 +321,11 @@ class SqlConnector(Connector):
             conn.close()
 
     def _finish(
-        self, plan: _Plan, arrays: Sequence[pa.Array], num_rows: int
-    ) -> tuple[pa.RecordBatch, tuple[Any, ...] | None]:
-        """Contract fields in contract order (absent ones as nulls), `_deleted`, and the last position."""
-        by_name = dict(zip(plan.selected, arrays, strict=True))
+        self, plan: _Plan, read: _Read, arrays: Sequence[pa.Array], num_rows: int
+    ) -> tuple[pa.RecordBatch, tuple[Any, ...] | None, tuple[Any, ...] | None]:
+        """Contract fields in contract order (absent ones as nulls), `_deleted`; the batch's state
+        position (its max, or its last row in keyset order) and its resume position."""
+        by_name = dict(zip((*plan.selected, *read.extra), arrays, strict=True))
         names, columns = [], []
         for f in self.contract.fields:
             names.append(f.name)
@@ -276,7 +335,13 @@ class SqlConnector(Connector):
             names.append("_deleted")
             columns.append(deleted_array(by_name[flag]) if flag in by_name else pa.array([False] * num_rows))
         batch = pa.RecordBatch.from_arrays(columns, names=names)
-        return batch, _last_position(by_name, plan.order, self.contract.source.cursor)
+        cursor = self.contract.source.cursor
+        if read.by_max:
+            position = _max_position(by_name, plan.order) if cursor else None
+        else:
+            position = _last_position(by_name, plan.order, cursor)
+        last = tuple(by_name[n][num_rows - 1].as_py() for n in read.order) if read.order and num_rows else None
+        return batch, position, last
 
     def _next_state(self, state: Mapping[str, Any] | None, last: tuple[Any, ...] | None) -> dict[str, Any]:
         if not self.contract.source.cursor:
@@ -293,6 +358,48 @@ def _after(columns: Sequence[sa.ColumnElement], values: Sequence[Any]) -> sa.Col
         equal = [c == v for c, v in zip(columns[:i], values[:i], strict=True)]
         terms.append(sa.and_(*equal, col > value))
     return sa.or_(*terms)
+
+
+def _better(best: tuple[Any, ...] | None, position: tuple[Any, ...] | None, *, by_max: bool) -> tuple[Any, ...] | None:
+    """The state position after one more batch: the later one in keyset order, the larger one otherwise."""
+    if position is None:
+        return best
+    if best is None or not by_max:
+        return position
+    return max(best, position, key=_sort_key)
+
+
+def _sort_key(position: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    return tuple((v is not None, v) for v in position)  # NULL keys sort first, as in SQLite
+
+
+def _max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tuple[Any, ...] | None:
+    """The lexicographic maximum of (cursor, key...) over rows whose cursor is not null, with Arrow
+    compute: the max cursor, then among its rows the max of each key column in turn."""
+    cols = [by_name[n] for n in order]
+    if cols[0].null_count:
+        valid = cols[0].is_valid()
+        cols = [c.filter(valid) for c in cols]
+    result = []
+    for i in range(len(cols)):
+        col = cols[i]
+        if len(col) == 0:
+            return None
+        top = pc.max(col)
+        result.append(top.as_py())
+        if i < len(cols) - 1:  # keep only the rows that tie so far
+            same = pc.equal(col, top) if top.is_valid else col.is_null()
+            cols = [c.filter(same) for c in cols]
+    return tuple(result)
+
+
+def _text_affinity(sql_type: sa.types.TypeEngine) -> bool:
+    """SQLite stores any value of a TEXT-affinity column (CHAR, CLOB, TEXT, no INT) as text."""
+    try:
+        declared = str(sql_type).upper()
+    except sa.exc.CompileError:
+        return False
+    return "INT" not in declared and any(t in declared for t in ("CHAR", "CLOB", "TEXT"))
 
 
 def _last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None) -> tuple[Any, ...] | None:
