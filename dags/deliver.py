@@ -17,6 +17,7 @@ import pendulum
 from airflow.sdk import DAG, dag, task
 from assets import CURATED
 
+from govhub.lineage import with_lineage
 from schemas import load_all
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def build_delivery_dag(resource: str, title: str) -> DAG:
             events = context.get("triggering_asset_events") or {}
             versions = [e.extra.get("version") for evs in events.values() for e in evs if e.extra]
             log.info("deliver %s after asset events with versions %s", resource, versions)
-            results = run_deliveries(resource)
+            results = run_deliveries(resource, orchestrator="airflow")
             failed = [r for r in results if r["status"] == "failed"]
             if failed:
                 raise RuntimeError(
@@ -56,7 +57,7 @@ def build_delivery_dag(resource: str, title: str) -> DAG:
                 )
             return results
 
-        deliver_changes()
+        with_lineage(deliver_changes(), kind="deliver", resource=resource)  # OpenLineage: curated -> departments
 
     return deliver()
 

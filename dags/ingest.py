@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import DAG, Metadata, chain, dag, task
 from assets import CURATED
 
+from govhub.lineage import with_lineage
 from schemas import Contract, load_all
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,13 @@ def build_ingest_dag(contract: Contract) -> DAG:
             return summary
 
         run = begin()
-        chain(extract(run), validate(run), publish(run), register(run), advance(run))
+        chain(
+            with_lineage(extract(run), kind="extract", resource=resource),  # OpenLineage: source system
+            validate(run),
+            publish(run),
+            register(run),
+            with_lineage(advance(run), kind="ingest", resource=resource),  # source -> curated version
+        )
 
     return ingest()
 

@@ -10,8 +10,9 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from govhub.lineage import emit_deliveries
 from govhub.settings import Settings, get_settings
 
 __all__ = ["delivery_secret", "open_lake", "run_deliveries"]
@@ -46,11 +47,14 @@ def open_lake(settings: Settings | None = None) -> Any:
     return Lake(settings.lake_root, storage_options=settings.lake_storage_options)
 
 
-def run_deliveries(resource: str, *, version: int | None = None) -> list[dict[str, Any]]:
+def run_deliveries(
+    resource: str, *, version: int | None = None, orchestrator: Literal["cli", "airflow"] = "cli"
+) -> list[dict[str, Any]]:
     """Deliver `resource` up to `version` (default: current) to every granted subscription.
 
     Migrates the metadata store, appends an exchange-log event per delivery, and returns one dict per
     delivery (`DeliveryResult.as_dict()`); failed deliveries are in the list with status "failed".
+    Outside Airflow each delivery also emits its OpenLineage events (under Airflow the provider does).
     """
     from exchange.delivery import deliver_resource
     from exchange.log import ExchangeLog
@@ -67,4 +71,6 @@ def run_deliveries(resource: str, *, version: int | None = None) -> list[dict[st
             session, lake, contract, version=version, secret=secret, exchange_log=ExchangeLog(session)
         )
     log.info("delivered %s: %s deliveries", resource, len(results))
-    return [r.as_dict() for r in results]
+    delivered = [r.as_dict() for r in results]
+    emit_deliveries(resource, delivered, orchestrator=orchestrator)
+    return delivered

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from govhub.lineage import airflow_lineage_env
 from schemas import PipelineError, dependency_order, load_all
 
 __all__ = ["DAGS_FOLDER", "airflow_env", "ingest_order", "migrate", "run_dags"]
@@ -40,6 +41,7 @@ def _airflow_vars(airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        **airflow_lineage_env(),  # OpenLineage provider: govhub's lineage transport, namespace `govhub`
     }
 
 

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
 
+    lineage_transport: Literal["file", "http", "none"] = Field(
+        default="file", description="OpenLineage events: <home>/lineage/events.jsonl; http also posts them; none."
+    )
+    lineage_url: str | None = Field(default=None, description="OpenLineage HTTP base URL (e.g. Marquez).")
+    lineage_endpoint: str = "api/v1/lineage"
+    lineage_api_key: str | None = None
+    lineage_timeout: float = 5.0
+
     @field_validator("db_url", "population_url", "legal_entity_url")
     @classmethod
     def _sqlalchemy_url(cls, value: str | None) -> str | None:
@@ -91,6 +99,32 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         """Where the hub's signing key lives (private key mode 0600; the .pub file is published)."""
         return self.resolved_home / "keys"
+
+    @property
+    def lineage_file(self) -> Path:
+        """The OpenLineage events file (JSON lines) the monitor reads."""
+        return self.resolved_home / "lineage" / "events.jsonl"
+
+    @property
+    def lineage_transport_config(self) -> dict[str, Any] | None:
+        """The OpenLineage transport (client and Airflow provider): file, file + HTTP, or None when off."""
+        if self.lineage_transport == "none":
+            return None
+        file = {"type": "file", "log_file_path": str(self.lineage_file), "append": True}
+        if self.lineage_transport == "file":
+            return file
+        if not self.lineage_url:
+            raise SettingsError("GOVHUB_LINEAGE_URL", "an OpenLineage endpoint for lineage_transport=http", None)
+        http: dict[str, Any] = {
+            "type": "http",
+            "url": self.lineage_url,
+            "endpoint": self.lineage_endpoint,
+            "timeout": self.lineage_timeout,
+            "retry": {"total": 2, "read": 2, "connect": 2},
+        }
+        if self.lineage_api_key:
+            http["auth"] = {"type": "api_key", "apiKey": self.lineage_api_key}
+        return {"type": "composite", "transports": {"file": file, "http": http}, "continue_on_failure": True}
 
     @property
     def sources_home(self) -> Path:

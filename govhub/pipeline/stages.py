@@ -22,6 +22,7 @@ import pyarrow as pa
 from catalog import record_version, utcnow
 from govhub.db import session_scope
 from govhub.exchange_log import log_run
+from govhub.lineage import emit_ingest
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.resources import ResourceContext, open_resource
@@ -107,6 +108,7 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
             )
         )
     log.info("began run %s of %s", run_id, resource)
+    emit_ingest("START", resource=resource, run_id=run_id, orchestrator=orchestrator)
     return run_id
 
 
@@ -325,7 +327,9 @@ def advance(run_id: str) -> dict[str, Any]:
             log_run(session, st.run, system=st.ctx.contract.source.system, outcome="ok")
         st.ctx.staging(run_id).clear()
     _save(st.run)
-    return summary(st.run)
+    result = summary(st.run)
+    emit_ingest("COMPLETE", resource=st.run.resource, run_id=run_id, orchestrator=st.run.orchestrator, summary=result)
+    return result
 
 
 def summary(run: IngestRun) -> dict[str, Any]:
@@ -356,3 +360,4 @@ def fail(run_id: str, error: str) -> None:
         release_lock(session, run.resource, run_id)
         log_run(session, run, system=load_contract(run.resource).source.system, outcome="failed")
     log.error("run %s failed: %s", run_id, error)
+    emit_ingest("FAIL", resource=run.resource, run_id=run_id, orchestrator=run.orchestrator, error=error)
