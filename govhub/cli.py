@@ -116,11 +116,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulators.")] = 7,
     airflow: Annotated[bool, typer.Option(help="Run the ingest DAGs through Airflow (in-process).")] = True,
     fresh: Annotated[bool, typer.Option(help="Start from empty sources, lake and metadata.")] = True,
+    serve: Annotated[bool, typer.Option(help="End by serving the monitor (--no-serve exits, for scripts).")] = True,
+    port: Annotated[int, typer.Option(help="Port of the monitor.")] = 8700,
 ) -> None:
-    """Build the simulated sources, ingest all four through Airflow, tick a day, ingest the changes."""
-    from govhub.demo import run_demo
+    """Build the sources, ingest all four through Airflow, share, tick a day, again; then serve the monitor."""
+    from govhub.demo import run_demo, serve_monitor
 
     run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
+    serve_monitor(console, port=port, serve=serve)
 
 
 from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
@@ -156,6 +159,10 @@ def serve(
     console.print(f"govhub web app on http://{host}:{port} (API docs at /docs)")
     uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
+
+from web.monitor.cli import app as monitor_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(monitor_app, name="monitor", help="监控 — administrators of the monitor web pages.")
 
 log_app = typer.Typer(help="The exchange log (交换日志): every ingest, publish, delivery and query, hash-chained.")
 app.add_typer(log_app, name="log")

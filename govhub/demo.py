@@ -132,3 +132,21 @@ def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh
         f"Lake: {get_settings().lake_root} · metadata: {get_settings().metadata_url}"
     )
     console.print("next: `.venv/bin/govhub status`, `.venv/bin/govhub ingest person`, see README.md")
+
+
+def serve_monitor(console: Console, *, port: int, serve: bool) -> None:
+    """Give the demo an administrator and serve the web app; print where to sign in."""
+    import secrets
+
+    from web.monitor.auth import create_admin
+
+    password = secrets.token_urlsafe(9)
+    create_admin(get_settings().keys_dir, "admin", password)
+    url = f"http://127.0.0.1:{port}/monitor"
+    console.print(f"[bold]monitor (数据管理员):[/] {url} — sign in as [bold]admin[/] / [bold]{password}[/]")
+    if not serve:
+        return
+    import uvicorn
+
+    console.print("serving the monitor and the API (/docs); Ctrl-C to stop")
+    uvicorn.run("web.app:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning")

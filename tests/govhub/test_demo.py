@@ -1,0 +1,27 @@
+"""`make run`'s demo end to end (without the scheduler, to stay fast): it must finish and reconcile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from govhub.cli import app
+from govhub.settings import reset_settings
+
+
+def test_demo_runs_shares_verifies_and_reconciles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GOVHUB_POPULATION_URL", "GOVHUB_LEGAL_ENTITY_URL", "GOVHUB_NONTAX_INBOX", "GOVHUB_CREDIT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(
+        app, ["--home", str(tmp_path / "hub"), "demo", "--size", "800", "--no-airflow", "--no-serve"]
+    )
+    reset_settings()
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "✗" not in out  # every run's counts reconcile
+    assert "only the changes moved" in out
+    assert out.count("done") >= 4 and "│ failed" not in out  # a snapshot to each subscriber, then increments
+    assert "verified" in out and "failed" not in out.split("verification instead of paper proofs")[-1]
+    assert "/monitor — sign in as admin" in out
