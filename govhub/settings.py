@@ -10,12 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Contract, SettingsError
 
 __all__ = ["Settings", "get_settings", "reset_settings", "set_credit_base_url", "set_home", "set_source_urls"]
+
+
+DEV_CREDIT_TOKEN = "govhub-dev-token"  # the simulators' token: fine for trying the hub, refused in production
 
 
 class Settings(BaseSettings):
@@ -36,7 +39,7 @@ class Settings(BaseSettings):
     population_url: str | None = Field(default=None, description="Population registry (SQLAlchemy URL).")
     legal_entity_url: str | None = Field(default=None, description="Legal-entity registry (SQLAlchemy URL).")
     credit_base_url: str = "http://127.0.0.1:8701"
-    credit_token: str = "govhub-dev-token"
+    credit_token: str = DEV_CREDIT_TOKEN
     credit_timeout: float = 10.0
     credit_max_retries: int = 5
     nontax_inbox: Path | None = None
@@ -57,6 +60,19 @@ class Settings(BaseSettings):
     lineage_endpoint: str = "api/v1/lineage"
     lineage_api_key: str | None = None
     lineage_timeout: float = 5.0
+
+    @model_validator(mode="after")
+    def _no_embedded_defaults_in_production(self) -> Settings:
+        """Production must name its metadata store, lake and credit token: no silent embedded fallback."""
+        if self.environment != "production":
+            return self
+        for variable, value in (("GOVHUB_DB_URL", self.db_url), ("GOVHUB_LAKE_URL", self.lake_url)):
+            if not value:
+                raise SettingsError(variable, "an explicit value when GOVHUB_ENVIRONMENT=production", value)
+        if self.credit_token == DEV_CREDIT_TOKEN:
+            raise SettingsError("GOVHUB_CREDIT_TOKEN", "the credit platform's real token, not the demo default",
+                                "<the development default>")  # fmt: skip
+        return self
 
     @field_validator("db_url", "population_url", "legal_entity_url")
     @classmethod

@@ -1,0 +1,45 @@
+"""Production refuses the embedded defaults: every such setting is named in the error."""
+
+from __future__ import annotations
+
+import pytest
+
+from govhub.settings import get_settings, reset_settings
+from schemas import SettingsError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.mark.parametrize(
+    ("missing", "env"),
+    [
+        pytest.param("GOVHUB_DB_URL", {"GOVHUB_LAKE_URL": "s3://lake/hub", "GOVHUB_CREDIT_TOKEN": "t"}, id="db"),
+        pytest.param(
+            "GOVHUB_LAKE_URL", {"GOVHUB_DB_URL": "postgresql+psycopg://h/db", "GOVHUB_CREDIT_TOKEN": "t"}, id="lake"
+        ),
+        pytest.param(
+            "GOVHUB_CREDIT_TOKEN",
+            {"GOVHUB_DB_URL": "postgresql+psycopg://h/db", "GOVHUB_LAKE_URL": "s3://lake/hub"},
+            id="token",
+        ),
+    ],
+)
+def test_production_names_the_missing_setting(monkeypatch: pytest.MonkeyPatch, missing: str, env: dict) -> None:
+    monkeypatch.setenv("GOVHUB_ENVIRONMENT", "production")
+    for name in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL", "GOVHUB_CREDIT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^setting {missing} is invalid"):
+        get_settings()
+
+
+def test_development_keeps_the_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVHUB_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("GOVHUB_DB_URL", raising=False)
+    assert get_settings().metadata_url.startswith("sqlite:///")
