@@ -17,6 +17,7 @@ import decimal
 import logging
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -286,7 +287,8 @@ class SqlConnector(Connector):
         if not database or database == ":memory:" or database.startswith("file:"):
             return False
         try:
-            import adbc_driver_sqlite.dbapi  # noqa: F401
+            import adbc_driver_manager  # noqa: F401
+            import adbc_driver_sqlite  # noqa: F401
         except ImportError:
             return False
         return True
@@ -294,31 +296,36 @@ class SqlConnector(Connector):
     def _adbc_batches(
         self, plan: _Plan, read: _Read, after: tuple[Any, ...] | None, batch_size: int
     ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None, tuple[Any, ...] | None]]:
-        import adbc_driver_sqlite.dbapi as adbc
+        # The driver manager's own API, not its DBAPI module: that one imports pyarrow.dataset and
+        # pandas (seconds in a cold process) for nothing a batch stream needs.
+        import adbc_driver_manager as adm
+        import adbc_driver_sqlite
 
         engine = sa.create_engine("sqlite://")  # compiler only, never connects
         sql, params = self._compile(engine, self._statement(plan, read, after))
         types = (*plan.types, *(pa.int64() for _ in read.extra))
         uri = f"file:{Path(self.url.database or '').resolve()}?mode=ro"
-        try:
-            conn = adbc.connect(uri)
-        except adbc.Error as e:
-            raise SourceError(self.source, f"cannot open {uri}: {e}", retryable=True) from e
-        try:
-            with conn.cursor() as cur:
-                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_size)})
-                try:
-                    cur.execute(sql, params or None)
-                    reader = cur.fetch_record_batch()
-                    for raw in reader:
-                        arrays = [raw.column(i).cast(t) for i, t in enumerate(types)]
-                        yield self._finish(plan, read, arrays, raw.num_rows)
-                except (adbc.Error, OSError, pa.ArrowException) as e:
-                    if "Type mismatch" in str(e) or isinstance(e, pa.ArrowInvalid):
-                        raise _AdbcTypeMismatch(str(e)) from e
-                    raise SourceError(self.source, f"reading {uri} failed: {_cause(e)}", retryable=True) from e
-        finally:
-            conn.close()
+        with ExitStack() as stack:
+            try:
+                db = stack.enter_context(adbc_driver_sqlite.connect(uri))
+                conn = stack.enter_context(adm.AdbcConnection(db))
+                stmt = stack.enter_context(adm.AdbcStatement(conn))
+            except adm.Error as e:
+                raise SourceError(self.source, f"cannot open {uri}: {e}", retryable=True) from e
+            try:
+                stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_size)})
+                stmt.set_sql_query(sql)
+                if params:
+                    stmt.bind(_parameters(params))
+                handle, _ = stmt.execute_query()
+                reader = stack.enter_context(pa.RecordBatchReader._import_from_c(handle.address))
+                for raw in reader:
+                    arrays = [raw.column(i).cast(t) for i, t in enumerate(types)]
+                    yield self._finish(plan, read, arrays, raw.num_rows)
+            except (adm.Error, OSError, pa.ArrowException) as e:
+                if "Type mismatch" in str(e) or isinstance(e, pa.ArrowInvalid):
+                    raise _AdbcTypeMismatch(str(e)) from e
+                raise SourceError(self.source, f"reading {uri} failed: {_cause(e)}", retryable=True) from e
 
     def _finish(
         self, plan: _Plan, read: _Read, arrays: Sequence[pa.Array], num_rows: int
@@ -391,6 +398,12 @@ def _max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tupl
             same = pc.equal(col, top) if top.is_valid else col.is_null()
             cols = [c.filter(same) for c in cols]
     return tuple(result)
+
+
+def _parameters(values: Sequence[Any]) -> pa.RecordBatch:
+    """Positional bind parameters as a one-row batch (ADBC binds Arrow data); None binds as text."""
+    arrays = [pa.array([v], type=pa.string() if v is None else None) for v in values]
+    return pa.RecordBatch.from_arrays(arrays, names=[f"p{i}" for i in range(len(arrays))])
 
 
 def _text_affinity(sql_type: sa.types.TypeEngine) -> bool:
