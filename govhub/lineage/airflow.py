@@ -29,13 +29,16 @@ def airflow_lineage_env() -> dict[str, str]:
     """`AIRFLOW__OPENLINEAGE__*` variables from govhub's settings: same transport, namespace `govhub`.
 
     Emission runs in a thread of the task process (`execute_in_thread`) rather than the provider's
-    default fork, which is safer next to the in-process execution API that `dag.test()` uses.
+    default fork, which is safer next to the in-process execution API that `dag.test()` uses. Creates
+    the events file's folder: the provider's file transport does not, and drops events without it.
     """
     from govhub.settings import get_settings
 
-    config = get_settings().lineage_transport_config
+    settings = get_settings()
+    config = settings.lineage_transport_config
     if config is None:
         return {"AIRFLOW__OPENLINEAGE__DISABLED": "True"}
+    settings.lineage_file.parent.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW__OPENLINEAGE__DISABLED": "False",
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(config),
