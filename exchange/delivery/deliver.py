@@ -338,3 +338,15 @@ def list_deliveries(
     if resource is not None:
         query = query.where(Delivery.resource == resource)
     return list(session.scalars(query))
+
+
+def deliveries_for_lineage(session: Session, resource: str) -> list[dict[str, Any]]:
+    """The resource's deliveries as the catalogue's lineage reads them (resource → deliveries)."""
+    return [
+        {
+            "subscription_id": d.subscription_id, "department_code": d.department_code, "mode": d.mode,
+            "from_version": d.from_version, "to_version": d.to_version, "status": d.status,
+            "rows": d.rows_inserted + d.rows_updated + d.rows_deleted, "delivered_at": d.finished_at,
+        }
+        for d in list_deliveries(session, resource=resource, limit=1000)
+    ]  # fmt: skip

@@ -94,7 +94,15 @@ def _department(hub: Hub, code: str) -> TestClient:
     return client
 
 
-PAGES = ["/monitor", "/monitor/exchanges", "/monitor/quarantine", "/monitor/sharing", "/monitor/alerts", "/monitor/log"]
+PAGES = [
+    "/monitor",
+    "/monitor/exchanges",
+    "/monitor/quarantine",
+    "/monitor/sharing",
+    "/monitor/lineage",
+    "/monitor/alerts",
+    "/monitor/log",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -114,6 +122,15 @@ def test_overview_shows_the_runs_numbers_and_the_failed_source(admin: TestClient
     assert 'id="quality-person"' in page
     english = admin.get("/monitor?lang=en").text
     assert "Ingest failed" in english and "Accepted" in english
+
+
+def test_lineage_page_follows_source_to_versions_deliveries_and_openlineage(admin: TestClient) -> None:
+    page = admin.get("/monitor/lineage?resource=person").text
+    flow = page.split('class="flow"')[1].split("</p>")[0]
+    assert "人口基础信息库" in flow and "市公安局" in flow and "人口基础信息" in flow
+    assert "person-000001-" in page  # the run that made version 0
+    assert "snapshot" not in page and "∅ → 0" in page  # the first delivery was the full snapshot
+    assert "ingest_person" in page and "COMPLETE" in page  # OpenLineage events of the runs
 
 
 def test_static_echarts_is_served_locally(admin: TestClient) -> None:

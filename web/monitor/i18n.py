@@ -14,6 +14,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "exchanges": ("交换量", "Exchange volume"),
     "quarantine": ("隔离数据", "Quarantine"),
     "sharing": ("共享与交付", "Sharing & deliveries"),
+    "lineage": ("数据血缘", "Lineage"),
     "alerts": ("告警", "Alerts"),
     "log": ("交换日志", "Exchange log"),
     "login": ("登录", "Sign in"),

@@ -4,6 +4,7 @@ GET  /monitor                  per source and resource: last run, counts, versio
 GET  /monitor/exchanges        exchange volume by source, subscriber department, verification client
 GET  /monitor/quarantine       rejected rows by reason with the offending values (paged); .csv to download
 GET  /monitor/sharing          pending applications (overdue flagged), subscriptions, recent deliveries
+GET  /monitor/lineage          a resource: source system → versions → deliveries, and its OpenLineage events
 GET  /monitor/alerts           failed runs, stale resources, quality drops, denial spikes, chain breaks
 GET  /monitor/log              the exchange log, filtered and paged
 GET|POST /monitor/login, POST /monitor/logout
@@ -291,3 +292,34 @@ def exchange_log(
         names=department_names(session),
         resources=resource_names(),
     )
+
+
+@router.get("/lineage", response_class=_PAGE, include_in_schema=False)
+def lineage_page(
+    request: Request, session: SessionDep, viewer: ViewerDep, lang: LangDep, resource: str = "person"
+) -> HTMLResponse:
+    """A resource's lineage: source system → resource → versions → deliveries, and its OpenLineage events."""
+    from catalog import lineage
+    from govhub.lineage import read_lineage
+
+    names = resource_names()
+    chosen = resource if resource in names else names[0]
+    graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+    events = read_lineage(chosen, limit=30) if viewer.is_admin else []
+    return render(
+        request, "monitor_lineage.html", viewer=viewer, session=session, lang=lang, page="lineage",
+        resources=names, resource=chosen, graph=graph, events=[_event_row(e) for e in events],
+    )  # fmt: skip
+
+
+def _event_row(event: dict) -> dict[str, str]:
+    """One OpenLineage event as a table row: when, what, which job and run, from where to where."""
+    names = lambda datasets: ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])  # noqa: E731
+    return {
+        "time": str(event.get("eventTime", ""))[:19].replace("T", " "),
+        "type": str(event.get("eventType", "")),
+        "job": str((event.get("job") or {}).get("name", "")),
+        "run": str((event.get("run") or {}).get("runId", ""))[:8],
+        "inputs": names(event.get("inputs")),
+        "outputs": names(event.get("outputs")),
+    }
