@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -23,13 +24,29 @@ def new_run_id(resource: str, seq: int) -> str:
 
 
 def resource_state(session: Session, resource: str) -> ResourceState:
-    """The state row of a resource, created on first use."""
+    """The state row of a resource, created on first use.
+
+    Two runs starting at once may both find no row: the insert skips a row another run created
+    (it waits for that run's commit on PostgreSQL), then reads whichever row won, so the loser
+    meets the lock (a StateError naming the holder) instead of a unique-key violation.
+    """
     state = session.get(ResourceState, resource)
     if state is None:
-        state = ResourceState(resource=resource, last_seq=0)
-        session.add(state)
-        session.flush()
+        session.execute(_insert_if_absent(session, resource))
+        state = session.get(ResourceState, resource)
+        assert state is not None
     return state
+
+
+def _insert_if_absent(session: Session, resource: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING of a resource's empty state row (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return (
+        insert(ResourceState).values(resource=resource, last_seq=0).on_conflict_do_nothing(index_elements=["resource"])
+    )
 
 
 def _holder_is_dead(state: ResourceState, lease: timedelta, now: datetime, *, pid_check: bool) -> bool:
