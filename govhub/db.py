@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -17,6 +18,8 @@ from govhub.settings import get_settings
 __all__ = ["engine_for", "get_engine", "migrate", "session_scope"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATE_LOCK = threading.Lock()  # Alembic's command API keeps global state: one upgrade at a time per process
+_MIGRATE_LOCK_KEY = 0x60B1_0001  # PostgreSQL advisory lock: one upgrade at a time per database
 
 
 @cache
@@ -60,6 +63,8 @@ def migrate(url: str | None = None) -> None:
     engine = engine_for(url or get_settings().metadata_url)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
+    with _MIGRATE_LOCK, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # processes starting together on a fresh database
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATE_LOCK_KEY})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

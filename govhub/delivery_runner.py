@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,10 +33,16 @@ def delivery_secret(settings: Settings | None = None) -> bytes:
     path = settings.resolved_home / "keys" / "delivery.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(_SECRET_BYTES))
-        log.warning("created the delivery pseudonym secret at %s; back it up", path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".delivery.secret-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(_SECRET_BYTES))
+            os.link(tmp, path)  # atomic and exclusive: a run starting at the same time keeps the first secret
+            log.warning("created the delivery pseudonym secret at %s; back it up", path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return Path(path).read_bytes()
 
 

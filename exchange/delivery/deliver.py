@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from catalog import utcnow
 from exchange.delivery.errors import DeliveryError
 from exchange.delivery.feed import NetFeed, net_changes, order_by_key, table_checksum
+from exchange.delivery.lock import delivery_lock
 from exchange.delivery.masking import restrict_and_mask
 from exchange.delivery.models import Delivery
 from exchange.delivery.targets import target_recorded, write_database, write_file
@@ -140,7 +141,26 @@ def deliver_resource(
 
     Returns one result per delivery attempted or recovered; subscriptions already at `version` get none.
     A failed delivery (unreachable database...) is recorded failed and does not stop the others.
+    Runs for the same resource take turns (`delivery_lock`), so each version goes out once.
     """
+    with delivery_lock(session, contract.resource):
+        return _deliver_resource(
+            session, lake, contract, version=version, object_store=object_store, secret=secret,
+            exchange_log=exchange_log, subscriptions=subscriptions,
+        )  # fmt: skip
+
+
+def _deliver_resource(
+    session: Session,
+    lake: Lake,
+    contract: Contract,
+    *,
+    version: int | None,
+    object_store: ObjectStore | None,
+    secret: bytes,
+    exchange_log: ExchangeLog | None,
+    subscriptions: Sequence[SubscriptionLike] | None,
+) -> list[DeliveryResult]:
     if subscriptions is None:
         from catalog.subscriptions import granted_subscriptions
 
