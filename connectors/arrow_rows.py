@@ -4,14 +4,23 @@ batch of one extraction has the same schema."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-__all__ = ["column_array", "deleted_array", "sql_arrow_type", "sql_family", "state_value"]
+__all__ = [
+    "better_position",
+    "column_array",
+    "deleted_array",
+    "last_position",
+    "max_position",
+    "sql_arrow_type",
+    "sql_family",
+    "state_value",
+]
 
 _TRUE_TEXT = ["1", "true", "t", "y", "yes", "是"]
 
@@ -107,3 +116,52 @@ def state_value(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def better_position(
+    best: tuple[Any, ...] | None, position: tuple[Any, ...] | None, *, by_max: bool
+) -> tuple[Any, ...] | None:
+    """The state position after one more batch: the later one in keyset order, the larger one otherwise."""
+    if position is None:
+        return best
+    if best is None or not by_max:
+        return position
+    return max(best, position, key=_sort_key)
+
+
+def _sort_key(position: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    return tuple((v is not None, v) for v in position)  # NULL keys sort first, as in SQLite
+
+
+def max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tuple[Any, ...] | None:
+    """The lexicographic maximum of (cursor, key...) over rows whose cursor is not null, with Arrow
+    compute: the max cursor, then among its rows the max of each key column in turn."""
+    cols = [by_name[n] for n in order]
+    if cols[0].null_count:
+        valid = cols[0].is_valid()
+        cols = [c.filter(valid) for c in cols]
+    result = []
+    for i in range(len(cols)):
+        col = cols[i]
+        if len(col) == 0:
+            return None
+        top = pc.max(col)
+        result.append(top.as_py())
+        if i < len(cols) - 1:  # keep only the rows that tie so far
+            same = pc.equal(col, top) if top.is_valid else col.is_null()
+            cols = [c.filter(same) for c in cols]
+    return tuple(result)
+
+
+def last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None) -> tuple[Any, ...] | None:
+    """(cursor, key...) of the batch's last row whose cursor is not null (nulls never advance state)."""
+    if not order or len(by_name[order[0]]) == 0:
+        return None
+    valid = by_name[order[0]].is_valid() if cursor else None
+    index = len(by_name[order[0]]) - 1
+    if valid is not None and not valid[index].as_py():
+        positions = pc.indices_nonzero(valid)
+        if len(positions) == 0:
+            return None
+        index = positions[-1].as_py()
+    return tuple(by_name[n][index].as_py() for n in order)

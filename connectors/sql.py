@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from connectors.arrow_rows import column_array, deleted_array, sql_arrow_type, sql_family, state_value
+from connectors.arrow_rows import (
+    better_position,
+    column_array,
+    deleted_array,
+    last_position,
+    max_position,
+    sql_arrow_type,
+    sql_family,
+    state_value,
+)
 from connectors.base import Connector, SchemaDiff, SourceProblem
 from schemas import SettingsError, SourceError, arrow_type
 
@@ -125,7 +133,7 @@ class SqlConnector(Connector):
             if self._adbc_path(engine):
                 try:
                     for batch, position, last in self._adbc_batches(plan, read, resume, batch_size):
-                        best, resume = _better(best, position, by_max=read.by_max), last or resume
+                        best, resume = better_position(best, position, by_max=read.by_max), last or resume
                         yield batch
                     return self._next_state(state, best)
                 except _AdbcTypeMismatch as e:
@@ -133,7 +141,7 @@ class SqlConnector(Connector):
                         raise SourceError(self.source, f"ADBC read failed: {e}", retryable=True) from e
                     log.warning("%s: ADBC type inference failed (%s); continuing on the DBAPI path", self.source, e)
             for batch, position, last in self._dbapi_batches(engine, plan, read, resume, batch_size):
-                best, resume = _better(best, position, by_max=read.by_max), last or resume
+                best, resume = better_position(best, position, by_max=read.by_max), last or resume
                 yield batch
             return self._next_state(state, best)
         except (sa.exc.SQLAlchemyError, OSError) as e:
@@ -344,9 +352,9 @@ class SqlConnector(Connector):
         batch = pa.RecordBatch.from_arrays(columns, names=names)
         cursor = self.contract.source.cursor
         if read.by_max:
-            position = _max_position(by_name, plan.order) if cursor else None
+            position = max_position(by_name, plan.order) if cursor else None
         else:
-            position = _last_position(by_name, plan.order, cursor)
+            position = last_position(by_name, plan.order, cursor)
         last = tuple(by_name[n][num_rows - 1].as_py() for n in read.order) if read.order and num_rows else None
         return batch, position, last
 
@@ -367,39 +375,6 @@ def _after(columns: Sequence[sa.ColumnElement], values: Sequence[Any]) -> sa.Col
     return sa.or_(*terms)
 
 
-def _better(best: tuple[Any, ...] | None, position: tuple[Any, ...] | None, *, by_max: bool) -> tuple[Any, ...] | None:
-    """The state position after one more batch: the later one in keyset order, the larger one otherwise."""
-    if position is None:
-        return best
-    if best is None or not by_max:
-        return position
-    return max(best, position, key=_sort_key)
-
-
-def _sort_key(position: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
-    return tuple((v is not None, v) for v in position)  # NULL keys sort first, as in SQLite
-
-
-def _max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tuple[Any, ...] | None:
-    """The lexicographic maximum of (cursor, key...) over rows whose cursor is not null, with Arrow
-    compute: the max cursor, then among its rows the max of each key column in turn."""
-    cols = [by_name[n] for n in order]
-    if cols[0].null_count:
-        valid = cols[0].is_valid()
-        cols = [c.filter(valid) for c in cols]
-    result = []
-    for i in range(len(cols)):
-        col = cols[i]
-        if len(col) == 0:
-            return None
-        top = pc.max(col)
-        result.append(top.as_py())
-        if i < len(cols) - 1:  # keep only the rows that tie so far
-            same = pc.equal(col, top) if top.is_valid else col.is_null()
-            cols = [c.filter(same) for c in cols]
-    return tuple(result)
-
-
 def _parameters(values: Sequence[Any]) -> pa.RecordBatch:
     """Positional bind parameters as a one-row batch (ADBC binds Arrow data); None binds as text."""
     arrays = [pa.array([v], type=pa.string() if v is None else None) for v in values]
@@ -413,20 +388,6 @@ def _text_affinity(sql_type: sa.types.TypeEngine) -> bool:
     except sa.exc.CompileError:
         return False
     return "INT" not in declared and any(t in declared for t in ("CHAR", "CLOB", "TEXT"))
-
-
-def _last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None) -> tuple[Any, ...] | None:
-    """(cursor, key...) of the batch's last row whose cursor is not null (nulls never advance state)."""
-    if not order or len(by_name[order[0]]) == 0:
-        return None
-    valid = by_name[order[0]].is_valid() if cursor else None
-    index = len(by_name[order[0]]) - 1
-    if valid is not None and not valid[index].as_py():
-        positions = pc.indices_nonzero(valid)
-        if len(positions) == 0:
-            return None
-        index = positions[-1].as_py()
-    return tuple(by_name[n][index].as_py() for n in order)
 
 
 def _compatible(want: str, got: str, *, dialect: str) -> bool:
