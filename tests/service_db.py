@@ -81,12 +81,28 @@ class MetadataStore:
 
 
 def truncate_all(url: str) -> None:
-    """Empty every hub table (keeping alembic_version), restarting identities: a fresh store in ~10 ms."""
-    engine = engine_for(url)
-    with engine.begin() as conn:
-        names = [f'"{n}"' for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
-        if names:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+    """Empty every hub table (keeping alembic_version) and restart its sequences: a fresh store.
+
+    DELETE children before parents, not TRUNCATE: on tables this small it takes ~15 ms instead of
+    ~300 ms (TRUNCATE swaps every table's files).
+    """
+    tables, sequences = _layout(url)
+    with engine_for(url).begin() as conn:
+        for table in tables:
+            conn.exec_driver_sql(f'DELETE FROM "{table}"')
+        for sequence in sequences:
+            conn.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
+
+
+@cache
+def _layout(url: str) -> tuple[list[str], list[str]]:
+    """The store's tables, children first, and its sequences (read once per database)."""
+    meta = sa.MetaData()
+    with engine_for(url).connect() as conn:
+        meta.reflect(conn)
+        sequences = list(conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")))
+    tables = [t.name for t in reversed(meta.sorted_tables) if t.name != "alembic_version"]
+    return tables, sequences
 
 
 @contextmanager
