@@ -136,3 +136,10 @@ def metadata_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         return
     with postgres_database() as url:
         yield MetadataStore("postgresql", url=url)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """As a plugin (`-p tests.service_db`, which .ci/run passes): tag `services` tests in the JUnit XML."""
+    for item in items:
+        if item.get_closest_marker("services"):
+            item.user_properties.append(("services", "true"))
