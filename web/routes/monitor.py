@@ -299,12 +299,15 @@ def lineage_page(
     request: Request, session: SessionDep, viewer: ViewerDep, lang: LangDep, resource: str = "person"
 ) -> HTMLResponse:
     """A resource's lineage: source system → resource → versions → deliveries, and its OpenLineage events."""
-    from catalog import lineage
+    from catalog import CatalogError, lineage
     from govhub.lineage import read_lineage
 
     names = resource_names()
     chosen = resource if resource in names else names[0]
-    graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+    try:
+        graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+    except CatalogError:  # not registered yet: nothing was ever published
+        graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []
     return render(
         request, "monitor_lineage.html", viewer=viewer, session=session, lang=lang, page="lineage",
