@@ -40,23 +40,17 @@ def _fixed_width(values: np.ndarray) -> pa.Array:
     """An Arrow string array over an (n, width) uint8 matrix."""
     n, width = values.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.Array.from_buffers(
-        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(values.tobytes())]
-    )
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(values.tobytes())])
 
 
 def _dataset(make: Callable[[random.Random], str], rows: int, alphabet: bytes, seed: int) -> pa.Array:
     rng = random.Random(seed)
-    base = np.frombuffer("".join(make(rng) for _ in range(UNIQUE)).encode(), dtype=np.uint8).reshape(
-        UNIQUE, 18
-    )
+    base = np.frombuffer("".join(make(rng) for _ in range(UNIQUE)).encode(), dtype=np.uint8).reshape(UNIQUE, 18)
     mat = np.tile(base, (rows // UNIQUE + 1, 1))[:rows].copy()
     gen = np.random.default_rng(seed)
     bad = gen.random(rows) < 0.10
     pos = gen.integers(0, 18, bad.sum())
-    mat[np.flatnonzero(bad), pos] = np.frombuffer(alphabet, dtype=np.uint8)[
-        gen.integers(0, len(alphabet), bad.sum())
-    ]
+    mat[np.flatnonzero(bad), pos] = np.frombuffer(alphabet, dtype=np.uint8)[gen.integers(0, len(alphabet), bad.sum())]
     return _fixed_width(mat)
 
 
@@ -110,9 +104,7 @@ def main() -> None:
     ]
     bad_ids = 1 - check_id_numbers(ids, today=TODAY).null_count / args.rows
     bad_usccs = 1 - check_usccs(usccs).null_count / args.rows
-    print(
-        f"rows {args.rows:,}; median of {args.runs} runs; invalid: IDs {bad_ids:.1%}, USCCs {bad_usccs:.1%}"
-    )
+    print(f"rows {args.rows:,}; median of {args.runs} runs; invalid: IDs {bad_ids:.1%}, USCCs {bad_usccs:.1%}")
     print(f"{'function':<22}{'median s':>10}{'rows/s':>14}{'loop s (scaled)':>17}{'speed-up':>10}")
     print(f"{'per-row loop: IDs':<22}{loop_id:>10.3f}{args.rows / loop_id:>14,.0f}")
     print(f"{'per-row loop: USCCs':<22}{loop_uscc:>10.3f}{args.rows / loop_uscc:>14,.0f}")

@@ -75,9 +75,7 @@ def valid_mask(arr: pa.Array) -> np.ndarray:
     return pc.is_valid(arr).to_numpy(zero_copy_only=False)
 
 
-def from_codes(
-    codes: np.ndarray, labels: Sequence[str | None], *, nulls: np.ndarray | None = None
-) -> pa.Array:
+def from_codes(codes: np.ndarray, labels: Sequence[str | None], *, nulls: np.ndarray | None = None) -> pa.Array:
     """Map small integer codes to a string array via `labels` (a None label gives null).
 
     `nulls` (bool mask) forces null output where True, whatever the code.

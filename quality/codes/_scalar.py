@@ -69,9 +69,7 @@ def uscc_check_char(first17: str) -> str:
 def make_uscc(authority: str, entity_type: str, region: str, org8: str) -> str:
     """Build a valid USCC: authority + type + region + org code (with its GB 11714 check) + check."""
     if len(authority) != 1 or len(entity_type) != 1:
-        raise ValueError(
-            f"make_uscc needs 1-character authority and type, got {authority!r}, {entity_type!r}"
-        )
+        raise ValueError(f"make_uscc needs 1-character authority and type, got {authority!r}, {entity_type!r}")
     if len(region) != 6 or not region.isascii() or not region.isdigit():
         raise ValueError(f"make_uscc needs a 6-digit region code, got {region!r}")
     org9 = org8 + org_code_check_char(org8)

@@ -104,9 +104,7 @@ def check_id_numbers(
         code = np.zeros(len(p.last), dtype=np.int8)
         code[~p.check_ok()] = 4
         code[~(real & (year >= MIN_BIRTH_YEAR) & (ymd <= limit_int))] = 3
-        region_ok = region_accepted(
-            p.number(0, 6), include_statistical=include_statistical, unverified=unverified
-        )
+        region_ok = region_accepted(p.number(0, 6), include_statistical=include_statistical, unverified=unverified)
         code[~region_ok] = 2
         code[~p.format_ok] = 1
         full = np.ones(len(arr), dtype=np.int8)  # wrong length -> format
@@ -124,9 +122,7 @@ def valid_id_numbers(
     unverified: Unverified = "accept",
 ) -> pa.BooleanArray:
     """True where a citizen ID passes every check of `check_id_numbers`; null where the input is null."""
-    reasons = check_id_numbers(
-        ids, today=today, include_statistical=include_statistical, unverified=unverified
-    )
+    reasons = check_id_numbers(ids, today=today, include_statistical=include_statistical, unverified=unverified)
     return valid_from_reasons(reasons, ids)
 
 

@@ -172,9 +172,7 @@ def check_region_codes(
     def _one(arr: pa.Array) -> pa.Array:
         mat, mask = char_matrix(arr, 6)
         ok = np.zeros(len(arr), dtype=bool)
-        ok[mask] = region_accepted(
-            region_ints(mat), include_statistical=include_statistical, unverified=unverified
-        )
+        ok[mask] = region_accepted(region_ints(mat), include_statistical=include_statistical, unverified=unverified)
         return pa.array(ok, mask=~valid_mask(arr))
 
     return per_chunk(_one, codes)

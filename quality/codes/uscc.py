@@ -34,9 +34,7 @@ __all__ = ["AUTHORITY_TYPES", "USCC_REASONS", "check_usccs", "valid_usccs"]
 USCC_REASONS = ("format", "authority_type", "region", "org_code", "check_char")
 
 # registration authority -> entity types it issues (STANDARDS.md; GB 32100 table 1, partial)
-AUTHORITY_TYPES: Mapping[str, str] = MappingProxyType(
-    {"1": "1239", "5": "1239", "9": "123", "N": "1239", "Y": "1"}
-)
+AUTHORITY_TYPES: Mapping[str, str] = MappingProxyType({"1": "1239", "5": "1239", "9": "123", "N": "1239", "Y": "1"})
 
 _ALPHA = np.full(256, INVALID, dtype=np.uint8)
 _ALPHA[np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31, dtype=np.uint8)
