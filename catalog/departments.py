@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from collections import OrderedDict
@@ -12,6 +11,7 @@ from typing import Literal
 from sqlalchemy import Boolean, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from catalog.credentials import hash_secret, secret_matches
 from catalog.db import Base
 from catalog.errors import CatalogError
 from schemas import load_systems
@@ -42,7 +42,6 @@ _USERS: tuple[tuple[str, str, str], ...] = (
 )
 _KEY_PREFIX = "gh"
 # scrypt cost: ~16 MiB and some tens of ms per check; kept in each stored hash so it can grow later.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _VERIFIED_MAX = 1024
 _verified: OrderedDict[tuple[str, str], None] = OrderedDict()
 
@@ -112,7 +111,7 @@ def issue_api_key(session: Session, department_code: str) -> str:
     """
     department = get_department(session, department_code)
     secret = secrets.token_urlsafe(32)
-    department.api_key_hash = _hash(secret)
+    department.api_key_hash = hash_secret(secret)
     session.flush()
     log.info("issued a new API key for department %s", department.code)
     return f"{_KEY_PREFIX}.{department.code}.{secret}"
@@ -125,7 +124,7 @@ def authenticate(session: Session, api_key: str) -> Department | None:
     department = session.get(Department, code) if prefix == _KEY_PREFIX and code and secret else None
     stored = department.api_key_hash if department is not None else None
     if stored is None:
-        _hash(secret or "-")  # spend the same time as a real check, so timing does not reveal codes
+        hash_secret(secret or "-")  # spend the same time as a real check, so timing does not reveal codes
         return None
     if not department.active or not _verify_cached(secret, stored):
         return None
@@ -150,19 +149,9 @@ def _verify_cached(secret: str, stored: str) -> bool:
     return True
 
 
-def _hash(secret: str, *, salt: bytes | None = None, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
-    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
-
-
 def _verify(secret: str, stored: str) -> bool:
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        candidate = _hash(secret, salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+        return secret_matches(secret, stored)
     except ValueError:
         log.warning("a department's stored API key hash is malformed; issue a new key")
         return False
-    return hmac.compare_digest(candidate.rsplit("$", 1)[1], digest)

@@ -11,7 +11,6 @@ hash, so changing a password or reissuing a key ends the sessions made with the 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from catalog import Department, authenticate
+from catalog.credentials import hash_secret, secret_matches
 from schemas import GovhubError
 
 __all__ = [
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "govhub_monitor"
 SESSION_SECONDS = 8 * 3600  # one working day
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _ADMINS_FILE = "monitor-admins.json"
 _SECRET_FILE = "monitor-session.secret"
 
@@ -67,24 +66,12 @@ def admin_store_path(keys_dir: Path) -> Path:
     return Path(keys_dir) / _ADMINS_FILE
 
 
-def _hash(
-    password: str, *, salt: bytes | None = None, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P
-) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
-    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
-
-
-def _matches(password: str, stored: str) -> bool:
+def _matches(secret: str, stored: str) -> bool:
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        candidate = _hash(password, salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+        return secret_matches(secret, stored)
     except ValueError:
         log.warning("a monitor administrator's stored hash is malformed; run create-admin again")
         return False
-    return hmac.compare_digest(candidate.rsplit("$", 1)[1], digest)
 
 
 def _fingerprint(stored_hash: str) -> str:
@@ -109,7 +96,7 @@ def create_admin(keys_dir: Path, username: str, password: str) -> None:
     keys_dir = Path(keys_dir)
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     admins = _load_admins(keys_dir)
-    admins[username.strip()] = {"hash": _hash(password), "created_at": datetime.now(UTC).isoformat()}
+    admins[username.strip()] = {"hash": hash_secret(password), "created_at": datetime.now(UTC).isoformat()}
     path = admin_store_path(keys_dir)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -123,7 +110,7 @@ def check_admin(keys_dir: Path, username: str, password: str) -> str | None:
     """The fingerprint to put in the cookie when the password is right, else None (same cost either way)."""
     entry = _load_admins(keys_dir).get(username)
     if entry is None:
-        _hash(password or "-")
+        hash_secret(password or "-")
         return None
     return _fingerprint(entry["hash"]) if _matches(password, entry["hash"]) else None
 
