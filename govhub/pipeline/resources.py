@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from govhub.settings import Settings, get_settings
+from govhub.source_connections import airflow_source_config
 from lake import CuratedTable, Lake, QuarantineTable
 from schemas import Contract, arrow_schema, load_all, load_contract
 
@@ -55,7 +56,9 @@ class ResourceContext:
     def connector(self) -> Any:
         from connectors import connector_for
 
-        return connector_for(self.contract, self.settings.source_config(self.contract))
+        # an Airflow connection (govhub_<system>) wins key by key over the GOVHUB_* settings
+        config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}
+        return connector_for(self.contract, config)
 
     def references(self) -> dict[str, pa.Array]:
         """Key sets of the resources this contract's `references` checks point at (current versions)."""
