@@ -17,6 +17,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench.bench_quality": ([], ["--rows", "100000", "--repeat", "1", "--gx-repeat", "1"]),
     "bench.bench_lake": ([], ["--rows", "100000", "--repeat", "1"]),
     "bench.bench_pipeline": ([], ["--quick", "--runs", "1"]),
+    "bench.bench_production": ([], ["--rows", "100000", "--runs", "1"]),
+    "bench.bench_delivery": ([], ["--rows", "100000", "--repeat", "1"]),
+    "bench.bench_verify": ([], ["--persons", "100000", "--seconds", "5"]),
     "bench.bench_seal": ([], ["--rounds", "2"]),
     "bench.bench_exchange_log": ([], ["--events", "10000", "--single", "1000", "--no-pg"]),
 }
