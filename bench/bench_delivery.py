@@ -12,10 +12,9 @@ Run: .venv/bin/python -m bench.bench_delivery [--rows 1000000] [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,12 +25,11 @@ import pyarrow.compute as pc
 
 from bench.bench_lake import CONTRACT, person_rows
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._harness import in_child, vmhwm_mb
+
 SECRET = b"bench-secret"
 SUBSCRIBERS = 10
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _ids(keys: np.ndarray) -> pa.Array:
@@ -90,7 +88,7 @@ def job_setup(n: int, folder: str) -> tuple[float, float]:
     start = time.perf_counter()
     results = deliver_resource(session, lake, CONTRACT, secret=SECRET)
     assert all(r.status == "done" for r in results), [r.error for r in results]
-    return time.perf_counter() - start, _peak_mb()
+    return time.perf_counter() - start, vmhwm_mb()
 
 
 def job_incremental(n: int, folder: str, round_: int) -> tuple[float, float, int]:
@@ -102,7 +100,7 @@ def job_incremental(n: int, folder: str, round_: int) -> tuple[float, float, int
     results = deliver_resource(session, lake, CONTRACT, secret=SECRET)
     elapsed = time.perf_counter() - start
     assert len(results) == SUBSCRIBERS and all(r.status == "done" for r in results), [r.error for r in results]
-    return elapsed, _peak_mb(), results[0].rows
+    return elapsed, vmhwm_mb(), results[0].rows
 
 
 def job_full(n: int, folder: str) -> tuple[float, float, int]:
@@ -123,13 +121,7 @@ def job_full(n: int, folder: str) -> tuple[float, float, int]:
     results = deliver_resource(session, lake, CONTRACT, secret=SECRET)
     elapsed = time.perf_counter() - start
     assert len(results) == SUBSCRIBERS and all(r.status == "done" for r in results), [r.error for r in results]
-    return elapsed, _peak_mb(), results[0].rows
-
-
-def _child(fn, *args):
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(fn, args)
+    return elapsed, vmhwm_mb(), results[0].rows
 
 
 def main() -> None:
@@ -140,14 +132,14 @@ def main() -> None:
     n, r = args.rows, args.repeat
     work = Path(tempfile.mkdtemp(prefix="bench_delivery_"))
     try:
-        setup_s, setup_mb = _child(job_setup, n, str(work))
+        setup_s, setup_mb = in_child(job_setup, n, str(work))
         print(f"rows={n:,}  subscribers={SUBSCRIBERS} (5 file, 5 SQLite database; 5 masked)  repeat={r}")
         print(f"initial snapshots to 10      {setup_s:7.2f} s  peak RSS {setup_mb:6.0f} MB (setup, incl. load)")
-        inc = [_child(job_incremental, n, str(work), i + 1) for i in range(r)]
+        inc = [in_child(job_incremental, n, str(work), i + 1) for i in range(r)]
         inc_s = statistics.median(x[0] for x in inc)
         print(f"1% change to 10, incremental  median {inc_s:7.2f} s  peak RSS {max(x[1] for x in inc):6.0f} MB "
               f"({inc[-1][2]:,} rows each)")  # fmt: skip
-        full = [_child(job_full, n, str(work)) for _ in range(1)]
+        full = [in_child(job_full, n, str(work)) for _ in range(1)]
         full_s = statistics.median(x[0] for x in full)
         print(f"full snapshot to the same 10        {full_s:7.2f} s  peak RSS {max(x[1] for x in full):6.0f} MB "
               f"({full[-1][2]:,} rows each)")  # fmt: skip

@@ -7,10 +7,9 @@ Each measurement runs in a fresh child process so its peak RSS is its own.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import arrow_schema, load_contract
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._harness import in_child, vmhwm_mb
 
 CONTRACT = load_contract("person")
 
@@ -80,16 +82,12 @@ def _with_deleted(t: pa.Table, flag: bool) -> pa.Table:
     return t.append_column("_deleted", pa.array([flag] * t.num_rows, pa.bool_()))
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 # -- child jobs: each returns (seconds, peak RSS MB) -------------------------------------------
 def job_parquet(n: int, folder: str) -> tuple[float, float]:
     table = person_rows(n)
     start = time.perf_counter()
     pq.write_table(table, f"{folder}/plain.parquet")
-    return time.perf_counter() - start, _peak_mb()
+    return time.perf_counter() - start, vmhwm_mb()
 
 
 def job_first_load(n: int, folder: str, layout: str) -> tuple[float, float]:
@@ -103,7 +101,7 @@ def job_first_load(n: int, folder: str, layout: str) -> tuple[float, float]:
         t._target_file_size = max(1, int(table.nbytes / 64))
     start = time.perf_counter()
     t.commit(table, app_id="bench", run_seq=1, metadata={})
-    return time.perf_counter() - start, _peak_mb()
+    return time.perf_counter() - start, vmhwm_mb()
 
 
 def job_merge(n: int, folder: str, clustered: bool) -> tuple[float, float, dict]:
@@ -118,13 +116,7 @@ def job_merge(n: int, folder: str, clustered: bool) -> tuple[float, float, dict]
     files = {k: entry.get(k) for k in ("num_target_files_scanned", "num_target_files_skipped_during_scan",
                                        "num_target_files_added", "num_target_files_removed")}  # fmt: skip
     files.update(ins=info.rows_inserted, upd=info.rows_updated, dele=info.rows_deleted)
-    return elapsed, _peak_mb(), files
-
-
-def _child(fn, *args):
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(fn, args)
+    return elapsed, vmhwm_mb(), files
 
 
 def main() -> None:
@@ -135,7 +127,7 @@ def main() -> None:
     n, r = args.rows, args.repeat
     work = Path(tempfile.mkdtemp(prefix="bench_lake_"))
     try:
-        base = [_child(job_parquet, n, str(work)) for _ in range(r)]
+        base = [in_child(job_parquet, n, str(work)) for _ in range(r)]
         pq_s = statistics.median(b[0] for b in base)
         print(f"rows={n:,}  repeat={r}")
         print(f"parquet write_table          median {pq_s:6.2f} s  peak RSS {max(b[1] for b in base):6.0f} MB")
@@ -143,8 +135,8 @@ def main() -> None:
             loads, merges = [], []
             for i in range(r):
                 folder = work / f"{layout}-{i}"
-                loads.append(_child(job_first_load, n, str(folder), layout))
-                merges.append(_child(job_merge, n, str(folder), clustered))
+                loads.append(in_child(job_first_load, n, str(folder), layout))
+                merges.append(in_child(job_merge, n, str(folder), clustered))
                 shutil.rmtree(folder)
             load_s = statistics.median(x[0] for x in loads)
             merge_s = statistics.median(x[0] for x in merges)
