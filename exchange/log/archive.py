@@ -8,10 +8,10 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from sqlalchemy import delete, func, insert, select
 
@@ -50,18 +50,43 @@ class ArchiveInfo:
     file_sm3: str | None = None
 
 
-def _root(lake_root_or_dir: object) -> Path:
-    if isinstance(lake_root_or_dir, str | os.PathLike):
-        root = os.fspath(lake_root_or_dir)
-    else:  # a lake.Lake (its `root` is a folder or s3:// URI)
-        root = str(lake_root_or_dir.root)  # type: ignore[attr-defined]
-    if "://" in root and not root.startswith("file://"):
-        # TODO: write through pyarrow.fs.S3FileSystem with the lake's storage options.
-        raise ExchangeLogError(
-            f"archiving the exchange log to {root!r} is not supported yet: only local lake roots are; "
-            "archive to a local folder and copy it to the bucket"
-        )
-    return Path(root.removeprefix("file://"))
+class _Location:
+    """Where archives go: a pyarrow filesystem and the lake root's path in it (a folder or a bucket)."""
+
+    def __init__(self, lake_root_or_dir: object) -> None:
+        from lake._fs import filesystem_for
+
+        if isinstance(lake_root_or_dir, str | os.PathLike):
+            root, options = os.fspath(lake_root_or_dir).removeprefix("file://"), {}
+        else:  # a lake.Lake: its root may be s3://bucket/prefix with the storage options to reach it
+            root = str(lake_root_or_dir.root)  # type: ignore[attr-defined]
+            options = dict(getattr(lake_root_or_dir, "storage_options", {}) or {})
+        if root.startswith("s3://") and not options:
+            raise ExchangeLogError(
+                f"archiving the exchange log to {root!r} needs the lake's S3 settings: pass the Lake object "
+                "(lake.Lake(root, storage_options=...)) instead of its URL"
+            )
+        self.fs, self.base = filesystem_for(root, options)
+        self.root = root
+
+    def path(self, rel: str) -> str:
+        return f"{self.base.rstrip('/')}/{rel}"
+
+    def write_atomically(self, rel: str, table: pa.Table) -> bytes:
+        """Write a Parquet file (temp name, then rename) and return its bytes for the SM3 digest."""
+        target, tmp = self.path(rel), self.path(rel) + ".tmp"
+        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(tmp) as out:
+            pq.write_table(table, out, compression="zstd")
+        self.fs.move(tmp, target)
+        return self.read(rel)
+
+    def read(self, rel: str) -> bytes:
+        with self.fs.open_input_file(self.path(rel)) as source:
+            return source.read()
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File
 
 
 def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -77,17 +102,17 @@ def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterator[Mapping[str, Any]]:
     """Events of the archive files in order, as mappings `event_hash` accepts; checks each file's SM3."""
-    base = _root(root)
+    location = _Location(root)
     for record in records:
-        path = base / record.path
-        if not path.exists():
+        if not location.exists(record.path):
             raise ChainBrokenError(
-                f"archive file {path} (events seq {record.from_seq}-{record.to_seq}) is missing; restore it "
-                "from backup or verify without archives", seq=record.from_seq,
+                f"archive file {location.path(record.path)} (events seq {record.from_seq}-{record.to_seq}) is "
+                "missing; restore it from backup or verify without archives", seq=record.from_seq,
             )  # fmt: skip
-        if sm3_hex(path.read_bytes()) != record.file_sm3:
-            log.warning("archive file %s differs from the SM3 recorded when it was written", path)
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
+        data = location.read(record.path)
+        if sm3_hex(data) != record.file_sm3:
+            log.warning("archive file %s differs from the SM3 recorded when it was written", record.path)
+        for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=5000):
             for row in batch.to_pylist():
                 if row["details"] is not None:
                     row["details"] = json.loads(row["details"])
@@ -103,7 +128,7 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     a crash leaves either the old state or a finished archive. With a signer, a checkpoint is signed
     at the archive's last seq so its head hash stays pinned by the hub key.
     """
-    base = _root(lake_root_or_dir)
+    location = _Location(lake_root_or_dir)
     report = xlog.verify()
     if not report.ok:
         raise ChainBrokenError(
@@ -122,12 +147,7 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
         rows = [r._mapping for r in tx.execute(
             select(_EVENTS).where(_EVENTS.c.seq.between(first, last)).order_by(_EVENTS.c.seq))]  # fmt: skip
         rel = "/".join((*_PREFIX, f"{first:012d}-{last:012d}.parquet"))
-        target = base / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".parquet.tmp")
-        pq.write_table(_to_arrow(rows), tmp, compression="zstd")
-        os.replace(tmp, target)
-        digest = sm3_hex(target.read_bytes())
+        digest = sm3_hex(location.write_atomically(rel, _to_arrow(rows)))
         head_hash = rows[-1]["hash"]
         tx.execute(insert(ArchiveRecord.__table__).values(
             from_seq=first, to_seq=last, first_prev_hash=rows[0]["prev_hash"], head_hash=head_hash, path=rel,
@@ -137,5 +157,5 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
         if xlog.signer is not None and signed is None:
             xlog._sign(tx, last, head_hash)
         tx.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
-    log.info("archived exchange-log events %s-%s (%s) to %s", first, last, len(rows), target)
+    log.info("archived exchange-log events %s-%s (%s) to %s", first, last, len(rows), location.path(rel))
     return ArchiveInfo(events=len(rows), from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)

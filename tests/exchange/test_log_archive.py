@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,8 +104,28 @@ def test_a_broken_chain_is_not_archived(engine: sa.Engine, tmp_path: Path) -> No
     assert xlog.count() == 40 and not (tmp_path / "lake").exists()
 
 
-def test_s3_roots_are_refused_for_now(engine: sa.Engine) -> None:
+def test_an_s3_url_without_its_settings_is_refused(engine: sa.Engine) -> None:
     xlog = ExchangeLog(engine)
     xlog.append(**event_kwargs(1))
-    with pytest.raises(ExchangeLogError, match="only local lake roots are"):
+    with pytest.raises(ExchangeLogError, match="needs the lake's S3 settings: pass the Lake object"):
         xlog.archive("s3://govhub-lake/prod", before=datetime.now(UTC))
+
+
+def test_archives_in_an_s3_lake_keep_the_chain_verifiable(engine: sa.Engine) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lake"))
+    from lake_moto import moto_lake
+
+    xlog = ExchangeLog(engine)
+    cutoff = _two_periods(xlog)
+    try:
+        context = moto_lake("exchange-archive")
+        lake = context.__enter__()
+    except (RuntimeError, OSError, ImportError) as e:
+        pytest.skip(f"moto's S3 server could not start: {e}")
+    try:
+        info = xlog.archive(lake, before=cutoff)
+        assert info.events == 30 and info.path.startswith("exchange_log/archive/")
+        report = xlog.verify(archives=lake)
+        assert report.ok and report.archives_checked == 1 and report.events_checked == 40
+    finally:
+        context.__exit__(None, None, None)

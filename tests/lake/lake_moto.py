@@ -3,9 +3,13 @@ server would deadlock), on a free localhost port."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import socket
 import time
+from collections.abc import Iterator
+
+from lake import Lake
 
 
 def free_port() -> int:
@@ -42,3 +46,22 @@ def start(timeout: float = 20.0) -> tuple[multiprocessing.process.BaseProcess, i
             time.sleep(0.1)
     proc.terminate()
     raise RuntimeError(f"moto server did not answer on port {port} within {timeout} s")
+
+
+@contextlib.contextmanager
+def moto_lake(bucket: str, prefix: str = "hub") -> Iterator[Lake]:
+    """A `Lake` at s3://<bucket>/<prefix> on a fresh moto server (bucket made with the minio SDK)."""
+    from minio import Minio
+
+    proc, port = start()
+    try:
+        Minio(f"127.0.0.1:{port}", access_key="govhub-test", secret_key="govhub-test-secret", secure=False).make_bucket(
+            bucket
+        )
+        yield Lake(f"s3://{bucket}/{prefix}", storage_options={
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "govhub-test",
+            "AWS_SECRET_ACCESS_KEY": "govhub-test-secret", "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
+        })  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.join(5)
