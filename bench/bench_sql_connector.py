@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import vmhwm_mb  # noqa: E402  (after the repo root is on the path)
 
 
 def _columns(rows: int) -> dict[str, list]:
@@ -106,20 +107,8 @@ def case(name: str, path: Path, *, dbapi: bool) -> dict:
     return {
         "rows": rows,
         "seconds": seconds,
-        "rss_mb": _peak_rss_mb(),
+        "rss_mb": vmhwm_mb(),
     }
-
-
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process: VmHWM (reset at exec, unlike ru_maxrss, which on Linux keeps the
-    parent's pre-exec peak), falling back to ru_maxrss."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

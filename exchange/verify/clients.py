@@ -8,9 +8,7 @@ for that), so the hot path does one dict lookup; deactivation or rotation takes 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 import threading
 import time
@@ -22,6 +20,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Text, s
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog import Base, utcnow
+from catalog.credentials import hash_secret, secret_matches
 
 __all__ = [
     "DEMO_CLIENTS",
@@ -36,8 +35,6 @@ __all__ = [
     "rotate_key",
     "seed_demo_clients",
 ]
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class VerificationClient(Base):
@@ -107,31 +104,16 @@ DEMO_CLIENTS: tuple[dict, ...] = (
 
 
 def hash_key(key: str) -> str:
-    """Salted scrypt hash of a client key: ``scrypt$n$r$p$<salt b64>$<hash b64>``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(key.encode("utf-8"), salt=salt, dklen=32, maxmem=64 * 2**20, **_SCRYPT)
-    n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
-    return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    """Salted scrypt hash of a client key (the hub's one credential format, `catalog.credentials`)."""
+    return hash_secret(key)
 
 
 def check_key(key: str, stored: str) -> bool:
-    """True when `key` hashes to `stored` (constant-time comparison)."""
+    """True when `key` hashes to `stored` (constant-time comparison); a malformed hash never matches."""
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        actual = hashlib.scrypt(
-            key.encode("utf-8"),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=32,
-            maxmem=64 * 2**20,
-        )
+        return secret_matches(key, stored)
     except ValueError:
         return False
-    return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
 def _new_key(client_id: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 from govhub.db import migrate
 from govhub.settings import reset_settings
 from simulators import CreditSimulator, SimulatorHome, build_all
+from tests.hub_support import configure_hub_env
 
 
 @dataclass
@@ -33,16 +34,9 @@ class Hub:
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, home: Path, sources: SimulatorHome, credit_url: str) -> None:
-    monkeypatch.setenv("GOVHUB_HOME", str(home))
-    monkeypatch.setenv("GOVHUB_POPULATION_URL", sources.population_url)
-    monkeypatch.setenv("GOVHUB_LEGAL_ENTITY_URL", sources.legal_entity_url)
-    monkeypatch.setenv("GOVHUB_CREDIT_BASE_URL", credit_url)
-    monkeypatch.setenv("GOVHUB_CREDIT_TOKEN", sources.token)
-    monkeypatch.setenv("GOVHUB_CREDIT_TIMEOUT", "5")
-    monkeypatch.setenv("GOVHUB_NONTAX_INBOX", str(sources.inbox))
     for name in ("GOVHUB_LINEAGE_TRANSPORT", "GOVHUB_LINEAGE_URL", "OPENLINEAGE_URL", "OPENLINEAGE_DISABLED"):
         monkeypatch.delenv(name, raising=False)
-    reset_settings()
+    configure_hub_env(monkeypatch, home, sources, credit_url)
 
 
 @pytest.fixture

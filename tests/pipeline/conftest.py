@@ -17,6 +17,7 @@ import pytest
 from govhub.db import migrate
 from govhub.settings import reset_settings
 from simulators import CreditSimulator, SimulatorHome, build_all
+from tests.hub_support import configure_hub_env
 from tests.service_db import STORES, MetadataStore, metadata_store, store_params  # noqa: F401
 
 _SQLITE_ONLY = {"test_crash"}
@@ -38,17 +39,6 @@ class Hub:
     credit: CreditSimulator
 
 
-def _configure(monkeypatch: pytest.MonkeyPatch, home: Path, sources: SimulatorHome, credit_url: str) -> None:
-    monkeypatch.setenv("GOVHUB_HOME", str(home))
-    monkeypatch.setenv("GOVHUB_POPULATION_URL", sources.population_url)
-    monkeypatch.setenv("GOVHUB_LEGAL_ENTITY_URL", sources.legal_entity_url)
-    monkeypatch.setenv("GOVHUB_CREDIT_BASE_URL", credit_url)
-    monkeypatch.setenv("GOVHUB_CREDIT_TOKEN", sources.token)
-    monkeypatch.setenv("GOVHUB_CREDIT_TIMEOUT", "5")
-    monkeypatch.setenv("GOVHUB_NONTAX_INBOX", str(sources.inbox))
-    reset_settings()
-
-
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metadata_store: MetadataStore) -> Iterator[Hub]:  # noqa: F811
     """A fresh hub over 1,500 simulated persons (2 % bad records) and their entities, credit, payments."""
@@ -56,7 +46,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metadata_store: Metadat
         monkeypatch.setenv("GOVHUB_DB_URL", metadata_store.fresh_url(tmp_path))
     sources = build_all(tmp_path / "sources", size=1_500, seed=11, bad_share=0.02)
     with CreditSimulator(sources.credit_db, token=sources.token, rate_limit=1_000) as credit:
-        _configure(monkeypatch, tmp_path / "hub", sources, credit.base_url)
+        configure_hub_env(monkeypatch, tmp_path / "hub", sources, credit.base_url)
         migrate()
         yield Hub(home=tmp_path / "hub", sources=sources, credit=credit)
     reset_settings()

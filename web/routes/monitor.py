@@ -317,7 +317,10 @@ def lineage_page(
 
 def _event_row(event: dict) -> dict[str, str]:
     """One OpenLineage event as a table row: when, what, which job and run, from where to where."""
-    names = lambda datasets: ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])  # noqa: E731
+
+    def names(datasets: list[dict] | None) -> str:
+        return ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])
+
     return {
         "time": str(event.get("eventTime", ""))[:19].replace("T", " "),
         "type": str(event.get("eventType", "")),
