@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench lint format clean venv
+.PHONY: run test test-all bench reliability lint format clean venv
 
 venv: $(STAMP)
 
@@ -21,8 +21,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q $(ARGS)
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,bench]' || $(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench $(ARGS)
+
+reliability: $(STAMP)
+	$(PY) -m tests.reliability $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

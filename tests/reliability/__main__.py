@@ -1,0 +1,82 @@
+"""Run the reliability suite and print its figures.
+
+    python -m tests.reliability [--long] [--record docs/reliability.md] [pytest args...]
+
+
+The bounded form is what `make test` runs too; `--long` multiplies every loop (more kill trials, more
+generated inputs, more fuzzing, minutes of load). `--record` writes the figures as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.reliability.ledger import LEDGER_ENV, LONG_ENV, SECTIONS, Entry, read_ledger, totals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_pytest(ledger: Path, long: bool, pytest_args: list[str]) -> int:
+    env = {**os.environ, LEDGER_ENV: str(ledger), LONG_ENV: "1" if long else "0"}
+    if long:
+        env.setdefault("PYTEST_ADDOPTS", "")
+        env["PYTEST_ADDOPTS"] += " -o timeout=3600"
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/reliability", *pytest_args]
+    return subprocess.call(argv, cwd=ROOT, env=env)
+
+
+def render(entries: list[Entry], *, long: bool, seconds: float, exit_code: int) -> str:
+    """The figures as Markdown: one row per section, then every case's own figures."""
+    sums = totals(entries)
+    lost = sum(t["rows_lost"] for t in sums.values())
+    failed = sum(t["failed"] for t in sums.values())
+    lines = [
+        f"Form: {'long' if long else 'bounded (as in CI)'}; run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.node() or 'this machine'} ({os.cpu_count()} cores, Python {platform.python_version()}); "
+        f"{seconds:.0f} s; pytest exit code {exit_code}.",
+        "",
+        "| section | tried | held | failed | rows lost | held means |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for section, (what, held_means) in SECTIONS.items():
+        t = sums[section]
+        counts = " | ".join(f"{t[k]:,}" for k in ("tried", "held", "failed", "rows_lost"))
+        lines.append(f"| {what} | {counts} | {held_means} |")
+    lines += ["", f"**Rows lost: {lost}.** Cases that did not hold: {failed}.", "", "### Cases", ""]
+    lines += ["| section | case | tried | held | rows lost | figures |", "|---|---|---:|---:|---:|---|"]
+    for e in sorted(entries, key=lambda e: (list(SECTIONS).index(e.section), e.case)):
+        figures = ", ".join(f"{k}={v}" for k, v in e.figures.items())
+        lines.append(f"| {e.section} | {e.case} | {e.tried:,} | {e.held:,} | {e.rows_lost:,} | {figures} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability", description=__doc__)
+    parser.add_argument("--long", action="store_true", help="the long form: bigger loops, minutes of load")
+    parser.add_argument("--record", type=Path, help="also write the figures as Markdown to this file")
+    args, pytest_args = parser.parse_known_args(argv)
+
+    ledger = ROOT / ".govhub" / "reliability" / f"ledger-{int(time.time())}.jsonl"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    code = _run_pytest(ledger, args.long, pytest_args)
+    report = render(read_ledger(ledger), long=args.long, seconds=time.perf_counter() - started, exit_code=code)
+    print()
+    print(report)
+    if args.record:
+        args.record.parent.mkdir(parents=True, exist_ok=True)
+        args.record.write_text(report, encoding="utf-8")
+        print(f"figures written to {args.record}")
+    lost = sum(t["rows_lost"] for t in totals(read_ledger(ledger)).values())
+    return code or (1 if lost else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The ledger refuses impossible tallies and sums what it was told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.__main__ import render
+from tests.reliability.ledger import read_ledger, record, totals
+
+
+def test_record_appends_and_totals_sum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.jsonl"
+    monkeypatch.setenv("GOVHUB_RELIABILITY_LEDGER", str(path))
+    record("inputs", "bad id numbers", tried=10, held=10)
+    record("inputs", "bad dates", tried=5, held=4, rows_lost=1, note="one slipped")
+    sums = totals(read_ledger(path))
+    assert sums["inputs"] == {"cases": 2, "tried": 15, "held": 14, "failed": 1, "rows_lost": 1}
+    assert "**Rows lost: 1.**" in render(read_ledger(path), long=False, seconds=1.0, exit_code=0)
+
+
+@pytest.mark.parametrize(("section", "tried", "held"), [("nope", 1, 1), ("crash", 1, 2), ("crash", 1, -1)])
+def test_record_refuses_unknown_sections_and_impossible_counts(section: str, tried: int, held: int) -> None:
+    with pytest.raises(ValueError):
+        record(section, "x", tried=tried, held=held)
