@@ -21,7 +21,7 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
-from web.deps import SessionDep
+from web.deps import RowId, SessionDep
 
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
 
@@ -102,7 +102,7 @@ def _own_subscription(session: Any, subscription_id: int, department: str) -> Su
 
 @router.get("/{subscription_id}/changes", response_model=ChangesPublic, responses=_ERRORS)
 def get_changes(
-    subscription_id: int,
+    subscription_id: RowId,
     session: SessionDep,
     department: CurrentDepartment,
     after_version: int | None = Query(default=None, ge=-1, description="Last version received; omit for a snapshot"),

@@ -169,7 +169,7 @@ def quarantine(
     resource: str | None = None,
     rule: str | None = None,
     field: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     allowed, rows = _quarantine(session, viewer, resource, rule, field)
     pages = max(1, ceil(len(rows) / _PER_PAGE))
@@ -256,7 +256,7 @@ def exchange_log(
     outcome: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     where = LogFilter(
         type=type or None,

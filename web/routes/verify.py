@@ -55,6 +55,15 @@ def get_verification_service() -> VerificationService:
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
+_ASK_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
+    403: {"description": "The item is not granted to this client (事项未授权)"},
+    404: {"description": "Unknown item, or no record of the subject (事项或对象不存在)"},
+    422: {"description": "Malformed, oversized or invalid request (请求无效)"},
+    429: {"description": "Rate limit exceeded; see Retry-After (超过频率限制)"},
+    503: {"description": "Serving store or exchange log unavailable (暂不可用)"},
+}
+_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "No such answer (凭证不存在)"}}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
 
 
@@ -84,19 +93,19 @@ def public_key(service: ServiceDep) -> dict[str, str]:
     return service.public_key()
 
 
-@router.post("/api/verify/{item}")
+@router.post("/api/verify/{item}", responses=_ASK_ERRORS)
 async def verify_one(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
     return await _ask(service, item, request, x_client_key, batch=False)
 
 
-@router.post("/api/verify/{item}/batch")
+@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS)
 async def verify_batch(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
     return await _ask(service, item, request, x_client_key, batch=True)
 
 
-@router.get("/api/verify/answers/{answer_id}")
+@router.get("/api/verify/answers/{answer_id}", responses=_NO_ANSWER)
 def answer_json(answer_id: str, service: ServiceDep) -> Response:
     """A sealed answer issued earlier, exactly as sealed (404 when unknown)."""
     document = service.answer_document(answer_id)
@@ -183,7 +192,7 @@ def _beijing(issued_at: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@router.get("/verify/answer/{answer_id}", response_class=HTMLResponse)
+@router.get("/verify/answer/{answer_id}", response_class=HTMLResponse, responses=_NO_ANSWER)
 def answer_page(
     answer_id: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:
