@@ -22,6 +22,7 @@ from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
 from web.deps import RowId, SessionDep
+from web.refusals import NotVisible
 
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
 
@@ -75,7 +76,7 @@ class DeliveriesPublic(BaseModel):
 def _own_subscription(session: Any, subscription_id: int, department: str) -> Subscription:
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.department_code != department:
-        raise HTTPException(
+        raise (HTTPException if sub is None else NotVisible)(
             status.HTTP_404_NOT_FOUND,
             detail=error_body(
                 "not_found", f"unknown subscription #{subscription_id}", f"订阅 #{subscription_id} 不存在"

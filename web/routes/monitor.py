@@ -40,6 +40,7 @@ from web.monitor.queries import (
     resource_names,
     subscriptions,
 )
+from web.refusals import log_refusal
 
 __all__ = ["router"]
 
@@ -76,6 +77,7 @@ def login(
         found = sign_in_department(session, api_key)
         payload = {"k": "department", "c": found[0].code, "f": found[1]} if found else None
     if payload is None:
+        log_refusal(request.app, method="POST", path=request.url.path, status=401, code="login_failed")
         return render(
             request,
             "monitor_login.html",

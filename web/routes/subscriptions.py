@@ -28,6 +28,7 @@ from catalog import (
 from schemas import GovhubError
 from web.auth import CurrentDepartment, http_error
 from web.deps import RowId, SessionDep
+from web.refusals import NotVisible
 
 __all__ = [
     "SubscriptionCreate",
@@ -225,7 +226,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
         sub.department_code == department.code or get_resource(session, sub.resource).provider_code == department.code
     ):
         return sub
-    raise http_error(
+    error = http_error(
         CatalogError(
             f"unknown subscription #{subscription_id}",
             message_zh=f"共享申请 #{subscription_id} 不存在",
@@ -233,6 +234,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
             subscription_id=subscription_id,
         )
     )
+    raise error if sub is None else NotVisible(error.status_code, detail=error.detail)
 
 
 def _aware(value: datetime | None) -> datetime | None:

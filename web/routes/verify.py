@@ -73,9 +73,21 @@ def _json(status: int, document: Any) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+async def _bounded(request: Request) -> bytes:
+    """The body, read no further than `_MAX_BODY` + 1 bytes (a chunked body declares no length)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_BODY:
+            break
+    return b"".join(chunks)
+
+
 async def _ask(service: VerificationService, item: str, request: Request, key: str | None, *, batch: bool) -> Response:
     length = request.headers.get("content-length")
-    body = b"\0" * (_MAX_BODY + 1) if length and length.isdigit() and int(length) > _MAX_BODY else await request.body()
+    declared_too_large = length is not None and length.isdigit() and int(length) > _MAX_BODY
+    body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
     status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
     return _json(status, document)
 
