@@ -1,7 +1,8 @@
 """Every refused API request becomes a "denial" event in the exchange log: who was refused what, and why.
 
-The verification API logs its own outcomes (`exchange.verify`). For the rest of the app, one
-exception handler logs each refusal — 4xx except a plain 404 (no such route or record): missing or
+The verification service logs the outcome of every question it is asked (`exchange.verify`); what
+never reaches it (a wrong method) and the rest of the app go through one exception handler that logs
+each refusal — 4xx except a plain 404 (no such route or record): missing or
 invalid keys (401), forbidden actions (403), another department's subscription (`NotVisible`, a 404
 to the caller), wrong methods (405), conflicts such as a replayed decision (409), oversized bodies
 (413, `web.limits`) and malformed or invalid requests (400, 422) — then answers as FastAPI would.
@@ -18,10 +19,11 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from exchange.log import EventType, ExchangeLog
 from web.deps import get_session
@@ -76,8 +78,6 @@ def log_refusal(
 
 
 def _logged(request: Request, exc: StarletteHTTPException | RequestValidationError) -> bool:
-    if request.url.path.startswith("/api/verify/"):
-        return False  # the verification service logs its own outcomes
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
     return 400 <= status < 500 and (status != 404 or isinstance(exc, NotVisible))
 
@@ -104,7 +104,11 @@ async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _logged(request, exc):
         await _record(request, 422, exc)
-    return await request_validation_exception_handler(request, exc)
+    try:
+        return await request_validation_exception_handler(request, exc)
+    except ValueError:  # the input held NaN or Infinity, which JSON cannot carry back: answer without it
+        errors = [{k: v for k, v in error.items() if k not in ("input", "ctx")} for error in exc.errors()]
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
 
 
 def install_refusal_logging(app: FastAPI) -> None:

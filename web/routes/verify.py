@@ -135,7 +135,7 @@ async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
         parsed = json.loads(raw)
         if isinstance(parsed, dict) and "document" in parsed:
             raw, request_obj = parsed["document"], parsed.get("request")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the check says "malformed"
         pass
     result = service.check(raw, request=request_obj)
     return {"ok": result.ok, "reason": result.reason, "message": result.message}
