@@ -21,7 +21,7 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
-from web.deps import RowId, SessionDep
+from web.deps import MAX_ROW_ID, RowId, SessionDep
 from web.refusals import NotVisible
 
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
@@ -106,7 +106,9 @@ def get_changes(
     subscription_id: RowId,
     session: SessionDep,
     department: CurrentDepartment,
-    after_version: int | None = Query(default=None, ge=-1, description="Last version received; omit for a snapshot"),
+    after_version: int | None = Query(
+        default=None, ge=-1, le=MAX_ROW_ID, description="Last version received; omit for a snapshot"
+    ),
     page_token: str | None = Query(default=None, max_length=200),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
