@@ -55,8 +55,8 @@ INJECTIONS = SQL_INJECTIONS + PATH_TRAVERSALS + OTHER_HOSTILE
 
 
 def payloads(long: bool) -> tuple[str, ...]:
-    """The hostile strings: three SQL injections and three traversals bounded; every one in the long form."""
-    return INJECTIONS if long else SQL_INJECTIONS[:3] + PATH_TRAVERSALS[:3]
+    """The hostile strings: three SQL injections, three traversals and a 40-digit number bounded; all when long."""
+    return INJECTIONS if long else (*SQL_INJECTIONS[:3], *PATH_TRAVERSALS[:3], "9" * 40)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import schemathesis
 
 from tests.reliability.attack_fuzz import FuzzTally, fuzz
 from tests.reliability.attack_hub import AttackHub, attack_hub
+from tests.reliability.attack_kit import protected_operations
 from tests.reliability.ledger import record, scaled
 
 
@@ -29,17 +30,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackHub]:
 @pytest.fixture(scope="module")
 def schema(hub: AttackHub) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", hub.app)
-
-
-def _protected_operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
-    """(METHOD, path) of every operation that needs a key: it declares a security scheme or X-Client-Key."""
-    out = set()
-    for path, methods in spec["paths"].items():
-        for method, op in methods.items():
-            headers = {p["name"].lower() for p in op.get("parameters", []) if p["in"] == "header"}
-            if op.get("security") or "x-client-key" in headers:
-                out.add((method.upper(), path))
-    return out
 
 
 def _figures(tally: FuzzTally) -> dict[str, Any]:
@@ -60,7 +50,7 @@ def test_fuzzing_with_valid_keys_finds_no_server_error_and_no_undocumented_answe
 
 
 def test_fuzzing_without_keys_is_refused_everywhere_and_discloses_nothing(hub: AttackHub, schema: Any) -> None:
-    protected = _protected_operations(hub.client.get("/openapi.json").json())
+    protected = {(op.method, op.path) for op in protected_operations(hub.client.get("/openapi.json").json())}
     secrets = hub.protected
 
     def refused_and_silent(case: Any, response: Any) -> str | None:
