@@ -1,14 +1,14 @@
 """Every refused API request becomes a "denial" event in the exchange log: who was refused what, and why.
 
-The verification service logs the outcome of every question it is asked (`exchange.verify`); what
-never reaches it (a wrong method) and the rest of the app go through one exception handler that logs
-each refusal — 4xx except a plain 404 (no such route or record): missing or
-invalid keys (401), forbidden actions (403), another department's subscription (`NotVisible`, a 404
-to the caller), wrong methods (405), conflicts such as a replayed decision (409), oversized bodies
-(413, `web.limits`) and malformed or invalid requests (400, 422) — then answers as FastAPI would.
-The event names the department when its key checked out (`request.state.department`), else the
-department code the key claimed, the method, path and status. A log that cannot be written does not
-turn a refusal into an error: the refusal stands and the failure goes to the application log.
+The verification service logs the outcome of every question it is asked (`exchange.verify`). What never
+reaches it (a wrong method) and the rest of the app go through one exception handler, which logs every
+4xx except a plain 404 (no such route or record): missing or invalid keys (401), forbidden actions (403),
+another department's subscription (`NotVisible`, a 404 to the caller), wrong methods (405), conflicts
+such as a replayed decision (409), oversized bodies (413, from `web.limits`) and malformed or invalid
+requests (400, 422); then it answers as FastAPI would. The event names the department when its key
+checked out (`request.state.department`), else the department code the key claimed, plus the method,
+path and status. A log that cannot be written does not turn a refusal into an error: the refusal
+stands and the failure goes to the application log.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ __all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_r
 log = logging.getLogger(__name__)
 
 _CODES = {
-    400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 404: "not_visible",
-    405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid_request",
+    400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 422: "invalid_request",
 }  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def log_refusal(
         sessions.close()
 
 
-def _logged(request: Request, exc: StarletteHTTPException | RequestValidationError) -> bool:
+def _logged(exc: StarletteHTTPException | RequestValidationError) -> bool:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
     return 400 <= status < 500 and (status != 404 or isinstance(exc, NotVisible))
 
@@ -95,14 +95,14 @@ async def _record(request: Request, status: int, exc: Any) -> None:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if _logged(request, exc):
+    if _logged(exc):
         await _record(request, exc.status_code, exc)
     return await http_exception_handler(request, exc)
 
 
 async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    if _logged(request, exc):
+    if _logged(exc):
         await _record(request, 422, exc)
     try:
         return await request_validation_exception_handler(request, exc)
