@@ -237,8 +237,8 @@ def _parse(document: Mapping[str, Any] | bytes | str) -> dict[str, Any]:
     try:
         text = document.decode("utf-8-sig") if isinstance(document, bytes | bytearray) else document
         parsed = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise _Malformed(f"not UTF-8 JSON ({e})") from e
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as e:  # recursion: nested too deep
+        raise _Malformed(f"not UTF-8 JSON ({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(parsed, dict):
         raise _Malformed("the document is not a JSON object")
     return parsed

@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from web.limits import BodyLimit
+from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, health, monitor, subscriptions
 from web.routes import verify as verify_routes
 
@@ -26,5 +28,7 @@ def create_app() -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(deliveries.router)
     app.include_router(monitor.router)
+    install_refusal_logging(app)
+    app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Security, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from catalog import CatalogError, Department, authenticate
@@ -32,8 +32,10 @@ def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[s
     return {"code": code, "message": message, "message_zh": message_zh, **extra}
 
 
-def current_department(session: SessionDep, api_key: Annotated[str | None, Security(_api_key)]) -> Department:
-    """The department calling, from its API key; 401 when there is no valid key."""
+def current_department(
+    request: Request, session: SessionDep, api_key: Annotated[str | None, Security(_api_key)]
+) -> Department:
+    """The department calling, from its API key; 401 when there is no valid key (logged by `web.refusals`)."""
     if not api_key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -55,6 +57,7 @@ def current_department(session: SessionDep, api_key: Annotated[str | None, Secur
             ),
             headers={"WWW-Authenticate": "ApiKey"},
         )
+    request.state.department = department.code  # names the caller in the log of a later refusal
     return department
 
 

@@ -295,7 +295,7 @@ def _parse_body(body: Any) -> tuple[dict[str, Any] | None, VerificationError | N
         return None, VerificationError(422, "too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays or objects nested too deep
         return None, VerificationError(422, "malformed_json", "the request body is not JSON")
     if not isinstance(parsed, dict):
         return None, VerificationError(422, "malformed_json", "the request body must be a JSON object")

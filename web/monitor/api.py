@@ -25,7 +25,11 @@ from web.monitor.queries import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["monitor"])
+router = APIRouter(
+    prefix="/api",
+    tags=["monitor"],
+    responses={401: {"description": "Not signed in and no valid X-API-Key (未登录或 API 密钥无效)"}},
+)
 
 
 @router.get("/overview", summary="Per-resource status (监控总览)")
@@ -54,7 +58,11 @@ def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     return {"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)}
 
 
-@router.get("/alerts", summary="Current alerts (administrators)")
+@router.get(
+    "/alerts",
+    summary="Current alerts (administrators)",
+    responses={403: {"description": "Data administrators only (仅限数据管理员)"}},
+)
 def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Failed runs, stale resources, quality drops, denied-access spikes and chain breaks."""
     if not viewer.is_admin:
@@ -78,7 +86,7 @@ def api_log(
     department: str | None = None,
     client: str | None = None,
     outcome: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Events newest first; a department sees only events naming it."""

@@ -73,6 +73,7 @@ def api_viewer(request: Request, session: SessionDep, api_key: Annotated[str | N
         department = authenticate(session, api_key)
         if department is not None:
             viewer = Viewer("department", department.name, department.code, (department.code, department.name))
+            request.state.department = department.code
     if viewer is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

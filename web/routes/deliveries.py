@@ -21,7 +21,8 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
-from web.deps import SessionDep
+from web.deps import MAX_ROW_ID, RowId, SessionDep
+from web.refusals import NotVisible
 
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
 
@@ -75,7 +76,7 @@ class DeliveriesPublic(BaseModel):
 def _own_subscription(session: Any, subscription_id: int, department: str) -> Subscription:
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.department_code != department:
-        raise HTTPException(
+        raise (HTTPException if sub is None else NotVisible)(
             status.HTTP_404_NOT_FOUND,
             detail=error_body(
                 "not_found", f"unknown subscription #{subscription_id}", f"订阅 #{subscription_id} 不存在"
@@ -102,10 +103,12 @@ def _own_subscription(session: Any, subscription_id: int, department: str) -> Su
 
 @router.get("/{subscription_id}/changes", response_model=ChangesPublic, responses=_ERRORS)
 def get_changes(
-    subscription_id: int,
+    subscription_id: RowId,
     session: SessionDep,
     department: CurrentDepartment,
-    after_version: int | None = Query(default=None, ge=-1, description="Last version received; omit for a snapshot"),
+    after_version: int | None = Query(
+        default=None, ge=-1, le=MAX_ROW_ID, description="Last version received; omit for a snapshot"
+    ),
     page_token: str | None = Query(default=None, max_length=200),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:

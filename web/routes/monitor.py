@@ -40,6 +40,7 @@ from web.monitor.queries import (
     resource_names,
     subscriptions,
 )
+from web.refusals import log_refusal
 
 __all__ = ["router"]
 
@@ -76,6 +77,7 @@ def login(
         found = sign_in_department(session, api_key)
         payload = {"k": "department", "c": found[0].code, "f": found[1]} if found else None
     if payload is None:
+        log_refusal(request.app, method="POST", path=request.url.path, status=401, code="login_failed")
         return render(
             request,
             "monitor_login.html",
@@ -169,7 +171,7 @@ def quarantine(
     resource: str | None = None,
     rule: str | None = None,
     field: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     allowed, rows = _quarantine(session, viewer, resource, rule, field)
     pages = max(1, ceil(len(rows) / _PER_PAGE))
@@ -256,7 +258,7 @@ def exchange_log(
     outcome: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     where = LogFilter(
         type=type or None,

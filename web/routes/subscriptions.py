@@ -27,7 +27,8 @@ from catalog import (
 )
 from schemas import GovhubError
 from web.auth import CurrentDepartment, http_error
-from web.deps import SessionDep
+from web.deps import RowId, SessionDep
+from web.refusals import NotVisible
 
 __all__ = [
     "SubscriptionCreate",
@@ -42,6 +43,7 @@ __all__ = [
 router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions 共享申请"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
     401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
     403: {"description": "The department may not do this (无权操作)"},
     404: {"description": "Unknown resource or subscription, or not visible to this department (不存在)"},
@@ -172,7 +174,7 @@ def read_subscriptions(
 
 
 @router.get("/{subscription_id}", summary="查看共享申请详情", description="One visible application.", responses=_ERRORS)
-def read_subscription(subscription_id: int, session: SessionDep, department: CurrentDepartment) -> SubscriptionPublic:
+def read_subscription(subscription_id: RowId, session: SessionDep, department: CurrentDepartment) -> SubscriptionPublic:
     return _public(session, _visible(session, subscription_id, department))
 
 
@@ -184,7 +186,7 @@ def read_subscription(subscription_id: int, session: SessionDep, department: Cur
     responses=_ERRORS,
 )
 def decide_subscription(
-    subscription_id: int, body: SubscriptionDecision, session: SessionDep, department: CurrentDepartment
+    subscription_id: RowId, body: SubscriptionDecision, session: SessionDep, department: CurrentDepartment
 ) -> SubscriptionPublic:
     _visible(session, subscription_id, department)
     try:
@@ -205,7 +207,7 @@ def decide_subscription(
     responses=_ERRORS,
 )
 def revoke_subscription(
-    subscription_id: int, body: SubscriptionRevoke, session: SessionDep, department: CurrentDepartment
+    subscription_id: RowId, body: SubscriptionRevoke, session: SessionDep, department: CurrentDepartment
 ) -> SubscriptionPublic:
     _visible(session, subscription_id, department)
     try:
@@ -224,7 +226,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
         sub.department_code == department.code or get_resource(session, sub.resource).provider_code == department.code
     ):
         return sub
-    raise http_error(
+    error = http_error(
         CatalogError(
             f"unknown subscription #{subscription_id}",
             message_zh=f"共享申请 #{subscription_id} 不存在",
@@ -232,6 +234,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
             subscription_id=subscription_id,
         )
     )
+    raise error if sub is None else NotVisible(error.status_code, detail=error.detail)
 
 
 def _aware(value: datetime | None) -> datetime | None:

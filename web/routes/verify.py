@@ -55,6 +55,15 @@ def get_verification_service() -> VerificationService:
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
+_ASK_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
+    403: {"description": "The item is not granted to this client (事项未授权)"},
+    404: {"description": "Unknown item, or no record of the subject (事项或对象不存在)"},
+    422: {"description": "Malformed, oversized or invalid request (请求无效)"},
+    429: {"description": "Rate limit exceeded; see Retry-After (超过频率限制)"},
+    503: {"description": "Serving store or exchange log unavailable (暂不可用)"},
+}
+_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "No such answer (凭证不存在)"}}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
 
 
@@ -64,9 +73,21 @@ def _json(status: int, document: Any) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+async def _bounded(request: Request) -> bytes:
+    """The body, read no further than `_MAX_BODY` + 1 bytes (a chunked body declares no length)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_BODY:
+            break
+    return b"".join(chunks)
+
+
 async def _ask(service: VerificationService, item: str, request: Request, key: str | None, *, batch: bool) -> Response:
     length = request.headers.get("content-length")
-    body = b"\0" * (_MAX_BODY + 1) if length and length.isdigit() and int(length) > _MAX_BODY else await request.body()
+    declared_too_large = length is not None and length.isdigit() and int(length) > _MAX_BODY
+    body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
     status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
     return _json(status, document)
 
@@ -84,19 +105,19 @@ def public_key(service: ServiceDep) -> dict[str, str]:
     return service.public_key()
 
 
-@router.post("/api/verify/{item}")
+@router.post("/api/verify/{item}", responses=_ASK_ERRORS)
 async def verify_one(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
     return await _ask(service, item, request, x_client_key, batch=False)
 
 
-@router.post("/api/verify/{item}/batch")
+@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS)
 async def verify_batch(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
     return await _ask(service, item, request, x_client_key, batch=True)
 
 
-@router.get("/api/verify/answers/{answer_id}")
+@router.get("/api/verify/answers/{answer_id}", responses=_NO_ANSWER)
 def answer_json(answer_id: str, service: ServiceDep) -> Response:
     """A sealed answer issued earlier, exactly as sealed (404 when unknown)."""
     document = service.answer_document(answer_id)
@@ -114,7 +135,7 @@ async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
         parsed = json.loads(raw)
         if isinstance(parsed, dict) and "document" in parsed:
             raw, request_obj = parsed["document"], parsed.get("request")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the check says "malformed"
         pass
     result = service.check(raw, request=request_obj)
     return {"ok": result.ok, "reason": result.reason, "message": result.message}
@@ -183,7 +204,7 @@ def _beijing(issued_at: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@router.get("/verify/answer/{answer_id}", response_class=HTMLResponse)
+@router.get("/verify/answer/{answer_id}", response_class=HTMLResponse, responses=_NO_ANSWER)
 def answer_page(
     answer_id: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:

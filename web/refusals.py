@@ -1,0 +1,117 @@
+"""Every refused API request becomes a "denial" event in the exchange log: who was refused what, and why.
+
+The verification service logs the outcome of every question it is asked (`exchange.verify`). What never
+reaches it (a wrong method) and the rest of the app go through one exception handler, which logs every
+4xx except a plain 404 (no such route or record): missing or invalid keys (401), forbidden actions (403),
+another department's subscription (`NotVisible`, a 404 to the caller), wrong methods (405), conflicts
+such as a replayed decision (409), oversized bodies (413, from `web.limits`) and malformed or invalid
+requests (400, 422); then it answers as FastAPI would. The event names the department when its key
+checked out (`request.state.department`), else the department code the key claimed, plus the method,
+path and status. A log that cannot be written does not turn a refusal into an error: the refusal
+stands and the failure goes to the application log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from exchange.log import EventType, ExchangeLog
+from web.deps import get_session
+
+__all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_refusal"]
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 422: "invalid_request",
+}  # fmt: skip
+
+
+class NotVisible(HTTPException):
+    """A 404 that is really a refusal: the record exists but belongs to another department (logged)."""
+
+
+def claimed_department(api_key: str | None) -> str | None:
+    """The department code an X-API-Key names (`gh.<code>.<secret>`), unverified, for the log only."""
+    parts = (api_key or "").split(".")
+    return parts[1][:32] if len(parts) == 3 and parts[0] == "gh" and parts[1] else None
+
+
+def log_refusal(
+    app: FastAPI,
+    *,
+    method: str,
+    path: str,
+    status: int,
+    code: str,
+    department: str | None = None,
+    claimed: str | None = None,
+) -> None:
+    """Append one denial event through the app's own session provider (so overrides apply)."""
+    provider = app.dependency_overrides.get(get_session, get_session)
+    sessions: Iterator[Any] = provider()
+    try:
+        session = next(sessions)
+        details = {"method": method, "path": path[:200], "status": status}
+        if claimed and not department:
+            details["claimed_department"] = claimed
+        ExchangeLog(session).append(
+            EventType.DENIAL, source="hub", target=f"department:{department or 'unknown'}", department=department,
+            outcome="denied", error_code=code, details=details,
+        )  # fmt: skip
+        session.commit()
+    except Exception:
+        log.exception("a refused %s %s (%s) could not be written to the exchange log", method, path[:200], status)
+    finally:
+        sessions.close()
+
+
+def _logged(exc: StarletteHTTPException | RequestValidationError) -> bool:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
+    return 400 <= status < 500 and (status != 404 or isinstance(exc, NotVisible))
+
+
+async def _record(request: Request, status: int, exc: Any) -> None:
+    detail = getattr(exc, "detail", None)
+    code = detail.get("code") if isinstance(detail, dict) and isinstance(detail.get("code"), str) else None
+    await run_in_threadpool(
+        log_refusal, request.app, method=request.method, path=request.url.path, status=status,
+        code="not_visible" if isinstance(exc, NotVisible) else (code or _CODES.get(status, "refused"))[:64],
+        department=getattr(request.state, "department", None),
+        claimed=claimed_department(request.headers.get("x-api-key")),
+    )  # fmt: skip
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _logged(exc):
+        await _record(request, exc.status_code, exc)
+    return await http_exception_handler(request, exc)
+
+
+async def _on_invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if _logged(exc):
+        await _record(request, 422, exc)
+    try:
+        return await request_validation_exception_handler(request, exc)
+    except ValueError:  # the input held NaN or Infinity, which JSON cannot carry back: answer without it
+        errors = [{k: v for k, v in error.items() if k not in ("input", "ctx")} for error in exc.errors()]
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
+
+
+def install_refusal_logging(app: FastAPI) -> None:
+    """Log every refused request of `app` (see the module docstring), answering as before."""
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_invalid_request)
