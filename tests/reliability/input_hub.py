@@ -225,7 +225,10 @@ def _file_rows(contract: Any, inbox: Path) -> list[SourceRow]:
         text = path.read_bytes().decode(options.get("encoding", "utf-8"), "replace")
         numbered = [(n, t.rstrip("\r")) for n, t in enumerate(text.split("\n"), start=1) if t.strip("\r\n\t ")]
         for n, line in numbered[1:]:
-            first = next(csv.reader([line]), [""])
+            try:
+                first = next(csv.reader([line]), [""])
+            except csv.Error:  # a broken line: kept (or not) by its file and line, not its key
+                first = [""]
             rows.append(SourceRow(first[0] if first else "", path.name, n))
     return rows
 
@@ -237,12 +240,13 @@ def write_settlement_day(sources: SimulatorHome, day: dt.date, rows: int, *, see
     engine = connect(sources.population_url)
     try:
         with engine.connect() as conn:
-            found = conn.exec_driver_sql(
-                "SELECT name, id_number FROM person WHERE status = '1' AND is_deleted = 0 ORDER BY id_number LIMIT 200"
+            found = conn.exec_driver_sql(  # names as bytes: a registry may hold some that are not UTF-8
+                "SELECT CAST(name AS BLOB), id_number FROM person WHERE status = '1' AND is_deleted = 0 "
+                "ORDER BY id_number LIMIT 200"
             ).all()
     finally:
         engine.dispose()
-    payers = [(name, code) for name, code in found if code not in bad]
+    payers = [(name.decode(), code) for name, code in found if code not in bad and name and _utf8(name)]
     table, planned = generate_payments(rows, payers, seed=seed, day=day, bad_share=0.0)
     path, _ = write_settlement(sources.inbox, day, table, planned)
     return path
@@ -278,6 +282,14 @@ def add_credit_records(sources: SimulatorHome, n: int, *, stamp: dt.datetime, wi
         engine.dispose()
     assert contract.primary_key == ("record_id",)
     return n + len(gone)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def rows_lost(resource: str, sources: SimulatorHome) -> tuple[int, int]:
