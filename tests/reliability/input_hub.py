@@ -292,13 +292,14 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-def rows_lost(resource: str, sources: SimulatorHome) -> tuple[int, int]:
+def rows_lost(resource: str, sources: SimulatorHome, *, refused: frozenset[str] = frozenset()) -> tuple[int, int]:
     """(rows offered, rows in neither the curated table nor quarantine) for one resource.
 
     A settlement-file row counts as kept when its key is curated or its file and line are quarantined
-    (a broken line has no usable key); a registry or credit row when its key is in either table.
+    (a broken line has no usable key); a registry or credit row when its key is in either table. Rows of
+    `refused` files (refused and reported, still in the inbox) are not offered.
     """
-    offered = source_rows(resource, sources)
+    offered = [r for r in source_rows(resource, sources) if r.file not in refused]
     curated = curated_keys(resource)
     quarantined = quarantine_rows(resource)
     keys = {q["row_key"] for q in quarantined}

@@ -206,9 +206,9 @@ def test_no_run_crashes_and_counts_reconcile(corpus_run: CorpusRun) -> None:
     for resource, summary in corpus_run.summaries.items():
         assert summary["status"] == "succeeded", summary
         assert summary["extracted"] == summary["accepted"] + summary["rejected"], summary
-        offered, lost = rows_lost(resource, corpus_run.hub.sources)
-        if resource != "payment":  # refused files stay in the inbox by design; counted per file below
-            assert lost == 0, f"{resource}: {lost} of {offered} rows in neither curated nor quarantine"
+        refused = frozenset(p["name"] for p in summary["problems"] if p["reason"].startswith("refused"))
+        offered, lost = rows_lost(resource, corpus_run.hub.sources, refused=refused)
+        assert offered > 0 and lost == 0, f"{resource}: {lost} of {offered} rows in neither curated nor quarantine"
 
 
 def test_good_twins_are_accepted(corpus_run: CorpusRun) -> None:

@@ -251,7 +251,26 @@ def test_registry_faults_fail_the_run_and_a_rerun_takes_everything(
         assert summary["extracted"] > 0
         facts["rows_offered"], facts["lost"] = rows_lost("person", sources)
 
-    # 3./4. storage fails mid-read (after the first batch was handed over); the DBA restores a backup
+    # 3. a maintenance job renames the registry's table (the database answers, the table is gone)
+    day += 1
+    tick_all(sources.root, day=day, change_share=0.1)
+    with fault_case("population registry table renamed during maintenance, then renamed back") as facts:
+        before, version = watermark("person"), curated_version("person")
+        with contextlib.closing(sqlite3.connect(population)) as conn:
+            conn.execute("ALTER TABLE person RENAME TO person_maintenance")
+        try:
+            with pytest.raises(PipelineError, match="not found"):
+                run_ingest("person")
+            _failed_cleanly("person", before, version, error="not found")
+        finally:
+            with contextlib.closing(sqlite3.connect(population)) as conn:
+                conn.execute("ALTER TABLE person_maintenance RENAME TO person")
+        summary = run_ingest("person")
+        _reconciled(summary)
+        assert summary["extracted"] > 0
+        facts["rows_offered"], facts["lost"] = rows_lost("person", sources)
+
+    # 4./5. storage fails mid-read (after the first batch was handed over); the DBA restores a backup
     for resource, db, case in (
         ("person", population, "population registry storage fails mid-read, then restored from backup"),
         ("legal_entity", entities, "legal-entity registry storage fails mid-read, then restored from backup"),
@@ -397,6 +416,22 @@ def test_settlement_file_faults_are_refused_or_skipped_and_nothing_is_lost(fhub:
         first.write_bytes(good_csv)  # resolved with the provider: the original stands
         manifest_path(first).write_bytes(good_manifest)
         assert run_ingest("payment")["extracted"] == 0
+        facts["rows_offered"], facts["lost"] = rows_lost("payment", sources)
+
+    with fault_case("settlement inbox unmounted during a run, then mounted again") as facts:
+        waiting = _new_file(fhub, 10)
+        before, version = watermark("payment"), curated_version("payment")
+        unmounted = sources.inbox.with_name("inbox.unmounted")
+        sources.inbox.rename(unmounted)
+        try:
+            with pytest.raises(PipelineError, match="does not exist"):
+                run_ingest("payment")
+            _failed_cleanly("payment", before, version, error="does not exist")
+        finally:
+            unmounted.rename(sources.inbox)
+        summary = run_ingest("payment")
+        _reconciled(summary)
+        assert summary["extracted"] == 12 and _taken(waiting.name)
         facts["rows_offered"], facts["lost"] = rows_lost("payment", sources)
 
     with fault_case("settlement files arrive out of order") as facts:
