@@ -294,7 +294,7 @@ def test_generated_bad_records_never_reach_curated(corpus_run: CorpusRun, resour
     tally = {"tried": 0, "held": 0, "lost": 0, "runs": 0}
     failures: list[str] = []
 
-    @settings(max_examples=scaled(4, 60), deadline=None, derandomize=not long_form(),
+    @settings(max_examples=scaled(4, 60), deadline=None, derandomize=not long_form(), database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
     @given(batch=st.lists(bad_records(resource, good), min_size=1, max_size=6))
     def one_run(batch: list[tuple[dict[str, Any], tuple[str, ...]]]) -> None:
