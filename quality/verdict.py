@@ -506,6 +506,7 @@ def quarantine_all(batch: pa.RecordBatch | pa.Table, contract: Contract, *, rule
     rows can be re-run once the contract is updated.
     """
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table, _ = _repair_utf8(table)  # the quarantine keeps readable text too
     n = table.num_rows
     reason = {"rule": rule, "field": "*", "value": "", "severity": "error", "dimension": "conformance",
               "message": message}  # fmt: skip
