@@ -19,12 +19,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from quality.codes import check_id_number, check_uscc, make_id_number, make_uscc
+from quality.codes import check_id_number, check_uscc, id_check_char, make_id_number, make_uscc
 from schemas import Contract, Field, load_contract
 from simulators._vocab import UNKNOWN_REGIONS
 from simulators.bad import check_rule, wrong_check_char
 
-__all__ = ["INJECTIONS", "Case", "FileCase", "file_cases", "marker_field", "record_cases", "violations"]
+__all__ = [
+    "FAR_FUTURE",
+    "INJECTIONS",
+    "Case",
+    "FileCase",
+    "file_cases",
+    "fresh_key",
+    "marker_field",
+    "record_cases",
+    "violations",
+]
 
 INJECTIONS = (
     "' OR '1'='1",
@@ -181,19 +191,13 @@ _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９x")
 def _with_region(code: str, rule: str, region: str) -> str:
     if rule == "gb11643":
         first17 = region + code[6:17]
-        return first17 + _id_check(first17)
+        return first17 + id_check_char(first17)
     return make_uscc(code[0], code[1], region, code[8:16])
 
 
 def _id_with_birth(code: str, birth: str) -> str:
     first17 = code[:6] + birth + code[14:17]
-    return first17 + _id_check(first17)
-
-
-def _id_check(first17: str) -> str:
-    from quality.codes import id_check_char
-
-    return id_check_char(first17)
+    return first17 + id_check_char(first17)
 
 
 # ---- records -----------------------------------------------------------------------------------
