@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pyarrow.compute as pc
 import pytest
@@ -34,7 +36,7 @@ from simulators.generate import Table
 from simulators.nontax import manifest_path, settlement_name, write_settlement
 from simulators.registry import connect, insert_rows, reflect_table
 from tests.reliability.corpus import Case, FileCase, file_cases, fresh_key, marker_field, record_cases
-from tests.reliability.input_hub import FaultHub, open_hub, rows_lost, write_settlement_day
+from tests.reliability.input_hub import FaultHub, open_hub, rows_lost, tune_connectors, write_settlement_day
 from tests.reliability.input_properties import bad_records
 from tests.reliability.ledger import long_form, record, scaled
 
@@ -183,14 +185,15 @@ def _quarantined_by_token(resource: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _curated_text(resource: str) -> set[str]:
-    """Every value of the curated table's free-text marker columns (where a case's token would sit)."""
+    """The case tokens in the curated table's free-text marker columns (a token and whatever follows it)."""
     contract = load_contract(resource)
     ctx = open_resource(resource)
     if not ctx.curated.exists():
         return set()
     markers = {marker_field(contract).name, *(marker_field(contract, avoid=f.name).name for f in contract.fields)}
     table = ctx.curated.read(columns=sorted(markers))
-    return {v for name in table.column_names for v in pc.unique(table.column(name)).to_pylist() if v}
+    values = (v for name in table.column_names for v in pc.unique(table.column(name)).to_pylist() if v)
+    return {v[:16] for v in values if v.startswith("CORPUS-")}
 
 
 def _held(case: Case, quarantined: dict[str, list[dict[str, Any]]], curated: set[str]) -> tuple[bool, bool]:
@@ -284,6 +287,7 @@ def test_corpus_is_at_least_200_cases(corpus_run: CorpusRun) -> None:
 # ---- property-based: records built to break at least one rule ---------------------------------------
 
 _counter = iter(range(1, 10**6))
+_clock = iter(range(1, 10**9))  # seconds after the corpus: later records always come after earlier ones
 
 
 @pytest.mark.parametrize("resource", RESOURCES)
@@ -307,7 +311,7 @@ def test_generated_bad_records_never_reach_curated(corpus_run: CorpusRun, resour
             out[marker] = token = f"CORPUS-H{n:03d}-{i:04d}"
             out[contract.primary_key[0]] = fresh_key(contract, rec, 1000 + 7 * n + i, corpus_run.taken[resource])
             if resource != "payment":
-                out[contract.source.cursor] = _stamp(hub, n, i, resource)
+                out[contract.source.cursor] = _stamp(hub, resource)
             records.append(out)
             tokens.append((token, damaged, out))
         _write(hub, resource, records, n)
@@ -333,8 +337,8 @@ def test_generated_bad_records_never_reach_curated(corpus_run: CorpusRun, resour
     assert tally["tried"] > 0 and not failures, failures[:5]
 
 
-def _stamp(hub: FaultHub, n: int, i: int, resource: str) -> Any:
-    when = hub.sources.epoch + dt.timedelta(days=90, seconds=n, microseconds=i)
+def _stamp(hub: FaultHub, resource: str) -> Any:
+    when = hub.sources.epoch + dt.timedelta(days=90, seconds=next(_clock))
     return when.isoformat(sep=" ", timespec="microseconds") if resource != "credit_record" else when
 
 
@@ -348,3 +352,42 @@ def _write(hub: FaultHub, resource: str, records: list[dict[str, Any]], n: int) 
     url = {"person": hub.sources.population_url, "legal_entity": hub.sources.legal_entity_url,
            "credit_record": hub.sources.credit_url}[resource]  # fmt: skip
     _insert(url, resource, records, [])
+
+
+class _SurrogateProxy(httpx.HTTPTransport):
+    """The wire between the hub and the credit platform: after every `CORPUS-SURR-nnnn` token in a page it
+    adds a lone UTF-16 surrogate escape (`\\ud800`), which JSON allows and no text has."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        body = re.sub(rb"(CORPUS-SURR-\d{4})", rb"\1\\ud800", response.read())
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_credit_text_with_a_lone_surrogate_is_quarantined(
+    corpus_run: CorpusRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "credit_record" not in corpus_run.crashes, corpus_run.crashes["credit_record"]
+    hub, contract = corpus_run.hub, load_contract("credit_record")
+    marker = marker_field(contract).name
+    records = []
+    for i, good in enumerate(corpus_run.good["credit_record"][:3]):
+        rec = dict(good, **{marker: f"CORPUS-SURR-{i:04d}", contract.source.cursor: _stamp(hub, "credit_record")})
+        rec[contract.primary_key[0]] = fresh_key(contract, good, 3000 + i, corpus_run.taken["credit_record"])
+        records.append(rec)
+    _insert(hub.sources.credit_url, "credit_record", records, [])
+    tune_connectors(monkeypatch, "credit", transport=_SurrogateProxy())
+    summary = run_ingest("credit_record")
+    quarantined, curated = _quarantined_by_token("credit_record"), _curated_text("credit_record")
+    held = 0
+    for rec in records:
+        token = rec[marker]
+        rows = [r for r in quarantined.get(token, []) if r["verdict"] == "rejected"]
+        named = any(reason["field"] == marker and reason["rule"] == "type" for r in rows for reason in r["reasons"])
+        held += named and token not in curated
+    lost = sum(1 for rec in records if not quarantined.get(rec[marker]) and rec[marker] not in curated)
+    record("inputs", "credit platform (credit_record): text with a lone UTF-16 surrogate escape in the JSON",
+           tried=len(records), held=held, rows_lost=lost, fields=marker)  # fmt: skip
+    assert summary["status"] == "succeeded" and summary["extracted"] == summary["accepted"] + summary["rejected"]
+    assert held == len(records) and lost == 0
