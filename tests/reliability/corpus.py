@@ -34,6 +34,7 @@ __all__ = [
     "marker_field",
     "record_cases",
     "violations",
+    "wire_type_cases",
 ]
 
 INJECTIONS = (
@@ -281,6 +282,28 @@ def record_cases(
         add(base(), "mixed encodings: GBK bytes in a UTF-8 column", text.name, ("type",), "张三",
             raw={text.name: "张三".encode("gbk")})  # fmt: skip
     return cases
+
+
+def wire_type_cases(resource: str) -> list[tuple[str, str, tuple[str, ...], Any]]:
+    """(category, field, rules, JSON value) for values of the wrong JSON type an HTTP source may send:
+    numbers, booleans, objects and arrays where the contract wants a date, an amount or a code. Keys,
+    the cursor and plain text fields (where a number is read as its digits, by design) are left out."""
+    contract = load_contract(resource)
+    out: list[tuple[str, str, tuple[str, ...], Any]] = []
+    for f in contract.fields:
+        if f.name in contract.primary_key or f.name == contract.source.cursor:
+            continue
+        rules = [c.rule for c in f.checks if c.severity == "error"]
+        if f.type in ("date", "timestamp"):
+            wrong, expect = [20240105, True, {"y": 2024}, [2024, 1, 5]], ("type",)
+        elif f.type == "decimal":
+            wrong, expect = [True, {"v": 1}, [1]], ("type",)
+        elif code := next((r for r in rules if r in ("enum", "gb32100", "gb11643", "gb2260", "references")), None):
+            wrong, expect = [1, False, [1]], (code,)
+        else:
+            continue
+        out += [(f"wrong JSON type ({type(v).__name__} for {f.type})", f.name, expect, v) for v in wrong]
+    return out
 
 
 # ---- settlement files --------------------------------------------------------------------------
