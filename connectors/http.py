@@ -180,7 +180,14 @@ def _page(content: bytes) -> dict[str, Any]:
 
 def _column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
     if pa.types.is_string(arrow_type):
-        return pa.array([v if v is None or isinstance(v, str) else _text(v) for v in values], type=pa.string())
+        texts = [v if v is None or isinstance(v, str) else _text(v) for v in values]
+        try:
+            return pa.array(texts, type=pa.string())
+        except UnicodeEncodeError:
+            # A lone UTF-16 surrogate escape ("\ud800") is valid JSON but no text: pass its bytes on as they
+            # are, so the quality stage quarantines the record instead of the whole read failing on it.
+            raw = [None if t is None else t.encode("utf-8", "surrogatepass") for t in texts]
+            return pa.array(raw, type=pa.binary()).view(pa.string())
     try:
         return pa.array(values, type=arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):

@@ -393,8 +393,10 @@ def _text_affinity(sql_type: sa.types.TypeEngine) -> bool:
 def _compatible(want: str, got: str, *, dialect: str) -> bool:
     if want == got or (want == "boolean" and got == "integer"):
         return True
-    # SQLite stores dates, timestamps and decimals as text or numbers: declared types are advisory.
-    return dialect == "sqlite" and got == "string" and want in ("date", "timestamp", "decimal")
+    # Dates, timestamps and decimals kept as text are no drift: SQLite stores them so whatever it declares,
+    # and legacy registries on any server keep VARCHAR dates (impossible ones too); the quality stage
+    # parses text strictly and quarantines what does not parse.
+    return got == "string" and want in ("date", "timestamp", "decimal")
 
 
 def _cause(e: BaseException) -> str:

@@ -163,6 +163,7 @@ def validate(
             "every field (null where the source has no value)"
         )
     today = today or dt.datetime.now(ZoneInfo(LOCAL_TZ)).date()
+    table, mis_encoded = _repair_utf8(table)
     n = table.num_rows
     deleted = _flag(table, "_deleted", n)
     parse_failed = _flag_valid(table, "_parse_error", n)
@@ -192,6 +193,9 @@ def validate(
         typed[f.name] = cast.values
         skip = skip_all if f.name in contract.primary_key else skip_nonkey
         type_np = _np(cast.failed) & ~skip
+        if f.name in mis_encoded:  # bytes that are not UTF-8 are no text: a type failure, null for other rules
+            type_np |= mis_encoded[f.name] & ~skip
+            typed[f.name] = pc.if_else(pa.array(mis_encoded[f.name]), pa.scalar(None, cast.values.type), cast.values)
         results.append(
             _Result(
                 "type",
@@ -262,6 +266,39 @@ def validate(
         counts["warned"],
     )
     return Verdict(accepted, rejected, warned, counts, _findings(results), contract.resource, today)
+
+
+def _repair_utf8(table: pa.Table) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """Replace string values that are not valid UTF-8 by their bytes escaped (`\\xd5...`), and mark them.
+
+    A legacy source may store GBK bytes in a UTF-8 text column; the SQLite ADBC driver hands them on
+    as Arrow strings. Left alone they would reach the lake as broken text that no reader can decode.
+    Full validation is one vectorised pass per column; only a column that fails is walked row by row.
+    """
+    marks: dict[str, np.ndarray] = {}
+    for i, name in enumerate(table.column_names):
+        col = table.column(name)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        raw = col.combine_chunks().cast(pa.large_binary() if pa.types.is_large_string(col.type) else pa.binary())
+        values, bad = [], np.zeros(len(raw), dtype=bool)
+        for row, value in enumerate(raw.to_pylist()):
+            if value is None:
+                values.append(None)
+                continue
+            try:
+                values.append(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(value.decode("utf-8", "backslashreplace"))
+                bad[row] = True
+        table = table.set_column(i, table.field(i), pa.array(values, col.type))
+        marks[name] = bad
+    return table, marks
 
 
 def _type_message(f) -> Any:
@@ -469,6 +506,7 @@ def quarantine_all(batch: pa.RecordBatch | pa.Table, contract: Contract, *, rule
     rows can be re-run once the contract is updated.
     """
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table, _ = _repair_utf8(table)  # the quarantine keeps readable text too
     n = table.num_rows
     reason = {"rule": rule, "field": "*", "value": "", "severity": "error", "dimension": "conformance",
               "message": message}  # fmt: skip
