@@ -33,8 +33,10 @@ def test_a_manifest_holds_the_log_entry_and_every_file_the_commit_added(lake, pe
     for entry in [one["log"], *one["files"]]:
         assert (root / entry["path"]).stat().st_size == entry["size"] and len(entry["sha256"]) == 64
     report = verify_files(t, manifests)
-    assert report.ok and report.versions_checked == 3 and report.files_checked == 3 + sum(
-        len(m["files"]) for m in manifests.values()
+    assert (
+        report.ok
+        and report.versions_checked == 3
+        and report.files_checked == 3 + sum(len(m["files"]) for m in manifests.values())
     )
     assert "intact" in format_integrity(report)
 
