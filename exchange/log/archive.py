@@ -120,12 +120,16 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
         if altered:
             log.warning("archive file %s differs from the SM3 recorded when it was written", record.path)
         try:
-            for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=5000):
+            parquet = pq.ParquetFile(pa.BufferReader(data))
+            found = [(f.name, f.type) for f in parquet.schema_arrow]
+            if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
+                raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
+            for batch in parquet.iter_batches(batch_size=5000):
                 for row in batch.to_pylist():
                     if row["details"] is not None:
                         row["details"] = json.loads(row["details"])
                     yield row
-        except (pa.ArrowException, OSError, ValueError) as e:
+        except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range, JSON)
             raise ChainBrokenError(
                 f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
                 "altered after it was written: restore it from backup", seq=record.from_seq,
