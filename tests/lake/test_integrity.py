@@ -90,3 +90,17 @@ def test_versions_recorded_before_manifests_are_checked_for_presence_and_size(la
     (Path(t.uri) / manifests[1]["files"][0]["path"]).unlink()
     (problem,) = verify_files(t, {**manifests, 1: None}).problems
     assert (problem.kind, problem.version) == ("missing", 1)
+
+
+def test_an_s3_lake_is_verified_through_the_same_code(s3_lake, person, rows):
+    from lake._fs import filesystem_for
+
+    t, manifests = _three_versions(s3_lake, person, rows)
+    assert t.uri.startswith("s3://") and verify_files(t, manifests).ok
+    fs, base = filesystem_for(t.uri, t.storage_options)
+    first, second = manifests[2]["files"][0]["path"], manifests[0]["files"][0]["path"]
+    with fs.open_input_stream(f"{base}/{second}") as source, fs.open_output_stream(f"{base}/{first}") as out:
+        out.write(source.read())  # another valid Parquet of the table under a newer file's name
+    fs.delete_file(f"{base}/{manifests[1]['log']['path']}")
+    found = {(p.kind, p.path, p.version) for p in verify_files(t, manifests).problems}
+    assert found == {("changed", first, 2), ("missing", manifests[1]["log"]["path"], 1)}
