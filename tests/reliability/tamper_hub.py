@@ -80,6 +80,7 @@ def person_requests(persons: tuple[tuple[str, str, str], ...], n: int, seed: int
 def _build(root: Path) -> None:
     from exchange.verify import register_client
     from govhub.db import get_engine, migrate, session_scope
+    from govhub.exchange_log import hub_log
     from govhub.pipeline import run_ingest
     from govhub.serving_runner import refresh_serving
     from govhub.settings import reset_settings
@@ -99,11 +100,8 @@ def _build(root: Path) -> None:
                                      rate_limit_per_minute=10_000_000)  # fmt: skip
         (root / "client.key").write_text(key)
         _issue_answers(root / "hub", key)
-        from govhub.exchange_log import hub_log
-
         hub_log().checkpoint()
         get_engine().dispose()
-        reset_settings()
     reset_settings()
     with sqlite3.connect(root / "hub" / "govhub.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

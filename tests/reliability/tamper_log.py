@@ -118,6 +118,20 @@ def db_tamperings(rows: list[dict[str, Any]], *, seed: int, per_field: int, per_
 
             out.append(Tampering("edit", f"edit {field} of event {seq}", seq, by_seq[seq]["event_id"], edit))
 
+    # SQLite keeps any value in any column: bytes in a text column, text in a number, broken JSON in details
+    confusions = [(f, b"\xff\xfe" + f.encode()) for f in ("source", "target", "case_number", "checksum", "type")]
+    confusions += [("rows", "许多"), ("version", "v2"), ("duration_ms", "fast"), ("recorded_at", "yesterday"),
+                   ("details", '{"note": 伪造'), ("details", "[1, 2")]  # fmt: skip
+    for k in range(per_family):
+        field, raw = confusions[k % len(confusions)]
+        seq = rnd.choice(rows)["seq"]
+
+        def confuse(conn: Connection, seq: int = seq, field: str = field, raw: Any = raw) -> None:
+            conn.exec_driver_sql(f"UPDATE exchange_event SET {field} = ? WHERE seq = ?", (raw, seq))
+
+        out.append(Tampering("retype", f"{field} of event {seq} set to {raw!r} (no longer its type)", seq,
+                             by_seq[seq]["event_id"], confuse))  # fmt: skip
+
     for k in range(per_family):
         start = rnd.choice(rows)["seq"] if k > 1 else (rows[0]["seq"], max_seq)[k]
         length = min(rnd.randrange(1, 4), max_seq - start + 1)
