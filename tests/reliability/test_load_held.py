@@ -17,6 +17,7 @@ run (after the previous one ended), so several days' ingests, refreshes and deli
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -121,11 +122,20 @@ def _rss_summary(samples: list[tuple[float, int]]) -> dict[str, Any]:
         "rss_first_third_median_mb": round(first / 1024, 1),
         "rss_last_third_median_mb": round(last / 1024, 1),
         "rss_growth_pct": round((last / first - 1) * 100, 1),
+        "rss_largest_step": _largest_step(samples),
         "rss_median_by_fifth_mb": [
             round(statistics.median(values[k * len(values) // 5 : (k + 1) * len(values) // 5] or values) / 1024, 1)
             for k in range(5)
         ],
     }
+
+
+def _largest_step(samples: list[tuple[float, int]]) -> str:
+    """The biggest rise between two consecutive samples, and when (a step, not a slope, is not a leak)."""
+    if len(samples) < 2:
+        return "n/a"
+    rise, at = max((b[1] - a[1], b[0]) for a, b in itertools.pairwise(samples))
+    return f"+{rise / 1024:.1f} MB at {at:.0f} s"
 
 
 class WorkingDays(threading.Thread):
