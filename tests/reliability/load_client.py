@@ -3,7 +3,7 @@
 Run in its own process so its work does not share a GIL with the server or the pipeline:
 
     python -m tests.reliability.load_client --url http://127.0.0.1:PORT --key KEY --requests reqs.json \
-        --seconds 25 --threads 4 --out result.json
+        --seconds 25 --threads 4 --out result.json [--started started.flag]
 
 Each thread sends the requests of `reqs.json` ([[item, body], ...]) round-robin from its own offset
 until the time is up (closed loop: the next request leaves when the answer came back). Latency is
@@ -38,8 +38,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(url: str, key: str, requests: list[tuple[str, dict]], seconds: float, threads: int) -> dict[str, Any]:
-    """Drive the API for `seconds` with `threads` clients; return the tallies (see the module docstring)."""
+def run(
+    url: str, key: str, requests: list[tuple[str, dict]], seconds: float, threads: int, started: Path | None = None
+) -> dict[str, Any]:
+    """Drive the API for `seconds` with `threads` clients; return the tallies (see the module docstring).
+
+    `started`, if given, is created when the clock starts (after this process's imports), so a caller
+    can line other work up with the load itself.
+    """
     public_key = httpx.get(f"{url}/api/verify/public-key", timeout=10).json()["public_key_pem"]
     lock = threading.Lock()
     statuses: Counter[int] = Counter()
@@ -51,6 +57,8 @@ def run(url: str, key: str, requests: list[tuple[str, dict]], seconds: float, th
     timeline: list[tuple[float, int]] = []  # (seconds since start, requests done) per second
     start = time.monotonic()
     stop_at = start + seconds
+    if started is not None:
+        started.touch()
 
     def worker(offset: int) -> None:
         i = offset
@@ -119,9 +127,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=25)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--started", type=Path, help="file created when the load starts")
     args = parser.parse_args()
     requests = [tuple(r) for r in json.loads(args.requests.read_text(encoding="utf-8"))]
-    result = run(args.url, args.key, requests, args.seconds, args.threads)  # type: ignore[arg-type]
+    result = run(args.url, args.key, requests, args.seconds, args.threads, args.started)  # type: ignore[arg-type]
     args.out.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
 
 

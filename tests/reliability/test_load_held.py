@@ -215,12 +215,18 @@ def test_verification_api_holds_under_load_while_ingest_and_delivery_run(hub: Re
             for item, body in requests[-40:]:  # warm-up: imports, the key check, the store opened
                 assert warm.post(f"/api/verify/{item}", json=body).status_code == 200
         sampler = RssSampler(server.pid)
+        flag = tmp_path / "load.started"
         load_cmd = [sys.executable, "-m", "tests.reliability.load_client", "--url", url, "--key", hub.client_key,
                     "--requests", str(tmp_path / "requests.json"), "--seconds", str(LOAD_SECONDS),
-                    "--threads", str(THREADS), "--out", str(tmp_path / "result.json")]  # fmt: skip
+                    "--threads", str(THREADS), "--out", str(tmp_path / "result.json"),
+                    "--started", str(flag)]  # fmt: skip
+        load = subprocess.Popen(load_cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + 120
+        while not flag.exists():  # the generator's imports take seconds on a busy machine: start together
+            assert load.poll() is None and time.monotonic() < deadline, "the load generator did not start"
+            time.sleep(0.1)
         started = time.monotonic()
         sampler.start()
-        load = subprocess.Popen(load_cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         load_over = threading.Event()
         time.sleep(min(3.0, LOAD_SECONDS / 8))  # let the load ramp up first
         days = WorkingDays(hub, started, load_over, pause=LOAD_SECONDS / 6)
