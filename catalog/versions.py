@@ -29,6 +29,8 @@ class DatasetVersion(Base):
     rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
     schema_fingerprint: Mapped[str] = mapped_column(String(64))
     scorecard: Mapped[dict] = mapped_column(default=dict)
+    # what the commit wrote, {"log": {path, size, sha256}, "files": [...]}: lake.commit_manifest, `govhub lake verify`
+    files: Mapped[dict | None] = mapped_column(nullable=True, default=None)
 
 
 def record_version(session: Session, *, resource: str, version: int, **values: object) -> DatasetVersion:

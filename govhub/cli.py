@@ -203,5 +203,27 @@ def log_tail(
     console.print(table)
 
 
+lake_app = typer.Typer(help="The lake (数据湖): curated Delta tables and the files each published version wrote.")
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("verify")
+@friendly
+def lake_verify(
+    resources: Annotated[list[str] | None, typer.Argument(help="Resources to check (default: all).")] = None,
+) -> None:
+    """Check every file each published version wrote (size, SHA-256); name files changed, missing or unexpected."""
+    from govhub.integrity import verify_lake
+    from lake import format_integrity
+
+    reports = verify_lake([_check_resource(r) for r in resources] if resources else None)
+    if not reports:
+        console.print("No published dataset versions yet: nothing to verify.")
+    for report in reports:
+        (console if report.ok else err).print(format_integrity(report), highlight=False)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(2)
+
+
 if __name__ == "__main__":
     app()

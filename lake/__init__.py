@@ -1,9 +1,22 @@
 """The lake: curated and quarantine Delta tables, staging files and the object store, local or S3."""
 
 from lake.curated import CommitInfo, CuratedTable
+from lake.integrity import FileProblem, IntegrityReport, commit_manifest, format_integrity, verify_files
 from lake.lake import Lake
 from lake.objects import ObjectStore
 from lake.quarantine import QuarantineTable
 from lake.staging import StagingArea
 
-__all__ = ["CommitInfo", "CuratedTable", "Lake", "ObjectStore", "QuarantineTable", "StagingArea"]
+__all__ = [
+    "CommitInfo",
+    "CuratedTable",
+    "FileProblem",
+    "IntegrityReport",
+    "Lake",
+    "ObjectStore",
+    "QuarantineTable",
+    "StagingArea",
+    "commit_manifest",
+    "format_integrity",
+    "verify_files",
+]

@@ -68,6 +68,11 @@ class CuratedTable:
         self.schema = schema
         self._target_file_size: int | None = None  # first-load file size (bytes); bench/tuning only
 
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """The delta-rs storage options the table is opened with (empty for a local folder)."""
+        return dict(self._options)
+
     # -- state -------------------------------------------------------------------------------
     def _open(self) -> DeltaTable | None:
         return open_table(self.uri, self._options, self._what)

@@ -101,22 +101,44 @@ def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 
 def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterator[Mapping[str, Any]]:
-    """Events of the archive files in order, as mappings `event_hash` accepts; checks each file's SM3."""
+    """Events of the archive files in order, as mappings `event_hash` accepts; checks each file's SM3.
+
+    A file whose bytes differ from the SM3 recorded when it was written still yields its events first
+    (so the chain walk can name the first changed event), then raises ChainBrokenError if the walk got
+    through them: a changed byte that alters no event (header, statistics) is still a changed file.
+    An unreadable file raises ChainBrokenError too.
+    """
     location = _Location(root)
     for record in records:
+        where = f"archive file {location.path(record.path)} (events seq {record.from_seq}-{record.to_seq})"
         if not location.exists(record.path):
             raise ChainBrokenError(
-                f"archive file {location.path(record.path)} (events seq {record.from_seq}-{record.to_seq}) is "
-                "missing; restore it from backup or verify without archives", seq=record.from_seq,
-            )  # fmt: skip
+                f"{where} is missing; restore it from backup or verify without archives", seq=record.from_seq
+            )
         data = location.read(record.path)
-        if sm3_hex(data) != record.file_sm3:
+        altered = sm3_hex(data) != record.file_sm3
+        if altered:
             log.warning("archive file %s differs from the SM3 recorded when it was written", record.path)
-        for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=5000):
-            for row in batch.to_pylist():
-                if row["details"] is not None:
-                    row["details"] = json.loads(row["details"])
-                yield row
+        try:
+            parquet = pq.ParquetFile(pa.BufferReader(data))
+            found = [(f.name, f.type) for f in parquet.schema_arrow]
+            if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
+                raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
+            for batch in parquet.iter_batches(batch_size=5000):
+                for row in batch.to_pylist():
+                    if row["details"] is not None:
+                        row["details"] = json.loads(row["details"])
+                    yield row
+        except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range, JSON)
+            raise ChainBrokenError(
+                f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
+                "altered after it was written: restore it from backup", seq=record.from_seq,
+            ) from e  # fmt: skip
+        if altered:
+            raise ChainBrokenError(
+                f"{where} differs from the SM3 recorded when it was written: it was altered or replaced after "
+                "archiving; restore it from backup", seq=record.from_seq,
+            )  # fmt: skip
 
 
 def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datetime) -> ArchiveInfo:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from exchange.crypto import SealError
 from exchange.log._hashing import checkpoint_payload, event_hash
-from exchange.log.errors import ExchangeLogError
+from exchange.log.errors import ChainBrokenError, ExchangeLogError
 from exchange.log.models import GENESIS_HASH, ArchiveRecord, ChainHead, Checkpoint, ExchangeEvent
 
 __all__ = ["ChainReport", "Problem", "format_report", "verify_chain"]
@@ -120,10 +120,44 @@ def _lookup(session: Session, **where: Any) -> Mapping[str, Any] | None:
     return None if row is None else row._mapping
 
 
+def _rehash(row: Mapping[str, Any]) -> str | None:
+    """The event's hash recomputed; None when a stored value cannot be hashed at all (e.g. bytes written into
+    a text column): such a row was changed, and is reported like any other changed row."""
+    try:
+        return event_hash(row)
+    except (SealError, TypeError, ValueError, OverflowError) as e:
+        log.warning("event seq %s cannot be hashed: %s", row.get("seq"), e)
+        return None
+
+
+_UNDECODABLE = (ValueError, TypeError, OverflowError)
+
+
+def _undecodable(session: Session, prev: _Point) -> _Finding:
+    """Name the first event after `prev` that cannot be read back (SQLite keeps any value in any column:
+    text in a time, broken JSON in details); such an event was changed outside the hub."""
+    after = prev.seq
+    while True:
+        head = session.execute(
+            select(_EVENTS.c.seq, _EVENTS.c.event_id).where(_EVENTS.c.seq > after).order_by(_EVENTS.c.seq).limit(1)
+        ).first()
+        if head is None:
+            return _Finding("changed", None, None, f"an event after seq {prev.seq} cannot be read back")
+        try:
+            session.execute(select(_EVENTS).where(_EVENTS.c.seq == head.seq)).all()
+        except _UNDECODABLE as e:
+            return _Finding(
+                "changed", head.seq, head.event_id,
+                f"event seq {head.seq} (id {head.event_id}) was changed after it was recorded: a stored value "
+                f"cannot be read back as its column's type ({type(e).__name__}: {e})",
+            )  # fmt: skip
+        after = head.seq
+
+
 def _classify(session: Session, prev: _Point, row: Mapping[str, Any]) -> _Finding:
     """Why `row` does not follow `prev` (tamper path only, so it may query freely)."""
-    seq, rid, content_ok = row["seq"], row["event_id"], event_hash(row) == row["hash"]
-    if row["prev_hash"] == prev.hash or (not content_ok and event_hash({**row, "prev_hash": prev.hash}) == row["hash"]):
+    seq, rid, content_ok = row["seq"], row["event_id"], _rehash(row) == row["hash"]
+    if row["prev_hash"] == prev.hash or (not content_ok and _rehash({**row, "prev_hash": prev.hash}) == row["hash"]):
         what = (
             "its stored hash no longer matches its fields"
             if row["prev_hash"] == prev.hash
@@ -214,10 +248,18 @@ def verify_chain(
         if cp.head_hash != prev.hash:
             finding = _Finding("checkpoint_mismatch", prev.seq, None, f"checkpoint {cp.id} at seq {prev.seq} "
                                "disagrees with the archive head hash")  # fmt: skip
-    for row in (r for source in sources for r in source):
-        if finding is not None:
+    rows = (r for source in sources for r in source)
+    while finding is None:
+        try:
+            row = next(rows, None)
+        except ChainBrokenError:
+            raise
+        except _UNDECODABLE:  # the database holds a value its column type cannot read back
+            finding = _undecodable(session, prev)
             break
-        if event_hash(row) != row["hash"] or row["prev_hash"] != prev.hash or row["seq"] != prev.seq + 1:
+        if row is None:
+            break
+        if _rehash(row) != row["hash"] or row["prev_hash"] != prev.hash or row["seq"] != prev.seq + 1:
             finding = _classify(session, prev, row)
             break
         for cp in by_seq.get(row["seq"], []):

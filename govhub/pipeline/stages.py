@@ -27,6 +27,7 @@ from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
+from lake import commit_manifest
 from schemas import PipelineError, StateError, load_contract
 
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
@@ -146,6 +147,7 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         rows_inserted=last.rows_inserted,
         rows_updated=last.rows_updated,
         rows_deleted=last.rows_deleted,
+        files=commit_manifest(ctx.curated, last.version),
     )
     session.flush()
 
@@ -275,6 +277,7 @@ def publish(run_id: str) -> dict[str, int | None]:
                     rows_inserted=info.rows_inserted,
                     rows_updated=info.rows_updated,
                     rows_deleted=info.rows_deleted,
+                    files=commit_manifest(st.ctx.curated, info.version),
                 )
     _save(st.run)
     return {"version": st.run.version}

@@ -220,3 +220,17 @@ def test_verify_from_a_seq(xlog: ExchangeLog, engine: sa.Engine) -> None:
     sql(engine, "DELETE FROM exchange_event WHERE seq = 14")
     with pytest.raises(ExchangeLogError, match="cannot verify from seq 15: event 14 is neither in the database"):
         xlog.verify(from_seq=15)
+
+
+@pytest.mark.parametrize(
+    ("column", "raw"),
+    [("target", b"\xff\xfe"), ("details", '{"n": 伪造'), ("recorded_at", "yesterday"), ("rows", "许多")],
+)
+def test_a_value_of_another_type_is_reported_not_raised(xlog: ExchangeLog, engine: sa.Engine, column, raw) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite keeps a value of another type in a column; PostgreSQL refuses it")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE exchange_event SET {column} = ? WHERE seq = 6", (raw,))
+    report = xlog.verify()
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "changed", 6)
+    assert report.first_bad_event_id == event_id(engine, 6)
