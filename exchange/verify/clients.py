@@ -9,6 +9,7 @@ for that), so the hot path does one dict lookup; deactivation or rotation takes 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import threading
 import time
@@ -172,27 +173,46 @@ class ClientRegistry:
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[float, ClientInfo]] = {}
         self._lock = threading.Lock()
+        # one scrypt check per key at a time (the others wait for its result), and few at once in all:
+        # each check takes 16 MB and a core's worth of time, so a burst must not multiply them
+        self._checking: dict[bytes, threading.Lock] = {}
+        self._checks = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
     def authenticate(self, key: str | None) -> ClientInfo | None:
         """The active client holding `key`, or None (missing, malformed, wrong, inactive)."""
         if not key or len(key) > 200 or "." not in key:
             return None
         fingerprint = hashlib.sha256(key.encode("utf-8")).digest()
-        now = time.monotonic()
+        info = self._remembered(fingerprint)
+        if info is None:
+            with self._lock:
+                single_flight = self._checking.setdefault(fingerprint, threading.Lock())
+            with single_flight:
+                info = self._remembered(fingerprint)  # checked by the request we waited for
+                if info is None:
+                    with self._checks:
+                        info = self._check(key)
+                    if info is not None:
+                        with self._lock:
+                            self._cache[fingerprint] = (time.monotonic() + self._ttl, info)
+            with self._lock:
+                self._checking.pop(fingerprint, None)
+        return info if info is not None and info.active else None
+
+    def _remembered(self, fingerprint: bytes) -> ClientInfo | None:
         hit = self._cache.get(fingerprint)
-        if hit is not None and hit[0] > now:
-            return hit[1] if hit[1].active else None
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def _check(self, key: str) -> ClientInfo | None:
+        """The client whose stored hash matches `key` (scrypt), or None."""
         client_id = key.split(".", 1)[0]
         with Session(self._engine) as session:
             row = session.scalars(select(VerificationClient).where(VerificationClient.id == client_id)).first()
             if row is None or not check_key(key, row.key_hash):
                 return None
-            info = ClientInfo(
+            return ClientInfo(
                 row.id, row.name, frozenset(row.allowed_items or ()), int(row.rate_limit_per_minute), bool(row.active)
             )
-        with self._lock:
-            self._cache[fingerprint] = (now + self._ttl, info)
-        return info if info.active else None
 
     def forget(self) -> None:
         """Drop remembered keys (after a rotation or deactivation, to apply it at once in this process)."""
