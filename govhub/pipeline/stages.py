@@ -137,7 +137,10 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
         crashed.finished_at = utcnow()
         log_run(session, crashed, system=ctx.contract.source.system, outcome="ok")
-    record_version(
+    report = session.get(QualityReport, run_id)  # written by `validate`, before the commit
+    if report is not None:
+        report.version = last.version
+    record_version(  # registered as `register` would have: with the total and the quality scorecard
         session,
         resource=ctx.contract.resource,
         version=last.version,
@@ -146,6 +149,8 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         rows_inserted=last.rows_inserted,
         rows_updated=last.rows_updated,
         rows_deleted=last.rows_deleted,
+        rows_total=ctx.curated.row_count(),
+        scorecard=report.scorecard if report is not None else {},
     )
     session.flush()
 
