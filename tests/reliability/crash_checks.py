@@ -70,7 +70,8 @@ def delta_health(uri: str, read_rows: int | None = None) -> dict[str, Any]:
         if read_rows is not None and read_rows != log_rows:
             problems.append(f"{uri}: read() gave {read_rows} rows, the log counts {log_rows}")
     except Exception as e:  # an unreadable table is exactly what this check reports
-        return {"exists": True, "version": None, "problems": [f"{uri}: {type(e).__name__}: {e}"], "orphans": 0}
+        problems.append(f"{uri}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+        return {"exists": True, "version": None, "problems": problems, "orphans": 0}
     on_disk = {
         os.path.relpath(os.path.join(d, f), uri)
         for d, _, files in os.walk(uri)

@@ -14,16 +14,18 @@ process of their own (crash_runner.py) that forks every run from a pre-warmed pa
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.reliability.crash_checks import compare_delivery, compare_ingest, delta_health
 from tests.reliability.crash_support import CrashRun, TrialResult
 from tests.reliability.ledger import long_form, record, scaled
 
@@ -99,3 +101,87 @@ def test_a_killed_delivery_delivers_each_version_exactly_once(crash_run: CrashRu
     _check(crash_run, "delivery", DELIVERY_TRIALS)
     assert all(r.held for r in results), _failures(crash_run, results)
     assert sum(r.rows_lost for r in results) == 0
+
+
+# -- the checks themselves can fail: each finds what it is meant to find ----------------------------
+
+
+def _ingest_snapshot() -> dict:
+    healthy = {"exists": True, "version": 1, "problems": [], "orphans": 0}
+    return {
+        "curated": ['{"id": 1}', '{"id": 2}'], "quarantine": ['{"id": 3}'], "watermark": {"since": "2026-03-02"},
+        "last_version": 1, "lock": None, "versions": [(0, 2, 0, 0), (1, 0, 1, 0)],
+        "versions_registered": [(0, 2, True), (1, 2, True)], "runs": Counter(succeeded=2), "published": {0: 1, 1: 1},
+        "chain_ok": True, "health": {"curated": healthy, "quarantine": healthy}, "curated_row_count": 2,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "lost", "expect"),
+    [
+        (lambda s: s["curated"].pop(), 1, "curated rows differ"),
+        (lambda s: s["quarantine"].append('{"id": 3}'), 0, "quarantine rows differ"),
+        (lambda s: s.update(watermark={"since": "2026-03-01"}), 0, "watermark"),
+        (lambda s: s["published"].update({1: 2}), 0, "publish events"),
+        (lambda s: s["runs"].update(running=1), 0, "left 'running'"),
+        (lambda s: s.update(lock="person-000002-abcd"), 0, "lock"),
+        (lambda s: s["health"]["curated"]["problems"].append("1 data files missing"), 0, "data files missing"),
+        (lambda s: s.update(versions_registered=[(0, 2, True), (1, None, False)]), 0, "versions_registered"),
+    ],
+)  # fmt: skip
+def test_the_ingest_comparison_finds_each_difference(change: Callable, lost: int, expect: str) -> None:
+    clean, got = _ingest_snapshot(), copy.deepcopy(_ingest_snapshot())
+    assert compare_ingest(clean, got) == ([], 0)
+    change(got)
+    problems, rows_lost = compare_ingest(clean, got)
+    assert rows_lost == lost and any(expect in p for p in problems), problems
+
+
+def _delivery_snapshot() -> dict:
+    record_ = {"from": None, "status": "done", "mode": "database", "rows": (2, 0, 0), "checksum": "c", "bytes": 9,
+               "location": "person"}  # fmt: skip
+    filed = {**record_, "mode": "file", "location": "deliveries/d/person/snapshot-v0.parquet"}
+    return {
+        "records": {(1, 0): record_, (2, 0): filed}, "events": {(1, 0): 1, (2, 0): 1},
+        "files": {filed["location"]: "sha"}, "on_disk": [filed["location"]],
+        "databases": {1: {"rows": ['{"id": 1}', '{"id": 2}'], "book": Counter({(1, 0): 1})}}, "chain_ok": True,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "lost", "expect"),
+    [
+        (lambda s: s["databases"][1]["book"].update({(1, 0): 1}), 1, "recorded 2 times"),
+        (lambda s: s["databases"][1]["book"].clear(), 1, "recorded 0 times"),
+        (lambda s: s["records"][(2, 0)].update(status="running"), 1, "running"),
+        (lambda s: s["files"].update({"deliveries/d/person/snapshot-v0.parquet": None}), 1, "sha256 None"),
+        (lambda s: s["events"].update({(2, 0): 2}), 0, "2 delivery events"),
+        (lambda s: s["databases"][1]["rows"].pop(), 0, "1 rows missing"),
+        (lambda s: s.update(chain_ok=False), 0, "chain"),
+    ],
+)  # fmt: skip
+def test_the_delivery_comparison_finds_each_difference(change: Callable, lost: int, expect: str) -> None:
+    clean, got = _delivery_snapshot(), copy.deepcopy(_delivery_snapshot())
+    assert compare_delivery(clean, got) == ([], 0)
+    change(got)
+    problems, versions_lost = compare_delivery(clean, got)
+    assert versions_lost == lost and any(expect in p for p in problems), problems
+
+
+def test_the_delta_health_check_finds_a_missing_file_and_a_broken_log(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    uri = str(tmp_path / "t")
+    write_deltalake(uri, pa.table({"id": [1, 2]}))
+    write_deltalake(uri, pa.table({"id": [3]}), mode="append")
+    healthy = delta_health(uri, 3)
+    assert (healthy["problems"], healthy["version"]) == ([], 1)
+    assert delta_health(uri, 2)["problems"]  # read() disagreeing with the log's count
+    (tmp_path / "t" / "orphan.parquet").write_bytes(b"PAR1")
+    assert delta_health(uri, 3)["orphans"] == 1
+    data = sorted(p for p in (tmp_path / "t").glob("part-*.parquet"))
+    data[0].unlink()
+    assert any("missing" in p for p in delta_health(uri, 3)["problems"])
+    (tmp_path / "t" / "_delta_log" / "00000000000000000001.json").write_text("{not json")
+    assert delta_health(uri, 3)["problems"]
