@@ -330,14 +330,20 @@ def _rerun_delivery(resource: str) -> dict[str, Any]:
     try:
         failed = [r for r in run_deliveries(resource) if r["status"] != "done"]
         if failed:
-            problems.append(f"the re-run's deliveries failed: {failed}")
+            problems.append(
+                "the re-run's deliveries failed: "
+                + "; ".join(f"subscription {r['subscription_id']} v{r['to_version']}: {r['error']}" for r in failed)
+            )
     except Exception as e:
         problems.append(f"the re-run raised {type(e).__name__}: {str(e)[:500]}")
     snapshot = delivery_snapshot()
     try:
         again = run_deliveries(resource)
         if again:
-            problems.append(f"a second re-run delivered again: {again}")
+            problems.append(
+                "a second re-run delivered again: "
+                + ", ".join(f"subscription {r['subscription_id']} v{r['to_version']} {r['status']}" for r in again)
+            )
     except Exception as e:
         problems.append(f"the second re-run raised {type(e).__name__}: {str(e)[:500]}")
     with session_scope() as session:

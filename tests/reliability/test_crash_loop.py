@@ -30,8 +30,8 @@ from tests.reliability.crash_support import CrashRun, TrialResult
 from tests.reliability.ledger import long_form, record, scaled
 
 ROOT = Path(__file__).resolve().parents[2]
-INGEST_TRIALS = scaled(40, 240)
-DELIVERY_TRIALS = scaled(20, 80)
+INGEST_TRIALS = scaled(34, 230)
+DELIVERY_TRIALS = scaled(16, 80)
 
 
 @pytest.fixture(scope="module")
