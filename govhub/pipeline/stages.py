@@ -27,6 +27,7 @@ from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
+from lake import StagingArea
 from schemas import PipelineError, StateError, load_contract
 
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
@@ -107,9 +108,19 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
                 state_before=state.watermark,
             )
         )
+    _clear_dead_staging(ctx)
     log.info("began run %s of %s", run_id, resource)
     emit_ingest("START", resource=resource, run_id=run_id, orchestrator=orchestrator)
     return run_id
+
+
+def _clear_dead_staging(ctx: ResourceContext) -> None:
+    """Remove the staged files of earlier runs of the resource: with the lock ours, none of them is alive.
+
+    A run killed before `advance` cleared its staging folder (redone or recovered by this run) would
+    otherwise leave a copy of its extraction behind for good.
+    """
+    StagingArea(ctx.lake.uri("staging", ctx.contract.resource), storage_options=ctx.lake.storage_options).clear()
 
 
 def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
