@@ -123,6 +123,8 @@ def ingest_snapshot(resource: str) -> dict[str, Any]:
         "quarantine": delta_health(ctx.quarantine.uri, None),
     }
     snapshot["curated_row_count"] = ctx.curated.row_count()
+    staging = Path(ctx.lake.uri("staging", resource))
+    snapshot["staging_left"] = sorted(p.name for p in staging.iterdir()) if staging.is_dir() else []
     return snapshot
 
 
@@ -152,6 +154,8 @@ def compare_ingest(clean: dict[str, Any], got: dict[str, Any]) -> tuple[list[str
         problems.append(f"publish events per version: clean {clean['published']}, re-run {got['published']}")
     if not got["chain_ok"]:
         problems.append("the exchange log's chain does not verify")
+    if got["staging_left"] != clean["staging_left"]:
+        problems.append(f"staging folders left: {got['staging_left']} (a clean run leaves {clean['staging_left']})")
     if got["curated_row_count"] != len(got["curated"]):
         problems.append(f"row_count() {got['curated_row_count']} != rows read {len(got['curated'])}")
     for name, health in got["health"].items():

@@ -113,6 +113,7 @@ def _ingest_snapshot() -> dict:
         "last_version": 1, "lock": None, "versions": [(0, 2, 0, 0), (1, 0, 1, 0)],
         "versions_registered": [(0, 2, True), (1, 2, True)], "runs": Counter(succeeded=2), "published": {0: 1, 1: 1},
         "chain_ok": True, "health": {"curated": healthy, "quarantine": healthy}, "curated_row_count": 2,
+        "staging_left": [],
     }  # fmt: skip
 
 
@@ -125,6 +126,7 @@ def _ingest_snapshot() -> dict:
         (lambda s: s["published"].update({1: 2}), 0, "publish events"),
         (lambda s: s["runs"].update(running=1), 0, "left 'running'"),
         (lambda s: s.update(lock="person-000002-abcd"), 0, "lock"),
+        (lambda s: s.update(staging_left=["person-000001-abcd"]), 0, "staging folders left"),
         (lambda s: s["health"]["curated"]["problems"].append("1 data files missing"), 0, "data files missing"),
         (lambda s: s.update(versions_registered=[(0, 2, True), (1, None, False)]), 0, "versions_registered"),
     ],
