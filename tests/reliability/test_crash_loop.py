@@ -32,6 +32,9 @@ from tests.reliability.ledger import long_form, record, scaled
 ROOT = Path(__file__).resolve().parents[2]
 INGEST_TRIALS = scaled(34, 230)
 DELIVERY_TRIALS = scaled(16, 80)
+RUNNER_TIMEOUT = 3600 if long_form() else 900
+# the module's trials run in the first test's setup: a busy machine may need more than the default 300 s
+pytestmark = pytest.mark.timeout(RUNNER_TIMEOUT + 60)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> CrashRun:
             "--ingest", str(INGEST_TRIALS), "--delivery", str(DELIVERY_TRIALS)]  # fmt: skip
     done = subprocess.run(
         argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=3600 if long_form() else 900,
+        timeout=RUNNER_TIMEOUT,
     )  # fmt: skip
     assert done.returncode == 0 and out.exists(), f"the crash runner failed:\n{done.stderr[-4000:]}"
     return pickle.loads(out.read_bytes())
