@@ -140,6 +140,7 @@ def _build_sources(root: Path, day: int) -> Any:
 def _serve_credit(db: Path, token: str) -> tuple[int, str]:
     """A credit platform in a child process of its own (uvicorn's thread must not live in the parent)."""
     assert_fork_safe()
+    parent = os.getpid()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -149,7 +150,8 @@ def _serve_credit(db: Path, token: str) -> tuple[int, str]:
 
             sim = CreditSimulator(db, token=token, rate_limit=10_000)
             os.write(write_fd, sim.start().encode() + b"\n")
-            signal.sigwait({signal.SIGTERM})
+            while os.getppid() == parent:  # until stopped (SIGTERM), or the parent is gone
+                time.sleep(0.5)
         finally:
             os._exit(0)
     os.close(write_fd)
