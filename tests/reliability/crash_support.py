@@ -128,7 +128,7 @@ class _Env:
 # -- children ---------------------------------------------------------------------------------------
 
 
-def _build_sources(root: Path, day: int) -> Any:
+def _build_sources(root: Path, day: int, _slot: int = 0) -> Any:
     from simulators import build_all, tick_all
 
     home = build_all(root, size=SIZE, seed=11, bad_share=0.03)
@@ -382,8 +382,11 @@ class CrashLab:
 
         started = time.monotonic()
         self.order = list(dependency_order())
-        for name, day in (("S0", 0), ("S1", 1)):
-            sources = in_child(_build_sources, self.root / name, day)
+        days = {"S0": 0, "S1": 1}
+        jobs = [functools.partial(_build_sources, self.root / name, day) for name, day in days.items()]
+        for name, sources in zip(days, in_children(jobs, workers=self.workers), strict=True):
+            if isinstance(sources, ChildError):
+                raise sources
             pid, url = _serve_credit(sources.credit_db, sources.token)
             self._servers.append(pid)
             collector = _Env()
