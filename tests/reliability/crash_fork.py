@@ -5,7 +5,10 @@ imported them costs milliseconds. Forking is only safe while the parent is singl
 not started delta-rs' tokio runtime or opened a database connection: delta-rs panics in a child
 forked after its runtime started, and an inherited SQLite connection must never be used twice.
 So the parent only imports and copies files; everything that touches the lake or a database runs
-in a child (`assert_fork_safe` checks the thread half before each fork).
+in a child (`assert_fork_safe` checks the thread half before each fork). The native threads that
+importing numpy (OpenBLAS) and pyarrow/deltalake (jemalloc) starts are fork-aware (at-fork
+handlers); tokio is not, and delta-rs refuses to run in a child forked after its runtime started,
+so that mistake cannot pass unnoticed.
 """
 
 from __future__ import annotations
