@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         run = CrashRun(
             seed=seed(), workers=args.workers, setup_seconds=round(lab.setup_seconds, 1),
             trial_seconds=round(time.monotonic() - started, 1), results=results,
-            clean_seconds={"/".join(k): round(r.seconds, 3) for k, r in lab.references.items()},
+            clean_seconds={"/".join(k): round(r.seconds, 3) for k, r in lab.references.items()}, root=str(args.root),
         )  # fmt: skip
     finally:
         lab.stop()

@@ -106,6 +106,7 @@ class CrashRun:
     trial_seconds: float
     results: list[TrialResult] = field(default_factory=list)
     clean_seconds: dict[str, float] = field(default_factory=dict)
+    root: str = ""
 
 
 @dataclass

@@ -77,7 +77,8 @@ def _record(run: CrashRun, results: list[TrialResult], case_of: Callable[[TrialR
 
 def _failures(run: CrashRun, results: list[TrialResult]) -> str:
     lines = [f"{r.trial.name}: {'; '.join(r.problems)} (rows lost {r.rows_lost})" for r in results if not r.held]
-    return f"seed {run.seed} (GOVHUB_RELIABILITY_SEED); the hubs are kept under failed/:\n" + "\n".join(lines)
+    kept = Path(run.root, "failed")
+    return f"seed {run.seed} (GOVHUB_RELIABILITY_SEED); the re-run hubs are kept in {kept}:\n" + "\n".join(lines)
 
 
 def _check(run: CrashRun, kind: str, trials: int) -> list[TrialResult]:
