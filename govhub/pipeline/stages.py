@@ -27,7 +27,7 @@ from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
-from lake import commit_manifest
+from lake import StagingArea, commit_manifest
 from schemas import PipelineError, StateError, load_contract
 
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
@@ -108,9 +108,19 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
                 state_before=state.watermark,
             )
         )
+    _clear_dead_staging(ctx)
     log.info("began run %s of %s", run_id, resource)
     emit_ingest("START", resource=resource, run_id=run_id, orchestrator=orchestrator)
     return run_id
+
+
+def _clear_dead_staging(ctx: ResourceContext) -> None:
+    """Remove the staged files of earlier runs of the resource: with the lock ours, none of them is alive.
+
+    A run killed before `advance` cleared its staging folder (redone or recovered by this run) would
+    otherwise leave a copy of its extraction behind for good.
+    """
+    StagingArea(ctx.lake.uri("staging", ctx.contract.resource), storage_options=ctx.lake.storage_options).clear()
 
 
 def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
@@ -138,7 +148,10 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
         crashed.finished_at = utcnow()
         log_run(session, crashed, system=ctx.contract.source.system, outcome="ok")
-    record_version(
+    report = session.get(QualityReport, run_id)  # written by `validate`, before the commit
+    if report is not None:
+        report.version = last.version
+    record_version(  # registered as `register` would have: with the total and the quality scorecard
         session,
         resource=ctx.contract.resource,
         version=last.version,
@@ -147,6 +160,8 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         rows_inserted=last.rows_inserted,
         rows_updated=last.rows_updated,
         rows_deleted=last.rows_deleted,
+        rows_total=ctx.curated.row_count(),
+        scorecard=report.scorecard if report is not None else {},
         files=commit_manifest(ctx.curated, last.version),
     )
     session.flush()
