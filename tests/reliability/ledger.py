@@ -35,7 +35,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "crash": ("SIGKILL trials (ingest and delivery)", "re-run equals a clean run"),
     "faults": ("source faults injected", "retried, refused or quarantined as documented"),
     "inputs": ("malformed records and files", "quarantined or refused with a reason"),
-    "attacks": ("API attacks", "refused, logged, nothing disclosed"),
+    "attacks": ("API attacks", "refused and logged, or answered harmlessly; nothing disclosed"),
     "tamper": ("tamperings", "detected"),
     "load": ("requests under sustained load", "answered without error"),
 }
