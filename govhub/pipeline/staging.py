@@ -38,14 +38,6 @@ class Staging:
             return 0
         return self.area.write(name, itertools.chain([first], iterator), _settled(first.schema))
 
-    def write_tables(self, name: str, tables: list[pa.Table], schema: pa.Schema | None) -> int:
-        """Stage tables (a stage's outputs per batch); nothing is written for no rows."""
-        tables = [t for t in tables if t.num_rows]
-        if not tables:
-            return 0
-        schema = schema or _relaxed(tables[0].schema)
-        return self.area.write(name, (b for t in tables for b in t.cast(schema).to_batches()), schema)
-
     def output(
         self, name: str, schema: pa.Schema | None = None, *, prepare: Callable[[pa.Table], pa.Table] | None = None
     ) -> OutputWriter:
@@ -82,12 +74,6 @@ class Staging:
                     yield _conform(batch, schema)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def read_all(self, names: list[str]) -> pa.Table | None:
-        """The staged names concatenated, or None when none has rows."""
-        tables = [self.area.reader(n).read_all() for n in names if self.area.exists(n)]
-        tables = [t for t in tables if t.num_rows]
-        return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
     def clear(self) -> None:
         self.area.clear()
