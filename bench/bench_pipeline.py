@@ -138,8 +138,9 @@ def case_change(db: Path, fraction: float, seed: int) -> dict[str, Any]:
         rows = []
         for i in range(extra):  # new people: copies of a valid row under fresh, valid ID numbers
             row = dict(zip(columns, template, strict=True))
-            row["id_number"] = _new_id(f"430902{2000 + i % 20}0101", 500 + i)
-            row["birth_date"] = f"{row['id_number'][6:10]}-01-01"
+            # unique for up to 120,000 new people: year by i, month by i // 20, sequence by i // 240
+            row["id_number"] = _new_id(f"430902{2000 + i % 20}{1 + (i // 20) % 12:02d}01", 500 + (i // 240) % 500)
+            row["birth_date"] = f"{row['id_number'][6:10]}-{row['id_number'][10:12]}-01"
             row["gender"] = "1" if int(row["id_number"][16]) % 2 else "2"
             row["updated_at"] = stamp(n + extra + i)
             row["is_deleted"] = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -12,9 +13,10 @@ from schemas.errors import LakeError
 __all__ = [
     "DELETED",
     "change_predicate",
-    "dedup_last",
-    "drop_unknown_deletes",
+    "fingerprints",
     "key_predicate",
+    "last_occurrence",
+    "repeated",
     "shape_changes",
 ]
 
@@ -63,42 +65,77 @@ def shape_changes(changes: pa.Table, schema: pa.Schema, *, evolve: bool, table: 
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
-def dedup_last(changes: pa.Table, keys: Sequence[str]) -> pa.Table:
-    """Keep only the last occurrence of each key (the pipeline sends changes in source order)."""
-    if changes.num_rows == 0:
-        return changes
-    if len(keys) == 1 and pc.count_distinct(changes.column(keys[0]), mode="all").as_py() == changes.num_rows:
-        return changes  # no duplicates: no copy
-    indexed = changes.select(list(keys)).append_column("__row", pa.array(range(changes.num_rows), pa.int64()))
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def fingerprints(columns: Sequence[pa.Array | pa.ChunkedArray]) -> np.ndarray:
+    """A 64-bit fingerprint per row of the key columns (FNV-1a over each value's bytes, vectorised
+    position by position). Equal keys give equal fingerprints; different keys almost never do, and
+    callers confirm equal fingerprints on the keys themselves."""
+    out: np.ndarray | None = None
+    with np.errstate(over="ignore"):
+        for column in columns:
+            arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            if pa.types.is_integer(arr.type):
+                h = arr.cast(pa.int64()).fill_null(-1).to_numpy().view(np.uint64) * _FNV_PRIME
+            else:
+                h = _string_hash(arr if pa.types.is_string(arr.type) else arr.cast(pa.string()))
+            out = h if out is None else (out ^ h) * _FNV_PRIME
+    return out if out is not None else np.zeros(0, dtype=np.uint64)
+
+
+def _string_hash(arr: pa.Array) -> np.ndarray:
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    data = arr.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    longest = int(lengths.max()) if n else 0
+    if longest and (lengths == longest).all() and offsets[-1] - offsets[0] == n * longest:
+        matrix = data[offsets[0] : offsets[-1]].reshape(n, longest)  # fixed width (ID numbers): no gathers
+        for j in range(longest):
+            h ^= matrix[:, j]
+            h *= _FNV_PRIME
+    else:
+        for j in range(longest):
+            has = j < lengths
+            byte = data[np.where(has, starts + j, 0)].astype(np.uint64)
+            h = np.where(has, (h ^ byte) * _FNV_PRIME, h)
+    h ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    if arr.null_count:
+        h[~arr.is_valid().to_numpy(zero_copy_only=False)] = np.uint64(0)
+    return h
+
+
+def repeated(fingerprint: np.ndarray) -> np.ndarray:
+    """Rows whose fingerprint occurs more than once (candidates for a repeated key); usually none."""
+    ordered = np.sort(fingerprint)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(fingerprint, kind="stable")
+    ordered = fingerprint[order]
+    same = ordered[1:] == ordered[:-1]
+    flagged = np.zeros(len(ordered), dtype=bool)
+    flagged[1:] |= same
+    flagged[:-1] |= same
+    return np.sort(order[flagged])
+
+
+def last_occurrence(index: pa.Table, keys: Sequence[str]) -> np.ndarray | None:
+    """Rows of `index` (key columns, one row per change) to keep so each key keeps its LAST
+    occurrence, as a boolean mask over the index's rows; None when no key repeats."""
+    n = index.num_rows
+    if n == 0:
+        return None
+    indexed = index.select(list(keys)).append_column("__row", pa.array(np.arange(n, dtype=np.int64)))
     last = indexed.group_by(list(keys), use_threads=False).aggregate([("__row", "max")]).column("__row_max")
-    if len(last) == changes.num_rows:
-        return changes
-    return changes.take(pc.take(last, pc.sort_indices(last)))  # keep source order
-
-
-def drop_unknown_deletes(changes: pa.Table, existing_keys: pa.Table, keys: Sequence[str]) -> pa.Table:
-    """Drop delete rows whose key the table does not hold (deleting nothing is a no-op).
-
-    delta-rs 1.6 fails a MERGE when a source row matches no clause and the target has NOT NULL
-    columns, so such rows must not reach the MERGE.
-    """
-    deleted = changes.column(DELETED)
-    if not pc.any(deleted).as_py():
-        return changes
-    if len(keys) == 1:  # hash the few delete keys and probe the table's keys (a join would hash them all)
-        key = keys[0]
-        wanted = changes.column(key).filter(deleted).combine_chunks()
-        held = existing_keys.column(key)
-        held = held.filter(pc.is_in(held, value_set=wanted))
-        unknown_mask = pc.and_(deleted, pc.invert(pc.is_in(changes.column(key), value_set=held.combine_chunks())))
-        return changes.filter(pc.invert(unknown_mask)) if pc.any(unknown_mask).as_py() else changes
-    rows = pa.array(range(changes.num_rows), pa.int64())
-    probe = changes.select(list(keys)).append_column("__row", rows).filter(deleted)
-    target = existing_keys.select(list(keys))
-    unknown = probe.join(target, list(keys), join_type="left anti").column("__row")
-    if len(unknown) == 0:
-        return changes
-    return changes.filter(pc.invert(pc.is_in(rows, value_set=unknown.combine_chunks())))
+    if len(last) == n:
+        return None
+    keep = np.zeros(n, dtype=bool)
+    keep[last.to_numpy()] = True
+    return keep
 
 
 def key_predicate(keys: Sequence[str]) -> str:

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
 from lake._changes import (
     DELETED,
     change_predicate,
-    dedup_last,
-    drop_unknown_deletes,
+    fingerprints,
     key_predicate,
+    last_occurrence,
+    repeated,
     shape_changes,
 )
 from lake._store import delta_errors, open_table
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
 
-__all__ = ["CommitInfo", "CuratedTable"]
+__all__ = ["ChangeSource", "CommitInfo", "CuratedTable"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,50 @@ APP_ID_KEY = "govhub.app_id"
 METADATA_KEYS_KEY = "govhub.metadata_keys"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 TABLE_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
+
+
+# A re-readable change stream: called with a column list (or None for all), it opens a fresh reader.
+ChangeSource = Callable[[Sequence[str] | None], pa.RecordBatchReader]
+# Row groups of 128 Ki rows: the Parquet writer buffers one row group per open file, so this bounds
+# the write's memory (a 1 M-row first load: 160 MB instead of 290 MB with delta-rs' 1 Mi-row default).
+ROW_GROUP_ROWS = 128 * 1024
+# Change sets up to this size are handed to MERGE in memory (file pruning by key range); larger ones stream.
+MERGE_IN_MEMORY_ROWS = 200_000
+
+
+@dataclass
+class _Plan:
+    """What the first pass over a change stream decided: rows kept (last occurrence), deletions."""
+
+    keep: np.ndarray  # bool per row
+    deleted: np.ndarray  # bool per row: a kept deletion of a key the table may hold
+    deleted_keys: pa.Table  # key columns + `__row` (row number) of every deletion row
+
+    @property
+    def rows(self) -> int:
+        return int(np.count_nonzero(self.keep))
+
+
+def _take_rows(source: ChangeSource, keys: list[str], schema: pa.Schema, rows: np.ndarray) -> pa.Table:
+    """The key columns of the given (sorted) row numbers, read from the stream."""
+    parts, offset = [], 0
+    for batch in source(keys):
+        lo, hi = np.searchsorted(rows, [offset, offset + batch.num_rows])
+        if hi > lo:
+            taken = batch.take(pa.array(rows[lo:hi] - offset))
+            parts.append(pa.table({k: taken.column(k).cast(schema.field(k).type) for k in keys}))
+        offset += batch.num_rows
+    return pa.concat_tables(parts)
+
+
+def _table_source(table: pa.Table) -> ChangeSource:
+    """An in-memory table as a re-readable change stream."""
+
+    def open_reader(columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
+        selected = table if columns is None else table.select(list(columns))
+        return pa.RecordBatchReader.from_batches(selected.schema, selected.to_batches())
+
+    return open_reader
 
 
 @dataclass(frozen=True)
@@ -89,7 +136,7 @@ class CuratedTable:
     # -- writing -----------------------------------------------------------------------------
     def commit(
         self,
-        changes: pa.Table | pa.RecordBatchReader,
+        changes: pa.Table | pa.RecordBatchReader | ChangeSource,
         *,
         app_id: str,
         run_seq: int,
@@ -98,57 +145,151 @@ class CuratedTable:
     ) -> CommitInfo | None:
         """MERGE a run's accepted changes on the primary key in ONE atomic commit.
 
-        `changes` holds the contract's columns plus an optional `_deleted` flag. Within `changes`
-        a key appearing several times keeps only its LAST occurrence. Rows identical to the
-        stored row and deletes of unknown keys change nothing; when nothing changes no commit is
-        made and None is returned. The commit carries `metadata`, `govhub.run_seq` and the app
-        transaction (app_id, run_seq), so `last_commit(app_id)` recognises it after a crash.
-        The input is materialised once (a reader is read into one table); deduplication copies
-        only when duplicates exist.
+        `changes` holds the contract's columns plus an optional `_deleted` flag: a table, a reader
+        (read into memory once), or a `ChangeSource` — a function opening a fresh reader of the
+        changes (of some columns only when asked), which is streamed: a first pass reads only the
+        key and `_deleted` columns, the second streams the rows into the table, so memory does not
+        grow with the number of rows. Within `changes` a key appearing several times keeps only its
+        LAST occurrence. Rows identical to the stored row and deletes of unknown keys change
+        nothing; when nothing changes no commit is made and None is returned. The commit carries
+        `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
+        `last_commit(app_id)` recognises it after a crash.
         """
-        table = changes.read_all() if isinstance(changes, pa.RecordBatchReader) else changes
+        if isinstance(changes, pa.RecordBatchReader):
+            changes = changes.read_all()
+        source = _table_source(changes) if isinstance(changes, pa.Table) else changes
         keys = list(self.contract.primary_key)
-        shaped = dedup_last(shape_changes(table, arrow_schema(self.contract), evolve=evolve, table=self._what), keys)
-        del table
-        if shaped.num_rows == 0:
+        contract_schema = arrow_schema(self.contract)
+        with source(None) as probe:  # column checks before any data is read
+            shape_changes(probe.schema.empty_table(), contract_schema, evolve=evolve, table=self._what)
+            has_deleted = DELETED in probe.schema.names
+        plan = self._plan(source, keys, contract_schema, has_deleted=has_deleted)
+        if plan.rows == 0:
             return None
         props = self._commit_properties(app_id, run_seq, metadata)
         with delta_errors(self._what, self.uri, "written"):
             dt = self._open()
             if dt is None or not dt.file_uris():
-                return self._first_load(shaped, props, run_seq, metadata, evolve=evolve)
-            if pc.any(shaped.column(DELETED)).as_py():
-                shaped = drop_unknown_deletes(shaped, dt.to_pyarrow_table(columns=keys), keys)
-            return self._merge(dt, shaped, props, run_seq, metadata, evolve=evolve)
+                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve)
+            if plan.deleted.any():
+                self._drop_unknown_deletes(dt, plan, keys)
+            return self._merge(dt, source, plan, props, run_seq, metadata, evolve=evolve)
+
+    def _plan(self, source: ChangeSource, keys: list[str], contract_schema: pa.Schema, *, has_deleted: bool) -> _Plan:
+        """First pass over the key and `_deleted` columns: which rows to keep, which are deletions.
+
+        Holds 9 bytes per row (a key fingerprint and a flag) plus the keys of deleted rows; keys
+        whose fingerprints repeat are compared exactly in a pass over just those rows.
+        """
+        prints, flags, deleted_keys = [], [], []
+        offset = 0
+        for batch in source([*keys, *([DELETED] if has_deleted else [])]):
+            n = batch.num_rows
+            key_columns = [batch.column(k).cast(contract_schema.field(k).type) for k in keys]
+            prints.append(fingerprints(key_columns))
+            flag = (
+                pc.fill_null(batch.column(DELETED).cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
+                if has_deleted
+                else np.zeros(n, dtype=bool)
+            )
+            flags.append(flag)
+            if flag.any():
+                rows = np.flatnonzero(flag)
+                taken = {k: c.take(pa.array(rows)) for k, c in zip(keys, key_columns, strict=True)}
+                deleted_keys.append(pa.table({**taken, "__row": pa.array(rows + offset, pa.int64())}))
+            offset += n
+        fingerprint = np.concatenate(prints) if prints else np.zeros(0, dtype=np.uint64)
+        deleted = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+        del prints, flags
+        keep = np.ones(len(fingerprint), dtype=bool)
+        candidates = repeated(fingerprint)
+        if len(candidates):  # the keys of rows whose fingerprints repeat, compared exactly
+            index = _take_rows(source, keys, contract_schema, candidates)
+            last = last_occurrence(index, keys)
+            if last is not None:
+                keep[candidates[~last]] = False
+        schema = pa.schema([*(contract_schema.field(k) for k in keys), pa.field("__row", pa.int64())])
+        deletes = pa.concat_tables(deleted_keys) if deleted_keys else schema.empty_table()
+        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes)
+
+    def _drop_unknown_deletes(self, dt: DeltaTable, plan: _Plan, keys: list[str]) -> None:
+        """Stop sending deletions of keys the table does not hold (they would match no MERGE clause).
+
+        delta-rs 1.6 fails a MERGE when a source row matches no clause and the target has NOT NULL
+        columns. Only the target's key columns are scanned, batch by batch, against the few deleted keys.
+        """
+        live = plan.deleted[plan.deleted_keys.column("__row").to_numpy()]
+        probe = plan.deleted_keys.filter(pa.array(live))
+        rows = probe.column("__row").to_numpy()
+        if len(keys) == 1:
+            wanted = probe.column(keys[0]).combine_chunks()
+            held = []  # the target's key column batch by batch (no table of every key in memory)
+            for batch in dt.to_pyarrow_dataset().to_batches(columns=keys):
+                column = batch.column(0).cast(wanted.type)
+                held.append(column.filter(pc.is_in(column, value_set=wanted)))
+            found = pa.concat_arrays(held) if held else pa.array([], wanted.type)
+            unknown = ~pc.is_in(wanted, value_set=found).to_numpy(zero_copy_only=False)
+        else:  # composite keys: a semi-join of the few deleted keys against the target's keys
+            numbered = probe.select(keys).append_column("__i", pa.array(np.arange(len(rows), dtype=np.int64)))
+            held_rows = numbered.join(dt.to_pyarrow_table(columns=keys), keys, join_type="left semi")
+            unknown = np.ones(len(rows), dtype=bool)
+            unknown[held_rows.column("__i").to_numpy()] = False
+        plan.keep[rows[unknown]] = False
+        plan.deleted[rows[unknown]] = False
+
+    def _stream(self, source: ChangeSource, plan: _Plan, contract_schema: pa.Schema, *, evolve: bool,
+                live_only: bool) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """Second pass: the kept rows, shaped (contract types, `_deleted`), batch by batch."""
+        offset = 0
+        for batch in source(None):
+            n = batch.num_rows
+            keep = plan.keep[offset : offset + n]
+            if live_only:
+                keep = keep & ~plan.deleted[offset : offset + n]
+            offset += n
+            if not keep.any():
+                continue
+            table = pa.Table.from_batches([batch])
+            if not keep.all():
+                table = table.filter(pa.array(keep))
+            shaped = shape_changes(table, contract_schema, evolve=evolve, table=self._what)
+            if live_only:
+                shaped = self._physical(shaped)
+            yield from shaped.to_batches()
+
+    def _physical(self, live: pa.Table) -> pa.Table:
+        """Live rows in the table's physical schema (contract nullability, tombstone column)."""
+        if self.contract.deletes == "delete":
+            live = live.drop_columns([DELETED])
+        extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
+        return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
 
     def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
         custom = {str(k): str(v) for k, v in metadata.items()}
         custom.update({RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))})
         return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
 
-    def _target_rows(self, shaped: pa.Table) -> pa.Table:
-        """Live rows in the table's physical schema (contract nullability, tombstone column)."""
-        live = shaped.filter(pc.invert(shaped.column(DELETED)))
-        if self.contract.deletes == "delete":
-            live = live.drop_columns([DELETED])
-        extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
-        return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
-
     def _first_load(
         self,
-        shaped: pa.Table,
+        source: ChangeSource,
+        plan: _Plan,
         props: CommitProperties,
         run_seq: int,
         metadata: Mapping[str, str],
         *,
         evolve: bool,
     ) -> CommitInfo | None:
-        rows = self._target_rows(shaped)
-        if rows.num_rows == 0:
+        """A plain streamed append into a missing or empty table (one commit, same metadata)."""
+        live = int(np.count_nonzero(plan.keep & ~plan.deleted))
+        if live == 0:
             return None
+        contract_schema = arrow_schema(self.contract)
+        batches = self._stream(source, plan, contract_schema, evolve=evolve, live_only=True)
+        first = next(batches)
+        reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         write_deltalake(
             self.uri,
-            rows,
+            reader,
             mode="append",
             configuration=TABLE_CONFIGURATION,
             schema_mode="merge" if evolve else None,
@@ -157,25 +298,38 @@ class CuratedTable:
             name=self.contract.resource,
             description=self.contract.title,
             target_file_size=self._target_file_size,
+            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
         )
         dt = DeltaTable(self.uri, storage_options=self._options)
-        log.info("first load of %s rows into %s (version %s)", rows.num_rows, self.uri, dt.version())
-        return self._info(dt, run_seq, metadata, inserted=rows.num_rows)
+        log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
+        return self._info(dt, run_seq, metadata, inserted=live)
 
     def _merge(
         self,
         dt: DeltaTable,
-        shaped: pa.Table,
+        source: ChangeSource,
+        plan: _Plan,
         props: CommitProperties,
         run_seq: int,
         metadata: Mapping[str, str],
         *,
         evolve: bool,
     ) -> CommitInfo | None:
-        if shaped.num_rows == 0:
+        rows = int(np.count_nonzero(plan.keep))
+        if rows == 0:
             return None
+        contract_schema = arrow_schema(self.contract)
+        batches = self._stream(source, plan, contract_schema, evolve=evolve, live_only=False)
+        first = next(batches)
+        streamed = rows > MERGE_IN_MEMORY_ROWS
+        if streamed:  # a large change set streams into delta-rs (no file pruning by the source's key range)
+            shaped: pa.Table | pa.RecordBatchReader = pa.RecordBatchReader.from_batches(
+                first.schema, itertools.chain([first], batches)
+            )
+        else:  # in memory: delta-rs uses the source's key statistics to skip target files
+            shaped = pa.Table.from_batches([first, *batches])
         target_cols = set(pa.schema(dt.schema().to_arrow()).names)
-        compare = [n for n in shaped.column_names if n != DELETED and n not in self.contract.primary_key]
+        compare = [n for n in first.schema.names if n != DELETED and n not in self.contract.primary_key]
         changed = change_predicate(
             [c for c in compare if c in target_cols], [c for c in compare if c not in target_cols]
         )
@@ -186,7 +340,8 @@ class CuratedTable:
             source_alias="s",
             target_alias="t",
             merge_schema=evolve,
-            streamed_exec=False,  # the source is in memory; its key stats let delta-rs prune files
+            streamed_exec=streamed,
+            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
             commit_properties=props,
         )
         if self.contract.deletes == "delete":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,28 +31,53 @@ class QuarantineTable:
         self._options = dict(storage_options or {})
         self._what = f"quarantine table '{contract.resource}'"
 
-    def write(self, rows: pa.Table, *, run_seq: int, run_id: str) -> None:
-        """Replace run `run_seq`'s rejected rows with `rows` in ONE commit (overwrite where run_seq = k)."""
-        rows = rows.drop_columns([c for c in ("run_seq", "run_id") if c in rows.column_names])
-        rows = rows.append_column("run_seq", pa.array([run_seq] * rows.num_rows, pa.int64()))
-        rows = rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+    def write(self, rows: pa.Table | pa.RecordBatchReader, *, run_seq: int, run_id: str) -> None:
+        """Replace run `run_seq`'s rejected rows with `rows` in ONE commit (overwrite where run_seq = k).
+
+        A reader is streamed into the table batch by batch.
+        """
+        reader = (
+            rows
+            if isinstance(rows, pa.RecordBatchReader)
+            else pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches())
+        )
+        columns = [c for c in reader.schema.names if c not in ("run_seq", "run_id")]
+        schema = pa.schema([reader.schema.field(c) for c in columns], metadata=reader.schema.metadata)
+        schema = schema.append(pa.field("run_seq", pa.int64())).append(pa.field("run_id", pa.string()))
+        written = 0
+
+        def stamped() -> Iterator[pa.RecordBatch]:
+            nonlocal written
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                n = batch.num_rows
+                written += n
+                arrays = [*(batch.column(c) for c in columns), pa.array([run_seq] * n, pa.int64()),
+                          pa.array([run_id] * n, pa.string())]  # fmt: skip
+                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+        batches = stamped()
+        first = next(batches, None)
         with delta_errors(self._what, self.uri, "written"):
             dt = open_table(self.uri, self._options, self._what)
-            if dt is None:
-                if rows.num_rows:
-                    write_deltalake(self.uri, rows, mode="append", storage_options=self._options)
-            elif rows.num_rows == 0:
-                dt.delete(f"run_seq = {int(run_seq)}")
+            if first is None:
+                if dt is not None:
+                    dt.delete(f"run_seq = {int(run_seq)}")
             else:
-                write_deltalake(
-                    dt,
-                    rows,
-                    mode="overwrite",
-                    predicate=f"run_seq = {int(run_seq)}",
-                    schema_mode="merge",
-                    storage_options=self._options,
-                )
-        log.info("quarantined %s rows of run %s (seq %s) in %s", rows.num_rows, run_id, run_seq, self.uri)
+                data = pa.RecordBatchReader.from_batches(schema, itertools.chain([first], batches))
+                if dt is None:
+                    write_deltalake(self.uri, data, mode="append", storage_options=self._options)
+                else:
+                    write_deltalake(
+                        dt,
+                        data,
+                        mode="overwrite",
+                        predicate=f"run_seq = {int(run_seq)}",
+                        schema_mode="merge",
+                        storage_options=self._options,
+                    )
+        log.info("quarantined %s rows of run %s (seq %s) in %s", written, run_id, run_seq, self.uri)
 
     def read(self, *, run_seq: int | None = None) -> pa.Table:
         """All quarantined rows, or one run's."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from schemas import Contract, QualityError
 if TYPE_CHECKING:
     import great_expectations as gx
 
-__all__ = ["SuiteResult", "build_suite", "run_suite"]
+__all__ = ["Sampled", "SuiteResult", "build_suite", "run_suite", "sample_stream"]
 
 log = logging.getLogger(__name__)
 _SAMPLE_SEED = 20160901  # fixed: the same table always yields the same sample
@@ -56,6 +57,57 @@ class SuiteResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """Live rows drawn from a stream (all of them, or a sample) and how many live rows it held."""
+
+    rows: pa.Table
+    total: int
+    sampled: bool
+
+
+def _live(table: pa.Table) -> pa.Table:
+    """Rows that are not source deletions, without the `_deleted` column."""
+    if "_deleted" not in table.column_names:
+        return table
+    return table.filter(pc.invert(table.column("_deleted").fill_null(False))).drop_columns(["_deleted"])
+
+
+def _sample_indices(total: int, max_rows: int) -> np.ndarray:
+    """The sorted row numbers of the deterministic sample (the same rows for the same row count)."""
+    rng = np.random.default_rng(_SAMPLE_SEED)
+    return np.sort(rng.choice(total, size=max_rows, replace=False))
+
+
+def sample_stream(open_reader: Callable[[list[str] | None], pa.RecordBatchReader], *, max_rows: int) -> Sampled:
+    """The rows `run_suite` would validate, drawn from a re-readable stream holding one batch at a time.
+
+    `open_reader(columns)` opens the stream (of only `columns` when given). A first pass counts
+    the live rows (the `_deleted` column only); the second keeps the same sample `run_suite`
+    takes from the whole table, so results do not depend on how the rows were held.
+    """
+    counts: list[int] = []
+    schema = open_reader(None).schema
+    has_deleted = "_deleted" in schema.names
+    for batch in open_reader(["_deleted"] if has_deleted else None):
+        flag = batch.column("_deleted").fill_null(False) if has_deleted else None
+        counts.append(batch.num_rows - (pc.sum(flag).as_py() or 0 if flag is not None else 0))
+    total = sum(counts)
+    wanted = _sample_indices(total, max_rows) if total > max_rows else None
+    parts, offset = [], 0
+    for batch in open_reader(None):
+        live = _live(pa.Table.from_batches([batch]))
+        if wanted is None:
+            parts.append(live)
+        else:
+            lo, hi = np.searchsorted(wanted, [offset, offset + live.num_rows])
+            if hi > lo:
+                parts.append(live.take(pa.array(wanted[lo:hi] - offset)))
+        offset += live.num_rows
+    rows = pa.concat_tables(parts) if parts else _live(schema.empty_table())
+    return Sampled(rows, total, wanted is not None)
 
 
 def build_suite(contract: Contract) -> gx.ExpectationSuite:
@@ -110,11 +162,12 @@ def build_suite(contract: Contract) -> gx.ExpectationSuite:
     return suite
 
 
-def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -> SuiteResult:
+def run_suite(table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 100_000) -> SuiteResult:
     """Run the contract's suite over a table of curated rows (source deletions are left out).
 
     Args:
-        table: typed rows, e.g. `Verdict.accepted` or a dataset version read from the lake.
+        table: typed rows, e.g. `Verdict.accepted` or a dataset version read from the lake, or a
+            `Sampled` one taken from a stream by `sample_stream`.
         contract: the resource's contract.
         max_rows: above this many rows, a deterministic random sample of `max_rows` is validated
             (uniqueness and row counts then describe the sample; the sample size is recorded).
@@ -122,13 +175,14 @@ def run_suite(table: pa.Table, contract: Contract, *, max_rows: int = 100_000) -
     import great_expectations as gx
 
     started = time.perf_counter()
-    if "_deleted" in table.column_names:
-        table = table.filter(pc.invert(table.column("_deleted").fill_null(False))).drop_columns(["_deleted"])
-    total = table.num_rows
-    sampled = total > max_rows
-    if sampled:
-        rng = np.random.default_rng(_SAMPLE_SEED)
-        table = table.take(pa.array(np.sort(rng.choice(total, size=max_rows, replace=False))))
+    if isinstance(table, Sampled):
+        table, total, sampled = table.rows, table.total, table.sampled
+    else:
+        table = _live(table)
+        total = table.num_rows
+        sampled = total > max_rows
+        if sampled:
+            table = table.take(pa.array(_sample_indices(total, max_rows)))
     frame = _to_pandas(table, contract)
     context = _ephemeral_context()
     asset = context.data_sources.add_pandas("govhub").add_dataframe_asset(name=contract.resource)

@@ -25,6 +25,7 @@ from govhub.exchange_log import log_run
 from govhub.lineage import emit_ingest
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
+from govhub.pipeline.parallel import ordered_map
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
 from lake import StagingArea, commit_manifest
@@ -184,7 +185,7 @@ def extract(run_id: str) -> dict[str, int]:
 
 def validate(run_id: str) -> dict[str, int]:
     """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
-    from quality import Scorecard
+    from quality import Scorecard, quarantine_all
     from quality import validate as validate_batch
 
     with _stage(run_id, "validate") as st:
@@ -195,25 +196,27 @@ def validate(run_id: str) -> dict[str, int]:
         counts: Counter[str] = Counter()
         reasons: Counter[tuple[str, str, str]] = Counter()
         scorecard: Scorecard | None = None
-        accepted, rejected, warned = [], [], []
-        for batch in staging.batches("extracted"):
-            if drift:
-                from quality import quarantine_all
 
-                verdict = quarantine_all(batch, contract, rule="schema_drift", message=drift["message"])
-            else:
-                verdict = validate_batch(batch, contract, references=references, today=st.ctx.today)
-            counts.update({k: verdict.counts[k] for k in ("accepted", "rejected", "warned")})
-            card = Scorecard.from_verdict(verdict, contract, accessible=True)
-            scorecard = card if scorecard is None else scorecard.merge(card)
-            for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
-                reasons[(rule, field, severity)] += n
-            accepted.append(verdict.accepted)
-            rejected.append(verdict.rejected)
-            warned.append(verdict.warned)
-        staging.write_tables("accepted", accepted, None)
-        staging.write_tables("rejected", _with_verdict(rejected, "rejected"), None)
-        staging.write_tables("warned", _with_verdict(warned, "warned"), None)
+        def check(batch: pa.RecordBatch) -> Any:
+            if drift:
+                return quarantine_all(batch, contract, rule="schema_drift", message=drift["message"])
+            return validate_batch(batch, contract, references=references, today=today)
+
+        today = st.ctx.today
+        with (
+            staging.output("accepted") as accepted,
+            staging.output("rejected", prepare=_verdict_column("rejected")) as rejected,
+            staging.output("warned", prepare=_verdict_column("warned")) as warned,
+        ):  # batch by batch: two batches are checked at once, outputs are staged in source order
+            for verdict in ordered_map(check, staging.batches("extracted")):
+                counts.update({k: verdict.counts[k] for k in ("accepted", "rejected", "warned")})
+                card = Scorecard.from_verdict(verdict, contract, accessible=True)
+                scorecard = card if scorecard is None else scorecard.merge(card)
+                for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
+                    reasons[(rule, field, severity)] += n
+                accepted.write(verdict.accepted)
+                rejected.write(verdict.rejected)
+                warned.write(verdict.warned)
         st.run.accepted, st.run.rejected, st.run.warned = counts["accepted"], counts["rejected"], counts["warned"]
         st.run.reconciled = (st.run.extracted or 0) == counts["accepted"] + counts["rejected"]
         st.run.top_reasons = _top_reasons(contract, reasons)
@@ -254,16 +257,17 @@ def _top_reasons(contract: Any, reasons: Counter[tuple[str, str, str]], limit: i
     ]
 
 
-def _with_verdict(tables: list[pa.Table], verdict: str) -> list[pa.Table]:
-    return [t.append_column("verdict", pa.array([verdict] * t.num_rows, pa.string())) for t in tables if t.num_rows]
+def _verdict_column(verdict: str) -> Any:
+    """A function adding the `verdict` column (rejected / warned) to a quarantine table."""
+    return lambda t: t.append_column("verdict", pa.array([verdict] * t.num_rows, pa.string()))
 
 
 def publish(run_id: str) -> dict[str, int | None]:
     """Quarantine the rejected rows, then MERGE the accepted ones in one Delta commit."""
     with _stage(run_id, "publish") as st:
         staging = st.ctx.staging(run_id)
-        flagged = staging.read_all(["rejected", "warned"])
-        if flagged is not None and flagged.num_rows:
+        flagged = staging.concatenated(["rejected", "warned"])
+        if flagged is not None:
             st.ctx.quarantine.write(flagged, run_seq=st.run.seq, run_id=run_id)
         metadata = {
             _RUN_ID_KEY: run_id,
@@ -273,7 +277,7 @@ def publish(run_id: str) -> dict[str, int | None]:
             ),
         }
         info = st.ctx.curated.commit(
-            staging.reader("accepted", st.ctx.curated_schema),
+            staging.source("accepted", st.ctx.curated_schema),
             app_id=app_id(st.run.resource),
             run_seq=st.run.seq,
             metadata=metadata,
@@ -302,12 +306,14 @@ def register(run_id: str) -> dict[str, Any]:
     """Register the version in the catalogue with its quality: GX suite on the increment, scorecard."""
     from catalog import register_contracts
     from quality import run_suite
+    from quality.suite import sample_stream
 
     with _stage(run_id, "register") as st, session_scope() as session:
         register_contracts(session, [st.ctx.contract])  # idempotent: the entry follows its contract
         report = session.get(QualityReport, run_id)
         if st.run.version is not None:
-            increment = st.ctx.staging(run_id).read_all(["accepted"])
+            staged = st.ctx.staging(run_id).source("accepted", st.ctx.curated_schema)
+            increment = sample_stream(staged, max_rows=st.ctx.settings.gx_max_rows)
             suite = run_suite(increment, st.ctx.contract, max_rows=st.ctx.settings.gx_max_rows)
             report.suite_success, report.suite_result = suite.success, suite.to_dict()
             report.version = st.run.version

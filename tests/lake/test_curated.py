@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from lake import CommitInfo, Lake
+from lake._changes import fingerprints, repeated
 from schemas import arrow_schema
 from schemas.errors import LakeError
 
@@ -117,6 +119,61 @@ def test_reader_input_is_accepted(lake, person, rows):
     table = rows(person, [f"k{i}" for i in range(100)])
     reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=10))
     assert t.commit(reader, app_id="x", run_seq=1, metadata=META).rows_inserted == 100
+
+
+def _source(table: pa.Table, chunk: int):
+    """A re-readable change stream over `table` in batches of `chunk` rows, counting its passes."""
+    passes: list[list[str] | None] = []
+
+    def open_reader(columns=None):
+        passes.append(columns)
+        selected = table if columns is None else table.select(list(columns))
+        return pa.RecordBatchReader.from_batches(selected.schema, selected.to_batches(max_chunksize=chunk))
+
+    return open_reader, passes
+
+
+def test_streamed_source_dedups_across_batches_and_drops_unknown_deletes(lake, person, rows, monkeypatch):
+    t = lake.curated(person)
+    first = pa.concat_tables([rows(person, ["a", "b", "c"], tag="old"), rows(person, ["a"], tag="new")])
+    source, passes = _source(first, chunk=2)
+    info = t.commit(source, app_id="x", run_seq=1, metadata=META)
+    assert info.rows_inserted == 3
+    assert _by_key(t.read(), "id_number")["a"]["name"] == "name-new"
+    # schema probe, key pass and the exact check of the repeated key (key column only), then the rows
+    assert passes == [None, ["id_number"], ["id_number"], None]
+    # every fingerprint equal: the exact comparison alone must decide which rows repeat a key
+    monkeypatch.setattr("lake.curated.fingerprints", lambda columns: np.zeros(len(columns[0]), dtype=np.uint64))
+    change = pa.concat_tables([
+        rows(person, ["b", "zz"], tag="v2", deleted=[False, True]),
+        rows(person, ["c", "b"], tag="v3", deleted=[True, False]),
+    ])  # fmt: skip
+    source, _ = _source(change, chunk=1)
+    info = t.commit(source, app_id="x", run_seq=2, metadata=META)
+    assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (0, 1, 1)
+    current = _by_key(t.read(), "id_number")
+    assert sorted(current) == ["a", "b"] and current["b"]["name"] == "name-v3"
+
+
+def test_large_change_sets_stream_into_merge(lake, person, rows, monkeypatch):
+    monkeypatch.setattr("lake.curated.MERGE_IN_MEMORY_ROWS", 5)
+    t = lake.curated(person)
+    t.commit(rows(person, [f"k{i:02d}" for i in range(20)]), app_id="x", run_seq=1, metadata=META)
+    change = rows(person, [f"k{i:02d}" for i in range(10, 30)], tag="v2")
+    source, _ = _source(change, chunk=4)
+    info = t.commit(source, app_id="x", run_seq=2, metadata=META)
+    assert (info.rows_inserted, info.rows_updated) == (10, 10)
+    assert t.read().num_rows == 30
+    kinds = sorted(r["_change_type"] for r in t.changes(after_version=0).to_pylist())
+    assert kinds.count("insert") == 10 and kinds.count("update_postimage") == 10
+
+
+def test_fingerprints_separate_keys_and_flag_repeats():
+    keys = pa.array(["a", "b", "a", None, "abc", "ab", None, "", "430902198001010011"])
+    prints = fingerprints([keys])
+    assert repeated(prints).tolist() == [0, 2, 3, 6]
+    assert len(set(prints.tolist())) == 7
+    assert repeated(fingerprints([pa.array([3, 1, 2])])).tolist() == []
 
 
 def test_last_commit_recognises_a_crashed_run(tmp_path, person, rows):

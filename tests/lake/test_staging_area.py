@@ -43,3 +43,20 @@ def test_local_object_store(lake, tmp_path):
     uri = store.put_file("deliveries/d.csv", src)
     assert uri.startswith("file://") and Path(lake.root, "deliveries/d.csv").read_text() == "x\n"
     assert store.presigned_get_url("deliveries/d.csv") == uri
+
+
+def test_writer_streams_batches_reads_columns_and_leaves_nothing_on_failure(lake, person, rows):
+    s = lake.staging(person, "run-3")
+    table = rows(person, [f"k{i}" for i in range(30)])
+    with s.writer("accepted", table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=7):
+            writer.write(batch)
+    assert writer.rows == 30 and s.rows("accepted") == 30
+    keys = s.reader("accepted", columns=["id_number"]).read_all()
+    assert keys.column_names == ["id_number"] and keys.column(0).equals(table.column("id_number"))
+    with pytest.raises(LakeError, match=r"has no column\(s\) \['nope'\]"):
+        s.reader("accepted", columns=["nope"])
+    with pytest.raises(RuntimeError), s.writer("rejected", table.schema) as writer:
+        writer.write(table)
+        raise RuntimeError("stage failed half way")
+    assert not s.exists("rejected")  # a later stage never reads a partial output
