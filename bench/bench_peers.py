@@ -62,24 +62,40 @@ def _imports(modules: Sequence[str]) -> float:
 # -- child cases ---------------------------------------------------------------------------------
 def case_raw(url: str, out: Path, *, stream: bool) -> dict[str, Any]:
     """The limit: ADBC read into Arrow, then Parquet (whole table, or batch by batch)."""
-    imports = _imports(["pyarrow", "pyarrow.parquet", _adbc_module(url)])
+    reader_module = _raw_reader(url)
+    imports = _imports(["pyarrow", "pyarrow.parquet", reader_module])
     import pyarrow.parquet as pq
 
-    adbc = importlib.import_module(_adbc_module(url))
     target = out / "raw.parquet"
+    query = f"SELECT * FROM {TABLE}"
     started = time.perf_counter()
-    with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM {TABLE}")
+    if reader_module == "connectorx":  # PostgreSQL without its ADBC driver: connectorx is the Arrow-native reader
+        import connectorx as cx
+
+        conn_str = _connectorx_kwargs(url)["conn"]
         if stream:
-            reader = cur.fetch_record_batch()
-            with pq.ParquetWriter(target, reader.schema) as writer:
-                for batch in reader:
-                    writer.write_batch(batch)
+            batches = cx.read_sql(conn_str, query, return_type="arrow_stream", batch_size=50_000)
+            _write_stream(pq, target, batches)
         else:
-            pq.write_table(cur.fetch_arrow_table(), target)
+            pq.write_table(cx.read_sql(conn_str, query, return_type="arrow"), target)
+    else:
+        adbc = importlib.import_module(reader_module)
+        with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            if stream:
+                _write_stream(pq, target, cur.fetch_record_batch())
+            else:
+                pq.write_table(cur.fetch_arrow_table(), target)
     seconds = time.perf_counter() - started
     written = pq.ParquetFile(target).metadata.num_rows
-    return {"seconds": seconds, "imports": imports, "rows_read": written, "rows_written": written}
+    return {"seconds": seconds, "imports": imports, "rows_read": written, "rows_written": written,
+            "reader": reader_module}  # fmt: skip
+
+
+def _write_stream(pq: Any, target: Path, reader: Any) -> None:
+    with pq.ParquetWriter(target, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
 
 
 def case_dlt(url: str, backend: str, work: Path) -> dict[str, Any]:
@@ -221,11 +237,10 @@ def case_pg_load(db: Path, pg_url: str) -> dict[str, Any]:
     started = time.perf_counter()
     src = sa.create_engine(f"sqlite:///{db}")
     dst = sa.create_engine(pg_url)
-    create_table(dst, TABLE)
-    table = reflect_table(dst, TABLE)
+    table = create_table(dst, TABLE)
     rows = 0
-    with src.connect() as conn:
-        result = conn.execution_options(yield_per=50_000).execute(sa.text(f"SELECT * FROM {TABLE}"))
+    with src.connect() as conn:  # typed through the contract's table: datetimes and booleans, not text
+        result = conn.execution_options(yield_per=50_000).execute(sa.select(reflect_table(src, TABLE)))
         for part in result.mappings().partitions(50_000):
             rows += insert_rows(dst, table, [dict(r) for r in part])
     return {"seconds": time.perf_counter() - started, "rows": rows}
@@ -239,18 +254,26 @@ def _mirror_changes(db: Path, pg_url: str, change: dict[str, Any]) -> int:
 
     n = change["updated"] + change["deleted"] + change["inserted"]
     src = sa.create_engine(f"sqlite:///{db}")
+    table = reflect_table(src, TABLE)
     with src.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.text(f"SELECT * FROM {TABLE} ORDER BY updated_at DESC LIMIT {n}"))]
+        newest = sa.select(table).order_by(table.c.updated_at.desc()).limit(n)
+        rows = [dict(r) for r in conn.execute(newest).mappings()]
     dst = sa.create_engine(pg_url)
-    table = reflect_table(dst, TABLE)
     keys = [r["id_number"] for r in rows]
     with dst.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.id_number.in_(keys)))
     return insert_rows(dst, table, rows)
 
 
-def _adbc_module(url: str) -> str:
-    return "adbc_driver_sqlite.dbapi" if url.startswith("sqlite") else "adbc_driver_postgresql.dbapi"
+def _raw_reader(url: str) -> str:
+    """ADBC's driver for the source; connectorx for PostgreSQL when its ADBC driver is not installed."""
+    if url.startswith("sqlite"):
+        return "adbc_driver_sqlite.dbapi"
+    try:
+        importlib.import_module("adbc_driver_postgresql")
+    except ImportError:
+        return "connectorx"
+    return "adbc_driver_postgresql.dbapi"
 
 
 def _adbc_uri(url: str) -> str:
@@ -302,7 +325,13 @@ def one_round(rows: int, round_no: int, *, backends: Sequence[str], source: str,
         else:
             args = ["--case", name]
             env = {"GOVHUB_HOME": str(hubs[name]), "GOVHUB_POPULATION_URL": url}
-        case = _child(args, env)
+        try:
+            case = _child(args, env)
+        except RuntimeError as e:  # one side failing must not hide the others' figures
+            error = str(e).strip().splitlines()[-1][:500]
+            results.append({"case": name, "phase": phase, "error": error})
+            print(f"  {phase:11} {name:15} FAILED: {error}", flush=True)
+            return
         results.append(_result(name, phase, case))
         print(f"  {phase:11} {name:15} {case['seconds']:8.2f} s  rows {case['rows_read']:>9,}  "
               f"peak RSS {case.rss_mb:6.0f} MB  [load {case.loadavg}]", flush=True)  # fmt: skip
@@ -321,8 +350,11 @@ def one_round(rows: int, round_no: int, *, backends: Sequence[str], source: str,
 def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]:
     """Medians per (case, phase), the ratios the targets need, and the row-count checks."""
     cases: dict[tuple[str, str], list[dict]] = {}
+    failed: dict[tuple[str, str], str] = {}
     for r in results:
-        if r["phase"] != "change":
+        if "error" in r:
+            failed[(r["case"], r["phase"])] = r["error"]
+        elif r["phase"] != "change":
             cases.setdefault((r["case"], r["phase"]), []).append(r)
     table = []
     for (name, phase), runs in cases.items():
@@ -344,6 +376,8 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
             "rss_mb": max(r["rss_mb"] for r in runs),
             "vmhwm_mb": max(r.get("vmhwm_mb", float("nan")) for r in runs),
         }
+        if runs[0].get("reader"):
+            entry["reader"] = runs[0]["reader"]
         if "pipeline_vmhwm_mb" in runs[0]:
             entry["pipeline_vmhwm_mb"] = max(r["pipeline_vmhwm_mb"] for r in runs)
         if "stages" in runs[0]:
@@ -373,6 +407,7 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
         "cases": table,
         "fastest_dlt": fastest_dlt["case"] if fastest_dlt else None,
         "row_checks": checks,
+        "failed": [{"case": c, "phase": ph, "error": err} for (c, ph), err in failed.items()],
         "targets": targets(by, fastest_dlt),
     }
 
@@ -395,6 +430,8 @@ def targets(by: dict[tuple[str, str], dict], fastest_dlt: dict | None) -> list[d
     if gh and inc:
         ratio = inc["incremental_ratio"]
         add(f"govhub 1 % incremental < {TARGET_INCREMENTAL:.0%} of full", f"{ratio:.1%}", ratio < TARGET_INCREMENTAL)
+    if not gh or not inc:
+        add("govhub full and incremental measured", "govhub did not complete: see the failures", False)
     return out
 
 
@@ -414,6 +451,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     bad = [c for c in summary["row_checks"] if not c["ok"]]
     wrong = "; ".join(f"{c['case']} {c['phase']} read {c['read']:,} (expected {c['expected']:,})" for c in bad)
     print("row counts: " + (wrong or "all sides read the expected rows"))
+    for f in summary.get("failed", []):
+        print(f"FAILED {f['case']} {f['phase']}: {f['error']}")
     for t in summary["targets"]:
         print(f"{t['status']:4}  {t['target']}: {t['measured']}")
 

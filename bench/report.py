@@ -322,6 +322,11 @@ def render_peers(part: dict[str, Any]) -> str:
         _table(headers, rows),
         "",
     ]
+    for f in part.get("failed", []):
+        out += [f"**{f['case']} {f['phase']} failed**: {f['error']}", ""]
+    reader = next((c.get("reader") for c in part["cases"] if c["case"] == "raw"), None)
+    if reader == "connectorx":
+        out += ["PostgreSQL's ADBC driver is not installed: raw reads through connectorx (Arrow-native) instead.", ""]
     bad = [c for c in part.get("row_checks", []) if not c["ok"]]
     if bad:
         out.append("Row counts **differ**: " + "; ".join(
