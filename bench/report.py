@@ -92,21 +92,28 @@ def run_peers(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_city(args: argparse.Namespace) -> dict[str, Any]:
-    """bench.bench_city at --scale (and the --sizes series), read from the JSON line each prints last."""
+    """bench.bench_city at --scale (and its RSS-flatness series), read from the JSON line each prints last."""
     if not (BENCH / "bench_city.py").exists():
         return _part("not run", reason="bench/bench_city.py is not in this tree yet")
+    module = [sys.executable, "-m", "bench.bench_city"]
+    usage = subprocess.run([*module, "--help"], cwd=ROOT, env=_env(), capture_output=True, text=True).stdout
+    calls = [("scale", ["--scale", args.scale])]
+    if args.city_series:  # the series flag as the script spells it: --series BASE, or --sizes 1x,2x,4x
+        if "--series" in usage:
+            calls.append(("series", ["--series", args.city_series]))
+        elif "--sizes" in usage:
+            calls.append(("series", ["--scale", args.city_series, "--sizes", "1x,2x,4x"]))
     results: dict[str, Any] = {}
     commands = []
-    calls = [("scale", ["--scale", args.scale])]
-    if args.city_sizes:
-        calls.append(("sizes", ["--scale", args.scale, "--sizes", args.city_sizes]))
     for name, extra in calls:
-        argv = [sys.executable, "-m", "bench.bench_city", *extra]
+        argv = [*module, *extra]
         commands.append(_cmd(argv))
         code, out, err, seconds = _run(argv, timeout=6 * 3600)
         found = _last_json(out)
-        if code or found is None:
-            return _part("failed", command=" ; ".join(commands), error=err or f"exit {code}, no JSON line")
+        if found is None or found.get("mode") == "error" or code not in (0, 2):  # 2: ran, counts do not reconcile
+            error = (found or {}).get("error") or err or f"exit {code}, no JSON line"
+            return _part("failed", command=" ; ".join(commands), error=error, **results)
+        found.pop("runs", None)  # a series repeats every run in full: keep its summary
         results[name] = found
         results[f"{name}_seconds"] = seconds
     return _part("ok", command=" ; ".join(commands), **results)
@@ -345,24 +352,58 @@ def render_peers(part: dict[str, Any]) -> str:
 
 
 def render_city(part: dict[str, Any]) -> str:
-    """The city-scale JSON, shown generically: scalars as a key/value table, lists of records as tables."""
+    """The city run's stages and totals, and the RSS series with its flatness verdict."""
     out = [f"Measured {part['measured_at']} (load {part['loadavg']})."]
-    for name in ("scale", "sizes"):
-        data = part.get(name)
-        if not isinstance(data, dict):
-            continue
-        out += ["", f"`{name}` run ({part.get(name + '_seconds', float('nan')):.0f} s):", ""]
-        scalars = [[k, v] for k, v in data.items() if not isinstance(v, dict | list)]
-        if scalars:
-            out += [_table(["figure", "value"], scalars), ""]
-        for key, value in data.items():
-            if isinstance(value, dict) and value:
-                flat = [[k, v if not isinstance(v, dict | list) else json.dumps(v)] for k, v in value.items()]
-                out += [f"{key}:", "", _table(["", "value"], flat), ""]
-            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                cols = list(dict.fromkeys(k for v in value for k in v))
-                out += [f"{key}:", "", _table(cols, [[v.get(c, "") for c in cols] for v in value]), ""]
+    run = part.get("scale")
+    if isinstance(run, dict) and isinstance(run.get("stages"), list):
+        out += ["", _city_run(run)]
+    elif isinstance(run, dict):
+        out += ["", _generic(run)]
+    series = part.get("series")
+    if isinstance(series, dict) and isinstance(series.get("series"), list):
+        out += ["", _city_series(series)]
+    elif isinstance(series, dict):
+        out += ["", _generic(series)]
     return "\n".join(out).rstrip()
+
+
+def _city_run(run: dict[str, Any]) -> str:
+    nan = float("nan")
+    sizes, totals = run.get("sizes", {}), run.get("totals", {})
+    counted = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sizes.items() if isinstance(v, int))
+    rows = [
+        [s.get("kind"), s.get("resource"), s.get("after", "") if s.get("kind") == "delivery" else "", s.get("rows"),
+         s.get("seconds"), s.get("work_seconds"), s.get("peak_rss_mb")]
+        for s in run["stages"]
+    ]  # fmt: skip
+    out = [f"Scale {run.get('scale')}: {counted}.", "",
+           _table(["stage", "resource", "after", "rows", "wall s", "work s", "peak RSS MB"], rows)]  # fmt: skip
+    if totals:
+        counts = "reconcile" if run.get("reconciled") else "**do not reconcile**: " + "; ".join(run.get("problems", []))
+        out += ["", (
+            f"Setup {run.get('setup', {}).get('seconds', nan):.1f} s; "
+            f"ingests {totals.get('ingest_seconds', nan):.1f} s; "
+            f"deliveries {totals.get('delivery_seconds', nan):.1f} s; end to end {totals.get('seconds', nan):.1f} s; "
+            f"max peak RSS {totals.get('peak_rss_mb', nan):,.0f} MB; counts {counts}."
+        )]  # fmt: skip
+    return "\n".join(out)
+
+
+def _city_series(series: dict[str, Any]) -> str:
+    rows = [[s.get("scale"), s.get("persons"), s.get("seconds"), s.get("max_peak_rss_mb")] for s in series["series"]]
+    out = ["Peak RSS as sizes grow:", "", _table(["scale", "persons", "end to end s", "max peak RSS MB"], rows)]
+    flat = series.get("flatness") or {}
+    if flat:
+        limit = flat.get("threshold", 1.25)
+        grows = [f"{k} ×{v}" for k, v in flat.get("stage_growth_4x_over_1x", {}).items() if v > limit]
+        verdict = f"4×/1× peak RSS {flat.get('ratio_4x_over_1x')}: {flat.get('verdict')}"
+        out += ["", verdict + (f"; stages growing: {', '.join(grows)}" if grows else "") + "."]
+    return "\n".join(out)
+
+
+def _generic(data: dict[str, Any]) -> str:
+    """Any JSON object: its scalars as a key/value table."""
+    return _table(["figure", "value"], [[k, v] for k, v in data.items() if not isinstance(v, dict | list)])
 
 
 def render_verify(part: dict[str, Any]) -> str:
@@ -458,6 +499,16 @@ def _summary_targets(parts: dict[str, Any]) -> list[list[Any]]:
         passed = best["answers_s"] >= VERIFY_TARGET[0] and best["p99"] < VERIFY_TARGET[1]
         rows.append(["verify", f"≥ {VERIFY_TARGET[0]:,} sealed answers/s, p99 < {VERIFY_TARGET[1]:.0f} ms",
                      f"{best['answers_s']:,.0f}/s, p99 {best['p99']:.0f} ms", _pass(passed)])  # fmt: skip
+    city = ok.get("city", {}).get("scale", {})
+    if isinstance(city.get("totals"), dict):
+        t = city["totals"]
+        rows.append(["city", f"end to end < 15 min at scale {city.get('scale')}", f"{t.get('seconds', 0):,.0f} s",
+                     _pass(bool(t.get("under_15_min")))])  # fmt: skip
+        rows.append(["city", "peak RSS < 2 GB", f"{t.get('peak_rss_mb', 0):,.0f} MB", _pass(bool(t.get("under_2_gb")))])
+    flat = ok.get("city", {}).get("series", {}).get("flatness")
+    if isinstance(flat, dict):
+        rows.append(["city", "peak RSS flat from 1× to 4× size", f"{flat.get('ratio_4x_over_1x')}×",
+                     _pass(bool(flat.get("flat")))])  # fmt: skip
     if "delivery" in ok:
         d = ok["delivery"]
         ratio = d.get("ratio", d["full_s"] / d["incremental_s"])
@@ -504,7 +555,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke run; writes to bench/out/ only")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}")
     p.add_argument("--scale", default=None, help="bench_city --scale (default 1; 0.02 with --quick)")
-    p.add_argument("--city-sizes", default=None, help="bench_city --sizes series (default 1x,2x,4x; none --quick)")
+    p.add_argument(
+        "--city-series", default=None, help="base scale of the 1x/2x/4x RSS series (default 0.05; none --quick)"
+    )
     p.add_argument("--rows", type=int, default=None, help="peers source rows (default 1,000,000; 10,000 --quick)")
     p.add_argument("--repeat", type=int, default=None, help="peers repetitions (default 3; 1 --quick)")
     p.add_argument("--backends", default="pyarrow,connectorx,sqlalchemy", help="dlt backends for peers")
@@ -520,7 +573,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     q = args.quick
     defaults = {
         "scale": "0.02" if q else "1",
-        "city_sizes": "" if q else "1x,2x,4x",
+        "city_series": "" if q else "0.05",
         "rows": 10_000 if q else 1_000_000,
         "repeat": 1 if q else 3,
         "verify_persons": 20_000 if q else 200_000,

@@ -93,7 +93,7 @@ def test_readme_section_is_replaced_and_hand_written_text_kept(tmp_path: Path) -
 
 def test_city_absent_is_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report, "BENCH", tmp_path)
-    part = report.run_city(argparse.Namespace(scale="1", city_sizes=""))
+    part = report.run_city(argparse.Namespace(scale="1", city_series=""))
     assert part["status"] == "not run"
 
 
@@ -124,3 +124,22 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     with pytest.raises(ValueError, match="no full-load case"):
         write_chart({"cases": []}, tmp_path / "empty.png")
+
+
+def test_city_run_and_series_render_with_their_targets() -> None:
+    stage = {"kind": "ingest", "resource": "person", "after": "full", "rows": 40_000, "seconds": 12.5,
+             "work_seconds": 9.0, "peak_rss_mb": 800.0}  # fmt: skip
+    run = {"scale": 0.01, "sizes": {"person": 40_000, "payment_files": 100}, "setup": {"seconds": 3.0},
+           "stages": [stage, {**stage, "kind": "delivery", "after": "incremental", "peak_rss_mb": 2100.0}],
+           "totals": {"seconds": 1000.0, "ingest_seconds": 20.0, "delivery_seconds": 5.0, "peak_rss_mb": 2100.0,
+                      "under_15_min": False, "under_2_gb": False}, "reconciled": True}  # fmt: skip
+    series = {"series": [{"scale": 0.01, "persons": 40_000, "seconds": 30.0, "max_peak_rss_mb": 500.0},
+                         {"scale": 0.04, "persons": 160_000, "seconds": 90.0, "max_peak_rss_mb": 600.0}],
+              "flatness": {"ratio_4x_over_1x": 1.2, "threshold": 1.25, "flat": True, "verdict": "flat",
+                           "stage_growth_4x_over_1x": {"ingest:person:full": 1.4}}}  # fmt: skip
+    part = report._part("ok", scale=run, series=series)
+    text = report.render_city(part)
+    assert "| delivery | person | incremental | 40,000 | 12.5 | 9.00 | 2,100 |" in text
+    assert "end to end 1000.0 s" in text and "stages growing: ingest:person:full ×1.4" in text
+    rows = report._summary_targets({"city": part})
+    assert [r[-1] for r in rows] == ["**MISS**", "**MISS**", "**PASS**"]
