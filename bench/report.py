@@ -606,7 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "peers" and args.peers_json:
             summary = json.loads(args.peers_json.read_text())
             summary.pop("runs", None)
-            parts[name] = {"status": "ok", "measured_at": _now(), "loadavg": summary.get("loadavg_end", "?"), **summary}
+            taken = datetime.fromtimestamp(args.peers_json.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            parts[name] = {"status": "ok", "measured_at": taken, "loadavg": summary.get("loadavg_end", "?"), **summary}
             parts[name]["command"] = f"python -m bench.bench_peers (results read from {args.peers_json.name})"
         else:
             parts[name] = runners[name](args)
