@@ -608,7 +608,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary.pop("runs", None)
             taken = datetime.fromtimestamp(args.peers_json.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
             parts[name] = {"status": "ok", "measured_at": taken, "loadavg": summary.get("loadavg_end", "?"), **summary}
-            parts[name]["command"] = f"python -m bench.bench_peers (results read from {args.peers_json.name})"
+            backends = ",".join(summary.get("backends", []))
+            parts[name]["command"] = (
+                f"python -m bench.bench_peers --rows {summary['rows']} --repeat {summary.get('repeat', '?')} "
+                f"--backends {backends} --source {summary.get('source', 'sqlite')} (rendered with --peers-json)"
+            )
         else:
             parts[name] = runners[name](args)
         print(f"=== {name}: {parts[name]['status']}", flush=True)
