@@ -551,7 +551,7 @@ def previous_parts(path: Path) -> dict[str, Any]:
 # -- main --------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The suite's flags; `--quick` picks small sizes for every part unless a size is given."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke run; writes to bench/out/ only")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}")
     p.add_argument("--scale", default=None, help="bench_city --scale (default 1; 0.02 with --quick)")
