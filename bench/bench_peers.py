@@ -25,6 +25,7 @@ are checked across sides. `--source postgresql` copies the table to the local Po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -43,6 +44,7 @@ from bench._harness import CaseResult, emit, loadavg, median, print_table, run_c
 
 DLT_BACKENDS = ("pyarrow", "connectorx", "sqlalchemy")
 TABLE = "person"
+DISCOVERY_ROWS = 1_000  # the small run that records each side's imports
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "govhub_bench_peers"
 
@@ -292,8 +294,21 @@ def _result(name: str, phase: str, case: CaseResult) -> dict[str, Any]:
             **case.data}  # fmt: skip
 
 
-def one_round(rows: int, round_no: int, *, backends: Sequence[str], source: str, ingest: bool) -> list[dict]:
-    """Every case once on a fresh copy of the registry: full runs, the 1 % change, incremental runs."""
+def one_round(
+    rows: int,
+    round_no: int,
+    *,
+    backends: Sequence[str],
+    source: str,
+    ingest: bool,
+    record: Path | None = None,
+    preload: Path | None = None,
+) -> list[dict]:
+    """Every case once on a fresh copy of the registry: full runs, the 1 % change, incremental runs.
+
+    `record`: each case appends the modules it imported to `record/<case>.txt`; `preload`: each case
+    imports the modules listed in `preload/<case>.txt` before its clock starts.
+    """
     from bench.bench_pipeline import cached_registry
 
     work = OUT / f"peers_{rows}_{round_no}"
@@ -324,6 +339,10 @@ def one_round(rows: int, round_no: int, *, backends: Sequence[str], source: str,
         else:
             args = ["--case", name]
             env = {"GOVHUB_HOME": str(hubs[name]), "GOVHUB_POPULATION_URL": url}
+        if record:
+            args += ["--record-modules", str(record / f"{name}.txt")]
+        if preload and (preload / f"{name}.txt").exists():
+            args += ["--preload", str(preload / f"{name}.txt")]
         try:
             case = _child(args, env)
         except RuntimeError as e:  # one side failing must not hide the others' figures
@@ -464,15 +483,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--source", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--no-ingest", action="store_true", help="skip the separate run_ingest case")
     parser.add_argument("--json-out", type=Path, help="write the summary here (bench/report.py reads it)")
+    parser.add_argument("--cold", action="store_true", help="count lazy imports as work (no module preload)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--preload", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--record-modules", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        return emit(_run_child(args))
+        preloaded = _preload(args.preload) if args.preload else 0.0
+        result = _run_child(args)
+        result["imports"] = result.get("imports", 0.0) + preloaded
+        if args.record_modules:
+            with args.record_modules.open("a") as f:
+                f.write("".join(f"{m}\n" for m in list(sys.modules)))
+        return emit(result)
     backends = [b for b in args.backends.split(",") if b]
     if unknown := set(backends) - set(DLT_BACKENDS):
         parser.error(f"unknown dlt backend(s) {sorted(unknown)}; choose from {', '.join(DLT_BACKENDS)}")
@@ -482,18 +510,38 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     cached_registry(args.rows)
     started = time.perf_counter()
+    options = {"backends": backends, "source": args.source, "ingest": not args.no_ingest}
+    preload = None
+    if not args.cold:  # every side's imports, lazy ones included, are loaded before its clock starts
+        preload = OUT / "peers_modules"
+        shutil.rmtree(preload, ignore_errors=True)
+        preload.mkdir(parents=True)
+        print(f"recording each side's imports on {DISCOVERY_ROWS:,} rows", flush=True)
+        one_round(DISCOVERY_ROWS, 99, **options, record=preload)  # type: ignore[arg-type]
     results: list[dict] = []
     for i in range(args.repeat):
         print(f"round {i + 1}/{args.repeat} ({args.rows:,} rows, source {args.source})", flush=True)
-        results.extend(one_round(args.rows, i, backends=backends, source=args.source, ingest=not args.no_ingest))
+        results.extend(one_round(args.rows, i, **options, preload=preload))  # type: ignore[arg-type]
     change = next(r for r in results if r["phase"] == "change")
     summary = summarise(results, rows=args.rows, changed=change["updated"] + change["deleted"] + change["inserted"])
     summary.update(source=args.source, repeat=args.repeat, backends=backends, loadavg_end=loadavg(),
+                   imports="preloaded" if preload else "counted as work",
                    seconds=time.perf_counter() - started, runs=results)  # fmt: skip
     print_summary(summary)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(summary, indent=1, default=str))
+
+
+def _preload(path: Path) -> float:
+    """Import the modules a side's earlier run imported (in that order); returns the seconds taken."""
+    started = time.perf_counter()
+    for name in dict.fromkeys(path.read_text().split()):
+        if name in sys.modules or name.startswith(("__main__", "__mp_main__", "bench")):
+            continue
+        with contextlib.suppress(Exception):  # one that cannot load on its own is loaded by the run, timed
+            importlib.import_module(name)
+    return time.perf_counter() - started
 
 
 def _run_child(args: argparse.Namespace) -> dict[str, Any]:
