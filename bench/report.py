@@ -88,7 +88,7 @@ def run_peers(args: argparse.Namespace) -> dict[str, Any]:
         return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
     summary = json.loads(target.read_text())
     summary.pop("runs", None)
-    return _part("ok", command=_cmd(argv), seconds=seconds, **summary)
+    return _part("ok", command=_cmd(argv), **{**summary, "seconds": seconds})
 
 
 def run_city(args: argparse.Namespace) -> dict[str, Any]:
