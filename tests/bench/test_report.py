@@ -143,3 +143,23 @@ def test_city_run_and_series_render_with_their_targets() -> None:
     assert "end to end 1000.0 s" in text and "stages growing: ingest:person:full ×1.4" in text
     rows = report._summary_targets({"city": part})
     assert [r[-1] for r in rows] == ["**MISS**", "**MISS**", "**PASS**"]
+
+
+def test_a_failed_side_is_listed_and_misses_the_targets() -> None:
+    runs = [r for r in _runs() if not (r["case"] == "govhub" and r["phase"] == "incremental")]
+    runs.append({"case": "govhub", "phase": "incremental", "error": "PipelineError: drift"})
+    s = summarise(runs, rows=ROWS, changed=CHANGED)
+    assert s["failed"] == [{"case": "govhub", "phase": "incremental", "error": "PipelineError: drift"}]
+    assert s["targets"][-1] == {"target": "govhub full and incremental measured",
+                                "measured": "govhub did not complete: see the failures", "status": "MISS"}  # fmt: skip
+
+
+def test_preload_imports_what_it_can(tmp_path: Path) -> None:
+    import sys
+
+    from bench.bench_peers import _preload
+
+    listing = tmp_path / "modules.txt"
+    listing.write_text("colorsys\nno_such_module_for_govhub\nbench.nothing\n__main__\n")
+    sys.modules.pop("colorsys", None)
+    assert _preload(listing) >= 0 and "colorsys" in sys.modules
