@@ -323,7 +323,8 @@ def render_peers(part: dict[str, Any]) -> str:
                "incr./full", "process wall s", "peak RSS MB"]  # fmt: skip
     out = [
         f"Source: {part['rows']:,} simulated persons (12 columns) in {part.get('source', 'sqlite')}; "
-        f"1 % change = {part['changed']:,} rows. Medians of {part.get('repeat', '?')}; measured "
+        f"1 % change = {part['changed']:,} rows. Imports {_imports_note(part)}. "
+        f"Medians of {part.get('repeat', '?')}; measured "
         f"{part['measured_at']}, load average at the end {part.get('loadavg_end', part['loadavg'])}.",
         "",
         _table(headers, rows),
@@ -349,6 +350,12 @@ def render_peers(part: dict[str, Any]) -> str:
                 _table(["run", *names], [["full", *(stages[s] for s in names)],
                                          *([["incremental", *(inc[s] for s in names)]] if inc else [])])]  # fmt: skip
     return "\n".join(out)
+
+
+def _imports_note(part: dict[str, Any]) -> str:
+    if part.get("imports") == "preloaded":
+        return "loaded before each clock starts (work time of a warm worker; process wall includes them)"
+    return "counted as work (cold processes, `--cold`)"
 
 
 def render_city(part: dict[str, Any]) -> str:
