@@ -77,6 +77,12 @@ def _part(status: str, **fields: Any) -> dict[str, Any]:
     return {"status": status, "measured_at": _now(), "loadavg": _loadavg(), **fields}
 
 
+def _load_range(summary: dict[str, Any]) -> str:
+    """The 1-minute load average's range over the peers cases (from the per-run records)."""
+    loads = [float(r["loadavg"].split()[0]) for r in summary.get("runs", []) if r.get("loadavg", "?")[0].isdigit()]
+    return f"{min(loads):.1f}–{max(loads):.1f}" if loads else "?"
+
+
 def run_peers(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_peers at --rows/--repeat; its JSON summary (without the per-run list)."""
     target = OUT / ("peers-quick.json" if args.quick else "peers.json")
@@ -87,6 +93,7 @@ def run_peers(args: argparse.Namespace) -> dict[str, Any]:
     if code or not target.exists():
         return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
     summary = json.loads(target.read_text())
+    summary["load_range"] = _load_range(summary)
     summary.pop("runs", None)
     return _part("ok", command=_cmd(argv), **{**summary, "seconds": seconds})
 
@@ -325,7 +332,8 @@ def render_peers(part: dict[str, Any]) -> str:
         f"Source: {part['rows']:,} simulated persons (12 columns) in {part.get('source', 'sqlite')}; "
         f"1 % change = {part['changed']:,} rows. Imports {_imports_note(part)}. "
         f"Medians of {part.get('repeat', '?')}; measured "
-        f"{part['measured_at']}, load average at the end {part.get('loadavg_end', part['loadavg'])}.",
+        f"{part['measured_at']}; 1-minute load average {part.get('load_range', '?')} over the cases, "
+        f"{part.get('loadavg_end', part['loadavg'])} at the end.",
         "",
         _table(headers, rows),
         "",
@@ -612,6 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n=== {name}", flush=True)
         if name == "peers" and args.peers_json:
             summary = json.loads(args.peers_json.read_text())
+            summary["load_range"] = _load_range(summary)
             summary.pop("runs", None)
             taken = datetime.fromtimestamp(args.peers_json.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
             parts[name] = {"status": "ok", "measured_at": taken, "loadavg": summary.get("loadavg_end", "?"), **summary}
