@@ -57,6 +57,21 @@ def render(entries: list[Entry], *, long: bool, seconds: float, exit_code: int) 
     return "\n".join(lines) + "\n"
 
 
+def write_record(path: Path, report: str, *, long: bool) -> None:
+    """Put the figures between this form's markers in `path`, keeping the rest of the file (or start one)."""
+    form = "long" if long else "bounded"
+    begin, end = f"<!-- reliability:{form}:begin -->", f"<!-- reliability:{form}:end -->"
+    block = f"{begin}\n{report}{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = (text.rstrip() + "\n\n" if text else "") + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability", description=__doc__)
     parser.add_argument("--long", action="store_true", help="the long form: bigger loops, minutes of load")
@@ -71,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report)
     if args.record:
-        args.record.parent.mkdir(parents=True, exist_ok=True)
-        args.record.write_text(report, encoding="utf-8")
+        write_record(args.record, report, long=args.long)
         print(f"figures written to {args.record}")
     lost = sum(t["rows_lost"] for t in totals(read_ledger(ledger)).values())
     return code or (1 if lost else 0)

@@ -24,3 +24,16 @@ def test_record_appends_and_totals_sum(tmp_path: Path, monkeypatch: pytest.Monke
 def test_record_refuses_unknown_sections_and_impossible_counts(section: str, tried: int, held: int) -> None:
     with pytest.raises(ValueError):
         record(section, "x", tried=tried, held=held)
+
+
+def test_record_replaces_only_its_own_form(tmp_path: Path) -> None:
+    from tests.reliability.__main__ import write_record
+
+    doc = tmp_path / "reliability.md"
+    doc.write_text("# Reliability\n\nprose kept\n", encoding="utf-8")
+    write_record(doc, "first bounded\n", long=False)
+    write_record(doc, "long figures\n", long=True)
+    write_record(doc, "second bounded\n", long=False)
+    text = doc.read_text(encoding="utf-8")
+    assert "prose kept" in text and "long figures" in text and "second bounded" in text
+    assert "first bounded" not in text
