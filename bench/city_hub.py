@@ -97,9 +97,7 @@ def case_tick(root: str, day: int) -> dict[str, Any]:
     summary = tick_all(Path(root), day=day)
     seconds = time.perf_counter() - started
     changes = summary.changes
-    offered = {
-        resource: sum(v for k, v in changes[resource].items()) for resource in ("person", "legal_entity", "credit_record")
-    }
+    offered = {resource: sum(changes[resource].values()) for resource in ("person", "legal_entity", "credit_record")}
     offered["payment"] = manifest_rows(Path(root) / "inbox", [summary.settlement_file.name])
     return {"seconds": seconds, "changes": changes, "offered": offered}
 
