@@ -12,7 +12,18 @@ credit platform simulator over HTTP) and 10,000,000 payments (100 daily GBK sett
 Every ingest and delivery runs in its own child process (`bench._harness.run_case`), so its peak RSS
 is its own; the parent only orchestrates. Targets: end to end (setup + ingests + deliveries) under
 15 minutes at the city's size, peak RSS under 2 GB and flat as sizes grow (`--series BASE`: 1x, 2x,
-4x of BASE). Prints a table, then as its last stdout line one JSON object (see `run_city`).
+4x of BASE). Prints a table, then as its last stdout line one JSON object:
+
+  run     {"mode": "run", "isolation", "scale", "seed", "sizes": {person, legal_entity, credit_record,
+          payment, payment_rows, payment_files}, "generation": {"seconds", "build_seconds", "tick_seconds",
+          "build_by_part", "tick_changes", "peak_rss_mb"}, "setup": {"seconds", "peak_rss_mb", "subscriptions"},
+          "stages": [{"stage", "resource", "kind": full|incremental|delivery, "after", "seconds", "work_seconds",
+          "rows", "peak_rss_mb", ...}], "totals": {"seconds", "ingest_seconds", "delivery_seconds",
+          "peak_rss_mb", "under_15_min", "under_2_gb"}, "reconciled", "problems", "loadavg"}
+  series  {"mode": "series", "base_scale", "runs": [run, run, run], "series": [{"scale", "persons", "seconds",
+          "max_peak_rss_mb"}], "flatness": {"max_peak_rss_mb", "ratio_4x_over_1x", "flat", "verdict",
+          "stage_growth_4x_over_1x"}, "reconciled"}
+  error   {"mode": "error", "error"} (exit 1); counts that do not reconcile exit 2.
 
     python -m bench.bench_city --scale 0.05          # a smoke run (200,000 persons)
     python -m bench.bench_city --series 0.025        # 0.025, 0.05, 0.1: RSS flatness
