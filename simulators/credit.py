@@ -152,7 +152,9 @@ def create_app(state: _State) -> FastAPI:
                 query = query.where(t.c.updated_at >= _parse_since(updated_since))
             if cursor:
                 cu, cid = _decode_cursor(cursor)
-                query = query.where(sa.or_(t.c.updated_at > cu, sa.and_(t.c.updated_at == cu, t.c.record_id > cid)))
+                # the `>=` range lets the (updated_at, record_id) index seek instead of scanning from the start
+                after = sa.or_(t.c.updated_at > cu, sa.and_(t.c.updated_at == cu, t.c.record_id > cid))
+                query = query.where(t.c.updated_at >= cu, after)
         except (ValueError, KeyError, TypeError) as e:
             return _error(400, "bad_request", f"cannot parse updated_since/cursor: {e}")
         with state.engine.connect() as conn:

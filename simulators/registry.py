@@ -179,15 +179,27 @@ def _driver_value(value: Any, dialect: str) -> Any:
     return value
 
 
+def _driver_column(values: list[Any], dialect: str) -> list[Any]:
+    """`_driver_value` over a column, skipping columns that hold no datetime or decimal (most of them)."""
+    if not {dt.datetime, Decimal} & set(map(type, values)):
+        return values
+    return [_driver_value(x, dialect) for x in values]
+
+
 def insert_rows(engine: sa.Engine, table: sa.Table, rows: Table | Iterable[dict[str, Any]]) -> int:
     """Bulk-insert rows through the driver's executemany (tuples, chunked), one transaction.
 
     Skips SQLAlchemy's per-row type processing: 1 M persons take seconds, not a minute.
     """
     dialect = engine.dialect.name
+    convert = dialect == "sqlite"
     if isinstance(rows, Table):
         names = list(rows.columns)
-        data = zip(*(rows.columns[n] for n in names), strict=True)
+        columns = [rows.columns[n] for n in names]
+        if convert:  # column-wise: only the columns holding datetimes or decimals are touched
+            columns = [_driver_column(c, dialect) for c in columns]
+            convert = False
+        data = zip(*columns, strict=True)
     else:
         row_list = list(rows)
         names = list(row_list[0]) if row_list else []
@@ -198,7 +210,6 @@ def insert_rows(engine: sa.Engine, table: sa.Table, rows: Table | Iterable[dict[
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
         f"VALUES ({', '.join([mark] * len(names))})"
     )
-    convert = dialect == "sqlite"
     count = 0
     with engine.begin() as conn:
         if dialect == "sqlite":
