@@ -24,6 +24,9 @@ __all__ = ["TickSummary", "tick_all"]
 log = logging.getLogger(__name__)
 # How a day's changes split: inserts, attribute updates, status changes, deletions.
 _SPLIT = (0.25, 0.4, 0.2, 0.15)
+# GB 11643 leaves 1,000 sequence numbers per county and birth date, so one day's newborns cannot
+# exceed a few thousand (Yiyang registers ~100 a day); above this, a day's extra inserts become updates
+MAX_BIRTHS_PER_DAY = 2_000
 
 
 @dataclass
@@ -39,6 +42,12 @@ class TickSummary:
 def _counts(n: int, share: float) -> list[int]:
     total = round(n * share)
     return [round(total * s) for s in _SPLIT]
+
+
+def _births_fit_one_day(counts: list[int]) -> list[int]:
+    """Person changes with at most MAX_BIRTHS_PER_DAY newborns; the rest of the share is updates."""
+    extra = max(0, counts[0] - MAX_BIRTHS_PER_DAY)
+    return [counts[0] - extra, counts[1] + extra, *counts[2:]]
 
 
 def _pool_table(engine: sa.Engine, resource: str, cols: list[str], where: str, bad_keys: set[str]) -> Table:
@@ -107,7 +116,7 @@ def tick_all(
     pop, ent, cred = connect(h.population_url), connect(h.legal_entity_url), connect(h.credit_url)
     try:
         n_pop = h.counts["person"]
-        counts = _counts(n_pop, change_share)
+        counts = _births_fit_one_day(_counts(n_pop, change_share))
         births = generate_persons(counts[0], seed=seed, bad_share=h.bad_share, epoch=h.epoch,
                                   born_on=start.date(), stamp_window=window)  # fmt: skip
         summary.changes["person"] = _tick_registry(pop, "person", rng, counts, window, births)
