@@ -81,6 +81,20 @@ def _read_all(fd: int, pid: int, timeout: float) -> bytes:
             chunks.append(chunk)
 
 
+def _answer_and_exit(write_fd: int, call: Callable[[], Any]) -> None:
+    """In a forked child: run `call`, pickle ("ok", result) or ("error", traceback) into the pipe, exit."""
+    code = 0
+    try:
+        payload = pickle.dumps(("ok", call()))
+    except BaseException:
+        payload, code = pickle.dumps(("error", traceback.format_exc())), 1
+    try:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(payload)
+    finally:
+        os._exit(code)
+
+
 def in_child(
     fn: Callable[..., Any], *args: Any, env: Mapping[str, str | None] | None = None, timeout: float = 120
 ) -> Any:
@@ -90,18 +104,13 @@ def in_child(
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         os.close(read_fd)
-        code = 0
-        try:
+
+        def call() -> Any:
             if env is not None:
                 child_env(env)
-            payload = pickle.dumps(("ok", fn(*args)))
-        except BaseException:
-            payload, code = pickle.dumps(("error", traceback.format_exc())), 1
-        try:
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
-        finally:
-            os._exit(code)
+            return fn(*args)
+
+        _answer_and_exit(write_fd, call)
     os.close(write_fd)
     try:
         data = _read_all(read_fd, pid, timeout)
@@ -197,16 +206,7 @@ def in_children(jobs: list[Callable[[int], Any]], *, workers: int, timeout: floa
             pid = os.fork()
             if pid == 0:
                 os.close(read_fd)
-                code = 0
-                try:
-                    payload = pickle.dumps(("ok", job(slot)))
-                except BaseException:
-                    payload, code = pickle.dumps(("error", traceback.format_exc())), 1
-                try:
-                    with os.fdopen(write_fd, "wb") as out:
-                        out.write(payload)
-                finally:
-                    os._exit(code)
+                _answer_and_exit(write_fd, lambda job=job, slot=slot: job(slot))
             os.close(write_fd)
             running[read_fd] = (pid, index, slot, [], time.monotonic() + timeout)
         ready, _, _ = select.select(list(running), [], [], 1.0)
