@@ -449,9 +449,11 @@ class CuratedTable:
                 snap = _normalise(dt.to_pyarrow_table(), self.schema)
                 stamp = _ts(dt.history(1)[0])
                 n = snap.num_rows
-                snap = snap.append_column("_change_type", pa.array(["insert"] * n, pa.string()))
-                snap = snap.append_column("_commit_version", pa.array([end] * n, pa.int64()))
-                return snap.append_column("_commit_timestamp", pa.array([stamp] * n, pa.timestamp("ms", tz="UTC")))
+                snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
+                snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
+                return snap.append_column(
+                    "_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n)
+                )
             if after_version >= end:
                 return _cdf_schema(self._current_schema(dt)).empty_table()
             feed = pa.table(dt.load_cdf(starting_version=after_version + 1, ending_version=end))

@@ -104,8 +104,27 @@ def order_by_key(table: pa.Table, keys: list[str]) -> pa.Table:
 
 def table_checksum(table: pa.Table) -> tuple[str, int]:
     """SHA-256 and size of the table's Arrow IPC stream (the delivered content for database/api modes)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    sink = _HashingSink()  # hashed as it is written: no second copy of the table in memory
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
         writer.write_table(table)
-    buf = sink.getvalue()
-    return hashlib.sha256(buf).hexdigest(), buf.size
+    return sink.digest.hexdigest(), sink.size
+
+
+class _HashingSink:
+    """A write-only file that keeps the SHA-256 and length of what it is given, not the bytes."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
