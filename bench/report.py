@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -126,32 +126,33 @@ def run_city(args: argparse.Namespace) -> dict[str, Any]:
     return _part("ok", command=" ; ".join(commands), **results)
 
 
+def _run_script(
+    argv: list[str], parse: Callable[[str], dict[str, Any]], complete: Callable[[dict[str, Any]], bool], **figures: Any
+) -> dict[str, Any]:
+    """Run one benchmark script as a child and parse its output into a part (failed when nothing parses)."""
+    code, out, err, seconds = _run(argv, timeout=3600)
+    if code:
+        return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
+    parsed = parse(out)
+    if not complete(parsed):
+        return _part("failed", command=_cmd(argv), error="no result in its output")
+    return _part("ok", command=_cmd(argv), seconds=seconds, **figures, **parsed)
+
+
 def run_verify(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_verify with --persons/--seconds; its table parsed into rows."""
     if shutil.which("wrk") is None:
         return _part("not run", reason="wrk is not installed (apt-get install -y wrk)")
     argv = [sys.executable, "-m", "bench.bench_verify", "--persons", str(args.verify_persons),
             "--seconds", str(args.verify_seconds)]  # fmt: skip
-    code, out, err, seconds = _run(argv, timeout=3600)
-    if code:
-        return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
-    parsed = parse_verify(out)
-    if not parsed["rows"]:
-        return _part("failed", command=_cmd(argv), error="no result table in its output")
-    return _part("ok", command=_cmd(argv), seconds=seconds, persons=args.verify_persons, **parsed)
+    return _run_script(argv, parse_verify, lambda p: bool(p["rows"]), persons=args.verify_persons)
 
 
 def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_delivery with --rows/--repeat; its lines parsed."""
     argv = [sys.executable, "-m", "bench.bench_delivery", "--rows", str(args.delivery_rows),
             "--repeat", str(args.delivery_repeat)]  # fmt: skip
-    code, out, err, seconds = _run(argv, timeout=3600)
-    if code:
-        return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
-    parsed = parse_delivery(out)
-    if "incremental_s" not in parsed or "full_s" not in parsed:
-        return _part("failed", command=_cmd(argv), error="no result lines in its output")
-    return _part("ok", command=_cmd(argv), seconds=seconds, rows=args.delivery_rows, **parsed)
+    return _run_script(argv, parse_delivery, lambda p: {"incremental_s", "full_s"} <= p.keys(), rows=args.delivery_rows)
 
 
 _VERIFY_ROW = re.compile(
