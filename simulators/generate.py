@@ -169,6 +169,12 @@ def generate_persons(
     id_region = np.where(rng.random(n) < 0.95, np.array(region, dtype=object), other[rng.integers(0, len(other), n)])
     region_int = id_region.astype(np.int64)
     seq = rng.integers(0, 1000, n)
+    _, per_prefix = np.unique(region_int * 10**8 + ymd, return_counts=True)
+    if n and per_prefix.max() > 1000:  # GB 11643 has 1,000 sequence numbers per county and birth date
+        raise ValueError(
+            f"{n} persons put {per_prefix.max()} on one county and birth date; GB 11643 allows 1,000 "
+            "(fewer newborns per day, or spread them over more dates)"
+        )
     while True:  # make the 17-digit prefixes unique: re-draw the sequence of later duplicates
         key = region_int * 10**11 + ymd * 1000 + seq
         _, first = np.unique(key, return_index=True)

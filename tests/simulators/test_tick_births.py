@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from simulators.generate import generate_persons
 from simulators.tick import MAX_BIRTHS_PER_DAY, _births_fit_one_day, _counts
 
@@ -22,3 +24,9 @@ def test_the_most_newborns_a_day_get_unique_valid_ids() -> None:
     ids = born.columns["id_number"]
     assert len(set(ids)) == len(ids) == MAX_BIRTHS_PER_DAY
     assert all(i[6:14] == "20260302" for i in ids)
+
+
+def test_more_newborns_than_a_birth_date_allows_is_refused_not_a_hang() -> None:
+    epoch = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="GB 11643 allows 1,000"):
+        generate_persons(20_000, seed=3, bad_share=0.0, epoch=epoch, born_on=dt.date(2026, 3, 2))
