@@ -1,10 +1,13 @@
-"""Group commit of verification events: every answer is in the exchange log before it is returned.
+"""Group commit of verification events and batch seals: every answer is sealed and in the exchange log before
+it is returned.
 
-Request threads hand their events (and the sealed answers to keep) to one writer thread and wait.
-The writer takes everything queued, appends it with one `ExchangeLog.append_many` and one insert
-of answers in ONE transaction, then wakes the waiters. Under load many requests share one commit
-(the head lock and the fsync are paid once per batch); when idle a request waits for its own commit
-only. If the commit fails, every waiter gets the error and no answer of that batch is returned.
+Request threads hand their events and the prepared answers (documents without a seal) to one writer
+thread and wait. The writer takes everything queued, seals all its answers with ONE signature (a
+Merkle tree, `exchange.seal.seal_documents`), appends the events with one `ExchangeLog.append_many`
+and inserts the sealed answers in ONE transaction, then wakes the waiters. Under load many requests
+share one signature and one commit (the head lock and the fsync are paid once per batch); when idle
+a request waits for its own (a tree of one). If sealing or the commit fails, every waiter gets the
+error and no answer of that batch is returned.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any, Literal
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
+from exchange.crypto import Signer, canonical_json
 from exchange.log import ExchangeLog
+from exchange.seal import seal_documents
 from exchange.verify.clients import VerificationAnswerRecord
 
 __all__ = ["LogWriter"]
@@ -31,7 +36,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Ticket:
     events: Sequence[Mapping[str, Any]]
-    answers: Sequence[Mapping[str, Any]]
+    answers: Sequence[dict[str, Any]]
+    signer: Signer | None = None
+    sealed: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -70,10 +77,23 @@ class LogWriter:
         self._closed = False
         self.batches = 0
         self.events = 0
+        self.trees = 0
 
-    def write(self, events: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[str, Any]] = ()) -> None:
-        """Queue the events (and answers) and wait until their transaction committed; re-raises its error."""
-        ticket = _Ticket(events, answers)
+    def write(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        answers: Sequence[dict[str, Any]] = (),
+        *,
+        signer: Signer | None = None,
+    ) -> None:
+        """Queue the events (and answers) and wait until their transaction committed; re-raises its error.
+
+        An answer whose ``document`` is a dict without ``seal`` is sealed by `signer` (with every other
+        answer of the same group commit and key) in place, and stored as canonical JSON.
+        """
+        if signer is None and any(isinstance(a["document"], dict) for a in answers):
+            raise ValueError("answers to seal need the signer that seals them")
+        ticket = _Ticket(events, answers, signer)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the verification log writer is closed")
@@ -83,8 +103,9 @@ class LogWriter:
             self._queue.append(ticket)
             self._cond.notify()
         if self.durability == "queued":
-            return
-        ticket.done.wait()
+            ticket.sealed.wait()  # the answer must carry its seal; the commit may follow
+        else:
+            ticket.done.wait()
         if ticket.error is not None:
             raise ticket.error
 
@@ -112,17 +133,47 @@ class LogWriter:
     def _run(self) -> None:
         while (tickets := self._take()) is not None:
             try:
+                self._seal(tickets)
+            except Exception as e:  # every waiter learns that its answers could not be sealed
+                log.exception("verification answers could not be sealed")
+                self._finish(tickets, e)
+                continue
+            if self.durability == "queued":
+                for t in tickets:
+                    t.sealed.set()
+            try:
                 self._commit(tickets)
             except Exception as e:  # every waiter learns that its events were not written
                 log.exception("verification events could not be written to the exchange log")
-                for t in tickets:
-                    t.error = e
-            for t in tickets:
-                t.done.set()
+                self._finish(tickets, e)
+                continue
+            self._finish(tickets, None)
+
+    @staticmethod
+    def _finish(tickets: list[_Ticket], error: BaseException | None) -> None:
+        for t in tickets:
+            t.error = error
+            t.sealed.set()
+            t.done.set()
+
+    def _seal(self, tickets: list[_Ticket]) -> None:
+        """Seal every prepared answer of these tickets: one tree and one signature per signing key."""
+        by_key: dict[str, tuple[Signer, list[dict[str, Any]]]] = {}
+        for t in tickets:
+            for a in t.answers:
+                if isinstance(a["document"], dict) and "seal" not in a["document"] and t.signer is not None:
+                    by_key.setdefault(t.signer.key_id, (t.signer, []))[1].append(a["document"])
+        for signer, documents in by_key.values():
+            seal_documents(signer, documents)
+        self.trees += len(by_key)
 
     def _commit(self, tickets: list[_Ticket]) -> None:
         events = [e for t in tickets for e in t.events]
-        answers = [a for t in tickets for a in t.answers]
+        answers = [
+            {**a, "document": canonical_json(a["document"]).decode("utf-8")} if isinstance(a["document"], dict) else a
+            for t in tickets
+            for a in t.answers
+        ]
         if self._lock_path is None:
             self._transaction(events, answers)
             return
@@ -133,7 +184,7 @@ class LogWriter:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _transaction(self, events: list[Mapping[str, Any]], answers: list[Mapping[str, Any]]) -> None:
+    def _transaction(self, events: list[Mapping[str, Any]], answers: list[dict[str, Any]]) -> None:
         with Session(self._engine) as session:
             xlog = ExchangeLog(session, signer=self._signer, checkpoint_every=self._checkpoint_every)
             xlog.append_many(events)

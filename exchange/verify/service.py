@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from exchange.crypto import Signer, canonical_json, sm3_hex
-from exchange.seal import VerifyResult, seal_answer, verify_sealed
+from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
@@ -49,19 +49,15 @@ def subject_hash(subject: Any) -> str | None:
 
 
 def build_request(item: str, body: Mapping[str, Any], *, batch: bool = False) -> dict[str, Any]:
-    """The request object a seal's request_hash covers: the item plus the body members as sent.
+    """The request a seal's request_hash covers: `canonical_request` of the body members as sent.
 
-    ``{"item", "case_number", "purpose", "subject" (or "subjects" for a batch), "params"}``, with
-    `params` defaulting to {}. An approval system rebuilds it from what it sent to check the binding.
+    ``{"item", "case_number", "purpose", "subject" (or "subjects" for a batch), "params"}``: the item from
+    the URL, `params` defaulting to {}. An approval system that saved the body it posted checks the
+    binding with that body alone; `verify_sealed` and the reference checker complete it the same way.
     """
     key = "subjects" if batch else "subject"
-    return {
-        "item": item,
-        "case_number": body.get("case_number"),
-        "purpose": body.get("purpose"),
-        key: body.get(key),
-        "params": body.get("params") or {},
-    }
+    members = {name: body[name] for name in ("case_number", "purpose", key, "params") if name in body}
+    return canonical_request(members, item=item)
 
 
 class VerificationService:
@@ -148,7 +144,7 @@ class VerificationService:
         else:
             events = [self._event(state, item_code, status, None, h, started, extra) for h, extra in events]
         try:
-            self.writer.write(events, answers)
+            self.writer.write(events, answers, signer=self.signer)
         except Exception:
             log.exception("verification of %s not answered: the exchange log could not be written", item_code)
             error = VerificationError(503, "log_unavailable", "the exchange log is unavailable; try again later")
@@ -222,18 +218,14 @@ class VerificationService:
         else:
             answer.update(results[0])
         request = build_request(item.code, parsed, batch=batch)
-        if sealed:
-            document: dict[str, Any] = dict(
-                seal_answer(self.signer, request=request, answer=answer, item=item.code, version=snap.version)
-            )
-        else:
-            document = {"answer": answer, "item": item.code, "version": snap.version}
+        document = prepare_answer(
+            request=request, answer=answer, item=item.code, version=snap.version, algorithm=self.signer.algorithm
+        )
         answers = []
-        if sealed:
+        if sealed:  # the log writer seals it with the others of its group commit (one signature per tree)
             answers.append({
                 "answer_id": answer_id, "client_id": client.id, "item": item.code, "case_number": case_number,
-                "version": snap.version, "issued_at": document["issued_at"],
-                "document": canonical_json(document).decode("utf-8"),
+                "version": snap.version, "issued_at": document["issued_at"], "document": document,
             })  # fmt: skip
         state["case_number"], state["purpose"], state["answer_id"] = case_number, purpose, answer_id
         events = [(h, {"match": r.get("match") if r else None, "index": i} if batch else {}) for i, (h, r) in
