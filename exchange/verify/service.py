@@ -8,8 +8,11 @@ Answers are sealed (`exchange.seal`) and name the serving-store version they wer
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -65,6 +68,8 @@ class VerificationService:
 
     `store` serves the data, `signer` seals, `engine` holds clients, the exchange log and issued answers.
     `today` gives the issuing date in Beijing time (rules default their date parameters to it).
+    `link_secret` keys the unguessable links to the printable pages (`answer_page_token`); without
+    one a random secret is drawn, so links then hold only for this process.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class VerificationService:
         limiter: RateLimiter | None = None,
         writer: LogWriter | None = None,
         today: Callable[[], date] | None = None,
+        link_secret: bytes | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -87,6 +93,7 @@ class VerificationService:
         self.limiter = limiter or RateLimiter()
         self.writer = writer or LogWriter(engine, signer=signer)
         self._today = today or (lambda: datetime.now(_BEIJING).date())
+        self._link_secret = link_secret or secrets.token_bytes(32)
 
     # -- catalogue and keys ------------------------------------------------------------------------
 
@@ -109,12 +116,49 @@ class VerificationService:
         return verify_sealed(document, public_key_pem=self.signer.public_key_pem(), request=request)
 
     def answer_document(self, answer_id: str) -> dict[str, Any] | None:
-        """A sealed answer issued earlier, by its id (for the counter page), or None."""
+        """A sealed answer issued earlier, by its id, or None (no access check: callers decide who may see it)."""
+        record = self._answer_record(answer_id)
+        return None if record is None else json.loads(record.document)
+
+    def answer_for_client(self, answer_id: str, *, client_key: str | None) -> tuple[int, dict[str, Any]]:
+        """(status, document) of an answer for the client that asked it: 401 without a valid key, and 404
+        for an unknown id or another client's answer (so ids cannot be probed); refusals are logged."""
+        started = time.perf_counter()
+        client = self.clients.authenticate(client_key) if client_key else None
+        record = self._answer_record(answer_id) if client is not None else None
+        if client is not None and record is not None and record.client_id == client.id:
+            return 200, json.loads(record.document)
+        if client is None:
+            code = "missing_key" if not client_key else "invalid_key"
+            error = VerificationError(401, code, "send the asking client's key in the X-Client-Key header")
+        else:
+            code = "answer_not_found" if record is None else "answer_of_another_client"
+            error = VerificationError(404, "answer_not_found", "no answer with this id was issued to this client")
+        state = {"client": client, "item": None, "body": None, "version": None, "answer_id": answer_id[:36]}
+        status = 403 if code == "answer_of_another_client" else error.status  # the log tells what the 404 hides
+        event = self._event(state, "answers", status, code, None, started, {"read": "answer", "answered": error.status})
+        try:
+            self.writer.write([event])
+        except Exception:  # the refusal stands; the failure goes to the application log
+            log.exception("a refused answer read could not be written to the exchange log")
+        return error.status, error.body()
+
+    def answer_page_token(self, answer_id: str) -> str:
+        """The secret part of the printable page's link: HMAC-SHA256(link secret, answer id), 128 bits as hex."""
+        mac = hmac.new(self._link_secret, b"govhub-answer-page|" + answer_id.encode("utf-8"), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def answer_for_page(self, answer_id: str, token: str) -> dict[str, Any] | None:
+        """The answer behind a printable-page link, or None when the id is unknown or the token is not its own."""
+        if not hmac.compare_digest(self.answer_page_token(answer_id), token.encode("ascii", "replace").decode()):
+            return None
+        return self.answer_document(answer_id)
+
+    def _answer_record(self, answer_id: str) -> VerificationAnswerRecord | None:
         if len(answer_id) > 36:
             return None
-        with Session(self.engine) as session:
-            row = session.get(VerificationAnswerRecord, answer_id)
-            return None if row is None else json.loads(row.document)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(VerificationAnswerRecord, answer_id)
 
     # -- asking ------------------------------------------------------------------------------------
 
