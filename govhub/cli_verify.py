@@ -16,13 +16,17 @@ verify_app = typer.Typer(help="数据核验 — verification questions with seal
 seal_app = typer.Typer(help="电子签章 — check sealed answers offline.", no_args_is_help=True)
 
 
-def _pairs(values: list[str] | None, what: str) -> dict[str, Any]:
-    """key=value arguments; a value that parses as a JSON number stays a number (params such as years=3)."""
+def _pairs(values: list[str] | None, what: str, *, numbers: bool = True) -> dict[str, Any]:
+    """key=value arguments; with `numbers`, a value that parses as a JSON number stays a number (params such
+    as years=3). Subject fields are always text: an all-digit ID number must not become an integer."""
     out: dict[str, Any] = {}
     for pair in values or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{what} '{pair}' must be key=value")
+        if not numbers:
+            out[key] = value
+            continue
         try:
             parsed = json.loads(value)
             out[key] = parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else value
@@ -71,7 +75,7 @@ def ask(
     ] = None,
 ) -> None:
     """Ask one verification question (in-process or over HTTP) and print the sealed answer."""
-    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject")}
+    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject", numbers=False)}
     if param:
         body["params"] = _pairs(param, "--param")
     if url:
