@@ -12,6 +12,7 @@ error and no answer of that batch is returned.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import threading
@@ -41,6 +42,15 @@ class _Ticket:
     sealed: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    future: asyncio.Future[None] | None = None  # an awaiting coroutine's, resolved on its loop
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class LogWriter:
@@ -91,9 +101,36 @@ class LogWriter:
         An answer whose ``document`` is a dict without ``seal`` is sealed by `signer` (with every other
         answer of the same group commit and key) in place, and stored as canonical JSON.
         """
+        ticket = self._enqueue(events, answers, signer, None)
+        if self.durability == "queued":
+            ticket.sealed.wait()  # the answer must carry its seal; the commit may follow
+        else:
+            ticket.done.wait()
+        if ticket.error is not None:
+            raise ticket.error
+
+    async def write_async(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        answers: Sequence[dict[str, Any]] = (),
+        *,
+        signer: Signer | None = None,
+    ) -> None:
+        """`write` for an event loop: the same guarantees, awaited instead of blocking a thread."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(events, answers, signer, future)
+        await future
+
+    def _enqueue(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        answers: Sequence[dict[str, Any]],
+        signer: Signer | None,
+        future: asyncio.Future[None] | None,
+    ) -> _Ticket:
         if signer is None and any(isinstance(a["document"], dict) for a in answers):
             raise ValueError("answers to seal need the signer that seals them")
-        ticket = _Ticket(events, answers, signer)
+        ticket = _Ticket(events, answers, signer, future=future)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the verification log writer is closed")
@@ -102,12 +139,7 @@ class LogWriter:
                 self._thread.start()
             self._queue.append(ticket)
             self._cond.notify()
-        if self.durability == "queued":
-            ticket.sealed.wait()  # the answer must carry its seal; the commit may follow
-        else:
-            ticket.done.wait()
-        if ticket.error is not None:
-            raise ticket.error
+        return ticket
 
     def close(self) -> None:
         """Stop the writer after the queued tickets are written."""
@@ -141,6 +173,7 @@ class LogWriter:
             if self.durability == "queued":
                 for t in tickets:
                     t.sealed.set()
+                    self._wake(t)
             try:
                 self._commit(tickets)
             except Exception as e:  # every waiter learns that its events were not written
@@ -149,12 +182,19 @@ class LogWriter:
                 continue
             self._finish(tickets, None)
 
-    @staticmethod
-    def _finish(tickets: list[_Ticket], error: BaseException | None) -> None:
+    def _finish(self, tickets: list[_Ticket], error: BaseException | None) -> None:
         for t in tickets:
+            woken = t.sealed.is_set()  # queued: its waiter was already answered
             t.error = error
             t.sealed.set()
             t.done.set()
+            if not woken or self.durability != "queued":
+                self._wake(t)
+
+    @staticmethod
+    def _wake(t: _Ticket) -> None:
+        if t.future is not None:
+            t.future.get_loop().call_soon_threadsafe(_settle, t.future, t.error)
 
     def _seal(self, tickets: list[_Ticket]) -> None:
         """Seal every prepared answer of these tickets: one tree and one signature per signing key."""
@@ -189,7 +229,7 @@ class LogWriter:
             xlog = ExchangeLog(session, signer=self._signer, checkpoint_every=self._checkpoint_every)
             xlog.append_many(events)
             if answers:
-                session.execute(insert(VerificationAnswerRecord), list(answers))
+                session.execute(insert(VerificationAnswerRecord.__table__), answers)  # Core: no ORM bulk overhead
             session.commit()
         self.batches += 1
         self.events += len(events)

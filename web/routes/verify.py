@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
 from fastapi import APIRouter, Depends, Form, Header, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -75,10 +75,17 @@ _ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
+_ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselves; the spec still shows both
+    "parameters": [
+        {"name": "X-Client-Key", "in": "header", "required": False, "description": "审批系统密钥 — the client key",
+         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"}},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+}  # fmt: skip
 
 
 def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = orjson.dumps(document)  # UTF-8, compact, as json.dumps(ensure_ascii=False) but ~10x faster
     if status == 429:
         headers = {**(headers or {}), "Retry-After": "60"}
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -104,11 +111,20 @@ async def _bounded(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _ask(service: VerificationService, item: str, request: Request, key: str | None, *, batch: bool) -> Response:
+def _service(request: Request) -> VerificationService:
+    """The app's service, honouring `dependency_overrides` like `Depends` would (without its per-request cost)."""
+    provider = request.app.dependency_overrides.get(get_verification_service, get_verification_service)
+    return provider()
+
+
+async def _ask(item: str, request: Request, *, batch: bool) -> Response:
+    """The hot path: no dependency solving, no thread hop (`ask_async`), orjson out."""
+    service = _service(request)
     length = request.headers.get("content-length")
     declared_too_large = length is not None and length.isdigit() and int(length) > _MAX_BODY
     body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
-    status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
+    key = request.headers.get("x-client-key")
+    status, document = await service.ask_async(item, client_key=key, body=body, batch=batch)
     return _json(status, document, _page_link(service, status, document))
 
 
@@ -125,16 +141,16 @@ def public_key(service: ServiceDep) -> dict[str, str]:
     return service.public_key()
 
 
-@router.post("/api/verify/{item}", responses=_ASK_ERRORS)
-async def verify_one(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+@router.post("/api/verify/{item}", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+async def verify_one(item: str, request: Request) -> Response:
     """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
-    return await _ask(service, item, request, x_client_key, batch=False)
+    return await _ask(item, request, batch=False)
 
 
-@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS)
-async def verify_batch(item: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+async def verify_batch(item: str, request: Request) -> Response:
     """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
-    return await _ask(service, item, request, x_client_key, batch=True)
+    return await _ask(item, request, batch=True)
 
 
 @router.get("/api/verify/answers/{answer_id}", responses=_ANSWER_ERRORS)
