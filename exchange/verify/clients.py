@@ -199,12 +199,6 @@ class ClientRegistry:
                 self._checking.pop(fingerprint, None)
         return info if info is not None and info.active else None
 
-    def remembers(self, key: str | None) -> bool:
-        """True when `key` was verified within `cache_seconds` (authenticating it costs no scrypt)."""
-        if not key or len(key) > 200:
-            return False
-        return self._remembered(hashlib.sha256(key.encode("utf-8")).digest()) is not None
-
     def _remembered(self, fingerprint: bytes) -> ClientInfo | None:
         hit = self._cache.get(fingerprint)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None

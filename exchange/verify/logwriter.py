@@ -1,18 +1,18 @@
 """Group commit of verification events and batch seals: every answer is sealed and in the exchange log before
 it is returned.
 
-Request threads hand their events and the prepared answers (documents without a seal) to one writer
-thread and wait. The writer takes everything queued, seals all its answers with ONE signature (a
-Merkle tree, `exchange.seal.seal_documents`), appends the events with one `ExchangeLog.append_many`
-and inserts the sealed answers in ONE transaction, then wakes the waiters. Under load many requests
-share one signature and one commit (the head lock and the fsync are paid once per batch); when idle
-a request waits for its own (a tree of one). If sealing or the commit fails, every waiter gets the
-error and no answer of that batch is returned.
+Request threads hand their events and the prepared answers (documents without a seal) to the writer
+and wait. Two threads form a pipeline: the sealer takes everything queued and seals all its answers
+with ONE signature (a Merkle tree, `exchange.seal.seal_documents`); the committer takes everything
+sealed, appends the events with one `ExchangeLog.append_many` and inserts the sealed answers in ONE
+transaction, then wakes the waiters. The next group is sealed while the previous one is being
+committed (the fsync releases the GIL). Under load many requests share one signature and one commit
+(the head lock and the fsync are paid once per batch); when idle a request waits for its own (a tree
+of one). If sealing or the commit fails, every waiter gets the error and no answer of it is returned.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import threading
@@ -42,15 +42,6 @@ class _Ticket:
     sealed: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-    future: asyncio.Future[None] | None = None  # an awaiting coroutine's, resolved on its loop
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
 
 
 class LogWriter:
@@ -81,9 +72,10 @@ class LogWriter:
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._max_batch = max_batch
-        self._queue: list[_Ticket] = []
+        self._queue: list[_Ticket] = []  # waiting to be sealed
+        self._sealed: list[_Ticket] = []  # sealed, waiting to be committed
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
         self.events = 0
@@ -101,7 +93,7 @@ class LogWriter:
         An answer whose ``document`` is a dict without ``seal`` is sealed by `signer` (with every other
         answer of the same group commit and key) in place, and stored as canonical JSON.
         """
-        ticket = self._enqueue(events, answers, signer, None)
+        ticket = self._enqueue(events, answers, signer)
         if self.durability == "queued":
             ticket.sealed.wait()  # the answer must carry its seal; the commit may follow
         else:
@@ -109,61 +101,61 @@ class LogWriter:
         if ticket.error is not None:
             raise ticket.error
 
-    async def write_async(
-        self,
-        events: Sequence[Mapping[str, Any]],
-        answers: Sequence[dict[str, Any]] = (),
-        *,
-        signer: Signer | None = None,
-    ) -> None:
-        """`write` for an event loop: the same guarantees, awaited instead of blocking a thread."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue(events, answers, signer, future)
-        await future
-
     def _enqueue(
         self,
         events: Sequence[Mapping[str, Any]],
         answers: Sequence[dict[str, Any]],
         signer: Signer | None,
-        future: asyncio.Future[None] | None,
     ) -> _Ticket:
         if signer is None and any(isinstance(a["document"], dict) for a in answers):
             raise ValueError("answers to seal need the signer that seals them")
-        ticket = _Ticket(events, answers, signer, future=future)
+        ticket = _Ticket(events, answers, signer)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the verification log writer is closed")
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="verify-log-writer", daemon=True)
-                self._thread.start()
+            if not self._threads or not all(t.is_alive() for t in self._threads):
+                self._threads = [
+                    threading.Thread(target=self._seal_loop, name="verify-log-sealer", daemon=True),
+                    threading.Thread(target=self._commit_loop, name="verify-log-writer", daemon=True),
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._queue.append(ticket)
-            self._cond.notify()
+            self._cond.notify_all()
         return ticket
 
     def close(self) -> None:
-        """Stop the writer after the queued tickets are written."""
+        """Stop the writer after the queued tickets are sealed and written."""
         with self._cond:
             self._closed = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
 
-    def _take(self) -> list[_Ticket] | None:
+    def _take(self, queue: list[_Ticket], *, sealer: bool) -> list[_Ticket] | None:
+        """Up to `max_batch` events' worth of tickets from `queue`, waiting for some; None once closed and drained.
+
+        The sealer takes a group only when the committer has taken the previous one, so it runs at most
+        one group ahead and a group gathers everything that arrived during one commit (one tree each).
+        """
         with self._cond:
-            while not self._queue and not self._closed:
-                self._cond.wait()
-            if not self._queue:
-                return None
+            while True:
+                if queue and not (sealer and self._sealed):
+                    break
+                drained = not queue and (sealer or not self._threads[0].is_alive())
+                if self._closed and drained:
+                    return None
+                self._cond.wait(timeout=None if sealer else 0.5)
             taken, count = [], 0
-            while self._queue and (not taken or count + len(self._queue[0].events) <= self._max_batch):
-                ticket = self._queue.pop(0)
+            while queue and (not taken or count + len(queue[0].events) <= self._max_batch):
+                ticket = queue.pop(0)
                 taken.append(ticket)
                 count += len(ticket.events)
+            self._cond.notify_all()
             return taken
 
-    def _run(self) -> None:
-        while (tickets := self._take()) is not None:
+    def _seal_loop(self) -> None:
+        while (tickets := self._take(self._queue, sealer=True)) is not None:
             try:
                 self._seal(tickets)
             except Exception as e:  # every waiter learns that its answers could not be sealed
@@ -173,7 +165,12 @@ class LogWriter:
             if self.durability == "queued":
                 for t in tickets:
                     t.sealed.set()
-                    self._wake(t)
+            with self._cond:
+                self._sealed.extend(tickets)
+                self._cond.notify_all()
+
+    def _commit_loop(self) -> None:
+        while (tickets := self._take(self._sealed, sealer=False)) is not None:
             try:
                 self._commit(tickets)
             except Exception as e:  # every waiter learns that its events were not written
@@ -182,19 +179,12 @@ class LogWriter:
                 continue
             self._finish(tickets, None)
 
-    def _finish(self, tickets: list[_Ticket], error: BaseException | None) -> None:
+    @staticmethod
+    def _finish(tickets: list[_Ticket], error: BaseException | None) -> None:
         for t in tickets:
-            woken = t.sealed.is_set()  # queued: its waiter was already answered
             t.error = error
             t.sealed.set()
             t.done.set()
-            if not woken or self.durability != "queued":
-                self._wake(t)
-
-    @staticmethod
-    def _wake(t: _Ticket) -> None:
-        if t.future is not None:
-            t.future.get_loop().call_soon_threadsafe(_settle, t.future, t.error)
 
     def _seal(self, tickets: list[_Ticket]) -> None:
         """Seal every prepared answer of these tickets: one tree and one signature per signing key."""
@@ -206,11 +196,15 @@ class LogWriter:
         for signer, documents in by_key.values():
             seal_documents(signer, documents)
         self.trees += len(by_key)
+        for t in tickets:  # the stored form, made here so that the committer only writes
+            for a in t.answers:
+                if isinstance(a["document"], dict):
+                    a["stored"] = canonical_json(a["document"]).decode("utf-8")
 
     def _commit(self, tickets: list[_Ticket]) -> None:
         events = [e for t in tickets for e in t.events]
         answers = [
-            {**a, "document": canonical_json(a["document"]).decode("utf-8")} if isinstance(a["document"], dict) else a
+            {k: v for k, v in a.items() if k != "stored"} | {"document": a["stored"]} if "stored" in a else a
             for t in tickets
             for a in t.answers
         ]

@@ -8,7 +8,6 @@ Answers are sealed (`exchange.seal`) and name the serving-store version they wer
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -183,31 +182,6 @@ class VerificationService:
         status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
         try:
             self.writer.write(events, answers, signer=self.signer)
-        except Exception:
-            return self._log_unavailable(item_code)
-        return status, document
-
-    async def ask_async(
-        self,
-        item_code: str,
-        *,
-        client_key: str | None,
-        body: bytes | str | Mapping[str, Any],
-        batch: bool = False,
-        sealed: bool = True,
-    ) -> tuple[int, dict[str, Any]]:
-        """`ask` for an event loop: answered on the loop, awaiting the log writer without blocking it.
-
-        A key not yet remembered (a scrypt check, ~50 ms) is answered on a worker thread instead, so
-        the loop never stalls on it; a remembered key costs a dict lookup, the rest is CPU in µs.
-        """
-        if not self.clients.remembers(client_key):
-            return await asyncio.to_thread(
-                self.ask, item_code, client_key=client_key, body=body, batch=batch, sealed=sealed
-            )
-        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
-        try:
-            await self.writer.write_async(events, answers, signer=self.signer)
         except Exception:
             return self._log_unavailable(item_code)
         return status, document

@@ -58,10 +58,10 @@ def signer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return load_or_create_signer(tmp_path_factory.mktemp("batch"), algorithm=request.param)
 
 
-def _batch(signer: Signer, n: int) -> list[dict]:
+def _batch(signer: Signer, n: int, version: int = 4) -> list[dict]:
     docs = [
         prepare_answer(request=body({"id_number": f"{i}"}), answer={"answer_id": str(i), "match": i % 2 == 0},
-                       item="person_alive", version=4, algorithm=signer.algorithm)
+                       item="person_alive", version=version, algorithm=signer.algorithm)
         for i in range(n)
     ]  # fmt: skip
     return seal_documents(signer, docs)
@@ -93,7 +93,7 @@ def test_a_batch_answer_cannot_be_altered_or_moved(signer: Signer) -> None:
     resized["seal"]["tree_size"] = 5
     resized["seal"]["leaf_index"] = 4
     forgeries.append(resized)
-    foreign = copy.deepcopy(_batch(signer, 6)[1])  # a proof from another tree with this tree's signature
+    foreign = copy.deepcopy(_batch(signer, 6, version=5)[1])  # a proof from another tree, this tree's signature
     foreign["seal"]["signature"] = docs[1]["seal"]["signature"]
     forgeries.append(foreign)
     for doc in forgeries:
