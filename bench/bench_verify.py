@@ -376,6 +376,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
+    print("command: python -m bench.bench_verify " + " ".join(sys.argv[1:]), flush=True)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench_verify_"))
     tree = Path(__file__).resolve().parent.parent
     try:

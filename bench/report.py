@@ -606,6 +606,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", choices=["sqlite", "postgresql"], default="sqlite", help="peers source database")
     p.add_argument("--verify-persons", type=int, default=None, help="default 200,000; 20,000 --quick")
     p.add_argument("--verify-seconds", type=int, default=None, help="default 5; 2 --quick")
+    p.add_argument(
+        "--verify-output",
+        type=Path,
+        default=None,
+        help="render the verify part from this saved bench_verify output instead of running it",
+    )
     p.add_argument("--verify-baseline", type=Path, default=None,
                    help="an older govhub checkout measured first in the same run, as 'before'")  # fmt: skip
     p.add_argument("--delivery-rows", type=int, default=None, help="default 200,000; 20,000 --quick")
@@ -658,6 +664,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"python -m bench.bench_peers --rows {summary['rows']} --repeat {summary.get('repeat', '?')} "
                 f"--backends {backends} --source {summary.get('source', 'sqlite')} (rendered with --peers-json)"
             )
+        elif name == "verify" and args.verify_output:
+            text = args.verify_output.read_text()
+            commands = [line.split(" ", 1)[1] for line in text.splitlines() if line.startswith("command: ")]
+            taken = datetime.fromtimestamp(args.verify_output.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            parts[name] = {"status": "ok", "measured_at": taken, "loadavg": "see rows",
+                           "command": " ; ".join(commands) + " (rendered with --verify-output)",
+                           "persons": args.verify_persons, **parse_verify(text)}  # fmt: skip
         else:
             parts[name] = runners[name](args)
         print(f"=== {name}: {parts[name]['status']}", flush=True)

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.requests import ClientDisconnect
 
 from exchange.verify import VerificationService
 from schemas import load_all
@@ -124,7 +125,10 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     service = _service(request)
     length = request.headers.get("content-length")
     declared_too_large = length is not None and length.isdigit() and int(length) > _MAX_BODY
-    body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
+    try:
+        body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
+    except ClientDisconnect:  # gone before its question arrived: nothing was asked, nothing to answer or log
+        return Response(status_code=400)
     key = request.headers.get("x-client-key")
     status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
     return _json(status, document, _page_link(service, status, document))
