@@ -391,8 +391,8 @@ def main() -> None:
         for db in args.db.split(","):
             url = args.pg_url if db == "postgresql" else f"sqlite:///{home / 'govhub.db'}"
             codes = [("before", args.baseline.resolve())] if args.baseline else []
-            for code, source in [*codes, ("after", tree)] * args.rounds:
-                for algorithm, durability, scenarios in plan:
+            for algorithm, durability, scenarios in plan:  # before and after back to back, per configuration
+                for code, source in [*codes, ("after", tree)] * args.rounds:
                     key = setup_db(url)
                     runs = serve_and_load(
                         home, tree=source, db_url=url, algorithm=algorithm, durability=durability, key=key,

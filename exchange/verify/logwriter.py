@@ -74,7 +74,9 @@ class LogWriter:
         self._max_batch = max_batch
         self._queue: list[_Ticket] = []  # waiting to be sealed
         self._sealed: list[_Ticket] = []  # sealed, waiting to be committed
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # the sealer waits on it (work queued, committer free)
+        self._commit_cond = threading.Condition(self._lock)  # the committer waits on it (a sealed group)
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
@@ -121,7 +123,7 @@ class LogWriter:
                 for thread in self._threads:
                     thread.start()
             self._queue.append(ticket)
-            self._cond.notify_all()
+            self._cond.notify()
         return ticket
 
     def close(self) -> None:
@@ -129,6 +131,7 @@ class LogWriter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            self._commit_cond.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -145,13 +148,14 @@ class LogWriter:
                 drained = not queue and (sealer or not self._threads[0].is_alive())
                 if self._closed and drained:
                     return None
-                self._cond.wait(timeout=None if sealer else 0.5)
+                (self._cond if sealer else self._commit_cond).wait(timeout=None if sealer else 0.5)
             taken, count = [], 0
             while queue and (not taken or count + len(queue[0].events) <= self._max_batch):
                 ticket = queue.pop(0)
                 taken.append(ticket)
                 count += len(ticket.events)
-            self._cond.notify_all()
+            if not sealer:
+                self._cond.notify()  # the sealer may take the next group now
             return taken
 
     def _seal_loop(self) -> None:
@@ -167,7 +171,7 @@ class LogWriter:
                     t.sealed.set()
             with self._cond:
                 self._sealed.extend(tickets)
-                self._cond.notify_all()
+                self._commit_cond.notify()
 
     def _commit_loop(self) -> None:
         while (tickets := self._take(self._sealed, sealer=False)) is not None:
