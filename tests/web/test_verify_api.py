@@ -164,3 +164,17 @@ def test_public_check_page_says_verified_or_why_not(client: TestClient, hub: Ser
     assert "Not verified" in garbage.text and "malformed" in garbage.text
     api = client.post("/api/check", content=json.dumps(doc, ensure_ascii=False).encode()).json()
     assert api["ok"] is False and api["reason"] == "signature"
+
+
+def test_a_document_beyond_a_qr_codes_capacity_gets_a_note_not_an_error(
+    client: TestClient, hub: ServedHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inclusion proofs make batch answers longer; past 2,953 bytes the page says so instead of failing."""
+    from web.routes import verify as routes
+
+    assert routes._qr_svg(b"x" * 2900) is not None and routes._qr_svg(b"x" * 3000) is None
+    r = post(client, hub, "person_alive", body({"id_number": P_ZHANG}))
+    link = r.headers["link"].split(">", 1)[0].lstrip("<")
+    monkeypatch.setattr(routes, "_qr_svg", lambda data: None)
+    page = client.get(link)
+    assert page.status_code == 200 and 'id="seal-qr-missing"' in page.text and "二维码容量" in page.text

@@ -192,6 +192,7 @@ _TEXT = {
         "check_title": "电子核验凭证验证", "paste": "粘贴或扫码录入凭证 JSON", "submit": "验证",
         "ok": "验证通过：签章有效，内容未被篡改", "bad": "验证未通过", "reason": "原因", "print": "打印",
         "not_found": "未找到该核验凭证", "lang": "English", "found_no": "未查到该对象",
+        "no_qr": "凭证内容超出二维码容量，请向审批系统索取凭证 JSON 后在核验页面粘贴验证。",
     },
     "en": {
         "title": "Verification result (sealed answer)", "item": "Item", "replaces": "Replaces the proof",
@@ -202,18 +203,24 @@ _TEXT = {
         "check_title": "Check a sealed answer", "paste": "Paste (or scan) the sealed answer JSON",
         "submit": "Check", "ok": "Verified: the seal is valid and the content unchanged", "bad": "Not verified",
         "reason": "Reason", "print": "Print", "not_found": "No such answer", "lang": "中文", "found_no": "no record",
+        "no_qr": "The answer is too large for a QR code: check its JSON (from the approval system) on the check page.",
     },
 }  # fmt: skip
 
 
-def _qr_svg(data: bytes) -> str:
-    """The sealed answer as an inline SVG QR code (qrcode package, no image library needed)."""
+def _qr_svg(data: bytes) -> str | None:
+    """The sealed answer as an inline SVG QR code (qrcode package, no image library needed); None when the
+    document is beyond a QR code's 2,953 bytes (a large batch answer with a long inclusion proof)."""
     import qrcode
+    import qrcode.exceptions
     import qrcode.image.svg
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_L, box_size=4, border=2)
     qr.add_data(data)
-    qr.make(fit=True)
+    try:
+        qr.make(fit=True)
+    except (qrcode.exceptions.DataOverflowError, ValueError):  # ValueError: "Invalid version (was 41...)"
+        return None
     return qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
 
 
