@@ -41,6 +41,8 @@ def sql_family(sql_type: sa.types.TypeEngine, *, dialect: str) -> str:
         return "date"
     if isinstance(sql_type, sa.String | sa.Enum):
         return "string"
+    if isinstance(sql_type, sa.LargeBinary | sa.BINARY | sa.VARBINARY):
+        return "binary"
     return "other" if dialect != "sqlite" else "string"
 
 
@@ -75,7 +77,9 @@ def column_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
     """One fetched column (a tuple from `zip(*rows)`) as a typed Arrow array.
 
     The fast path is one `pa.array` call; drivers that give ints for booleans or non-strings for
-    text columns take a slower, still column-wise, path.
+    text columns take a slower, still column-wise, path. Text is delivered byte for byte: bytes
+    that are not UTF-8 (GBK in a BLOB or a legacy text column) stay as they are, for the quality
+    stage to quarantine with the bytes escaped, never decoded into replacement characters.
     """
     try:
         return pa.array(values, type=arrow_type)
@@ -83,16 +87,21 @@ def column_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
         if pa.types.is_boolean(arrow_type):
             return pa.array([None if v is None else bool(v) for v in values], type=arrow_type)
         if pa.types.is_string(arrow_type):
-            return pa.array([None if v is None else _text(v) for v in values], type=arrow_type)
+            raw = pa.array([None if v is None else _text_bytes(v) for v in values], type=pa.binary())
+            return raw.view(arrow_type)  # no UTF-8 validation: invalid text is judged downstream
         raise
 
 
-def _text(value: Any) -> str:
+def _text_bytes(value: Any) -> bytes:
+    """A fetched value as the bytes of its text: bytes as received, text as UTF-8, dates in ISO form."""
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+        return bytes(value)
+    if not isinstance(value, str):
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    try:
+        return value.encode("utf-8", "surrogateescape")  # a driver's escaped undecodable bytes, restored
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")  # a lone surrogate: kept, and invalid UTF-8 downstream
 
 
 def deleted_array(flag: pa.Array | pa.ChunkedArray) -> pa.Array:
