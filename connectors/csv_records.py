@@ -28,7 +28,8 @@ def split_records(text: str, *, delimiter: str = ",", quotechar: str = '"') -> l
         if not line.strip("\r\n\t "):
             i += 1
             continue
-        end = _record_end(lines, i, delimiter, quotechar) if quotechar in line else i
+        # an even number of quote characters cannot leave a well-formed quoted field open
+        end = _record_end(lines, i, delimiter, quotechar) if line.count(quotechar) % 2 else i
         records.append((i + 1, "\n".join(lines[i : end + 1]).rstrip("\r")))
         i = end + 1
     return records

@@ -150,6 +150,8 @@ def test_a_broken_quote_spoils_only_its_own_line(payment, inbox):
         pytest.param('"open\n"next",1\n', [(1, '"open'), (2, '"next",1')], id="closed-by-garbage"),
         pytest.param('x,"a""\nb"\n', [(1, 'x,"a""\nb"')], id="escaped-quote-before-break"),
         pytest.param("a\rb\r\n", [(1, "a\rb")], id="bare-cr-is-no-break"),
+        pytest.param('a,b"c,d\n1,2\n', [(1, 'a,b"c,d'), (2, "1,2")], id="quote-inside-a-field-is-text"),
+        pytest.param('"a","b"\n"c\nd"\n', [(1, '"a","b"'), (2, '"c\nd"')], id="quoted-everywhere"),
     ],
 )
 def test_split_records(text: str, expected: list[tuple[int, str]]) -> None:
