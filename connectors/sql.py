@@ -355,7 +355,8 @@ class SqlConnector(Connector):
             position = max_position(by_name, plan.order) if cursor else None
         else:
             position = last_position(by_name, plan.order, cursor)
-        last = tuple(by_name[n][num_rows - 1].as_py() for n in read.order) if read.order and num_rows else None
+        # where to resume after a failed ADBC stream: the last row an ordered read can name again
+        last = last_position(by_name, read.order, None) if read.order and num_rows else None
         return batch, position, last
 
     def _next_state(self, state: Mapping[str, Any] | None, last: tuple[Any, ...] | None) -> dict[str, Any]:

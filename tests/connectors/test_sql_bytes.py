@@ -132,3 +132,26 @@ def test_mariadb_gbk_bytes_are_quarantined_not_replaced(mariadb_url, person):
 @pytest.mark.services
 def test_postgres_gbk_bytes_are_quarantined_not_replaced(postgres_url, person):
     _server_bytes_round(postgres_url, person, postgresql.BYTEA())
+
+
+@pytest.mark.parametrize("adbc", [pytest.param("auto", id="adbc"), pytest.param("never", id="dbapi")])
+@pytest.mark.parametrize("stored", [pytest.param("?", id="blob"), pytest.param("CAST(? AS TEXT)", id="text")])
+def test_gbk_bytes_in_the_key_neither_crash_the_read_nor_enter_the_state(sqlite_url, person, adbc, stored):
+    """A key no JSON state can name: the state stops at the last key it can; the row is read again."""
+    engine = sa.create_engine(sqlite_url)
+    rows = _rows(4)
+    for r in rows:
+        r["updated_at"] = BASE  # one cursor value: the key decides the order
+    insert(engine, make_table(engine, person), rows)
+    _sqlite_set(sqlite_url, rows[3]["id_number"], "id_number", stored, GBK_NAME)
+    conn = connector_for(person, {"url": sqlite_url, "adbc": adbc}, batch_size=2)
+    first = conn.extract(None)
+    table = first.read_all()
+    assert table.num_rows == 4
+    assert first.proposed_state["key"] == [rows[2]["id_number"]]  # not the GBK key, which sorts last
+    verdict = validate(table, person, today=dt.date(2026, 1, 1))
+    (rejected,) = verdict.rejected.to_pylist()
+    assert rejected["row_key"] == ESCAPED and rejected["reasons"][0]["field"] == "id_number"
+    again = conn.extract(first.proposed_state)
+    assert [v.as_py() for v in again.read_all().column("id_number").cast(pa.binary())] == [GBK_NAME]
+    assert again.proposed_state == first.proposed_state
