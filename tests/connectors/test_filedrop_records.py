@@ -78,6 +78,14 @@ def test_a_later_file_without_a_column_is_refused_under_freeze(payment, inbox):
     assert short.name not in ex.proposed_state["taken"]
 
 
+def test_a_drifted_file_is_refused_under_quarantine_too(payment, inbox):
+    """Kept whole in the inbox, it is taken as it is once the contract is updated (no re-run of rows)."""
+    quarantining = dataclasses.replace(payment, schema_drift="quarantine")
+    extra = _drop(inbox, "20240302", [*_labels(payment), "备注"], [",".join([*payment_row(2, "20240302"), "x"])])
+    ex, table = _read(quarantining, inbox)
+    assert table is None and "schema_drift: quarantine" in _refusal(ex, extra.name)
+
+
 def test_a_repeated_column_is_refused(payment, inbox):
     labels = _labels(payment)
     row = payment_row(1, "20240301")
