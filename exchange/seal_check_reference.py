@@ -80,6 +80,8 @@ def check_sealed_answer(document_json, public_key_pem, request=None):
             raise ValueError("request_hash is not 64 hex")
         if seal["algorithm"] not in ("sm2", "ed25519") or not isinstance(seal["signature"], str):
             raise ValueError("unknown algorithm or signature type")
+        if not isinstance(seal["key_id"], str) or not re.fullmatch(r"[0-9a-f]{16}", seal["key_id"]):
+            raise ValueError("seal.key_id is not 16 hex")
         signature = base64.b64decode(seal["signature"], validate=True)
         if base64.b64encode(signature).decode() != seal["signature"]:
             raise ValueError("signature is not canonical base64")
