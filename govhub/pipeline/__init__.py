@@ -7,6 +7,8 @@ import logging
 import threading
 from typing import Any
 
+from govhub.pipeline.recheck import recheck as recheck_pending
+from govhub.pipeline.recheck import recheck_dependents, reprocess
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
 from schemas import dependency_order as ingest_order
 
@@ -19,7 +21,10 @@ __all__ = [
     "fail",
     "ingest_order",
     "publish",
+    "recheck_dependents",
+    "recheck_pending",
     "register",
+    "reprocess",
     "run_ingest",
     "run_stages",
     "summary",
@@ -34,12 +39,9 @@ def run_ingest(resource: str, *, orchestrator: str = "cli", recheck: bool = True
     a version and `recheck` is on, the pending rows of the resources referencing this one are
     re-checked right after (their summaries under `rechecks`).
     """
-    from govhub.pipeline.recheck import recheck as recheck_own
-    from govhub.pipeline.recheck import recheck_dependents
-
     result = run_stages(resource, orchestrator=orchestrator)
     if recheck:
-        own = recheck_own(resource, orchestrator=orchestrator)  # rows an earlier run set aside, if now due
+        own = recheck_pending(resource, orchestrator=orchestrator)  # rows an earlier run set aside, if now due
         rechecks = ([own] if own else []) + recheck_dependents(resource, orchestrator=orchestrator)
         if rechecks:
             result["rechecks"] = rechecks
