@@ -32,7 +32,7 @@ def _resource(name: str) -> str:
 def list_rows(
     resource: Annotated[str | None, typer.Argument(help="Resource (default: all).")] = None,
     verdict: Annotated[str | None, typer.Option(help="pending or rejected (default: both).")] = None,
-    rule: Annotated[str | None, typer.Option(help="Only rows with a reason of this rule (references, gb11643…).")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only rows with a reason of this rule (references…).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown per resource (the counts cover all).")] = 20,
 ) -> None:
     """Open quarantined rows: pending ones wait for a referenced resource, rejected ones need a fix."""
@@ -60,7 +60,9 @@ def list_rows(
             mine = [r for r in records if r["verdict"] == v]
             if not mine:
                 continue
-            reasons = Counter(f"{x['rule']} {x['field']}" for r in mine for x in r["reasons"] if x["severity"] == "error")
+            reasons = Counter(
+                f"{x['rule']} {x['field']}" for r in mine for x in r["reasons"] if x["severity"] == "error"
+            )
             top = "; ".join(f"{reason} ×{n}" for reason, n in reasons.most_common(3))
             summary.add_row(name, VERDICT_LABELS[v], f"{len(mine):,}", top)
         for r in records[:limit]:

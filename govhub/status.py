@@ -23,7 +23,14 @@ from schemas import Contract, load_all
 __all__ = [
     "FRESHNESS_LABELS",
     "OUTCOME_LABELS",
-    "Freshness", "Health", "ResourceStatus", "assess_health", "refused", "resource_statuses", "run_outcome"]
+    "Freshness",
+    "Health",
+    "ResourceStatus",
+    "assess_health",
+    "refused",
+    "resource_statuses",
+    "run_outcome",
+]
 
 Freshness = Literal["fresh", "overdue", "never", "unpublished", "nothing_accepted"]
 FRESHNESS_LABELS: dict[str, str] = {

@@ -202,14 +202,17 @@ def resolve(
     }
     by = current.column("resolved_by").to_pylist()
     how = current.column("resolution").to_pylist()
-    for i, ident in enumerate(
-        zip(current.column("run_seq").to_pylist(), current.column("row_key").to_pylist(),
-            current.column("record").to_pylist(), strict=True)  # fmt: skip
-    ):
+    idents = zip(
+        current.column("run_seq").to_pylist(),
+        current.column("row_key").to_pylist(),
+        current.column("record").to_pylist(),
+        strict=True,
+    )
+    for i, ident in enumerate(idents):
         if ident in identity:
             by[i], how[i] = run_id, identity[ident]
-    current = current.set_column(current.schema.get_field_index("resolved_by"), "resolved_by", pa.array(by, pa.string()))
-    current = current.set_column(current.schema.get_field_index("resolution"), "resolution", pa.array(how, pa.string()))
+    for name, values in (("resolved_by", by), ("resolution", how)):
+        current = current.set_column(current.schema.get_field_index(name), name, pa.array(values, pa.string()))
     parts = [current]
     if new_rows is not None and new_rows.num_rows:
         n = new_rows.num_rows

@@ -118,7 +118,7 @@ class PendingAger:
         self.expired_count += expired.num_rows
         if expired.num_rows:
             reason = expired_reason(grace, self.ctx.contract.referenced_resources)
-            reasons = [r + [reason] for r in expired.column("reasons").to_pylist()]
+            reasons = [[*r, reason] for r in expired.column("reasons").to_pylist()]
             index = expired.schema.get_field_index("reasons")
             expired = expired.set_column(index, "reasons", pa.array(reasons, expired.schema.field("reasons").type))
         return still, stamped.filter(pc.invert(over)), expired

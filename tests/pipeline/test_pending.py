@@ -56,7 +56,8 @@ def test_credit_before_its_references_is_pending_then_promoted_as_in_order(hub, 
     legal = run_ingest("legal_entity")  # and now those about legal entities
     second = legal["rechecks"][0]
     assert second["outcomes"]["promoted"] > 0 and second["outcomes"]["superseded"] == 0
-    assert first["outcomes"]["promoted"] + second["outcomes"]["promoted"] == early["pending"] - len(_open("credit_record"))
+    promoted = first["outcomes"]["promoted"] + second["outcomes"]["promoted"]
+    assert promoted == early["pending"] - len(_open("credit_record"))
     run_ingest("payment")
     late = {r: _curated(r) for r in ORDER}
     left = len(_open("credit_record"))
@@ -84,9 +85,7 @@ def _grace(monkeypatch, resource: str, grace: int) -> None:
     monkeypatch.setitem(contracts, resource, replace(contracts[resource], pending_grace=grace))
 
 
-def test_rows_still_waiting_after_the_grace_become_rejections_and_reprocess_brings_them_back(
-    hub, monkeypatch
-) -> None:
+def test_rows_still_waiting_after_the_grace_become_rejections_and_reprocess_brings_them_back(hub, monkeypatch) -> None:
     _grace(monkeypatch, "credit_record", 1)
     early = run_ingest("credit_record")
     person = run_ingest("person")  # one referenced version later: the grace of 1 is used up
@@ -94,9 +93,8 @@ def test_rows_still_waiting_after_the_grace_become_rejections_and_reprocess_brin
     assert outcome["expired"] > 0 and outcome["still_pending"] == 0
     assert outcome["promoted"] + outcome["expired"] == early["pending"]
     assert _open("credit_record") == []
-    expired = [
-        row for row in _open("credit_record", ("rejected",)) if any(r["rule"] == "pending_expired" for r in row["reasons"])
-    ]
+    rejected = _open("credit_record", ("rejected",))
+    expired = [row for row in rejected if any(r["rule"] == "pending_expired" for r in row["reasons"])]
     assert len(expired) == outcome["expired"]
     assert "转为拒收" in expired[0]["reasons"][-1]["message"]
     legal = run_ingest("legal_entity")
@@ -121,7 +119,8 @@ _CRASHER = textwrap.dedent(
     """
     import importlib, os, signal, sys
     module_path, cls_name, attr, when = sys.argv[1:5]
-    owner = getattr(importlib.import_module(module_path), cls_name) if cls_name else importlib.import_module(module_path)
+    owner = importlib.import_module(module_path)
+    owner = getattr(owner, cls_name) if cls_name else owner
     original = getattr(owner, attr)
 
     def crashing(*args, **kwargs):

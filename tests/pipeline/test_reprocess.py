@@ -49,7 +49,8 @@ def test_reprocess_after_a_contract_fix_equals_a_run_with_the_right_contract(hub
     assert listed.exit_code == 0, listed.output
     assert "已拒收" in listed.output and "决定文书号" in listed.output
 
-    fixed = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])  # the contract is right again
+    # the contract is right again
+    fixed = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])
     assert fixed.exit_code == 0, fixed.output
     assert "promoted 已发布" in fixed.output
     again = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])
