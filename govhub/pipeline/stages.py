@@ -157,6 +157,7 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
         crashed.finished_at = utcnow()
         log_run(session, crashed, system=ctx.contract.source.system, outcome="ok")
+        log_pending(session, crashed)
     state.pending = count_open_pending(ctx, session, also_succeeded=[run_id])
     report = session.get(QualityReport, run_id)  # written by `validate`, before the commit
     if report is not None:
