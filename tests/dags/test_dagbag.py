@@ -104,3 +104,16 @@ def test_every_reference_the_contracts_declare_triggers_the_dependent_dag(dagbag
         schedule = dagbag.get_dag(f"ingest_{name}").schedule
         scheduled = {a.name for a in schedule.asset_condition.objects} if targets else set()
         assert scheduled == {f"govhub.curated.{t}" for t in targets}, name
+
+
+def test_the_readme_names_every_reference_the_contracts_declare() -> None:
+    """dags/README.md's order table stays true to the contracts."""
+    from govhub.orchestration import DAGS_FOLDER
+
+    readme = (DAGS_FOLDER / "README.md").read_text(encoding="utf-8")
+    for name, contract in CONTRACTS.items():
+        line = next((row for row in readme.splitlines() if row.startswith(f"  | `ingest_{name}` |")), "")
+        for upstream in contract.referenced_resources:
+            assert f"`govhub.curated.{upstream}`" in line, (name, upstream)
+        if not contract.referenced_resources:
+            assert not line, name
