@@ -161,8 +161,8 @@ def _stage(kind: str, resource: str, result: CaseResult, after: str) -> dict[str
         "peak_rss_mb": round(max(result.rss_mb, data.get("vmhwm_mb", 0.0)), 1),
         "loadavg": result.loadavg,
     }
-    keep = ("status", "version", "accepted", "rejected", "pending", "reconciled", "stages", "deliveries", "done", "rows_each",
-            "snapshot", "errors")  # fmt: skip
+    keep = ("status", "version", "accepted", "rejected", "pending", "reconciled", "stages", "deliveries", "done",
+            "rows_each", "snapshot", "errors")  # fmt: skip
     stage.update({k: data[k] for k in keep if k in data})
     return stage
 
