@@ -58,6 +58,14 @@ def test_credit_before_its_references_is_pending_then_promoted_as_in_order(hub, 
     assert second["outcomes"]["promoted"] > 0 and second["outcomes"]["superseded"] == 0
     promoted = first["outcomes"]["promoted"] + second["outcomes"]["promoted"]
     assert promoted == early["pending"] - len(_open("credit_record"))
+    from govhub.exchange_log import hub_log
+
+    events = [e for e in hub_log().query(type="quarantine", resource="credit_record", limit=100)]
+    logged = {(e.run_id, e.details.get("outcome")): e.rows for e in events if e.details.get("action") == "recheck"}
+    assert logged[(first["run_id"], "promoted")] == first["outcomes"]["promoted"]
+    assert logged[(first["run_id"], "still_pending")] == first["outcomes"]["still_pending"]
+    assert (first["run_id"], "expired") in logged
+    assert any(e.details.get("verdict") == "pending" and e.rows == early["pending"] for e in events)
     run_ingest("payment")
     late = {r: _curated(r) for r in ORDER}
     left = len(_open("credit_record"))
