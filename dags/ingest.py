@@ -149,12 +149,13 @@ def build_ingest_dag(contract: Contract) -> DAG:
 
         @task(outlets=[curated])
         def recheck():
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from govhub.pipeline import recheck_pending
 
             summary = recheck_pending(resource, orchestrator="airflow")
-            if summary is None:
-                log.info("recheck %s: no pending row is due", resource)
-                summary = {"resource": resource, "status": "skipped", "version": None}
+            if summary is None:  # skipped: no Asset event, so nothing downstream runs for nothing
+                raise AirflowSkipException(f"recheck {resource}: no pending row is due")
             yield Metadata(curated, extra={key: summary.get(key) for key in EVENT_KEYS})
             return summary
 
