@@ -49,8 +49,10 @@ def test_reprocess_after_a_contract_fix_equals_a_run_with_the_right_contract(hub
     assert listed.exit_code == 0, listed.output
     assert "已拒收" in listed.output and "决定文书号" in listed.output
 
-    # the contract is right again
-    fixed = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])
+    # the contract is right again; --run narrows to one run's rows
+    other = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length", "--run", "no-such-run"])
+    assert other.exit_code == 0 and "no open quarantined row" in other.output
+    fixed = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length", "--run", wrong["run_id"]])
     assert fixed.exit_code == 0, fixed.output
     assert "promoted 已发布" in fixed.output
     again = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])
