@@ -3,10 +3,12 @@
 from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
 from catalog.departments import Department, authenticate, get_department, issue_api_key, seed_departments
+from catalog.disputes import SharingDispute, decide_dispute, escalate, get_dispute, list_disputes, overdue_disputes
 from catalog.errors import CatalogAccessDenied, CatalogError
 from catalog.lineage_graph import DeliveryReader, lineage, register_delivery_reader
 from catalog.resources import Resource, ResourceItem, get_resource, register_contracts, release_date
 from catalog.search import search_resources
+from catalog.sharing_rules import SharingLimits, configure_limits, current_limits
 from catalog.subscriptions import (
     HUB_ADMIN,
     Subscription,
@@ -33,22 +35,31 @@ __all__ = [
     "Department",
     "Resource",
     "ResourceItem",
+    "SharingDispute",
+    "SharingLimits",
     "Subscription",
     "SubscriptionEvent",
     "add_working_days",
     "apply",
     "authenticate",
     "catalogue_dcat",
+    "configure_limits",
+    "current_limits",
     "decide",
+    "decide_dispute",
+    "escalate",
     "get_department",
+    "get_dispute",
     "get_resource",
     "granted_subscriptions",
     "issue_api_key",
     "latest_version",
     "lineage",
+    "list_disputes",
     "list_subscriptions",
     "list_versions",
     "overdue_applications",
+    "overdue_disputes",
     "record_version",
     "register_contracts",
     "register_delivery_reader",

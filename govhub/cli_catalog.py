@@ -28,7 +28,9 @@ def _session() -> Iterator[Session]:
     """A committed session on a migrated store with the contracts registered (idempotent, cheap)."""
     from catalog import register_contracts
     from govhub.db import migrate, session_scope
+    from govhub.sharing_disputes import apply_sharing_limits
 
+    apply_sharing_limits()
     migrate()
     with session_scope() as session:
         register_contracts(session)

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
 
+    sharing_answer_working_days: int = Field(
+        default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
+    )
+    sharing_dispute_working_days: int = Field(
+        default=10,
+        ge=1,
+        description="Sharing authority's dispute time limit, working days (政务数据共享条例; UNCONFIRMED).",
+    )
+
     lineage_transport: Literal["file", "http", "none"] = Field(
         default="file", description="OpenLineage events: <home>/lineage/events.jsonl; http also posts them; none."
     )
