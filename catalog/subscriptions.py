@@ -148,7 +148,8 @@ def apply(
     (the primary key is added when missing). The statements of 《政务数据共享条例》 are checked by
     `catalog.sharing_rules.check_statements`: purpose and legal basis always, `scope` (使用范围) and
     `valid_until` (使用期限) when `strict` (the API and CLI) or when given. 无条件共享 grants at
-    once, 有条件共享 waits for the provider (due in `current_limits().answer_working_days`), 不予共享 refuses by rule. Raises `CatalogError` for an
+    once, 有条件共享 waits for the provider (due in `current_limits().answer_working_days`),
+    不予共享 refuses by rule. Raises `CatalogError` for an
     unknown resource or field, a missing purpose or legal basis, a bad delivery mode, target or
     schedule, or a duplicate active application; `AccessDenied` for an inactive department or
     one that provides the resource itself.
