@@ -80,6 +80,8 @@ def _valid_body(op: Operation) -> Any:
             "resource": "legal_entity",
             "purpose": "企业登记核查",
             "legal_basis": "《市场主体登记管理条例》",
+            "scope": "企业登记核查系统",
+            "valid_until": "2099-12-31",
             "fields": ["uscc", "name"],
             "delivery_mode": "api",
         }
@@ -517,6 +519,8 @@ def test_replayed_requests_have_no_double_effect(hub: AttackHub) -> None:
         "resource": "person",
         "purpose": "就业补贴审核",
         "legal_basis": "《就业促进法》",
+        "scope": "就业补贴审核系统",
+        "valid_until": "2099-12-31",
         "fields": ["id_number", "name"],
         "delivery_mode": "file",
     }
