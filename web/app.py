@@ -7,9 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, health, monitor, subscriptions
+from web.routes import catalog, deliveries, disputes, health, monitor, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
@@ -22,10 +23,12 @@ def create_app() -> FastAPI:
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
     )
+    apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
+    app.include_router(disputes.router)
     app.include_router(deliveries.router)
     app.include_router(monitor.router)
     install_refusal_logging(app)
