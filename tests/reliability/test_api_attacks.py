@@ -85,6 +85,8 @@ def _valid_body(op: Operation) -> Any:
             "fields": ["uscc", "name"],
             "delivery_mode": "api",
         }
+    if op.path == "/api/disputes":
+        return {"subscription_id": 1, "grounds": "履职确需"}
     if op.path.endswith("/decision"):
         return {"approve": False, "reason": "材料不全"}
     if op.path.endswith("/revoke"):
