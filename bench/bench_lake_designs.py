@@ -175,7 +175,8 @@ def job_ducklake(n: int, folder: str, days: int) -> dict[str, Any]:
     del state
     snap = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lk')").fetchone()[0]
     start = time.perf_counter()
-    feed = con.execute(f"SELECT * FROM ducklake_table_changes('lk', 'main', 'person', {snap}, {snap})").fetch_arrow_table()
+    feed_sql = f"SELECT * FROM ducklake_table_changes('lk', 'main', 'person', {snap}, {snap})"
+    feed = con.execute(feed_sql).fetch_arrow_table()
     out["feed_s"], out["feed_rows"] = time.perf_counter() - start, feed.num_rows
     files = con.execute("SELECT count(*) FROM ducklake_list_files('lk', 'person')").fetchone()[0]
     start = time.perf_counter()
@@ -183,7 +184,7 @@ def job_ducklake(n: int, folder: str, days: int) -> dict[str, Any]:
         con.execute("CALL ducklake_rewrite_data_files('lk', 'person')")
         con.execute("CALL ducklake_merge_adjacent_files('lk')")
         out["compact_s"] = time.perf_counter() - start
-    except Exception as e:  # noqa: BLE001 (older extension: no rewrite function)
+    except Exception as e:  # an older extension has no rewrite function
         out["compact_s"], out["compact_error"] = None, str(e).splitlines()[0]
     out["files_before_compaction"] = files
     out["peak_rss_mb"] = vmhwm_mb()
@@ -218,12 +219,32 @@ def main() -> None:
             rows.append([r["design"], r["error"], "", "", "", "", "", ""])
             continue
         incr = max(r["incr_s"])
-        rows.append([r["design"], f"{r['full_s']:.2f}", " / ".join(f"{s:.2f}" for s in r["incr_s"]),
-                     f"{incr / r['full_s']:.1%}", f"{r['read_s']:.2f}", f"{r['feed_s']:.2f}",
-                     "" if r.get("compact_s") is None else f"{r['compact_s']:.2f}", f"{r['peak_rss_mb']:.0f}"])  # fmt: skip
-    print_table(["design", "full load s", "1 % runs s", "worst run / full", "read state s", "change feed s",
-                 "compaction s", "peak RSS MB"], rows,
-                title=f"{args.rows:,} persons, {args.days} days of 1 % change; load {load_start} → {loadavg()}")  # fmt: skip
+        rows.append(
+            [
+                r["design"],
+                f"{r['full_s']:.2f}",
+                " / ".join(f"{s:.2f}" for s in r["incr_s"]),
+                f"{incr / r['full_s']:.1%}",
+                f"{r['read_s']:.2f}",
+                f"{r['feed_s']:.2f}",
+                "" if r.get("compact_s") is None else f"{r['compact_s']:.2f}",
+                f"{r['peak_rss_mb']:.0f}",
+            ]
+        )
+    print_table(
+        [
+            "design",
+            "full load s",
+            "1 % runs s",
+            "worst run / full",
+            "read state s",
+            "change feed s",
+            "compaction s",
+            "peak RSS MB",
+        ],
+        rows,
+        title=f"{args.rows:,} persons, {args.days} days of 1 % change; load {load_start} → {loadavg()}",
+    )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=1, default=str))
 

@@ -25,6 +25,7 @@ from lake._changes import (
     shape_changes,
 )
 from lake._store import delta_errors, open_table
+from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
 
@@ -423,6 +424,18 @@ class CuratedTable:
         if len(self.contract.primary_key) != 1:
             raise LakeError(f"{self._what}: keys() supports single-column primary keys only")
         return self.read(columns=list(self.contract.primary_key)).column(0).combine_chunks()
+
+    def key_set(self, column: str, *, version: int | None = None) -> KeySet:
+        """The values of `column` at `version` (default: current) as a compact `KeySet`.
+
+        Read one batch at a time: only 8 bytes per row are kept (what reference checks need).
+        """
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._at(version)
+            if dt is None:
+                return KeySet.of(pa.array([], pa.string()))
+            batches = dt.to_pyarrow_dataset().to_batches(columns=[column])
+            return KeySet.from_batches(batch.column(0) for batch in batches)
 
     def row_count(self) -> int:
         """Rows in the current version, from the Delta log's file statistics (no data file is read)."""
