@@ -425,6 +425,23 @@ class CuratedTable:
             raise LakeError(f"{self._what}: keys() supports single-column primary keys only")
         return self.read(columns=list(self.contract.primary_key)).column(0).combine_chunks()
 
+    def scan(
+        self, *, version: int | None = None, columns: list[str] | None = None, batch_rows: int = 64 * 1024
+    ) -> Iterator[pa.RecordBatch]:
+        """The table's rows at `version` (default: current), batch by batch with contract types.
+
+        Files are read in the order the version's log lists them, so a scan of one version always
+        yields the same rows in the same order; nothing beyond a few batches is held in memory.
+        """
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._at(version)
+            if dt is None:
+                return
+            dataset = dt.to_pyarrow_dataset()
+            for batch in dataset.to_batches(columns=columns, batch_size=batch_rows, use_threads=False):
+                if batch.num_rows:
+                    yield from _normalise(pa.Table.from_batches([batch]), self.schema).to_batches()
+
     def key_set(self, column: str, *, version: int | None = None) -> KeySet:
         """The values of `column` at `version` (default: current) as a compact `KeySet`.
 

@@ -1,0 +1,90 @@
+"""Snapshot deliveries stream: the same rows as the whole-table view, spilled in pseudonym order when large."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_delivery import (
+    ALL_PERSON,
+    SECRET,
+    commit,
+    lake,  # noqa: F401 (fixture)
+    person,  # noqa: F401 (fixture)
+    person_rows,
+    pid,
+    run,
+    session,  # noqa: F401 (fixture)
+    subscribe,
+    target_rows,
+)
+
+import exchange.delivery.snapshot as snapshot_module
+from exchange.delivery import net_changes
+from exchange.delivery.deliver import delivery_view
+from exchange.delivery.feed import table_checksum
+from exchange.delivery.snapshot import snapshot_view
+from lake import Lake
+from schemas import Contract, load_contract
+
+KEYS = [pid(i) for i in range(300)]
+
+
+def _whole_table_view(lake: Lake, contract: Contract, sub, version: int) -> pa.Table:
+    """What a snapshot delivery sent when it held the table: net feed → restrict/mask → key order."""
+    feed = net_changes(lake.curated(contract).changes(after_version=None, to_version=version), contract, snapshot=True)
+    return delivery_view(feed, contract, sub, secret=SECRET)
+
+
+@pytest.mark.parametrize("pii_access", [True, False], ids=["real-keys", "pseudonyms"])
+@pytest.mark.parametrize("spill", [False, True], ids=["in-memory", "spilled"])
+def test_streamed_snapshot_has_the_rows_of_the_whole_table_view(session, lake, person, monkeypatch, pii_access, spill):
+    if spill:  # buckets on disk from 50 rows on: ~300 rows over up to 256 hex prefixes
+        monkeypatch.setattr(snapshot_module, "SPILL_ABOVE_ROWS", 50)
+    version = commit(lake, person, person_rows(person, KEYS), 1)
+    commit(lake, person, person_rows(person, KEYS[:20], tag="v2", deleted=[True] * 10 + [False] * 10), 2)
+    version = lake.curated(person).version()
+    sub = subscribe(session, pii_access=pii_access, fields=["name", "household_address"])
+    view = snapshot_view(lake.curated(person), sub, version=version, secret=SECRET)
+    streamed = pa.Table.from_batches(list(view), schema=view.schema)
+    expected = _whole_table_view(lake, person, sub, version)
+    assert view.rows == streamed.num_rows == expected.num_rows == 290
+    assert streamed.schema.equals(expected.schema)
+    if pii_access:  # scan order: the same rows
+        assert streamed.sort_by("id_number").equals(expected.sort_by("id_number"))
+    else:  # pseudonyms: exactly the old content, in pseudonym order, so the same checksum
+        assert streamed.equals(expected)
+        assert table_checksum(streamed.combine_chunks()) == table_checksum(expected.combine_chunks())
+        assert streamed.column("id_number").to_pylist() == sorted(streamed.column("id_number").to_pylist())
+
+
+def test_tombstoned_rows_are_left_out_of_a_streamed_snapshot(session, lake):
+    entity = load_contract("legal_entity")
+    from test_delivery import make_rows
+
+    keys = [f"91430900MA4L{i:05d}X" for i in range(30)]
+    commit(lake, entity, make_rows(entity, keys), 1)
+    version = commit(lake, entity, make_rows(entity, keys[:4], deleted=[True] * 4), 2)
+    sub = subscribe(session, fields=[f.name for f in entity.fields])
+    sub.resource = "legal_entity"
+    view = snapshot_view(lake.curated(entity), sub, version=version, secret=SECRET)
+    rows = pa.Table.from_batches(list(view), schema=view.schema)
+    assert sorted(rows.column("uscc").to_pylist()) == sorted(keys[4:])
+    assert "_deleted" not in rows.column_names and set(rows.column("_change_type").to_pylist()) == {"insert"}
+
+
+def test_snapshot_delivered_streamed_to_file_and_database(session, lake, person, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot_module, "SPILL_ABOVE_ROWS", 50)
+    version = commit(lake, person, person_rows(person, KEYS), 1)
+    url = f"sqlite:///{tmp_path / 'dept.db'}"
+    by_file = subscribe(session, department="11430900MB0000002X", pii_access=False, fields=ALL_PERSON)
+    by_db = subscribe(session, department="11430900MB0000003X", mode="database", target_url=url)
+    results = {r.subscription_id: r for r in run(session, lake, person)}
+    assert {r.status for r in results.values()} == {"done"}
+    assert results[by_file.id].rows_inserted == results[by_db.id].rows_inserted == 300
+    delivered = pq.read_table(Path(lake.root, results[by_file.id].location))
+    assert delivered.equals(_whole_table_view(lake, person, by_file, version))
+    assert sorted(r["id_number"] for r in target_rows(url)) == KEYS
+    assert results[by_db.id].checksum and results[by_db.id].bytes > 0
