@@ -1,4 +1,5 @@
 """Snapshot deliveries stream: the same rows as the whole-table view, spilled in pseudonym order when large."""
+# ruff: noqa: F401, F811  (the fixtures of test_delivery are imported by name and used as parameters)
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from test_delivery import (
     ALL_PERSON,
     SECRET,
     commit,
-    lake,  # noqa: F401 (fixture)
-    person,  # noqa: F401 (fixture)
+    lake,
+    person,
     person_rows,
     pid,
     run,
-    session,  # noqa: F401 (fixture)
+    session,
     subscribe,
     target_rows,
 )
