@@ -90,7 +90,7 @@ def _mor_state(base: str, changes: str) -> pa.Table:
     """Current state: base rows whose key has no change + the last live change of each key."""
     from deltalake import DeltaTable
 
-    delta = DeltaTable(changes).to_pyarrow_table()
+    delta = DeltaTable(changes).to_pyarrow_table().sort_by("_run_seq")  # file order is not commit order
     rows = pa.array(np.arange(delta.num_rows, dtype=np.int64))
     last = delta.append_column("__row", rows).group_by([KEY], use_threads=False).aggregate([("__row", "max")])
     latest = delta.take(last.column("__row_max"))
