@@ -45,6 +45,9 @@ ChangeSource = Callable[[Sequence[str] | None], pa.RecordBatchReader]
 # Row groups of 128 Ki rows: the Parquet writer buffers one row group per open file, so this bounds
 # the write's memory (a 1 M-row first load: 160 MB instead of 290 MB with delta-rs' 1 Mi-row default).
 ROW_GROUP_ROWS = 128 * 1024
+# Streamed reads hold one batch, not the scanner's default read-ahead (16 batches, 4 files: memory that
+# grows with the row width and file size, ~200 MB for a 64 Ki-row person scan).
+_ONE_AT_A_TIME = {"batch_readahead": 1, "fragment_readahead": 1, "use_threads": False}
 # Change sets up to this size are handed to MERGE in memory (file pruning by key range); larger ones stream.
 MERGE_IN_MEMORY_ROWS = 200_000
 
@@ -438,7 +441,8 @@ class CuratedTable:
             if dt is None:
                 return
             dataset = dt.to_pyarrow_dataset()
-            for batch in dataset.to_batches(columns=columns, batch_size=batch_rows, use_threads=False):
+            batches = dataset.to_batches(columns=columns, batch_size=batch_rows, **_ONE_AT_A_TIME)
+            for batch in batches:
                 if batch.num_rows:
                     yield from _normalise(pa.Table.from_batches([batch]), self.schema).to_batches()
 
@@ -451,7 +455,7 @@ class CuratedTable:
             dt = self._at(version)
             if dt is None:
                 return KeySet.of(pa.array([], pa.string()))
-            batches = dt.to_pyarrow_dataset().to_batches(columns=[column])
+            batches = dt.to_pyarrow_dataset().to_batches(columns=[column], **_ONE_AT_A_TIME)
             return KeySet.from_batches(batch.column(0) for batch in batches)
 
     def row_count(self) -> int:
