@@ -104,9 +104,10 @@ def _ordered_by_pseudonym(
         return
     with tempfile.TemporaryDirectory(prefix="govhub-snapshot-", dir=spill_dir) as tmp:
         buckets = _Buckets(Path(tmp), schema, keys[0])
-        for view in [*held, *views]:
+        while held:  # the rows read so far, then the rest of the scan, one view at a time
+            buckets.add(held.pop(0))
+        for view in views:
             buckets.add(view)
-        held.clear()
         yield from buckets.drain(keys)
 
 
