@@ -89,3 +89,25 @@ def test_snapshot_delivered_streamed_to_file_and_database(session, lake, person,
     assert delivered.equals(_whole_table_view(lake, person, by_file, version))
     assert sorted(r["id_number"] for r in target_rows(url)) == KEYS
     assert results[by_db.id].checksum and results[by_db.id].bytes > 0
+
+
+def test_a_spilled_snapshot_takes_the_scan_one_view_at_a_time(monkeypatch, tmp_path):
+    monkeypatch.setattr(snapshot_module, "SPILL_ABOVE_ROWS", 10)
+    added: list[int] = []
+    real_add = snapshot_module._Buckets.add
+    monkeypatch.setattr(snapshot_module._Buckets, "add", lambda self, t: added.append(t.num_rows) or real_add(self, t))
+
+    def views():
+        for i in range(8):
+            if i > 3:  # every view read before the one in hand is already in its bucket, not held
+                assert len(added) >= i - 1
+            yield pa.table({"id_number": [f"{(i * 37 + j) % 256:02x}{j:03d}" for j in range(5)]})
+
+    schema = pa.schema([pa.field("id_number", pa.string())])
+    out = pa.Table.from_batches(
+        list(snapshot_module._ordered_by_pseudonym(views(), ["id_number"], schema, spill_dir=str(tmp_path))),
+        schema=schema,
+    )
+    keys = out.column("id_number").to_pylist()
+    assert len(keys) == 40 and keys == sorted(keys)
+    assert list(tmp_path.iterdir()) == []  # the buckets are removed
