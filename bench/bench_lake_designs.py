@@ -194,14 +194,16 @@ def job_ducklake(n: int, folder: str, days: int) -> dict[str, Any]:
     snap = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lk')").fetchone()[0]
     start = time.perf_counter()
     feed_sql = f"SELECT * FROM ducklake_table_changes('lk', 'main', 'person', {snap}, {snap})"
-    feed = con.execute(feed_sql).fetch_arrow_table()
-    out["feed_s"], out["feed_rows"] = time.perf_counter() - start, feed.num_rows
+    out["feed_rows"] = sum(b.num_rows for b in con.execute(feed_sql).fetch_record_batch(64 * 1024))
+    out["feed_s"] = time.perf_counter() - start
+    _progress("ducklake: change feed", out["feed_s"])
     files = con.execute("SELECT count(*) FROM ducklake_list_files('lk', 'person')").fetchone()[0]
     start = time.perf_counter()
     try:
         con.execute("CALL ducklake_rewrite_data_files('lk', 'person')")
         con.execute("CALL ducklake_merge_adjacent_files('lk')")
         out["compact_s"] = time.perf_counter() - start
+        _progress("ducklake: compaction", out["compact_s"])
     except Exception as e:  # an older extension has no rewrite function
         out["compact_s"], out["compact_error"] = None, str(e).splitlines()[0]
     out["files_before_compaction"] = files
