@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BATCH_ROWS", "SPILL_ABOVE_ROWS", "SnapshotView", "key_is_pseudonymised", "snapshot_view"]
 
 BATCH_ROWS = 64 * 1024
-SPILL_ABOVE_ROWS = 250_000
+SPILL_ABOVE_ROWS = 100_000
 _DELETED = "_deleted"
 _IPC = pa.ipc.IpcWriteOptions(compression="zstd")
 
