@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._harness import loadavg, print_table, vmhwm_mb
-from bench.bench_pipeline import STAGES, case_change, cached_registry
+from bench.bench_pipeline import STAGES, cached_registry, case_change
 
 WARM = ("pandas", "adbc_driver_sqlite", "connectors", "quality", "lake", "deltalake", "great_expectations")
 
