@@ -234,11 +234,13 @@ def _deliver_one(
     session.commit()  # `running` is on record before anything leaves the hub
     link: str | None = None
     try:
-        rows: Rows = (
-            delivery_view(feed, contract, sub, secret=secret)
-            if isinstance(feed, NetFeed)
-            else snapshot_view(feed, sub, version=to_version, secret=secret)
-        )
+
+        def open_rows() -> Rows:  # a snapshot streams once per call
+            if isinstance(feed, NetFeed):
+                return delivery_view(feed, contract, sub, secret=secret)
+            return snapshot_view(feed, sub, version=to_version, secret=secret)
+
+        rows = open_rows()
         if sub.delivery_mode == "file":
             written = write_file(
                 rows, store=store, key=file_key(sub.department_code, sub.resource, from_version, to_version),
@@ -246,9 +248,15 @@ def _deliver_one(
             )  # fmt: skip
             row.location, row.bytes, row.checksum, link = written.key, written.bytes, written.checksum, written.link
         elif sub.delivery_mode == "database":
+            # counts and checksum on record before the target commits (a first streamed pass for a
+            # snapshot), so a crash between the target's commit and the hub's record loses nothing
+            row.checksum, row.bytes = _checksum(rows)
+            if isinstance(rows, SnapshotView):
+                row.rows_inserted = rows.rows
+                rows = open_rows()
             row.location = sub.resource
             session.commit()
-            _write_database_once(rows, contract, sub, row, from_version=from_version, to_version=to_version)
+            _write_database_once(rows, contract, sub, from_version=from_version, to_version=to_version)
         elif sub.delivery_mode == "api":
             row.checksum, row.bytes = _checksum(rows)
             after = "" if from_version is None else str(from_version)
@@ -280,9 +288,8 @@ def _checksum(rows: Rows) -> tuple[str, int]:
 
 
 def _write_database_once(
-    rows: Rows, contract: Contract, sub: SubscriptionLike, row: Delivery, *, from_version: int | None,
-    to_version: int,
-) -> None:  # fmt: skip
+    rows: Rows, contract: Contract, sub: SubscriptionLike, *, from_version: int | None, to_version: int
+) -> None:
     if not sub.target_url:
         raise DeliveryError(
             f"subscription {sub.id} of department {sub.department_code} is in database mode but has no "
@@ -291,9 +298,8 @@ def _write_database_once(
         )  # fmt: skip
     if target_recorded(sub.target_url, subscription_id=sub.id, to_version=to_version, department=sub.department_code):
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
-        row.checksum, row.bytes = _checksum(rows)
         return
-    row.checksum, row.bytes = write_database(
+    write_database(
         rows, url=sub.target_url, resource=sub.resource, keys=list(contract.primary_key), subscription_id=sub.id,
         department=sub.department_code, from_version=from_version, to_version=to_version,
     )  # fmt: skip

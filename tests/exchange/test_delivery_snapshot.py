@@ -111,3 +111,33 @@ def test_a_spilled_snapshot_takes_the_scan_one_view_at_a_time(monkeypatch, tmp_p
     keys = out.column("id_number").to_pylist()
     assert len(keys) == 40 and keys == sorted(keys)
     assert list(tmp_path.iterdir()) == []  # the buckets are removed
+
+
+def test_a_crash_after_the_target_committed_a_snapshot_keeps_its_counts_and_checksum(
+    session, lake, person, tmp_path, monkeypatch
+):
+    import sqlalchemy as sa
+
+    import exchange.delivery.deliver as deliver_module
+
+    commit(lake, person, person_rows(person, KEYS), 1)
+    url = f"sqlite:///{tmp_path / 'dept.db'}"
+    sub = subscribe(session, mode="database", target_url=url)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("the hub dies after the department database committed")
+
+    with monkeypatch.context() as m:
+        m.setattr(deliver_module, "_mark_done", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run(session, lake, person)
+    session.rollback()
+    (recovered,) = run(session, lake, person)
+    assert recovered.recovered and recovered.status == "done"
+    assert recovered.rows_inserted == 300 and recovered.bytes > 0
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        book = conn.execute(sa.text("SELECT rows, checksum FROM _govhub_delivery")).one()
+    engine.dispose()
+    assert (book.rows, book.checksum) == (300, recovered.checksum)
+    assert len(target_rows(url)) == 300 and sub.id == recovered.subscription_id
