@@ -61,12 +61,22 @@ class ResourceContext:
         return connector_for(self.contract, config)
 
     def references(self) -> dict[str, KeySet]:
-        """Key sets of the resources this contract's `references` checks point at (current versions).
+        """Key sets of the resources this contract's `references` checks point at (current versions)."""
+        return self.references_at()[0]
+
+    def referenced_versions(self) -> dict[str, int | None]:
+        """The current curated version of every resource this contract references (None: none yet)."""
+        contracts = load_all()
+        return {name: self.lake.curated(contracts[name]).version() for name in self.contract.referenced_resources}
+
+    def references_at(self) -> tuple[dict[str, KeySet], dict[str, int | None]]:
+        """The reference key sets, read at pinned versions, and those versions (what rows were checked against).
 
         Compact sets of 64-bit fingerprints read column batch by batch (32 MB for 4 M persons), not
         the key columns themselves.
         """
         contracts = load_all()
+        versions = self.referenced_versions()
         lookups: dict[str, KeySet] = {}
         for f in self.contract.fields:
             for check in f.checks:
@@ -74,8 +84,13 @@ class ResourceContext:
                     resource, field_name = target.split(".")
                     if target in lookups:
                         continue
-                    lookups[target] = self.lake.curated(contracts[resource]).key_set(field_name)
-        return lookups
+                    table = self.lake.curated(contracts[resource])
+                    version = versions.get(resource, table.version())
+                    if version is None:
+                        lookups[target] = KeySet.of(pa.array([], pa.string()))
+                    else:
+                        lookups[target] = table.key_set(field_name, version=version)
+        return lookups, versions
 
 
 def open_resource(resource: str) -> ResourceContext:
