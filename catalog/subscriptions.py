@@ -106,9 +106,15 @@ class SubscriptionEvent(Base):
     subscription: Mapped[Subscription] = relationship(back_populates="events")
 
 
-def granted_subscriptions(session: Session, resource: str) -> list[Subscription]:
-    """The subscriptions currently granted on a resource (its contract name), oldest first."""
+def granted_subscriptions(session: Session, resource: str, *, now: datetime | None = None) -> list[Subscription]:
+    """The subscriptions granted on a resource (its contract name) and within their term of use, oldest first.
+
+    A grant whose stated term (`valid_until`, 使用期限, inclusive, Beijing date) has passed gets no
+    further deliveries; it stays `granted` in the record (a new application renews it).
+    """
+    today = _now(now).astimezone(BEIJING).date()
     query = select(Subscription).where(Subscription.resource == resource, Subscription.status == "granted")
+    query = query.where(Subscription.valid_until.is_(None) | (Subscription.valid_until >= today))
     return list(session.scalars(query.order_by(Subscription.id)))
 
 

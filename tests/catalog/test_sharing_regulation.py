@@ -191,3 +191,12 @@ def test_a_dispute_decision_needs_reasons_and_is_final(session: Session) -> None
     decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="upheld", reason="维持")
     with pytest.raises(CatalogError, match="already decided"):
         decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="granted", reason="改判")
+
+
+def test_a_grant_past_its_term_of_use_gets_no_more_deliveries(session: Session) -> None:
+    sub = _apply(session, valid_until=date(2026, 3, 31))
+    decide(session, sub.id, actor_department=POLICE, approve=True, now=MONDAY)
+    last_day = datetime(2026, 3, 31, 15, 59, tzinfo=UTC)  # 23:59 in Beijing on the last day
+    assert granted_subscriptions(session, "person", now=last_day) == [sub]
+    assert granted_subscriptions(session, "person", now=last_day + timedelta(minutes=2)) == []
+    assert sub.status == "granted"
