@@ -157,6 +157,7 @@ def decide_dispute(
             kind="conflict",
         )
     sub = dispute.subscription
+    _check_decidable(session, dispute, sub, outcome)
     late = _aware(dispute.due_at) < now
     note = reason.strip() + (f" [decided after the due date {_aware(dispute.due_at).isoformat()}]" if late else "")
     dispute.status, dispute.decided_by, dispute.decided_at, dispute.decision_reason = (
@@ -177,6 +178,29 @@ def decide_dispute(
     session.flush()
     log.info("dispute #%s on application #%s: %s by %s", dispute.id, sub.id, outcome, actor)
     return dispute
+
+
+def _check_decidable(session: Session, dispute: SharingDispute, sub: Subscription, outcome: str) -> None:
+    """Refuse a decision the catalogue or the application's present state does not allow."""
+    from catalog.resources import get_resource
+
+    entry = get_resource(session, sub.resource)
+    if outcome == "granted" and entry.sharing_type == "不予共享":
+        raise CatalogError(
+            f"resource {entry.resource} is classified 不予共享 in the catalogue; a dispute cannot grant it: change "
+            "the contract's sharing type (with its legal basis) first, or uphold the refusal",
+            message_zh=f"资源 {entry.name} 在目录中为不予共享，协调不能准予共享；请先依法调整共享类型，或维持不予共享",
+            kind="conflict",
+            subscription_id=sub.id,
+        )
+    if sub.status == "revoked" or (sub.status == "granted" and outcome == "upheld"):
+        raise CatalogError(
+            f"application #{sub.id} is now {sub.status} (since the dispute was raised); "
+            + ("revoke the grant instead of upholding a refusal" if sub.status == "granted" else "nothing to decide"),
+            message_zh=f"申请 #{sub.id} 当前状态为 {sub.status}，不能维持不予共享",
+            kind="conflict",
+            subscription_id=sub.id,
+        )
 
 
 def get_dispute(session: Session, dispute_id: int) -> SharingDispute:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from catalog_factories import not_shared_person
 from conftest import OTHER_USER, POLICE, USER
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from catalog import (
     list_disputes,
     overdue_applications,
     overdue_disputes,
+    register_contracts,
 )
 from catalog.errors import CatalogError
 from schemas import AccessDenied
@@ -200,3 +202,25 @@ def test_a_grant_past_its_term_of_use_gets_no_more_deliveries(session: Session) 
     assert granted_subscriptions(session, "person", now=last_day) == [sub]
     assert granted_subscriptions(session, "person", now=last_day + timedelta(minutes=2)) == []
     assert sub.status == "granted"
+
+
+def test_a_dispute_cannot_grant_what_the_catalogue_does_not_share(session: Session) -> None:
+    register_contracts(session, [not_shared_person()])
+    sub = _apply(session, resource="person_sealed")
+    assert sub.status == "refused"
+    dispute = escalate(session, sub.id, actor_department=USER, grounds="履职确需")
+    with pytest.raises(CatalogError, match="不予共享") as caught:
+        decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="granted", reason="准予")
+    assert caught.value.kind == "conflict" and sub.status == "refused" and dispute.status == "open"
+    decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="upheld", reason="依法不予共享")
+
+
+def test_a_late_grant_by_the_provider_cannot_be_turned_into_a_refusal(session: Session) -> None:
+    sub = _apply(session)
+    dispute = escalate(session, sub.id, actor_department=USER, grounds="逾期未答复", now=MONDAY + timedelta(days=30))
+    decide(session, sub.id, actor_department=POLICE, approve=True, now=MONDAY + timedelta(days=31))
+    with pytest.raises(CatalogError, match="revoke the grant instead"):
+        decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="upheld", reason="维持")
+    assert sub.status == "granted"
+    decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="granted", reason="提供部门已同意")
+    assert dispute.status == "granted" and sub.status == "granted"
