@@ -2,7 +2,7 @@
 its due date, escalates it to the sharing authority (the hub's administrators, `HUB_ADMIN`), which
 decides within its own time limit (`SharingLimits.dispute_working_days`, 《政务数据共享条例》).
 
-Only the applying department may escalate, once per application while a dispute is open; only
+Only the applying department may escalate, once per application (a decision is final); only
 `HUB_ADMIN` decides, with reasons. Granting on dispute grants the subscription; upholding keeps (or,
 for an unanswered application, makes) it refused. Every step is also a `SubscriptionEvent`.
 """
@@ -93,13 +93,14 @@ def escalate(
             kind="conflict",
             subscription_id=sub.id,
         )
-    open_one = session.scalars(
-        select(SharingDispute).where(SharingDispute.subscription_id == sub.id, SharingDispute.status == "open")
-    ).first()
-    if open_one is not None:
+    earlier = session.scalars(select(SharingDispute).where(SharingDispute.subscription_id == sub.id)).first()
+    if earlier is not None:
+        state = (
+            "still open: wait for its decision" if earlier.status == "open" else f"decided ({earlier.status}), final"
+        )
         raise CatalogError(
-            f"application #{sub.id} already has open dispute #{open_one.id}; wait for its decision",
-            message_zh=f"申请 #{sub.id} 已有待处理的协调 #{open_one.id}",
+            f"application #{sub.id} already has dispute #{earlier.id}, {state}; apply again with new facts instead",
+            message_zh=f"申请 #{sub.id} 已有协调 #{earlier.id}（{earlier.status}），不能重复提请",
             kind="conflict",
             subscription_id=sub.id,
         )

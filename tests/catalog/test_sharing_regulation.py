@@ -150,12 +150,16 @@ def test_escalation_needs_grounds_and_a_refused_or_overdue_application(session: 
     assert overdue.status == "open"
 
 
-def test_one_open_dispute_per_application(session: Session) -> None:
+def test_one_dispute_per_application_and_its_decision_is_final(session: Session) -> None:
     sub = _refused(session)
-    escalate(session, sub.id, actor_department=USER, grounds="履职确需")
-    with pytest.raises(CatalogError, match="already has open dispute") as caught:
+    dispute = escalate(session, sub.id, actor_department=USER, grounds="履职确需")
+    with pytest.raises(CatalogError, match="still open") as caught:
         escalate(session, sub.id, actor_department=USER, grounds="再次")
     assert caught.value.kind == "conflict"
+    decide_dispute(session, dispute.id, actor=HUB_ADMIN, outcome="upheld", reason="维持")
+    with pytest.raises(CatalogError, match=r"decided \(upheld\), final"):
+        escalate(session, sub.id, actor_department=USER, grounds="第三次")
+    assert len(list_disputes(session)) == 1
 
 
 def test_the_authority_grants_on_dispute(session: Session) -> None:

@@ -76,7 +76,7 @@ def test_bad_escalations_are_typed_errors(api: Api) -> None:
     blank = _escalate(api, USER, sid, grounds=" ")
     assert blank.status_code == 422 and blank.json()["detail"]["field"] == "grounds"
     assert _escalate(api, USER, sid).status_code == 201
-    assert _escalate(api, USER, sid).status_code == 409
+    assert _escalate(api, USER, sid).status_code == 409  # one dispute per application
     assert _escalate(api, USER, 999).status_code == 404
 
 
