@@ -38,9 +38,9 @@ def _service(algorithm: str) -> Any:
     from govhub.settings import get_settings
 
     migrate()
-    home = get_settings().resolved_home
-    signer = load_or_create_signer(home / "keys", algorithm=algorithm)  # type: ignore[arg-type]
-    return VerificationService(store=ServingStore(home), signer=signer, engine=get_engine())
+    settings = get_settings()
+    signer = load_or_create_signer(settings.keys_dir, algorithm=algorithm)  # type: ignore[arg-type]
+    return VerificationService(store=ServingStore(settings.resolved_home), signer=signer, engine=get_engine())
 
 
 @verify_app.command("ask")
@@ -182,4 +182,4 @@ def _default_public_key(file: Path) -> Path | None:
         algorithm = "sm2"
     if algorithm not in ("sm2", "ed25519"):
         return None
-    return get_settings().resolved_home / "keys" / f"hub-{algorithm}.pub"
+    return get_settings().keys_dir / f"hub-{algorithm}.pub"

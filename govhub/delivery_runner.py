@@ -24,13 +24,17 @@ _SECRET_BYTES = 32
 
 
 def delivery_secret(settings: Settings | None = None) -> bytes:
-    """The hub secret keying delivery pseudonyms: `<GOVHUB_HOME>/keys/delivery.secret`, made once (0600).
+    """The hub secret keying delivery pseudonyms: GOVHUB_DELIVERY_SECRET (hex), else
+    `<keys_dir>/delivery.secret`, made once (0600) when missing.
 
-    It must stay the same for the life of the hub: a new secret gives every department new
-    pseudonymous keys (their upserts would no longer match). Back it up with the signing keys.
+    It must stay the same for the life of the hub and on every host: a new secret gives every
+    department new pseudonymous keys (their upserts would no longer match). Back it up with the
+    signing keys; `xxd -p -c 64 delivery.secret` prints the file as the setting's hex.
     """
     settings = settings or get_settings()
-    path = settings.resolved_home / "keys" / "delivery.secret"
+    if settings.delivery_secret is not None:
+        return bytes.fromhex(settings.delivery_secret.get_secret_value().strip())
+    path = settings.keys_dir / "delivery.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".delivery.secret-")  # mode 0600

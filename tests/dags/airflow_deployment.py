@@ -90,6 +90,9 @@ class AirflowDeployment:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # the log servers' fixed default ports (8793, 8794) would collide with another deployment
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
         self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

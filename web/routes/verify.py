@@ -36,22 +36,21 @@ _MAX_BODY = 1024 * 1024
 
 
 @cache
-def _service_for(home: str, db_url: str) -> VerificationService:
+def _service_for(home: str, keys_dir: str, db_url: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
     from exchange.verify import ServingStore
     from govhub.db import engine_for
 
-    root = Path(home)
-    signer = load_or_create_signer(root / "keys", algorithm="sm2")
-    return VerificationService(store=ServingStore(root), signer=signer, engine=engine_for(db_url))
+    signer = load_or_create_signer(Path(keys_dir), algorithm="sm2")
+    return VerificationService(store=ServingStore(Path(home)), signer=signer, engine=engine_for(db_url))
 
 
 def get_verification_service() -> VerificationService:
-    """The process's service over GOVHUB_HOME (serving stores, hub SM2 key in <home>/keys, metadata DB)."""
+    """The process's service: serving stores under GOVHUB_HOME, the hub SM2 key in GOVHUB_KEYS_DIR, metadata DB."""
     from govhub.settings import get_settings
 
     settings = get_settings()
-    return _service_for(str(settings.resolved_home), settings.metadata_url)
+    return _service_for(str(settings.resolved_home), str(settings.keys_dir), settings.metadata_url)
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
