@@ -149,7 +149,7 @@ def test_two_workers_with_their_own_homes_run_one_pipeline_on_s3_and_postgres(
             for worker in workers:
                 worker.close()
 
-        for resource, s in summaries.items():
+        for s in summaries.values():
             assert s["status"] == "succeeded", s
             assert s["accepted"] > 0 and s["version"] is not None, s
             assert s["extracted"] == s["accepted"] + s["rejected"] + s.get("pending", 0), s
