@@ -84,7 +84,7 @@ def test_a_missing_secrets_folder_and_a_short_delivery_secret_are_named(
     monkeypatch.delenv("GOVHUB_SECRETS_DIR")
     reset_settings()
     monkeypatch.setenv("GOVHUB_DELIVERY_SECRET", "not hex")
-    with pytest.raises(SettingsError, match="GOVHUB_DELIVERY_SECRET.*hex"):
+    with pytest.raises(SettingsError, match=r"GOVHUB_DELIVERY_SECRET.*hex"):
         get_settings()
 
 
