@@ -140,7 +140,7 @@ def demo(algorithm: Annotated[str, typer.Option(help="sm2 or ed25519")] = "sm2")
     lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
     results = run_approval_flows(
         home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=algorithm,  # type: ignore[arg-type]
-        echo=console.print,
+        echo=console.print, keys_dir=settings.keys_dir,
     )  # fmt: skip
     if not all(r["offline_ok"] for r in results):
         raise typer.Exit(1)
