@@ -57,16 +57,17 @@ def _curated(home: Path, resource: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: tuple(str(r[k]) for k in contract.primary_key))
 
 
-def _pending(home: Path, resource: str) -> int:
-    """Rows of `resource` the quarantine holds as pending (0 where the hub has no pending verdict)."""
-    from lake import Lake
-    from schemas import load_contract
+def _pending(resource: str) -> int:
+    """Rows of `resource` still waiting for a referenced resource (the hub under the current settings)."""
+    try:
+        from govhub.pipeline.pending import count_open_pending
+    except ImportError:  # a hub without pending rows rejects late references: they show as lost rows
+        return 0
+    from govhub.db import session_scope
+    from govhub.pipeline.resources import open_resource
 
-    table = Lake(str(home / "lake")).quarantine(load_contract(resource)).read()
-    for column in ("verdict", "_verdict", "status"):
-        if column in table.column_names:
-            return sum(1 for v in table.column(column).to_pylist() if v == "pending")
-    return 0
+    with session_scope() as session:
+        return count_open_pending(open_resource(resource), session)
 
 
 def _reference_ingest(tmp_path: Path, env: dict[str, str]) -> Path:
@@ -131,42 +132,44 @@ def test_all_dags_unpaused_at_once_converge_to_the_in_order_result(
             "airflow_db_migrate_seconds": round(migrate_seconds, 1),
             "unpaused": len(unpaused),
             "minutes_to_converge": round((quiet.converged_at - unpaused_at) / 60, 2),
-            "dag_runs": {},
+            "dag_runs": [],
             "resources": {},
         }
-        for run in runs:
-            key = f"{run.dag_id} {run.run_type}"
-            report["dag_runs"].setdefault(key, []).append(run.state)
+        for run in runs:  # the timeline, in seconds after the unpause
+            start, end = (None if t is None else round(t - unpaused_at) for t in (run.start, run.end))
+            report["dag_runs"].append(f"{run.dag_id} {run.run_type} {run.state} {start}..{end} s")
 
-        failed = [f"{r.dag_id} {r.run_id}" for r in runs if r.state != "success"]
-        mismatched = {}
+        problems = [f"DAG run {r.dag_id} {r.run_id} ended {r.state}" for r in runs if r.state != "success"]
         for resource in resources:
             got, want = _curated(home, resource), _curated(reference, resource)
-            pending = _pending(home, resource)
-            report["resources"][resource] = {"records": len(got), "in_order": len(want), "pending": pending}
+            pending = _pending(resource)
+            contract = load_all()[resource]
+            keys = {tuple(r[k] for k in contract.primary_key) for r in got}
+            lost = sum(1 for r in want if tuple(r[k] for k in contract.primary_key) not in keys)
+            report["resources"][resource] = {"records": len(got), "in_order": len(want), "lost": lost,
+                                             "pending": pending}  # fmt: skip
             if got != want:
-                contract = load_all()[resource]
-                keys = {tuple(r[k] for k in contract.primary_key) for r in got}
-                lost = [r for r in want if tuple(r[k] for k in contract.primary_key) not in keys]
-                mismatched[resource] = f"{len(got)} rows under Airflow, {len(want)} in order; {len(lost)} lost"
+                problems.append(f"curated {resource}: {len(got)} rows under Airflow, {len(want)} in order, {lost} lost")
+            if pending:
+                problems.append(f"{resource}: {pending} rows left pending")
+            if not any(r.dag_id == f"deliver_{resource}" and r.run_type == "asset_triggered" for r in runs):
+                problems.append(f"deliver_{resource} never ran on an Asset event")
 
         with session_scope() as session:
-            done = session.execute(
-                sa.select(Delivery.subscription_id, sa.func.max(Delivery.to_version))
-                .where(Delivery.status == "done")
-                .group_by(Delivery.subscription_id)
-            ).all()
-        delivered = dict(done)
-        print("\nreal scheduler:", json.dumps(report, ensure_ascii=False, indent=1))
-
-        assert not failed, f"DAG runs that did not succeed: {failed}"
-        assert not mismatched, f"curated tables differ from the in-order ingest: {mismatched}"
-        assert all(v["pending"] == 0 for v in report["resources"].values()), report["resources"]
-        for resource in resources:
-            triggered = [r for r in runs if r.dag_id == f"deliver_{resource}" and r.run_type == "asset_triggered"]
-            assert triggered, f"deliver_{resource} never ran on an Asset event"
+            delivered = dict(
+                session.execute(
+                    sa.select(Delivery.subscription_id, sa.func.max(Delivery.to_version))
+                    .where(Delivery.status == "done")
+                    .group_by(Delivery.subscription_id)
+                ).all()
+            )
         from lake import Lake
 
         for sub in subscriptions:
             version = Lake(str(home / "lake")).curated(load_all()[sub["resource"]]).version()
-            assert delivered.get(sub["id"]) == version, (sub, delivered)
+            if delivered.get(sub["id"]) != version:
+                problems.append(f"subscription {sub['id']} ({sub['resource']}) delivered up to "
+                                f"{delivered.get(sub['id'])}, the table is at {version}")  # fmt: skip
+        report["pending_left"] = sum(v["pending"] for v in report["resources"].values())
+        print("\nreal scheduler:", json.dumps(report, ensure_ascii=False, indent=1))
+        assert not problems, "\n".join(problems)
