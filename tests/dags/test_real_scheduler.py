@@ -10,6 +10,7 @@ docs/real-scheduler.md.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -27,7 +28,17 @@ from tests.dags.airflow_deployment import AirflowDeployment
 from tests.hub_support import configure_hub_env
 from tests.service_db import postgres_unreachable
 
-pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.timeout(3600)]
+_NO_PENDING_ROWS = importlib.util.find_spec("govhub.pipeline.pending") is None
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.services,
+    pytest.mark.timeout(3600),
+    # Measured on a hub without pending rows: whichever dependent ingest validates before `person` has
+    # published rejects every row as `references` and its watermark moves past them (all of
+    # legal_entity, credit_record and payment lost), and serve_* fail on "no version yet". Strict: once
+    # the hub keeps late references pending, this test must pass.
+    pytest.mark.xfail(_NO_PENDING_ROWS, reason="late references are rejected, not pending: rows are lost", strict=True),
+]
 
 SIZE = 2000  # persons; 200 legal entities, 100 credit records, 10 payments a day for 3 days
 _TAG = re.sub(r"[^a-z0-9]+", "_", Path(__file__).resolve().parents[2].name.lower()).strip("_")[:20]
