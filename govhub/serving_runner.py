@@ -27,10 +27,16 @@ def serves(resource: str) -> bool:
 
 
 def refresh_serving(resource: str) -> dict[str, Any]:
-    """Rebuild the serving store of `resource` at the curated table's current version (no-op if current)."""
+    """Rebuild the serving store of `resource` at the curated table's current version (no-op if current).
+
+    A resource with no published version yet has no store to build: nothing to do, not an error.
+    """
     if not serves(resource):
         return {"resource": resource, "version": None, "serving": False}
     ctx = open_resource(resource)
+    if ctx.curated.version() is None:
+        log.info("serve %s: no published version yet; nothing to do", resource)
+        return {"resource": resource, "version": None, "serving": True, "skipped": "no version yet"}
     version = refresh_serving_store(ctx.lake, ctx.contract, home=ctx.settings.resolved_home)
     return {"resource": resource, "version": version, "serving": True}
 

@@ -10,7 +10,6 @@ docs/real-scheduler.md.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -28,17 +27,7 @@ from tests.dags.airflow_deployment import AirflowDeployment
 from tests.hub_support import configure_hub_env
 from tests.service_db import postgres_unreachable
 
-_NO_PENDING_ROWS = importlib.util.find_spec("govhub.pipeline.pending") is None
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.services,
-    pytest.mark.timeout(3600),
-    # Measured on a hub without pending rows: whichever dependent ingest validates before `person` has
-    # published rejects every row as `references` and its watermark moves past them (all of
-    # legal_entity, credit_record and payment lost), and serve_* fail on "no version yet". Strict: once
-    # the hub keeps late references pending, this test must pass.
-    pytest.mark.xfail(_NO_PENDING_ROWS, reason="late references are rejected, not pending: rows are lost", strict=True),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.timeout(3600)]
 
 SIZE = 2000  # persons; 200 legal entities, 100 credit records, 10 payments a day for 3 days
 _TAG = re.sub(r"[^a-z0-9]+", "_", Path(__file__).resolve().parents[2].name.lower()).strip("_")[:20]
@@ -70,11 +59,8 @@ def _curated(home: Path, resource: str) -> list[dict[str, Any]]:
 
 def _pending(resource: str) -> int:
     """Rows of `resource` still waiting for a referenced resource (the hub under the current settings)."""
-    try:
-        from govhub.pipeline.pending import count_open_pending
-    except ImportError:  # a hub without pending rows rejects late references: they show as lost rows
-        return 0
     from govhub.db import session_scope
+    from govhub.pipeline.pending import count_open_pending
     from govhub.pipeline.resources import open_resource
 
     with session_scope() as session:
