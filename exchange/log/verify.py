@@ -349,6 +349,8 @@ def verify_chain(
     archives_checked = 0
     if start is not None:
         prev = _Point(*start)
+        if records and start[0] < records[-1].to_seq:  # archived since: archiving verified and pinned them
+            prev = _Point(records[-1].to_seq, records[-1].head_hash)
     elif from_seq is not None and from_seq > 1:
         before = _lookup(session, seq=from_seq - 1)
         archived = next((r for r in records if r.to_seq == from_seq - 1), None)

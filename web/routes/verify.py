@@ -88,7 +88,17 @@ async def _ask(service: VerificationService, item: str, request: Request, key: s
     length = request.headers.get("content-length")
     declared_too_large = length is not None and length.isdigit() and int(length) > _MAX_BODY
     body = b"\0" * (_MAX_BODY + 1) if declared_too_large else await _bounded(request)
-    status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
+    from web.refusals import refusal_window
+
+    window = refusal_window(request.app)
+    address = request.client.host if request.client else None
+
+    def unauthenticated(code: str) -> bool:
+        return window.note(address, code=code, status=401, path=request.url.path)
+
+    status, document = await run_in_threadpool(
+        service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
+    )
     return _json(status, document)
 
 
