@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
+from web.maintenance import lifespan
 from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, health, monitor, subscriptions
 from web.routes import verify as verify_routes
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.include_router(health.router)
     app.include_router(verify_routes.router)

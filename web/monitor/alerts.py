@@ -178,7 +178,8 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
 
     alerts = []
     full = last_full_check(session)
-    if full is None or as_aware(full.started_at) < now - FULL_WALK_MAX_AGE:  # type: ignore[operator]
+    empty = session.scalar(select(ExchangeEvent.seq).limit(1)) is None
+    if not empty and (full is None or as_aware(full.started_at) < now - FULL_WALK_MAX_AGE):  # type: ignore[operator]
         when = "never" if full is None else f"last on {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC"
         alerts.append(Alert("full_walk", "warning", None, f"no full walk of the exchange log for two days ({when}): "
                             "run `govhub log verify` or unpause the exchange_log_check DAG"))  # fmt: skip
