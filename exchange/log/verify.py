@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from exchange.crypto import SealError
@@ -280,7 +280,7 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     dialect = bind.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         return
-    url = bind.url
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
     dsn = None
     if parallel and dialect == "postgresql":
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -300,7 +300,7 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
                 last = session.execute(
                     select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq < seq).order_by(_EVENTS.c.seq.desc()).limit(1)
                 ).first()  # the last event before the suspect: the fast walk confirmed it
-                good_to, good_hash = (last.seq, last.hash) if last is not None and last.seq > start.seq else start
+                good_to, good_hash = (last.seq, last.hash) if last is not None and last.seq > start.seq else (start.seq, start.hash)
                 break
         if good_to is None or good_hash is None:
             return
