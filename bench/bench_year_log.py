@@ -61,7 +61,7 @@ def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
                 "request_id": f"{rng.getrandbits(128):032x}", "duration_ms": round(rng.random() * 20, 3),
                 "details": {"item": "person_alive", "status": 200}}  # fmt: skip
     if roll < 0.92:
-        client = rng.choice(CLIENTS + [None])
+        client = rng.choice([*CLIENTS, None])
         return {"type": "denial", "source": "hub", "target": f"client:{client or 'unknown'}", "client": client,
                 "outcome": "denied", "error_code": "rate_limited", "details": {"status": 429}}  # fmt: skip
     if roll < 0.96:
@@ -139,7 +139,8 @@ def pages() -> dict[str, Any]:
             "overview": "/monitor", "exchanges_30d": "/monitor/exchanges?days=30",
             "exchanges_90d": "/monitor/exchanges?days=90", "exchanges_366d": "/monitor/exchanges?days=366",
             "log_first": "/monitor/log", "log_last_page": "/monitor/log?oldest=1",
-            "log_department": f"/monitor/log?department={DEPARTMENTS[3]}", "log_client": f"/monitor/log?client={CLIENTS[5]}",
+            "log_department": f"/monitor/log?department={DEPARTMENTS[3]}",
+            "log_client": f"/monitor/log?client={CLIENTS[5]}",
             "log_case_number": "/monitor/log?case_number=YY-BDC-2025-00000777",
             "log_subject": "/monitor/log?subject=430900000000000000X", "log_denied": "/monitor/log?outcome=denied",
             "sharing": "/monitor/sharing", "alerts_page": "/monitor/alerts", "alerts_api": "/monitor/api/alerts",
@@ -149,7 +150,9 @@ def pages() -> dict[str, Any]:
             _timed(client, path)  # warm caches once, as a data admin's second view
             out[name] = _timed(client, path)
         deep = client.get("/monitor/api/log?per_page=50&oldest=1").json()
-        out["log_keyset_next_from_oldest"] = _timed(client, f"/monitor/api/log?per_page=50&after={deep['data'][0]['seq']}")
+        out["log_keyset_next_from_oldest"] = _timed(
+            client, f"/monitor/api/log?per_page=50&after={deep['data'][0]['seq']}"
+        )
         new_events = 1500  # what a busy hub appends between two views: checked incrementally
         from datetime import datetime as _dt
 
@@ -203,7 +206,12 @@ def archive_child(months: int) -> dict[str, Any]:
     info = hub_log().archive(open_lake(), before=YEAR_START + timedelta(days=round(30.44 * months)))
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"archived": info.events, "files": len(info.files), "archive_s": round(seconds, 1), "archive_peak_rss_mb": round(peak)}
+    return {
+        "archived": info.events,
+        "files": len(info.files),
+        "archive_s": round(seconds, 1),
+        "archive_peak_rss_mb": round(peak),
+    }
 
 
 def _size(url: str, home: Path) -> int:
@@ -225,7 +233,8 @@ def after_archive() -> dict[str, Any]:
     report = check_full(hub_log(), archives=open_lake(), parallel=True)
     seconds = time.perf_counter() - started
     return {"verify_across_archives_ok": report.ok, "verify_across_archives_events": report.events_checked,
-            "verify_across_archives_files": report.archives_checked, "verify_across_archives_s": round(seconds, 1)}  # fmt: skip
+            "verify_across_archives_files": report.archives_checked,
+            "verify_across_archives_s": round(seconds, 1)}  # fmt: skip
 
 
 def main() -> None:

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     )
     log_checkpoint_every: int = Field(default=1000, ge=1)
     log_maintenance_seconds: float = Field(
-        default=60.0, ge=0, description="The web app signs unsigned checkpoints and refreshes rollups this often (0: off)."
+        default=60.0,
+        ge=0,
+        description="The web app signs unsigned checkpoints and refreshes rollups this often (0: off).",
     )
     refusal_window_seconds: float = Field(
         default=60.0, gt=0, description="Refusals without a valid key: one aggregated log event per address and window."

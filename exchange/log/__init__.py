@@ -17,8 +17,8 @@ from exchange.log.verify import ChainReport, format_report
 __all__ = [
     "ArchiveInfo",
     "ArchiveRecord",
-    "ChainCheck",
     "ChainBrokenError",
+    "ChainCheck",
     "ChainHead",
     "ChainReport",
     "Checkpoint",

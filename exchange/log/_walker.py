@@ -48,7 +48,10 @@ def _sqlite_value(name: str) -> str:
             f"ELSE {_BAD} END"
         )
     if name in _INTS:
-        return f"CASE WHEN {name} IS NULL THEN 'null' WHEN typeof({name})='integer' THEN CAST({name} AS TEXT) ELSE {_BAD} END"
+        return (
+            f"CASE WHEN {name} IS NULL THEN 'null' WHEN typeof({name})='integer' "
+            f"THEN CAST({name} AS TEXT) ELSE {_BAD} END"
+        )
     if name == "duration_ms":
         return (
             f"CASE WHEN {name} IS NULL THEN 'null' WHEN typeof({name})='real' "
@@ -163,7 +166,13 @@ def span_walker(fetch: Fetch, dialect: str) -> Callable[[int, int], Span]:
 
 
 def walk_spans(
-    *, after: int, until: int, local: Callable[[int, int], Span], dsn: str | None, dialect: str, workers: int | None = None
+    *,
+    after: int,
+    until: int,
+    local: Callable[[int, int], Span],
+    dsn: str | None,
+    dialect: str,
+    workers: int | None = None,
 ) -> Iterator[Span]:
     """Spans covering after < seq <= until, in order; in worker processes when `dsn` is given and it pays."""
     bounds = [(lo, min(lo + SPAN, until)) for lo in range(after, until, SPAN)]

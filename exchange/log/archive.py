@@ -81,7 +81,10 @@ class _Location:
         target, tmp = self.path(rel), self.path(rel) + ".tmp"
         self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
         rows = 0
-        with self.fs.open_output_stream(tmp) as out, pq.ParquetWriter(out, ARCHIVE_SCHEMA, compression="zstd") as writer:
+        with (
+            self.fs.open_output_stream(tmp) as out,
+            pq.ParquetWriter(out, ARCHIVE_SCHEMA, compression="zstd") as writer,
+        ):
             for batch in batches:
                 writer.write_batch(batch)
                 rows += batch.num_rows

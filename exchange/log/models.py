@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
-
-import json
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
@@ -116,9 +115,7 @@ class ExchangeEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = tuple(
-        Index(f"ix_exchange_event_{column}_seq", column, "seq") for column in FILTERED_COLUMNS
-    )
+    __table_args__ = tuple(Index(f"ix_exchange_event_{column}_seq", column, "seq") for column in FILTERED_COLUMNS)
 
     def __repr__(self) -> str:
         return f"ExchangeEvent(seq={self.seq}, type={self.type!r}, outcome={self.outcome!r}, id={self.event_id})"

@@ -101,4 +101,3 @@ def _aggregate(session: Session, dialect: str, lo: int, hi: int) -> int:
         if grain == "h":
             added = sum(r["events"] for r in rows)
     return added
-

@@ -298,9 +298,14 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
             before = start.hash if seq == span.first_seq else _stored_hash(session, seq - 1)
             if before is None or not _exact_ok(session, seq, before):
                 last = session.execute(
-                    select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq < seq).order_by(_EVENTS.c.seq.desc()).limit(1)
+                    select(_EVENTS.c.seq, _EVENTS.c.hash)
+                    .where(_EVENTS.c.seq < seq)
+                    .order_by(_EVENTS.c.seq.desc())
+                    .limit(1)
                 ).first()  # the last event before the suspect: the fast walk confirmed it
-                good_to, good_hash = (last.seq, last.hash) if last is not None and last.seq > start.seq else (start.seq, start.hash)
+                good_to, good_hash = (
+                    (last.seq, last.hash) if last is not None and last.seq > start.seq else (start.seq, start.hash)
+                )
                 break
         if good_to is None or good_hash is None:
             return

@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 
 from exchange.crypto import Signer, canonical_json
 from exchange.seal import VerifyResult, seal_answer, verify_sealed
+from exchange.subjects import SubjectKeys
+from exchange.subjects import subject_hash as keyed_subject_hash
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
 from exchange.verify.logwriter import LogWriter
 from exchange.verify.rules import RULES
 from exchange.verify.store import ServingStore, StoreUnavailable
-from exchange.subjects import SubjectKeys
-from exchange.subjects import subject_hash as keyed_subject_hash
 from exchange.verify.validate import check_text, validate_params, validate_subject
 
 __all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "VerificationService", "build_request", "subject_hash"]

@@ -169,8 +169,13 @@ def test_parallel_full_walk_agrees_with_the_python_walk(tmp_path: Path, signer, 
         xlog = ExchangeLog(engine, signer=signer, checkpoint_every=250)
         _fill(xlog, 1000)
         xlog.append(  # values the SQL must render exactly like the hub's canonical JSON
-            "delivery", source="govhub", target='x"\\\n\t\u0001\u007f中文😀', rows=2**53 - 1, duration_ms=0.1 + 0.2,
-            details={"z": 1, "a": [1.5, "\u2028", None, True], "中": {"b": -0.0}}, started_at=START,
+            "delivery",
+            source="govhub",
+            target='x"\\\n\t\u0001\u007f中文😀',
+            rows=2**53 - 1,
+            duration_ms=0.1 + 0.2,
+            details={"z": 1, "a": [1.5, "\u2028", None, True], "中": {"b": -0.0}},
+            started_at=START,
         )
         report = xlog.verify(parallel=True)
         assert report.ok and report.events_checked == 1001

@@ -8,7 +8,6 @@ modules, and test_log_concurrency.py already races writers on both stores.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -81,7 +81,7 @@ def test_events_appended_without_the_key_get_their_checkpoints_signed(home: Path
     engine = get_engine()
     unsigned = ExchangeLog(engine)  # what refusals and API pulls append with: no key
     appended = scaled(2500, 25_000)
-    for start in range(0, appended, 500):
+    for _start in range(0, appended, 500):
         unsigned.append_many([{"type": "denial", "source": "hub", "target": "x", "outcome": "denied"}] * 500)
     signer = load_or_create_signer(home / "keys")
     keyed = ExchangeLog(engine, signer=signer, checkpoint_every=1000)

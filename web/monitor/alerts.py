@@ -186,7 +186,7 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
     every = get_settings().log_checkpoint_every
     if report.unsigned_tail > 2 * every:
         alerts.append(Alert("unsigned_tail", "warning", None, f"{report.unsigned_tail} events after the newest signed "
-                            "checkpoint: run `govhub log checkpoint` (the web app signs them every minute)"))  # fmt: skip
+                            "checkpoint: run `govhub log checkpoint` (the web app signs them)"))  # fmt: skip
     return alerts
 
 

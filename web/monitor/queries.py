@@ -24,8 +24,8 @@ from schemas import load_all
 from web.monitor.auth import Viewer
 
 __all__ = [
-    "DIMENSIONS",
     "COUNT_CAP",
+    "DIMENSIONS",
     "LogFilter",
     "LogPage",
     "as_aware",
@@ -201,7 +201,9 @@ def _filtered(session: Session, viewer: Viewer, where: LogFilter) -> Select[Any]
         if value:
             stmt = stmt.where(column == value)
     if where.subject:
-        stmt = stmt.where(ExchangeEvent.subject_hash.in_(subject_hashes(where.subject.strip(), keys=hub_subject_keys())))
+        stmt = stmt.where(
+            ExchangeEvent.subject_hash.in_(subject_hashes(where.subject.strip(), keys=hub_subject_keys()))
+        )
     if where.since is not None:
         stmt = stmt.where(ExchangeEvent.recorded_at >= where.since)
     if where.until is not None:
@@ -234,13 +236,17 @@ def log_page(
             stmt = stmt.where(ExchangeEvent.seq < before)
         rows = list(session.scalars(stmt.order_by(ExchangeEvent.seq.desc()).limit(per_page)))
     base = _filtered(session, viewer, where).order_by(None)
-    counted = select(func.count()).select_from(base.with_only_columns(ExchangeEvent.seq).limit(COUNT_CAP + 1).subquery())
+    counted = select(func.count()).select_from(
+        base.with_only_columns(ExchangeEvent.seq).limit(COUNT_CAP + 1).subquery()
+    )
     total = int(session.scalar(counted) or 0)
     older = newer = None
     if rows:
         low, high = rows[-1].seq, rows[0].seq
         exists_older = session.scalar(base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq < low).limit(1))
-        exists_newer = session.scalar(base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq > high).limit(1))
+        exists_newer = session.scalar(
+            base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq > high).limit(1)
+        )
         older = low if exists_older is not None else None
         newer = high if exists_newer is not None else None
     return LogPage(rows, min(total, COUNT_CAP), total > COUNT_CAP, older, newer)
