@@ -338,9 +338,10 @@ def verify_chain(
     """
     from exchange.log.archive import iter_archive_rows
 
-    checkpoints = list(session.scalars(select(Checkpoint).order_by(Checkpoint.seq, Checkpoint.id)))
+    pinned = select(Checkpoint).order_by(Checkpoint.seq, Checkpoint.id)
     if start is not None:  # signatures older than the verified point were checked when it was verified
-        checkpoints = [cp for cp in checkpoints if cp.seq >= start[0]]
+        pinned = pinned.where(Checkpoint.seq >= start[0])
+    checkpoints = list(session.scalars(pinned))
     bad_ids, notes = _check_signatures(checkpoints, trusted_keys, signature_verifier)
     by_seq: dict[int, list[Checkpoint]] = {}
     for cp in checkpoints:

@@ -193,7 +193,12 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
 def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Alert]:
     """Refused requests in the last hour (an aggregated refusal counts its `rows`), by client."""
     since = now - timedelta(hours=1)
-    first = session.scalar(select(func.min(ExchangeEvent.seq)).where(ExchangeEvent.recorded_at >= since))
+    first = session.scalar(  # on the recorded_at index: min(seq) would scan the log from its start
+        select(ExchangeEvent.seq)
+        .where(ExchangeEvent.recorded_at >= since)
+        .order_by(ExchangeEvent.recorded_at, ExchangeEvent.seq)
+        .limit(1)
+    )
     if first is None:
         return []
     denials = session.execute(
