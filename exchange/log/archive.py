@@ -274,4 +274,6 @@ def reclaim_space(xlog: ExchangeLog) -> str:
         else:
             return "nothing"
         conn.exec_driver_sql(statement).close()
+        if conn.dialect.name == "sqlite":  # in WAL mode the rewritten pages sit in the WAL until a checkpoint
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
     return statement
