@@ -40,10 +40,13 @@ def _service_for(home: str, db_url: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
     from exchange.verify import ServingStore
     from govhub.db import engine_for
+    from govhub.exchange_log import hub_subject_keys
 
     root = Path(home)
     signer = load_or_create_signer(root / "keys", algorithm="sm2")
-    return VerificationService(store=ServingStore(root), signer=signer, engine=engine_for(db_url))
+    return VerificationService(
+        store=ServingStore(root), signer=signer, engine=engine_for(db_url), subject_keys=hub_subject_keys()
+    )
 
 
 def get_verification_service() -> VerificationService:
