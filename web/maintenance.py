@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 
 def maintain_once(app: FastAPI) -> dict[str, int]:
     """One round: ended refusal windows written, rollups refreshed, boundaries signed (after a check)."""
-    from exchange.log import catch_up_checkpoints
-    from exchange.log.rollup import refresh_rollups
+    from exchange.log import catch_up_checkpoints, refresh_rollups
     from govhub.db import get_engine
     from govhub.exchange_log import hub_log
     from web.refusals import refusal_window

@@ -30,8 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from exchange.log import EventType, ExchangeLog
-from exchange.log.refusals import RefusalWindow
+from exchange.log import EventType, ExchangeLog, RefusalWindow
 from web.deps import get_session
 
 __all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_refusal", "refusal_window"]

@@ -11,7 +11,18 @@ from exchange.log.checks import (
 )
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
 from exchange.log.log import ExchangeLog, Outcome, Signer
-from exchange.log.models import ArchiveRecord, ChainCheck, ChainHead, Checkpoint, EventType, ExchangeEvent, LogMark
+from exchange.log.models import (
+    ArchiveRecord,
+    ChainCheck,
+    ChainHead,
+    Checkpoint,
+    EventType,
+    ExchangeEvent,
+    LogMark,
+    Rollup,
+)
+from exchange.log.refusals import RefusalWindow
+from exchange.log.rollup import refresh_rollups
 from exchange.log.verify import ChainReport, format_report
 
 __all__ = [
@@ -28,6 +39,8 @@ __all__ = [
     "ExchangeLogError",
     "LogMark",
     "Outcome",
+    "RefusalWindow",
+    "Rollup",
     "Signer",
     "SingleFlight",
     "catch_up_checkpoints",
@@ -35,5 +48,6 @@ __all__ = [
     "check_incremental",
     "format_report",
     "last_full_check",
+    "refresh_rollups",
     "verified_mark",
 ]

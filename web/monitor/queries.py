@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 
 from catalog import DatasetVersion, Department, Resource, Subscription, utcnow
 from exchange.delivery.models import Delivery
-from exchange.log import ExchangeEvent
-from exchange.log.models import Rollup
-from exchange.log.rollup import refresh_rollups
+from exchange.log import ExchangeEvent, Rollup, refresh_rollups
 from exchange.subjects import subject_hashes
 from govhub.exchange_log import hub_subject_keys
 from govhub.models import IngestRun
