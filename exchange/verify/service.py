@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from exchange.crypto import Signer, canonical_json
+from exchange.crypto import Signer
 from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.subjects import SubjectKeys
 from exchange.subjects import subject_hash as keyed_subject_hash
@@ -195,7 +195,8 @@ class VerificationService:
         """
         status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
         if status == 401 and on_unauthenticated is not None:
-            if on_unauthenticated(str(events[0].get("error_code") or "unauthenticated") if events else "unauthenticated"):
+            code = str(events[0].get("error_code") or "unauthenticated") if events else "unauthenticated"
+            if on_unauthenticated(code):
                 return status, document
             limited = VerificationError(429, "rate_limited", "too many requests without a valid key; wait a minute")
             return limited.status, limited.body()
