@@ -1,8 +1,8 @@
 """exchange log at a year's size: (column, seq) indexes for every monitor filter, canonical details text,
 marks (last verified checkpoint, rollup watermark), verification history and hour/day rollups
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import json
@@ -10,8 +10,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
