@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,11 +11,36 @@ from fastapi.staticfiles import StaticFiles
 
 from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
+from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, disputes, health, monitor, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
+
+
+@asynccontextmanager
+async def _follow_the_lake(app: FastAPI) -> AsyncIterator[None]:
+    """Keep this host's serving stores at the lake's versions (GOVHUB_SERVING_REFRESH_SECONDS; off when 0)."""
+    from govhub.serving_runner import ServingFollower
+    from govhub.settings import get_settings
+
+    interval = get_settings().serving_refresh_interval
+    follower = ServingFollower(interval) if interval > 0 else None
+    if follower is not None:
+        follower.start()
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.stop()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's background work: following the lake, and the exchange log's checkpoints and rollups."""
+    async with _follow_the_lake(app), _log_maintenance(app):
+        yield
 
 
 def create_app() -> FastAPI:
@@ -22,6 +49,7 @@ def create_app() -> FastAPI:
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        lifespan=_lifespan,
     )
     apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
     app.include_router(health.router)
