@@ -16,6 +16,7 @@ from catalog.subscriptions import (
     granted_subscriptions,
     list_subscriptions,
     overdue_applications,
+    pii_items,
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
@@ -49,6 +50,7 @@ __all__ = [
     "list_subscriptions",
     "list_versions",
     "overdue_applications",
+    "pii_items",
     "record_version",
     "register_contracts",
     "register_delivery_reader",

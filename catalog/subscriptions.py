@@ -1,8 +1,9 @@
 """Subscriptions (共享申请) and their approval workflow under 国发〔2016〕51号.
 
-无条件共享 resources are granted on application; 有条件共享 ones wait for the provider department,
-which must answer within 10 working days and give reasons when it refuses; 不予共享 ones are
-refused by rule. A grant can be revoked at any time and stops at the next delivery. Every step
+无条件共享 resources are granted on application (masked); 有条件共享 ones, and any application for
+unmasked personal information (`pii_access`) whatever the sharing type, wait for the provider
+department, which must answer within 10 working days and give reasons when it refuses; 不予共享
+ones are refused by rule. A grant can be revoked at any time and stops at the next delivery. Every step
 is a `SubscriptionEvent` naming who and when. Deliveries (`exchange.delivery`) read
 `granted_subscriptions`.
 """
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from catalog.db import Base, utcnow
 from catalog.departments import get_department
 from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.resources import Resource, get_resource
+from catalog.resources import Resource, ResourceItem, get_resource
 from catalog.workdays import add_working_days
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "granted_subscriptions",
     "list_subscriptions",
     "overdue_applications",
+    "pii_items",
     "revoke",
 ]
 
@@ -139,8 +141,9 @@ def apply(
     """A department applies for a resource; the sharing type decides what happens next.
 
     `resource` is the contract name or the catalogue code. `fields` must be items of the resource
-    (the primary key is added when missing). 无条件共享 grants at once, 有条件共享 waits for the
-    provider (due in 10 working days), 不予共享 refuses by rule. Raises `CatalogError` for an
+    (the primary key is added when missing). 无条件共享 grants at once unless `pii_access` asks for
+    unmasked personal information; that, and 有条件共享, wait for the provider (due in 10 working
+    days); 不予共享 refuses by rule. Raises `CatalogError` for an
     unknown resource or field, a missing purpose or legal basis, a bad delivery mode, target or
     schedule, or a duplicate active application; `AccessDenied` for an inactive department or
     one that provides the resource itself.
@@ -203,15 +206,19 @@ def apply(
     )
     session.add(sub)
     _event(sub, "applied", department.code, now, f"fields: {', '.join(granted_fields)}; pii_access={pii_access}")
-    if entry.sharing_type == "无条件共享":
+    if entry.sharing_type == "无条件共享" and not pii_access:
         sub.status, sub.decided_at, sub.decided_by = "granted", now, SYSTEM_ACTOR
         _event(sub, "auto_granted", SYSTEM_ACTOR, now, "无条件共享: granted on application (国发〔2016〕51号)")
     elif entry.sharing_type == "不予共享":
         sub.status, sub.decided_at, sub.decided_by = "refused", now, SYSTEM_ACTOR
         sub.refusal_reason = f"不予共享 (国发〔2016〕51号): {entry.sharing_condition or 'not shared by law or policy'}"
         _event(sub, "auto_refused", SYSTEM_ACTOR, now, sub.refusal_reason)
-    else:
+    else:  # 有条件共享, or unmasked personal information asked of any resource: the provider decides
         sub.due_at = add_working_days(now, ANSWER_WORKING_DAYS)
+        if entry.sharing_type == "无条件共享":
+            named = ", ".join(f"{item.name} ({item.pii})" for item in pii_items(entry, granted_fields)) or "none"
+            _event(sub, "provider_review", SYSTEM_ACTOR, now,
+                   f"无条件共享 but unmasked personal information asked (pii fields: {named}): the provider decides")  # fmt: skip
     session.flush()
     log.info("subscription #%s: %s applied for %s -> %s", sub.id, department.code, entry.resource, sub.status)
     return sub
@@ -326,6 +333,12 @@ def overdue_applications(session: Session, *, now: datetime | None = None) -> li
             log.warning("subscription #%s to %s is overdue (due %s)", sub.id, sub.resource, sub.due_at)
     session.flush()
     return overdue
+
+
+def pii_items(entry: Resource, fields: Sequence[str]) -> list[ResourceItem]:
+    """The personal-information items among `fields` (contract order): what `pii_access` would unmask."""
+    wanted = set(fields)
+    return [item for item in entry.items if item.name in wanted and item.pii != "none"]
 
 
 def _get(session: Session, subscription_id: int) -> Subscription:

@@ -167,6 +167,18 @@ def export_dcat(
     console.print(f"wrote {len(document['dcat:dataset'])} datasets to {file}")
 
 
+def _pii_column(sub: Any) -> str:
+    """What unmasked personal information an application asks for (the provider decides on it)."""
+    from catalog import get_resource, pii_items
+    from sqlalchemy.orm import object_session
+
+    if not sub.pii_access:
+        return ""
+    session = object_session(sub)
+    items = pii_items(get_resource(session, sub.resource), sub.fields) if session is not None else []
+    return "✓ " + ", ".join(f"{i.label}({i.pii})" for i in items)
+
+
 def _subscription_table(subs: list[Any], title: str) -> Table:
     table = Table(title=title)
     for column in ("id", "resource", "department 申请部门", "mode", "fields", "pii", "status", "due 答复期限", "note"):
@@ -180,7 +192,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             s.department_code,
             s.delivery_mode,
             ", ".join(s.fields),
-            "✓" if s.pii_access else "",
+            _pii_column(s),
             f"[{colour}]{s.status}[/]",
             f"{s.due_at:%Y-%m-%d}" if s.due_at else "—",
             note,

@@ -15,8 +15,10 @@ from catalog import (
     Subscription,
     apply,
     decide,
+    get_resource,
     granted_subscriptions,
     overdue_applications,
+    pii_items,
     register_contracts,
     revoke,
 )
@@ -49,6 +51,24 @@ def test_unconditional_resource_is_granted_at_once(session: Session) -> None:
     assert sub.decided_by == "govhub" and sub.decided_at == MONDAY and sub.due_at is None
     assert _actions(sub) == [("applied", USER), ("auto_granted", "govhub")]
     assert granted_subscriptions(session, "legal_entity") == [sub]
+
+
+def test_unmasked_pii_of_an_unconditional_resource_waits_for_the_provider(session: Session) -> None:
+    sub = _apply(session, "legal_entity", fields=["name", "legal_rep_id"], pii_access=True)
+    assert sub.status == "pending" and sub.decided_by is None
+    assert sub.due_at == datetime(2026, 3, 16, 15, 59, 59, tzinfo=UTC)
+    assert _actions(sub) == [("applied", USER), ("provider_review", "govhub")]
+    assert "legal_rep_id (identifier)" in (sub.events[-1].note or "")
+    assert granted_subscriptions(session, "legal_entity") == []
+    entry = get_resource(session, "legal_entity")
+    assert [i.name for i in pii_items(entry, sub.fields)] == ["legal_rep_id"]
+    granted = decide(session, sub.id, actor_department=entry.provider_code, approve=True)
+    assert granted.status == "granted" and granted.decided_by == entry.provider_code
+
+
+def test_an_unconditional_resource_without_pii_access_is_granted_masked(session: Session) -> None:
+    sub = _apply(session, "legal_entity", fields=["name", "legal_rep_id"], pii_access=False)
+    assert sub.status == "granted" and not sub.pii_access
 
 
 def test_conditional_resource_waits_for_the_provider_within_ten_working_days(session: Session) -> None:

@@ -41,6 +41,17 @@ def test_apply_for_an_unconditional_resource_is_granted_at_once(api: Api) -> Non
     assert [e["action"] for e in sub["events"]] == ["applied", "auto_granted"]
 
 
+def test_unmasked_pii_of_an_unconditional_resource_goes_to_the_provider(api: Api) -> None:
+    sub = _apply(api, resource="legal_entity", fields=["name", "legal_rep_id"], pii_access=True)
+    assert sub["status"] == "pending" and sub["due_at"] is not None
+    seen = api.client.get("/api/subscriptions?role=provider&status=pending", headers=api.headers(MARKET)).json()
+    mine = next(s for s in seen["data"] if s["id"] == sub["id"])
+    assert mine["pii_fields"] == [{"name": "legal_rep_id", "label": mine["pii_fields"][0]["label"], "pii": "identifier"}]
+    assert mine["purpose"] == APPLICATION["purpose"] and mine["legal_basis"] == APPLICATION["legal_basis"]
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", MARKET, {"approve": True})
+    assert response.status_code == 200 and response.json()["status"] == "granted"
+
+
 def test_the_provider_grants_and_the_grant_is_visible_to_both(api: Api) -> None:
     sub = _apply(api)
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True})

@@ -23,6 +23,7 @@ from catalog import (
     decide,
     get_resource,
     list_subscriptions,
+    pii_items,
     revoke,
 )
 from schemas import GovhubError
@@ -31,6 +32,7 @@ from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
 __all__ = [
+    "PiiFieldPublic",
     "SubscriptionCreate",
     "SubscriptionDecision",
     "SubscriptionEventPublic",
@@ -87,6 +89,14 @@ class SubscriptionEventPublic(BaseModel):
     note: str | None
 
 
+class PiiFieldPublic(BaseModel):
+    """A personal-information item the application asks for (from the contract)."""
+
+    name: str
+    label: str
+    pii: str = Field(description="The contract's PII class: identifier, personal or sensitive")
+
+
 class SubscriptionPublic(BaseModel):
     """An application and where it stands."""
 
@@ -98,6 +108,9 @@ class SubscriptionPublic(BaseModel):
     legal_basis: str
     fields: list[str]
     pii_access: bool
+    pii_fields: list[PiiFieldPublic] = Field(
+        description="Personal-information items among `fields`: unmasked when `pii_access` is granted"
+    )
     delivery_mode: str
     target_url: str | None = Field(description="Password hidden")
     schedule: str
@@ -124,8 +137,9 @@ class SubscriptionsPublic(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     summary="提出共享申请",
-    description="Apply for a resource as the calling department. 无条件共享 is granted at once, 有条件共享 "
-    "waits for the provider (answer due in 10 working days), 不予共享 is refused by rule.",
+    description="Apply for a resource as the calling department. 无条件共享 is granted at once (PII "
+    "masked); 有条件共享, and `pii_access` on any resource, wait for the provider (answer due in 10 "
+    "working days; the provider sees `pii_fields`, purpose and legal basis), 不予共享 is refused by rule.",
     responses=_ERRORS,
 )
 def create_subscription(
@@ -252,15 +266,17 @@ def _hide_password(url: str | None) -> str | None:
 
 def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
     due = _aware(sub.due_at)
+    entry = get_resource(session, sub.resource)
     return SubscriptionPublic(
         id=sub.id,
         resource=sub.resource,
-        resource_code=get_resource(session, sub.resource).code,
+        resource_code=entry.code,
         department_code=sub.department_code,
         purpose=sub.purpose,
         legal_basis=sub.legal_basis,
         fields=list(sub.fields),
         pii_access=sub.pii_access,
+        pii_fields=[PiiFieldPublic(name=i.name, label=i.label, pii=i.pii) for i in pii_items(entry, sub.fields)],
         delivery_mode=sub.delivery_mode,
         target_url=_hide_password(sub.target_url),
         schedule=sub.schedule,
