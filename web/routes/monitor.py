@@ -27,7 +27,7 @@ from web.monitor import api
 from web.monitor.alerts import collect_alerts
 from web.monitor.auth import COOKIE_NAME, SESSION_SECONDS, Viewer, check_admin, sign_in_department, write_cookie
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
-from web.monitor.quarantine import csv_chunks, quarantine_rows, reason_counts
+from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
     LogFilter,
     deliveries,
@@ -207,7 +207,7 @@ def quarantine_csv(
     return StreamingResponse(
         csv_chunks(rows),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
