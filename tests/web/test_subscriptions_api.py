@@ -46,7 +46,9 @@ def test_unmasked_pii_of_an_unconditional_resource_goes_to_the_provider(api: Api
     assert sub["status"] == "pending" and sub["due_at"] is not None
     seen = api.client.get("/api/subscriptions?role=provider&status=pending", headers=api.headers(MARKET)).json()
     mine = next(s for s in seen["data"] if s["id"] == sub["id"])
-    assert mine["pii_fields"] == [{"name": "legal_rep_id", "label": mine["pii_fields"][0]["label"], "pii": "identifier"}]
+    assert mine["pii_fields"] == [
+        {"name": "legal_rep_id", "label": mine["pii_fields"][0]["label"], "pii": "identifier"}
+    ]
     assert mine["purpose"] == APPLICATION["purpose"] and mine["legal_basis"] == APPLICATION["legal_basis"]
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", MARKET, {"approve": True})
     assert response.status_code == 200 and response.json()["status"] == "granted"

@@ -6,10 +6,10 @@ import csv
 import io
 import json
 import re
-from urllib.parse import quote
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 

@@ -127,7 +127,8 @@ def get_changes(
     except DeliveryError as e:
         if e.code == "bad_page_token":
             raise HTTPException(
-                status.HTTP_400_BAD_REQUEST, detail=error_body(e.code, str(e), "分页标记无效，请不带 page_token 重新开始")
+                status.HTTP_400_BAD_REQUEST,
+                detail=error_body(e.code, str(e), "分页标记无效，请不带 page_token 重新开始"),
             ) from e
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body(e.code, str(e), "请求无法完成")
@@ -136,7 +137,9 @@ def get_changes(
         log.error("pull of subscription %s failed: %s", sub.id, e)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=error_body("unavailable", "the data lake is not available; try again later", "数据湖暂不可用，请稍后重试"),
+            detail=error_body(
+                "unavailable", "the data lake is not available; try again later", "数据湖暂不可用，请稍后重试"
+            ),
         ) from e
     ExchangeLog(session).append(
         "delivery", source="govhub", target=sub.department_code, department=sub.department_code,

@@ -14,19 +14,34 @@ JSON behind the charts: /monitor/api/... (see `web.monitor.api`). Departments se
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from math import ceil
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from catalog import Resource
+from exchange.log import EventType, ExchangeLog
+from govhub.settings import get_settings
+from schemas import load_all
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
-from web.monitor.auth import COOKIE_NAME, SESSION_SECONDS, Viewer, check_admin, sign_in_department, write_cookie
-from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
+from web.monitor.auth import (
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    Viewer,
+    check_admin,
+    read_cookie,
+    session_secret,
+    sign_in_department,
+    write_cookie,
+)
+from web.monitor.csrf import csrf_valid
+from web.monitor.i18n import Lang
+from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render, secure_cookies
 from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
     LogFilter,
@@ -40,7 +55,10 @@ from web.monitor.queries import (
     resource_names,
     subscriptions,
 )
-from web.refusals import log_refusal
+from web.monitor.redact import redact_rows
+from web.monitor.sessions import new_session_id, revoke_session
+from web.monitor.throttle import SignInThrottle
+from web.refusals import claimed_department, log_refusal
 
 __all__ = ["router"]
 
@@ -51,11 +69,24 @@ _PER_PAGE = 50
 _BEIJING = ZoneInfo("Asia/Shanghai")
 
 
+def _login_page(request: Request, lang: Lang, next: str, *, failed: str | None, status_code: int = 200) -> HTMLResponse:
+    return render(
+        request, "monitor_login.html", viewer=None, session=None, lang=lang, page="login", next=next, failed=failed,
+        status_code=status_code,
+    )  # fmt: skip
+
+
+def _throttle(request: Request) -> SignInThrottle:
+    """The app's sign-in throttle (one per app; its counters live where GOVHUB_RATE_LIMIT_STORAGE says)."""
+    throttle = getattr(request.app.state, "signin_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.signin_throttle = SignInThrottle(get_settings().rate_limit_storage)
+    return throttle
+
+
 @router.get("/login", response_class=_PAGE, include_in_schema=False)
 def login_form(request: Request, lang: LangDep, next: str = "/monitor") -> HTMLResponse:
-    return render(
-        request, "monitor_login.html", viewer=None, session=None, lang=lang, page="login", next=next, failed=False
-    )
+    return _login_page(request, lang, next, failed=None)
 
 
 @router.post("/login", response_class=_PAGE, include_in_schema=False)
@@ -63,12 +94,30 @@ def login(
     request: Request,
     session: SessionDep,
     lang: LangDep,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    api_key: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/monitor",
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    api_key: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/monitor",
+    csrf_token: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Sign in as an administrator (user name and password) or as a department (its API key)."""
+    """Sign in as an administrator (user name and password) or as a department (its API key).
+
+    Needs the form's CSRF token; failures are throttled per account and per address (`web.monitor.throttle`).
+    """
+    refuse = partial(log_refusal, request.app, method="POST", path=request.url.path)
+    if not csrf_valid(request, session_secret(keys_dir()), csrf_token):
+        refuse(status=403, code="csrf_failed")
+        return _login_page(request, lang, next, failed="csrf_failed", status_code=403)
+    account = f"admin:{username.strip()}" if username else f"department:{claimed_department(api_key) or 'unknown'}"
+    address = request.client.host if request.client else "unknown"
+    throttle = _throttle(request)
+    blocked = throttle.blocked(account, address)
+    if blocked is not None:
+        refuse(status=429, code=f"login_{blocked.tier}", details={"account": account, "address": address,
+                                                                   "scope": blocked.scope})  # fmt: skip
+        answer = _login_page(request, lang, next, failed="login_throttled", status_code=429)
+        answer.headers["Retry-After"] = str(blocked.retry_after)
+        return answer
     payload = None
     if username and password:
         fingerprint = check_admin(keys_dir(), username, password)
@@ -77,18 +126,14 @@ def login(
         found = sign_in_department(session, api_key)
         payload = {"k": "department", "c": found[0].code, "f": found[1]} if found else None
     if payload is None:
-        log_refusal(request.app, method="POST", path=request.url.path, status=401, code="login_failed")
-        return render(
-            request,
-            "monitor_login.html",
-            viewer=None,
-            session=None,
-            lang=lang,
-            page="login",
-            next=next,
-            failed=True,
-            status_code=401,
-        )
+        reached = throttle.failed(account, address)
+        refuse(status=401, code="login_failed", details={"account": account, "address": address})
+        if reached is not None and reached.tier == "lockout":  # the audit event of a lock-out, once
+            refuse(status=429, code="login_locked", details={"account": account, "address": address,
+                   "scope": reached.scope, "locked_seconds": reached.retry_after})  # fmt: skip
+        return _login_page(request, lang, next, failed="login_failed", status_code=401)
+    throttle.succeeded(account)
+    payload["s"] = new_session_id()
     target = next if next.startswith("/monitor") and not next.startswith("//") else "/monitor"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -97,14 +142,24 @@ def login(
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/monitor",
     )
     return response
 
 
 @router.post("/logout", include_in_schema=False)
-def logout() -> RedirectResponse:
+def logout(
+    request: Request, session: SessionDep, csrf_token: Annotated[str, Form(max_length=500)] = ""
+) -> RedirectResponse:
+    """Sign out: the session id is revoked on the server, so a kept copy of the cookie no longer works."""
+    if not csrf_valid(request, session_secret(keys_dir()), csrf_token):
+        log_refusal(request.app, method="POST", path=request.url.path, status=403, code="csrf_failed")
+        raise HTTPException(403, detail="the sign-out form expired: reload the page — 页面已过期，请刷新后再退出")
+    viewer = read_cookie(keys_dir(), request.cookies.get(COOKIE_NAME), session)
+    if viewer is not None and viewer.session_id:
+        revoke_session(session, viewer.session_id, lifetime_seconds=SESSION_SECONDS)
+        session.commit()
     response = RedirectResponse("/monitor/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/monitor")
     return response
@@ -156,10 +211,35 @@ def _visible_resources(session: SessionDep, viewer: Viewer) -> list[str]:
     return [n for n in names if n in provided]
 
 
-def _quarantine(session: SessionDep, viewer: Viewer, resource: str | None, rule: str | None, field: str | None):  # type: ignore[no-untyped-def]
+def _quarantine(  # type: ignore[no-untyped-def]
+    request: Request,
+    session: SessionDep,
+    viewer: Viewer,
+    resource: str | None,
+    rule: str | None,
+    field: str | None,
+    *,
+    clear: bool,
+    shown_as: str,
+):
+    """The viewer's quarantine rows: PII masked, or in clear for a `pii_viewer` (each such view logged)."""
+    if clear and not viewer.may_see_pii:
+        raise HTTPException(
+            403, detail="only administrators with the pii_viewer role may see clear values — 无权查看明文个人信息"
+        )
     allowed = _visible_resources(session, viewer)
     chosen = [resource] if resource in allowed else ([] if resource else allowed)
-    return allowed, quarantine_rows(chosen, rule=rule or None, field=field or None)
+    rows = quarantine_rows(chosen, rule=rule or None, field=field or None)
+    if not clear:
+        return allowed, redact_rows(rows, load_all())
+    ExchangeLog(session).append(
+        EventType.ADMIN, source="monitor", target=f"admin:{viewer.name}", resource=resource or None,
+        rows=len(rows), outcome="ok", details={"action": "pii_clear_view", "viewer": viewer.name,
+        "shown_as": shown_as, "resources": chosen, "rule": rule or None, "field": field or None,
+        "address": request.client.host if request.client else None},
+    )  # fmt: skip
+    session.commit()
+    return allowed, rows
 
 
 @router.get("/quarantine", response_class=_PAGE, include_in_schema=False)
@@ -172,8 +252,9 @@ def quarantine(
     rule: str | None = None,
     field: str | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    clear: bool = False,
 ) -> HTMLResponse:
-    allowed, rows = _quarantine(session, viewer, resource, rule, field)
+    allowed, rows = _quarantine(request, session, viewer, resource, rule, field, clear=clear, shown_as=f"page {page}")
     pages = max(1, ceil(len(rows) / _PER_PAGE))
     return render(
         request,
@@ -191,18 +272,21 @@ def quarantine(
         page_no=page,
         pages=pages,
         reasons=reason_counts(rows),
+        clear=clear,
     )
 
 
 @router.get("/quarantine.csv", include_in_schema=False)
 def quarantine_csv(
+    request: Request,
     session: SessionDep,
     viewer: ViewerDep,
     resource: str | None = None,
     rule: str | None = None,
     field: str | None = None,
+    clear: bool = False,
 ) -> StreamingResponse:
-    _, rows = _quarantine(session, viewer, resource, rule, field)
+    _, rows = _quarantine(request, session, viewer, resource, rule, field, clear=clear, shown_as="csv")
     name = f"quarantine-{resource or 'all'}{'-' + rule if rule else ''}.csv"
     return StreamingResponse(
         csv_chunks(rows),
