@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from catalog_factories import not_shared_person
+from catalog_targets import file_target
 from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER
 from sqlalchemy.orm import Session
 
@@ -213,13 +215,14 @@ def test_resource_may_be_named_by_its_code(session: Session) -> None:
     assert _apply(session, "101001001").resource == "person"
 
 
-def test_database_mode_needs_a_target_url(session: Session) -> None:
-    with pytest.raises(CatalogError, match="database delivery needs target_url"):
+def test_database_mode_needs_one_of_the_departments_targets(session: Session, tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="database delivery needs target"):
         _apply(session, delivery_mode="database")
-    with pytest.raises(CatalogError, match="is not a SQLAlchemy URL"):
-        _apply(session, delivery_mode="database", target_url="not a url")
-    sub = _apply(session, delivery_mode="database", target_url="postgresql+psycopg://rs@db.rsj/rs")
-    assert sub.target_url == "postgresql+psycopg://rs@db.rsj/rs"
+    with pytest.raises(CatalogError, match="has no delivery target named 'rs'"):
+        _apply(session, delivery_mode="database", target="rs")
+    file_target(session, tmp_path, USER, "rs", "postgresql+psycopg://rs@db.rsj/rs")
+    sub = _apply(session, delivery_mode="database", target="rs")
+    assert sub.target_name == "rs"
 
 
 @pytest.mark.parametrize(
