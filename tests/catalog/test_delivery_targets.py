@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
-from catalog_targets import file_target
 from conftest import OTHER_USER, USER
 from sqlalchemy.orm import Session
 
 from catalog import CatalogError, apply, list_targets, register_target, resolve_connection, resolve_target_url
 from catalog.target_identity import endpoint_of, same_endpoint
 from schemas import AccessDenied
+from tests.target_support import file_target
 
 APPLICATION = {
     "resource": "person",
@@ -113,7 +113,7 @@ def test_a_target_retargeted_behind_the_hubs_back_is_refused_at_delivery(
     with pytest.raises(AccessDenied, match="reaches a store of the hub itself"):
         resolve_target_url(session, USER, "person-db", reserved={"hub": db_url})
     secret.unlink()
-    with pytest.raises(CatalogError, match="'person-db' of department .* is not configured correctly") as caught:
+    with pytest.raises(CatalogError, match=r"'person-db' of department .* is not configured correctly") as caught:
         resolve_target_url(session, USER, "person-db")
     assert str(tmp_path) not in str(caught.value)
 

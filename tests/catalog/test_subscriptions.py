@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from catalog_factories import not_shared_person
-from catalog_targets import file_target
 from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from catalog import (
 )
 from catalog.errors import CatalogError
 from schemas import AccessDenied
+from tests.target_support import file_target
 
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 
