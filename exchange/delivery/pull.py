@@ -23,6 +23,7 @@ from schemas import Contract
 __all__ = ["ChangesPage", "decode_page_token", "encode_page_token", "pull_changes"]
 
 MAX_LIMIT = 10_000
+_MAX_TOKEN_CHARS = 200
 _MAX_NUMBER = 2**53  # versions and offsets beyond JSON's exact integers are never ours
 _BAD_TOKEN = "page_token is not valid (not one this hub issued, or it has expired); start again without a page_token"
 
@@ -54,6 +55,8 @@ def decode_page_token(token: str) -> tuple[int | None, int, int]:
     the message never repeats the token nor says anything about the server.
     """
     try:
+        if len(token) > _MAX_TOKEN_CHARS:  # ours are under 100 characters
+            raise ValueError("too long")
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after, to, offset = data["a"], data["t"], data["o"]
         if not all(_plain_int(v) for v in (to, offset)) or not (after is None or _plain_int(after)):

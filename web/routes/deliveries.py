@@ -113,7 +113,7 @@ def get_changes(
     after_version: int | None = Query(
         default=None, ge=-1, le=MAX_ROW_ID, description="Last version received; omit for a snapshot"
     ),
-    page_token: str | None = Query(default=None, max_length=200),
+    page_token: str | None = Query(default=None, max_length=4096, description="From the previous page"),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Changes after `after_version` (exclusive) up to the current version, paged, masked and restricted."""
