@@ -51,7 +51,8 @@ def encode_page_token(after_version: int | None, to_version: int, offset: int) -
 def decode_page_token(token: str) -> tuple[int | None, int, int]:
     """(after_version, to_version, offset) of a page token; DeliveryError when it is not one of ours.
 
-    Every number must be a plain integer in range (0 <= after < to <= 2**53, 0 <= offset <= 2**53);
+    Every number must be a plain integer in range (-1 <= after < to <= 2**53, 0 <= offset <= 2**53;
+    after -1 is the query's "before the first version");
     the message never repeats the token nor says anything about the server.
     """
     try:
@@ -61,7 +62,7 @@ def decode_page_token(token: str) -> tuple[int | None, int, int]:
         after, to, offset = data["a"], data["t"], data["o"]
         if not all(_plain_int(v) for v in (to, offset)) or not (after is None or _plain_int(after)):
             raise ValueError("not integers")
-        if not (0 <= offset <= _MAX_NUMBER and 0 <= to <= _MAX_NUMBER) or (after is not None and not 0 <= after < to):
+        if not (0 <= offset <= _MAX_NUMBER and 0 <= to <= _MAX_NUMBER) or (after is not None and not -1 <= after < to):
             raise ValueError("out of range")
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
         raise DeliveryError(_BAD_TOKEN, code="bad_page_token") from e

@@ -246,7 +246,7 @@ CRAFTED = [
     _token('{"a":null,"t":0,"o":-100}'),
     _token('{"a":null,"t":0,"o":1e400}'),
     _token('{"a":null,"t":NaN,"o":0}'),
-    _token('{"a":-1,"t":0,"o":0}'),
+    _token('{"a":-2,"t":0,"o":0}'),
     _token('{"a":5,"t":1,"o":0}'),
     _token('{"a":true,"t":1,"o":0}'),
     _token('{"a":null,"t":"1","o":"0"}'),
