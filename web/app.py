@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, health, monitor, subscriptions, targets
+from web.routes import catalog, deliveries, health, monitor, monitor_signin, subscriptions, targets
 from web.routes import verify as verify_routes
 from web.security import SecurityHeaders
 
@@ -30,6 +30,7 @@ def create_app() -> FastAPI:
     app.include_router(deliveries.router)
     app.include_router(targets.router)
     app.include_router(targets.admin_router)
+    app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
