@@ -28,6 +28,15 @@ from web.monitor.pages import ApiViewerDep, keys_dir
 
 __all__ = ["DeliveryTargetCreate", "DeliveryTargetPublic", "DeliveryTargetsPublic", "admin_router", "router"]
 
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
+    401: {"description": "Missing or invalid X-API-Key or monitor session (缺少或无效的凭据)"},
+    403: {"description": "Not a hub administrator, a missing X-CSRF-Token, or a target reaching the hub or another "
+          "department (无权操作或目标被拒绝)"},
+    404: {"description": "Unknown department or target (不存在)"},
+    422: {"description": "Invalid name or connection (请求无效)"},
+}  # fmt: skip
+
 router = APIRouter(prefix="/api/targets", tags=["targets 交付目标"])
 admin_router = APIRouter(prefix="/monitor/api/targets", tags=["targets 交付目标"])
 
@@ -65,7 +74,10 @@ def _public(target: DeliveryTarget) -> DeliveryTargetPublic:
     )  # fmt: skip
 
 
-@router.get("", summary="本部门的交付目标", description="The calling department's delivery target names.")
+@router.get(
+    "", summary="本部门的交付目标", description="The calling department's delivery target names.",
+    responses={401: _ERRORS[401]},
+)  # fmt: skip
 def own_targets(session: SessionDep, department: CurrentDepartment) -> DeliveryTargetsPublic:
     data = [_public(t) for t in list_targets(session, department=department.code)]
     return DeliveryTargetsPublic(data=data, count=len(data))
@@ -85,13 +97,15 @@ def _admin_writer(
 AdminWriter = Annotated[Viewer, Depends(_admin_writer)]
 
 
-@admin_router.get("", summary="全部交付目标", description="Every registered target (administrators).")
+@admin_router.get(
+    "", summary="全部交付目标", description="Every registered target (administrators).", responses=_ERRORS
+)
 def all_targets(session: SessionDep, admin: AdminWriter) -> DeliveryTargetsPublic:
     data = [_public(t) for t in list_targets(session)]
     return DeliveryTargetsPublic(data=data, count=len(data))
 
 
-@admin_router.post("", status_code=status.HTTP_201_CREATED, summary="登记交付目标")
+@admin_router.post("", status_code=status.HTTP_201_CREATED, summary="登记交付目标", responses=_ERRORS)
 def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminWriter) -> DeliveryTargetPublic:
     """Register (or re-point) a department's target; refused when it reaches the hub or another department."""
     try:
@@ -107,7 +121,7 @@ def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminW
     return _public(target)
 
 
-@admin_router.delete("/{department_code}/{name}", summary="停用交付目标")
+@admin_router.delete("/{department_code}/{name}", summary="停用交付目标", responses=_ERRORS)
 def delete_target(department_code: str, name: str, session: SessionDep, admin: AdminWriter) -> dict[str, Any]:
     try:
         remove_target(session, department_code, name)
