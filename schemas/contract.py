@@ -17,6 +17,7 @@ from schemas.errors import ContractError
 __all__ = [
     "CHECK_RULES",
     "FIELD_TYPES",
+    "GB32100_SUB_CHECKS",
     "Check",
     "CodeTable",
     "Contract",
@@ -37,7 +38,7 @@ DELETE_MODES = ("delete", "tombstone")
 # rule name -> (required params, optional params). Parameters are validated, not guessed.
 CHECK_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "gb11643": (frozenset(), frozenset()),
-    "gb32100": (frozenset(), frozenset()),
+    "gb32100": (frozenset(), frozenset({"relax"})),
     "gb2260": (frozenset(), frozenset({"prefix"})),
     "enum": (frozenset({"table"}), frozenset()),
     "range": (frozenset(), frozenset({"min", "max"})),
@@ -51,6 +52,10 @@ CHECK_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "references": (frozenset({"targets"}), frozenset({"when"})),
 }
 _COMMON_CHECK_KEYS = frozenset({"rule", "severity", "dimension"})
+# GB 32100 sub-checks a contract may relax (`relax: {check_char: warn}`): all but the format, which the
+# others rely on. The same names as quality.codes.RELAXABLE_USCC_REASONS (a test keeps them equal).
+GB32100_SUB_CHECKS = ("authority_type", "region", "org_code", "check_char")
+RELAX_MODES = ("warn", "off")
 # GB/T 36344 dimension each rule reports to, unless the contract overrides it.
 DEFAULT_DIMENSION = {
     "gb11643": "accuracy",
@@ -366,12 +371,31 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
         if not targets or not all(isinstance(t, str) and t.count(".") == 1 for t in targets):
             raise ContractError(file, "check 'references' needs targets like 'person.id_number'", field=field_name)
         params["targets"] = tuple(targets)
+    if rule == "gb32100" and "relax" in params:
+        params["relax"] = _relax(params["relax"], file, field_name)
     severity = raw.get("severity", "error")
     if severity not in ("error", "warn"):
         raise ContractError(file, f"check '{rule}': severity must be 'error' or 'warn'", field=field_name)
     return Check(
         rule=rule, params=params, severity=severity, dimension=str(raw.get("dimension", DEFAULT_DIMENSION[rule]))
     )
+
+
+def _relax(raw: Any, file: str, field_name: str) -> Mapping[str, str]:
+    """`gb32100`'s `relax`: sub-check -> `warn` (row accepted, flagged) or `off` (not checked)."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ContractError(
+            file, f"check 'gb32100': relax must map sub-checks to 'warn' or 'off', got {raw!r}", field=field_name
+        )
+    for sub, mode in raw.items():
+        if sub not in GB32100_SUB_CHECKS or mode not in RELAX_MODES:
+            raise ContractError(
+                file,
+                f"check 'gb32100': cannot relax {sub!r} to {mode!r}; sub-checks {list(GB32100_SUB_CHECKS)}, "
+                f"modes {list(RELAX_MODES)}",
+                field=field_name,
+            )
+    return dict(raw)
 
 
 def _source(raw: Any, file: str, names: set[str]) -> Source:
