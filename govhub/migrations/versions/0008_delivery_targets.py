@@ -7,7 +7,7 @@ names the target and `target_url` is dropped. Deliveries check each migrated tar
 (a URL that reaches the hub's own store or another department's target is refused at delivery).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from pathlib import Path
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
