@@ -12,7 +12,17 @@ from fastapi.testclient import TestClient
 
 from quality.verdict import QUARANTINE_SCHEMA
 
-__all__ = ["ADDRESS", "CITIZEN_ID", "FORMULA", "NAME", "PHONE", "csrf_token", "hostile_quarantine", "sign_in"]
+__all__ = [
+    "ADDRESS",
+    "CITIZEN_ID",
+    "FORMULA",
+    "NAME",
+    "PHONE",
+    "csrf_token",
+    "hostile_quarantine",
+    "plant_hostile_quarantine",
+    "sign_in",
+]
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 CITIZEN_ID, NAME, PHONE = "430902199001011234", "张三丰", "13907370001"
@@ -38,6 +48,22 @@ def hostile_quarantine() -> pa.Table:
           "record": json.dumps(record, ensure_ascii=False), "reasons": reasons}],
         schema=QUARANTINE_SCHEMA,
     )  # fmt: skip
+
+
+def plant_hostile_quarantine() -> None:
+    """Write `hostile_quarantine()` as run `run-1` of person into the configured hub, recorded as succeeded
+    (the monitor shows only rows of succeeded runs)."""
+    from sqlalchemy.orm import Session
+
+    from govhub.db import get_engine
+    from govhub.delivery_runner import open_lake
+    from govhub.models import IngestRun
+    from schemas import load_contract
+
+    open_lake().quarantine(load_contract("person")).write(hostile_quarantine(), run_seq=1, run_id="run-1")
+    with Session(get_engine()) as session:
+        session.add(IngestRun(run_id="run-1", resource="person", seq=1, status="succeeded"))
+        session.commit()
 
 
 def csrf_token(client: TestClient, path: str = "/monitor/login") -> str:

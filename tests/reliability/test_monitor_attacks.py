@@ -19,10 +19,17 @@ from fastapi.testclient import TestClient
 
 from exchange.log import ExchangeEvent
 from govhub.db import engine_for, get_engine, migrate
-from govhub.delivery_runner import open_lake
 from govhub.settings import get_settings, reset_settings
-from schemas import load_contract
-from tests.monitor_support import ADDRESS, CITIZEN_ID, NAME, PHONE, csrf_token, hostile_quarantine, sign_in
+from tests.monitor_support import (
+    ADDRESS,
+    CITIZEN_ID,
+    FORMULA,
+    NAME,
+    PHONE,
+    csrf_token,
+    plant_hostile_quarantine,
+    sign_in,
+)
 from tests.reliability.ledger import record
 from web import create_app
 from web.monitor import create_admin
@@ -40,7 +47,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         migrate()
         create_admin(get_settings().keys_dir, ADMIN, PASSWORD)
         create_admin(get_settings().keys_dir, AUDITOR, PASSWORD, may_see_pii=True)
-        open_lake().quarantine(load_contract("person")).write(hostile_quarantine(), run_seq=1, run_id="run-1")
+        plant_hostile_quarantine()
         yield root
         engine_for(get_settings().metadata_url).dispose()
     reset_settings()
@@ -113,7 +120,7 @@ def test_formula_cells_and_crafted_file_names_in_the_csv(home: Path) -> None:
         hostile = [c for c in cells if c.startswith(_FORMULA_START) and c != "-12.5"]
         tried += 5  # the formula-like values the quarantine holds
         disclosures += len(hostile)
-        held += 5 if not hostile and "-12.5" in cells else 0
+        held += 5 if not hostile and "-12.5" in cells and "'" + FORMULA in cells else 0
         for rule in rules[1:]:
             answer = client.get("/monitor/quarantine.csv", params={"resource": "person", "rule": rule})
             header = answer.headers.get("content-disposition", "")
@@ -145,9 +152,9 @@ def test_personal_data_in_the_quarantine_browser(home: Path) -> None:
     with TestClient(create_app()) as auditor:
         sign_in(auditor, username=AUDITOR, password=PASSWORD)
         before = _clear_views()
-        auditor.get("/monitor/quarantine?resource=person&clear=true")
+        shown = auditor.get("/monitor/quarantine?resource=person&clear=true").text
         tried += 1
-        held += _clear_views() == before + 1  # the clear view is in the exchange log
+        held += CITIZEN_ID in shown and _clear_views() == before + 1  # shown to the role, and in the exchange log
     record("attacks", "personal data in the quarantine browser (masked without the role, clear views logged)",
            tried=tried, held=held if disclosures == 0 else 0, attack_class="quarantine_pii",
            disclosures=disclosures)  # fmt: skip

@@ -15,10 +15,8 @@ from fastapi.testclient import TestClient
 
 from exchange.log import ExchangeEvent
 from govhub.db import engine_for, get_engine, migrate
-from govhub.delivery_runner import open_lake
 from govhub.settings import get_settings, reset_settings
-from schemas import load_contract
-from tests.monitor_support import CITIZEN_ID, FORMULA, NAME, PHONE, csrf_token, hostile_quarantine, sign_in
+from tests.monitor_support import CITIZEN_ID, FORMULA, NAME, PHONE, csrf_token, plant_hostile_quarantine, sign_in
 from web import create_app
 from web.monitor import create_admin
 from web.monitor.quarantine import content_disposition, csv_cell
@@ -33,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     migrate()
     create_admin(get_settings().keys_dir, ADMIN, PASSWORD)
     create_admin(get_settings().keys_dir, PII_ADMIN, PASSWORD, may_see_pii=True)
-    open_lake().quarantine(load_contract("person")).write(hostile_quarantine(), run_seq=1, run_id="run-1")
+    plant_hostile_quarantine()
     yield tmp_path / "hub"
     engine_for(get_settings().metadata_url).dispose()
     reset_settings()
