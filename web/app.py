@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
+from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, health, monitor, monitor_signin, subscriptions, targets
 from web.routes import verify as verify_routes
@@ -16,12 +19,37 @@ from web.security import SecurityHeaders
 __all__ = ["create_app"]
 
 
+@asynccontextmanager
+async def _follow_the_lake(app: FastAPI) -> AsyncIterator[None]:
+    """Keep this host's serving stores at the lake's versions (GOVHUB_SERVING_REFRESH_SECONDS; off when 0)."""
+    from govhub.serving_runner import ServingFollower
+    from govhub.settings import get_settings
+
+    interval = get_settings().serving_refresh_interval
+    follower = ServingFollower(interval) if interval > 0 else None
+    if follower is not None:
+        follower.start()
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.stop()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's background work: following the lake, and the exchange log's checkpoints and rollups."""
+    async with _follow_the_lake(app), _log_maintenance(app):
+        yield
+
+
 def create_app() -> FastAPI:
     """The govhub web app (OpenAPI at /docs)."""
     app = FastAPI(
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        lifespan=_lifespan,
     )
     app.include_router(health.router)
     app.include_router(verify_routes.router)

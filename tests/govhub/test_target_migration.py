@@ -30,7 +30,7 @@ def test_target_urls_become_named_targets_in_secret_files(tmp_path: Path, monkey
     monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "home"))
     reset_settings()
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    _upgrade(url, "0007")
+    _upgrade(url, "0008")
     engine = engine_for(url)
     with sa.orm.Session(engine) as session:
         seed_departments(session)

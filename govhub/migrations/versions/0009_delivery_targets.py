@@ -6,8 +6,8 @@ Each distinct (department, target_url) of the existing subscriptions becomes a d
 names the target and `target_url` is dropped. Deliveries check each migrated target like any other
 (a URL that reaches the hub's own store or another department's target is refused at delivery).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from pathlib import Path
@@ -15,8 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
