@@ -125,9 +125,11 @@ def demo(
 
 
 from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from govhub.cli_targets import target_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
+app.add_typer(target_app, name="target")
 
 
 from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)

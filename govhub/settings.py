@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
 
+    delivery_targets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Delivery target connections held in settings (JSON object: key -> SQLAlchemy URL), "
+        "referenced by targets registered as setting:<key>; never shown back.",
+    )
+    cookie_secure: Literal["auto", "always"] = Field(
+        default="auto",
+        description="Monitor cookies `Secure`: auto = when the request came over https; always = behind a TLS proxy.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Sign-in throttling counters (`limits` storage URI): memory:// per process, redis://... shared.",
+    )
+
     lineage_transport: Literal["file", "http", "none"] = Field(
         default="file", description="OpenLineage events: <home>/lineage/events.jsonl; http also posts them; none."
     )
@@ -194,6 +208,17 @@ class Settings(BaseSettings):
         if self.lineage_api_key:
             http["auth"] = {"type": "api_key", "apiKey": self.lineage_api_key}
         return {"type": "composite", "transports": {"file": file, "http": http}, "continue_on_failure": True}
+
+    @property
+    def delivery_targets_dir(self) -> Path:
+        """Secret files holding delivery target connections written by `govhub target add --url` (0600)."""
+        return self.keys_dir / "delivery-targets"
+
+    @property
+    def hub_stores(self) -> dict[str, str]:
+        """The hub's own databases, which no delivery target may reach: metadata store and source registries."""
+        sources = {"population registry": self.population_url, "legal-entity registry": self.legal_entity_url}
+        return {"hub metadata store": self.metadata_url, **{k: v for k, v in sources.items() if v}}
 
     @property
     def sources_home(self) -> Path:
