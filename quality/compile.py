@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.time import BEIJING, beijing_day_start
 from quality import codes
 from schemas import Check, Contract, Field, QualityError, arrow_type
 
@@ -49,8 +50,7 @@ class Frame:
     tomorrow_utc: dt.datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        start = dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time())
-        object.__setattr__(self, "tomorrow_utc", start.replace(tzinfo=dt.UTC) - dt.timedelta(hours=8))
+        object.__setattr__(self, "tomorrow_utc", beijing_day_start(self.today + dt.timedelta(days=1)))
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _bound(raw: Any, f: Field, target: pa.DataType, contract: Contract) -> pa.Sc
         elif f.type == "timestamp":
             value = dt.datetime.fromisoformat(str(raw))
             if value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+                value = value.replace(tzinfo=BEIJING)
         elif f.type == "decimal":
             value = decimal.Decimal(str(raw))
         elif f.type == "integer":

@@ -13,13 +13,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.time import beijing_today
 from exchange.crypto import Signer, canonical_json, sm3_hex
 from exchange.seal import VerifyResult, seal_answer, verify_sealed
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 256 * 1024
-_BEIJING = ZoneInfo("Asia/Shanghai")
 _DENIALS = frozenset({401, 403, 429})
 
 
@@ -90,7 +89,7 @@ class VerificationService:
         self.clients = clients or ClientRegistry(engine)
         self.limiter = limiter or RateLimiter()
         self.writer = writer or LogWriter(engine, signer=signer)
-        self._today = today or (lambda: datetime.now(_BEIJING).date())
+        self._today = today or beijing_today
 
     # -- catalogue and keys ------------------------------------------------------------------------
 

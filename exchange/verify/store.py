@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.time import BEIJING_TZ_NAME
 from exchange.verify.items import VerificationItem, load_items
 from schemas import Contract, LakeError
 
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 _POINTER = "CURRENT"
 _KEEP_SUPERSEDED_SECONDS = 300.0
-_LOCAL_TZ = "Asia/Shanghai"
 
 
 class StoreUnavailable(LakeError):
@@ -71,7 +71,7 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     t = column.type
     if pa.types.is_timestamp(t):
         local = column.cast(pa.timestamp("us", tz=t.tz or "UTC")) if t.tz is None else column
-        return pc.strftime(local.cast(pa.timestamp("us", tz=_LOCAL_TZ)), format="%Y-%m-%dT%H:%M:%S")
+        return pc.strftime(local.cast(pa.timestamp("us", tz=BEIJING_TZ_NAME)), format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_boolean(t):
         return pc.cast(pc.cast(column, pa.int8()), pa.string())
     return pc.cast(column, pa.string())

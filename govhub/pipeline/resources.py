@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from core.time import beijing_today
 from govhub.settings import Settings, get_settings
 from govhub.source_connections import airflow_source_config
 from lake import CuratedTable, Lake, QuarantineTable
@@ -46,7 +47,7 @@ class ResourceContext:
 
     @property
     def today(self) -> date:
-        return date.today()
+        return beijing_today()
 
     def staging(self, run_id: str) -> Any:
         from govhub.pipeline.staging import Staging

@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import DatasetVersion, Department, Resource, Subscription, utcnow
+from core.time import BEIJING
 from exchange.delivery.models import Delivery
 from exchange.log import ExchangeEvent
 from govhub.models import IngestRun
@@ -35,7 +35,6 @@ __all__ = [
     "subscriptions",
 ]
 
-_BEIJING = ZoneInfo("Asia/Shanghai")
 DIMENSIONS = ("conformance", "completeness", "accuracy", "consistency", "timeliness", "accessibility")
 
 
@@ -92,7 +91,7 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
 
 
 def _bucket(moment: datetime, hourly: bool) -> str:
-    moment = as_aware(moment).astimezone(_BEIJING)  # type: ignore[union-attr]
+    moment = as_aware(moment).astimezone(BEIJING)  # type: ignore[union-attr]
     return moment.strftime("%Y-%m-%d %H:00") if hourly else moment.strftime("%Y-%m-%d")
 
 

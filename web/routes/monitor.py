@@ -16,12 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from math import ceil
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from catalog import Resource
+from core.time import BEIJING
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
@@ -48,7 +48,6 @@ router = APIRouter(prefix="/monitor", tags=["monitor"])
 router.include_router(api.router)
 _PAGE = HTMLResponse
 _PER_PAGE = 50
-_BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 @router.get("/login", response_class=_PAGE, include_in_schema=False)
@@ -242,7 +241,7 @@ def _moment(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_BEIJING)
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
 
 @router.get("/log", response_class=_PAGE, include_in_schema=False)
