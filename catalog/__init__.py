@@ -4,7 +4,7 @@ from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
 from catalog.departments import Department, authenticate, get_department, issue_api_key, seed_departments
 from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.lineage_graph import DeliveryReader, lineage, register_delivery_reader
+from catalog.lineage_graph import DeliveryReader, lineage
 from catalog.resources import Resource, ResourceItem, get_resource, register_contracts, release_date
 from catalog.search import search_resources
 from catalog.subscriptions import (
@@ -51,7 +51,6 @@ __all__ = [
     "overdue_applications",
     "record_version",
     "register_contracts",
-    "register_delivery_reader",
     "release_date",
     "resource_dcat",
     "revoke",

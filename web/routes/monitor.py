@@ -301,12 +301,18 @@ def lineage_page(
 ) -> HTMLResponse:
     """A resource's lineage: source system → resource → versions → deliveries, and its OpenLineage events."""
     from catalog import CatalogError, lineage
+    from exchange.delivery import deliveries_for_lineage
     from govhub.lineage import read_lineage
 
     names = resource_names()
     chosen = resource if resource in names else names[0]
     try:
-        graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+        graph = lineage(
+            session,
+            chosen,
+            department=None if viewer.is_admin else viewer.department_code,
+            deliveries=deliveries_for_lineage,
+        )
     except CatalogError:  # not registered yet: nothing was ever published
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_support import console, err, friendly
+from cli.support import console, err, friendly
 from schemas import load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
@@ -51,9 +51,9 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the ingest pipeline of one or more resources in this process (no scheduler needed)."""
+    from cli.report import run_table
     from govhub.db import migrate
     from govhub.pipeline import ingest_order, run_ingest
-    from govhub.report import run_table
 
     migrate()
     names = [_check_resource(r) for r in resources] if resources else ingest_order()
@@ -120,25 +120,25 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the monitor.")] = 8700,
 ) -> None:
     """Build the sources, ingest all four through Airflow, share, tick a day, again; then serve the monitor."""
-    from govhub.demo import run_demo, serve_monitor
+    from cli.demo import run_demo, serve_monitor
 
     run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
     serve_monitor(console, port=port, serve=serve)
 
 
-from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
 
 
-from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
+from cli.verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(verify_app, name="verify")
 app.add_typer(seal_app, name="seal")
 
 
-from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
+from cli.delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(delivery_app, name="delivery")
 
