@@ -19,7 +19,8 @@ __all__ = ["Settings", "get_settings", "reset_settings", "set_credit_base_url", 
 
 
 class _SourceSide(Protocol):
-    system: str
+    @property
+    def system(self) -> str: ...
 
 
 class _HasSource(Protocol):

@@ -6,11 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
 
 import pyarrow as pa
 
+from connectors import Connector, connector_for
 from core.time import beijing_today
+from govhub.pipeline.staging import Staging
 from govhub.settings import Settings, get_settings
 from govhub.source_connections import airflow_source_config
 from lake import CuratedTable, Lake, QuarantineTable
@@ -49,13 +50,12 @@ class ResourceContext:
     def today(self) -> date:
         return beijing_today()
 
-    def staging(self, run_id: str) -> Any:
-        from govhub.pipeline.staging import Staging
-
+    def staging(self, run_id: str) -> Staging:
+        """The run's staged Arrow files (extracted, accepted, rejected...) in the lake."""
         return Staging(self.lake.staging(self.contract, run_id))
 
-    def connector(self) -> Any:
-        from connectors import connector_for
+    def connector(self) -> Connector:
+        """The source's connector: the contract's kind, the settings, an Airflow connection over them."""
 
         # an Airflow connection (govhub_<system>) wins key by key over the GOVHUB_* settings
         config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}

@@ -91,7 +91,7 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
 
 
 def _bucket(moment: datetime, hourly: bool) -> str:
-    moment = as_aware(moment).astimezone(BEIJING)  # type: ignore[union-attr]
+    moment = as_aware(moment).astimezone(BEIJING)
     return moment.strftime("%Y-%m-%d %H:00") if hourly else moment.strftime("%Y-%m-%d")
 
 
