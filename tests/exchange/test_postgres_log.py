@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import test_log_append
 import test_log_archive
 import test_log_verify
-from test_log_support import event_kwargs
+from log_support import event_kwargs
 
 from exchange.log import ExchangeLog
 from govhub.db import engine_for

@@ -18,7 +18,7 @@ from exchange.seal import verify_sealed
 from exchange.verify import ServingStore, VerificationService, build_request, refresh_serving_store, subject_hash
 from exchange.verify.clients import check_key, hash_key
 from schemas import load_contract
-from tests.exchange.test_verify_fixtures import (
+from tests.exchange.verify_support import (
     E_REVOKED,
     E_SHOP,
     E_UNKNOWN,
