@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from core.time import BEIJING, beijing_day_start
 from quality import codes
 from schemas import Check, Contract, Field, QualityError, arrow_type
+from schemas.rules import RULES
 
 __all__ = ["Frame", "Outcome", "Rule", "compile_contract", "reference_targets"]
 
@@ -334,3 +335,6 @@ _BUILDERS: dict[str, Callable[[Contract, Field, Check], tuple[Callable[[Frame], 
     "uscc_entity_type": _uscc_entity_type,
     "references": _references,
 }
+_UNMATCHED = sorted(set(RULES) ^ set(_BUILDERS))
+if _UNMATCHED:  # each rule declared in schemas.rules has exactly one builder here, and no builder is undeclared
+    raise ImportError(f"check rules without a builder or a declaration (schemas/rules.py): {_UNMATCHED}")

@@ -23,7 +23,7 @@ from core.time import beijing_today
 from quality.cast import cast_field
 from quality.compile import Frame, compile_contract, reference_targets
 from schemas import Contract, QualityError, arrow_schema
-from schemas.contract import DEFAULT_DIMENSION
+from schemas.rules import DEFAULT_DIMENSION
 
 __all__ = [
     "QUARANTINE_COLUMNS",
