@@ -7,11 +7,12 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+# importing the rooms registers every table on the shared metadata (as govhub/migrations/env.py does)
 import catalog
 import exchange.delivery.models
 import exchange.log
-import exchange.verify
-import govhub.models  # noqa: F401  (with the imports above: every room's tables on the shared metadata)
+import exchange.verify  # noqa: F401
+import govhub.models  # noqa: F401
 from core.db import engine_for
 from govhub.db import migrate
 
