@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.ids import new_id
 from core.time import beijing_today
 from exchange.crypto import Signer, canonical_json, sm3_hex
 from exchange.seal import VerifyResult, seal_answer, verify_sealed
@@ -214,7 +214,7 @@ class VerificationService:
         results = [rule(item, snap, s, params, today) for s in subjects]
         if not batch and results[0] is None:
             raise VerificationError(404, "subject_not_found", f"no {item.resource} record for the subject given")
-        answer_id = str(uuid.uuid4())
+        answer_id = new_id()
         answer: dict[str, Any] = {"answer_id": answer_id, "case_number": case_number}
         if batch:
             answer["results"] = [{"found": False} if r is None else r for r in results]

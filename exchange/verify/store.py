@@ -21,7 +21,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.ids import short_suffix
 from core.time import BEIJING_TZ_NAME
 from exchange.verify.items import VerificationItem, load_items
 from schemas import Contract, LakeError
@@ -144,7 +144,7 @@ def refresh_serving_store(
     table = curated.read(version=version, columns=read_cols)
     if "_deleted" in table.column_names:
         table = table.filter(pc.invert(pc.fill_null(table.column("_deleted"), False))).drop_columns(["_deleted"])
-    name = f"v{version:08d}-{uuid.uuid4().hex[:8]}.sqlite"
+    name = f"v{version:08d}-{short_suffix()}.sqlite"
     tmp = folder / f".{name}.tmp"
     started = time.perf_counter()
     try:
@@ -177,7 +177,7 @@ def _read_pointer(folder: Path) -> dict[str, Any] | None:
 
 
 def _write_pointer(folder: Path, pointer: Mapping[str, Any]) -> None:
-    tmp = folder / f".{_POINTER}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = folder / f".{_POINTER}.{short_suffix()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(dict(pointer), f)
         f.flush()
