@@ -41,6 +41,8 @@ def sql_family(sql_type: sa.types.TypeEngine, *, dialect: str) -> str:
         return "date"
     if isinstance(sql_type, sa.String | sa.Enum):
         return "string"
+    if isinstance(sql_type, sa.LargeBinary | sa.BINARY | sa.VARBINARY):
+        return "binary"
     return "other" if dialect != "sqlite" else "string"
 
 
@@ -75,7 +77,9 @@ def column_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
     """One fetched column (a tuple from `zip(*rows)`) as a typed Arrow array.
 
     The fast path is one `pa.array` call; drivers that give ints for booleans or non-strings for
-    text columns take a slower, still column-wise, path.
+    text columns take a slower, still column-wise, path. Text is delivered byte for byte: bytes
+    that are not UTF-8 (GBK in a BLOB or a legacy text column) stay as they are, for the quality
+    stage to quarantine with the bytes escaped, never decoded into replacement characters.
     """
     try:
         return pa.array(values, type=arrow_type)
@@ -83,16 +87,21 @@ def column_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
         if pa.types.is_boolean(arrow_type):
             return pa.array([None if v is None else bool(v) for v in values], type=arrow_type)
         if pa.types.is_string(arrow_type):
-            return pa.array([None if v is None else _text(v) for v in values], type=arrow_type)
+            raw = pa.array([None if v is None else _text_bytes(v) for v in values], type=pa.binary())
+            return raw.view(arrow_type)  # no UTF-8 validation: invalid text is judged downstream
         raise
 
 
-def _text(value: Any) -> str:
+def _text_bytes(value: Any) -> bytes:
+    """A fetched value as the bytes of its text: bytes as received, text as UTF-8, dates in ISO form."""
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+        return bytes(value)
+    if not isinstance(value, str):
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    try:
+        return value.encode("utf-8", "surrogateescape")  # a driver's escaped undecodable bytes, restored
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")  # a lone surrogate: kept, and invalid UTF-8 downstream
 
 
 def deleted_array(flag: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -135,8 +144,12 @@ def _sort_key(position: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
 
 def max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tuple[Any, ...] | None:
     """The lexicographic maximum of (cursor, key...) over rows whose cursor is not null, with Arrow
-    compute: the max cursor, then among its rows the max of each key column in turn."""
+    compute: the max cursor, then among its rows the max of each key column in turn. Rows whose
+    cursor or key is not UTF-8 text are left out (no JSON state can name them; they are read again)."""
     cols = [by_name[n] for n in order]
+    usable = _decodable(cols)
+    if usable is not None:
+        cols = [c.filter(usable) for c in cols]
     if cols[0].null_count:
         valid = cols[0].is_valid()
         cols = [c.filter(valid) for c in cols]
@@ -154,10 +167,14 @@ def max_position(by_name: Mapping[str, pa.Array], order: Sequence[str]) -> tuple
 
 
 def last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor: str | None) -> tuple[Any, ...] | None:
-    """(cursor, key...) of the batch's last row whose cursor is not null (nulls never advance state)."""
+    """(cursor, key...) of the batch's last row whose cursor is not null (nulls never advance state)
+    and whose values are UTF-8 text where text (see `max_position`)."""
     if not order or len(by_name[order[0]]) == 0:
         return None
     valid = by_name[order[0]].is_valid() if cursor else None
+    usable = _decodable([by_name[n] for n in order])
+    if usable is not None:
+        valid = usable if valid is None else pc.and_(valid, usable)
     index = len(by_name[order[0]]) - 1
     if valid is not None and not valid[index].as_py():
         positions = pc.indices_nonzero(valid)
@@ -165,3 +182,28 @@ def last_position(by_name: Mapping[str, pa.Array], order: Sequence[str], cursor:
             return None
         index = positions[-1].as_py()
     return tuple(by_name[n][index].as_py() for n in order)
+
+
+def _decodable(columns: Sequence[pa.Array]) -> pa.BooleanArray | None:
+    """Rows whose text values are all valid UTF-8; None when every row's are (one vectorised check
+    per column; only a column holding bytes that are not UTF-8 is walked row by row)."""
+    usable: list[bool] | None = None
+    for col in columns:
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        ok = [v is None or _is_utf8(v) for v in col.cast(pa.large_binary()).to_pylist()]
+        usable = ok if usable is None else [a and b for a, b in zip(usable, ok, strict=True)]
+    return None if usable is None else pa.array(usable, pa.bool_())
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

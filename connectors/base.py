@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
@@ -123,6 +123,9 @@ class Connector:
     """Base class: holds the contract, the endpoint config and the batch size."""
 
     kind: str = ""
+    # True when the connector judges each file's columns itself while reading (file drops: a drifted
+    # file is refused, the others go on), so a source-wide `check_schema()` verdict must not stop the run.
+    checks_each_file: ClassVar[bool] = False
 
     def __init__(self, contract: Contract, config: Mapping[str, Any], *, batch_size: int = DEFAULT_BATCH_SIZE):
         if batch_size < 1:

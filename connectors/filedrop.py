@@ -2,10 +2,12 @@
 manifest `{"file", "rows", "sha256", "encoding", "settlement_date"}`.
 
 Each file is taken exactly once (state `{"taken": {name: sha256}}`). A file is verified whole
-(manifest, checksum, encoding, header, row count) before any of its rows is yielded; a file that
-fails is refused — left in the inbox, reported in `Extraction.problems`, not added to the state —
-and the other files go on. A broken row does not refuse its file: it is delivered with
-`_parse_error` set and its raw text in `_raw`, for the quality stage to quarantine.
+(manifest, checksum, encoding, its full header against the contract, record count) before any of
+its rows is yielded; a file that fails is refused — left in the inbox, reported in
+`Extraction.problems`, not added to the state — and the other files go on. Records follow RFC 4180:
+a quoted field may hold a line break, and the manifest counts records. A broken row does not refuse
+its file: it is delivered with `_parse_error` set and its raw text in `_raw`, for the quality stage
+to quarantine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pyarrow as pa
 
 from connectors.arrow_rows import deleted_array
 from connectors.base import Connector, SchemaDiff, SourceProblem
+from connectors.csv_records import split_records
 from schemas import SettingsError, SourceError
 
 __all__ = ["FiledropConnector"]
@@ -50,6 +53,7 @@ class FiledropConnector(Connector):
     """
 
     kind = "filedrop"
+    checks_each_file = True
 
     def __init__(self, contract, config, *, batch_size=50_000):  # type: ignore[no-untyped-def]
         super().__init__(contract, config, batch_size=batch_size)
@@ -78,7 +82,10 @@ class FiledropConnector(Connector):
         return {}
 
     def check_schema(self) -> SchemaDiff:
-        """New and missing columns of the first file's header compared with the contract (all text)."""
+        """New and missing columns of the first file's header compared with the contract (all text).
+
+        A look at the inbox only: while reading, every file's full header is checked (`_check_header`).
+        """
         return self._diff(self.columns(), lambda want, got: True)
 
     # ---- extraction ----------------------------------------------------------------------
@@ -118,11 +125,13 @@ class FiledropConnector(Connector):
                     problems.append(SourceProblem(self.source, name, reason))
                 continue
             try:
-                header, lines = self._verify(name, data, sha, manifest_path)
+                header, lines, note = self._verify(name, data, sha, manifest_path)
             except _Refused as e:
                 log.warning("%s: refused %s: %s", self.source, name, e.reason)
                 problems.append(SourceProblem(self.source, name, f"refused: {e.reason}", line=e.line))
                 continue
+            if note:
+                problems.append(note)
             del data
             if newest is not None and name < newest:
                 problems.append(SourceProblem(self.source, name, f"arrived out of order (after {newest} was "
@@ -131,8 +140,11 @@ class FiledropConnector(Connector):
             taken[name] = sha
         return {"taken": taken}
 
-    def _verify(self, name: str, data: bytes, sha: str, manifest_path: Path) -> tuple[list[str], list[tuple[int, str]]]:
-        """Check the manifest, checksum, encoding, header and row count; return header and numbered lines."""
+    def _verify(
+        self, name: str, data: bytes, sha: str, manifest_path: Path
+    ) -> tuple[list[str], list[tuple[int, str]], SourceProblem | None]:
+        """Check the manifest, checksum, encoding, full header and record count; return the header, the
+        records with their first line numbers, and a note on a header taken under `evolve`."""
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -154,17 +166,54 @@ class FiledropConnector(Connector):
         except UnicodeDecodeError as e:
             line = data.count(b"\n", 0, e.start) + 1
             raise _Refused(f"cannot decode as {self.encoding} at byte {e.start}", line=line) from e
-        physical = text.split("\n")
-        lines = [(n, t.rstrip("\r")) for n, t in enumerate(physical, start=1) if t.strip("\r\n\t ")]
-        if not lines:
+        records = split_records(text, delimiter=self.delimiter)
+        if not records:
             raise _Refused("empty file: no header row")
-        header = [h.strip() for h in next(csv.reader([lines[0][1].lstrip("\ufeff")], delimiter=self.delimiter))]
+        header_line, header_text = records[0]
+        header = [h.strip() for h in next(csv.reader([header_text.lstrip("\ufeff")], delimiter=self.delimiter))]
         if not set(header) & set(self.header_map):
-            raise _Refused(f"header row matches none of the contract's columns: {header[:5]}...", line=lines[0][0])
-        rows = len(lines) - 1
+            raise _Refused(f"header row matches none of the contract's columns: {header[:5]}...", line=header_line)
+        note = self._check_header(name, header, header_line)
+        rows = len(records) - 1  # records, not lines: a quoted field may hold a line break
         if int(manifest["rows"]) != rows:
             raise _Refused(f"row count mismatch: manifest {manifest['rows']}, file {rows} (truncated?)")
-        return header, lines[1:]
+        return header, records[1:], note
+
+    def _check_header(self, name: str, header: list[str], line: int) -> SourceProblem | None:
+        """Every file's full header against the contract: a duplicate column is always refused; a new or
+        missing column is refused unless the contract's `schema_drift` is `evolve` (then a note is returned)."""
+        duplicated = sorted({h for h in header if header.count(h) > 1})
+        if duplicated:
+            raise _Refused(
+                f"表头有重复列：{'、'.join(duplicated)}，无法确定取哪一列；请数据提供方更正后重新报送 / the header "
+                f"repeats column(s) {duplicated}: which one holds the value is ambiguous; ask the provider to "
+                "re-send the file",
+                line=line,
+            )
+        new = [h for h in header if h not in self.header_map]
+        missing = [label for label in self.header_map if label not in header]
+        if not new and not missing:
+            return None
+        policy = self.contract.schema_drift
+        parts_zh = [f"新增列：{'、'.join(new)}"] if new else []
+        parts_zh += [f"缺少列：{'、'.join(missing)}"] if missing else []
+        parts_en = [f"new column(s) {new}"] if new else []
+        parts_en += [f"missing column(s) {[f'{m} ({self.header_map[m]})' for m in missing]}"] if missing else []
+        drift_zh, drift_en = "；".join(parts_zh), "; ".join(parts_en)
+        if policy == "evolve":
+            reason = (
+                f"表头与数据契约不一致（{drift_zh}），按 schema_drift: evolve 接收：新增列忽略，缺少列为空 / header "
+                f"differs from the contract ({drift_en}); taken under schema_drift: evolve: new columns ignored, "
+                "missing ones empty"
+            )
+            return SourceProblem(self.source, name, reason, line=line, severity="info")
+        raise _Refused(
+            f"表头与数据契约不一致（{drift_zh}），数据契约的 schema_drift 策略为 {policy}，整个文件拒收并保留在收件箱；"
+            f"请数据提供方按契约列重新报送，或更新数据契约后重新运行 / header differs from the contract "
+            f"({drift_en}) under schema_drift: {policy}; the file is refused and kept in the inbox: ask the "
+            "provider to re-send it with the contract's columns, or update the contract and re-run",
+            line=line,
+        )
 
     def _batches(
         self, name: str, header: list[str], lines: list[tuple[int, str]], batch_size: int
@@ -201,7 +250,7 @@ class FiledropConnector(Connector):
             yield pa.RecordBatch.from_arrays(arrays, names=names)
 
     def _parse(self, text: str, width: int) -> tuple[list[str] | None, str | None]:
-        """One record per line: a bad quote or a wrong column count spoils only its own line."""
+        """One record (see `split_records`): a bad quote or a wrong column count spoils only that record."""
         try:
             values = next(csv.reader([text], delimiter=self.delimiter, strict=True))
         except csv.Error as e:

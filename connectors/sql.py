@@ -17,7 +17,7 @@ import decimal
 import logging
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -277,7 +277,7 @@ class SqlConnector(Connector):
     ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...] | None, tuple[Any, ...] | None]]:
         sql, params = self._compile(engine, self._statement(plan, read, after))
         types = (*plan.types, *(pa.int64() for _ in read.extra))
-        with engine.connect() as conn:
+        with engine.connect() as conn, _text_as_bytes(conn):
             # stream_results: server-side cursor on PostgreSQL (psycopg) and MariaDB (SSCursor).
             result = conn.execution_options(stream_results=True, max_row_buffer=batch_size).exec_driver_sql(sql, params)
             try:
@@ -355,7 +355,8 @@ class SqlConnector(Connector):
             position = max_position(by_name, plan.order) if cursor else None
         else:
             position = last_position(by_name, plan.order, cursor)
-        last = tuple(by_name[n][num_rows - 1].as_py() for n in read.order) if read.order and num_rows else None
+        # where to resume after a failed ADBC stream: the last row an ordered read can name again
+        last = last_position(by_name, read.order, None) if read.order and num_rows else None
         return batch, position, last
 
     def _next_state(self, state: Mapping[str, Any] | None, last: tuple[Any, ...] | None) -> dict[str, Any]:
@@ -373,6 +374,23 @@ def _after(columns: Sequence[sa.ColumnElement], values: Sequence[Any]) -> sa.Col
         equal = [c == v for c, v in zip(columns[:i], values[:i], strict=True)]
         terms.append(sa.and_(*equal, col > value))
     return sa.or_(*terms)
+
+
+@contextmanager
+def _text_as_bytes(conn: sa.Connection) -> Iterator[None]:
+    """On SQLite, fetch text as bytes for this read: Python's sqlite3 fails the whole query on one
+    value that is not UTF-8 ("Could not decode to UTF-8 column ..."); `column_array` validates
+    whole columns at once and keeps such values for the quality stage to quarantine."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "sqlite" or raw is None:
+        yield
+        return
+    before = raw.text_factory
+    raw.text_factory = bytes  # special-cased in C: no Python call per value
+    try:
+        yield
+    finally:
+        raw.text_factory = before
 
 
 def _parameters(values: Sequence[Any]) -> pa.RecordBatch:
@@ -395,8 +413,9 @@ def _compatible(want: str, got: str, *, dialect: str) -> bool:
         return True
     # Dates, timestamps and decimals kept as text are no drift: SQLite stores them so whatever it declares,
     # and legacy registries on any server keep VARCHAR dates (impossible ones too); the quality stage
-    # parses text strictly and quarantines what does not parse.
-    return got == "string" and want in ("date", "timestamp", "decimal")
+    # parses text strictly and quarantines what does not parse. Text kept as bytes (BLOB, VARBINARY) is
+    # delivered byte for byte: valid UTF-8 is text, the rest is quarantined with its bytes escaped.
+    return (got == "string" and want in ("date", "timestamp", "decimal")) or (got == "binary" and want == "string")
 
 
 def _cause(e: BaseException) -> str:

@@ -88,20 +88,31 @@ def compile_contract(contract: Contract) -> tuple[Rule, ...]:
     rules = []
     for f in contract.fields:
         for check in f.checks:
-            evaluate, message = _BUILDERS[check.rule](contract, f, check)
-            rules.append(
-                Rule(
-                    rule=check.rule,
-                    field=f.name,
-                    severity=check.severity,
-                    dimension=check.dimension,
-                    evaluate=evaluate,
-                    message=message,
-                    key_rule=f.name in contract.primary_key and check.rule != "references",
+            for severity, (evaluate, message) in _variants(contract, f, check):
+                rules.append(
+                    Rule(
+                        rule=check.rule,
+                        field=f.name,
+                        severity=severity,
+                        dimension=check.dimension,
+                        evaluate=evaluate,
+                        message=message,
+                        key_rule=f.name in contract.primary_key and check.rule != "references",
+                    )
                 )
-            )
     _COMPILED[id(contract)] = (contract, tuple(rules))
     return tuple(rules)
+
+
+_Built = tuple[Callable[[Frame], Outcome], Callable[[str, Any], str]]  # (evaluate, message)
+
+
+def _variants(contract: Contract, f: Field, check: Check) -> list[tuple[Literal["error", "warn"], _Built]]:
+    """(severity, built rule) for each rule a check compiles to: one, or two for a `gb32100` check
+    that relaxes sub-checks to warnings."""
+    if check.rule == "gb32100":
+        return _gb32100_variants(contract, f, check)
+    return [(check.severity, _BUILDERS[check.rule](contract, f, check))]
 
 
 def _gb11643(contract: Contract, f: Field, check: Check):
@@ -113,11 +124,40 @@ def _gb11643(contract: Contract, f: Field, check: Check):
 
 
 def _gb32100(contract: Contract, f: Field, check: Check):
+    skip = tuple((check.params.get("relax") or {}).keys())  # relaxed sub-checks: not errors here
+
     def evaluate(frame: Frame) -> Outcome:
-        reasons = codes.check_usccs(frame.typed[f.name])
+        reasons = codes.check_usccs(frame.typed[f.name], skip=skip)
         return Outcome(reasons.is_valid(), reasons)
 
     return evaluate, lambda v, d: f"{f.label}{_USCC_REASONS_ZH.get(d, d)}：{v}"
+
+
+def _gb32100_variants(contract: Contract, f: Field, check: Check) -> list[tuple[Literal["error", "warn"], _Built]]:
+    """A `gb32100` check whose contract relaxes sub-checks to `warn` compiles to two rules: the
+    enforced sub-checks at the check's severity, the relaxed ones as a warning on rows that pass
+    the enforced ones (`off` sub-checks are not applied at all)."""
+    relax = check.params.get("relax") or {}
+    enforced = _gb32100(contract, f, check)
+    if "warn" not in relax.values():
+        return [(check.severity, enforced)]
+    off = tuple(sub for sub, mode in relax.items() if mode == "off")
+    strict = tuple(relax)
+
+    def evaluate(frame: Frame) -> Outcome:
+        values = frame.typed[f.name]
+        passed = pc.invert(codes.check_usccs(values, skip=strict).is_valid())
+        reasons = codes.check_usccs(values, skip=off)
+        failed = pc.and_kleene(passed, reasons.is_valid())  # only rows the enforced sub-checks let through
+        return Outcome(pc.if_else(values.is_valid(), failed, pa.scalar(None, pa.bool_())), reasons)
+
+    def message(v: str, d: Any) -> str:
+        return (
+            f"{f.label}{_USCC_REASONS_ZH.get(d, d)}（数据契约将此项放宽为警告，记录已接收）：{v} / "
+            f"{f.label_en}: GB 32100 sub-check '{d}' fails; the contract relaxes it to a warning, the record is kept"
+        )
+
+    return [(check.severity, enforced), ("warn", (evaluate, message))]
 
 
 def _gb2260(contract: Contract, f: Field, check: Check):
@@ -267,10 +307,12 @@ def _id_gender(contract: Contract, f: Field, check: Check):
 
 def _uscc_entity_type(contract: Contract, f: Field, check: Check):
     uscc = contract.field(check.params["uscc_field"])
+    # a code the contract accepts (its relaxed GB 32100 sub-checks aside) is judged like a valid one
+    relaxed = tuple(k for c in uscc.checks if c.rule == "gb32100" for k in (c.params.get("relax") or {}))
 
     def evaluate(frame: Frame) -> Outcome:
         codes_ = frame.typed[uscc.name]
-        valid = pc.invert(codes.check_usccs(codes_).is_valid())
+        valid = pc.invert(codes.check_usccs(codes_, skip=relaxed).is_valid())
         prefix = pc.if_else(valid, pc.utf8_slice_codeunits(codes_, 0, 2), pa.scalar(None, pa.string()))
         return Outcome(pc.not_equal(frame.typed[f.name], prefix), prefix)
 

@@ -1,7 +1,7 @@
 """Data contracts: one YAML per resource, loaded into typed objects and Arrow schemas."""
 
 from schemas.arrow import arrow_schema, arrow_type
-from schemas.contract import CHECK_RULES, Check, CodeTable, Contract, Field, Source, parse_contract
+from schemas.contract import CHECK_RULES, GB32100_SUB_CHECKS, Check, CodeTable, Contract, Field, Source, parse_contract
 from schemas.errors import (
     AccessDenied,
     ContractError,
@@ -19,6 +19,7 @@ from schemas.loader import CONTRACTS_DIR, dependency_order, load_all, load_contr
 __all__ = [
     "CHECK_RULES",
     "CONTRACTS_DIR",
+    "GB32100_SUB_CHECKS",
     "AccessDenied",
     "Check",
     "CodeTable",

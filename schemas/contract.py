@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.errors import ContractError
-from schemas.rules import CHECK_RULES, DEFAULT_DIMENSION
+from schemas.rules import CHECK_RULES, DEFAULT_DIMENSION, GB32100_SUB_CHECKS, RELAX_MODES
 from schemas.spec import validate_shape
 
 __all__ = [
     "CHECK_RULES",
     "FIELD_TYPES",
+    "GB32100_SUB_CHECKS",
+    "RELAX_MODES",
     "Check",
     "CodeTable",
     "Contract",
@@ -286,6 +288,8 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
         if not targets or not all(isinstance(t, str) and t.count(".") == 1 for t in targets):
             raise ContractError(file, "check 'references' needs targets like 'person.id_number'", field=field_name)
         params["targets"] = tuple(targets)
+    if rule == "gb32100" and "relax" in params:
+        params["relax"] = dict(params["relax"])
     return Check(
         rule=rule,
         params=params,

@@ -10,10 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["CHECK_RULES", "DEFAULT_DIMENSION", "RULES", "Dimension", "RuleParams", "RuleSpec"]
+__all__ = [
+    "CHECK_RULES",
+    "DEFAULT_DIMENSION",
+    "GB32100_SUB_CHECKS",
+    "RELAX_MODES",
+    "RULES",
+    "Dimension",
+    "RuleParams",
+    "RuleSpec",
+]
 
+# GB 32100 sub-checks a contract may relax (`relax: {check_char: warn}`): all but the format, which the
+# others rely on. The same names as quality.codes.RELAXABLE_USCC_REASONS (a test keeps them equal).
+GB32100_SUB_CHECKS = ("authority_type", "region", "org_code", "check_char")
+RELAX_MODES = ("warn", "off")
 Dimension = Literal["completeness", "conformance", "accuracy", "consistency", "uniqueness", "timeliness"]
 
 
@@ -25,6 +38,26 @@ class RuleParams(BaseModel):
 
 class NoParams(RuleParams):
     """The rule takes no parameters."""
+
+
+class UsccParams(RuleParams):
+    relax: dict[Literal["authority_type", "region", "org_code", "check_char"], Literal["warn", "off"]] | None = Field(
+        default=None, description="Sub-checks to flag only (warn) or skip (off), e.g. {check_char: warn}."
+    )
+
+    @field_validator("relax", mode="before")
+    @classmethod
+    def _relaxable(cls, raw: Any) -> Any:
+        """`relax`: sub-check -> `warn` (row accepted, flagged) or `off` (not checked)."""
+        if raw is None:
+            return raw
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError(f"relax must map sub-checks to 'warn' or 'off', got {raw!r}")
+        for sub, mode in raw.items():
+            if sub not in GB32100_SUB_CHECKS or mode not in RELAX_MODES:
+                choices = f"sub-checks {list(GB32100_SUB_CHECKS)}, modes {list(RELAX_MODES)}"
+                raise ValueError(f"cannot relax {sub!r} to {mode!r}; {choices}")
+        return raw
 
 
 class RegionParams(RuleParams):
@@ -88,7 +121,7 @@ RULES: dict[str, RuleSpec] = {
     spec.name: spec
     for spec in (
         RuleSpec("gb11643", NoParams, "accuracy", "citizen ID number: format, region, birth date, check digit"),
-        RuleSpec("gb32100", NoParams, "accuracy", "unified social credit code: format, authority, region, checks"),
+        RuleSpec("gb32100", UsccParams, "accuracy", "unified social credit code: format, authority, region, checks"),
         RuleSpec("gb2260", RegionParams, "conformance", "administrative division code (GB/T 2260)"),
         RuleSpec("enum", EnumParams, "conformance", "a code from the named code table"),
         RuleSpec("range", BoundsParams, "accuracy", "between min and max (inclusive)"),

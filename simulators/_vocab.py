@@ -116,6 +116,36 @@ COOPS = ("水稻种植", "生猪养殖", "黑茶种植", "水产养殖", "蔬菜
 AGENCIES = ("教育局", "民政局", "司法局", "财政局", "自然资源和规划局", "交通运输局", "卫生健康委员会")
 INSTITUTIONS = ("政务服务中心", "疾病预防控制中心", "不动产登记中心", "公共资源交易中心", "城市管理执法支队")
 SOCIETIES = ("益阳市书法家协会", "益阳市物流行业协会", "益阳市慈善基金会", "益阳市阳光养老服务中心")
+# Registration authority (first USCC character) -> who registers such bodies for Yiyang ({} = district).
+REGISTRARS = {
+    "1": "中共益阳市委机构编制委员会办公室",
+    "2": "外交部",
+    "3": "益阳市司法局",
+    "4": "文化和旅游部",
+    "5": "益阳市民政局",
+    "6": "文化和旅游部",
+    "7": "{}民族宗教事务局",
+    "8": "益阳市总工会",
+    "9": "{}市场监督管理局",
+    "A": "中央军委改革和编制办公室",
+    "N": "{}农业农村局",
+    "Y": "益阳市人民政府",
+}
+# Names of the bodies registered outside market regulation, by entity type (USCC characters 1-2);
+# {district}, {town}, {word} are filled in. Types without an entry are named by their code table label.
+ORG_NAMES = {
+    "31": "湖南{word}律师事务所",
+    "32": "益阳市{district}公证处",
+    "33": "{district}{town}法律服务所",
+    "34": "益阳{word}司法鉴定所",
+    "35": "益阳仲裁委员会",
+    "71": "{district}{town}{word}寺",
+    "72": "益阳{word}佛学院",
+    "81": "益阳市{word}有限公司工会委员会",
+    "N1": "{district}{town}{word}村第一村民小组经济合作社",
+    "N2": "{district}{town}{word}村股份经济合作社",
+    "N3": "{district}{town}经济联合总社",
+}
 
 # Deciding authorities of credit records: (name, document abbreviation, region).
 AUTHORITIES = (

@@ -26,6 +26,7 @@ from simulators.generate import (
 __all__ = ["RECORD_PREFIX", "authorities", "generate_credit", "generate_entities"]
 
 RECORD_PREFIX = {"xk": "XK", "cf": "CF", "red": "RED", "black": "BLK"}
+# Shares of the entity types (contract code table `entity_type`); a type not listed gets _RARE.
 _ENTITY_WEIGHTS = {
     "91": 0.68,
     "92": 0.2,
@@ -35,7 +36,16 @@ _ENTITY_WEIGHTS = {
     "13": 0.005,
     "51": 0.01,
     "52": 0.015,
+    "53": 0.005,
+    "31": 0.004,
+    "33": 0.001,
+    "71": 0.003,
+    "81": 0.01,
+    "N1": 0.003,
+    "N2": 0.01,
+    "N3": 0.001,
 }
+_RARE = 0.0003
 
 
 def _org8s(rng: np.random.Generator, etypes: list[str]) -> list[str]:
@@ -60,15 +70,17 @@ def _usccs(rng: np.random.Generator, etypes: list[str], regions: list[str]) -> l
     return usccs
 
 
-def _name_scope_capital(et: str, region: str, word: str, ind: str, x: int, cap: float) -> tuple[str, Any, Any]:
+def _name_scope_capital(
+    et: str, label: str, region: str, word: str, ind: str, x: int, cap: float
+) -> tuple[str, Any, Any]:
     district = v.YIYANG_REGIONS[region]
+    town = v.TOWNS[region][x % len(v.TOWNS[region])]
     if et == "91":
         prefix, form = ("益阳市" if x % 3 else "湖南"), ("有限责任公司" if x % 5 == 0 else "有限公司")
         return f"{prefix}{word}{ind}{form}", v.INDUSTRIES[ind], Decimal(f"{cap:.4f}")
     if et == "92":
         return f"{district}{word}{v.SHOPS[x % len(v.SHOPS)]}", "零售；服务", Decimal(f"{cap / 20:.4f}")
     if et == "93":
-        town = v.TOWNS[region][x % len(v.TOWNS[region])]
         scope = "组织收购、销售成员种植养殖的产品；引进新技术、新品种"
         return (
             f"{district}{town}{word}{v.COOPS[x % len(v.COOPS)]}专业合作社",
@@ -79,8 +91,11 @@ def _name_scope_capital(et: str, region: str, word: str, ind: str, x: int, cap: 
         pool = v.AGENCIES if et == "11" else v.INSTITUTIONS
         capital = None if et == "11" else Decimal(f"{cap:.4f}")
         return f"{'益阳市' if x % 2 else district}{pool[x % len(pool)]}", None, capital
-    name = v.SOCIETIES[x % len(v.SOCIETIES)] + ("" if x < 500 else f"{district}分会")
-    return name, "开展行业交流、培训、咨询服务", Decimal(f"{cap / 10:.4f}")
+    if et[0] == "5":
+        name = v.SOCIETIES[x % len(v.SOCIETIES)] + ("" if x < 500 else f"{district}分会")
+        return name, "开展行业交流、培训、咨询服务", Decimal(f"{cap / 10:.4f}")
+    template = v.ORG_NAMES.get(et, "{district}{word}" + label.split("（")[0])
+    return template.format(district=district, town=town, word=word), None, None
 
 
 def generate_entities(
@@ -97,7 +112,7 @@ def generate_entities(
     contract = load_contract("legal_entity")
     rng = np.random.default_rng([seed, 2, n, salt])
     codes = contract.code_tables["entity_type"].codes
-    etypes = _choice(rng, {c: _ENTITY_WEIGHTS.get(c, 0.005) for c in codes}, n).tolist()
+    etypes = _choice(rng, {c: _ENTITY_WEIGHTS.get(c, _RARE) for c in codes}, n).tolist()
     region_keys = np.array(list(v.YIYANG_REGIONS), dtype=object)
     regions = region_keys[rng.choice(len(region_keys), size=n, p=v.YIYANG_WEIGHTS)].tolist()
     words, inds = (
@@ -107,10 +122,9 @@ def generate_entities(
     extra, cap = rng.integers(0, 1000, n).tolist(), rng.lognormal(4.0, 1.5, n).tolist()
     industries = list(v.INDUSTRIES)
     details = [
-        _name_scope_capital(et, r, v.COMPANY_WORDS[w], industries[k], x, c)
+        _name_scope_capital(et, codes[et], r, v.COMPANY_WORDS[w], industries[k], x, c)
         for et, r, w, k, x, c in zip(etypes, regions, words, inds, extra, cap, strict=True)
     ]
-    authority = {"9": "{}市场监督管理局", "1": "中共益阳市委机构编制委员会办公室", "5": "益阳市民政局"}
     reps = _pick(rng, adult_pool(persons, epoch), n).tolist()
     epoch_day = (epoch.date() - dt.date(1970, 1, 1)).days
     start, end = stamp_window or (epoch - dt.timedelta(days=400), epoch)
@@ -123,7 +137,7 @@ def generate_entities(
         "address": _addresses(rng, regions),
         "region_code": regions,
         "registration_authority": [
-            authority[et[0]].format(v.YIYANG_REGIONS[r]) for et, r in zip(etypes, regions, strict=True)
+            v.REGISTRARS[et[0]].format(v.YIYANG_REGIONS[r]) for et, r in zip(etypes, regions, strict=True)
         ],
         "established_date": _dates(epoch_day - rng.integers(30, 30 * 365, n)),
         "business_scope": [d[1] for d in details],

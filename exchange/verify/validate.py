@@ -62,7 +62,7 @@ def _field_problem(resource: str, name: str, value: str) -> str | None:
         rule, p = check.rule, check.params
         if rule == "gb11643" and (reason := check_id_number(value)) is not None:
             return f"GB 11643 citizen ID check failed ({reason})"
-        if rule == "gb32100" and (reason := check_uscc(value)) is not None:
+        if rule == "gb32100" and (reason := check_uscc(value, skip=tuple(p.get("relax") or {}))) is not None:
             return f"GB 32100 unified social credit code check failed ({reason})"
         if rule == "pattern" and not re.fullmatch(p["regex"], value):
             return f"does not match the pattern {p['regex']}"

@@ -47,6 +47,8 @@ def apply_drift_policy(contract: Contract, connector: Any) -> Drift | None:
     `evolve` carries on (new columns are ignored by the contract-typed pipeline, missing optional
     columns arrive as nulls, missing required ones are rejected row by row).
     """
+    if getattr(connector, "checks_each_file", False):
+        return None  # file drops: each file's header is judged as it is read; a drifted one is refused alone
     found = connector.check_schema()
     if not found.drifted:
         return None

@@ -31,13 +31,14 @@ from quality.codes.regions import (
     region_statuses,
 )
 from quality.codes.single import check_id_number, check_region_code, check_uscc, region_status
-from quality.codes.uscc import AUTHORITY_TYPES, USCC_REASONS, check_usccs, valid_usccs
+from quality.codes.uscc import AUTHORITY_TYPES, RELAXABLE_USCC_REASONS, USCC_REASONS, check_usccs, valid_usccs
 
 __all__ = [
     "AUTHORITY_TYPES",
     "ID_REASONS",
     "MIN_BIRTH_YEAR",
     "REGIONS",
+    "RELAXABLE_USCC_REASONS",
     "USCC_REASONS",
     "RegionInfo",
     "RegionLevel",

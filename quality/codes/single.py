@@ -7,7 +7,7 @@ functions are tested and benchmarked against. Same rules, same reasons, same opt
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from core.time import beijing_today
 from quality.codes._scalar import (
@@ -18,7 +18,7 @@ from quality.codes._scalar import (
 )
 from quality.codes.id_numbers import MIN_BIRTH_YEAR
 from quality.codes.regions import _ENUMERATED_PROVINCES, REGIONS, Unverified
-from quality.codes.uscc import AUTHORITY_TYPES
+from quality.codes.uscc import AUTHORITY_TYPES, _check_skip
 
 __all__ = ["check_id_number", "check_region_code", "check_uscc", "region_status"]
 
@@ -88,18 +88,21 @@ def check_uscc(
     authority_types: Mapping[str, str] | None = None,
     include_statistical: bool = True,
     unverified: Unverified = "accept",
+    skip: Collection[str] = (),
 ) -> str | None:
-    """Reason one USCC is invalid (as `check_usccs`), or None when valid."""
+    """Reason one USCC is invalid (as `check_usccs`, sub-checks in `skip` not applied), or None when valid."""
+    _check_skip(skip)
     if len(value) != 18 or not set(value) <= _ALPHABET:
         return "format"
-    if value[1] not in (AUTHORITY_TYPES if authority_types is None else authority_types).get(value[0], ""):
+    pairs = AUTHORITY_TYPES if authority_types is None else authority_types
+    if "authority_type" not in skip and value[1] not in pairs.get(value[0], ""):
         return "authority_type"
-    if not check_region_code(
+    if "region" not in skip and not check_region_code(
         value[2:8], include_statistical=include_statistical, unverified=unverified, allow_national=True
     ):
         return "region"
-    if org_code_check_char(value[8:16]) != value[16]:
+    if "org_code" not in skip and org_code_check_char(value[8:16]) != value[16]:
         return "org_code"
-    if uscc_check_char(value[:17]) != value[17]:
+    if "check_char" not in skip and uscc_check_char(value[:17]) != value[17]:
         return "check_char"
     return None

@@ -7,6 +7,8 @@ import pytest
 
 from quality.codes import (
     AUTHORITY_TYPES,
+    RELAXABLE_USCC_REASONS,
+    USCC_REASONS,
     check_uscc,
     check_usccs,
     make_uscc,
@@ -15,6 +17,7 @@ from quality.codes import (
     uscc_check_char,
     valid_usccs,
 )
+from schemas import GB32100_SUB_CHECKS, load_contract
 
 YIYANG_FIRM = make_uscc("9", "1", "430902", "MA4L0001")
 YIYANG_BUREAU = make_uscc("1", "1", "430900", "00600001")
@@ -69,7 +72,18 @@ def _flip(code: str, pos: int) -> str:
         pytest.param("91110000600037341Z", "format", id="letter-Z-not-in-alphabet"),
         pytest.param("91110000６00037341L", "format", id="fullwidth"),
         pytest.param(make_uscc("9", "4", "430902", "MA4L0001"), "authority_type", id="gongshang-type-4"),
-        pytest.param(make_uscc("2", "1", "430902", "MA4L0001"), "authority_type", id="authority-2-unlisted"),
+        pytest.param(make_uscc("2", "2", "430902", "MA4L0001"), "authority_type", id="foreign-affairs-type-2"),
+        pytest.param(make_uscc("Y", "2", "430902", "MA4L0001"), "authority_type", id="other-authority-type-2"),
+        pytest.param(make_uscc("B", "1", "430902", "MA4L0001"), "authority_type", id="authority-B-unassigned"),
+        pytest.param(make_uscc("3", "1", "430902", "31430001"), None, id="law-firm-31"),
+        pytest.param(make_uscc("3", "5", "430900", "35430001"), None, id="arbitration-commission-35"),
+        pytest.param(make_uscc("7", "1", "430923", "71430001"), None, id="religious-venue-71"),
+        pytest.param(make_uscc("8", "1", "430903", "81430001"), None, id="trade-union-81"),
+        pytest.param(make_uscc("A", "1", "430900", "A1430001"), None, id="military-institution-A1"),
+        pytest.param(make_uscc("N", "2", "430922", "N2430001"), None, id="village-collective-N2"),
+        pytest.param(make_uscc("6", "2", "430000", "62430001"), None, id="hk-macao-taiwan-tourism-62"),
+        pytest.param(make_uscc("2", "1", "110000", "21110001"), None, id="foreign-press-21"),
+        pytest.param(make_uscc("4", "1", "110000", "41110001"), None, id="foreign-culture-centre-41"),
         pytest.param(make_uscc("9", "1", "430999", "MA4L0001"), "region", id="unknown-yiyang-county"),
         pytest.param(_raw("91A30902MA4L0001"), "region", id="letter-in-region"),
         pytest.param(make_uscc("9", "1", "990000", "MA4L0001"), "region", id="no-such-province"),
@@ -91,10 +105,51 @@ def test_org_code_letters_valued_to_35() -> None:
 def test_authority_types_option() -> None:
     lawyers = make_uscc("3", "1", "430902", "MD0000001"[:8])
     codes = pa.array([lawyers, YIYANG_FIRM])
-    assert check_usccs(codes).to_pylist() == ["authority_type", None]
-    extended = {**AUTHORITY_TYPES, "3": "12"}
-    assert check_usccs(codes, authority_types=extended).to_pylist() == [None, None]
-    assert check_uscc(lawyers, authority_types=extended) is None
+    assert check_usccs(codes).to_pylist() == [None, None]
+    narrowed = {a: t for a, t in AUTHORITY_TYPES.items() if a != "3"}
+    assert check_usccs(codes, authority_types=narrowed).to_pylist() == ["authority_type", None]
+    assert check_uscc(lawyers, authority_types=narrowed) == "authority_type"
+
+
+def test_authority_table_is_the_standards_list() -> None:
+    """GB 32100-2015 table 1 and the authorities assigned since (STANDARDS.md): 12 authorities, 36 pairs."""
+    pairs = {a + t for a, types in AUTHORITY_TYPES.items() for t in types}
+    assert sorted(AUTHORITY_TYPES) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "N", "Y"]
+    assert len(pairs) == 36 and {"31", "35", "39", "62", "71", "72", "81", "A1", "N3", "Y1"} <= pairs
+    assert not {"94", "99", "22", "Y9", "A2"} & pairs
+
+
+def test_the_contract_code_table_names_every_pair() -> None:
+    """legal_entity's `entity_type` code table (Chinese names) and the check's table are the same pairs."""
+    table = load_contract("legal_entity").code_tables["entity_type"].codes
+    assert set(table) == {a + t for a, types in AUTHORITY_TYPES.items() for t in types}
+
+
+def test_relaxable_sub_checks_are_the_contract_vocabulary() -> None:
+    assert RELAXABLE_USCC_REASONS == GB32100_SUB_CHECKS == USCC_REASONS[1:]
+
+
+@pytest.mark.parametrize(
+    ("skip", "expected"),
+    [
+        pytest.param((), ["authority_type", "check_char", "org_code", "region"], id="none"),
+        pytest.param(("authority_type",), [None, "check_char", "org_code", "region"], id="authority_type"),
+        pytest.param(("check_char",), ["authority_type", None, "org_code", "region"], id="check_char"),
+        pytest.param(("region", "org_code"), ["authority_type", "check_char", "check_char", None], id="region+org"),
+        pytest.param(("org_code", "check_char"), ["authority_type", None, None, "region"], id="org+check"),
+    ],
+)
+def test_skipped_sub_checks(skip: tuple[str, ...], expected: list[str | None]) -> None:
+    values = [
+        make_uscc("9", "4", "430902", "MA4L0001"),  # a pair the table does not have
+        "91350100M0001TGQXM",  # pilot region: fails only the mod-31 check
+        _flip(YIYANG_FIRM, 16),  # org code check character broken, and with it the mod-31 check
+        make_uscc("9", "1", "430999", "MA4L0001"),  # unknown county
+    ]
+    assert check_usccs(pa.array(values), skip=skip).to_pylist() == expected
+    assert [check_uscc(v, skip=skip) for v in values] == expected
+    with pytest.raises(ValueError, match=r"\['format'\] cannot be skipped"):
+        check_usccs(pa.array(values), skip=("format",))
 
 
 def test_region_options_reach_uscc_checks() -> None:

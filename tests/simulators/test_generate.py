@@ -84,3 +84,25 @@ def test_home_bad_counts_per_resource(home):
     assert sum(count_by_kind(bad, resource="credit_record").values()) == round(150 * 0.04)
     pay = count_by_kind(bad, resource="payment")
     assert sum(pay.values()) == 3 * round(15 * 0.04)
+
+
+def test_entities_of_every_registration_authority_pass_the_contract():
+    """The generator draws entity types from the contract's code table, and the quality code table
+    accepts every USCC it builds: law firms, religious venues, trade unions, village collectives too."""
+    from quality import validate
+    from quality.codes import AUTHORITY_TYPES
+    from schemas import load_contract
+
+    persons = generate_persons(3000, seed=5, bad_share=0.0, epoch=SIM_EPOCH)
+    entities = generate_entities(20000, persons, seed=5, bad_share=0.0, epoch=SIM_EPOCH)
+    contract = load_contract("legal_entity")
+    types = collections.Counter(entities.columns["entity_type"])
+    assert set(types) == set(contract.code_tables["entity_type"].codes)  # every pair occurs at this size
+    assert {t[0] for t in types} == set(AUTHORITY_TYPES)
+    assert all(code[:2] == t for code, t in zip(entities.columns["uscc"], entities.columns["entity_type"], strict=True))
+    table = pa.Table.from_pylist(entities.rows())
+    references = {"person.id_number": pa.array(persons.columns["id_number"])}
+    verdict = validate(table, contract, references=references, today=SIM_EPOCH.date())
+    assert verdict.counts["rejected"] == 0 and verdict.counts["warned"] == 0, verdict.rejected.to_pylist()[:3]
+    authorities = dict(zip(entities.columns["entity_type"], entities.columns["registration_authority"], strict=True))
+    assert authorities["31"] == "益阳市司法局" and authorities["81"] == "益阳市总工会"
