@@ -6,16 +6,19 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from connectors import Connector, connector_for
 from core.time import beijing_today
 from govhub.pipeline.staging import Staging
 from govhub.settings import Settings, get_settings
 from govhub.source_connections import airflow_source_config
 from lake import CuratedTable, Lake, QuarantineTable
 from schemas import Contract, arrow_schema, load_all, load_contract
+
+if TYPE_CHECKING:
+    from connectors import Connector
 
 __all__ = ["ResourceContext", "open_resource"]
 
@@ -56,6 +59,7 @@ class ResourceContext:
 
     def connector(self) -> Connector:
         """The source's connector: the contract's kind, the settings, an Airflow connection over them."""
+        from connectors import connector_for  # looked up at call time: deployments and tests may wrap it
 
         # an Airflow connection (govhub_<system>) wins key by key over the GOVHUB_* settings
         config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}
