@@ -23,7 +23,7 @@ from tests.service_db import MetadataStore, metadata_store, parametrize_stores  
 
 pytestmark = parametrize_stores(("postgresql",))
 
-# the same tests and fixtures (xlog; signer comes from conftest.py), collected again in this module with the engine below
+# the same tests and the xlog fixture (signer: conftest.py), collected again in this module with the engine below
 _SKIP = {"test_fast_canonical_path_gives_the_jcs_bytes"}  # pure function, no store (a hypothesis test)
 for _module in (test_log_append, test_log_verify, test_log_archive):
     globals().update(
