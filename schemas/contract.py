@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from core.errors import ContractError
 from schemas.rules import CHECK_RULES, DEFAULT_DIMENSION, GB32100_SUB_CHECKS, RELAX_MODES
-from schemas.spec import validate_shape
+from schemas.spec import DEFAULT_PENDING_GRACE, validate_shape
 
 __all__ = [
     "CHECK_RULES",
@@ -111,6 +111,7 @@ class Contract:
     deletes: Literal["delete", "tombstone"] = "delete"
     dataset: Mapping[str, Any] = field(default_factory=dict)
     related: tuple[str, ...] = ()
+    pending_grace: int = DEFAULT_PENDING_GRACE
     file: str = ""
 
     @property
@@ -127,6 +128,18 @@ class Contract:
         """Days after which data is stale (None: no fixed cycle); 实时 counts as one day."""
         days = UPDATE_CYCLES[self.update_cycle]
         return 1 if days == 0 else days
+
+    @property
+    def referenced_resources(self) -> tuple[str, ...]:
+        """The other resources this contract's `references` checks point at, in contract order."""
+        names: list[str] = []
+        for f in self.fields:
+            for check in f.checks:
+                for target in check.params.get("targets", ()):
+                    name = target.split(".")[0]
+                    if name != self.resource and name not in names:
+                        names.append(name)
+        return tuple(names)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -171,6 +184,12 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
     deletes = raw.get("deletes", "delete")
     if deletes not in DELETE_MODES:
         raise ContractError(file, f"deletes must be one of {DELETE_MODES}, got {deletes!r}")
+    grace = raw.get("pending_grace", DEFAULT_PENDING_GRACE)
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 1:
+        raise ContractError(
+            file,
+            f"pending_grace must be a whole number of referenced-resource versions (1 or more), got {grace!r}",
+        )
     return Contract(
         resource=resource,
         title=str(raw["title"]),
@@ -189,6 +208,7 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
         deletes=deletes,
         dataset=dict(raw.get("dataset") or {}),
         related=tuple(raw.get("related") or ()),
+        pending_grace=grace,
         file=file,
     )
 

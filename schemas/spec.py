@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from core.errors import ContractError
 from schemas.rules import RULES, Dimension
@@ -22,6 +22,7 @@ from schemas.rules import RULES, Dimension
 __all__ = ["JSON_SCHEMA_FILE", "ContractFile", "contract_json_schema", "validate_shape", "write_json_schema"]
 
 JSON_SCHEMA_FILE = Path(__file__).resolve().with_name("contract.schema.json")
+DEFAULT_PENDING_GRACE = 3  # versions of the referenced resources a pending row waits for its reference
 
 _SNAKE = r"^[a-z][a-z0-9_]*$"
 _TYPE = r"^(string|integer|float|boolean|date|timestamp|decimal\(\d+,\s*\d+\))$"
@@ -139,6 +140,19 @@ class ContractFile(_Strict):
     deletes: Literal["delete", "tombstone"] = "delete"
     dataset: DatasetFile | None = None
     related: list[str] = Field(default_factory=list)
+    pending_grace: int = Field(
+        default=DEFAULT_PENDING_GRACE,
+        ge=1,
+        description="Versions of the referenced resources a row with a late reference waits before it is rejected.",
+    )
+
+    @field_validator("pending_grace", mode="before")
+    @classmethod
+    def _whole_versions(cls, raw: Any) -> Any:
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            versions = "a whole number of referenced-resource versions (1 or more)"
+            raise ValueError(f"pending_grace must be {versions}, got {raw!r}")
+        return raw
 
 
 def contract_json_schema() -> dict[str, Any]:
@@ -180,6 +194,8 @@ def _message(problem: Any, loc: list[Any]) -> str:
         if loc == ["label"]:
             return "every field needs a Chinese label (信息项名称)"
         return f"missing required key '{where}'"
+    if kind == "value_error":
+        return str(problem["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         return f"unknown key '{where}'; see schemas/contract.schema.json for the allowed keys"
     if kind == "literal_error":

@@ -43,7 +43,7 @@ _lock = threading.Lock()
 class Alert:
     """One alert row: what kind, how severe, about which resource, and the details to act on."""
 
-    kind: Literal["failed_run", "stale", "quality_drop", "denials", "chain"]
+    kind: Literal["failed_run", "stale", "not_fresh", "source_problems", "quality_drop", "denials", "chain"]
     severity: Literal["critical", "warning"]
     resource: str | None
     detail: str
@@ -107,6 +107,18 @@ def _quality_drops(session: Session, resource: str) -> list[Alert]:
     return alerts
 
 
+def _health_alerts(row: dict[str, Any]) -> list[Alert]:
+    """A resource with nothing published, and a run whose source refused files, are alerts too."""
+    alerts = []
+    if row["freshness"] in ("unpublished", "nothing_accepted"):
+        alerts.append(Alert("not_fresh", "warning", row["resource"], "; ".join(row["reasons"]), row["last_finished"]))
+    if row["last_status"] == "succeeded_with_problems":
+        why = "; ".join(f"{p.get('name')}: {p.get('reason')}" for p in row["problems"][:5])
+        alerts.append(Alert("source_problems", "warning", row["resource"], f"{row['last_run_id']}: {why}",
+                            row["last_finished"]))  # fmt: skip
+    return alerts
+
+
 def collect_alerts(
     session: Session,
     *,
@@ -153,6 +165,7 @@ def collect_alerts(
                     f"overdue by {row['overdue_hours']} h (last success before {row['last_finished']})",
                 )
             )
+        alerts.extend(_health_alerts(row))
         alerts.extend(_quality_drops(session, row["resource"]))
     denials = session.execute(
         select(ExchangeEvent.client, func.count())
