@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,12 +17,30 @@ from web.routes import verify as verify_routes
 __all__ = ["create_app"]
 
 
+@asynccontextmanager
+async def _follow_the_lake(app: FastAPI) -> AsyncIterator[None]:
+    """Keep this host's serving stores at the lake's versions (GOVHUB_SERVING_REFRESH_SECONDS; off when 0)."""
+    from govhub.serving_runner import ServingFollower
+    from govhub.settings import get_settings
+
+    interval = get_settings().serving_refresh_interval
+    follower = ServingFollower(interval) if interval > 0 else None
+    if follower is not None:
+        follower.start()
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.stop()
+
+
 def create_app() -> FastAPI:
     """The govhub web app (OpenAPI at /docs)."""
     app = FastAPI(
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        lifespan=_follow_the_lake,
     )
     app.include_router(health.router)
     app.include_router(verify_routes.router)

@@ -38,26 +38,29 @@ _MAX_BODY = 1024 * 1024
 
 
 @cache
-def _service_for(home: str, db_url: str, algorithm: str) -> VerificationService:
+def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
     from exchange.verify import ServingStore
     from govhub.db import engine_for
     from govhub.hub_secrets import hub_secret
 
-    root = Path(home)
-    signer = load_or_create_signer(root / "keys", algorithm=algorithm)  # type: ignore[arg-type]
+    root, keys = Path(home), Path(keys_dir)
+    signer = load_or_create_signer(keys, algorithm=algorithm)  # type: ignore[arg-type]
     return VerificationService(
         store=ServingStore(root), signer=signer, engine=engine_for(db_url),
-        link_secret=hub_secret("answer-link", home=root),
+        link_secret=hub_secret("answer-link", home=root, keys_dir=keys),
     )  # fmt: skip
 
 
 def get_verification_service() -> VerificationService:
-    """The process's service over GOVHUB_HOME: serving stores, the hub key of GOVHUB_SEAL_ALGORITHM, metadata DB."""
+    """The process's service: serving stores under GOVHUB_HOME, the hub key of GOVHUB_SEAL_ALGORITHM in
+    GOVHUB_KEYS_DIR, the metadata DB."""
     from govhub.settings import get_settings
 
     settings = get_settings()
-    return _service_for(str(settings.resolved_home), settings.metadata_url, settings.seal_algorithm)
+    return _service_for(
+        str(settings.resolved_home), str(settings.keys_dir), settings.metadata_url, settings.seal_algorithm
+    )
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
