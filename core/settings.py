@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         description="How often the web app brings its serving stores up to the lake's versions (0: never); "
         "default 60 in production, off elsewhere.",
     )
+    log_maintenance_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="The web app signs unsigned checkpoints and refreshes rollups this often (0: off).",
+    )
+    refusal_window_seconds: float = Field(
+        default=60.0, gt=0, description="Refusals without a valid key: one aggregated log event per address and window."
+    )
+    refusal_limit: int = Field(
+        default=30, ge=1, description="Refusals without a valid key per address and window before 429."
+    )
+    subject_hash_key: str | None = Field(
+        default=None, description="Secret of the keyed subject hash (else <keys>/subject-hash.key is made and used)."
+    )
 
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
+from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, health, monitor, subscriptions
 from web.routes import verify as verify_routes
@@ -34,13 +35,20 @@ async def _follow_the_lake(app: FastAPI) -> AsyncIterator[None]:
             follower.stop()
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's background work: following the lake, and the exchange log's checkpoints and rollups."""
+    async with _follow_the_lake(app), _log_maintenance(app):
+        yield
+
+
 def create_app() -> FastAPI:
     """The govhub web app (OpenAPI at /docs)."""
     app = FastAPI(
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
-        lifespan=_follow_the_lake,
+        lifespan=_lifespan,
     )
     app.include_router(health.router)
     app.include_router(verify_routes.router)
