@@ -24,7 +24,9 @@ DELIBERATE = {
 }
 
 
-def _compare_type(_context: Any, _inspected: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any) -> bool | None:
+def _compare_type(
+    _context: Any, _inspected: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
     """A column type that decorates another (canonical JSON, UTC timestamps) is stored as that other type."""
     if (metadata_column.table.name, metadata_column.name) in DELIBERATE:
         return False
