@@ -14,7 +14,7 @@ from catalog.delivery_targets import (
 )
 from catalog.departments import Department, authenticate, get_department, issue_api_key, seed_departments
 from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.lineage_graph import DeliveryReader, lineage, register_delivery_reader
+from catalog.lineage_graph import DeliveryReader, lineage
 from catalog.resources import Resource, ResourceItem, get_resource, register_contracts, release_date
 from catalog.search import search_resources
 from catalog.subscriptions import (
@@ -67,7 +67,6 @@ __all__ = [
     "pii_items",
     "record_version",
     "register_contracts",
-    "register_delivery_reader",
     "register_target",
     "release_date",
     "remove_target",

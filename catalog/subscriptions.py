@@ -326,10 +326,10 @@ def overdue_applications(session: Session, *, now: datetime | None = None) -> li
     pending = session.scalars(
         select(Subscription).where(Subscription.status == "pending", Subscription.due_at.is_not(None))
     )
-    overdue = [sub for sub in pending if _aware(sub.due_at) < now]  # type: ignore[arg-type]
+    overdue = [sub for sub in pending if _aware(sub.due_at) < now]
     for sub in overdue:
         if not any(event.action == "overdue" for event in sub.events):
-            _event(sub, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(sub.due_at).isoformat()}")  # type: ignore[arg-type]
+            _event(sub, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(sub.due_at).isoformat()}")
             log.warning("subscription #%s to %s is overdue (due %s)", sub.id, sub.resource, sub.due_at)
     session.flush()
     return overdue

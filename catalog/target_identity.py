@@ -41,7 +41,7 @@ def _own_addresses() -> frozenset[str]:
     found: set[str] = set()
     for name in {socket.gethostname(), socket.getfqdn()}:
         try:
-            found.update(info[4][0] for info in socket.getaddrinfo(name, None))
+            found.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
         except OSError:
             continue
     return frozenset(found)
@@ -51,7 +51,7 @@ def _host_addresses(host: str | None, port: int | None) -> frozenset[str]:
     if not host or host.startswith("/"):  # no host: the driver's local Unix socket
         return frozenset({_THIS_MACHINE})
     try:
-        addresses = {info[4][0].split("%")[0] for info in socket.getaddrinfo(host.strip("[]"), port)}
+        addresses = {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host.strip("[]"), port)}
     except (OSError, UnicodeError):
         return frozenset({host.lower()})  # unresolvable: only the same spelling can match
     out: set[str] = set()
@@ -81,7 +81,7 @@ def endpoint_of(url: str) -> Endpoint:
         if database in ("", ":memory:") or database.startswith("file::memory:"):
             return Endpoint("sqlite", frozenset(), None, f"memory:{id(parsed)}")  # private to one connection
         return Endpoint("sqlite", frozenset(), None, os.path.realpath(database.removeprefix("file:").split("?")[0]))
-    host = parsed.host or parsed.query.get("host")  # type: ignore[assignment]
+    host = parsed.host or parsed.query.get("host")
     if isinstance(host, tuple):
         host = host[0]
     port = parsed.port or _DEFAULT_PORTS.get(family)

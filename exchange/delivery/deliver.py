@@ -307,7 +307,9 @@ def _checksum(rows: Rows) -> tuple[str, int]:
 def _write_database_once(
     rows: Rows, contract: Contract, sub: SubscriptionLike, *, url: str, from_version: int | None, to_version: int
 ) -> None:
-    where = {"subscription_id": sub.id, "department": sub.department_code, "target_name": sub.target_name or ""}
+    where: dict[str, Any] = {
+        "subscription_id": sub.id, "department": sub.department_code, "target_name": sub.target_name or ""
+    }  # fmt: skip
     if target_recorded(url, to_version=to_version, **where):
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
         return

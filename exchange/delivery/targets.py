@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,7 +54,7 @@ class RowStream(Protocol):
     def __iter__(self) -> Iterator[pa.RecordBatch]: ...
 
 
-Rows = pa.Table | RowStream
+Rows: TypeAlias = pa.Table | RowStream
 
 
 def _batches(rows: Rows) -> Iterator[pa.RecordBatch]:

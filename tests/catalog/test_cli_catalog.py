@@ -10,7 +10,7 @@ import pytest
 from conftest import POLICE, USER
 from typer.testing import CliRunner
 
-from govhub.cli import app
+from cli.main import app
 from govhub.settings import reset_settings
 
 

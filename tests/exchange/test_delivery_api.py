@@ -151,8 +151,8 @@ def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person:
 def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, person: Contract) -> None:
     from typer.testing import CliRunner
 
-    from govhub import cli_delivery
-    from govhub.cli_delivery import delivery_app
+    from cli import delivery as cli_delivery
+    from cli.delivery import delivery_app
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
     from govhub.settings import reset_settings

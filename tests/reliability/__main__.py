@@ -3,7 +3,7 @@
     python -m tests.reliability [--long] [--record docs/reliability.md] [pytest args...]
 
 
-The bounded form is what `make test` runs too; `--long` multiplies every loop (more kill trials, more
+The bounded form is what `make test-slow` runs too; `--long` multiplies every loop (more kill trials, more
 generated inputs, more fuzzing, minutes of load). `--record` writes the figures as Markdown.
 """
 

@@ -29,7 +29,7 @@ from govhub.delivery_runner import delivery_secret
 from govhub.delivery_targets import add_target
 from govhub.settings import reset_settings
 from schemas import load_contract
-from tests.exchange.test_verify_fixtures import ENTITIES, PERSONS, RECORDS, ServedHub, build_hub
+from tests.exchange.verify_support import ENTITIES, PERSONS, RECORDS, ServedHub, build_hub
 from web import create_app
 from web.deps import get_session
 from web.routes.verify import get_verification_service

@@ -29,8 +29,8 @@ from catalog import Department, Subscription
 from exchange.log import ExchangeEvent, ExchangeLog
 from exchange.verify import register_client, rotate_key
 from exchange.verify.clients import VerificationClient
-from tests.exchange.test_verify_fixtures import P_ZHANG, body
 from tests.exchange.test_verify_service import CASES
+from tests.exchange.verify_support import P_ZHANG, body
 from tests.reliability.attack_hub import (
     OTHER_PURPOSE,
     OTHER_TARGET,

@@ -22,7 +22,7 @@ from govhub.delivery_runner import delivery_secret
 from govhub.delivery_targets import add_target, target_resolver
 from govhub.settings import get_settings
 from schemas import AccessDenied, GovhubError, load_contract
-from tests.exchange.test_verify_fixtures import ENTITIES
+from tests.exchange.verify_support import ENTITIES
 from tests.reliability.attack_hub import MARKET, OTHER_TARGET, USER, AttackHub, attack_hub
 from tests.reliability.ledger import record
 

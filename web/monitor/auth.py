@@ -93,7 +93,7 @@ def _fingerprint(stored_hash: str) -> str:
     return hashlib.sha256(stored_hash.encode()).hexdigest()[:20]
 
 
-def _load_admins(keys_dir: Path) -> dict[str, dict[str, str]]:
+def _load_admins(keys_dir: Path) -> dict[str, dict[str, Any]]:
     path = admin_store_path(keys_dir)
     if not path.exists():
         return {}
@@ -198,7 +198,7 @@ def read_cookie(keys_dir: Path, value: str | None, session: Session) -> Viewer |
         entry = _load_admins(keys_dir).get(str(payload.get("u")))
         if entry is None or _fingerprint(entry["hash"]) != payload.get("f"):
             return None
-        roles = entry.get("roles") or []
+        roles: list[str] = entry.get("roles") or []
         return Viewer(kind="admin", name=str(payload["u"]), may_see_pii=PII_VIEWER in roles, session_id=sid)
     if payload.get("k") == "department":
         department = session.get(Department, str(payload.get("c")))

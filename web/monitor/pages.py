@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -16,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from core.time import BEIJING
 from govhub.settings import get_settings
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
@@ -35,7 +35,6 @@ __all__ = [
     "secure_cookies",
 ]
 
-_BEIJING = ZoneInfo("Asia/Shanghai")
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="DepartmentApiKey")
 
@@ -111,8 +110,8 @@ def _when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return "—"
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _number(value: int | float | None) -> str:

@@ -10,6 +10,7 @@ appears, so a message or a composite key cannot leak what the record column hide
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ def mask_value(value: Any, *, pii: str, name: str) -> str:
     return masked if masked else _HIDDEN
 
 
-def _clear_values(row: dict[str, Any], record: Any, classes: dict[str, str]) -> dict[str, str]:
+def _clear_values(row: dict[str, Any], record: Any, classes: Mapping[str, str]) -> dict[str, str]:
     """clear text -> masked text, for every PII value the row holds (longest first when replacing)."""
     found: dict[str, str] = {}
     if isinstance(record, dict):
@@ -52,7 +53,7 @@ def _replace(text: Any, clear: dict[str, str]) -> Any:
     return text
 
 
-def _masked_record(record: Any, classes: dict[str, str]) -> Any:
+def _masked_record(record: Any, classes: Mapping[str, str]) -> Any:
     if not isinstance(record, dict):
         return record
     return {

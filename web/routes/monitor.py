@@ -16,12 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from math import ceil
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from catalog import Resource
+from core.time import BEIJING
 from exchange.log import EventType, ExchangeLog
 from schemas import load_all
 from web.deps import SessionDep
@@ -52,7 +52,6 @@ router = APIRouter(prefix="/monitor", tags=["monitor"])
 router.include_router(api.router)
 _PAGE = HTMLResponse
 _PER_PAGE = 50
-_BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 @router.get("", response_class=_PAGE, include_in_schema=False)
@@ -216,7 +215,7 @@ def _moment(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_BEIJING)
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
 
 @router.get("/log", response_class=_PAGE, include_in_schema=False)
@@ -286,12 +285,18 @@ def lineage_page(
 ) -> HTMLResponse:
     """A resource's lineage: source system → resource → versions → deliveries, and its OpenLineage events."""
     from catalog import CatalogError, lineage
+    from exchange.delivery import deliveries_for_lineage
     from govhub.lineage import read_lineage
 
     names = resource_names()
     chosen = resource if resource in names else names[0]
     try:
-        graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+        graph = lineage(
+            session,
+            chosen,
+            department=None if viewer.is_admin else viewer.department_code,
+            deliveries=deliveries_for_lineage,
+        )
     except CatalogError:  # not registered yet: nothing was ever published
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from govhub.cli_support import console, friendly
+from cli.support import console, friendly
 
 __all__ = ["catalog_app", "catalog_session", "subscription_app"]
 

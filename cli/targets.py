@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_catalog import catalog_session
-from govhub.cli_support import console, friendly
+from cli.catalog import catalog_session
+from cli.support import console, friendly
 
 __all__ = ["target_app"]
 
