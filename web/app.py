@@ -13,8 +13,9 @@ from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, disputes, health, monitor, subscriptions
+from web.routes import catalog, deliveries, health, disputes, monitor, monitor_signin, subscriptions, targets
 from web.routes import verify as verify_routes
+from web.security import SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -58,8 +59,12 @@ def create_app() -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(disputes.router)
     app.include_router(deliveries.router)
+    app.include_router(targets.router)
+    app.include_router(targets.admin_router)
+    app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     return app

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from catalog import HUB_ADMIN, configure_limits
 from exchange.log import EventType
-from govhub.cli import app
+from cli.main import app
 from govhub.db import session_scope
 from govhub.exchange_log import hub_log
 from govhub.settings import reset_settings

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -16,10 +15,12 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from core.time import BEIJING
 from govhub.settings import get_settings
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
-from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie
+from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie, session_secret
+from web.monitor.csrf import CSRF_COOKIE, csrf_token
 from web.monitor.i18n import Lang, label, pick_lang
 
 __all__ = [
@@ -31,9 +32,9 @@ __all__ = [
     "keys_dir",
     "page_viewer",
     "render",
+    "secure_cookies",
 ]
 
-_BEIJING = ZoneInfo("Asia/Shanghai")
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="DepartmentApiKey")
 
@@ -41,6 +42,11 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="Departm
 def keys_dir() -> Path:
     """The hub's key folder: administrators, the session secret and the hub public key live there."""
     return get_settings().keys_dir
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the monitor's cookies carry `Secure`: always behind a TLS proxy, else when over https."""
+    return get_settings().cookie_secure == "always" or request.url.scheme == "https"
 
 
 def _lang(lang: str | None = None) -> Lang:
@@ -104,8 +110,8 @@ def _when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return "—"
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _number(value: int | float | None) -> str:
@@ -147,7 +153,8 @@ def render(
 
     other = dict(request.query_params)
     other["lang"] = "zh" if lang == "en" else "en"
-    return templates.TemplateResponse(
+    token, fresh_cookie = csrf_token(request, session_secret(keys_dir()))
+    response = templates.TemplateResponse(
         request,
         name,
         {
@@ -158,7 +165,14 @@ def render(
             "chain": chain,
             "page": page,
             "switch_lang": request.url.path + "?" + urlencode(other),
+            "csrf_token": token,
+            "csp_nonce": getattr(request.state, "csp_nonce", ""),
             **context,
         },
         status_code=status_code,
     )
+    if fresh_cookie is not None:
+        response.set_cookie(
+            CSRF_COOKIE, fresh_cookie, httponly=True, samesite="strict", secure=secure_cookies(request), path="/monitor"
+        )
+    return response

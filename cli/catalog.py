@@ -13,9 +13,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from govhub.cli_support import console, friendly
+from cli.support import console, friendly
 
-__all__ = ["catalog_app", "subscription_app"]
+__all__ = ["catalog_app", "catalog_session", "subscription_app"]
 
 catalog_app = typer.Typer(help="资源目录 — the governed resource catalogue.", no_args_is_help=True)
 subscription_app = typer.Typer(help="共享申请 — apply for, decide and revoke subscriptions.", no_args_is_help=True)
@@ -25,7 +25,7 @@ _STATUS_COLOUR = {"pending": "yellow", "granted": "green", "refused": "red", "re
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def catalog_session() -> Iterator[Session]:
     """A committed session on a migrated store with the contracts registered (idempotent, cheap)."""
     from catalog import register_contracts
     from govhub.db import migrate, session_scope
@@ -55,7 +55,7 @@ def seed(
     """Register the contracts as resources and seed Yiyang's departments."""
     from catalog import issue_api_key, seed_departments
 
-    with _session() as session:
+    with catalog_session() as session:
         departments = seed_departments(session)
         table = Table(title="departments 部门")
         for column in ("code", "名称", "kind", *(["API key (shown once)"] if keys else [])):
@@ -72,7 +72,7 @@ def issue_key(department: Annotated[str, typer.Argument(help="Department code.")
     """Issue a new API key for a department (the old one stops working); printed once."""
     from catalog import issue_api_key
 
-    with _session() as session:
+    with catalog_session() as session:
         key = issue_api_key(session, department)
     console.print(key, highlight=False)
 
@@ -83,7 +83,7 @@ def list_resources() -> None:
     """Every resource in the catalogue."""
     from catalog import search_resources
 
-    with _session() as session:
+    with catalog_session() as session:
         console.print(_resource_table(search_resources(session), "资源目录 resource catalogue"))
 
 
@@ -98,7 +98,7 @@ def search(
     """Find resources by words, provider, classification or sharing type."""
     from catalog import search_resources
 
-    with _session() as session:
+    with catalog_session() as session:
         found = search_resources(
             session, q=q, provider=provider, classification=classification, sharing_type=sharing_type
         )
@@ -111,7 +111,7 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
     """One resource: metadata, data items and versions."""
     from catalog import get_resource, list_versions, release_date
 
-    with _session() as session:
+    with catalog_session() as session:
         r = get_resource(session, code)
         released = release_date(session, r)
         meta = Table(title=f"{r.code} {r.name} ({r.name_en})", show_header=False)
@@ -164,10 +164,23 @@ def export_dcat(
     """Write the catalogue as DCAT JSON-LD."""
     from catalog import catalogue_dcat
 
-    with _session() as session:
+    with catalog_session() as session:
         document = catalogue_dcat(session, base_url=base_url)
     file.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(f"wrote {len(document['dcat:dataset'])} datasets to {file}")
+
+
+def _pii_column(sub: Any) -> str:
+    """What unmasked personal information an application asks for (the provider decides on it)."""
+    from sqlalchemy.orm import object_session
+
+    from catalog import get_resource, pii_items
+
+    if not sub.pii_access:
+        return ""
+    session = object_session(sub)
+    items = pii_items(get_resource(session, sub.resource), sub.fields) if session is not None else []
+    return "✓ " + ", ".join(f"{i.label}({i.pii})" for i in items)
 
 
 def _subscription_table(subs: list[Any], title: str) -> Table:
@@ -183,7 +196,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             s.department_code,
             s.delivery_mode,
             ", ".join(s.fields),
-            "✓" if s.pii_access else "",
+            _pii_column(s),
             f"[{colour}]{s.status}[/]",
             f"{s.due_at:%Y-%m-%d}" if s.due_at else "—",
             note,
@@ -200,7 +213,7 @@ def apply_cmd(
     legal_basis: Annotated[str, typer.Option(help="依据: the law or policy.")],
     field: Annotated[list[str], typer.Option("--field", "-f", help="A data item (repeat); key added.")],
     mode: Annotated[str, typer.Option(help="file, database or api.")] = "file",
-    target_url: Annotated[str | None, typer.Option(help="Database mode: SQLAlchemy URL.")] = None,
+    target: Annotated[str | None, typer.Option(help="Database mode: one of the department's target names.")] = None,
     schedule: Annotated[str, typer.Option(help="'on_publish' or a 5-field cron.")] = "on_publish",
     pii: Annotated[bool, typer.Option("--pii", help="Ask for unmasked personal information.")] = False,
     scope: Annotated[str | None, typer.Option(help="使用范围: where and by whom the data is used.")] = None,
@@ -211,7 +224,7 @@ def apply_cmd(
     """Apply for a resource as a department."""
     from catalog import apply
 
-    with _session() as session:
+    with catalog_session() as session:
         sub = apply(
             session,
             department_code=as_department,
@@ -224,7 +237,7 @@ def apply_cmd(
             fields=field,
             pii_access=pii,
             delivery_mode=mode,
-            target_url=target_url,
+            target=target,
             schedule=schedule,  # type: ignore[arg-type]
         )
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
@@ -241,7 +254,7 @@ def decide_cmd(
     """Grant or refuse a pending application, as the provider department."""
     from catalog import decide
 
-    with _session() as session:
+    with catalog_session() as session:
         sub = decide(session, subscription_id, actor_department=as_department, approve=approve, reason=reason)
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
 
@@ -256,7 +269,7 @@ def revoke_cmd(
     """Revoke a grant (provider, subscriber or govhub-admin); deliveries stop from the next one."""
     from catalog import revoke
 
-    with _session() as session:
+    with catalog_session() as session:
         sub = revoke(session, subscription_id, actor=as_department, reason=reason)
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
 
@@ -272,7 +285,7 @@ def list_cmd(
 
     if status is not None and status not in _STATUS_COLOUR:
         raise typer.BadParameter(f"unknown status {status!r}; choose one of: {', '.join(_STATUS_COLOUR)}")
-    with _session() as session:
+    with catalog_session() as session:
         if as_department is not None:
             get_department(session, as_department)
         subs = list_subscriptions(session, department=as_department, status=status)  # type: ignore[arg-type]
@@ -285,6 +298,6 @@ def overdue_cmd() -> None:
     """Pending applications past their 10-working-day answer deadline (each flagged once)."""
     from catalog import overdue_applications
 
-    with _session() as session:
+    with catalog_session() as session:
         subs = overdue_applications(session)
         console.print(_subscription_table(subs, "逾期未答复 overdue applications"))

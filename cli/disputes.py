@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from govhub.cli_catalog import AsDepartment, _session
-from govhub.cli_support import console, friendly
+from cli.catalog import AsDepartment, catalog_session
+from cli.support import console, friendly
 
 __all__ = ["dispute_app"]
 
@@ -38,7 +38,7 @@ def escalate_cmd(
     """Take a refused or overdue application to the sharing authority (the applicant only)."""
     from govhub.sharing_disputes import escalate_logged
 
-    with _session() as session:
+    with catalog_session() as session:
         dispute = escalate_logged(session, subscription_id, actor_department=as_department, grounds=grounds)
         console.print(_dispute_table([dispute], f"协调 #{dispute.id}"))
 
@@ -54,7 +54,7 @@ def decide_cmd(
     """Decide a dispute as the sharing authority; logged in the exchange log."""
     from govhub.sharing_disputes import decide_logged
 
-    with _session() as session:
+    with catalog_session() as session:
         dispute = decide_logged(session, dispute_id, actor=as_actor, outcome="granted" if grant else "upheld",
                                 reason=reason)  # fmt: skip
         console.print(_dispute_table([dispute], f"协调 #{dispute.id}"))
@@ -69,6 +69,6 @@ def list_cmd(
     """Disputes raised by or against a department (all without --as)."""
     from catalog import list_disputes, overdue_disputes
 
-    with _session() as session:
+    with catalog_session() as session:
         disputes = overdue_disputes(session) if overdue else list_disputes(session, department=as_department)
         console.print(_dispute_table(disputes, "共享争议 disputes"))

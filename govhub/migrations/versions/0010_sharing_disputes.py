@@ -1,15 +1,15 @@
 """sharing disputes (a refused or overdue application escalated to the sharing authority); an
 application states its scope and term of use (政务数据共享条例)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
