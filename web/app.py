@@ -13,7 +13,7 @@ from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, health, disputes, monitor, monitor_signin, subscriptions, targets
+from web.routes import catalog, deliveries, disputes, health, monitor, monitor_signin, subscriptions, targets
 from web.routes import verify as verify_routes
 from web.security import SecurityHeaders
 

@@ -117,7 +117,8 @@ def test_targets_are_registered_by_name_and_never_printed(
     refused = cli.invoke(app, ["target", "add", USER, "evil", "--url"], input=f"sqlite:///{hub_db}\n")
     assert refused.exit_code == 1 and "store of the hub itself" in " ".join(refused.output.split())
     assert not (tmp_path / "hub" / "keys" / "delivery-targets" / USER / "evil.url").exists()
-    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name"]
+    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name",
+                   "--scope", "社保经办系统", "--valid-until", "2099-12-31"]  # fmt: skip
     applied = _ok(cli, "subscription", "apply", "--as", USER, *application, "--mode", "database", "--target", "rsj-db")
     assert "database" in applied
     _ok(cli, "target", "remove", USER, "rsj-db")

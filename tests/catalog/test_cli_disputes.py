@@ -10,8 +10,8 @@ from conftest import OTHER_USER, POLICE, USER
 from typer.testing import CliRunner
 
 from catalog import HUB_ADMIN, configure_limits
-from exchange.log import EventType
 from cli.main import app
+from exchange.log import EventType
 from govhub.db import session_scope
 from govhub.exchange_log import hub_log
 from govhub.settings import reset_settings
