@@ -119,7 +119,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def _public(dispute: SharingDispute) -> DisputePublic:
     return DisputePublic(
         id=dispute.id, subscription_id=dispute.subscription_id, resource=dispute.subscription.resource,
-        raised_by=dispute.raised_by, raised_at=_aware(dispute.raised_at), grounds=dispute.grounds,  # type: ignore[arg-type]
-        due_at=_aware(dispute.due_at), overdue=dispute.overdue(), status=dispute.status,  # type: ignore[arg-type]
+        raised_by=dispute.raised_by, raised_at=_aware(dispute.raised_at), grounds=dispute.grounds,
+        due_at=_aware(dispute.due_at), overdue=dispute.overdue(), status=dispute.status,
         decided_by=dispute.decided_by, decided_at=_aware(dispute.decided_at), decision_reason=dispute.decision_reason,
     )  # fmt: skip
