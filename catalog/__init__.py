@@ -13,10 +13,12 @@ from catalog.delivery_targets import (
     resolve_target_url,
 )
 from catalog.departments import Department, authenticate, get_department, issue_api_key, seed_departments
+from catalog.disputes import SharingDispute, decide_dispute, escalate, get_dispute, list_disputes, overdue_disputes
 from catalog.errors import CatalogAccessDenied, CatalogError
 from catalog.lineage_graph import DeliveryReader, lineage
 from catalog.resources import Resource, ResourceItem, get_resource, register_contracts, release_date
 from catalog.search import search_resources
+from catalog.sharing_rules import SharingLimits, configure_limits, current_limits
 from catalog.subscriptions import (
     HUB_ADMIN,
     Subscription,
@@ -45,6 +47,8 @@ __all__ = [
     "Department",
     "Resource",
     "ResourceItem",
+    "SharingDispute",
+    "SharingLimits",
     "Subscription",
     "SubscriptionEvent",
     "add_working_days",
@@ -52,18 +56,25 @@ __all__ = [
     "authenticate",
     "catalogue_dcat",
     "check_target",
+    "configure_limits",
+    "current_limits",
     "decide",
+    "decide_dispute",
+    "escalate",
     "get_department",
+    "get_dispute",
     "get_resource",
     "get_target",
     "granted_subscriptions",
     "issue_api_key",
     "latest_version",
     "lineage",
+    "list_disputes",
     "list_subscriptions",
     "list_targets",
     "list_versions",
     "overdue_applications",
+    "overdue_disputes",
     "pii_items",
     "record_version",
     "register_contracts",

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, select
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from catalog.db import Base, utcnow
@@ -24,7 +24,8 @@ from catalog.delivery_targets import get_target
 from catalog.departments import get_department
 from catalog.errors import CatalogAccessDenied, CatalogError
 from catalog.resources import Resource, ResourceItem, get_resource
-from catalog.workdays import add_working_days
+from catalog.sharing_rules import check_statements, current_limits
+from catalog.workdays import BEIJING, add_working_days
 
 __all__ = [
     "ANSWER_WORKING_DAYS",
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 DeliveryMode = Literal["file", "database", "api"]
 SubscriptionStatus = Literal["pending", "granted", "refused", "revoked"]
 DELIVERY_MODES: tuple[str, ...] = ("file", "database", "api")
-ANSWER_WORKING_DAYS = 10  # 国发〔2016〕51号 第十四条: the provider answers within 10 working days
+ANSWER_WORKING_DAYS = 10  # the default only: the limit in force is current_limits() (ANSWER_SOURCE)
 SYSTEM_ACTOR = "govhub"  # the hub itself, applying a sharing rule
 HUB_ADMIN = "govhub-admin"  # the hub's data administrator: may revoke any grant (GB/T 39477)
 _ACTIVE = ("pending", "granted")
@@ -67,6 +68,8 @@ class Subscription(Base):
     department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
     legal_basis: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)  # 使用范围 (政务数据共享条例)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)  # 使用期限
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     pii_access: Mapped[bool] = mapped_column(Boolean, default=False)
     delivery_mode: Mapped[str] = mapped_column(String(16))
@@ -104,9 +107,15 @@ class SubscriptionEvent(Base):
     subscription: Mapped[Subscription] = relationship(back_populates="events")
 
 
-def granted_subscriptions(session: Session, resource: str) -> list[Subscription]:
-    """The subscriptions currently granted on a resource (its contract name), oldest first."""
+def granted_subscriptions(session: Session, resource: str, *, now: datetime | None = None) -> list[Subscription]:
+    """The subscriptions granted on a resource (its contract name) and within their term of use, oldest first.
+
+    A grant whose stated term (`valid_until`, 使用期限, inclusive, Beijing date) has passed gets no
+    further deliveries; it stays `granted` in the record (a new application renews it).
+    """
+    today = _now(now).astimezone(BEIJING).date()
     query = select(Subscription).where(Subscription.resource == resource, Subscription.status == "granted")
+    query = query.where(Subscription.valid_until.is_(None) | (Subscription.valid_until >= today))
     return list(session.scalars(query.order_by(Subscription.id)))
 
 
@@ -135,14 +144,19 @@ def apply(
     delivery_mode: DeliveryMode,
     target: str | None = None,
     schedule: str = "on_publish",
+    scope: str | None = None,
+    valid_until: date | None = None,
+    strict: bool = False,
     now: datetime | None = None,
 ) -> Subscription:
     """A department applies for a resource; the sharing type decides what happens next.
 
     `resource` is the contract name or the catalogue code. `fields` must be items of the resource
-    (the primary key is added when missing). 无条件共享 grants at once unless `pii_access` asks for
-    unmasked personal information; that, and 有条件共享, wait for the provider (due in 10 working
-    days); 不予共享 refuses by rule. Raises `CatalogError` for an
+    (the primary key is added when missing). The statements of 《政务数据共享条例》 are checked by
+    `catalog.sharing_rules.check_statements`: purpose and legal basis always, `scope` (使用范围) and
+    `valid_until` (使用期限) when `strict` (the API and CLI) or when given. 无条件共享 grants at once
+    unless `pii_access` asks for unmasked personal information; that, and 有条件共享, wait for the
+    provider (due in `current_limits().answer_working_days`); 不予共享 refuses by rule. Raises `CatalogError` for an
     unknown resource or field, a missing purpose or legal basis, a bad delivery mode, a target that
     is not one of the department's registered delivery targets, a bad schedule, or a duplicate
     active application; `AccessDenied` for an inactive department or
@@ -163,14 +177,8 @@ def apply(
             message_zh=f"{department.name} 是资源 {entry.name} 的提供部门，无需申请",
             resource=entry.resource,
         )
-    for label, label_zh, value in (("purpose", "用途", purpose), ("legal_basis", "法律依据", legal_basis)):
-        if not value or not value.strip():
-            raise CatalogError(
-                f"{label} is required: say what the data is for and on what legal basis (国发〔2016〕51号)",
-                message_zh=f"必须填写{label_zh}",
-                resource=entry.resource,
-                field=label,
-            )
+    check_statements(resource=entry.resource, purpose=purpose, legal_basis=legal_basis, scope=scope,
+                     valid_until=valid_until, today=now.astimezone(BEIJING).date(), strict=strict)  # fmt: skip
     granted_fields = _check_fields(entry, fields)
     _check_delivery(session, department.code, delivery_mode, target, schedule)
     duplicate = session.scalars(
@@ -195,6 +203,8 @@ def apply(
         department_code=department.code,
         purpose=purpose.strip(),
         legal_basis=legal_basis.strip(),
+        scope=scope.strip() if scope else None,
+        valid_until=valid_until,
         fields=granted_fields,
         pii_access=pii_access,
         delivery_mode=delivery_mode,
@@ -214,7 +224,7 @@ def apply(
         sub.refusal_reason = f"不予共享 (国发〔2016〕51号): {entry.sharing_condition or 'not shared by law or policy'}"
         _event(sub, "auto_refused", SYSTEM_ACTOR, now, sub.refusal_reason)
     else:  # 有条件共享, or unmasked personal information asked of any resource: the provider decides
-        sub.due_at = add_working_days(now, ANSWER_WORKING_DAYS)
+        sub.due_at = add_working_days(now, current_limits().answer_working_days)
         if entry.sharing_type == "无条件共享":
             named = ", ".join(f"{item.name} ({item.pii})" for item in pii_items(entry, granted_fields)) or "none"
             note = f"无条件共享 but unmasked personal information asked (pii fields: {named}): the provider decides"

@@ -1,4 +1,4 @@
-"""Working days for answer deadlines (国发〔2016〕51号: 10 working days), in Beijing time.
+"""Working days for the sharing time limits (`catalog.sharing_rules`: answers, disputes), in Beijing time.
 
 Weekends are days off except official make-up working days (调休); public holidays are days off.
 Both sets are module-level and meant to be extended each year when the State Council publishes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +29,9 @@ def catalog_session() -> Iterator[Session]:
     """A committed session on a migrated store with the contracts registered (idempotent, cheap)."""
     from catalog import register_contracts
     from govhub.db import migrate, session_scope
+    from govhub.sharing_disputes import apply_sharing_limits
 
+    apply_sharing_limits()
     migrate()
     with session_scope() as session:
         register_contracts(session)
@@ -207,12 +210,16 @@ def apply_cmd(
     as_department: AsDepartment,
     resource: Annotated[str, typer.Option(help="Resource code or contract name.")],
     purpose: Annotated[str, typer.Option(help="用途.")],
-    legal_basis: Annotated[str, typer.Option(help="法律依据.")],
+    legal_basis: Annotated[str, typer.Option(help="依据: the law or policy.")],
     field: Annotated[list[str], typer.Option("--field", "-f", help="A data item (repeat); key added.")],
     mode: Annotated[str, typer.Option(help="file, database or api.")] = "file",
     target: Annotated[str | None, typer.Option(help="Database mode: one of the department's target names.")] = None,
     schedule: Annotated[str, typer.Option(help="'on_publish' or a 5-field cron.")] = "on_publish",
     pii: Annotated[bool, typer.Option("--pii", help="Ask for unmasked personal information.")] = False,
+    scope: Annotated[str | None, typer.Option(help="使用范围: where and by whom the data is used.")] = None,
+    valid_until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="使用期限: last day of use (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Apply for a resource as a department."""
     from catalog import apply
@@ -224,6 +231,9 @@ def apply_cmd(
             resource=resource,
             purpose=purpose,
             legal_basis=legal_basis,
+            scope=scope,
+            valid_until=valid_until.date() if valid_until else None,
+            strict=True,
             fields=field,
             pii_access=pii,
             delivery_mode=mode,

@@ -125,11 +125,13 @@ def demo(
 
 
 from cli.catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.disputes import dispute_app  # noqa: E402
 from cli.targets import target_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
 app.add_typer(target_app, name="target")
+app.add_typer(dispute_app, name="dispute")
 
 
 from cli.verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
         description="Sign-in throttling counters (`limits` storage URI): memory:// per process, redis://... shared.",
     )
 
+    sharing_answer_working_days: int = Field(
+        default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
+    )
+    sharing_dispute_working_days: int = Field(
+        default=10,
+        ge=1,
+        description="Sharing authority's dispute time limit, working days (政务数据共享条例; UNCONFIRMED).",
+    )
+
     lineage_transport: Literal["file", "http", "none"] = Field(
         default="file", description="OpenLineage events: <home>/lineage/events.jsonl; http also posts them; none."
     )

@@ -9,10 +9,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, health, monitor, monitor_signin, subscriptions, targets
+from web.routes import catalog, deliveries, disputes, health, monitor, monitor_signin, subscriptions, targets
 from web.routes import verify as verify_routes
 from web.security import SecurityHeaders
 
@@ -51,10 +52,12 @@ def create_app() -> FastAPI:
         version="0.1.0",
         lifespan=_lifespan,
     )
+    apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
+    app.include_router(disputes.router)
     app.include_router(deliveries.router)
     app.include_router(targets.router)
     app.include_router(targets.admin_router)

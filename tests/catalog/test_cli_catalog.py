@@ -50,7 +50,8 @@ def test_subscription_workflow(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
     applied = _ok(
         cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "-f", "name", "-f", "status",
+        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "--valid-until", "2099-12-31",
+        "-f", "name", "-f", "status",
     )  # fmt: skip
     assert "pending" in applied
     assert "1" in _ok(cli, "subscription", "list", "--as", POLICE, "--status", "pending")
@@ -78,6 +79,10 @@ def test_subscription_workflow(cli: CliRunner) -> None:
                 "p",
                 "--legal-basis",
                 "l",
+                "--scope",
+                "s",
+                "--valid-until",
+                "2099-12-31",
                 "-f",
                 "salary",
             ],
@@ -112,7 +117,8 @@ def test_targets_are_registered_by_name_and_never_printed(
     refused = cli.invoke(app, ["target", "add", USER, "evil", "--url"], input=f"sqlite:///{hub_db}\n")
     assert refused.exit_code == 1 and "store of the hub itself" in " ".join(refused.output.split())
     assert not (tmp_path / "hub" / "keys" / "delivery-targets" / USER / "evil.url").exists()
-    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name"]
+    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name",
+                   "--scope", "社保经办系统", "--valid-until", "2099-12-31"]  # fmt: skip
     applied = _ok(cli, "subscription", "apply", "--as", USER, *application, "--mode", "database", "--target", "rsj-db")
     assert "database" in applied
     _ok(cli, "target", "remove", USER, "rsj-db")

@@ -90,9 +90,13 @@ def _valid_body(op: Operation) -> Any:
             "resource": "legal_entity",
             "purpose": "企业登记核查",
             "legal_basis": "《市场主体登记管理条例》",
+            "scope": "企业登记核查系统",
+            "valid_until": "2099-12-31",
             "fields": ["uscc", "name"],
             "delivery_mode": "api",
         }
+    if op.path == "/api/disputes":
+        return {"subscription_id": 1, "grounds": "履职确需"}
     if op.path == "/monitor/api/targets":
         return {"department_code": USER, "name": "rsj-db", "setting": "rsj"}
     if op.path.endswith("/decision"):
@@ -529,6 +533,8 @@ def test_replayed_requests_have_no_double_effect(hub: AttackHub) -> None:
         "resource": "person",
         "purpose": "就业补贴审核",
         "legal_basis": "《就业促进法》",
+        "scope": "就业补贴审核系统",
+        "valid_until": "2099-12-31",
         "fields": ["id_number", "name"],
         "delivery_mode": "file",
     }

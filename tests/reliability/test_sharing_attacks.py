@@ -26,7 +26,8 @@ from tests.exchange.verify_support import ENTITIES
 from tests.reliability.attack_hub import MARKET, OTHER_TARGET, USER, AttackHub, attack_hub
 from tests.reliability.ledger import record
 
-APPLICATION = {"purpose": "医保待遇核查", "legal_basis": "《医疗保障基金使用监督管理条例》"}
+APPLICATION = {"purpose": "医保待遇核查", "legal_basis": "《医疗保障基金使用监督管理条例》", "scope": "医保核查系统",
+               "valid_until": "2099-12-31"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ APPLICATION = {
     "resource": "person",
     "purpose": "社会保险待遇资格认证",
     "legal_basis": "《社会保险法》第七十五条",
+    "scope": "社保待遇资格认证系统",
+    "valid_until": "2099-12-31",
     "fields": ["name", "status"],
     "delivery_mode": "file",
 }

@@ -7,7 +7,7 @@ revoke); anything else answers 404 as if it did not exist.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -57,7 +57,9 @@ class SubscriptionCreate(BaseModel):
 
     resource: str = Field(min_length=1, max_length=64, description="Resource code or contract name")
     purpose: str = Field(min_length=1, max_length=2000, description="用途 — what the data is for")
-    legal_basis: str = Field(min_length=1, max_length=2000, description="法律依据 — the law or policy")
+    legal_basis: str = Field(min_length=1, max_length=2000, description="依据 — the law or policy")
+    scope: str | None = Field(default=None, max_length=2000, description="使用范围 — where and by whom (required)")
+    valid_until: date | None = Field(default=None, description="使用期限 — last day of use, ISO date (required)")
     fields: list[str] = Field(min_length=1, max_length=200, description="Data items asked (primary key is added)")
     pii_access: bool = Field(default=False, description="Ask for unmasked personal information")
     delivery_mode: Literal["file", "database", "api"]
@@ -112,6 +114,8 @@ class SubscriptionPublic(BaseModel):
     department_code: str
     purpose: str
     legal_basis: str
+    scope: str | None
+    valid_until: date | None
     fields: list[str]
     pii_access: bool
     pii_fields: list[PiiFieldPublic] = Field(
@@ -167,6 +171,9 @@ def create_subscription(
             resource=body.resource,
             purpose=body.purpose,
             legal_basis=body.legal_basis,
+            scope=body.scope,
+            valid_until=body.valid_until,
+            strict=True,  # every statement of 《政务数据共享条例》 is required from a department
             fields=body.fields,
             pii_access=body.pii_access,
             delivery_mode=body.delivery_mode,
@@ -280,6 +287,8 @@ def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
         department_code=sub.department_code,
         purpose=sub.purpose,
         legal_basis=sub.legal_basis,
+        scope=sub.scope,
+        valid_until=sub.valid_until,
         fields=list(sub.fields),
         pii_access=sub.pii_access,
         pii_fields=[PiiFieldPublic(name=i.name, label=i.label, pii=i.pii) for i in pii_items(entry, sub.fields)],

@@ -1,0 +1,83 @@
+"""`govhub dispute`: the applicant escalates, only the sharing authority decides, the log records it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import OTHER_USER, POLICE, USER
+from typer.testing import CliRunner
+
+from catalog import HUB_ADMIN, configure_limits
+from cli.main import app
+from exchange.log import EventType
+from govhub.db import session_scope
+from govhub.exchange_log import hub_log
+from govhub.settings import reset_settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("GOVHUB_SHARING_DISPUTE_WORKING_DAYS", "3")
+    reset_settings()
+    yield CliRunner()
+    reset_settings()
+    configure_limits(answer_working_days=10, dispute_working_days=10)
+
+
+def _run(cli: CliRunner, *args: str, code: int = 0) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def _refused_application(cli: CliRunner) -> None:
+    _run(cli, "catalog", "seed")
+    _run(
+        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "--valid-until", "2099-12-31", "-f", "name",
+    )  # fmt: skip
+    _run(cli, "subscription", "decide", "1", "--as", POLICE, "--refuse", "--reason", "超出履职范围")
+
+
+def test_escalate_and_decide_a_dispute_with_the_decision_in_the_exchange_log(cli: CliRunner) -> None:
+    _refused_application(cli)
+    refused = _run(cli, "dispute", "escalate", "1", "--as", OTHER_USER, "--grounds", "冒名", code=1)
+    assert "only the applying department" in refused
+    assert "open" in _run(cli, "dispute", "escalate", "1", "--as", USER, "--grounds", "履职确需")
+    assert "sharing authority" in _run(
+        cli, "dispute", "decide", "1", "--as", POLICE, "--grant", "--reason", "x", code=1
+    )
+    decided = _run(cli, "dispute", "decide", "1", "--as", HUB_ADMIN, "--grant", "--reason", "属于履职所需")
+    assert "granted" in decided and "属于履职所需" in decided
+    assert "granted" in _run(cli, "subscription", "list", "--as", USER)
+    with session_scope() as session:
+        events = hub_log(session).query()
+    admin = [e for e in events if e.type == EventType.ADMIN]
+    assert len(admin) == 1
+    assert admin[0].source == HUB_ADMIN and admin[0].department == USER and admin[0].resource == "person"
+    assert admin[0].details == {"action": "dispute_decided", "dispute_id": 1, "subscription_id": 1,
+                                "outcome": "granted", "reason": "属于履职所需"}  # fmt: skip
+    escalated = [e for e in events if e.type == EventType.SUBSCRIPTION]
+    assert [e.details["action"] for e in escalated] == ["dispute_escalated"]  # type: ignore[index]
+    assert escalated[0].department == USER
+
+
+def test_the_dispute_time_limit_comes_from_the_settings(cli: CliRunner) -> None:
+    _refused_application(cli)
+    _run(cli, "dispute", "escalate", "1", "--as", USER, "--grounds", "履职确需")
+    from catalog import current_limits
+
+    assert current_limits().dispute_working_days == 3
+
+
+def test_a_missing_statement_is_one_red_line_naming_the_field(cli: CliRunner) -> None:
+    _run(cli, "catalog", "seed")
+    out = _run(
+        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "-f", "name", code=1,
+    )  # fmt: skip
+    assert "valid_until is required" in out and "共享申请" in out

@@ -1,0 +1,125 @@
+"""Sharing disputes (共享争议) API: the applying department escalates a refused or overdue application.
+
+The sharing authority (the hub's administrators) decides with `govhub dispute decide`; departments
+see the disputes they raised and those about the resources they provide, with the decision.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from catalog import CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
+from exchange.log import ExchangeLog
+from govhub.sharing_disputes import escalate_logged
+from schemas import GovhubError
+from web.auth import CurrentDepartment, http_error
+from web.deps import RowId, SessionDep
+from web.refusals import NotVisible
+
+__all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
+
+router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
+    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
+    403: {"description": "Only the applying department may escalate (无权操作)"},
+    404: {"description": "Unknown application or dispute, or not visible to this department (不存在)"},
+    409: {"description": "Not refused nor overdue, or a dispute is already open (状态冲突)"},
+    422: {"description": "Invalid request: grounds missing (请求无效)"},
+}
+
+
+class DisputeCreate(BaseModel):
+    """Escalate an application to the sharing authority (the caller must be its applicant)."""
+
+    subscription_id: int = Field(ge=1, le=2**63 - 1)
+    grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
+
+
+class DisputePublic(BaseModel):
+    """A dispute and, once decided, the authority's decision."""
+
+    id: int
+    subscription_id: int
+    resource: str
+    raised_by: str
+    raised_at: datetime
+    grounds: str
+    due_at: datetime
+    overdue: bool
+    status: Literal["open", "granted", "upheld"]
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class DisputesPublic(BaseModel):
+    """Disputes visible to the calling department."""
+
+    data: list[DisputePublic]
+    count: int
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="提请共享争议协调",
+    description="The applying department takes a refused application, or one unanswered after its due date, "
+    "to the sharing authority (《政务数据共享条例》); the decision is due within the configured working days.",
+    responses=_ERRORS,
+)
+def create_dispute(body: DisputeCreate, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
+    try:
+        dispute = escalate_logged(
+            session, body.subscription_id, actor_department=department.code, grounds=body.grounds,
+            exchange_log=ExchangeLog(session),
+        )  # fmt: skip
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return _public(dispute)
+
+
+@router.get(
+    "", summary="查看共享争议", description="Disputes raised by or against the caller.", responses={401: _ERRORS[401]}
+)
+def read_disputes(session: SessionDep, department: CurrentDepartment) -> DisputesPublic:
+    data = [_public(d) for d in list_disputes(session, department=department.code)]
+    return DisputesPublic(data=data, count=len(data))
+
+
+@router.get("/{dispute_id}", summary="查看共享争议详情", description="One visible dispute.", responses=_ERRORS)
+def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
+    try:
+        dispute = get_dispute(session, dispute_id)
+    except CatalogError as e:
+        raise http_error(e) from e
+    if not _visible(session, dispute, department):
+        error = http_error(CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在",
+                                        kind="not_found"))  # fmt: skip
+        raise NotVisible(error.status_code, detail=error.detail)
+    return _public(dispute)
+
+
+def _visible(session: SessionDep, dispute: SharingDispute, department: Department) -> bool:
+    sub = dispute.subscription
+    return department.code in (sub.department_code, get_resource(session, sub.resource).provider_code)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _public(dispute: SharingDispute) -> DisputePublic:
+    return DisputePublic(
+        id=dispute.id, subscription_id=dispute.subscription_id, resource=dispute.subscription.resource,
+        raised_by=dispute.raised_by, raised_at=_aware(dispute.raised_at), grounds=dispute.grounds,
+        due_at=_aware(dispute.due_at), overdue=dispute.overdue(), status=dispute.status,
+        decided_by=dispute.decided_by, decided_at=_aware(dispute.decided_at), decision_reason=dispute.decision_reason,
+    )  # fmt: skip
