@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, health, monitor, subscriptions
+from web.routes import catalog, deliveries, docs, health, home, monitor, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
@@ -21,7 +21,11 @@ def create_app() -> FastAPI:
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        docs_url=None,  # served by web.routes.docs from the hub's own files: the intranet has no CDN
+        redoc_url=None,
     )
+    app.include_router(home.router)
+    app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)

@@ -112,6 +112,30 @@ LABELS: dict[str, tuple[str, str]] = {
     "ok": ("成功", "ok"),
     "denied": ("拒绝", "denied"),
     "error": ("错误", "Error"),
+    "home_title": ("益阳市政务数据共享交换平台", "govhub · Yiyang data exchange and sharing hub"),
+    "home_intro": (
+        "汇聚人口、法人、信用、非税等基础数据，按数据契约校验后共享给各部门，并以电子签章核验代替证明材料。",
+        "Base registries checked against their data contracts, shared with departments, and sealed "
+        "verification answers instead of paper proofs.",
+    ),
+    "home_monitor": ("监控", "Monitor"),
+    "home_monitor_what": (
+        "数据管理员与部门登录查看采集、质量、共享与交换日志",
+        "for data administrators and departments: runs, quality, sharing, the exchange log",
+    ),
+    "home_docs": ("接口文档（Swagger UI）", "API docs (Swagger UI)"),
+    "home_docs_what": (
+        "部门与审批系统对接的 REST 接口，可在线试用",
+        "the REST API for departments and approval systems, try it in the browser",
+    ),
+    "home_redoc": ("ReDoc 版", "ReDoc"),
+    "home_check": ("核验结果查验", "Check a sealed answer"),
+    "home_check_what": (
+        "公开页面，无需登录：查验一份核验结果的签章是否有效",
+        "public, no sign-in: check that a sealed verification answer is genuine",
+    ),
+    "home_key": ("平台公钥（SM2）", "The hub's public key (SM2)"),
+    "home_key_what": ("离线查验签章所用的公钥", "for checking seals offline"),
 }
 
 
