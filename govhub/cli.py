@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_support import console, err, friendly
+from govhub.cli_support import BEIJING_COLUMN, beijing, console, err, friendly
 from schemas import load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
@@ -79,7 +79,7 @@ def status() -> None:
     for column in (
         "resource",
         "名称",
-        "last run",
+        "last run" + BEIJING_COLUMN,
         "outcome",
         "extracted",
         "accepted",
@@ -94,7 +94,7 @@ def status() -> None:
         table.add_row(
             row.resource,
             row.title,
-            row.last_finished.strftime("%Y-%m-%d %H:%M") if row.last_finished else "—",
+            beijing(row.last_finished),
             row.last_status or "—",
             _n(row.extracted),
             _n(row.accepted),
@@ -195,10 +195,20 @@ def log_tail(
 
     migrate()
     table = Table(title="exchange log — 交换日志")
-    for column in ("seq", "time", "type", "source", "target", "resource", "version", "rows", "outcome"):
+    for column in (
+        "seq",
+        "time" + BEIJING_COLUMN,
+        "type",
+        "source",
+        "target",
+        "resource",
+        "version",
+        "rows",
+        "outcome",
+    ):
         table.add_column(column)
     for e in hub_log().query(type=type_, limit=limit):
-        table.add_row(str(e.seq), e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), str(e.type), e.source or "",
+        table.add_row(str(e.seq), beijing(e.recorded_at, seconds=True), str(e.type), e.source or "",
                       e.target or "", e.resource or "", _n(e.version), _n(e.rows), e.outcome)  # fmt: skip
     console.print(table)
 

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from govhub.cli_support import console, friendly
+from govhub.cli_support import BEIJING_COLUMN, beijing, console, friendly
 
 __all__ = ["catalog_app", "subscription_app"]
 
@@ -125,7 +125,7 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
             ("共享 sharing", f"{r.sharing_type} {r.sharing_condition} ({r.sharing_method})"),
             ("开放 openness", f"{'是' if r.open_to_public else '否'} {r.open_condition}"),
             ("更新周期 update cycle", r.update_cycle),
-            ("发布日期 release date", released.isoformat() if released else "—"),
+            ("发布日期 release date（北京时间）", beijing(released)),
             ("关联资源 related", ", ".join(r.related) or "—"),
         ):
             meta.add_row(key, value)
@@ -137,12 +137,12 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
                 i.name, i.label, i.label_en, i.type, i.pii, "✓" if i.required else "", "✓" if i.primary_key else ""
             )
         versions = Table(title="版本 versions")
-        for column in ("version", "committed", "run", "rows", "+", "~", "-"):
+        for column in ("version", "committed" + BEIJING_COLUMN, "run", "rows", "+", "~", "-"):
             versions.add_column(column)
         for v in list_versions(session, r.resource)[:20]:
             versions.add_row(
                 str(v.version),
-                f"{v.committed_at:%Y-%m-%d %H:%M}",
+                beijing(v.committed_at),
                 v.run_id,
                 str(v.rows_total or "—"),
                 str(v.rows_inserted),
@@ -182,7 +182,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             ", ".join(s.fields),
             "✓" if s.pii_access else "",
             f"[{colour}]{s.status}[/]",
-            f"{s.due_at:%Y-%m-%d}" if s.due_at else "—",
+            beijing(s.due_at),
             note,
         )
     return table

@@ -92,3 +92,16 @@ def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_times_are_beijing_time_and_say_so(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    _ok(
+        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "-f", "name",
+    )  # fmt: skip
+    listed = _ok(cli, "subscription", "list", "--as", POLICE)
+    assert "23:59" in listed  # due by the end of a Beijing working day, not 15:59 UTC
+    status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert status.exit_code == 0, status.output
+    assert "北京时间" in status.output

@@ -112,6 +112,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "ok": ("成功", "ok"),
     "denied": ("拒绝", "denied"),
     "error": ("错误", "Error"),
+    "times_beijing": ("时间均为北京时间（UTC+8）", "All times are Beijing time (UTC+8)"),
     "home_title": ("益阳市政务数据共享交换平台", "govhub · Yiyang data exchange and sharing hub"),
     "home_intro": (
         "汇聚人口、法人、信用、非税等基础数据，按数据契约校验后共享给各部门，并以电子签章核验代替证明材料。",

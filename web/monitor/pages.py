@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from govhub.settings import get_settings
+from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
 from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie
@@ -100,14 +100,6 @@ def _admin(viewer: ViewerDep) -> Viewer:
 AdminDep = Annotated[Viewer, Depends(_admin)]
 
 
-def _when(moment: datetime | None, *, seconds: bool = False) -> str:
-    if moment is None:
-        return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
 def _number(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -117,7 +109,7 @@ def _as_json(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = beijing_text
 templates.env.filters["num"] = _number
 templates.env.filters["json"] = _as_json
 

@@ -17,6 +17,7 @@ from exchange.log import ExchangeEvent
 from govhub.models import IngestRun
 from govhub.status import resource_statuses
 from schemas import load_all
+from web.clock import beijing_iso
 from web.monitor.auth import Viewer
 
 __all__ = [
@@ -84,7 +85,7 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
         trend[version.resource].append(
             {
                 "version": version.version,
-                "committed_at": as_aware(version.committed_at).isoformat() if version.committed_at else None,
+                "committed_at": beijing_iso(version.committed_at),
                 "scores": {name: scores.get(name) for name in DIMENSIONS},
             }
         )

@@ -8,7 +8,6 @@ deliveries. Every page served is an exchange-log "delivery" event.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -21,6 +20,7 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
+from web.clock import BeijingTime
 from web.deps import MAX_ROW_ID, RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -63,8 +63,8 @@ class DeliveryPublic(BaseModel):
     bytes: int | None
     checksum: str | None
     location: str | None
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: BeijingTime
+    finished_at: BeijingTime | None
     error: str | None
 
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from catalog import Resource
+from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
@@ -324,7 +325,7 @@ def _event_row(event: dict) -> dict[str, str]:
         return ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])
 
     return {
-        "time": str(event.get("eventTime", ""))[:19].replace("T", " "),
+        "time": beijing_text(event.get("eventTime"), seconds=True),
         "type": str(event.get("eventType", "")),
         "job": str((event.get("job") or {}).get("name", "")),
         "run": str((event.get("run") or {}).get("runId", ""))[:8],
