@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog
 from govhub.models import IngestRun
+from web.clock import beijing_text
+from web.monitor.i18n import coded, label, party_label, run_error_label
 from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
 
 __all__ = [
@@ -48,6 +50,7 @@ class Alert:
     resource: str | None
     detail: str
     at: datetime | None = None
+    detail_zh: str = ""  # the same detail in Chinese, from the message catalogue
 
 
 def _trusted_keys(keys_dir: Path) -> dict[str, str]:
@@ -102,6 +105,15 @@ def _quality_drops(session: Session, resource: str) -> list[Alert]:
                     resource,
                     f"{name}: v{last_two[1].version} {old[name]:.3f} → v{last_two[0].version} {new[name]:.3f}",
                     as_aware(last_two[0].committed_at),
+                    label(
+                        "alert_text_quality_drop",
+                        "zh",
+                        dimension=label(f"dim_{name}"),
+                        old_version=last_two[1].version,
+                        old=f"{old[name]:.3f}",
+                        new_version=last_two[0].version,
+                        new=f"{new[name]:.3f}",
+                    ),
                 )
             )
     return alerts
@@ -126,6 +138,13 @@ def collect_alerts(
                 "critical",
                 None,
                 f"{report.problem}: seq {report.first_bad_seq}, event {report.first_bad_event_id}. {report.detail}",
+                detail_zh=label(
+                    "alert_text_chain",
+                    "zh",
+                    problem=label("chain_broken"),
+                    seq=report.first_bad_seq,
+                    event=report.first_bad_event_id,
+                ),
             )
         )
     failed = session.scalars(
@@ -141,6 +160,13 @@ def collect_alerts(
                 run.resource,
                 f"{run.run_id} ({run.stage}): {(run.error or '')[:300]}",
                 as_aware(run.finished_at),
+                label(
+                    "alert_text_failed_run",
+                    "zh",
+                    run=run.run_id,
+                    stage=coded("stage", run.stage),
+                    reason=run_error_label(run.error),
+                ),
             )
         )
     for row in overview_rows(session, now=now):
@@ -151,6 +177,9 @@ def collect_alerts(
                     "warning",
                     row["resource"],
                     f"overdue by {row['overdue_hours']} h (last success before {row['last_finished']})",
+                    detail_zh=label(
+                        "alert_text_stale", "zh", hours=row["overdue_hours"], last=beijing_text(row["last_finished"])
+                    ),
                 )
             )
         alerts.extend(_quality_drops(session, row["resource"]))
@@ -162,8 +191,18 @@ def collect_alerts(
     total = sum(n for _, n in denials)
     if total > denial_threshold:
         by = ", ".join(f"{client or '-'} ×{n}" for client, n in sorted(denials, key=lambda d: -d[1]))
+        by_zh = "，".join(
+            f"{party_label('client:' + client) if client else '—'} {n} 次"
+            for client, n in sorted(denials, key=lambda d: -d[1])
+        )
         alerts.append(
-            Alert("denials", "critical", None, f"{total} denied in the last hour (> {denial_threshold}): {by}")
+            Alert(
+                "denials",
+                "critical",
+                None,
+                f"{total} denied in the last hour (> {denial_threshold}): {by}",
+                detail_zh=label("alert_text_denials", "zh", total=total, threshold=denial_threshold, by=by_zh),
+            )
         )
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report

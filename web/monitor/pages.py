@@ -20,7 +20,17 @@ from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
 from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie
-from web.monitor.i18n import Lang, label, pick_lang
+from web.monitor.i18n import (
+    Lang,
+    coded,
+    field_label,
+    label,
+    party_label,
+    pick_lang,
+    resource_label,
+    run_error_label,
+    system_label,
+)
 
 __all__ = [
     "AdminDep",
@@ -128,8 +138,8 @@ def render(
     """A monitor page in the shared frame: navigation, the signed-in viewer and the chain's state."""
     chain = chain_state(session, keys_dir=keys_dir()) if session is not None and viewer is not None else None
 
-    def t(key: str) -> str:
-        return label(key, lang)
+    def t(key: str, **params: Any) -> str:
+        return label(key, lang, **params)
 
     def link(path: str, **params: Any) -> str:
         query = {k: v for k, v in params.items() if v not in (None, "")}
@@ -150,6 +160,13 @@ def render(
             "chain": chain,
             "page": page,
             "switch_lang": request.url.path + "?" + urlencode(other),
+            # names of codes, from the one catalogue and the contracts (pages show no raw identifiers)
+            "code": lambda prefix, value: coded(prefix, value, lang),
+            "res": lambda resource: resource_label(resource, lang),
+            "fld": lambda resource, field: field_label(resource, field, lang),
+            "sys": lambda system: system_label(system, lang),
+            "party": lambda value, names=None: party_label(value, lang, names),
+            "runerr": lambda error: run_error_label(error, lang),
             **context,
         },
         status_code=status_code,

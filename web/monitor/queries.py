@@ -59,6 +59,13 @@ def department_names(session: Session) -> dict[str, str]:
     return {code: name for code, name in session.execute(select(Department.code, Department.name))}
 
 
+def client_names(session: Session) -> dict[str, str]:
+    """Verification client id -> its name (不动产登记中心...), to show names instead of ids."""
+    from exchange.verify.clients import VerificationClient
+
+    return {cid: name for cid, name in session.execute(select(VerificationClient.id, VerificationClient.name))}
+
+
 def overview_rows(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per source system and resource: the last run, its counts, version, freshness and failure message."""
     rows = []

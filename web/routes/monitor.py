@@ -31,6 +31,7 @@ from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
 from web.monitor.quarantine import csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
     LogFilter,
+    client_names,
     deliveries,
     department_names,
     exchange_volume,
@@ -292,7 +293,7 @@ def exchange_log(
         page_no=page,
         pages=max(1, ceil(total / _PER_PAGE)),
         filters=filters,
-        names=department_names(session),
+        names=department_names(session) | client_names(session),
         resources=resource_names(),
     )
 
@@ -315,6 +316,7 @@ def lineage_page(
     return render(
         request, "monitor_lineage.html", viewer=viewer, session=session, lang=lang, page="lineage",
         resources=names, resource=chosen, graph=graph, events=[_event_row(e) for e in events],
+        names=department_names(session),
     )  # fmt: skip
 
 
