@@ -16,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from govhub.settings import get_settings
+from schemas import load_systems
 from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
@@ -31,6 +32,7 @@ from web.monitor.i18n import (
     run_error_label,
     system_label,
 )
+from web.monitor.queries import DIMENSIONS, client_names
 
 __all__ = [
     "AdminDep",
@@ -124,6 +126,15 @@ templates.env.filters["num"] = _number
 templates.env.filters["json"] = _as_json
 
 
+def _chart_names(session: Session | None, lang: Lang) -> dict[str, str]:
+    """Words for the codes the charts' data is keyed by: quality dimensions, source systems, clients."""
+    names = {d: label(f"dim_{d}", lang) for d in DIMENSIONS}
+    names |= {system: system_label(system, lang) for system in load_systems()}
+    if session is not None:
+        names |= client_names(session)
+    return names
+
+
 def render(
     request: Request,
     name: str,
@@ -167,6 +178,7 @@ def render(
             "sys": lambda system: system_label(system, lang),
             "party": lambda value, names=None: party_label(value, lang, names),
             "runerr": lambda error: run_error_label(error, lang),
+            "chart_names": _chart_names(session, lang),
             **context,
         },
         status_code=status_code,
