@@ -126,10 +126,11 @@ def demo(
     serve_monitor(console, port=port, serve=serve)
 
 
-from govhub.cli_catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from govhub.cli_catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
+app.add_typer(department_app, name="department")
 
 
 from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
