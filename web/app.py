@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, docs, health, home, monitor, subscriptions
+from web.routes import catalog, deliveries, docs, health, home, monitor, monitor_approvals, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(deliveries.router)
     app.include_router(monitor.router)
+    app.include_router(monitor_approvals.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
