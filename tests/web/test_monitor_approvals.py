@@ -102,3 +102,26 @@ def test_other_departments_cannot_open_an_application(api: Api) -> None:
     other = _signed_in(api, OTHER_USER)
     assert other.get(f"/monitor/sharing/{sub}").status_code == 404
     assert _decide(other, sub, "approve", "x").status_code == 404
+
+
+def test_a_department_browses_the_catalogue_and_applies_in_the_browser(api: Api) -> None:
+    user = _signed_in(api, USER)
+    catalogue = user.get("/monitor/catalogue").text
+    assert "人口基础信息" in catalogue and 'id="apply-person"' in catalogue
+    assert identifiers(catalogue) == set()
+    form = user.get("/monitor/catalogue/person/apply").text
+    assert "公民身份号码" in form and "主键，总是包含" in form and identifiers(form) == set()
+    missing = user.post("/monitor/catalogue/person/apply", data={"field": ["name"], "legal_basis": "社会保险法"})
+    assert missing.status_code == 422 and "用途" in missing.text.split('id="apply-error"')[1].split("</p>")[0]
+    answer = user.post(
+        "/monitor/catalogue/person/apply", follow_redirects=False,
+        data={"field": ["name", "birth_date"], "purpose": "社保待遇资格认证", "legal_basis": "《社会保险法》",
+              "delivery_mode": "file"},
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    sub = int(answer.headers["location"].rsplit("/", 1)[1])
+    seen = api.client.get(f"/api/subscriptions/{sub}", headers=api.headers(POLICE)).json()
+    assert seen["status"] == "pending" and seen["department_code"] == USER
+    assert set(seen["fields"]) >= {"id_number", "name", "birth_date"}
+    police = _signed_in(api, POLICE)
+    assert 'id="apply-person"' not in police.get("/monitor/catalogue").text  # a provider does not apply to itself

@@ -1,5 +1,7 @@
 """Approvals in the browser: a provider department reads an application and grants or refuses it with reasons.
 
+GET  /monitor/catalogue               the resource catalogue, for departments to browse
+GET|POST /monitor/catalogue/{resource}/apply   a department applies: fields, purpose, legal basis, delivery mode
 GET  /monitor/sharing/{id}            the application: fields asked for (personal information marked), purpose,
                                       legal basis, working days left; the decision form for its provider
 POST /monitor/sharing/{id}/decision   grant or refuse (reasons required to refuse), as the provider department
@@ -18,9 +20,10 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog import CatalogAccessDenied, CatalogError, Subscription, decide, get_resource
+from catalog import CatalogAccessDenied, CatalogError, Resource, Subscription, apply, decide, get_resource
 from catalog.workdays import BEIJING, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
@@ -143,3 +146,81 @@ def decide_in_browser(
         may_decide=view["status"] == "pending" and viewer.department_code == view["provider_code"], done="",
         error=error, reason=reason, status_code=422,
     )  # fmt: skip
+
+
+_BROWSER_MODES = ("file", "api")  # database deliveries name a registered target: the API and CLI set those up
+
+
+@router.get("/catalogue", response_class=HTMLResponse)
+def catalogue_page(request: Request, session: SessionDep, viewer: ViewerDep, lang: LangDep) -> HTMLResponse:
+    """Every resource of the catalogue: provider, sharing type, update cycle; departments apply from here."""
+    resources = session.scalars(select(Resource).order_by(Resource.code)).all()
+    return render(
+        request, "monitor_catalogue.html", viewer=viewer, session=session, lang=lang, page="catalogue",
+        resources=resources,
+    )  # fmt: skip
+
+
+def _fields(resource: str, lang: str) -> list[dict[str, Any]]:
+    contract = load_all()[resource]
+    return [
+        {"name": f.name, "label": f.label_en if lang == "en" else f.label, "pii": _pii(f),
+         "key": f.name in contract.primary_key}
+        for f in contract.fields
+    ]  # fmt: skip
+
+
+def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, resource: str, **extra: Any) -> Response:
+    try:
+        entry = get_resource(session, resource)
+    except CatalogError as e:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang)) from e
+    return render(
+        request, "monitor_apply.html", viewer=viewer, session=session, lang=lang, page="catalogue",
+        entry=entry, fields=_fields(entry.resource, lang), modes=_BROWSER_MODES, **extra,
+    )  # fmt: skip
+
+
+@router.get("/catalogue/{resource}/apply", response_class=HTMLResponse)
+def apply_page(request: Request, resource: str, session: SessionDep, viewer: ViewerDep, lang: LangDep) -> Response:
+    """The application form of one resource (departments only)."""
+    return _apply_form(request, session, viewer, lang, resource, error=None, form={})
+
+
+@router.post("/catalogue/{resource}/apply", response_class=HTMLResponse)
+def apply_in_browser(
+    request: Request,
+    resource: str,
+    session: SessionDep,
+    viewer: ViewerDep,
+    lang: LangDep,
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+    legal_basis: Annotated[str, Form(max_length=2000)] = "",
+    field: Annotated[list[str] | None, Form()] = None,
+    delivery_mode: Annotated[str, Form()] = "file",
+    pii_access: Annotated[bool, Form()] = False,
+) -> Response:
+    """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
+    if not _same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+    form = {"purpose": purpose, "legal_basis": legal_basis, "fields": field or [], "mode": delivery_mode,
+            "pii": pii_access}  # fmt: skip
+    if viewer.department_code is None:
+        error = label("apply_departments_only", lang)
+    elif delivery_mode not in _BROWSER_MODES:
+        error = label("apply_bad_mode", lang)
+    else:
+        try:
+            sub = apply(
+                session, department_code=viewer.department_code, resource=resource, purpose=purpose,
+                legal_basis=legal_basis, fields=field or [], pii_access=pii_access,
+                delivery_mode=delivery_mode,  # type: ignore[arg-type]
+            )  # fmt: skip
+            session.commit()
+        except (CatalogError, CatalogAccessDenied) as e:
+            session.rollback()
+            error = str(e) if lang == "en" else getattr(e, "message_zh", None) or label("approval_failed", lang)
+        else:
+            suffix = "?lang=en" if lang == "en" else ""
+            return RedirectResponse(f"/monitor/sharing/{sub.id}{suffix}", status_code=303)
+    return _apply_form(request, session, viewer, lang, resource, error=error, form=form, status_code=422)
