@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from web import create_app
 from web.monitor.auth import Viewer
@@ -41,6 +42,13 @@ def serve_as_admin() -> Iterator[str]:
     app = create_app()
     app.dependency_overrides[page_viewer] = lambda: ADMIN
     app.dependency_overrides[api_viewer] = lambda: ADMIN
+    with serve(app) as base:
+        yield base
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free loopback port; yields its base URL."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
