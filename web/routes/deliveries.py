@@ -20,7 +20,7 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
-from web.clock import BeijingTime
+from web.clock import BeijingTime, beijing_json
 from web.deps import MAX_ROW_ID, RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -142,7 +142,7 @@ def get_changes(
         "after_version": page.after_version,
         "to_version": page.to_version,
         "total": page.total,
-        "rows": jsonable_encoder(page.rows),
+        "rows": jsonable_encoder(beijing_json(page.rows)),  # data moments in Beijing time too
         "next_page_token": page.next_page_token,
         "next_after_version": page.next_after_version,
     }
