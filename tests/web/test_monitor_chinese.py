@@ -31,3 +31,20 @@ def test_no_visible_text_of_a_chinese_page_is_an_untranslated_identifier(admin_z
     assert page.status_code == 200
     found = sorted(identifiers(page.text))
     assert not found, f"untranslated on {path}: {found}"
+
+
+def test_a_provider_sees_the_deliveries_of_its_own_data(hub: Hub) -> None:  # noqa: F811
+    from sqlalchemy.orm import Session
+
+    from catalog import issue_api_key
+    from govhub.db import get_engine
+
+    police = "11430900006012344E"  # provides person, which 市人社局 receives
+    with Session(get_engine()) as session:
+        key = issue_api_key(session, police)
+        session.commit()
+    with TestClient(create_app()) as client:
+        assert client.post("/monitor/login", data={"api_key": key}, follow_redirects=False).status_code == 303
+        delivered = client.get("/monitor/api/sharing").json()["deliveries"]
+        assert {d["department"] for d in delivered if d["resource"] == "person"} >= {"市人社局"}
+        assert {d["resource"] for d in delivered} == {"person"}  # not the other providers' data

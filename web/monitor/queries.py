@@ -239,10 +239,11 @@ def subscriptions(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
 
 
 def deliveries(session: Session, viewer: Viewer, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent deliveries (a department: its own)."""
+    """The most recent deliveries (a department: those it received and those of the data it provides)."""
     stmt = select(Delivery).order_by(Delivery.started_at.desc(), Delivery.id.desc()).limit(limit)
     if not viewer.is_admin:
-        stmt = stmt.where(Delivery.department_code == viewer.department_code)
+        provided = select(Resource.resource).where(Resource.provider_code == viewer.department_code)
+        stmt = stmt.where(or_(Delivery.department_code == viewer.department_code, Delivery.resource.in_(provided)))
     names = department_names(session)
     return [
         {
