@@ -161,8 +161,8 @@ def _stage(kind: str, resource: str, result: CaseResult, after: str) -> dict[str
         "peak_rss_mb": round(max(result.rss_mb, data.get("vmhwm_mb", 0.0)), 1),
         "loadavg": result.loadavg,
     }
-    keep = ("status", "version", "accepted", "rejected", "reconciled", "stages", "deliveries", "done", "rows_each",
-            "snapshot", "errors")  # fmt: skip
+    keep = ("status", "version", "accepted", "rejected", "pending", "reconciled", "stages", "deliveries", "done",
+            "rows_each", "snapshot", "errors")  # fmt: skip
     stage.update({k: data[k] for k in keep if k in data})
     return stage
 
@@ -280,14 +280,15 @@ def _sizes(build: CaseResult) -> dict[str, int]:
 
 
 def _check_ingest(stage: dict[str, Any], offered: int) -> list[str]:
-    """Counts reconcile: extracted = accepted + rejected, and = the rows the source offered."""
+    """Counts reconcile: extracted = accepted + rejected + pending, and = the rows the source offered."""
     name = f"{stage['kind']} ingest of {stage['resource']}"
     out = []
     if stage.get("status") != "succeeded":
         out.append(f"{name}: status {stage.get('status')}")
-    if not stage.get("reconciled") or stage["rows"] != stage.get("accepted", 0) + stage.get("rejected", 0):
+    settled = stage.get("accepted", 0) + stage.get("rejected", 0) + (stage.get("pending") or 0)
+    if not stage.get("reconciled") or stage["rows"] != settled:
         out.append(f"{name}: extracted {stage['rows']} != accepted {stage.get('accepted')} + "
-                   f"rejected {stage.get('rejected')}")  # fmt: skip
+                   f"rejected {stage.get('rejected')} + pending {stage.get('pending')}")  # fmt: skip
     if stage["rows"] != offered:
         out.append(f"{name}: extracted {stage['rows']} rows but the source offered {offered}")
     return out

@@ -84,7 +84,7 @@ def case_ingest(resource: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     with session_scope() as session:
         stages = dict(session.get(IngestRun, summary["run_id"]).stage_seconds or {})
-    keys = ("status", "version", "extracted", "accepted", "rejected", "reconciled")
+    keys = ("status", "version", "extracted", "accepted", "rejected", "pending", "reconciled")
     return {"work_seconds": seconds, "stages": stages, **{k: summary[k] for k in keys}}
 
 

@@ -3,7 +3,8 @@
 `deliver_<resource>` runs after each ingest that emitted `CURATED[resource]`; its one task calls
 `govhub.delivery_runner.run_deliveries`, which sends every granted subscription the changes since
 the version it last received. The triggering event's `extra.version` is logged; delivery always goes
-up to the table's current version (a newer version includes the older one's changes). A run in which
+up to the table's current version (a newer version includes the older one's changes). Events that all
+say `version: null`, or a resource with no version yet, are nothing to do (success, one log line). A run in which
 any delivery failed fails the task, so Airflow retries it; deliveries already done are not repeated.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, dag, task
-from assets import CURATED
+from assets import CURATED, nothing_published
 
 from govhub.lineage import with_lineage
 from schemas import load_all
@@ -47,6 +48,9 @@ def build_delivery_dag(resource: str, title: str) -> DAG:
 
             events = context.get("triggering_asset_events") or {}
             versions = [e.extra.get("version") for evs in events.values() for e in evs if e.extra]
+            if nothing_published(context):  # the ingest found nothing new: no subscriber is behind
+                log.info("deliver %s: the triggering run published no version; nothing to do", resource)
+                return []
             log.info("deliver %s after asset events with versions %s", resource, versions)
             results = run_deliveries(resource, orchestrator="airflow")
             failed = [r for r in results if r["status"] == "failed"]

@@ -5,8 +5,10 @@ code. Tasks are thin: each calls one `govhub.pipeline` stage with the pipeline's
 the lake and XCom carries only the run id and small count dicts. `advance` emits the curated Asset
 event with the version and counts in its `extra`.
 
-The DAGs are independent, but `legal_entity`, `payment` and `credit_record` validate references
-against the curated `person` table: ingest `person` first (`govhub.orchestration.run_dags` does).
+Order comes from the contracts: a DAG whose contract `references` other resources is also triggered
+by their curated Assets (asset-or-time schedule), and ends with `recheck`, which re-validates its
+pending rows (those that waited for a referenced key) once a referenced resource published a new
+version. Unpaused all at once, the DAGs converge to the result of ingesting in dependency order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Metadata, chain, dag, task
+from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Metadata, chain, dag, task
 from assets import CURATED
 
 from govhub.lineage import with_lineage
@@ -28,7 +30,8 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 # What an asset event carries: the version and counts; the full summary stays in XCom and the run record.
 EVENT_KEYS = (
-    "resource", "run_id", "status", "version", "extracted", "accepted", "rejected", "warned", "seconds",
+    "resource", "run_id", "kind", "status", "version", "extracted", "accepted", "rejected", "pending", "warned",
+    "seconds",
 )  # fmt: skip
 
 # Contract update cycle (GB/T 21063 更新周期) -> Airflow schedule. 其他 (no fixed cycle): manual runs only.
@@ -71,6 +74,22 @@ def fail_run(context: dict[str, Any]) -> None:
     fail(run, error)
 
 
+def schedule_for(contract: Contract) -> Any:
+    """The update cycle's cron, or'ed with the curated Assets of the resources the contract references.
+
+    A dependent resource then also runs right after each of them published, so its pending rows are
+    re-checked and rows it reads later meet the newest referenced keys.
+    """
+    cron = SCHEDULES[contract.update_cycle]
+    upstream = [CURATED[name] for name in contract.referenced_resources]
+    if not upstream:
+        return cron
+    assets = AssetAny(*upstream)
+    if cron is None:
+        return assets
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=assets)
+
+
 def build_ingest_dag(contract: Contract) -> DAG:
     """The ingest DAG of one resource, configured from its contract."""
     resource = contract.resource
@@ -79,7 +98,7 @@ def build_ingest_dag(contract: Contract) -> DAG:
     @dag(
         dag_id=f"ingest_{resource}",
         description=f"{contract.title}：抽取、校验、入湖、登记（{contract.update_cycle}更新）",
-        schedule=SCHEDULES[contract.update_cycle],
+        schedule=schedule_for(contract),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -128,14 +147,29 @@ def build_ingest_dag(contract: Contract) -> DAG:
             yield Metadata(curated, extra={key: summary.get(key) for key in EVENT_KEYS})
             return summary
 
+        @task(outlets=[curated])
+        def recheck():
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from govhub.pipeline import recheck_pending
+
+            summary = recheck_pending(resource, orchestrator="airflow")
+            if summary is None:  # skipped: no Asset event, so nothing downstream runs for nothing
+                raise AirflowSkipException(f"recheck {resource}: no pending row is due")
+            yield Metadata(curated, extra={key: summary.get(key) for key in EVENT_KEYS})
+            return summary
+
         run = begin()
-        chain(
+        steps = [
             with_lineage(extract(run), kind="extract", resource=resource),  # OpenLineage: source system
             validate(run),
             publish(run),
             register(run),
             with_lineage(advance(run), kind="ingest", resource=resource),  # source -> curated version
-        )
+        ]
+        if contract.referenced_resources:  # pending rows wait for these resources' keys
+            steps.append(recheck())
+        chain(*steps)
 
     return ingest()
 

@@ -2,19 +2,23 @@
 
 `serve_<resource>` rebuilds the keyed store the verification API answers from (exchange/verify) as
 soon as a new version is published, so approval systems are answered from the latest version and
-never see a half-updated store (the new store is swapped in atomically).
+never see a half-updated store (the new store is swapped in atomically). An event with `version: null`
+or a resource with no version yet is nothing to do: the task succeeds with one log line.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, dag, task
-from assets import CURATED
+from assets import CURATED, nothing_published
 
 from schemas import load_all
+
+log = logging.getLogger(__name__)
 
 START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -35,9 +39,12 @@ def build_serving_dag(resource: str, title: str) -> DAG:
     )
     def serve() -> None:
         @task
-        def refresh_store() -> dict[str, Any]:
+        def refresh_store(**context: Any) -> dict[str, Any]:
             from govhub.serving_runner import refresh_serving
 
+            if nothing_published(context):  # the ingest found nothing new: the store is current
+                log.info("serve %s: the triggering run published no version; nothing to do", resource)
+                return {"resource": resource, "version": None, "skipped": "no new version"}
             return refresh_serving(resource)
 
         refresh_store()

@@ -68,39 +68,37 @@ def ingest(
 @app.command()
 @friendly
 def status() -> None:
-    """Last run per resource: outcome, counts, version and freshness against the update cycle."""
+    """Last run per resource: outcome, counts, version, pending rows, and freshness with the reasons."""
     from govhub.db import migrate, session_scope
-    from govhub.status import resource_statuses
+    from govhub.status import FRESHNESS_LABELS, OUTCOME_LABELS, resource_statuses
 
     migrate()
     with session_scope() as session:
         rows = resource_statuses(session)
     table = Table(title="govhub status — 资源状态")
-    for column in (
-        "resource",
-        "名称",
-        "last run" + BEIJING_COLUMN,
-        "outcome",
-        "extracted",
-        "accepted",
-        "rejected",
-        "version",
-        "freshness",
-    ):
+    for column in ("resource", "名称", "last run" + BEIJING_COLUMN, "outcome 结果", "extracted", "accepted",
+                   "rejected", "pending", "version", "freshness 时效", "why 原因"):  # fmt: skip
         table.add_column(column)
     for row in rows:
-        colour = {"fresh": "green", "overdue": "red", "never": "yellow"}[row.freshness]
-        freshness = row.freshness if row.overdue_by is None else f"overdue by {row.overdue_by.days}d"
+        colour = "green" if row.freshness == "fresh" else "yellow" if row.freshness == "never" else "red"
+        freshness = FRESHNESS_LABELS[row.freshness]
+        if row.overdue_by is not None:
+            freshness += f" {row.overdue_by.days}d"
+        outcome = OUTCOME_LABELS.get(row.last_status or "", "—")
+        if row.last_status in ("failed", "succeeded_with_problems"):
+            outcome = f"[red]{outcome}[/]"
         table.add_row(
             row.resource,
             row.title,
             beijing(row.last_finished),
-            row.last_status or "—",
+            outcome,
             _n(row.extracted),
             _n(row.accepted),
             _n(row.rejected),
+            _n(row.pending),
             _n(row.version),
             f"[{colour}]{freshness}[/]",
+            "\n".join(row.reasons) or "—",
         )
     console.print(table)
 
@@ -142,6 +140,11 @@ app.add_typer(seal_app, name="seal")
 from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(delivery_app, name="delivery")
+
+
+from govhub.cli_quarantine import quarantine_app  # noqa: E402  (sub-apps join at the end)
+
+app.add_typer(quarantine_app, name="quarantine")
 
 
 @app.command()

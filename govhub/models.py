@@ -21,6 +21,7 @@ class ResourceState(Base):
     watermark: Mapped[dict | None] = mapped_column(nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pending: Mapped[int] = mapped_column(Integer, default=0)  # open pending rows in the quarantine
     lock_run_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     lock_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lock_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -29,7 +30,11 @@ class ResourceState(Base):
 
 
 class IngestRun(Base):
-    """One ingest run of one resource; counts must reconcile: extracted = accepted + rejected."""
+    """One run of one resource; counts must reconcile: extracted = accepted + rejected + pending.
+
+    `kind` is `ingest` (rows from the source), `recheck` (pending rows again, after a referenced
+    resource published) or `reprocess` (quarantined rows an admin chose, `scope` says which).
+    """
 
     __tablename__ = "ingest_run"
 
@@ -39,6 +44,8 @@ class IngestRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running, succeeded, failed, superseded
     stage: Mapped[str] = mapped_column(String(16), default="begin")
     orchestrator: Mapped[str] = mapped_column(String(16), default="cli")  # cli or airflow
+    kind: Mapped[str] = mapped_column(String(16), default="ingest")  # ingest, recheck, reprocess
+    scope: Mapped[dict | None] = mapped_column(nullable=True)  # recheck/reprocess: which quarantined rows
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -46,6 +53,8 @@ class IngestRun(Base):
     accepted: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rejected: Mapped[int | None] = mapped_column(Integer, nullable=True)
     warned: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pending: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcomes: Mapped[dict | None] = mapped_column(nullable=True)  # recheck: promoted, still_pending, expired...
     reconciled: Mapped[bool | None] = mapped_column(nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state_before: Mapped[dict | None] = mapped_column(nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,13 +79,34 @@ class QuarantineTable:
                     )
         log.info("quarantined %s rows of run %s (seq %s) in %s", written, run_id, run_seq, self.uri)
 
-    def read(self, *, run_seq: int | None = None) -> pa.Table:
-        """All quarantined rows, or one run's."""
+    def read(self, *, run_seq: int | None = None, verdicts: Collection[str] | None = None) -> pa.Table:
+        """All quarantined rows, or one run's, or those with one of `verdicts` (pending, rejected, warned)."""
         with delta_errors(self._what, self.uri, "read"):
             dt = open_table(self.uri, self._options, self._what)
             if dt is None:
                 return pa.schema([pa.field("run_seq", pa.int64()), pa.field("run_id", pa.string())]).empty_table()
-            table = dt.to_pyarrow_table()
+            names = {f.name for f in dt.schema().fields}
+            filters = [("verdict", "in", list(verdicts))] if verdicts is not None and "verdict" in names else None
+            table = dt.to_pyarrow_table(filters=filters)
         if run_seq is not None:
             table = table.filter(pc.equal(table.column("run_seq"), run_seq))
         return table
+
+    def rewrite(self, rows: pa.Table, *, run_seqs: Collection[int]) -> None:
+        """Replace the slices of every run in `run_seqs` with `rows` (stamped rows) in ONE commit.
+
+        Used to mark rows a later run re-checked and to write that run's own slice at once, so the
+        quarantine is never seen half-updated.
+        """
+        seqs = sorted({int(s) for s in run_seqs})
+        if not seqs:
+            return
+        predicate = f"run_seq IN ({', '.join(str(s) for s in seqs)})"
+        with delta_errors(self._what, self.uri, "written"):
+            dt = open_table(self.uri, self._options, self._what)
+            if dt is None:
+                write_deltalake(self.uri, rows, mode="append", storage_options=self._options)
+            else:
+                write_deltalake(dt, rows, mode="overwrite", predicate=predicate, schema_mode="merge",
+                                storage_options=self._options)  # fmt: skip
+        log.info("rewrote %s quarantined rows of runs %s in %s", rows.num_rows, seqs, self.uri)

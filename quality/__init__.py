@@ -1,5 +1,6 @@
 """Data quality: national code validators, contract suites, row-level verdicts, scorecards."""
 
+from quality.pending import expired_reason, rebuild_batch, split_pending
 from quality.scorecard import DIMENSIONS, Scorecard
 from quality.suite import SuiteResult, build_suite, run_suite
 from quality.verdict import (
@@ -22,7 +23,10 @@ __all__ = [
     "SuiteResult",
     "Verdict",
     "build_suite",
+    "expired_reason",
     "quarantine_all",
+    "rebuild_batch",
     "run_suite",
+    "split_pending",
     "validate",
 ]

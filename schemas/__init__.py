@@ -14,7 +14,7 @@ from schemas.errors import (
     SourceError,
     StateError,
 )
-from schemas.loader import CONTRACTS_DIR, dependency_order, load_all, load_contract, load_file, load_systems
+from schemas.loader import CONTRACTS_DIR, dependency_order, dependents, load_all, load_contract, load_file, load_systems
 
 __all__ = [
     "CHECK_RULES",
@@ -38,6 +38,7 @@ __all__ = [
     "arrow_schema",
     "arrow_type",
     "dependency_order",
+    "dependents",
     "load_all",
     "load_contract",
     "load_file",

@@ -34,6 +34,7 @@ UPDATE_CYCLES = {"实时": 0, "日": 1, "周": 7, "月": 31, "季": 92, "半年"
 SOURCE_KINDS = ("sql", "http", "filedrop")
 DRIFT_POLICIES = ("evolve", "freeze", "quarantine")
 DELETE_MODES = ("delete", "tombstone")
+DEFAULT_PENDING_GRACE = 3  # versions of the referenced resources a pending row waits for its reference
 
 # rule name -> (required params, optional params). Parameters are validated, not guessed.
 CHECK_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -148,6 +149,7 @@ class Contract:
     deletes: Literal["delete", "tombstone"] = "delete"
     dataset: Mapping[str, Any] = field(default_factory=dict)
     related: tuple[str, ...] = ()
+    pending_grace: int = DEFAULT_PENDING_GRACE
     file: str = ""
 
     @property
@@ -164,6 +166,18 @@ class Contract:
         """Days after which data is stale (None: no fixed cycle); 实时 counts as one day."""
         days = UPDATE_CYCLES[self.update_cycle]
         return 1 if days == 0 else days
+
+    @property
+    def referenced_resources(self) -> tuple[str, ...]:
+        """The other resources this contract's `references` checks point at, in contract order."""
+        names: list[str] = []
+        for f in self.fields:
+            for check in f.checks:
+                for target in check.params.get("targets", ()):
+                    name = target.split(".")[0]
+                    if name != self.resource and name not in names:
+                        names.append(name)
+        return tuple(names)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -194,6 +208,7 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
         "deletes",
         "dataset",
         "related",
+        "pending_grace",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -242,6 +257,12 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
     deletes = raw.get("deletes", "delete")
     if deletes not in DELETE_MODES:
         raise ContractError(file, f"deletes must be one of {DELETE_MODES}, got {deletes!r}")
+    grace = raw.get("pending_grace", DEFAULT_PENDING_GRACE)
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 1:
+        raise ContractError(
+            file,
+            f"pending_grace must be a whole number of referenced-resource versions (1 or more), got {grace!r}",
+        )
     return Contract(
         resource=resource,
         title=str(raw["title"]),
@@ -260,6 +281,7 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
         deletes=deletes,
         dataset=dict(raw.get("dataset") or {}),
         related=tuple(raw.get("related") or ()),
+        pending_grace=grace,
         file=file,
     )
 

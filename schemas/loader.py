@@ -10,7 +10,7 @@ import yaml
 from schemas.contract import Contract, parse_contract
 from schemas.errors import ContractError
 
-__all__ = ["CONTRACTS_DIR", "dependency_order", "load_all", "load_contract", "load_file", "load_systems"]
+__all__ = ["CONTRACTS_DIR", "dependency_order", "dependents", "load_all", "load_contract", "load_file", "load_systems"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 _NOT_CONTRACTS = {"systems.yaml"}
@@ -90,3 +90,9 @@ def dependency_order(resources: list[str] | None = None, folder: Path | None = N
     for name in sorted(contracts):
         visit(name)
     return [name for name in order if name in wanted]
+
+
+def dependents(resource: str, folder: Path | None = None) -> list[str]:
+    """The resources whose `references` checks point at `resource`, in dependency order."""
+    contracts = load_all(folder)
+    return dependency_order([name for name, c in contracts.items() if resource in c.referenced_resources], folder)

@@ -7,6 +7,8 @@ import logging
 import threading
 from typing import Any
 
+from govhub.pipeline.recheck import recheck as recheck_pending
+from govhub.pipeline.recheck import recheck_dependents, reprocess
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
 from schemas import dependency_order as ingest_order
 
@@ -19,19 +21,38 @@ __all__ = [
     "fail",
     "ingest_order",
     "publish",
+    "recheck_dependents",
+    "recheck_pending",
     "register",
+    "reprocess",
     "run_ingest",
+    "run_stages",
     "summary",
     "validate",
 ]
 
 
-def run_ingest(resource: str, *, orchestrator: str = "cli") -> dict[str, Any]:
+def run_ingest(resource: str, *, orchestrator: str = "cli", recheck: bool = True) -> dict[str, Any]:
     """Run every stage of one resource's ingest in this process; on failure the run is marked failed.
 
-    Returns the run summary (counts, version, seconds, top rejection reasons).
+    Returns the run summary (counts, version, seconds, top rejection reasons). When the run published
+    a version and `recheck` is on, the pending rows of the resources referencing this one are
+    re-checked right after (their summaries under `rechecks`).
     """
-    run_id = begin(resource, orchestrator=orchestrator)
+    result = run_stages(resource, orchestrator=orchestrator)
+    if recheck:
+        own = recheck_pending(resource, orchestrator=orchestrator)  # rows an earlier run set aside, if now due
+        rechecks = ([own] if own else []) + recheck_dependents(resource, orchestrator=orchestrator)
+        if rechecks:
+            result["rechecks"] = rechecks
+    return result
+
+
+def run_stages(
+    resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict | None = None
+) -> dict[str, Any]:
+    """Begin a run of `kind` and run its stages in this process; on failure the run is marked failed."""
+    run_id = begin(resource, orchestrator=orchestrator, kind=kind, scope=scope)
     try:
         extract(run_id)
         _import_in_background("great_expectations")  # for `register`; overlaps validate and publish

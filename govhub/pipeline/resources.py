@@ -62,7 +62,17 @@ class ResourceContext:
 
     def references(self) -> dict[str, pa.Array]:
         """Key sets of the resources this contract's `references` checks point at (current versions)."""
+        return self.references_at()[0]
+
+    def referenced_versions(self) -> dict[str, int | None]:
+        """The current curated version of every resource this contract references (None: none yet)."""
         contracts = load_all()
+        return {name: self.lake.curated(contracts[name]).version() for name in self.contract.referenced_resources}
+
+    def references_at(self) -> tuple[dict[str, pa.Array], dict[str, int | None]]:
+        """The reference key sets, read at pinned versions, and those versions (what rows were checked against)."""
+        contracts = load_all()
+        versions = self.referenced_versions()
         lookups: dict[str, pa.Array] = {}
         for f in self.contract.fields:
             for check in f.checks:
@@ -71,11 +81,13 @@ class ResourceContext:
                     if target in lookups:
                         continue
                     table = self.lake.curated(contracts[resource])
-                    if not table.exists():
+                    version = versions.get(resource, table.version())
+                    if version is None:
                         lookups[target] = pa.array([], pa.string())
                     else:
-                        lookups[target] = table.read(columns=[field_name]).column(field_name).combine_chunks()
-        return lookups
+                        read = table.read(version=version, columns=[field_name])
+                        lookups[target] = read.column(field_name).combine_chunks()
+        return lookups, versions
 
 
 def open_resource(resource: str) -> ResourceContext:

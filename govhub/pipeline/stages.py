@@ -26,6 +26,8 @@ from govhub.lineage import emit_ingest
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.parallel import ordered_map
+from govhub.pipeline.pending import count_open_pending
+from govhub.pipeline.recheck_stages import PendingAger, log_pending, resolve_taken, stage_quarantined
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
 from lake import StagingArea, commit_manifest
@@ -76,8 +78,12 @@ def _save(run: IngestRun) -> None:
         session.merge(run)
 
 
-def begin(resource: str, *, orchestrator: str = "cli") -> str:
-    """Start a run: take the lock, complete a crashed predecessor's commit, create the run record."""
+def begin(resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict | None = None) -> str:
+    """Start a run: take the lock, complete a crashed predecessor's commit, create the run record.
+
+    `kind` is `ingest` (rows from the source), `recheck` (pending rows, after a referenced resource
+    published) or `reprocess` (quarantined rows chosen by `scope`: `rule`, `run`).
+    """
     ctx = open_resource(resource)
     with session_scope() as session:
         state = resource_state(session, resource)
@@ -106,6 +112,8 @@ def begin(resource: str, *, orchestrator: str = "cli") -> str:
                 status="running",
                 stage="begin",
                 orchestrator=orchestrator,
+                kind=kind,
+                scope=scope,
                 state_before=state.watermark,
             )
         )
@@ -149,6 +157,8 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
         crashed.error = "recovered: committed, then the process died before advancing; completed by the next run"
         crashed.finished_at = utcnow()
         log_run(session, crashed, system=ctx.contract.source.system, outcome="ok")
+        log_pending(session, crashed)
+    state.pending = count_open_pending(ctx, session, also_succeeded=[run_id])
     report = session.get(QualityReport, run_id)  # written by `validate`, before the commit
     if report is not None:
         report.version = last.version
@@ -171,6 +181,11 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
 def extract(run_id: str) -> dict[str, int]:
     """Read every change since the watermark into the run's staging area."""
     with _stage(run_id, "extract") as st:
+        if st.run.kind != "ingest":  # quarantined rows again: the watermark stays where it is
+            st.run.extracted = stage_quarantined(st.ctx, st.run)
+            st.run.state_after = st.run.state_before
+            _save(st.run)
+            return {"extracted": st.run.extracted}
         connector = st.ctx.connector()
         drift = apply_drift_policy(st.ctx.contract, connector)
         extraction = connector.extract(st.run.state_before)
@@ -191,7 +206,8 @@ def validate(run_id: str) -> dict[str, int]:
     with _stage(run_id, "validate") as st:
         contract = st.ctx.contract
         staging = st.ctx.staging(run_id)
-        references = st.ctx.references()
+        references, versions = st.ctx.references_at()
+        ager = PendingAger(st.ctx, st.run, staging, versions=versions)
         drift = st.run.drift if st.run.drift and st.run.drift.get("quarantine") else None
         counts: Counter[str] = Counter()
         reasons: Counter[tuple[str, str, str]] = Counter()
@@ -206,27 +222,35 @@ def validate(run_id: str) -> dict[str, int]:
         with (
             staging.output("accepted") as accepted,
             staging.output("rejected", prepare=_verdict_column("rejected")) as rejected,
+            staging.output("pending", prepare=_verdict_column("pending")) as pending,
             staging.output("warned", prepare=_verdict_column("warned")) as warned,
         ):  # batch by batch: two batches are checked at once, outputs are staged in source order
             for verdict in ordered_map(check, staging.batches("extracted")):
-                counts.update({k: verdict.counts[k] for k in ("accepted", "rejected", "warned")})
+                still, waiting, expired = ager.split(verdict.rejected)
+                counts.update({k: verdict.counts[k] for k in ("accepted", "warned")})
+                counts.update(rejected=verdict.counts["rejected"] - waiting.num_rows, pending=waiting.num_rows)
                 card = Scorecard.from_verdict(verdict, contract, accessible=True)
                 scorecard = card if scorecard is None else scorecard.merge(card)
                 for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
                     reasons[(rule, field, severity)] += n
                 accepted.write(verdict.accepted)
-                rejected.write(verdict.rejected)
+                rejected.write(still)
+                rejected.write(expired)
+                pending.write(waiting)
                 warned.write(verdict.warned)
         st.run.accepted, st.run.rejected, st.run.warned = counts["accepted"], counts["rejected"], counts["warned"]
-        st.run.reconciled = (st.run.extracted or 0) == counts["accepted"] + counts["rejected"]
+        st.run.pending = counts["pending"]
+        st.run.outcomes = ager.outcomes(accepted=counts["accepted"])
+        settled = counts["accepted"] + counts["rejected"] + counts["pending"]
+        st.run.reconciled = (st.run.extracted or 0) == settled
         st.run.top_reasons = _top_reasons(contract, reasons)
         if not st.run.reconciled:
             raise PipelineError(
                 st.run.resource,
                 run_id,
                 "validate",
-                f"counts do not reconcile: extracted {st.run.extracted} != accepted "
-                f"{counts['accepted']} + rejected {counts['rejected']}",
+                f"counts do not reconcile: extracted {st.run.extracted} != accepted {counts['accepted']} + "
+                f"rejected {counts['rejected']} + pending {counts['pending']}",
             )
         with session_scope() as session:
             session.merge(
@@ -238,7 +262,12 @@ def validate(run_id: str) -> dict[str, int]:
                 )
             )
     _save(st.run)
-    return {"accepted": st.run.accepted, "rejected": st.run.rejected, "warned": st.run.warned}
+    return {
+        "accepted": st.run.accepted,
+        "rejected": st.run.rejected,
+        "pending": st.run.pending,
+        "warned": st.run.warned,
+    }
 
 
 def _top_reasons(contract: Any, reasons: Counter[tuple[str, str, str]], limit: int = 10) -> list[dict[str, Any]]:
@@ -266,8 +295,10 @@ def publish(run_id: str) -> dict[str, int | None]:
     """Quarantine the rejected rows, then MERGE the accepted ones in one Delta commit."""
     with _stage(run_id, "publish") as st:
         staging = st.ctx.staging(run_id)
-        flagged = staging.concatenated(["rejected", "warned"])
-        if flagged is not None:
+        flagged = staging.concatenated(["rejected", "pending", "warned"])
+        if st.run.kind != "ingest":  # marks the rows it took and writes its own slice, in one commit
+            resolve_taken(st.ctx, st.run, staging, flagged)
+        elif flagged is not None:
             st.ctx.quarantine.write(flagged, run_seq=st.run.seq, run_id=run_id)
         metadata = {
             _RUN_ID_KEY: run_id,
@@ -347,8 +378,12 @@ def advance(run_id: str) -> dict[str, Any]:
             release_lock(session, st.run.resource, run_id)
             st.run.status, st.run.stage, st.run.finished_at = "succeeded", "done", utcnow()
             st.run.seconds = round(sum((st.run.stage_seconds or {}).values()), 3)
+            if st.run.pending or st.run.kind != "ingest":
+                state.pending = count_open_pending(st.ctx, session, also_succeeded=[run_id])
             session.merge(st.run)
-            log_run(session, st.run, system=st.ctx.contract.source.system, outcome="ok")
+            system = st.ctx.contract.source.system if st.run.kind == "ingest" else f"quarantine/{st.run.resource}"
+            log_run(session, st.run, system=system, outcome="ok")
+            log_pending(session, st.run)
         st.ctx.staging(run_id).clear()
     _save(st.run)
     result = summary(st.run)
@@ -361,12 +396,15 @@ def summary(run: IngestRun) -> dict[str, Any]:
     return {
         "resource": run.resource,
         "run_id": run.run_id,
+        "kind": run.kind,
         "status": run.status,
         "version": run.version,
         "extracted": run.extracted,
         "accepted": run.accepted,
         "rejected": run.rejected,
+        "pending": run.pending,
         "warned": run.warned,
+        "outcomes": run.outcomes or {},
         "reconciled": run.reconciled,
         "seconds": run.seconds,
         "top_reasons": run.top_reasons or [],

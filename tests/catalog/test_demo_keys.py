@@ -33,6 +33,6 @@ def test_the_keys_file_holds_working_keys_only_its_owner_reads(home: Path) -> No
     clients = [r for r in rows if len(r) == 2]
     assert {"市人社局", "市公安局"} <= {name for name, _, _ in departments} and len(clients) == 3
     with Session(get_engine()) as session:
-        name, code, key = next(r for r in departments if r[0] == "市人社局")
+        _, code, key = next(r for r in departments if r[0] == "市人社局")
         found = authenticate(session, key)
         assert found is not None and found.code == code

@@ -18,6 +18,7 @@ class FakePipeline:
         module = types.ModuleType("govhub.pipeline")
         module.begin = self.begin
         module.fail = self.fail
+        module.recheck_pending = self.recheck_pending
         for stage in ("extract", "validate", "publish", "register", "advance"):
             setattr(module, stage, self._stage(stage))
         return module
@@ -27,6 +28,11 @@ class FakePipeline:
         self.calls.append(("begin", resource, options.get("orchestrator", "")))
         self._maybe_raise("begin")
         return f"{resource}-000001-fake"
+
+    def recheck_pending(self, resource: str, **options: Any) -> dict[str, Any] | None:
+        self.calls.append(("recheck", resource, options.get("orchestrator", "")))
+        self._maybe_raise("recheck")
+        return None
 
     def fail(self, run_id: str, error: str) -> None:
         self.calls.append(("fail", run_id, error))

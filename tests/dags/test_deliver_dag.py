@@ -66,3 +66,17 @@ def test_a_failed_delivery_fails_the_task_for_a_retry(monkeypatch: pytest.Monkey
     run = _run(airflow_home, "deliver_person")
     assert run.state == "failed"
     assert calls == ["person"]
+
+
+def test_no_version_yet_is_nothing_to_do(monkeypatch: pytest.MonkeyPatch, airflow_home: Path, tmp_path: Path) -> None:
+    """A fresh hub: the real deliveries find no version, the DAG run succeeds."""
+    from govhub.db import migrate as migrate_hub
+    from govhub.delivery_runner import run_deliveries
+    from govhub.settings import reset_settings
+
+    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
+    reset_settings()
+    migrate_hub()
+    assert run_deliveries("person") == []
+    assert _run(airflow_home, "deliver_person").state == "success"
+    reset_settings()

@@ -39,18 +39,19 @@ def test_dag_runs_stages_in_order_and_emits_asset_event(fake_pipeline: FakePipel
     [summary] = run_dags(["legal_entity"], airflow_home=airflow_home)
 
     run_id = "legal_entity-000001-fake"
-    assert fake_pipeline.calls == [("begin", "legal_entity", "airflow")] + [(s, run_id) for s in STAGES[1:]]
+    assert fake_pipeline.calls == [("begin", "legal_entity", "airflow")] + [(s, run_id) for s in STAGES[1:]] + [
+        ("recheck", "legal_entity", "airflow")  # legal_entity references person: its pending rows, if due
+    ]
     assert summary["status"] == "succeeded"
     assert summary["run_id"] == run_id
     assert summary["version"] == 3
     assert summary["top_reasons"] == [["id_number", "gb11643", 1]]  # the whole advance() summary
     assert summary["airflow_seconds"] > 0
-    events = _asset_events(summary["dag_run_id"])
+    events = _asset_events(summary["dag_run_id"])  # the recheck found nothing due: skipped, no second event
     assert [name for name, _ in events] == ["govhub.curated.legal_entity"]
-    extra = events[0][1]
-    assert extra == {
-        "resource": "legal_entity", "run_id": run_id, "status": "succeeded", "version": 3, "extracted": 5,
-        "accepted": 4, "rejected": 1, "warned": 0, "seconds": 0.5,
+    assert events[0][1] == {
+        "resource": "legal_entity", "run_id": run_id, "kind": None, "status": "succeeded", "version": 3,
+        "extracted": 5, "accepted": 4, "rejected": 1, "pending": None, "warned": 0, "seconds": 0.5,
     }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ def govhub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("GOVHUB_ENVIRONMENT", "test")
     sim = simulators.build_all(home / "sources", size=200, seed=7)
     monkeypatch.setenv("GOVHUB_POPULATION_URL", sim.population_url)
+    monkeypatch.setenv("GOVHUB_LEGAL_ENTITY_URL", sim.legal_entity_url)
     reset_settings()
     migrate_hub()
     yield home
@@ -38,3 +39,28 @@ def test_ingest_person_through_airflow(govhub_home: Path, airflow_home: Path) ->
     assert summary["accepted"] + summary["rejected"] == summary["extracted"]
     assert summary["version"] is not None
     assert summary["run_id"].startswith("person-")
+
+
+def test_legal_entity_before_person_then_its_recheck_task_promotes(govhub_home: Path, airflow_home: Path) -> None:
+    """All at once, legal_entity may run before person published: pending, then the DAG's recheck publishes."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    from govhub.orchestration import run_dags
+    from govhub.pipeline import run_ingest
+
+    [early] = run_dags(["legal_entity"], airflow_home=airflow_home)
+    assert early["accepted"] == 0 and early["pending"] > 0 and early["version"] is None
+    run_ingest("person", recheck=False)  # person publishes; its Asset event triggers ingest_legal_entity
+    [late] = run_dags(["legal_entity"], airflow_home=airflow_home)
+    assert late["extracted"] == 0  # nothing new at the source
+    with Session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.source_run_id == late["dag_run_id"], AssetModel.name == "govhub.curated.legal_entity")
+        ).all()
+    recheck = next(e for e in extras if e.get("kind") == "recheck")
+    assert recheck["version"] is not None and recheck["accepted"] > 0
+    assert recheck["extracted"] == recheck["accepted"] + recheck["rejected"] + recheck["pending"]

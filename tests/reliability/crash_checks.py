@@ -96,7 +96,8 @@ def ingest_snapshot(resource: str) -> dict[str, Any]:
     ctx = open_resource(resource)
     curated = ctx.curated.read()
     quarantine = ctx.quarantine.read()
-    quarantine = quarantine.drop_columns([c for c in ("run_id",) if c in quarantine.column_names])
+    volatile = ("run_id", "pending_since")  # which attempt wrote a row, and when it first waited
+    quarantine = quarantine.drop_columns([c for c in volatile if c in quarantine.column_names])
     with session_scope() as session:
         state = session.get(ResourceState, resource)
         versions = session.scalars(select(DatasetVersion).where(DatasetVersion.resource == resource)).all()

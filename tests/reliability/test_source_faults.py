@@ -79,7 +79,7 @@ def fault_case(case: str) -> Iterator[dict[str, Any]]:
 
 def _reconciled(summary: dict[str, Any]) -> None:
     assert summary["status"] == "succeeded", summary
-    assert summary["extracted"] == summary["accepted"] + summary["rejected"], summary
+    assert summary["extracted"] == summary["accepted"] + summary["rejected"] + summary["pending"], summary
 
 
 def _failed_cleanly(resource: str, before: tuple[Any, int], version: int | None, *, error: str) -> None:

@@ -122,6 +122,8 @@ def _field(raw: dict, name: str) -> dict:
             lambda r: r["source"].update(cursor="modified"), r"field 'modified': source.cursor", id="bad-cursor"
         ),
         pytest.param(lambda r: r.update(schema_drift="ignore"), r"schema_drift must be one of", id="bad-drift"),
+        pytest.param(lambda r: r.update(pending_grace=0), r"pending_grace must be a whole number", id="no-grace"),
+        pytest.param(lambda r: r.update(pending_grace="3d"), r"pending_grace must be a whole number", id="grace-text"),
     ],
 )
 def test_broken_contract_names_file_and_field(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -141,3 +143,19 @@ def test_references_must_point_at_known_fields(tmp_path: Path) -> None:
     (tmp_path / "payment.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ContractError, match=r"payment\.yaml, field 'payer_id': references unknown target"):
         load_all(tmp_path)
+
+
+def test_references_and_grace_derived(tmp_path: Path) -> None:
+    contracts = load_all()
+    assert contracts["credit_record"].referenced_resources == ("legal_entity", "person")
+    assert contracts["person"].referenced_resources == ()
+    assert all(c.pending_grace == 3 for c in contracts.values())  # the default: three referenced versions
+    assert load_file(_broken(tmp_path, lambda r: r.update(pending_grace=5))).pending_grace == 5
+
+
+def test_dependents_follow_the_references() -> None:
+    from schemas import dependents
+
+    assert dependents("person") == ["legal_entity", "credit_record", "payment"]
+    assert dependents("legal_entity") == ["credit_record"]
+    assert dependents("credit_record") == []

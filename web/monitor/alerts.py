@@ -21,7 +21,7 @@ from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog
 from govhub.models import IngestRun
 from web.clock import beijing_text
-from web.monitor.i18n import coded, label, party_label, run_error_label
+from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
 from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
 
 __all__ = [
@@ -45,7 +45,7 @@ _lock = threading.Lock()
 class Alert:
     """One alert row: what kind, how severe, about which resource, and the details to act on."""
 
-    kind: Literal["failed_run", "stale", "quality_drop", "denials", "chain"]
+    kind: Literal["failed_run", "stale", "not_fresh", "source_problems", "quality_drop", "denials", "chain"]
     severity: Literal["critical", "warning"]
     resource: str | None
     detail: str
@@ -119,6 +119,22 @@ def _quality_drops(session: Session, resource: str) -> list[Alert]:
     return alerts
 
 
+def _health_alerts(row: dict[str, Any]) -> list[Alert]:
+    """A resource with nothing published, and a run whose source refused files, are alerts too."""
+    alerts = []
+    if row["freshness"] in ("unpublished", "nothing_accepted"):
+        zh = "；".join(one_language(why) for why in row["reasons"])
+        alerts.append(
+            Alert("not_fresh", "warning", row["resource"], "; ".join(row["reasons"]), row["last_finished"], zh)
+        )
+    if row["last_status"] == "succeeded_with_problems":
+        why = "; ".join(f"{p.get('name')}: {p.get('reason')}" for p in row["problems"][:5])
+        zh = label("alert_text_source_problems", "zh", run=row["last_run_id"], n=len(row["problems"]))
+        alerts.append(Alert("source_problems", "warning", row["resource"], f"{row['last_run_id']}: {why}",
+                            row["last_finished"], zh))  # fmt: skip
+    return alerts
+
+
 def collect_alerts(
     session: Session,
     *,
@@ -182,6 +198,7 @@ def collect_alerts(
                     ),
                 )
             )
+        alerts.extend(_health_alerts(row))
         alerts.extend(_quality_drops(session, row["resource"]))
     denials = session.execute(
         select(ExchangeEvent.client, func.count())

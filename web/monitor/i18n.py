@@ -20,6 +20,7 @@ __all__ = [
     "coded",
     "field_label",
     "label",
+    "one_language",
     "party_label",
     "pick_lang",
     "resource_label",
@@ -66,6 +67,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "version": ("版本", "Version"),
     "freshness": ("时效", "Freshness"),
     "fresh": ("及时", "fresh"),
+    "unpublished": ("尚无发布版本", "no published version"),
+    "nothing_accepted": ("无一入库", "nothing accepted"),
+    "succeeded_with_problems": ("成功但有问题", "succeeded with problems"),
     "overdue": ("已超期", "overdue"),
     "overdue_by": ("超期", "overdue by"),
     "succeeded": ("成功", "succeeded"),
@@ -119,6 +123,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_alerts": ("无告警", "No alerts"),
     "alert_failed_run": ("采集失败", "Failed run"),
     "alert_stale": ("数据超期未更新", "Stale resource"),
+    "alert_not_fresh": ("数据未及时发布", "Nothing published"),
+    "alert_source_problems": ("采集成功但有问题", "Succeeded with problems"),
     "alert_quality_drop": ("质量评分下降", "Quality drop"),
     "alert_denials": ("拒绝访问激增", "Denied-access spike"),
     "alert_chain": ("交换日志哈希链断裂", "Exchange-log chain break"),
@@ -234,6 +240,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "过去一小时拒绝访问 {total} 次（阈值 {threshold} 次）：{by}",
         "{total} denied in the last hour (> {threshold}): {by}",
     ),
+    "alert_text_source_problems": ("运行 {run} 成功，但源系统有 {n} 个文件被拒收", ""),
     "alert_text_stale": ("已超期 {hours} 小时未更新（最近成功：{last}）", "overdue by {hours} h (last success {last})"),
     "alert_text_quality_drop": ("{dimension}：版本 {old_version} {old} → 版本 {new_version} {new}", ""),
     "alert_text_failed_run": ("运行 {run}（{stage}阶段）失败：{reason}", "{run} ({stage}): {reason}"),
@@ -377,6 +384,14 @@ def label(key: str, lang: Lang = "zh", /, **params: object) -> str:
 def texts(prefix: str, lang: Lang = "zh") -> dict[str, str]:
     """Every text whose key starts with `prefix`, keyed without it (for templates that read `t.name`)."""
     return {key.removeprefix(prefix): label(key, lang) for key in LABELS if key.startswith(prefix)}
+
+
+def one_language(text: str | None, lang: Lang = "zh") -> str:
+    """The part of a "中文 — English" text in `lang` (texts without the separator pass as they are)."""
+    if not text or " — " not in text:
+        return text or ""
+    zh, _, en = text.partition(" — ")
+    return en if lang == "en" else zh
 
 
 def coded(prefix: str, code: str | None, lang: Lang = "zh") -> str:

@@ -11,8 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas import load_all
-
 __all__ = ["CSV_COLUMNS", "csv_chunks", "quarantine_rows", "reason_counts"]
 
 CSV_COLUMNS = (
@@ -32,9 +30,13 @@ CSV_COLUMNS = (
 
 
 def _table(resource: str) -> pa.Table:
-    from govhub.delivery_runner import open_lake
+    """The open quarantined rows (rejected, pending, warned): not those a later recheck already resolved."""
+    from govhub.db import session_scope
+    from govhub.pipeline.pending import open_rows
+    from govhub.pipeline.resources import open_resource
 
-    return open_lake().quarantine(load_all()[resource]).read()
+    with session_scope() as session:
+        return open_rows(open_resource(resource), session, verdicts=("rejected", "pending", "warned"))
 
 
 def quarantine_rows(resources: list[str], *, rule: str | None = None, field: str | None = None) -> list[dict[str, Any]]:
