@@ -14,17 +14,23 @@ Usage::
     )
 
 `reason` is None when valid, else "malformed", "key_id", "signature" or "request_hash".
+`request` may be exactly the JSON body you posted: "item" (from the URL) and "params" ({}) are
+filled in before hashing, as the hub does.
 
-How a seal works (format govhub-seal/1):
+How a seal works (format govhub-seal/2; H = SM3 for sm2 seals, SHA-256 for ed25519 seals):
 1. Parse the JSON; refuse duplicate keys and NaN/Infinity.
-2. The signed bytes are the canonical JSON of the document with only seal.signature removed.
    Canonical JSON = RFC 8785 (JCS): keys sorted by UTF-16 code units, no whitespace, UTF-8,
    only `"`, `\\` and U+0000..U+001F escaped, numbers as ECMAScript prints them.
-3. key_id = first 16 hex of SM3 (sm2) or SHA-256 (ed25519) of the public key's DER
-   (SubjectPublicKeyInfo, i.e. the base64 body of the PEM).
-4. sm2: SM2 (GB/T 32918.2) over SM3(Z || message) with user id "1234567812345678";
+2. leaf = H(0x00 || canonical JSON of the document without "seal").
+3. Walk seal.path from the leaf (RFC 9162 section 2.1.3.2, with node = H(0x01 || left || right))
+   using seal.leaf_index and seal.tree_size; the result must equal seal.root.
+4. The signature covers canonical JSON of {"format", "algorithm", "key_id", "tree_size", "root"}.
+   sm2: SM2 (GB/T 32918.2) over SM3(Z || message) with user id "1234567812345678";
    signature is DER SEQUENCE {r, s}, base64. ed25519: RFC 8032, 64 bytes, base64.
-5. request_hash = SM3 (sm2) / SHA-256 (ed25519) hex of the canonical JSON of the request.
+5. key_id = first 16 hex of H of the public key's DER (SubjectPublicKeyInfo: the PEM's base64 body).
+6. request_hash = H hex of the canonical JSON of the request (with item and params filled in).
+The older format govhub-seal/1 (seal.signed present, no tree) signs the canonical JSON of the
+document with only seal.signature removed; it is still accepted.
 """
 
 from __future__ import annotations
@@ -35,12 +41,15 @@ import json
 import re
 from decimal import Decimal
 
-SEAL_FORMAT = "govhub-seal/1: canonical_json(document without seal.signature)"
+SEAL_FORMAT = "govhub-seal/2"
+SEAL_FORMAT_V1 = "govhub-seal/1: canonical_json(document without seal.signature)"
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 OID_ED25519 = bytes.fromhex("06032b6570")
 OID_SM2_CURVE = bytes.fromhex("06082a811ccf5501822d")
 TOP = {"answer", "item", "version", "issued_at", "request_hash", "seal"}
-SEAL = {"algorithm", "key_id", "signed", "signature"}
+SEAL_V1 = {"algorithm", "key_id", "signed", "signature"}
+SEAL_V2 = {"format", "algorithm", "key_id", "tree_size", "leaf_index", "path", "root", "signature"}
+HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def check_sealed_answer(document_json, public_key_pem, request=None):
@@ -52,8 +61,13 @@ def check_sealed_answer(document_json, public_key_pem, request=None):
         if not isinstance(doc, dict) or set(doc) != TOP or not isinstance(doc["seal"], dict):
             raise ValueError("fields are not exactly " + ", ".join(sorted(TOP)))
         seal = doc["seal"]
-        if set(seal) != SEAL or seal["signed"] != SEAL_FORMAT:
+        v2 = "format" in seal
+        if v2 and (set(seal) != SEAL_V2 or seal["format"] != SEAL_FORMAT):
+            raise ValueError("seal fields or format are not govhub-seal/2")
+        if not v2 and (set(seal) != SEAL_V1 or seal["signed"] != SEAL_FORMAT_V1):
             raise ValueError("seal fields or format are not govhub-seal/1")
+        if v2 and not _tree_fields_ok(seal):
+            raise ValueError("seal tree_size, leaf_index, path or root has the wrong type")
         if not (isinstance(doc["answer"], dict) and isinstance(doc["item"], str) and doc["item"]):
             raise ValueError("answer or item has the wrong type")
         if type(doc["version"]) is not int or doc["version"] < 0:
@@ -62,14 +76,20 @@ def check_sealed_answer(document_json, public_key_pem, request=None):
             r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", doc["issued_at"]
         ):
             raise ValueError("issued_at is not UTC ISO-8601")
-        if not isinstance(doc["request_hash"], str) or not re.fullmatch(r"[0-9a-f]{64}", doc["request_hash"]):
+        if not isinstance(doc["request_hash"], str) or not HEX64.fullmatch(doc["request_hash"]):
             raise ValueError("request_hash is not 64 hex")
         if seal["algorithm"] not in ("sm2", "ed25519") or not isinstance(seal["signature"], str):
             raise ValueError("unknown algorithm or signature type")
+        if not isinstance(seal["key_id"], str) or not re.fullmatch(r"[0-9a-f]{16}", seal["key_id"]):
+            raise ValueError("seal.key_id is not 16 hex")
         signature = base64.b64decode(seal["signature"], validate=True)
         if base64.b64encode(signature).decode() != seal["signature"]:
             raise ValueError("signature is not canonical base64")
-        signed = canonical({**doc, "seal": {k: v for k, v in seal.items() if k != "signature"}})
+        if v2:
+            leaf = canonical({k: v for k, v in doc.items() if k != "seal"})
+            signed = canonical({k: seal[k] for k in ("format", "algorithm", "key_id", "tree_size", "root")})
+        else:
+            signed = canonical({**doc, "seal": {k: v for k, v in seal.items() if k != "signature"}})
     except (ValueError, TypeError, OverflowError) as e:  # json, base64, unicode errors are ValueErrors
         return False, "malformed", f"not a valid govhub sealed answer: {e}"
 
@@ -77,11 +97,22 @@ def check_sealed_answer(document_json, public_key_pem, request=None):
     key_id = _digest(spki, algorithm)[:16]
     if seal["algorithm"] != algorithm or seal["key_id"] != key_id:
         return False, "key_id", f"sealed with {seal['algorithm']} key {seal['key_id']}, not by key {key_id}"
+    if v2:
+        leaf_hash = _hash(b"\x00" + leaf, algorithm)
+        path = [bytes.fromhex(p) for p in seal["path"]]
+        if _root_from_path(leaf_hash, seal["leaf_index"], seal["tree_size"], path, algorithm) != seal["root"]:
+            return False, "signature", "the signature does not match the content (the answer is not in the signed tree)"
     valid = _sm2_verify(public, signature, signed) if algorithm == "sm2" else _ed25519_verify(public, signature, signed)
     if not valid:
         return False, "signature", "the signature does not match the content"
-    if request is not None and _digest(canonical(request), algorithm) != doc["request_hash"]:
-        return False, "request_hash", "the answer was sealed for a different request"
+    if request is not None:
+        if not isinstance(request, dict):
+            return False, "request_hash", "the request given is not a JSON object"
+        bound = {"item": doc["item"], **request}
+        if bound.get("params") is None:
+            bound["params"] = {}
+        if _digest(canonical(bound), algorithm) != doc["request_hash"]:
+            return False, "request_hash", "the answer was sealed for a different request"
     return True, None, f"valid seal by {algorithm} key {key_id}"
 
 
@@ -144,6 +175,36 @@ def _digest(data, algorithm):
     from gmssl import func, sm3
 
     return sm3.sm3_hash(func.bytes_to_list(data))
+
+
+def _hash(data, algorithm):
+    return bytes.fromhex(_digest(data, algorithm))
+
+
+def _tree_fields_ok(seal):
+    size, index, path = seal["tree_size"], seal["leaf_index"], seal["path"]
+    return (
+        type(size) is int and 1 <= size <= 2**32 and type(index) is int and 0 <= index < size
+        and isinstance(seal["root"], str) and HEX64.fullmatch(seal["root"]) is not None
+        and isinstance(path, list) and len(path) <= 64
+        and all(isinstance(p, str) and HEX64.fullmatch(p) for p in path)
+    )  # fmt: skip
+
+
+def _root_from_path(leaf, index, size, path, algorithm):
+    """RFC 9162 section 2.1.3.2: the root hex that `path` proves for `leaf` at `index`, or None."""
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = _hash(b"\x01" + p + r, algorithm)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = _hash(b"\x01" + r + p, algorithm)
+        fn, sn = fn >> 1, sn >> 1
+    return r.hex() if sn == 0 else None
 
 
 def _read_public_key(pem):

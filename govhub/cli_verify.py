@@ -16,13 +16,17 @@ verify_app = typer.Typer(help="数据核验 — verification questions with seal
 seal_app = typer.Typer(help="电子签章 — check sealed answers offline.", no_args_is_help=True)
 
 
-def _pairs(values: list[str] | None, what: str) -> dict[str, Any]:
-    """key=value arguments; a value that parses as a JSON number stays a number (params such as years=3)."""
+def _pairs(values: list[str] | None, what: str, *, numbers: bool = True) -> dict[str, Any]:
+    """key=value arguments; with `numbers`, a value that parses as a JSON number stays a number (params such
+    as years=3). Subject fields are always text: an all-digit ID number must not become an integer."""
     out: dict[str, Any] = {}
     for pair in values or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{what} '{pair}' must be key=value")
+        if not numbers:
+            out[key] = value
+            continue
         try:
             parsed = json.loads(value)
             out[key] = parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else value
@@ -31,16 +35,28 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
-def _service(algorithm: str) -> Any:
+def _algorithm(chosen: str | None) -> str:
+    """The seal algorithm: the option when given, else GOVHUB_SEAL_ALGORITHM."""
+    from govhub.settings import get_settings
+
+    if chosen is not None and chosen not in ("sm2", "ed25519"):
+        raise typer.BadParameter(f"--algorithm must be sm2 or ed25519, got {chosen!r}")
+    return chosen or get_settings().seal_algorithm
+
+
+def _service(algorithm: str | None) -> Any:
     from exchange.crypto import load_or_create_signer
     from exchange.verify import ServingStore, VerificationService
     from govhub.db import get_engine, migrate
+    from govhub.hub_secrets import hub_secret
     from govhub.settings import get_settings
 
     migrate()
     home = get_settings().resolved_home
-    signer = load_or_create_signer(home / "keys", algorithm=algorithm)  # type: ignore[arg-type]
-    return VerificationService(store=ServingStore(home), signer=signer, engine=get_engine())
+    signer = load_or_create_signer(home / "keys", algorithm=_algorithm(algorithm))  # type: ignore[arg-type]
+    return VerificationService(
+        store=ServingStore(home), signer=signer, engine=get_engine(), link_secret=hub_secret("answer-link", home=home)
+    )
 
 
 @verify_app.command("ask")
@@ -54,10 +70,12 @@ def ask(
     param: Annotated[list[str] | None, typer.Option("--param", help="Parameter key=value (repeat).")] = None,
     url: Annotated[str | None, typer.Option(help="Ask a running hub (http://host:port) instead of in-process.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the sealed answer to this file.")] = None,
-    algorithm: Annotated[str, typer.Option(help="In-process only: seal algorithm (sm2 or ed25519).")] = "sm2",
+    algorithm: Annotated[
+        str | None, typer.Option(help="In-process only: seal algorithm (default GOVHUB_SEAL_ALGORITHM).")
+    ] = None,
 ) -> None:
     """Ask one verification question (in-process or over HTTP) and print the sealed answer."""
-    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject")}
+    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject", numbers=False)}
     if param:
         body["params"] = _pairs(param, "--param")
     if url:
@@ -128,7 +146,9 @@ def seed_clients() -> None:
 
 @verify_app.command("demo")
 @friendly
-def demo(algorithm: Annotated[str, typer.Option(help="sm2 or ed25519")] = "sm2") -> None:
+def demo(
+    algorithm: Annotated[str | None, typer.Option(help="sm2 or ed25519 (default GOVHUB_SEAL_ALGORITHM)")] = None,
+) -> None:
     """Run the three scripted approval flows over the current lake (after `govhub ingest`)."""
     from exchange.verify.demo import run_approval_flows
     from govhub.db import get_engine, migrate
@@ -139,7 +159,7 @@ def demo(algorithm: Annotated[str, typer.Option(help="sm2 or ed25519")] = "sm2")
     settings = get_settings()
     lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
     results = run_approval_flows(
-        home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=algorithm,  # type: ignore[arg-type]
+        home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
         echo=console.print,
     )  # fmt: skip
     if not all(r["offline_ok"] for r in results):
@@ -153,7 +173,10 @@ def seal_verify(
         Path | None, typer.Option("--public-key", help="PEM file (default: the hub key under GOVHUB_HOME/keys).")
     ] = None,
     request: Annotated[
-        Path | None, typer.Option(help="JSON file of the request you sent (checks the binding).")
+        Path | None,
+        typer.Option(
+            help="JSON file of the request body you sent (checks the binding; item and params are filled in)."
+        ),
     ] = None,
 ) -> None:
     """Check a sealed answer offline; exit 0 when valid, 1 (with the reason) when not."""

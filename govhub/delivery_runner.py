@@ -7,20 +7,15 @@ they never assemble settings, lake or secrets themselves.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
+from govhub.hub_secrets import hub_secret
 from govhub.lineage import emit_deliveries
 from govhub.settings import Settings, get_settings
 
 __all__ = ["delivery_secret", "open_lake", "run_deliveries"]
 
 log = logging.getLogger(__name__)
-
-_SECRET_BYTES = 32
 
 
 def delivery_secret(settings: Settings | None = None) -> bytes:
@@ -30,20 +25,7 @@ def delivery_secret(settings: Settings | None = None) -> bytes:
     pseudonymous keys (their upserts would no longer match). Back it up with the signing keys.
     """
     settings = settings or get_settings()
-    path = settings.resolved_home / "keys" / "delivery.secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".delivery.secret-")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_bytes(_SECRET_BYTES))
-            os.link(tmp, path)  # atomic and exclusive: a run starting at the same time keeps the first secret
-            log.warning("created the delivery pseudonym secret at %s; back it up", path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return Path(path).read_bytes()
+    return hub_secret("delivery", home=settings.resolved_home)
 
 
 def open_lake(settings: Settings | None = None) -> Any:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from sqlalchemy import Connection, Engine, String, func, insert, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 
@@ -42,6 +42,20 @@ _FIELDS = (
     "started_at", "finished_at", "details",
 )  # fmt: skip
 _MANAGER = ExchangeEvent._sa_class_manager
+# the statements of every append, built once: SQLAlchemy memoises a statement's cache key on the object, so
+# a rebuilt statement with literal values re-derives it each time (~1 ms a group commit measured under load)
+_CREATE_HEAD = {
+    "postgresql": postgresql.insert(_HEAD).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_HEAD).on_conflict_do_nothing(),
+}
+_CREATE_HEAD_OTHER = insert(_HEAD).prefix_with("IGNORE")
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()
+_INSERT_EVENTS = insert(_EVENTS)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == _HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), updated_at=bindparam("new_time"))
+)
 _MAX_LEN = {c.name: c.type.length for c in _EVENTS.columns if isinstance(c.type, String) and c.type.length}
 
 
@@ -119,15 +133,9 @@ class ExchangeLog:
     def _lock_head(self, tx: Connection | Session) -> tuple[int, str]:
         """Create the head row if needed, lock it, return (seq, hash) of the newest event."""
         values = {"id": _HEAD_ID, "seq": 0, "hash": GENESIS_HASH, "updated_at": utcnow()}
-        name = self.dialect
-        if name == "postgresql":
-            stmt = postgresql.insert(_HEAD).values(values).on_conflict_do_nothing()
-        elif name == "sqlite":  # a write first: takes SQLite's writer lock before we read the head
-            stmt = sqlite.insert(_HEAD).values(values).on_conflict_do_nothing()
-        else:
-            stmt = insert(_HEAD).values(values).prefix_with("IGNORE")
-        tx.execute(stmt)
-        row = tx.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()).one()
+        # on SQLite the write comes first: it takes the writer lock before we read the head
+        tx.execute(_CREATE_HEAD.get(self.dialect, _CREATE_HEAD_OTHER), values)
+        row = tx.execute(_READ_HEAD).one()
         return int(row.seq), str(row.hash)
 
     # -- appending ----------------------------------------------------------------------------------
@@ -166,8 +174,8 @@ class ExchangeLog:
                 }
                 row["hash"] = prev = event_hash(row)
                 rows.append(row)
-            tx.execute(insert(_EVENTS), rows)
-            tx.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=seq, hash=prev, updated_at=now))
+            tx.execute(_INSERT_EVENTS, rows)
+            tx.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev, "new_time": now})
             if self.signer is not None and start // self.checkpoint_every != seq // self.checkpoint_every:
                 self._sign(tx, seq, prev)
         return [_detached(row) for row in rows]

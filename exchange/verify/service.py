@@ -8,8 +8,11 @@ Answers are sealed (`exchange.seal`) and name the serving-store version they wer
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,11 +20,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from exchange.crypto import Signer, canonical_json, sm3_hex
-from exchange.seal import VerifyResult, seal_answer, verify_sealed
+from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
@@ -49,19 +53,15 @@ def subject_hash(subject: Any) -> str | None:
 
 
 def build_request(item: str, body: Mapping[str, Any], *, batch: bool = False) -> dict[str, Any]:
-    """The request object a seal's request_hash covers: the item plus the body members as sent.
+    """The request a seal's request_hash covers: `canonical_request` of the body members as sent.
 
-    ``{"item", "case_number", "purpose", "subject" (or "subjects" for a batch), "params"}``, with
-    `params` defaulting to {}. An approval system rebuilds it from what it sent to check the binding.
+    ``{"item", "case_number", "purpose", "subject" (or "subjects" for a batch), "params"}``: the item from
+    the URL, `params` defaulting to {}. An approval system that saved the body it posted checks the
+    binding with that body alone; `verify_sealed` and the reference checker complete it the same way.
     """
     key = "subjects" if batch else "subject"
-    return {
-        "item": item,
-        "case_number": body.get("case_number"),
-        "purpose": body.get("purpose"),
-        key: body.get(key),
-        "params": body.get("params") or {},
-    }
+    members = {name: body[name] for name in ("case_number", "purpose", key, "params") if name in body}
+    return canonical_request(members, item=item)
 
 
 class VerificationService:
@@ -69,6 +69,8 @@ class VerificationService:
 
     `store` serves the data, `signer` seals, `engine` holds clients, the exchange log and issued answers.
     `today` gives the issuing date in Beijing time (rules default their date parameters to it).
+    `link_secret` keys the unguessable links to the printable pages (`answer_page_token`); without
+    one a random secret is drawn, so links then hold only for this process.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class VerificationService:
         limiter: RateLimiter | None = None,
         writer: LogWriter | None = None,
         today: Callable[[], date] | None = None,
+        link_secret: bytes | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -91,6 +94,7 @@ class VerificationService:
         self.limiter = limiter or RateLimiter()
         self.writer = writer or LogWriter(engine, signer=signer)
         self._today = today or (lambda: datetime.now(_BEIJING).date())
+        self._link_secret = link_secret or secrets.token_bytes(32)
 
     # -- catalogue and keys ------------------------------------------------------------------------
 
@@ -113,12 +117,49 @@ class VerificationService:
         return verify_sealed(document, public_key_pem=self.signer.public_key_pem(), request=request)
 
     def answer_document(self, answer_id: str) -> dict[str, Any] | None:
-        """A sealed answer issued earlier, by its id (for the counter page), or None."""
+        """A sealed answer issued earlier, by its id, or None (no access check: callers decide who may see it)."""
+        record = self._answer_record(answer_id)
+        return None if record is None else json.loads(record.document)
+
+    def answer_for_client(self, answer_id: str, *, client_key: str | None) -> tuple[int, dict[str, Any]]:
+        """(status, document) of an answer for the client that asked it: 401 without a valid key, and 404
+        for an unknown id or another client's answer (so ids cannot be probed); refusals are logged."""
+        started = time.perf_counter()
+        client = self.clients.authenticate(client_key) if client_key else None
+        record = self._answer_record(answer_id) if client is not None else None
+        if client is not None and record is not None and record.client_id == client.id:
+            return 200, json.loads(record.document)
+        if client is None:
+            code = "missing_key" if not client_key else "invalid_key"
+            error = VerificationError(401, code, "send the asking client's key in the X-Client-Key header")
+        else:
+            code = "answer_not_found" if record is None else "answer_of_another_client"
+            error = VerificationError(404, "answer_not_found", "no answer with this id was issued to this client")
+        state = {"client": client, "item": None, "body": None, "version": None, "answer_id": answer_id[:36]}
+        status = 403 if code == "answer_of_another_client" else error.status  # the log tells what the 404 hides
+        event = self._event(state, "answers", status, code, None, started, {"read": "answer", "answered": error.status})
+        try:
+            self.writer.write([event])
+        except Exception:  # the refusal stands; the failure goes to the application log
+            log.exception("a refused answer read could not be written to the exchange log")
+        return error.status, error.body()
+
+    def answer_page_token(self, answer_id: str) -> str:
+        """The secret part of the printable page's link: HMAC-SHA256(link secret, answer id), 128 bits as hex."""
+        mac = hmac.new(self._link_secret, b"govhub-answer-page|" + answer_id.encode("utf-8"), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def answer_for_page(self, answer_id: str, token: str) -> dict[str, Any] | None:
+        """The answer behind a printable-page link, or None when the id is unknown or the token is not its own."""
+        if not hmac.compare_digest(self.answer_page_token(answer_id), token.encode("ascii", "replace").decode()):
+            return None
+        return self.answer_document(answer_id)
+
+    def _answer_record(self, answer_id: str) -> VerificationAnswerRecord | None:
         if len(answer_id) > 36:
             return None
-        with Session(self.engine) as session:
-            row = session.get(VerificationAnswerRecord, answer_id)
-            return None if row is None else json.loads(row.document)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(VerificationAnswerRecord, answer_id)
 
     # -- asking ------------------------------------------------------------------------------------
 
@@ -138,22 +179,32 @@ class VerificationService:
         when the log cannot be written, the answer is withheld (503 log_unavailable).
         `sealed=False` returns the same answer without a seal (benchmark baseline only).
         """
+        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
+        try:
+            self.writer.write(events, answers, signer=self.signer)
+        except Exception:
+            return self._log_unavailable(item_code)
+        return status, document
+
+    def _outcome(
+        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool
+    ) -> tuple[int, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """(status, document, events to log, answers to seal and keep) of one request."""
         started = time.perf_counter()
         state: dict[str, Any] = {"client": None, "item": None, "body": None, "hashes": [None], "version": None}
         try:
-            status, document, events, answers = self._answer(item_code, client_key, body, batch, sealed, state)
+            status, document, outcomes, answers = self._answer(item_code, client_key, body, batch, sealed, state)
         except VerificationError as e:
-            status, document, answers = e.status, e.body(), []
-            events = [self._event(state, item_code, status, e.code, h, started) for h in state["hashes"]]
-        else:
-            events = [self._event(state, item_code, status, None, h, started, extra) for h, extra in events]
-        try:
-            self.writer.write(events, answers)
-        except Exception:
-            log.exception("verification of %s not answered: the exchange log could not be written", item_code)
-            error = VerificationError(503, "log_unavailable", "the exchange log is unavailable; try again later")
-            return error.status, error.body()
-        return status, document
+            events = [self._event(state, item_code, e.status, e.code, h, started) for h in state["hashes"]]
+            return e.status, e.body(), events, []
+        events = [self._event(state, item_code, status, None, h, started, extra) for h, extra in outcomes]
+        return status, document, events, answers
+
+    @staticmethod
+    def _log_unavailable(item_code: str) -> tuple[int, dict[str, Any]]:
+        log.exception("verification of %s not answered: the exchange log could not be written", item_code)
+        error = VerificationError(503, "log_unavailable", "the exchange log is unavailable; try again later")
+        return error.status, error.body()
 
     def _answer(
         self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool, state: dict[str, Any]
@@ -222,18 +273,14 @@ class VerificationService:
         else:
             answer.update(results[0])
         request = build_request(item.code, parsed, batch=batch)
-        if sealed:
-            document: dict[str, Any] = dict(
-                seal_answer(self.signer, request=request, answer=answer, item=item.code, version=snap.version)
-            )
-        else:
-            document = {"answer": answer, "item": item.code, "version": snap.version}
+        document = prepare_answer(
+            request=request, answer=answer, item=item.code, version=snap.version, algorithm=self.signer.algorithm
+        )
         answers = []
-        if sealed:
+        if sealed:  # the log writer seals it with the others of its group commit (one signature per tree)
             answers.append({
                 "answer_id": answer_id, "client_id": client.id, "item": item.code, "case_number": case_number,
-                "version": snap.version, "issued_at": document["issued_at"],
-                "document": canonical_json(document).decode("utf-8"),
+                "version": snap.version, "issued_at": document["issued_at"], "document": document,
             })  # fmt: skip
         state["case_number"], state["purpose"], state["answer_id"] = case_number, purpose, answer_id
         events = [(h, {"match": r.get("match") if r else None, "index": i} if batch else {}) for i, (h, r) in
@@ -294,7 +341,7 @@ def _parse_body(body: Any) -> tuple[dict[str, Any] | None, VerificationError | N
     if len(body) > MAX_BODY_BYTES:
         return None, VerificationError(422, "too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        parsed = json.loads(body)
+        parsed = orjson.loads(body)  # strict: NaN, lone surrogates and over-deep nesting are malformed too
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays or objects nested too deep
         return None, VerificationError(422, "malformed_json", "the request body is not JSON")
     if not isinstance(parsed, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,24 @@ def test_parsers_read_the_scripts_output() -> None:
     assert modes == [("sm2/commit", "sealed"), ("ed25519/queued", "batch100")]
     assert parsed["rows"][1]["p99"] == 674.5 and parsed["rows"][1]["non2xx"] == 2
     assert parsed["in_process"] == "lookup_us 18.000, seal_ms 0.560"
+    rows = [
+        {"code": "before", "db": "sqlite", "mode": "sm2/commit", "scenario": "single", "answers_s": 2600.0,
+         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
+        {"code": "after", "db": "postgresql", "mode": "sm2/commit", "scenario": "single", "answers_s": 2600.0,
+         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
+        {"code": "after", "db": "sqlite", "mode": "sm2/queued", "scenario": "single", "answers_s": 2600.0,
+         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
+        {"code": "after", "db": "sqlite", "mode": "sm2/commit", "scenario": "single", "answers_s": 2500.0,
+         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 1000, "logged": 999, "cpu_ms": 0.8, "load": "0.5"},
+    ]  # fmt: skip
+    result = report.parse_verify("noise\nRESULT-JSON " + json.dumps({"rows": rows, "in_process": {"seal_sm2_ms": 0.3}}))
+    assert result["in_process"] == "seal_sm2_ms 0.300" and len(result["rows"]) == 4
+    judged = report.durable_sm2(result["rows"])  # the goal's row: current code, SQLite, SM2, committed first
+    assert judged == rows[3]
+    assert report.verify_status(judged)[0] is False  # one answer missing from the log fails it, fast or not
+    assert report.verify_status({**judged, "logged": 1000})[0] is True
+    part = {"persons": 10, "measured_at": "now", "loadavg": "1.0", "rows": rows, "in_process": ""}
+    assert "**MISS**" in report.render_verify(part) and "999/1,000 in the log" in report.render_verify(part)
     delivery = (
         f"1% change to 10, incremental  median {7.8:7.2f} s  peak RSS {630:6.0f} MB ({10000:,} rows each)\n"
         f"full snapshot to the same 10        {164.3:7.2f} s  peak RSS {1140:6.0f} MB ({1000000:,} rows each)\n"

@@ -15,7 +15,10 @@ import pytest
 from exchange.crypto import SealError, Signer, canonical_json, load_or_create_signer, sha256_hex, sm3_hex
 from exchange.seal import (
     SEAL_FORMAT,
+    canonical_request,
+    leaf_bytes,
     request_hash,
+    root_message,
     seal_answer,
     serialize_sealed,
     signed_bytes,
@@ -53,19 +56,24 @@ def test_document_shape(signer: Signer, sealed: dict) -> None:
     assert sealed["answer"] == {"match": True, "人员状态": "正常", "注册资本(万元)": "12.50", "checked": 1.5}
     assert sealed["issued_at"] == "2026-05-01T08:00:00.123Z"
     digest = sm3_hex if signer.algorithm == "sm2" else sha256_hex
-    assert (
-        sealed["request_hash"] == digest(canonical_json(REQUEST)) == request_hash(REQUEST, algorithm=signer.algorithm)
-    )
-    assert sealed["seal"]["algorithm"] == signer.algorithm
-    assert sealed["seal"]["key_id"] == signer.key_id
-    assert sealed["seal"]["signed"] == SEAL_FORMAT
+    bound = canonical_request(REQUEST, item="person.status")
+    assert bound == REQUEST | {"params": {}}  # the request's own item kept, params defaulted
+    assert sealed["request_hash"] == digest(canonical_json(bound)) == request_hash(bound, algorithm=signer.algorithm)
+    seal = sealed["seal"]
+    assert (seal["format"], seal["algorithm"], seal["key_id"]) == (SEAL_FORMAT, signer.algorithm, signer.key_id)
+    assert (seal["tree_size"], seal["leaf_index"], seal["path"]) == (1, 0, [])  # sealed alone: a tree of one
     json.dumps(sealed)  # plain JSON types only: any serialiser can store it
 
 
-def test_signature_covers_everything_but_itself(signer: Signer, sealed: dict) -> None:
-    expected = dict(sealed, seal={k: v for k, v in sealed["seal"].items() if k != "signature"})
-    assert signed_bytes(sealed) == canonical_json(expected)
-    assert b'"key_id"' in signed_bytes(sealed) and b'"algorithm"' in signed_bytes(sealed)
+def test_a_tree_of_one_signs_its_leaf(signer: Signer, sealed: dict) -> None:
+    """The leaf covers everything but the seal; the signature covers format, key, tree size and root."""
+    digest = sm3_hex if signer.algorithm == "sm2" else sha256_hex
+    assert leaf_bytes(sealed) == canonical_json({k: v for k, v in sealed.items() if k != "seal"})
+    assert sealed["seal"]["root"] == digest(b"\x00" + leaf_bytes(sealed))
+    assert signed_bytes(sealed) == root_message(
+        algorithm=signer.algorithm, key_id=signer.key_id, tree_size=1, root=sealed["seal"]["root"]
+    )
+    assert b'"key_id"' in signed_bytes(sealed) and b'"govhub-seal/2"' in signed_bytes(sealed)
 
 
 @pytest.mark.parametrize("form", ["dict", "canonical-bytes", "pretty-str"])
@@ -168,7 +176,11 @@ def test_request_binding(signer: Signer, sealed: dict) -> None:
     [
         pytest.param(lambda d: d.pop("item"), r"missing \['item'\]", id="missing-field"),
         pytest.param(lambda d: d.update(note="x"), r"unexpected \['note'\]", id="extra-field"),
-        pytest.param(lambda d: d["seal"].update(signed="other"), "unknown seal format", id="format"),
+        pytest.param(lambda d: d["seal"].update(format="other"), "unknown seal format", id="format"),
+        pytest.param(lambda d: d["seal"].update(leaf_index=1), "leaf_index is off the tree", id="leaf-index"),
+        pytest.param(lambda d: d["seal"].update(tree_size=0), "tree_size is not a positive", id="tree-size"),
+        pytest.param(lambda d: d["seal"].update(path=["AB"]), "path is not a list of 64-hex", id="path"),
+        pytest.param(lambda d: d["seal"].update(root="0" * 63), "root is not 64 hex", id="root"),
         pytest.param(lambda d: d["seal"].update(algorithm="rsa"), "unknown seal algorithm 'rsa'", id="algorithm"),
         pytest.param(lambda d: d.update(version="3"), "version is not a non-negative integer", id="version"),
         pytest.param(lambda d: d.update(issued_at="2026-05-01 08:00"), "issued_at is not UTC", id="issued_at"),

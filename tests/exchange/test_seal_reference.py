@@ -50,6 +50,7 @@ def _tampered(document: bytes) -> list[bytes]:
         (("issued_at",), "2020-01-01T00:00:00.000Z"),
         (("request_hash",), "f" * 64),
         (("seal", "key_id"), "0" * 16),
+        (("seal", "key_id"), "g" * 16),  # not hex: malformed for both (the reference once said key_id)
         (("seal", "signed"), "v2"),
     ]:
         changed = copy.deepcopy(doc)

@@ -47,3 +47,62 @@ def test_a_failed_commit_reaches_the_waiter(tmp_path: Path) -> None:
     writer.write([EVENT])  # the writer thread survives
     writer.close()
     assert ExchangeLog(engine).count() == 1
+
+
+def _prepared(signer, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    from exchange.seal import prepare_answer
+
+    return [
+        {"answer_id": f"00000000-0000-0000-0000-{i:012d}", "client_id": "t", "item": "person_alive",
+         "case_number": f"YY-{i}", "version": 1, "issued_at": "2026-05-01T08:00:00.000Z",
+         "document": prepare_answer(request={"case_number": f"YY-{i}"}, answer={"match": True}, item="person_alive",
+                                    version=1, algorithm=signer.algorithm)}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("durability", ["commit", "queued"])
+def test_answers_come_back_sealed_in_either_durability_and_are_stored_as_sealed(
+    tmp_path: Path, durability: str
+) -> None:
+    import json
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from exchange.crypto import load_or_create_signer
+    from exchange.seal import verify_sealed
+    from exchange.verify.clients import VerificationAnswerRecord
+
+    engine = make_engine(tmp_path / "hub.db")
+    signer = load_or_create_signer(tmp_path / "keys", algorithm="ed25519")
+    writer = LogWriter(engine, signer=signer, durability=durability)  # type: ignore[arg-type]
+    answers = _prepared(signer, 5)
+    writer.write([EVENT] * 5, answers, signer=signer)
+    assert all(verify_sealed(a["document"], public_key_pem=signer.public_key_pem()).ok for a in answers)
+    assert {a["document"]["seal"]["tree_size"] for a in answers} == {5}  # one request's answers: one tree
+    writer.close()
+    with Session(engine) as session:
+        stored = {r.answer_id: json.loads(r.document) for r in session.scalars(select(VerificationAnswerRecord))}
+    assert stored == {a["answer_id"]: a["document"] for a in answers}
+    with pytest.raises(ValueError, match="need the signer"):
+        LogWriter(engine).write([EVENT], _prepared(signer, 1))
+
+
+def test_a_failed_seal_reaches_the_waiter_and_nothing_is_logged(tmp_path: Path) -> None:
+    from exchange.crypto import load_or_create_signer
+
+    engine = make_engine(tmp_path / "hub.db")
+    signer = load_or_create_signer(tmp_path / "keys", algorithm="ed25519")
+
+    class Broken:
+        algorithm, key_id = signer.algorithm, signer.key_id
+
+        def sign(self, data: bytes) -> bytes:
+            raise RuntimeError("the signing device is unplugged")
+
+    writer = LogWriter(engine)
+    with pytest.raises(RuntimeError, match="unplugged"):
+        writer.write([EVENT], _prepared(signer, 1), signer=Broken())  # type: ignore[arg-type]
+    writer.close()
+    assert ExchangeLog(engine).count() == 0  # an answer that could not be sealed is neither returned nor logged

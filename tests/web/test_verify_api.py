@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -111,14 +112,45 @@ def test_batch_endpoint(client: TestClient, hub: ServedHub) -> None:
 def test_counter_page_prints_the_answer_with_a_qr_code_in_chinese_and_english(
     client: TestClient, hub: ServedHub
 ) -> None:
-    doc = post(client, hub, "entity_basic_info", body({"uscc": E_SHOP})).json()
-    answer_id = doc["answer"]["answer_id"]
-    page = client.get(f"/verify/answer/{answer_id}")
+    r = post(client, hub, "entity_basic_info", body({"uscc": E_SHOP}))
+    doc, answer_id = r.json(), r.json()["answer"]["answer_id"]
+    link = re.fullmatch(r'<(/verify/answer/[0-9a-f-]{36}/[0-9a-f]{32})>; rel="alternate"; type="text/html"',
+                        r.headers["link"])  # fmt: skip
+    assert link is not None and answer_id in link[1]
+    page = client.get(link[1])
     assert page.status_code == 200 and "<svg" in page.text and "数据核验结果" in page.text
     assert "机构名称" in page.text and "益阳市资阳区张三商行" in page.text and doc["seal"]["key_id"] in page.text
-    assert "Verification result" in client.get(f"/verify/answer/{answer_id}?lang=en").text
-    assert client.get(f"/api/verify/answers/{answer_id}").json() == doc
-    assert client.get("/verify/answer/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    assert "Verification result" in client.get(f"{link[1]}?lang=en").text
+
+
+def test_the_printable_page_needs_its_unguessable_link(client: TestClient, hub: ServedHub) -> None:
+    """The answer id is printed on the proof; the page needs the token only the asking client was given."""
+    r = post(client, hub, "person_alive", body({"id_number": P_ZHANG}))
+    answer_id = r.json()["answer"]["answer_id"]
+    token = r.headers["link"].split("/")[4].split(">")[0]
+    assert client.get(f"/verify/answer/{answer_id}").status_code == 404
+    for forged in ("0" * 32, token[:-1] + ("0" if token[-1] != "0" else "1"), "x", "令牌" * 16):
+        assert client.get(f"/verify/answer/{answer_id}/{forged}").status_code == 404
+    other = post(client, hub, "person_alive", body({"id_number": P_LI})).json()["answer"]["answer_id"]
+    assert client.get(f"/verify/answer/{other}/{token}").status_code == 404  # a token opens its own answer only
+
+
+def test_an_answer_is_read_back_only_with_the_asking_clients_key(client: TestClient, hub: ServedHub) -> None:
+    r = post(client, hub, "person_alive", body({"id_number": P_ZHANG}))
+    answer_id = r.json()["answer"]["answer_id"]
+    mine = client.get(f"/api/verify/answers/{answer_id}", headers={"X-Client-Key": hub.keys["all"]})
+    assert mine.status_code == 200 and mine.json() == r.json() and mine.headers["link"] == r.headers["link"]
+    nobody = client.get(f"/api/verify/answers/{answer_id}")
+    assert (nobody.status_code, nobody.json()["error"]["code"]) == (401, "missing_key")
+    forged = client.get(f"/api/verify/answers/{answer_id}", headers={"X-Client-Key": "all.forged"})
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_key")
+    other = client.get(f"/api/verify/answers/{answer_id}", headers={"X-Client-Key": hub.keys["narrow"]})
+    unknown = client.get(
+        f"/api/verify/answers/{'0' * 8}-0000-0000-0000-{'0' * 12}", headers={"X-Client-Key": hub.keys["narrow"]}
+    )
+    assert other.status_code == unknown.status_code == 404 and other.json() == unknown.json()  # nothing to probe
+    assert P_ZHANG not in other.text and "match" not in other.text
 
 
 def test_public_check_page_says_verified_or_why_not(client: TestClient, hub: ServedHub) -> None:
@@ -145,3 +177,17 @@ def test_the_chinese_check_page_says_why_in_chinese_with_no_raw_exception(client
         assert "不是有效的电子核验凭证" in verdict and "请粘贴凭证的全部 JSON 文本" in verdict
         assert "Error" not in verdict and "Expecting" not in verdict and "not a valid" not in verdict
     assert identifiers(good.split("<form")[0]) == set()
+
+
+def test_a_document_beyond_a_qr_codes_capacity_gets_a_note_not_an_error(
+    client: TestClient, hub: ServedHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inclusion proofs make batch answers longer; past 2,953 bytes the page says so instead of failing."""
+    from web.routes import verify as routes
+
+    assert routes._qr_svg(b"x" * 2900) is not None and routes._qr_svg(b"x" * 3000) is None
+    r = post(client, hub, "person_alive", body({"id_number": P_ZHANG}))
+    link = r.headers["link"].split(">", 1)[0].lstrip("<")
+    monkeypatch.setattr(routes, "_qr_svg", lambda data: None)
+    page = client.get(link)
+    assert page.status_code == 200 and 'id="seal-qr-missing"' in page.text and "二维码容量" in page.text

@@ -295,6 +295,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "verify_not_found": ("未找到该核验凭证", "No such answer"),
     "verify_lang": ("English", "中文"),
     "verify_found_no": ("未查到该对象", "no record"),
+    "verify_no_qr": (
+        "凭证内容超出二维码容量，请向审批系统索取凭证 JSON 后在核验页面粘贴验证。",
+        "The answer is too large for a QR code: check its JSON (from the approval system) on the check page.",
+    ),
     "verify_reason_malformed": ("不是有效的电子核验凭证", "not a sealed answer"),
     "verify_reason_key_id": ("签章密钥不是本平台的密钥", "sealed with another key"),
     "verify_reason_signature": ("签章与内容不符", "signature does not match"),
