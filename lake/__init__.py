@@ -2,6 +2,7 @@
 
 from lake.curated import CommitInfo, CuratedTable
 from lake.integrity import FileProblem, IntegrityReport, commit_manifest, format_integrity, verify_files
+from lake.keyset import KeySet
 from lake.lake import Lake
 from lake.objects import ObjectStore
 from lake.quarantine import QuarantineTable
@@ -12,6 +13,7 @@ __all__ = [
     "CuratedTable",
     "FileProblem",
     "IntegrityReport",
+    "KeySet",
     "Lake",
     "ObjectStore",
     "QuarantineTable",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from quality import codes
 from schemas import Check, Contract, Field, QualityError, arrow_type
 
-__all__ = ["Frame", "Outcome", "Rule", "compile_contract", "reference_targets"]
+__all__ = ["Frame", "KeyLookup", "Outcome", "Reference", "Rule", "compile_contract", "reference_targets"]
 
 _ID_REASONS_ZH = {
     "format": "格式错误（应为17位数字加1位数字或大写X）",
@@ -39,13 +39,24 @@ _GENDER_ZH = {"1": "男", "2": "女"}
 _COMPILED: dict[int, tuple[Contract, tuple[Rule, ...]]] = {}
 
 
+@runtime_checkable
+class KeyLookup(Protocol):
+    """A compact key set (e.g. `lake.KeySet`): membership of each value, null for null values."""
+
+    def contains(self, values: pa.Array) -> pa.Array: ...
+
+
+# What a `references` check is given per "resource.field": the values, or a key set answering for them.
+Reference = pa.Array | pa.ChunkedArray | KeyLookup
+
+
 @dataclass(frozen=True)
 class Frame:
     """What rules evaluate over: typed columns plus the validation context."""
 
     typed: Mapping[str, pa.Array]
     today: dt.date
-    references: Mapping[str, pa.Array]
+    references: Mapping[str, Reference]
     tomorrow_utc: dt.datetime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -338,8 +349,7 @@ def _references(contract: Contract, f: Field, check: Check):
                 "pass them in validate(references={...})"
             )
         values = frame.typed[f.name].cast(pa.string())
-        pool = pa.chunked_array([_as_string(frame.references[t]) for t in targets], type=pa.string())
-        found = pc.is_in(values, value_set=pool.combine_chunks())
+        found = _member_of_any(values, [frame.references[t] for t in targets])
         bad = pc.if_else(values.is_valid(), pc.invert(found), pa.scalar(None, pa.bool_()))
         for name, wanted in (when or {}).items():
             wanted = wanted if isinstance(wanted, list | tuple) else [wanted]
@@ -349,6 +359,15 @@ def _references(contract: Contract, f: Field, check: Check):
 
     names = "、".join(targets)
     return evaluate, lambda v, d: f"{f.label}在关联资源（{names}）中不存在：{v}"
+
+
+def _member_of_any(values: pa.Array, references: Sequence[Reference]) -> pa.Array:
+    """True where the value is in one of the reference sets (key sets answer themselves)."""
+    found: pa.Array | None = None
+    for ref in references:
+        hit = ref.contains(values) if isinstance(ref, KeyLookup) else pc.is_in(values, value_set=_as_string(ref))
+        found = hit if found is None else pc.or_(found, hit)
+    return found if found is not None else pa.array([False] * len(values), pa.bool_())
 
 
 def _as_string(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quality.cast import LOCAL_TZ, cast_field
-from quality.compile import Frame, compile_contract, reference_targets
+from quality.compile import Frame, Reference, compile_contract, reference_targets
 from schemas import Contract, QualityError, arrow_schema
 from schemas.contract import DEFAULT_DIMENSION
 
@@ -131,7 +131,7 @@ def validate(
     batch: pa.RecordBatch | pa.Table,
     contract: Contract,
     *,
-    references: Mapping[str, pa.Array] | None = None,
+    references: Mapping[str, Reference] | None = None,
     today: dt.date | None = None,
 ) -> Verdict:
     """Check a batch against its contract; every row ends up accepted or rejected with reasons.
@@ -141,7 +141,8 @@ def validate(
             columns `_deleted`, `_source_file`, `_source_line`, `_parse_error`, `_raw`.
         contract: the resource's contract; its checks are compiled once and cached.
         references: values of other datasets for `references` checks, keyed "resource.field"
-            (e.g. {"person.id_number": array}); a needed key that is missing raises QualityError.
+            (e.g. {"person.id_number": array}), or a compact key set answering `contains(values)`
+            (`lake.KeySet`, what the pipeline passes); a needed key that is missing raises QualityError.
         today: the validation day in Asia/Shanghai (not_future, ID birth dates); default: now.
 
     Returns:

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from catalog import utcnow
 from exchange.delivery.errors import DeliveryError
-from exchange.delivery.feed import NetFeed, net_changes, order_by_key, table_checksum
+from exchange.delivery.feed import NetFeed, StreamChecksum, net_changes, order_by_key, table_checksum
 from exchange.delivery.lock import delivery_lock
 from exchange.delivery.masking import restrict_and_mask
 from exchange.delivery.models import Delivery
-from exchange.delivery.targets import target_recorded, write_database, write_file
-from lake import Lake, ObjectStore
+from exchange.delivery.snapshot import SnapshotView, snapshot_view
+from exchange.delivery.targets import Rows, target_recorded, write_database, write_file
+from lake import CuratedTable, Lake, ObjectStore
 from schemas import Contract, GovhubError
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def _deliver_resource(
     if target is None or not subscriptions:
         return []
     store = object_store or ObjectStore.from_lake(lake)
-    feeds: dict[int | None, NetFeed] = {}
+    feeds: dict[int, NetFeed] = {}
     results: list[DeliveryResult] = []
     for sub in subscriptions:
         if sub.status != "granted":  # a caller-supplied list may hold revoked ones: they get nothing
@@ -179,13 +180,16 @@ def _deliver_resource(
         last = last_done_version(session, sub.id)
         if last is not None and last >= target:
             continue
-        if last not in feeds:
-            feeds[last] = net_changes(
-                curated.changes(after_version=last, to_version=target), contract, snapshot=last is None
-            )
+        if last is None:  # a snapshot: streamed from the table per subscriber, never held whole
+            feed: NetFeed | CuratedTable = curated
+        else:
+            if last not in feeds:
+                changes = curated.changes(after_version=last, to_version=target)
+                feeds[last] = net_changes(changes, contract, snapshot=False)
+            feed = feeds[last]
         results.append(
             _deliver_one(
-                session, lake, store, contract, sub, feeds[last], from_version=last, to_version=target,
+                session, lake, store, contract, sub, feed, from_version=last, to_version=target,
                 secret=secret, exchange_log=exchange_log,
             )
         )  # fmt: skip
@@ -214,7 +218,7 @@ def _deliver_one(
     store: ObjectStore,
     contract: Contract,
     sub: SubscriptionLike,
-    feed: NetFeed,
+    feed: NetFeed | CuratedTable,
     *,
     from_version: int | None,
     to_version: int,
@@ -223,25 +227,38 @@ def _deliver_one(
 ) -> DeliveryResult:
     started = time.perf_counter()
     row = _record(session, sub, from_version=from_version, to_version=to_version)
-    row.rows_inserted, row.rows_updated, row.rows_deleted = feed.inserted, feed.updated, feed.deleted
+    if isinstance(feed, NetFeed):
+        row.rows_inserted, row.rows_updated, row.rows_deleted = feed.inserted, feed.updated, feed.deleted
+    else:  # a snapshot is counted as it streams
+        row.rows_inserted, row.rows_updated, row.rows_deleted = 0, 0, 0
     session.commit()  # `running` is on record before anything leaves the hub
     link: str | None = None
     try:
-        table = delivery_view(feed, contract, sub, secret=secret)
+
+        def open_rows() -> Rows:  # a snapshot streams once per call
+            if isinstance(feed, NetFeed):
+                return delivery_view(feed, contract, sub, secret=secret)
+            return snapshot_view(feed, sub, version=to_version, secret=secret)
+
+        rows = open_rows()
         if sub.delivery_mode == "file":
             written = write_file(
-                table, store=store, key=file_key(sub.department_code, sub.resource, from_version, to_version),
+                rows, store=store, key=file_key(sub.department_code, sub.resource, from_version, to_version),
                 s3=lake.is_s3,
             )  # fmt: skip
             row.location, row.bytes, row.checksum, link = written.key, written.bytes, written.checksum, written.link
         elif sub.delivery_mode == "database":
-            row.checksum, row.bytes = table_checksum(table)
+            # counts and checksum on record before the target commits (a first streamed pass for a
+            # snapshot), so a crash between the target's commit and the hub's record loses nothing
+            row.checksum, row.bytes = _checksum(rows)
+            if isinstance(rows, SnapshotView):
+                row.rows_inserted = rows.rows
+                rows = open_rows()
             row.location = sub.resource
             session.commit()
-            _write_database_once(table, contract, sub, from_version=from_version, to_version=to_version,
-                                 checksum=row.checksum)  # fmt: skip
+            _write_database_once(rows, contract, sub, from_version=from_version, to_version=to_version)
         elif sub.delivery_mode == "api":
-            row.checksum, row.bytes = table_checksum(table)
+            row.checksum, row.bytes = _checksum(rows)
             after = "" if from_version is None else str(from_version)
             row.location = f"after_version={after}&to_version={to_version}"
             link = f"/api/deliveries/{sub.id}/changes?after_version={after}"
@@ -254,14 +271,25 @@ def _deliver_one(
     except (GovhubError, OSError, pa.ArrowException, sa_exc.SQLAlchemyError) as e:
         session.rollback()
         return _finish(session, row, sub, started, exchange_log, error=e)
+    if isinstance(rows, SnapshotView):
+        row.rows_inserted = rows.rows
     _mark_done(session, row)
     return _finish(session, row, sub, started, exchange_log, link=link)
 
 
+def _checksum(rows: Rows) -> tuple[str, int]:
+    """SHA-256 and size of the rows' Arrow IPC stream, batch by batch."""
+    if isinstance(rows, pa.Table):
+        return table_checksum(rows)
+    checksum = StreamChecksum(rows.schema)
+    for batch in rows:
+        checksum.add(batch)
+    return checksum.finish()
+
+
 def _write_database_once(
-    table: pa.Table, contract: Contract, sub: SubscriptionLike, *, from_version: int | None, to_version: int,
-    checksum: str,
-) -> None:  # fmt: skip
+    rows: Rows, contract: Contract, sub: SubscriptionLike, *, from_version: int | None, to_version: int
+) -> None:
     if not sub.target_url:
         raise DeliveryError(
             f"subscription {sub.id} of department {sub.department_code} is in database mode but has no "
@@ -272,8 +300,8 @@ def _write_database_once(
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
         return
     write_database(
-        table, url=sub.target_url, resource=sub.resource, keys=list(contract.primary_key), subscription_id=sub.id,
-        department=sub.department_code, from_version=from_version, to_version=to_version, checksum=checksum,
+        rows, url=sub.target_url, resource=sub.resource, keys=list(contract.primary_key), subscription_id=sub.id,
+        department=sub.department_code, from_version=from_version, to_version=to_version,
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from schemas import Contract
 
-__all__ = ["CHANGE_COLUMNS", "NetFeed", "net_changes", "order_by_key", "table_checksum"]
+__all__ = ["CHANGE_COLUMNS", "NetFeed", "StreamChecksum", "net_changes", "order_by_key", "table_checksum"]
 
 CHANGE_COLUMNS = ("_change_type", "_commit_version")
 _DELETED = "_deleted"
@@ -104,10 +104,28 @@ def order_by_key(table: pa.Table, keys: list[str]) -> pa.Table:
 
 def table_checksum(table: pa.Table) -> tuple[str, int]:
     """SHA-256 and size of the table's Arrow IPC stream (the delivered content for database/api modes)."""
-    sink = _HashingSink()  # hashed as it is written: no second copy of the table in memory
-    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
-        writer.write_table(table)
-    return sink.digest.hexdigest(), sink.size
+    checksum = StreamChecksum(table.schema)
+    for batch in table.to_batches():
+        checksum.add(batch)
+    return checksum.finish()
+
+
+class StreamChecksum:
+    """SHA-256 and size of the Arrow IPC stream of batches given one by one (nothing kept but the hash).
+
+    The same rows in the same batches give the same checksum as `table_checksum` of their table.
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self._sink = _HashingSink()
+        self._writer = pa.ipc.new_stream(pa.PythonFile(self._sink, mode="w"), schema)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def finish(self) -> tuple[str, int]:
+        self._writer.close()
+        return self._sink.digest.hexdigest(), self._sink.size
 
 
 class _HashingSink:

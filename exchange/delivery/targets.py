@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,14 +24,16 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from exchange.delivery.errors import DeliveryError
+from exchange.delivery.feed import StreamChecksum
 from lake import ObjectStore
 
-__all__ = ["BOOKKEEPING_TABLE", "FileWritten", "target_recorded", "write_database", "write_file"]
+__all__ = ["BOOKKEEPING_TABLE", "FileWritten", "RowStream", "Rows", "target_recorded", "write_database", "write_file"]
 
 log = logging.getLogger(__name__)
 
 BOOKKEEPING_TABLE = "_govhub_delivery"
 _CHUNK = 50_000
+_ROW_GROUP = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,32 @@ class FileWritten:
     checksum: str
 
 
-def write_file(table: pa.Table, *, store: ObjectStore, key: str, s3: bool) -> FileWritten:
-    """Write `table` as Parquet to `key` (a repeat overwrites the same object); checksum = SHA-256 of the file."""
+class RowStream(Protocol):
+    """Delivery rows that are not held as one table: a schema, then record batches (one pass)."""
+
+    schema: pa.Schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]: ...
+
+
+Rows = pa.Table | RowStream
+
+
+def _batches(rows: Rows) -> Iterator[pa.RecordBatch]:
+    return iter(rows.to_batches()) if isinstance(rows, pa.Table) else iter(rows)
+
+
+def write_file(rows: Rows, *, store: ObjectStore, key: str, s3: bool) -> FileWritten:
+    """Write the rows as Parquet to `key`, batch by batch (a repeat overwrites the same object).
+
+    checksum = SHA-256 of the file.
+    """
     fd, tmp = tempfile.mkstemp(suffix=".parquet", prefix="govhub-delivery-")
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        with pq.ParquetWriter(tmp, rows.schema, compression="zstd") as writer:
+            for batch in _batches(rows):
+                writer.write_batch(batch, row_group_size=_ROW_GROUP)
         digest = hashlib.sha256()
         with open(tmp, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -193,7 +216,7 @@ def _insert(conn: sa.Connection, target: sa.Table, rows: pa.Table) -> None:
 
 
 def write_database(
-    table: pa.Table,
+    rows: Rows,
     *,
     url: str,
     resource: str,
@@ -202,32 +225,39 @@ def write_database(
     department: str,
     from_version: int | None,
     to_version: int,
-    checksum: str,
-) -> str:
+) -> tuple[str, int]:
     """Apply a net feed to table `<resource>` in the target and record the version, in one transaction.
 
     A snapshot (`from_version=None`) replaces the table's rows; an increment deletes the changed keys
-    and inserts their new state (a portable upsert: same result on SQLite, PostgreSQL, MariaDB).
-    Returns the target table name.
+    and inserts their new state (a portable upsert: same result on SQLite, PostgreSQL, MariaDB). The
+    rows are applied batch by batch; the bookkeeping row, written last in the same transaction, carries
+    the SHA-256 of the rows' Arrow IPC stream. Returns that checksum and the stream's size in bytes.
     """
+    schema = rows.schema
     with _connect(url, department, subscription_id) as engine:
         metadata = sa.MetaData()
-        target = _data_table(table, resource, keys, metadata)
+        target = _data_table(schema.empty_table(), resource, keys, metadata)
         book = _bookkeeping(metadata)
+        checksum, count = StreamChecksum(schema), 0
         try:
             with engine.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
                 if from_version is None:
                     conn.execute(target.delete())
-                else:
-                    for where in _key_filter(target, keys, table.select(keys)):
-                        conn.execute(target.delete().where(where))
-                live = table.filter(pc.not_equal(table.column("_change_type"), "delete")).drop_columns(["_change_type"])
-                _insert(conn, target, live)
+                for batch in _batches(rows):
+                    checksum.add(batch)
+                    count += batch.num_rows
+                    table = pa.Table.from_batches([batch])
+                    if from_version is not None:
+                        for where in _key_filter(target, keys, table.select(keys)):
+                            conn.execute(target.delete().where(where))
+                    live = table.filter(pc.not_equal(table.column("_change_type"), "delete"))
+                    _insert(conn, target, live.drop_columns(["_change_type"]))
+                digest, size = checksum.finish()
                 conn.execute(
                     book.insert().values(
                         subscription_id=subscription_id, to_version=to_version, from_version=from_version,
-                        resource=resource, rows=table.num_rows, checksum=checksum,
+                        resource=resource, rows=count, checksum=digest,
                     )
                 )  # fmt: skip
         except sa_exc.DBAPIError as e:
@@ -237,5 +267,5 @@ def write_database(
                 f"{str(e.orig).strip().splitlines()[0]}",
                 code="target_write_failed", subscription_id=subscription_id, department=department,
             ) from e  # fmt: skip
-    log.info("delivered %s rows of %s v%s to %s", table.num_rows, resource, to_version, _safe_url(url))
-    return resource
+    log.info("delivered %s rows of %s v%s to %s", count, resource, to_version, _safe_url(url))
+    return digest, size

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,8 +77,10 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(column, pa.string())
 
 
-def build_store_file(table: pa.Table, *, layout: StoreLayout, version: int, path: Path) -> int:
-    """Write `table` (live rows) to a new SQLite file at `path`; returns the number of rows stored."""
+def build_store_file(
+    table: pa.Table | Iterable[pa.RecordBatch], *, layout: StoreLayout, version: int, path: Path
+) -> int:
+    """Write the live rows (a table or batches) to a new SQLite file at `path`; returns the rows stored."""
     cols = [c for c in layout.columns]
     quoted = ", ".join(f'"{c}" TEXT' for c in cols)
     pk = ", ".join(f'"{c}"' for c in layout.primary_key)
@@ -93,8 +95,9 @@ def build_store_file(table: pa.Table, *, layout: StoreLayout, version: int, path
         placeholders = ", ".join("?" for _ in cols)
         insert = f"INSERT OR REPLACE INTO data VALUES ({placeholders})"
         rows = 0
-        for batch in table.select(cols).to_batches(max_chunksize=100_000):
-            lists = [_text_column(pa.chunked_array([batch.column(i)])).to_pylist() for i in range(len(cols))]
+        batches = table.select(cols).to_batches(max_chunksize=100_000) if isinstance(table, pa.Table) else table
+        for batch in batches:
+            lists = [_text_column(pa.chunked_array([batch.column(c)])).to_pylist() for c in cols]
             conn.executemany(insert, zip(*lists, strict=True))
             rows += batch.num_rows
         for n, key in enumerate(layout.indexes):
@@ -141,9 +144,7 @@ def refresh_serving_store(
         return version
     layout = store_layout(contract, (items or load_items()).values())
     read_cols = list(layout.columns) + (["_deleted"] if contract.deletes == "tombstone" else [])
-    table = curated.read(version=version, columns=read_cols)
-    if "_deleted" in table.column_names:
-        table = table.filter(pc.invert(pc.fill_null(table.column("_deleted"), False))).drop_columns(["_deleted"])
+    table = _live_batches(curated.scan(version=version, columns=read_cols))  # streamed: memory flat with size
     name = f"v{version:08d}-{uuid.uuid4().hex[:8]}.sqlite"
     tmp = folder / f".{name}.tmp"
     started = time.perf_counter()
@@ -163,6 +164,15 @@ def refresh_serving_store(
         time.perf_counter() - started,
     )
     return version
+
+
+def _live_batches(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches without tombstoned rows."""
+    for batch in batches:
+        if "_deleted" in batch.schema.names:
+            live = pc.invert(pc.fill_null(batch.column("_deleted"), False))
+            batch = batch.filter(live).drop_columns(["_deleted"])
+        yield batch
 
 
 def _folder(home: Path, resource: str) -> Path:

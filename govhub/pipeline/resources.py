@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from govhub.settings import Settings, get_settings
 from govhub.source_connections import airflow_source_config
-from lake import CuratedTable, Lake, QuarantineTable
+from lake import CuratedTable, KeySet, Lake, QuarantineTable
 from schemas import Contract, arrow_schema, load_all, load_contract
 
 __all__ = ["ResourceContext", "open_resource"]
@@ -60,7 +60,7 @@ class ResourceContext:
         config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}
         return connector_for(self.contract, config)
 
-    def references(self) -> dict[str, pa.Array]:
+    def references(self) -> dict[str, KeySet]:
         """Key sets of the resources this contract's `references` checks point at (current versions)."""
         return self.references_at()[0]
 
@@ -69,11 +69,15 @@ class ResourceContext:
         contracts = load_all()
         return {name: self.lake.curated(contracts[name]).version() for name in self.contract.referenced_resources}
 
-    def references_at(self) -> tuple[dict[str, pa.Array], dict[str, int | None]]:
-        """The reference key sets, read at pinned versions, and those versions (what rows were checked against)."""
+    def references_at(self) -> tuple[dict[str, KeySet], dict[str, int | None]]:
+        """The reference key sets, read at pinned versions, and those versions (what rows were checked against).
+
+        Compact sets of 64-bit fingerprints read column batch by batch (32 MB for 4 M persons), not
+        the key columns themselves.
+        """
         contracts = load_all()
         versions = self.referenced_versions()
-        lookups: dict[str, pa.Array] = {}
+        lookups: dict[str, KeySet] = {}
         for f in self.contract.fields:
             for check in f.checks:
                 for target in check.params.get("targets", ()):
@@ -83,10 +87,9 @@ class ResourceContext:
                     table = self.lake.curated(contracts[resource])
                     version = versions.get(resource, table.version())
                     if version is None:
-                        lookups[target] = pa.array([], pa.string())
+                        lookups[target] = KeySet.of(pa.array([], pa.string()))
                     else:
-                        read = table.read(version=version, columns=[field_name])
-                        lookups[target] = read.column(field_name).combine_chunks()
+                        lookups[target] = table.key_set(field_name, version=version)
         return lookups, versions
 
 

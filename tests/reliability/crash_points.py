@@ -65,7 +65,8 @@ INGEST_POINTS: list[KillPoint] = [
 DELIVERY_POINTS: list[KillPoint] = [
     KillPoint("after computing the change feed", "exchange.delivery.deliver", "net_changes", "after"),
     *_all("the Parquet write", "exchange.delivery.deliver", "write_file"),
-    KillPoint("after the Parquet file is staged locally", "pyarrow.parquet", "write_table", "after"),
+    KillPoint("while a snapshot streams", "exchange.delivery.snapshot", "restrict_and_mask", "after"),
+    KillPoint("after the Parquet file is staged locally", "pyarrow.parquet:ParquetWriter", "close", "after"),
     *_all("the upload into the lake", "lake.objects:ObjectStore", "put_file"),
     *_all("the department database write", "exchange.delivery.deliver", "write_database"),
     KillPoint("after asking the department database", "exchange.delivery.deliver", "target_recorded", "after"),

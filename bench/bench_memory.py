@@ -1,0 +1,155 @@
+"""Peak RSS of a snapshot delivery and of a reference check as the person table grows (1x, 2x, 4x).
+
+Run: .venv/bin/python -m bench.bench_memory [--sizes 250000,500000,1000000] [--baseline-root DIR]
+
+For each size a person table is loaded once (`bench_lake.person_rows` through `CuratedTable.commit`),
+then, each in its own process (peak RSS = the child's VmHWM):
+
+- **deliver**: `deliver_resource` of the snapshot to three subscribers — file with the key
+  pseudonymised (no PII access), a department database (SQLite, PII access), api (masked).
+- **refs**: the key set a `references` check gets for `person.id_number`
+  (`ResourceContext.references()`), then 1 M lookups in 64 Ki-value batches, as validate makes them.
+
+`--baseline-root` runs the same cases again with another checkout of govhub first on the path
+(e.g. the code before a change, extracted with `git archive`), in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._harness import emit, loadavg, print_table, run_case, vmhwm_mb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SECRET = b"bench-memory-secret-32-bytes-...."
+
+
+@dataclass
+class Sub:
+    """A subscription as delivery reads it (`SubscriptionLike`)."""
+
+    id: int
+    department_code: str
+    delivery_mode: str
+    pii_access: bool
+    target_url: str | None = None
+    resource: str = "person"
+    purpose: str = "bench"
+    status: str = "granted"
+    fields: list[str] = field(default_factory=list)
+
+
+def case_load(home: str, rows: int) -> None:
+    from bench.bench_lake import CONTRACT, person_rows
+    from lake import Lake
+
+    Lake(f"{home}/lake").curated(CONTRACT).commit(person_rows(rows), app_id="bench", run_seq=1, metadata={})
+    emit({"rows": rows})
+
+
+def case_deliver(home: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    import exchange.delivery.models
+    import exchange.log.models  # noqa: F401 (tables)
+    from catalog import Base
+    from exchange.delivery import deliver_resource
+    from lake import Lake
+    from schemas import load_contract
+
+    contract = load_contract("person")
+    fields = [f.name for f in contract.fields]
+    work = Path(tempfile.mkdtemp(prefix="bench-memory-", dir=home))
+    engine = sa.create_engine(f"sqlite:///{work}/hub.db")
+    Base.metadata.create_all(engine)
+    subs = [
+        Sub(1, "11430900MB0000001X", "file", False, fields=fields),
+        Sub(2, "11430900MB0000002X", "database", True, target_url=f"sqlite:///{work}/dept.db", fields=fields),
+        Sub(3, "11430900MB0000003X", "api", False, fields=fields),
+    ]
+    lake = Lake(f"{home}/lake")
+    started = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session:
+        results = deliver_resource(session, lake, contract, secret=SECRET, subscriptions=subs)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(Path(home, "lake", "deliveries"), ignore_errors=True)
+    emit({"seconds": seconds, "rows": [r.rows for r in results], "status": [r.status for r in results],
+          "vmhwm_mb": vmhwm_mb()})  # fmt: skip
+
+
+def case_refs(home: str) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from govhub.pipeline.resources import open_resource
+
+    os.environ["GOVHUB_HOME"] = home
+    started = time.perf_counter()
+    refs = open_resource("legal_entity").references()["person.id_number"]
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(16):  # 16 x 64 Ki lookups, as validate checks batch by batch
+        ids = pa.array([f"43090219{i:010d}" for i in rng.integers(0, 2_000_000, 64 * 1024)])
+        if hasattr(refs, "contains"):
+            found = refs.contains(ids)
+        else:  # the value column, as the check used it: combined and hashed per batch
+            found = pc.is_in(ids, value_set=pa.chunked_array([refs]).combine_chunks())
+        hits += pc.sum(found).as_py() or 0
+    emit({"seconds": time.perf_counter() - started, "hits": hits, "vmhwm_mb": vmhwm_mb()})
+
+
+def _child(args: list[str], root: Path) -> dict:
+    env = {"PYTHONPATH": str(root)}
+    result = run_case([sys.executable, "-m", "bench.bench_memory", *args], env=env, cwd=root)
+    return {**result.data, "rss_mb": result.rss_mb, "wall": result.wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="250000,500000,1000000")
+    parser.add_argument("--baseline-root", help="another govhub checkout to measure in the same run")
+    parser.add_argument("--case", choices=["load", "deliver", "refs"], help=argparse.SUPPRESS)
+    parser.add_argument("--home", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case == "load":
+        return case_load(args.home, args.rows)
+    if args.case == "deliver":
+        return case_deliver(args.home)
+    if args.case == "refs":
+        return case_refs(args.home)
+    roots = {"after": ROOT, **({"before": Path(args.baseline_root)} if args.baseline_root else {})}
+    if args.baseline_root:  # this script may be newer than the baseline checkout
+        shutil.copyfile(__file__, Path(args.baseline_root, "bench", "bench_memory.py"))
+    load_start, table = loadavg(), []
+    for size in (int(s) for s in args.sizes.split(",")):
+        home = tempfile.mkdtemp(prefix=f"bench-memory-{size}-")
+        try:
+            _child(["--case", "load", "--home", home, "--rows", str(size)], ROOT)
+            for label, root in roots.items():
+                for case in ("deliver", "refs"):
+                    r = _child(["--case", case, "--home", home], root)
+                    table.append([f"{size:,}", label, case, f"{r['seconds']:.1f}", f"{r['vmhwm_mb']:.0f}"])
+                    print(json.dumps({"size": size, "code": label, "case": case, **r}, default=str), flush=True)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    print_table(["persons", "code", "case", "work s", "peak RSS MB (VmHWM)"], table,
+                title=f"load {load_start} → {loadavg()}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
