@@ -27,6 +27,7 @@ import pyarrow as pa
 from connectors.arrow_rows import deleted_array
 from connectors.base import Connector, SchemaDiff, SourceProblem
 from connectors.csv_records import split_records
+from connectors.inbox import ObjectInbox, ObjectInboxFile
 from schemas import SettingsError, SourceError
 
 __all__ = ["FiledropConnector"]
@@ -46,7 +47,8 @@ class _Refused(Exception):
 
 
 class FiledropConnector(Connector):
-    """Reads verified settlement files from `config["inbox"]` in name order.
+    """Reads verified settlement files from `config["inbox"]` in name order: a folder, or an object-store
+    prefix (`s3://bucket/prefix`) read through `config["filesystem"]` (a pyarrow filesystem).
 
     Contract options used: `pattern`, `manifest_suffix`, `encoding`, `delimiter`, `header`
     (`label`: the header row holds the Chinese labels; `name`: field names).
@@ -59,7 +61,12 @@ class FiledropConnector(Connector):
         super().__init__(contract, config, batch_size=batch_size)
         if not self.config.get("inbox"):
             raise SettingsError(f"{self.source}.inbox", "an inbox folder", self.config.get("inbox"))
-        self.inbox = Path(self.config["inbox"])
+        inbox = str(self.config["inbox"])
+        self.inbox: Path | ObjectInbox = Path(inbox)
+        if "://" in inbox:
+            if self.config.get("filesystem") is None:
+                raise SettingsError(f"{self.source}.filesystem", f"the object store's filesystem for {inbox}", None)
+            self.inbox = ObjectInbox(self.config["filesystem"], inbox, source=self.source)
         options = contract.source.options
         self.pattern = str(options.get("pattern", "*.csv"))
         self.manifest_suffix = str(options.get("manifest_suffix", ".manifest.json"))
@@ -90,7 +97,9 @@ class FiledropConnector(Connector):
 
     # ---- extraction ----------------------------------------------------------------------
 
-    def _files(self) -> list[Path]:
+    def _files(self) -> list[Path] | list[ObjectInboxFile]:
+        if isinstance(self.inbox, ObjectInbox):
+            return self.inbox.files(self.pattern, exclude_suffix=self.manifest_suffix)
         if not self.inbox.is_dir():
             raise SourceError(self.source, f"inbox folder '{self.inbox}' does not exist or is not a folder")
         return sorted(

@@ -174,17 +174,104 @@ app.add_typer(log_app, name="log")
 
 @log_app.command("verify")
 @friendly
-def log_verify() -> None:
-    """Walk the hash chain and the signed checkpoints; name the first event changed, removed or reordered."""
-    from exchange.log import format_report
+def log_verify(
+    live_only: Annotated[bool, typer.Option("--live-only", help="Skip re-reading the archive files.")] = False,
+) -> None:
+    """Walk the whole chain, archives and live events as one, and every signed checkpoint (a full walk).
+
+    Names the first event changed, removed or reordered; reports the unsigned tail and the speed. The
+    result is recorded: the monitor shows a failed full walk until a later one passes.
+    """
+    import time
+
+    from exchange.log import check_full, format_report
+    from govhub.db import migrate
+    from govhub.delivery_runner import open_lake
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    started = time.perf_counter()
+    report = check_full(hub_log(), archives=None if live_only else open_lake())
+    seconds = time.perf_counter() - started
+    (console if report.ok else err).print(format_report(report), highlight=False)
+    rate = report.events_checked / seconds if seconds > 0 else 0
+    console.print(f"{report.events_checked:,} events in {seconds:.1f} s ({rate:,.0f} events/s)", highlight=False)
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@log_app.command("check")
+@friendly
+def log_check() -> None:
+    """Verify only the events after the last verified signed checkpoint (what the monitor does)."""
+    from exchange.log import check_incremental, format_report
     from govhub.db import migrate
     from govhub.exchange_log import hub_log
 
     migrate()
-    report = hub_log().verify()
-    (console if report.ok else err).print(format_report(report))
+    report = check_incremental(hub_log())
+    (console if report.ok else err).print(format_report(report), highlight=False)
     if not report.ok:
         raise typer.Exit(2)
+
+
+@log_app.command("checkpoint")
+@friendly
+def log_checkpoint() -> None:
+    """Sign every checkpoint boundary appended without the key (after checking the events up to it)."""
+    from exchange.log import catch_up_checkpoints, format_report
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+
+    migrate()
+    report, signed = catch_up_checkpoints(hub_log())
+    if not report.ok:
+        err.print(format_report(report), highlight=False)
+        raise typer.Exit(2)
+    console.print(f"{signed} checkpoint(s) signed; unsigned tail now {report.unsigned_tail} event(s).")
+
+
+@log_app.command("archive")
+@friendly
+def log_archive(
+    before: Annotated[
+        str, typer.Option(help="Archive the events recorded before this day (YYYY-MM-DD, Beijing time).")
+    ],
+) -> None:
+    """Move old events to Parquet in the lake, one file per month, and give the space back."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from govhub.db import migrate
+    from govhub.delivery_runner import open_lake
+    from govhub.exchange_log import hub_log
+
+    try:
+        cutoff = datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    except ValueError as e:
+        raise typer.BadParameter(f"--before must be a day as YYYY-MM-DD, got {before!r}") from e
+    migrate()
+    info = hub_log().archive(open_lake(), before=cutoff)
+    if not info.events:
+        console.print("Nothing recorded before that day is still in the database.")
+        return
+    console.print(f"{info.events:,} events (seq {info.from_seq}–{info.to_seq}) archived to {len(info.files)} "
+                  f"monthly file(s), each pinned by a signed checkpoint:", highlight=False)  # fmt: skip
+    for path in info.files:
+        console.print(f"  {path}", highlight=False)
+
+
+@log_app.command("rotate-subject-key")
+@friendly
+def log_rotate_subject_key() -> None:
+    """Retire the subject-hash key and make a new one (old events stay searchable under the retired key)."""
+    from exchange.subjects import SubjectKeys
+    from govhub.settings import get_settings
+
+    settings = get_settings()
+    if settings.subject_hash_key:
+        raise typer.BadParameter("GOVHUB_SUBJECT_HASH_KEY is set: rotate it in your secret store instead")
+    console.print(f"new subject-hash key id: {SubjectKeys.rotate(settings.keys_dir)}")
 
 
 @log_app.command("tail")

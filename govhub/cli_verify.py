@@ -52,11 +52,11 @@ def _service(algorithm: str | None) -> Any:
     from govhub.settings import get_settings
 
     migrate()
-    home = get_settings().resolved_home
-    signer = load_or_create_signer(home / "keys", algorithm=_algorithm(algorithm))  # type: ignore[arg-type]
-    return VerificationService(
-        store=ServingStore(home), signer=signer, engine=get_engine(), link_secret=hub_secret("answer-link", home=home)
-    )
+    settings = get_settings()
+    home = settings.resolved_home
+    signer = load_or_create_signer(settings.keys_dir, algorithm=_algorithm(algorithm))  # type: ignore[arg-type]
+    link_secret = hub_secret("answer-link", home=home, keys_dir=settings.keys_dir)
+    return VerificationService(store=ServingStore(home), signer=signer, engine=get_engine(), link_secret=link_secret)
 
 
 @verify_app.command("ask")
@@ -160,7 +160,7 @@ def demo(
     lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
     results = run_approval_flows(
         home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
-        echo=console.print,
+        echo=console.print, keys_dir=settings.keys_dir,
     )  # fmt: skip
     if not all(r["offline_ok"] for r in results):
         raise typer.Exit(1)
@@ -205,4 +205,4 @@ def _default_public_key(file: Path) -> Path | None:
         algorithm = "sm2"
     if algorithm not in ("sm2", "ed25519"):
         return None
-    return get_settings().resolved_home / "keys" / f"hub-{algorithm}.pub"
+    return get_settings().keys_dir / f"hub-{algorithm}.pub"

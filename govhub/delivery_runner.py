@@ -19,13 +19,17 @@ log = logging.getLogger(__name__)
 
 
 def delivery_secret(settings: Settings | None = None) -> bytes:
-    """The hub secret keying delivery pseudonyms: `<GOVHUB_HOME>/keys/delivery.secret`, made once (0600).
+    """The hub secret keying delivery pseudonyms: GOVHUB_DELIVERY_SECRET (hex), else
+    `<keys_dir>/delivery.secret`, made once (0600) when missing.
 
-    It must stay the same for the life of the hub: a new secret gives every department new
-    pseudonymous keys (their upserts would no longer match). Back it up with the signing keys.
+    It must stay the same for the life of the hub and on every host: a new secret gives every
+    department new pseudonymous keys (their upserts would no longer match). Back it up with the
+    signing keys; `xxd -p -c 64 delivery.secret` prints the file as the setting's hex.
     """
     settings = settings or get_settings()
-    return hub_secret("delivery", home=settings.resolved_home)
+    if settings.delivery_secret is not None:
+        return bytes.fromhex(settings.delivery_secret.get_secret_value().strip())
+    return hub_secret("delivery", home=settings.resolved_home, keys_dir=settings.keys_dir)
 
 
 def open_lake(settings: Settings | None = None) -> Any:

@@ -68,7 +68,7 @@ def _verification_flows(console: Console, home: Path) -> None:
     from govhub.delivery_runner import open_lake
 
     answers = run_approval_flows(home=home, lake=open_lake(), engine=get_engine(),
-                                 algorithm=get_settings().seal_algorithm)  # fmt: skip
+                                 algorithm=get_settings().seal_algorithm, keys_dir=get_settings().keys_dir)  # fmt: skip
     table = Table(title="verification instead of paper proofs — 数据核验代替证明材料（签章答复）")
     for column in ("service", "case", "item", "answer", "version", "offline check"):
         table.add_column(column)

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 
 from exchange.crypto import load_or_create_signer
 from exchange.log import ExchangeLog
+from exchange.subjects import SubjectKeys
 from govhub.db import get_engine
 from govhub.settings import get_settings
 
-__all__ = ["hub_log", "log_run"]
+__all__ = ["hub_log", "hub_subject_keys", "log_run"]
 
 
 def hub_log(session: Session | None = None) -> ExchangeLog:
@@ -19,6 +20,12 @@ def hub_log(session: Session | None = None) -> ExchangeLog:
     settings = get_settings()
     signer = load_or_create_signer(settings.keys_dir, algorithm=settings.seal_algorithm)
     return ExchangeLog(session or get_engine(), signer=signer, checkpoint_every=settings.log_checkpoint_every)
+
+
+def hub_subject_keys() -> SubjectKeys:
+    """The hub's subject-hash keys (`GOVHUB_SUBJECT_HASH_KEY`, else `<keys>/subject-hash.key`, plus retired keys)."""
+    settings = get_settings()
+    return SubjectKeys.load(settings.keys_dir, secret=settings.subject_hash_key)
 
 
 def log_run(session: Session, run: Any, *, system: str, outcome: str) -> None:

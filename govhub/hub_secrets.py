@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 _SECRET_BYTES = 32
 
 
-def hub_secret(name: str, *, home: Path) -> bytes:
-    """The secret `<home>/keys/<name>.secret`, created on first use."""
-    path = Path(home) / "keys" / f"{name}.secret"
+def hub_secret(name: str, *, home: Path, keys_dir: Path | None = None) -> bytes:
+    """The secret `<keys_dir>/<name>.secret` (default keys_dir: `<home>/keys`), created on first use."""
+    path = Path(keys_dir or Path(home) / "keys") / f"{name}.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.secret-")  # mode 0600

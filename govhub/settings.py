@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Contract, SettingsError
@@ -28,6 +28,14 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     home: Path = Field(default=Path(".govhub"), description="Working folder for the embedded default.")
+    keys_dir: Path | None = Field(
+        default=None,
+        description="The hub's keys and secrets (signing key, delivery secret, monitor secrets): a folder every "
+        "host mounts (a Docker/Kubernetes secret); default <home>/keys.",
+    )
+    delivery_secret: SecretStr | None = Field(
+        default=None, description="Delivery pseudonym secret as hex (instead of <keys_dir>/delivery.secret)."
+    )
     db_url: str | None = Field(default=None, description="Hub metadata store (SQLAlchemy URL).")
     lake_url: str | None = Field(default=None, description="Lake root: a folder or s3://bucket/prefix.")
     s3_endpoint: str | None = None
@@ -42,12 +50,34 @@ class Settings(BaseSettings):
     credit_token: str = DEV_CREDIT_TOKEN
     credit_timeout: float = 10.0
     credit_max_retries: int = 5
-    nontax_inbox: Path | None = None
+    nontax_inbox: str | None = Field(
+        default=None, description="Settlement-file inbox: a folder, or s3://bucket/prefix on the hub's object store."
+    )
 
     seal_algorithm: Literal["sm2", "ed25519"] = Field(
         default="sm2", description="The hub key's algorithm: seals and exchange-log checkpoints."
     )
     log_checkpoint_every: int = Field(default=1000, ge=1)
+    serving_refresh_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="How often the web app brings its serving stores up to the lake's versions (0: never); "
+        "default 60 in production, off elsewhere.",
+    )
+    log_maintenance_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="The web app signs unsigned checkpoints and refreshes rollups this often (0: off).",
+    )
+    refusal_window_seconds: float = Field(
+        default=60.0, gt=0, description="Refusals without a valid key: one aggregated log event per address and window."
+    )
+    refusal_limit: int = Field(
+        default=30, ge=1, description="Refusals without a valid key per address and window before 429."
+    )
+    subject_hash_key: str | None = Field(
+        default=None, description="Secret of the keyed subject hash (else <keys>/subject-hash.key is made and used)."
+    )
 
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
@@ -74,6 +104,23 @@ class Settings(BaseSettings):
                                 "<the development default>")  # fmt: skip
         return self
 
+    @model_validator(mode="after")
+    def _keys_beside_home(self) -> Settings:
+        """Keys default to <home>/keys; a mounted secret folder (GOVHUB_KEYS_DIR) lets hosts share them."""
+        self.keys_dir = (self.keys_dir or self.home / "keys").expanduser().resolve()
+        return self
+
+    @field_validator("delivery_secret")
+    @classmethod
+    def _hex_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                if len(bytes.fromhex(value.get_secret_value().strip())) < 16:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("expected at least 32 hex digits (openssl rand -hex 32)") from None
+        return value
+
     @field_validator("db_url", "population_url", "legal_entity_url")
     @classmethod
     def _sqlalchemy_url(cls, value: str | None) -> str | None:
@@ -84,6 +131,13 @@ class Settings(BaseSettings):
     @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def serving_refresh_interval(self) -> int:
+        """Seconds between the web app's serving-store refreshes from the lake; 0 when off."""
+        if self.serving_refresh_seconds is not None:
+            return self.serving_refresh_seconds
+        return 60 if self.environment == "production" else 0
 
     @property
     def metadata_url(self) -> str:
@@ -98,8 +152,12 @@ class Settings(BaseSettings):
         """delta-rs / object_store options for an s3:// lake; None for a local folder."""
         if not self.lake_root.startswith("s3://"):
             return None
+        return self.object_store_options("lake")
+
+    def object_store_options(self, what: str) -> dict[str, str]:
+        """Endpoint and credentials of the hub's object store (the lake's bucket, an s3:// inbox)."""
         if not (self.s3_access_key and self.s3_secret_key):
-            raise SettingsError("GOVHUB_S3_ACCESS_KEY/GOVHUB_S3_SECRET_KEY", "credentials for the s3:// lake", None)
+            raise SettingsError("GOVHUB_S3_ACCESS_KEY/GOVHUB_S3_SECRET_KEY", f"credentials for the s3:// {what}", None)
         options = {
             "AWS_ACCESS_KEY_ID": self.s3_access_key,
             "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
@@ -110,11 +168,6 @@ class Settings(BaseSettings):
         if self.s3_allow_http:
             options["AWS_ALLOW_HTTP"] = "true"
         return options
-
-    @property
-    def keys_dir(self) -> Path:
-        """Where the hub's signing key lives (private key mode 0600; the .pub file is published)."""
-        return self.resolved_home / "keys"
 
     @property
     def lineage_file(self) -> Path:
@@ -161,15 +214,28 @@ class Settings(BaseSettings):
                 "max_retries": self.credit_max_retries,
             }
         if system == "nontax":
-            return {"inbox": str(self.nontax_inbox or self.sources_home / "inbox")}
+            inbox = self.nontax_inbox or str(self.sources_home / "inbox")
+            if inbox.startswith("s3://"):
+                return {"inbox": inbox, "storage_options": self.object_store_options("inbox")}
+            return {"inbox": inbox}
         raise SettingsError(f"GOVHUB_{system.upper()}_*", "a configured source system", system)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; a malformed variable fails here, naming it."""
+    """The process-wide settings; a malformed variable fails here, naming it.
+
+    GOVHUB_SECRETS_DIR names a folder of mounted secret files, one per setting (`govhub_db_url`,
+    `govhub_s3_secret_key`, `govhub_delivery_secret`...; Docker secrets, Kubernetes secret volumes);
+    an environment variable of the same name wins over its file.
+    """
+    import os
+
+    secrets_dir = os.environ.get("GOVHUB_SECRETS_DIR")
+    if secrets_dir and not Path(secrets_dir).is_dir():
+        raise SettingsError("GOVHUB_SECRETS_DIR", "a folder of mounted secret files", secrets_dir)
     try:
-        return Settings()
+        return Settings(_secrets_dir=secrets_dir or None)
     except ValidationError as e:
         error = e.errors()[0]
         name = "GOVHUB_" + str(error["loc"][0]).upper() if error["loc"] else "GOVHUB_*"

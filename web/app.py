@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web.limits import BodyLimit
+from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
 from web.routes import catalog, deliveries, docs, health, home, monitor, monitor_approvals, subscriptions
 from web.routes import verify as verify_routes
 
 __all__ = ["create_app"]
+
+
+@asynccontextmanager
+async def _follow_the_lake(app: FastAPI) -> AsyncIterator[None]:
+    """Keep this host's serving stores at the lake's versions (GOVHUB_SERVING_REFRESH_SECONDS; off when 0)."""
+    from govhub.serving_runner import ServingFollower
+    from govhub.settings import get_settings
+
+    interval = get_settings().serving_refresh_interval
+    follower = ServingFollower(interval) if interval > 0 else None
+    if follower is not None:
+        follower.start()
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.stop()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's background work: following the lake, and the exchange log's checkpoints and rollups."""
+    async with _follow_the_lake(app), _log_maintenance(app):
+        yield
 
 
 def create_app() -> FastAPI:
@@ -23,6 +50,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         docs_url=None,  # served by web.routes.docs from the hub's own files: the intranet has no CDN
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.include_router(home.router)
     app.include_router(docs.router)

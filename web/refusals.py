@@ -9,6 +9,11 @@ requests (400, 422); then it answers as FastAPI would. The event names the depar
 checked out (`request.state.department`), else the department code the key claimed, plus the method,
 path and status. A log that cannot be written does not turn a refusal into an error: the refusal
 stands and the failure goes to the application log.
+
+Refusals without a valid key (401: missing or invalid key, here and in the verification API) are not
+logged one by one: `refusal_window` counts them per client address and writes one aggregated event per
+address and window (`exchange.log.refusals`); past the limit an address gets 429 until its window ends,
+so nobody without a key can pad the log.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from exchange.log import EventType, ExchangeLog
+from exchange.log import EventType, ExchangeLog, RefusalWindow
 from web.deps import get_session
 
-__all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_refusal"]
+__all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_refusal", "refusal_window"]
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +82,71 @@ def log_refusal(
         sessions.close()
 
 
+def refusal_window(app: FastAPI) -> RefusalWindow:
+    """The app's window of refusals without a valid key (made on first use), writing through its sessions."""
+    window = getattr(app.state, "refusal_window", None)
+    if window is None:
+        from govhub.settings import get_settings
+
+        settings = get_settings()
+
+        def append(events: Any) -> None:
+            provider = app.dependency_overrides.get(get_session, get_session)
+            sessions: Iterator[Any] = provider()
+            try:
+                session = next(sessions)
+                ExchangeLog(session).append_many(events)
+                session.commit()
+            finally:
+                sessions.close()
+
+        window = RefusalWindow(append, window=settings.refusal_window_seconds, limit=settings.refusal_limit)
+        app.state.refusal_window = window
+    return window
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _logged(exc: StarletteHTTPException | RequestValidationError) -> bool:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
     return 400 <= status < 500 and (status != 404 or isinstance(exc, NotVisible))
 
 
-async def _record(request: Request, status: int, exc: Any) -> None:
+async def _record(request: Request, status: int, exc: Any) -> bool:
+    """Log one refusal; False when it was one too many from an address without a valid key (answer 429)."""
     detail = getattr(exc, "detail", None)
     code = detail.get("code") if isinstance(detail, dict) and isinstance(detail.get("code"), str) else None
+    if status == 401 and getattr(request.state, "department", None) is None:
+        return await run_in_threadpool(
+            refusal_window(request.app).note, _address(request), code=(code or "unauthenticated")[:64],
+            status=status, path=request.url.path, claimed=claimed_department(request.headers.get("x-api-key")),
+        )  # fmt: skip
     await run_in_threadpool(
         log_refusal, request.app, method=request.method, path=request.url.path, status=status,
         code="not_visible" if isinstance(exc, NotVisible) else (code or _CODES.get(status, "refused"))[:64],
         department=getattr(request.state, "department", None),
         claimed=claimed_department(request.headers.get("x-api-key")),
     )  # fmt: skip
+    return True
+
+
+def too_many(window: RefusalWindow) -> JSONResponse:
+    """429 for an address past its limit of refusals without a valid key."""
+    seconds = max(1, int(window.window))
+    return JSONResponse(
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+        content={"detail": {"code": "rate_limited", "message": f"too many requests without a valid key; retry in "
+                            f"{seconds} s", "message_zh": f"无有效密钥的请求过多，请 {seconds} 秒后再试"}},
+    )  # fmt: skip
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if _logged(exc):
-        await _record(request, exc.status_code, exc)
+    if _logged(exc) and not await _record(request, exc.status_code, exc):
+        return too_many(refusal_window(request.app))
     return await http_exception_handler(request, exc)
 
 

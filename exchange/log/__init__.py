@@ -1,15 +1,35 @@
 """The exchange log: every exchange as an append-only, hash-chained event with signed checkpoints."""
 
 from exchange.log.archive import ArchiveInfo
+from exchange.log.checks import (
+    SingleFlight,
+    catch_up_checkpoints,
+    check_full,
+    check_incremental,
+    last_full_check,
+    verified_mark,
+)
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
 from exchange.log.log import ExchangeLog, Outcome, Signer
-from exchange.log.models import ArchiveRecord, ChainHead, Checkpoint, EventType, ExchangeEvent
+from exchange.log.models import (
+    ArchiveRecord,
+    ChainCheck,
+    ChainHead,
+    Checkpoint,
+    EventType,
+    ExchangeEvent,
+    LogMark,
+    Rollup,
+)
+from exchange.log.refusals import RefusalWindow
+from exchange.log.rollup import refresh_rollups
 from exchange.log.verify import ChainReport, format_report
 
 __all__ = [
     "ArchiveInfo",
     "ArchiveRecord",
     "ChainBrokenError",
+    "ChainCheck",
     "ChainHead",
     "ChainReport",
     "Checkpoint",
@@ -17,7 +37,17 @@ __all__ = [
     "ExchangeEvent",
     "ExchangeLog",
     "ExchangeLogError",
+    "LogMark",
     "Outcome",
+    "RefusalWindow",
+    "Rollup",
     "Signer",
+    "SingleFlight",
+    "catch_up_checkpoints",
+    "check_full",
+    "check_incremental",
     "format_report",
+    "last_full_check",
+    "refresh_rollups",
+    "verified_mark",
 ]

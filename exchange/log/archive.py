@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from exchange.log._hashing import as_utc, sm3_hex
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
@@ -22,12 +23,13 @@ from exchange.log.models import ArchiveRecord, Checkpoint, ExchangeEvent
 if TYPE_CHECKING:
     from exchange.log.log import ExchangeLog
 
-__all__ = ["ARCHIVE_SCHEMA", "ArchiveInfo", "archive_events", "iter_archive_rows"]
+__all__ = ["ARCHIVE_SCHEMA", "ArchiveInfo", "archive_events", "iter_archive_rows", "reclaim_space"]
 
 log = logging.getLogger(__name__)
 
 _EVENTS = ExchangeEvent.__table__
 _PREFIX = ("exchange_log", "archive")
+_BATCH = 20_000
 _TS = pa.timestamp("us", tz="UTC")
 _TYPES: dict[str, pa.DataType] = {
     "seq": pa.int64(), "recorded_at": _TS, "started_at": _TS, "finished_at": _TS, "version": pa.int64(),
@@ -40,7 +42,8 @@ ARCHIVE_SCHEMA = pa.schema([pa.field(c.name, _TYPES.get(c.name, pa.string()), nu
 
 @dataclass(frozen=True)
 class ArchiveInfo:
-    """What `archive` moved: seq range, file (relative to the lake root, None if nothing was due)."""
+    """What `archive` moved: seq range, the newest file (relative to the lake root, None if nothing was
+    due) and every file written (one per month)."""
 
     events: int
     from_seq: int | None = None
@@ -48,6 +51,7 @@ class ArchiveInfo:
     path: str | None = None
     head_hash: str | None = None
     file_sm3: str | None = None
+    files: tuple[str, ...] = ()
 
 
 class _Location:
@@ -72,14 +76,30 @@ class _Location:
     def path(self, rel: str) -> str:
         return f"{self.base.rstrip('/')}/{rel}"
 
-    def write_atomically(self, rel: str, table: pa.Table) -> bytes:
-        """Write a Parquet file (temp name, then rename) and return its bytes for the SM3 digest."""
+    def write_atomically(self, rel: str, batches: Iterator[pa.RecordBatch]) -> tuple[int, str]:
+        """Stream record batches into a Parquet file (temp name, then rename); (rows, SM3 of the file)."""
         target, tmp = self.path(rel), self.path(rel) + ".tmp"
         self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        with self.fs.open_output_stream(tmp) as out:
-            pq.write_table(table, out, compression="zstd")
+        rows = 0
+        with (
+            self.fs.open_output_stream(tmp) as out,
+            pq.ParquetWriter(out, ARCHIVE_SCHEMA, compression="zstd") as writer,
+        ):
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
         self.fs.move(tmp, target)
-        return self.read(rel)
+        return rows, self.digest(rel)
+
+    def digest(self, rel: str) -> str:
+        """SM3 of a file, read in 8 MiB chunks (flat memory whatever its size)."""
+        digest = hashlib.new("sm3") if "sm3" in hashlib.algorithms_available else None
+        if digest is None:
+            return sm3_hex(self.read(rel))
+        with self.fs.open_input_stream(self.path(rel)) as source:
+            while chunk := source.read(8 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def read(self, rel: str) -> bytes:
         with self.fs.open_input_file(self.path(rel)) as source:
@@ -115,12 +135,14 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
             raise ChainBrokenError(
                 f"{where} is missing; restore it from backup or verify without archives", seq=record.from_seq
             )
-        data = location.read(record.path)
-        altered = sm3_hex(data) != record.file_sm3
+        try:
+            altered = location.digest(record.path) != record.file_sm3
+        except OSError as e:
+            raise ChainBrokenError(f"{where} cannot be read ({e}); restore it from backup", seq=record.from_seq) from e
         if altered:
             log.warning("archive file %s differs from the SM3 recorded when it was written", record.path)
         try:
-            parquet = pq.ParquetFile(pa.BufferReader(data))
+            parquet = pq.ParquetFile(location.fs.open_input_file(location.path(record.path)))
             found = [(f.name, f.type) for f in parquet.schema_arrow]
             if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
                 raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
@@ -141,43 +163,117 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
             )  # fmt: skip
 
 
-def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datetime) -> ArchiveInfo:
-    """Move the oldest events recorded before `before` to `<root>/exchange_log/archive/<from>-<to>.parquet`.
+def _month_end(moment: datetime) -> datetime:
+    """The first instant (UTC) of the month after `moment`'s."""
+    moment = as_utc(moment)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return moment.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
 
-    Only a contiguous prefix of the chain moves (stops at the first event recorded at or after
-    `before`). The chain is verified first and nothing moves if it is broken. The file is written
-    (temp file + rename) before the rows are deleted, in one transaction with the archive record, so
-    a crash leaves either the old state or a finished archive. With a signer, a checkpoint is signed
-    at the archive's last seq so its head hash stays pinned by the hub key.
+
+def _batches(conn: Any, first: int, last: int) -> Iterator[pa.RecordBatch]:
+    """Events first..last as Arrow batches of `_BATCH` rows, read by keyset (flat memory)."""
+    after = first - 1
+    while after < last:
+        rows = [r._mapping for r in conn.execute(
+            select(_EVENTS).where(_EVENTS.c.seq > after, _EVENTS.c.seq <= last).order_by(_EVENTS.c.seq).limit(_BATCH)
+        )]  # fmt: skip
+        if not rows:
+            return
+        yield _to_arrow(rows).to_batches()[0]
+        after = rows[-1]["seq"]
+
+
+def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datetime) -> ArchiveInfo:
+    """Move the events recorded before `before` to Parquet in the lake, one file per calendar month (UTC).
+
+    Files: `<root>/exchange_log/archive/<YYYY-MM>/<from>-<to>.parquet`. Only a contiguous prefix of the
+    chain moves: a month ends at the first event recorded in the next month (or at `before`). First the
+    chain is checked from the last verified signed checkpoint (`check_incremental`); nothing moves if it
+    is broken. Each month is streamed in batches to a temp file and renamed, its SM3 recorded, a
+    checkpoint signed at its last seq (with a signer), its rows deleted, all in one transaction per month:
+    a crash leaves whole months. Then the space is given back (`reclaim_space`). Returns the totals.
     """
+    from exchange.log.checks import check_incremental
+
     location = _Location(lake_root_or_dir)
-    report = xlog.verify()
+    report = check_incremental(xlog)
     if not report.ok:
         raise ChainBrokenError(
             f"refusing to archive a broken exchange log ({report.problem}): {report.detail}",
             seq=report.first_bad_seq, event_id=report.first_bad_event_id,
         )  # fmt: skip
     cutoff = as_utc(before)
+    months: list[ArchiveInfo] = []
+    while (month := _archive_month(xlog, location, cutoff)) is not None:
+        months.append(month)
+    if not months:
+        return ArchiveInfo(events=0)
+    reclaim_space(xlog)
+    last = months[-1]
+    return ArchiveInfo(
+        events=sum(m.events for m in months), from_seq=months[0].from_seq, to_seq=last.to_seq, path=last.path,
+        head_hash=last.head_hash, file_sm3=last.file_sm3, files=tuple(m.path for m in months if m.path),
+    )  # fmt: skip
+
+
+def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> ArchiveInfo | None:
+    """Archive the oldest month still in the database (up to `cutoff`); None when nothing is due."""
+    from exchange.log.models import LogMark
+
     with xlog._tx() as tx:
-        first = tx.execute(select(func.min(_EVENTS.c.seq))).scalar()
-        if first is None:
-            return ArchiveInfo(events=0)
-        stop = tx.execute(select(func.min(_EVENTS.c.seq)).where(_EVENTS.c.recorded_at >= cutoff)).scalar()
+        head = tx.execute(
+            select(_EVENTS.c.seq, _EVENTS.c.recorded_at, _EVENTS.c.prev_hash).order_by(_EVENTS.c.seq).limit(1)
+        ).first()
+        if head is None or as_utc(head.recorded_at) >= cutoff:
+            return None
+        first = head.seq
+        end = min(_month_end(head.recorded_at), cutoff)
+        stop = tx.execute(
+            select(_EVENTS.c.seq).where(_EVENTS.c.recorded_at >= end).order_by(_EVENTS.c.recorded_at, _EVENTS.c.seq)
+            .limit(1)
+        ).scalar()  # fmt: skip
         last = (stop - 1) if stop is not None else tx.execute(select(func.max(_EVENTS.c.seq))).scalar()
         if last < first:
-            return ArchiveInfo(events=0)
-        rows = [r._mapping for r in tx.execute(
-            select(_EVENTS).where(_EVENTS.c.seq.between(first, last)).order_by(_EVENTS.c.seq))]  # fmt: skip
-        rel = "/".join((*_PREFIX, f"{first:012d}-{last:012d}.parquet"))
-        digest = sm3_hex(location.write_atomically(rel, _to_arrow(rows)))
-        head_hash = rows[-1]["hash"]
+            return None
+        month = f"{as_utc(head.recorded_at):%Y-%m}"
+        rel = "/".join((*_PREFIX, month, f"{first:012d}-{last:012d}.parquet"))
+        events, digest = location.write_atomically(rel, _batches(tx, first, last))
+        head_hash = tx.execute(select(_EVENTS.c.hash).where(_EVENTS.c.seq == last)).scalar_one()
         tx.execute(insert(ArchiveRecord.__table__).values(
-            from_seq=first, to_seq=last, first_prev_hash=rows[0]["prev_hash"], head_hash=head_hash, path=rel,
-            file_sm3=digest, events=len(rows), archived_at=datetime.now(cutoff.tzinfo),
+            from_seq=first, to_seq=last, first_prev_hash=head.prev_hash, head_hash=head_hash, path=rel,
+            file_sm3=digest, events=events, archived_at=datetime.now(cutoff.tzinfo),
         ))  # fmt: skip
-        signed = tx.execute(select(Checkpoint.id).where(Checkpoint.seq == last).limit(1)).first()
+        signed = tx.execute(select(Checkpoint.id).where(Checkpoint.seq == last).limit(1)).scalar()
         if xlog.signer is not None and signed is None:
-            xlog._sign(tx, last, head_hash)
+            signed = xlog._sign(tx, last, head_hash).id
+        marks = LogMark.__table__
+        tx.execute(
+            update(marks).where(marks.c.name == "verified", marks.c.seq < last)
+            .values(seq=last, hash=head_hash, checkpoint_id=signed)
+        )  # fmt: skip
         tx.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
-    log.info("archived exchange-log events %s-%s (%s) to %s", first, last, len(rows), location.path(rel))
-    return ArchiveInfo(events=len(rows), from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)
+    log.info("archived exchange-log events %s-%s (%s) to %s", first, last, events, location.path(rel))
+    return ArchiveInfo(events=events, from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)
+
+
+def reclaim_space(xlog: ExchangeLog) -> str:
+    """Give the archived rows' space back: SQLite `incremental_vacuum` (or `VACUUM`), PostgreSQL `VACUUM`.
+
+    PostgreSQL's plain VACUUM makes the space reusable by new events without shrinking the files (no
+    exclusive lock); the table is not partitioned (see exchange/README.md). Returns what was run.
+    """
+    bind = xlog._bind
+    engine = bind.get_bind() if hasattr(bind, "get_bind") and not hasattr(bind, "dialect") else bind
+    with engine.connect() as conn:  # type: ignore[union-attr]
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if conn.dialect.name == "sqlite":
+            mode = conn.exec_driver_sql("PRAGMA auto_vacuum").scalar()
+            statement = "PRAGMA incremental_vacuum" if mode == 2 else "VACUUM"
+        elif conn.dialect.name == "postgresql":
+            statement = "VACUUM (ANALYZE) exchange_event"
+        else:
+            return "nothing"
+        conn.exec_driver_sql(statement).close()
+        if conn.dialect.name == "sqlite":  # in WAL mode the rewritten pages sit in the WAL until a checkpoint
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    return statement

@@ -82,6 +82,7 @@ class ExchangeLog:
     `trusted_keys` (key id -> public key PEM) pins which keys `verify` accepts on checkpoints; the
     signer's own key is always trusted. `signature_verifier` defaults to
     `exchange.crypto.verify_signature` (keyword arguments public_key_pem, algorithm, data, signature).
+    `clock` gives `recorded_at` for appends (aware UTC; a benchmark replays a year with its own clock).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class ExchangeLog:
         checkpoint_every: int = 1000,
         trusted_keys: Mapping[str, str] | None = None,
         signature_verifier: Callable[..., bool] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if checkpoint_every < 1:
             raise ExchangeLogError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
@@ -101,6 +103,7 @@ class ExchangeLog:
         self.checkpoint_every = checkpoint_every
         self.trusted_keys: dict[str, str] = dict(trusted_keys or {})
         self.signature_verifier = signature_verifier
+        self.clock = clock
         if signer is not None:
             self.trusted_keys.setdefault(signer.key_id, signer.public_key_pem())
 
@@ -161,7 +164,7 @@ class ExchangeLog:
         with self._tx() as tx:
             seq, prev = self._lock_head(tx)
             start = seq
-            now = utcnow()
+            now = as_utc(self.clock())
             rows: list[dict[str, Any]] = []
             for spec in specs:
                 seq += 1
@@ -219,6 +222,27 @@ class ExchangeLog:
         log.info("exchange log checkpoint at seq %s signed by %s", seq, signer.key_id)
         return checkpoint
 
+    def sign_boundaries(self, *, upto: int | None = None) -> list[Checkpoint]:
+        """Sign a checkpoint at every multiple of `checkpoint_every` up to `upto` (default: the head) that has none.
+
+        Appenders without the key (refusals, API pulls) cross boundaries unsigned; this catches up. It signs
+        the stored hash at each boundary: verify the chain up to `upto` first (`exchange.log.checks` does).
+        """
+        if self.signer is None:
+            raise ExchangeLogError("sign_boundaries() needs a signer: ExchangeLog(..., signer=...)")
+        every = self.checkpoint_every
+        signed: list[Checkpoint] = []
+        with self._tx() as tx:
+            head_seq, _ = self._lock_head(tx)
+            last = min(head_seq, upto if upto is not None else head_seq)
+            newest = tx.execute(select(func.max(Checkpoint.seq))).scalar() or 0
+            wanted = list(range((newest // every + 1) * every, last + 1, every))
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                hashes = dict(tx.execute(select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq.in_(part))).all())
+                signed.extend(self._sign(tx, seq, hashes[seq]) for seq in part if seq in hashes)
+        return signed
+
     def checkpoints(self) -> list[Checkpoint]:
         """All stored checkpoints, oldest first."""
         with self._reader() as session:
@@ -271,7 +295,14 @@ class ExchangeLog:
 
     # -- verification and archives (in their own modules) -------------------------------------------
 
-    def verify(self, *, from_seq: int | None = None, archives: str | Path | None = None) -> ChainReport:
+    def verify(
+        self,
+        *,
+        from_seq: int | None = None,
+        archives: str | Path | object | None = None,
+        start: tuple[int, str] | None = None,
+        parallel: bool = False,
+    ) -> ChainReport:
         """Walk the chain and the checkpoints; see `exchange.log.verify.verify_chain`."""
         from exchange.log.verify import verify_chain
 
@@ -281,7 +312,9 @@ class ExchangeLog:
                 trusted_keys=self.trusted_keys,
                 signature_verifier=self.signature_verifier,
                 from_seq=from_seq,
-                archives=archives,
+                archives=archives,  # type: ignore[arg-type]
+                start=start,
+                parallel=parallel,
             )
 
     def archive(self, lake_root_or_dir: str | Path, *, before: datetime) -> ArchiveInfo:

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from catalog import Base, utcnow
-from exchange.log._hashing import as_utc
+from exchange.log._hashing import as_utc, canonical
 
 __all__ = [
     "GENESIS_HASH",
     "ArchiveRecord",
+    "CanonicalJSON",
+    "ChainCheck",
     "ChainHead",
     "Checkpoint",
     "EventType",
     "ExchangeEvent",
+    "LogMark",
+    "Rollup",
     "UTCDateTime",
 ]
+
+FILTERED_COLUMNS = (
+    "type", "resource", "department", "client", "outcome", "case_number", "subject_hash", "target", "source",
+)  # fmt: skip
+"""Every column the monitor filters the log by: each has an index on (column, seq), so a filtered page
+newest first is an index range scan on SQLite and PostgreSQL alike."""
 
 GENESIS_HASH = "0" * 64
 """The prev_hash of the first event ever appended (seq 1)."""
@@ -38,6 +50,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+class CanonicalJSON(TypeDecorator[Any]):
+    """JSON kept as its canonical text (the exact bytes the event hash covers), so a walk splices it unparsed.
+
+    Text on the wire on every dialect; the PostgreSQL column stays `json` (it keeps the text as given).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else canonical(value).decode("utf-8")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 class EventType(StrEnum):
@@ -62,30 +90,32 @@ class ExchangeEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    type: Mapped[str] = mapped_column(String(16), index=True)
+    type: Mapped[str] = mapped_column(String(16))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     source: Mapped[str] = mapped_column(String(128))
     target: Mapped[str] = mapped_column(String(128))
-    resource: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    resource: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    outcome: Mapped[str] = mapped_column(String(8), index=True)
+    outcome: Mapped[str] = mapped_column(String(8))
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     case_number: Mapped[str | None] = mapped_column(String(80), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(255), nullable=True)
     subject_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    client: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    department: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    details: Mapped[dict | None] = mapped_column(nullable=True)
+    client: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    department: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    details: Mapped[dict | None] = mapped_column(CanonicalJSON(), nullable=True)  # text: canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = tuple(Index(f"ix_exchange_event_{column}_seq", column, "seq") for column in FILTERED_COLUMNS)
 
     def __repr__(self) -> str:
         return f"ExchangeEvent(seq={self.seq}, type={self.type!r}, outcome={self.outcome!r}, id={self.event_id})"
@@ -134,3 +164,50 @@ class ArchiveRecord(Base):
     file_sm3: Mapped[str] = mapped_column(String(64))
     events: Mapped[int] = mapped_column(Integer)
     archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LogMark(Base):
+    """A named position in the chain: `verified` (the last verified signed checkpoint), `rollup` (counted)."""
+
+    __tablename__ = "exchange_log_mark"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChainCheck(Base):
+    """One verification of the chain (full walk or incremental check) and what it found."""
+
+    __tablename__ = "exchange_log_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # full | incremental
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seconds: Mapped[float] = mapped_column(Float)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    from_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    to_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    unsigned_tail: Mapped[int] = mapped_column(BigInteger, default=0)
+    problem: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    first_bad_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Rollup(Base):
+    """Event counts and rows per Beijing-time bucket (hour `YYYY-MM-DD HH:00`, day `YYYY-MM-DD`) and group."""
+
+    __tablename__ = "exchange_rollup"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)  # h | d
+    bucket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    department: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when none
+    client: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when none
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from exchange.crypto import SealError
@@ -45,6 +45,10 @@ class ChainReport:
     bad_checkpoint_ids: tuple[int, ...] = ()
     detail: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unsigned_tail: int = 0
+    """Events after the newest valid signed checkpoint the walk reached: protected by the head row only."""
+    newest_checkpoint_id: int | None = None
+    newest_checkpoint_seq: int | None = None
 
 
 @dataclass
@@ -195,6 +199,125 @@ def _classify(session: Session, prev: _Point, row: Mapping[str, Any]) -> _Findin
     return _Finding("changed", seq, rid, f"event seq {seq} (id {rid}) does not follow event seq {prev.seq}")
 
 
+@dataclass
+class _Walk:
+    """Where a walk stands: the last good point, how many events it checked, what it found."""
+
+    prev: _Point
+    by_seq: dict[int, list[Checkpoint]]
+    first_seq: int | None = None
+    checked: int = 0
+    finding: _Finding | None = None
+
+
+def _slow_walk(session: Session, rows: Iterator[Mapping[str, Any]], walk: _Walk) -> None:
+    """Recompute each row's hash in Python and classify the first failure (archives, suspects, the tail)."""
+    while walk.finding is None:
+        prev = walk.prev
+        try:
+            row = next(rows, None)
+        except ChainBrokenError:
+            raise
+        except _UNDECODABLE:  # the database holds a value its column type cannot read back
+            walk.finding = _undecodable(session, prev)
+            return
+        if row is None:
+            return
+        if _rehash(row) != row["hash"] or row["prev_hash"] != prev.hash or row["seq"] != prev.seq + 1:
+            walk.finding = _classify(session, prev, row)
+            return
+        for cp in walk.by_seq.get(row["seq"], []):
+            if cp.head_hash != row["hash"]:
+                walk.finding = _mismatch(cp, row["seq"], row["event_id"], row["hash"])
+        walk.first_seq = row["seq"] if walk.first_seq is None else walk.first_seq
+        walk.prev = _Point(row["seq"], row["hash"])
+        walk.checked += 1
+
+
+def _mismatch(cp: Checkpoint, seq: int, event_id: str | None, found: str) -> _Finding:
+    return _Finding(
+        "checkpoint_mismatch", seq, event_id,
+        f"checkpoint {cp.id} signed seq {cp.seq} with hash {cp.head_hash[:12]}…, but the chain "
+        f"now has {found[:12]}…: events up to seq {cp.seq} were rewritten and re-hashed",
+    )  # fmt: skip
+
+
+def _exact_ok(session: Session, seq: int, prev_hash: str) -> bool:
+    """The Python hash of one event the fast path doubted: True when it is intact and links to `prev_hash`."""
+    try:
+        row = session.execute(select(_EVENTS).where(_EVENTS.c.seq == seq)).first()
+    except _UNDECODABLE:
+        return False
+    return row is not None and row.prev_hash == prev_hash and _rehash(row._mapping) == row.hash
+
+
+def _stored_hash(session: Session, seq: int) -> str | None:
+    return session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == seq))
+
+
+def _check_pins(session: Session, walk: _Walk, lo: int, hi: int) -> None:
+    """Good checkpoints signed at seqs in lo < seq <= hi must name the hash the fast walk confirmed there."""
+    seqs = sorted(s for s in walk.by_seq if lo < s <= hi)
+    for start in range(0, len(seqs), 500):
+        part = seqs[start : start + 500]
+        stored = dict(session.execute(select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq.in_(part))).all())
+        for seq in part:
+            for cp in walk.by_seq[seq]:
+                if cp.head_hash != stored.get(seq):
+                    row = _lookup(session, seq=seq)
+                    walk.finding = _mismatch(cp, seq, row["event_id"] if row else None, stored.get(seq) or "")
+                    return
+
+
+def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
+    """Advance `walk.prev` over the database's events with the SQL-rendered hash (see `_walker`)."""
+    from exchange.log._walker import span_walker, walk_spans
+
+    until = session.scalar(select(func.max(_EVENTS.c.seq)))
+    if until is None or until <= walk.prev.seq:
+        return
+    bind = session.get_bind()
+    dialect = bind.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
+    dsn = None
+    if parallel and dialect == "postgresql":
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    elif parallel and url.database and url.database != ":memory:":
+        dsn = url.database
+    local = span_walker(lambda sql, params: session.connection().exec_driver_sql(sql, params).fetchall(), dialect)
+    for span in walk_spans(after=walk.prev.seq, until=until, local=local, dsn=dsn, dialect=dialect):
+        if not span.events:
+            continue
+        start = walk.prev
+        if span.first_seq != start.seq + 1 or span.first_prev != start.hash:
+            return  # the slow walk names what is wrong at the span's start
+        good_to, good_hash = span.last_seq, span.last_hash
+        for seq in span.suspects:
+            before = start.hash if seq == span.first_seq else _stored_hash(session, seq - 1)
+            if before is None or not _exact_ok(session, seq, before):
+                last = session.execute(
+                    select(_EVENTS.c.seq, _EVENTS.c.hash)
+                    .where(_EVENTS.c.seq < seq)
+                    .order_by(_EVENTS.c.seq.desc())
+                    .limit(1)
+                ).first()  # the last event before the suspect: the fast walk confirmed it
+                good_to, good_hash = (
+                    (last.seq, last.hash) if last is not None and last.seq > start.seq else (start.seq, start.hash)
+                )
+                break
+        if good_to is None or good_hash is None:
+            return
+        if good_to > start.seq:
+            walk.first_seq = span.first_seq if walk.first_seq is None else walk.first_seq
+            walk.checked += good_to - start.seq
+            walk.prev = _Point(good_to, good_hash)
+        _check_pins(session, walk, start.seq, walk.prev.seq)
+        if walk.finding is not None or good_to != span.last_seq:
+            return
+
+
 def verify_chain(
     session: Session,
     *,
@@ -202,16 +325,23 @@ def verify_chain(
     signature_verifier: Callable[..., bool] | None = None,
     from_seq: int | None = None,
     archives: str | Path | None = None,
+    start: tuple[int, str] | None = None,
+    parallel: bool = False,
 ) -> ChainReport:
     """Recompute every hash, check every link, the head row and every checkpoint signature.
 
-    `from_seq` starts at that event, trusting its predecessor's stored hash. `archives` (the lake
-    root given to `archive`) re-reads archived Parquet files first; without it the walk starts at the
-    newest archive's head hash, which the first remaining event must link to.
+    `from_seq` starts at that event, trusting its predecessor's stored hash; `start=(seq, hash)` starts
+    after `seq`, trusting the given hash (the last verified checkpoint: an incremental check). `archives`
+    (the lake root given to `archive`) re-reads archived Parquet files first; without it the walk starts
+    at the newest archive's head hash, which the first remaining event must link to. `parallel` walks
+    large ranges in worker processes with their own connections (committed events only).
     """
     from exchange.log.archive import iter_archive_rows
 
-    checkpoints = list(session.scalars(select(Checkpoint).order_by(Checkpoint.seq, Checkpoint.id)))
+    pinned = select(Checkpoint).order_by(Checkpoint.seq, Checkpoint.id)
+    if start is not None:  # signatures older than the verified point were checked when it was verified
+        pinned = pinned.where(Checkpoint.seq >= start[0])
+    checkpoints = list(session.scalars(pinned))
     bad_ids, notes = _check_signatures(checkpoints, trusted_keys, signature_verifier)
     by_seq: dict[int, list[Checkpoint]] = {}
     for cp in checkpoints:
@@ -221,9 +351,13 @@ def verify_chain(
     head_row = session.get(ChainHead, 1)
 
     prev = _Point(0, GENESIS_HASH)
-    sources: list[Iterator[Mapping[str, Any]]] = []
+    archive_rows: Iterator[Mapping[str, Any]] | None = None
     archives_checked = 0
-    if from_seq is not None and from_seq > 1:
+    if start is not None:
+        prev = _Point(*start)
+        if records and start[0] < records[-1].to_seq:  # archived since: archiving verified and pinned them
+            prev = _Point(records[-1].to_seq, records[-1].head_hash)
+    elif from_seq is not None and from_seq > 1:
         before = _lookup(session, seq=from_seq - 1)
         archived = next((r for r in records if r.to_seq == from_seq - 1), None)
         if before is None and archived is None:
@@ -237,41 +371,21 @@ def verify_chain(
         prev = _Point(records[-1].to_seq, records[-1].head_hash)
         notes.append(f"{len(records)} archive(s) up to seq {prev.seq} not re-read (pass archives=<lake root>)")
     elif records:
-        sources.append(iter_archive_rows(archives, records))
+        archive_rows = iter_archive_rows(archives, records)
         archives_checked = len(records)
-    sources.append(_db_rows(session, prev.seq))
 
-    finding: _Finding | None = None
-    first_seq: int | None = None
-    checked = 0
+    walk = _Walk(prev=prev, by_seq=by_seq)
     for cp in by_seq.get(prev.seq, []):
         if cp.head_hash != prev.hash:
-            finding = _Finding("checkpoint_mismatch", prev.seq, None, f"checkpoint {cp.id} at seq {prev.seq} "
-                               "disagrees with the archive head hash")  # fmt: skip
-    rows = (r for source in sources for r in source)
-    while finding is None:
-        try:
-            row = next(rows, None)
-        except ChainBrokenError:
-            raise
-        except _UNDECODABLE:  # the database holds a value its column type cannot read back
-            finding = _undecodable(session, prev)
-            break
-        if row is None:
-            break
-        if _rehash(row) != row["hash"] or row["prev_hash"] != prev.hash or row["seq"] != prev.seq + 1:
-            finding = _classify(session, prev, row)
-            break
-        for cp in by_seq.get(row["seq"], []):
-            if cp.head_hash != row["hash"]:
-                finding = _Finding(
-                    "checkpoint_mismatch", row["seq"], row["event_id"],
-                    f"checkpoint {cp.id} signed seq {cp.seq} with hash {cp.head_hash[:12]}…, but the chain "
-                    f"now has {row['hash'][:12]}…: events up to seq {cp.seq} were rewritten and re-hashed",
-                )  # fmt: skip
-        first_seq = row["seq"] if first_seq is None else first_seq
-        prev = _Point(row["seq"], row["hash"])
-        checked += 1
+            walk.finding = _Finding("checkpoint_mismatch", prev.seq, None, f"checkpoint {cp.id} at seq {prev.seq} "
+                                    "disagrees with the archive head hash")  # fmt: skip
+    if archive_rows is not None and walk.finding is None:
+        _slow_walk(session, archive_rows, walk)
+    if walk.finding is None:
+        _fast_walk(session, walk, parallel=parallel)
+    if walk.finding is None:
+        _slow_walk(session, _db_rows(session, walk.prev.seq), walk)
+    finding, prev, checked = walk.finding, walk.prev, walk.checked
 
     if finding is None:
         finding = _check_end(session, prev, head_row, checkpoints, bad_ids)
@@ -281,12 +395,17 @@ def verify_chain(
             f"checkpoint(s) {', '.join(map(str, bad_ids))} fail signature verification with the trusted hub "
             "key(s): they were forged or altered",
         )  # fmt: skip
+    good = [cp for cp in checkpoints if cp.id not in bad_ids and cp.seq <= prev.seq]
+    newest = max(good, key=lambda cp: (cp.seq, cp.id), default=None)
+    signed_to = newest.seq if newest is not None else (start[0] if start is not None else 0)
+    if records and signed_to < records[-1].to_seq:
+        signed_to = records[-1].to_seq
     return ChainReport(
         ok=finding is None,
         events_checked=checked,
         checkpoints_checked=len(checkpoints),
         archives_checked=archives_checked,
-        first_seq=first_seq,
+        first_seq=walk.first_seq,
         last_seq=prev.seq if checked else None,
         head_hash=prev.hash,
         problem=finding.problem if finding else None,
@@ -296,6 +415,9 @@ def verify_chain(
         bad_checkpoint_ids=tuple(bad_ids),
         detail=finding.detail if finding else "",
         notes=tuple(notes),
+        unsigned_tail=max(0, prev.seq - signed_to),
+        newest_checkpoint_id=newest.id if newest is not None else None,
+        newest_checkpoint_seq=newest.seq if newest is not None else None,
     )
 
 
@@ -335,6 +457,10 @@ _ADVICE = {
 }
 
 
+def _tail_advice(report: ChainReport) -> str:
+    return " (run `govhub log checkpoint` to sign them)" if report.unsigned_tail else ""
+
+
 def format_report(report: ChainReport) -> str:
     """One paragraph for `govhub log verify` and the monitor."""
     span = f"seq {report.first_seq}–{report.last_seq}" if report.first_seq is not None else "no events"
@@ -345,7 +471,8 @@ def format_report(report: ChainReport) -> str:
         return (
             f"Exchange log intact: {report.events_checked} event(s) verified ({span}{head}){archives}; "
             f"{report.checkpoints_checked} signed checkpoint(s) valid. Every hash and link recomputed "
-            f"and matched.{notes}"
+            f"and matched. Unsigned tail: {report.unsigned_tail} event(s) after the newest signed checkpoint"
+            f"{_tail_advice(report)}.{notes}"
         )
     advice = _ADVICE.get(report.problem or "", _ADVICE["changed"])
     return (

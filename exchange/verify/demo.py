@@ -79,17 +79,19 @@ def run_approval_flows(
     engine: Engine,
     algorithm: Algorithm = "sm2",
     echo: Callable[[str], None] | None = None,
+    keys_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Refresh the serving stores, seed the three demo clients, run their flows; one dict per answer.
 
     Each dict: service, client, item, case_number, status, answer (the sealed answer's content),
     version, answer_id, offline_ok and offline_message (the check with the public key alone, including
-    the request binding). `echo` receives printable lines (the CLI passes console.print).
+    the request binding). `echo` receives printable lines (the CLI passes console.print). The hub key
+    is read from `keys_dir` (default `<home>/keys`).
     """
     say = echo or (lambda line: log.info("%s", line))
     for resource in ("person", "legal_entity", "credit_record", "payment"):
         refresh_serving_store(lake, load_contract(resource), home=home)
-    signer = load_or_create_signer(Path(home) / "keys", algorithm=algorithm)
+    signer = load_or_create_signer(keys_dir or Path(home) / "keys", algorithm=algorithm)
     service = VerificationService(store=ServingStore(home), signer=signer, engine=engine)
     with Session(engine) as session:
         keys = seed_demo_clients(session)

@@ -2,7 +2,7 @@
 
 The web route (web/routes/verify.py), the CLI and the demo all go through `VerificationService.ask`,
 so every query — answered, refused or malformed — passes the same checks and becomes an exchange-log
-event (client, item, case number, purpose, subject hash = SM3 of the canonical subject, outcome).
+event (client, item, case number, purpose, keyed subject hash (`exchange.subjects`), outcome).
 Answers are sealed (`exchange.seal`) and name the serving-store version they were read from.
 """
 
@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,8 +25,10 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from exchange.crypto import Signer, canonical_json, sm3_hex
+from exchange.crypto import Signer
 from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
+from exchange.subjects import SubjectKeys
+from exchange.subjects import subject_hash as keyed_subject_hash
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
@@ -44,12 +47,18 @@ _BEIJING = ZoneInfo("Asia/Shanghai")
 _DENIALS = frozenset({401, 403, 429})
 
 
-def subject_hash(subject: Any) -> str | None:
-    """SM3 hex of the canonical JSON of a subject (what the log keeps instead of the raw ID); None if unhashable."""
-    try:
-        return sm3_hex(canonical_json(subject))
-    except Exception:  # a malformed subject that cannot be canonicalised is logged without a hash
+def subject_hash(subject: Any, item: VerificationItem | None, *, keys: SubjectKeys) -> str | None:
+    """The keyed hash of a subject's identifying values (the item's `key` fields) that the log keeps.
+
+    `exchange.subjects`: HMAC-SM3 under the hub's subject key, with its key id; None when the item is
+    unknown or the subject lacks a key field (nothing identifies it).
+    """
+    if item is None or not isinstance(subject, Mapping):
         return None
+    values = [subject.get(name) for name in item.key]
+    if not all(isinstance(v, str) and v for v in values):
+        return None
+    return keyed_subject_hash([str(v) for v in values], keys=keys)
 
 
 def build_request(item: str, body: Mapping[str, Any], *, batch: bool = False) -> dict[str, Any]:
@@ -85,8 +94,10 @@ class VerificationService:
         writer: LogWriter | None = None,
         today: Callable[[], date] | None = None,
         link_secret: bytes | None = None,
+        subject_keys: SubjectKeys | None = None,
     ) -> None:
         self.store = store
+        self.subject_keys = subject_keys or SubjectKeys.load(Path(store.home) / "keys")
         self.signer = signer
         self.engine = engine
         self.items = dict(items if items is not None else load_items())
@@ -171,6 +182,7 @@ class VerificationService:
         body: bytes | str | Mapping[str, Any],
         batch: bool = False,
         sealed: bool = True,
+        on_unauthenticated: Callable[[str], bool] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Answer one request: (HTTP status, JSON document). Never raises for a caller's mistake.
 
@@ -178,8 +190,16 @@ class VerificationService:
         (`VerificationError.body`). Every outcome is written to the exchange log before returning;
         when the log cannot be written, the answer is withheld (503 log_unavailable).
         `sealed=False` returns the same answer without a seal (benchmark baseline only).
+        `on_unauthenticated(code)`: a request without a valid key is handed to it instead of the log (the
+        web app aggregates those per client address, `exchange.log.refusals`); False answers 429.
         """
         status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
+        if status == 401 and on_unauthenticated is not None:
+            code = str(events[0].get("error_code") or "unauthenticated") if events else "unauthenticated"
+            if on_unauthenticated(code):
+                return status, document
+            limited = VerificationError(429, "rate_limited", "too many requests without a valid key; wait a minute")
+            return limited.status, limited.body()
         try:
             self.writer.write(events, answers, signer=self.signer)
         except Exception:
@@ -213,11 +233,6 @@ class VerificationService:
         state["body"] = parsed
         key = "subjects" if batch else "subject"
         raw_subjects = parsed.get(key) if parsed is not None else None
-        if batch and isinstance(raw_subjects, list) and len(raw_subjects) <= MAX_BATCH:
-            state["hashes"] = [subject_hash(s) for s in raw_subjects] or [None]
-        elif not batch and raw_subjects is not None:
-            state["hashes"] = [subject_hash(raw_subjects)]
-
         if not client_key:
             raise VerificationError(401, "missing_key", "send the client key in the X-Client-Key header")
         client = self.clients.authenticate(client_key)
@@ -230,6 +245,11 @@ class VerificationService:
                 404, "unknown_item", f"no verification item '{item_code[:64]}'; see GET /api/verify/items"
             )
         state["item"] = item
+        keys = self.subject_keys
+        if batch and isinstance(raw_subjects, list) and len(raw_subjects) <= MAX_BATCH:
+            state["hashes"] = [subject_hash(s, item, keys=keys) for s in raw_subjects] or [None]
+        elif not batch and raw_subjects is not None:
+            state["hashes"] = [subject_hash(raw_subjects, item, keys=keys)]
         if item.code not in client.allowed_items:
             raise VerificationError(
                 403, "item_not_granted", f"item '{item.code}' is not granted to client '{client.id}'"
@@ -252,7 +272,7 @@ class VerificationService:
                 422, "invalid_request", f"unexpected member(s) {extra_members}", field=extra_members[0]
             )
         subjects = self._subjects(item, raw_subjects, batch)
-        state["hashes"] = [subject_hash(s) for s in subjects]
+        state["hashes"] = [subject_hash(s, item, keys=keys) for s in subjects]
         params = validate_params(item, parsed.get("params"))
         try:
             snap = self.store.snapshot(item.resource)

@@ -50,8 +50,13 @@ def source_identity(contract: Contract, *, settings: Settings | None = None) -> 
     if source.kind == "http":
         parts = urlsplit(config["base_url"])
         return f"{parts.scheme}://{parts.netloc}", str(source.options.get("endpoint", "/"))
+    pattern = source.options.get("pattern", "*")
+    if "://" in str(config["inbox"]):  # s3://bucket/prefix: namespace s3://bucket, name prefix/pattern
+        scheme, rest = str(config["inbox"]).split("://", 1)
+        bucket, _, prefix = rest.partition("/")
+        return f"{scheme}://{bucket}", f"{prefix.strip('/')}/{pattern}".lstrip("/")
     inbox = Path(config["inbox"]).expanduser().resolve()
-    return "file", f"{inbox}/{source.options.get('pattern', '*')}"
+    return "file", f"{inbox}/{pattern}"
 
 
 def _sql_identity(url: str, table: str, options: Mapping[str, Any]) -> tuple[str, str]:

@@ -58,6 +58,12 @@ class ResourceContext:
 
         # an Airflow connection (govhub_<system>) wins key by key over the GOVHUB_* settings
         config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}
+        inbox = str(config.get("inbox") or "")
+        if inbox.startswith("s3://"):  # an inbox on the hub's object store: the connector reads it through this
+            from lake._fs import filesystem_for
+
+            options = config.get("storage_options") or self.settings.object_store_options("inbox")
+            config["filesystem"] = filesystem_for(inbox, options)[0]
         return connector_for(self.contract, config)
 
     def references(self) -> dict[str, KeySet]:

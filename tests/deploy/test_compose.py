@@ -6,6 +6,7 @@ Docker does not run here, so the file is parsed (PyYAML) and rendered with `.env
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any
@@ -280,3 +281,32 @@ def test_web_app_serves_on_all_interfaces(compose: dict[str, Any]) -> None:
     port = command[command.index("--port") + 1]
     assert f"localhost:{port}/healthz" in " ".join(web["healthcheck"]["test"])
     assert any(p.endswith(f":{port}") for p in web["ports"]), web["ports"]
+
+
+def test_every_airflow_component_writes_lineage_where_the_monitor_reads_it(rendered: dict[str, Any]) -> None:
+    """The scheduler emits the DAG-run events, the workers the task events: each needs the transport and
+    the lineage volume, and the web app (the monitor) reads the same file."""
+    services = _services(rendered)
+    for name in AIRFLOW_COMMANDS:
+        env = environment(services[name])
+        assert env.get("AIRFLOW__OPENLINEAGE__DISABLED") == "false", name
+        assert env.get("AIRFLOW__OPENLINEAGE__NAMESPACE") == "govhub", name
+        transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
+        assert transport["type"] == "file" and transport["append"] is True, name
+        folder = transport["log_file_path"].rsplit("/", 1)[0]
+        mounts = {target for _, _, target in _mounts(services[name])}
+        assert folder in mounts, f"{name}: {folder} is not on a shared volume ({mounts})"
+    web = services["govhub-web"]
+    assert folder in {target for _, _, target in _mounts(web)}
+    assert environment(web)["GOVHUB_HOME"] + "/lineage" == folder
+
+
+def _mounts(service: dict[str, Any]) -> list[tuple[str, str, str]]:
+    out = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+            out.append(("volume", source, target))
+        else:
+            out.append((volume.get("type", "volume"), volume.get("source", ""), volume["target"]))
+    return out

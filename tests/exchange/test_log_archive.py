@@ -47,7 +47,7 @@ def test_archive_moves_old_events_and_the_chain_still_verifies(
     cutoff = _two_periods(xlog)
     info = xlog.archive(lake, before=cutoff)
     assert (info.events, info.from_seq, info.to_seq) == (30, 1, 30)
-    assert info.path == "exchange_log/archive/000000000001-000000000030.parquet"
+    assert info.path == f"exchange_log/archive/{cutoff:%Y-%m}/000000000001-000000000030.parquet"
     table = pq.read_table(lake / info.path)
     assert table.schema.equals(ARCHIVE_SCHEMA) and table.num_rows == 30
     assert table.column("seq").to_pylist() == list(range(1, 31))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from exchange.crypto import sm3_hex
 from exchange.log import ExchangeEvent, ExchangeLog
 from exchange.seal import verify_sealed
+from exchange.subjects import subject_hashes
 from exchange.verify import ServingStore, VerificationService, build_request, refresh_serving_store, subject_hash
 from exchange.verify.clients import check_key, hash_key
 from schemas import load_contract
@@ -248,7 +249,11 @@ def test_answered_event_carries_client_case_purpose_and_subject_hash_never_the_i
     assert event.client == "all" and event.target == "client:all"
     assert event.case_number == "YY-BDC-2026-000123" and event.purpose == "不动产登记（转移登记）"
     canonical = json.dumps(subject, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-    assert event.subject_hash == subject_hash(subject) == sm3_hex(canonical)
+    item = hub.service.items["identity_matches"]
+    keyed = subject_hash(subject, item, keys=hub.service.subject_keys)
+    assert event.subject_hash == keyed and keyed.startswith(f"hs1:{hub.service.subject_keys.key_id}:")
+    assert event.subject_hash[-64:] not in {sm3_hex(canonical), sm3_hex(P_ZHANG.encode())}  # keyed, not guessable
+    assert event.subject_hash in subject_hashes(P_ZHANG, keys=hub.service.subject_keys)  # found by the ID alone
     assert event.request_id == doc["answer"]["answer_id"] and event.version == doc["version"]
     assert event.resource == "person"
     assert ExchangeLog(hub.engine).verify().ok
@@ -282,7 +287,8 @@ def test_batch_answers_many_subjects_under_one_seal_and_logs_each(hub: ServedHub
     assert verify_sealed(doc, public_key_pem=pem, request=build_request("person_alive", request_body, batch=True)).ok
     logged = events(hub)[: len(subjects)]
     assert ExchangeLog(hub.engine).count() == before + len(subjects)
-    assert {e.subject_hash for e in logged} == {subject_hash(s) for s in subjects}
+    item = hub.service.items["person_alive"]
+    assert {e.subject_hash for e in logged} == {subject_hash(s, item, keys=hub.service.subject_keys) for s in subjects}
     too_many = {**request_body, "subjects": subjects * 21}
     status, doc = hub.service.ask("person_alive", client_key=hub.keys["all"], body=too_many, batch=True)
     assert (status, doc["error"]["code"]) == (422, "too_large")

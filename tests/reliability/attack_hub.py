@@ -73,7 +73,10 @@ class AttackHub:
         return {"X-API-Key": self.keys[role]}
 
     def events_after(self, seq: int) -> list[ExchangeEvent]:
-        """Exchange-log events appended after `seq`, oldest first."""
+        """Exchange-log events appended after `seq`, oldest first (open refusal windows written first)."""
+        from web.refusals import refusal_window
+
+        refusal_window(self.app).flush(everything=True)
         with Session(self.engine) as session:
             found = select(ExchangeEvent).where(ExchangeEvent.seq > seq).order_by(ExchangeEvent.seq)
             return list(session.scalars(found))
@@ -142,6 +145,7 @@ def attack_hub(home: Path) -> Iterator[AttackHub]:
     """Build the hub under `home` (GOVHUB_HOME for the app too) and serve the whole app over it."""
     patch = pytest.MonkeyPatch()
     patch.setenv("GOVHUB_HOME", str(home))
+    patch.setenv("GOVHUB_REFUSAL_LIMIT", "1000000")  # attacks count refusals, not the per-address limit
     reset_settings()
     served = build_hub(home)
     try:

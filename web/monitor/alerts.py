@@ -1,15 +1,17 @@
 """What needs a data administrator now: failed runs, stale resources, quality drops, denial spikes, chain breaks.
 
-The chain's state is also shown on every page header; walking the whole chain costs time in
-proportion to the log, so the header reuses a result up to `CHAIN_MAX_AGE` seconds old, and the
-alerts page always walks it afresh.
+The chain's state is shown on every page header and on the alerts: each view verifies only the events
+after the last verified signed checkpoint (`exchange.log.check_incremental`, one check at a time per
+database, others wait for its result), and shows the newest full walk's result (`govhub log verify`,
+the scheduled `exchange_log_check` DAG) while it is failed, so an edit before the checkpoint stays on
+screen until a later full walk passes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import DatasetVersion, utcnow
-from exchange.log import ChainReport, ExchangeEvent, ExchangeLog
+from exchange.log import ChainReport, ExchangeEvent, ExchangeLog, check_incremental, last_full_check
 from govhub.models import IngestRun
 from web.clock import beijing_text
 from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
@@ -34,7 +36,8 @@ __all__ = [
     "collect_alerts",
 ]
 
-CHAIN_MAX_AGE = 60.0
+CHAIN_MAX_AGE = 0.0  # seconds a header may reuse a check; 0: every view checks what is new (single flight)
+FULL_WALK_MAX_AGE = timedelta(days=2)  # a scheduled full walk older than this is itself an alert
 DENIAL_THRESHOLD = 20  # denied requests within the last hour before it is a spike
 QUALITY_DROP = 0.05  # a dimension score this much below the previous version's
 _cache: dict[str, tuple[float, ChainReport]] = {}
@@ -45,7 +48,10 @@ _lock = threading.Lock()
 class Alert:
     """One alert row: what kind, how severe, about which resource, and the details to act on."""
 
-    kind: Literal["failed_run", "stale", "not_fresh", "source_problems", "quality_drop", "denials", "chain"]
+    kind: Literal[
+        "failed_run", "stale", "not_fresh", "source_problems", "quality_drop", "denials", "chain", "full_walk",
+        "unsigned_tail",
+    ]  # fmt: skip
     severity: Literal["critical", "warning"]
     resource: str | None
     detail: str
@@ -65,13 +71,22 @@ def _trusted_keys(keys_dir: Path) -> dict[str, str]:
 
 
 def chain_state(session: Session, *, keys_dir: Path, max_age: float = CHAIN_MAX_AGE) -> ChainReport:
-    """The exchange log's verification, reused while younger than `max_age` seconds (0 walks afresh)."""
+    """The chain's state: an incremental check of what is new, failed if the newest full walk failed.
+
+    `max_age` > 0 reuses a result that young (per metadata URL and process).
+    """
     key = str(session.get_bind().url)
     with _lock:
         cached = _cache.get(key)
         if cached and max_age > 0 and time.monotonic() - cached[0] < max_age:
             return cached[1]
-    report = ExchangeLog(session, trusted_keys=_trusted_keys(keys_dir)).verify()
+    report = check_incremental(ExchangeLog(session.get_bind(), trusted_keys=_trusted_keys(keys_dir)))
+    full = last_full_check(session)
+    if report.ok and full is not None and not full.ok:
+        report = replace(
+            report, ok=False, problem=full.problem, first_bad_seq=full.first_bad_seq,  # type: ignore[arg-type]
+            detail=f"the full walk of {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC found: {full.detail}",
+        )  # fmt: skip
     with _lock:
         _cache[key] = (time.monotonic(), report)
     return report
@@ -200,29 +215,57 @@ def collect_alerts(
             )
         alerts.extend(_health_alerts(row))
         alerts.extend(_quality_drops(session, row["resource"]))
-    denials = session.execute(
-        select(ExchangeEvent.client, func.count())
-        .where(ExchangeEvent.outcome == "denied", ExchangeEvent.recorded_at >= now - timedelta(hours=1))
-        .group_by(ExchangeEvent.client)
-    ).all()
-    total = sum(n for _, n in denials)
-    if total > denial_threshold:
-        by = ", ".join(f"{client or '-'} ×{n}" for client, n in sorted(denials, key=lambda d: -d[1]))
-        by_zh = "，".join(
-            f"{party_label('client:' + client) if client else '—'} {n} 次"
-            for client, n in sorted(denials, key=lambda d: -d[1])
-        )
-        alerts.append(
-            Alert(
-                "denials",
-                "critical",
-                None,
-                f"{total} denied in the last hour (> {denial_threshold}): {by}",
-                detail_zh=label("alert_text_denials", "zh", total=total, threshold=denial_threshold, by=by_zh),
-            )
-        )
+    alerts.extend(_walk_alerts(session, report, now))
+    alerts.extend(_denial_alerts(session, now, denial_threshold))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
+
+
+def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[Alert]:
+    """The scheduled full walk: missing, too old, or (shown by the chain alert) failed; a long unsigned tail."""
+    from govhub.settings import get_settings
+
+    alerts = []
+    full = last_full_check(session)
+    empty = session.scalar(select(ExchangeEvent.seq).limit(1)) is None
+    if not empty and (full is None or as_aware(full.started_at) < now - FULL_WALK_MAX_AGE):  # type: ignore[operator]
+        when = "never" if full is None else f"last on {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC"
+        when_zh = "从未" if full is None else f"最近一次 {beijing_text(full.started_at)}（北京时间）"
+        alerts.append(Alert("full_walk", "warning", None, f"no full walk of the exchange log for two days ({when}): "
+                            "run `govhub log verify` or unpause the exchange_log_check DAG",
+                            detail_zh=label("alert_text_full_walk", "zh", when=when_zh)))  # fmt: skip
+    every = get_settings().log_checkpoint_every
+    if report.unsigned_tail > 2 * every:
+        alerts.append(Alert("unsigned_tail", "warning", None, f"{report.unsigned_tail} events after the newest signed "
+                            "checkpoint: run `govhub log checkpoint` (the web app signs them)",
+                            detail_zh=label("alert_text_unsigned_tail", "zh", n=report.unsigned_tail)))  # fmt: skip
+    return alerts
+
+
+def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Alert]:
+    """Refused requests in the last hour (an aggregated refusal counts its `rows`), by client."""
+    since = now - timedelta(hours=1)
+    first = session.scalar(  # on the recorded_at index: min(seq) would scan the log from its start
+        select(ExchangeEvent.seq)
+        .where(ExchangeEvent.recorded_at >= since)
+        .order_by(ExchangeEvent.recorded_at, ExchangeEvent.seq)
+        .limit(1)
+    )
+    if first is None:
+        return []
+    denials = session.execute(
+        select(ExchangeEvent.client, func.sum(func.coalesce(ExchangeEvent.rows, 1)))
+        .where(ExchangeEvent.seq >= first, ExchangeEvent.outcome == "denied", ExchangeEvent.recorded_at >= since)
+        .group_by(ExchangeEvent.client)
+    ).all()
+    total = sum(int(n) for _, n in denials)
+    if total <= threshold:
+        return []
+    ranked = sorted(denials, key=lambda d: -d[1])
+    by = ", ".join(f"{client or '-'} ×{n}" for client, n in ranked)
+    by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
+    zh = label("alert_text_denials", "zh", total=total, threshold=threshold, by=by_zh)
+    return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}", detail_zh=zh)]
 
 
 def chain_summary(report: ChainReport) -> dict[str, Any]:
@@ -235,4 +278,6 @@ def chain_summary(report: ChainReport) -> dict[str, Any]:
         "first_bad_seq": report.first_bad_seq,
         "first_bad_event_id": report.first_bad_event_id,
         "detail": report.detail,
+        "verified_to_seq": report.newest_checkpoint_seq,
+        "unsigned_tail": report.unsigned_tail,
     }

@@ -74,11 +74,11 @@ def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
 
 @router.get("/chain", summary="Exchange-log chain state")
 def api_chain(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
-    """Whether the exchange log's hash chain verifies, and the first bad event if not (cached up to 60 s)."""
+    """Whether the exchange log verifies: the events after the last verified checkpoint, and the last full walk."""
     return beijing_json(chain_summary(chain_state(session, keys_dir=keys_dir())))
 
 
-@router.get("/log", summary="Exchange-log events, filtered and paged")
+@router.get("/log", summary="Exchange-log events, filtered and paged by keyset")
 def api_log(
     session: SessionDep,
     viewer: ApiViewerDep,
@@ -87,12 +87,22 @@ def api_log(
     department: str | None = None,
     client: str | None = None,
     outcome: str | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    case_number: Annotated[str | None, Query(max_length=80)] = None,
+    subject: Annotated[str | None, Query(max_length=200, description="a citizen ID or company code")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="events older than this seq")] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62, description="events newer than this seq")] = None,
+    oldest: bool = False,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    """Events newest first; a department sees only events naming it."""
-    where = LogFilter(type=type, resource=resource, department=department, client=client, outcome=outcome)
-    events, total = log_page(session, viewer, where, page=page, per_page=per_page)
+    """Events newest first; a department sees only events naming it. `next_before` / `prev_after` page on.
+
+    `total` counts matches up to 10,000 (`total_capped` when there are more).
+    """
+    where = LogFilter(
+        type=type, resource=resource, department=department, client=client, outcome=outcome,
+        case_number=case_number or None, subject=subject or None,
+    )  # fmt: skip
+    page = log_page(session, viewer, where, before=before, after=after, oldest=oldest, per_page=per_page)
     columns = (
         "seq",
         "event_id",
@@ -110,6 +120,14 @@ def api_log(
         "department",
         "purpose",
         "case_number",
+        "subject_hash",
     )
-    rows = [{c: getattr(e, c) for c in columns} for e in events]
-    return beijing_json({"total": total, "page": page, "data": rows})
+    return beijing_json(
+        {
+            "total": page.total,
+            "total_capped": page.capped,
+            "next_before": page.older,
+            "prev_after": page.newer,
+            "data": [{c: getattr(e, c) for c in columns} for e in page.events],
+        }
+    )

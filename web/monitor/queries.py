@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from catalog import DatasetVersion, Department, Resource, Subscription, utcnow
 from exchange.delivery.models import Delivery
-from exchange.log import ExchangeEvent
+from exchange.log import ExchangeEvent, Rollup, refresh_rollups
+from exchange.subjects import subject_hashes
+from govhub.exchange_log import hub_subject_keys
 from govhub.models import IngestRun
 from govhub.status import resource_statuses
 from schemas import load_all
@@ -21,8 +23,10 @@ from web.clock import beijing_iso
 from web.monitor.auth import Viewer
 
 __all__ = [
+    "COUNT_CAP",
     "DIMENSIONS",
     "LogFilter",
+    "LogPage",
     "as_aware",
     "deliveries",
     "department_names",
@@ -99,34 +103,39 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
     return dict(trend)
 
 
-def _bucket(moment: datetime, hourly: bool) -> str:
+def _label(moment: datetime, grain: str) -> str:
     moment = as_aware(moment).astimezone(_BEIJING)  # type: ignore[union-attr]
-    return moment.strftime("%Y-%m-%d %H:00") if hourly else moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:00") if grain == "h" else moment.strftime("%Y-%m-%d")
+
+
+def _rollup_rows(session: Session, viewer: Viewer, grain: str, since: datetime) -> list[Any]:
+    stmt = (
+        select(Rollup.bucket, Rollup.type, Rollup.source, Rollup.department, Rollup.client, func.sum(Rollup.events))
+        .where(Rollup.grain == grain, Rollup.bucket >= _label(since, grain))
+        .group_by(Rollup.bucket, Rollup.type, Rollup.source, Rollup.department, Rollup.client)
+    )
+    if not viewer.is_admin:
+        stmt = stmt.where(Rollup.department.in_(viewer.department_names or ("-",)))
+    return list(session.execute(stmt))
 
 
 def exchange_volume(session: Session, viewer: Viewer, *, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
-    """Exchange counts and rows over time, by source, by subscriber department and by verification client.
+    """Exchange counts over time, by source, by subscriber department and by verification client.
 
-    Reads four columns of the window's events and buckets them in Python (hourly when the window's
-    events span under two days, else daily), so SQLite and PostgreSQL give the same buckets.
+    Read from the hour/day rollups (`exchange.log.rollup`, brought up to date first), so a year is a
+    few thousand rows whatever the log's size: daily buckets (Beijing days from the one holding
+    `now - days`), hourly when the window's events fall on at most two days.
     """
     now = now or utcnow()
     since = now - timedelta(days=days)
-    stmt = select(
-        ExchangeEvent.recorded_at,
-        ExchangeEvent.type,
-        ExchangeEvent.source,
-        ExchangeEvent.department,
-        ExchangeEvent.client,
-        ExchangeEvent.rows,
-        ExchangeEvent.outcome,
-    ).where(ExchangeEvent.recorded_at >= since)
-    events = session.execute(filter_events(stmt, viewer)).all()
+    refresh_rollups(session.get_bind())
+    rows = _rollup_rows(session, viewer, "d", since)
+    hourly = len({r[0] for r in rows}) <= 2
+    if hourly and rows:
+        rows = _rollup_rows(session, viewer, "h", since)
     names = department_names(session)
-    if not events:
+    if not rows:
         return {"buckets": [], "by_source": {}, "by_department": {}, "by_client": {}, "totals": {}, "events": 0}
-    span = as_aware(max(e.recorded_at for e in events)) - as_aware(min(e.recorded_at for e in events))  # type: ignore[operator]
-    hourly = span < timedelta(days=2)
     series: dict[str, dict[str, Counter[str]]] = {
         "by_source": defaultdict(Counter),
         "by_department": defaultdict(Counter),
@@ -134,26 +143,34 @@ def exchange_volume(session: Session, viewer: Viewer, *, days: int = 30, now: da
     }
     buckets: set[str] = set()
     totals: Counter[str] = Counter()
-    for e in events:
-        bucket = _bucket(e.recorded_at, hourly)
+    for bucket, kind, source, department, client, count in rows:
+        count = int(count)
         buckets.add(bucket)
-        totals[e.type] += 1
-        if e.type == "ingest":  # what each source system sent
-            series["by_source"][e.source][bucket] += 1
-        if e.type == "delivery" and e.department:
-            series["by_department"][names.get(e.department, e.department)][bucket] += 1
-        if e.type in ("verification", "denial") and e.client:
-            series["by_client"][e.client][bucket] += 1
+        totals[kind] += count
+        if kind == "ingest":  # what each source system sent
+            series["by_source"][source][bucket] += count
+        if kind == "delivery" and department:
+            series["by_department"][names.get(department, department)][bucket] += count
+        if kind in ("verification", "denial") and client:
+            series["by_client"][client][bucket] += count
     ordered = sorted(buckets)
-    out: dict[str, Any] = {"buckets": ordered, "hourly": hourly, "totals": dict(totals), "events": len(events)}
+    out: dict[str, Any] = {"buckets": ordered, "hourly": hourly, "totals": dict(totals), "events": sum(totals.values())}
     for key, groups in series.items():
         out[key] = {name: [counts.get(b, 0) for b in ordered] for name, counts in sorted(groups.items())}
     return out
 
 
+COUNT_CAP = 10_000
+"""A filtered log counts its matches up to this many ("more than 10,000"): counting millions costs seconds."""
+
+
 @dataclass(frozen=True)
 class LogFilter:
-    """The exchange-log page's filters; empty strings mean no filter."""
+    """The exchange-log page's filters; empty strings mean no filter.
+
+    `department` matches the department column (deliveries, refusals and API pulls name it there);
+    `subject` is a citizen ID or company code, searched through its keyed hashes (every hub key).
+    """
 
     type: str | None = None
     resource: str | None = None
@@ -162,31 +179,83 @@ class LogFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    case_number: str | None = None
+    subject: str | None = None
 
 
-def log_page(
-    session: Session, viewer: Viewer, where: LogFilter, *, page: int = 1, per_page: int = 50
-) -> tuple[list[ExchangeEvent], int]:
-    """One page of exchange events, newest first, and how many match in all."""
+@dataclass(frozen=True)
+class LogPage:
+    """One page of events newest first, the (capped) match count and the cursors to the neighbours."""
+
+    events: list[ExchangeEvent]
+    total: int
+    capped: bool
+    older: int | None  # pass as `before` for the next (older) page
+    newer: int | None  # pass as `after` for the previous (newer) page
+
+
+def _filtered(session: Session, viewer: Viewer, where: LogFilter) -> Select[Any]:
     stmt = select(ExchangeEvent)
     for column, value in (
         (ExchangeEvent.type, where.type),
         (ExchangeEvent.resource, where.resource),
         (ExchangeEvent.client, where.client),
         (ExchangeEvent.outcome, where.outcome),
+        (ExchangeEvent.department, where.department),
+        (ExchangeEvent.case_number, where.case_number),
     ):
         if value:
             stmt = stmt.where(column == value)
-    if where.department:
-        stmt = stmt.where(or_(ExchangeEvent.department == where.department, ExchangeEvent.target == where.department))
+    if where.subject:
+        stmt = stmt.where(
+            ExchangeEvent.subject_hash.in_(subject_hashes(where.subject.strip(), keys=hub_subject_keys()))
+        )
     if where.since is not None:
         stmt = stmt.where(ExchangeEvent.recorded_at >= where.since)
     if where.until is not None:
         stmt = stmt.where(ExchangeEvent.recorded_at < where.until)
-    stmt = filter_events(stmt, viewer)
-    total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
-    rows = session.scalars(stmt.order_by(ExchangeEvent.seq.desc()).limit(per_page).offset((page - 1) * per_page))
-    return list(rows), total
+    return filter_events(stmt, viewer)
+
+
+def log_page(
+    session: Session,
+    viewer: Viewer,
+    where: LogFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    oldest: bool = False,
+    per_page: int = 50,
+) -> LogPage:
+    """One page of exchange events, newest first, by keyset on seq (no OFFSET: every page costs the same).
+
+    `before`: events older than that seq (the next page); `after`: newer than that seq (the previous page);
+    `oldest`: the last page. Every filter has a (column, seq) index, so a page is an index range scan.
+    """
+    stmt = _filtered(session, viewer, where)
+    if after is not None or oldest:
+        if after is not None:
+            stmt = stmt.where(ExchangeEvent.seq > after)
+        rows = list(session.scalars(stmt.order_by(ExchangeEvent.seq.asc()).limit(per_page)))[::-1]
+    else:
+        if before is not None:
+            stmt = stmt.where(ExchangeEvent.seq < before)
+        rows = list(session.scalars(stmt.order_by(ExchangeEvent.seq.desc()).limit(per_page)))
+    base = _filtered(session, viewer, where).order_by(None)
+    counted = select(func.count()).select_from(
+        base.with_only_columns(ExchangeEvent.seq).limit(COUNT_CAP + 1).subquery()
+    )
+    total = int(session.scalar(counted) or 0)
+    older = newer = None
+    if rows:
+        low, high = rows[-1].seq, rows[0].seq
+        exists_older = session.scalar(base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq < low).limit(1))
+        exists_newer = session.scalar(
+            base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq > high).limit(1)
+        )
+        older = low if exists_older is not None else None
+        newer = high if exists_newer is not None else None
+    return LogPage(rows, min(total, COUNT_CAP), total > COUNT_CAP, older, newer)
 
 
 def pending_applications(session: Session, viewer: Viewer, *, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -260,8 +260,13 @@ def exchange_log(
     outcome: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    case_number: Annotated[str | None, Query(max_length=80)] = None,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    oldest: bool = False,
 ) -> HTMLResponse:
+    """The exchange log, newest first, filtered, paged by keyset (`before` / `after` a seq, `oldest`)."""
     where = LogFilter(
         type=type or None,
         resource=resource or None,
@@ -270,8 +275,10 @@ def exchange_log(
         outcome=outcome or None,
         since=_moment(since),
         until=_moment(until),
+        case_number=case_number or None,
+        subject=subject or None,
     )
-    events, total = log_page(session, viewer, where, page=page, per_page=_PER_PAGE)
+    found = log_page(session, viewer, where, before=before, after=after, oldest=oldest, per_page=_PER_PAGE)
     filters = {
         "type": type,
         "resource": resource,
@@ -280,6 +287,8 @@ def exchange_log(
         "outcome": outcome,
         "since": since,
         "until": until,
+        "case_number": case_number,
+        "subject": subject,
     }
     return render(
         request,
@@ -288,10 +297,11 @@ def exchange_log(
         session=session,
         lang=lang,
         page="log",
-        events=events,
-        total=total,
-        page_no=page,
-        pages=max(1, ceil(total / _PER_PAGE)),
+        events=found.events,
+        total=found.total,
+        capped=found.capped,
+        older=found.older,
+        newer=found.newer,
         filters=filters,
         names=department_names(session) | client_names(session),
         resources=resource_names(),

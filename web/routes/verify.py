@@ -30,6 +30,7 @@ from starlette.requests import ClientDisconnect
 from exchange.verify import VerificationService
 from schemas import load_all
 from web.monitor.i18n import label, texts
+from web.refusals import refusal_window
 
 __all__ = ["get_verification_service", "router"]
 
@@ -40,26 +41,30 @@ _MAX_BODY = 1024 * 1024
 
 
 @cache
-def _service_for(home: str, db_url: str, algorithm: str) -> VerificationService:
+def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
     from exchange.verify import ServingStore
     from govhub.db import engine_for
+    from govhub.exchange_log import hub_subject_keys
     from govhub.hub_secrets import hub_secret
 
-    root = Path(home)
-    signer = load_or_create_signer(root / "keys", algorithm=algorithm)  # type: ignore[arg-type]
+    root, keys = Path(home), Path(keys_dir)
+    signer = load_or_create_signer(keys, algorithm=algorithm)  # type: ignore[arg-type]
     return VerificationService(
         store=ServingStore(root), signer=signer, engine=engine_for(db_url),
-        link_secret=hub_secret("answer-link", home=root),
+        link_secret=hub_secret("answer-link", home=root, keys_dir=keys), subject_keys=hub_subject_keys(),
     )  # fmt: skip
 
 
 def get_verification_service() -> VerificationService:
-    """The process's service over GOVHUB_HOME: serving stores, the hub key of GOVHUB_SEAL_ALGORITHM, metadata DB."""
+    """The process's service: serving stores under GOVHUB_HOME, the hub key of GOVHUB_SEAL_ALGORITHM in
+    GOVHUB_KEYS_DIR, the metadata DB."""
     from govhub.settings import get_settings
 
     settings = get_settings()
-    return _service_for(str(settings.resolved_home), settings.metadata_url, settings.seal_algorithm)
+    return _service_for(
+        str(settings.resolved_home), str(settings.keys_dir), settings.metadata_url, settings.seal_algorithm
+    )
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
@@ -131,7 +136,15 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     except ClientDisconnect:  # gone before its question arrived: nothing was asked, nothing to answer or log
         return Response(status_code=400)
     key = request.headers.get("x-client-key")
-    status, document = await run_in_threadpool(service.ask, item, client_key=key, body=body, batch=batch)
+    window = refusal_window(request.app)
+    address = request.client.host if request.client else None
+
+    def unauthenticated(code: str) -> bool:  # requests without a valid key: aggregated per address and window
+        return window.note(address, code=code, status=401, path=request.url.path)
+
+    status, document = await run_in_threadpool(
+        service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
+    )
     return _json(status, document, _page_link(service, status, document))
 
 

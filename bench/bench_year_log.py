@@ -1,0 +1,274 @@
+"""A year of exchanges: generate the log, then time every monitor page, the alerts, `log verify` and archive.
+
+    python -m bench.bench_year_log --events 1000000 --db sqlite      # or --db postgresql
+    python -m bench.bench_year_log --events 1000000 --db sqlite --phase pages   # reuse a generated log
+
+The generator writes through `ExchangeLog.append_many` (the hub's own hashes, checkpoints signed every
+1,000 events) with an injectable clock spreading the events over 365 days; 86 % verification answers,
+the rest denials, deliveries, ingests, publishes, quarantines and subscriptions, with case numbers and
+keyed subject hashes. Pages are timed through the real app (TestClient, a signed-in administrator).
+Prints one JSON object (the figures) as its last line; bench/README.md records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DEPARTMENTS = [f"11430900MB{n:07d}" for n in range(20)]
+CLIENTS = [f"client-{n:02d}" for n in range(12)]
+SOURCES = ["population", "legal_entity", "credit", "nontax"]
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+BATCH = 2000
+
+
+def _environment(home: Path, db: str) -> str:
+    url = f"sqlite:///{home / 'govhub.db'}"
+    if db == "postgresql":
+        url = "postgresql+psycopg://postgres@127.0.0.1:5432/govhub_i20_bench"
+    os.environ.update(GOVHUB_HOME=str(home), GOVHUB_DB_URL=url, GOVHUB_LOG_MAINTENANCE_SECONDS="0")
+    return url
+
+
+def _reset_postgres() -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS govhub_i20_bench WITH (FORCE)")
+        conn.exec_driver_sql("CREATE DATABASE govhub_i20_bench")
+    admin.dispose()
+
+
+def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
+    from exchange.subjects import subject_hash
+
+    roll = rng.random()
+    if roll < 0.86:
+        client = rng.choice(CLIENTS)
+        ident = f"4309{rng.randrange(10**13):013d}X"
+        return {"type": "verification", "source": "hub", "target": f"client:{client}", "client": client,
+                "resource": "person", "version": 12, "outcome": "ok", "case_number": f"YY-BDC-2025-{n:08d}",
+                "purpose": "不动产登记（转移登记）", "subject_hash": subject_hash(ident, keys=keys),
+                "request_id": f"{rng.getrandbits(128):032x}", "duration_ms": round(rng.random() * 20, 3),
+                "details": {"item": "person_alive", "status": 200}}  # fmt: skip
+    if roll < 0.92:
+        client = rng.choice([*CLIENTS, None])
+        return {"type": "denial", "source": "hub", "target": f"client:{client or 'unknown'}", "client": client,
+                "outcome": "denied", "error_code": "rate_limited", "details": {"status": 429}}  # fmt: skip
+    if roll < 0.96:
+        dept = rng.choice(DEPARTMENTS)
+        return {"type": "delivery", "source": "govhub", "target": dept, "department": dept, "resource": "person",
+                "version": 12, "rows": rng.randrange(10, 5000), "outcome": "ok",
+                "details": {"mode": "file", "subscription": rng.randrange(1, 40)}}  # fmt: skip
+    kind = rng.choice(["ingest", "ingest", "publish", "quarantine", "subscription"])
+    source = rng.choice(SOURCES)
+    return {"type": kind, "source": source if kind == "ingest" else "govhub", "target": "govhub",
+            "resource": "person", "rows": rng.randrange(100, 100_000), "run_id": f"run-{n}",
+            "details": {"stage": "publish"}}  # fmt: skip
+
+
+def generate(events: int) -> dict[str, Any]:
+    """Append `events` events over 365 days through the hub's own append path; returns timings."""
+    from exchange.crypto import load_or_create_signer
+    from exchange.log import ExchangeLog
+    from govhub.db import get_engine, migrate
+    from govhub.exchange_log import hub_subject_keys
+    from govhub.settings import get_settings
+
+    migrate()
+    settings = get_settings()
+    signer = load_or_create_signer(settings.keys_dir)
+    keys = hub_subject_keys()
+    rng = random.Random(20)
+    step = timedelta(days=365) / events
+    moment = {"now": YEAR_START}
+    xlog = ExchangeLog(get_engine(), signer=signer, checkpoint_every=1000, clock=lambda: moment["now"])
+    started = time.perf_counter()
+    for start in range(0, events, BATCH):
+        count = min(BATCH, events - start)
+        moment["now"] = YEAR_START + step * start
+        xlog.append_many([_event(rng, start + i, keys) for i in range(count)])
+    return {"generate_s": round(time.perf_counter() - started, 1), "events": events}
+
+
+def _admin_client() -> Any:
+    from fastapi.testclient import TestClient
+
+    from govhub.settings import get_settings
+    from web import create_app
+    from web.monitor import create_admin
+
+    create_admin(get_settings().keys_dir, "bench", "bench-password")
+    client = TestClient(create_app())
+    client.post("/monitor/login", data={"username": "bench", "password": "bench-password"})
+    return client
+
+
+def _timed(client: Any, path: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(path)
+    assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+    return round(time.perf_counter() - started, 3)
+
+
+def pages() -> dict[str, Any]:
+    """Time every monitor page and API the data admin uses (after the first rollup and check)."""
+    from exchange.log import check_incremental
+    from exchange.log.rollup import refresh_rollups
+    from govhub.db import get_engine
+    from govhub.exchange_log import hub_log
+
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    out["first_rollup_s"] = (refresh_rollups(get_engine()), round(time.perf_counter() - started, 1))[1]
+    started = time.perf_counter()
+    check_incremental(hub_log())
+    out["first_check_s"] = round(time.perf_counter() - started, 1)
+    client = _admin_client()
+    with client:
+        names = {
+            "overview": "/monitor", "exchanges_30d": "/monitor/exchanges?days=30",
+            "exchanges_90d": "/monitor/exchanges?days=90", "exchanges_366d": "/monitor/exchanges?days=366",
+            "log_first": "/monitor/log", "log_last_page": "/monitor/log?oldest=1",
+            "log_department": f"/monitor/log?department={DEPARTMENTS[3]}",
+            "log_client": f"/monitor/log?client={CLIENTS[5]}",
+            "log_case_number": "/monitor/log?case_number=YY-BDC-2025-00000777",
+            "log_subject": "/monitor/log?subject=430900000000000000X", "log_denied": "/monitor/log?outcome=denied",
+            "sharing": "/monitor/sharing", "alerts_page": "/monitor/alerts", "alerts_api": "/monitor/api/alerts",
+            "api_chain": "/monitor/api/chain", "api_exchanges_366d": "/monitor/api/exchanges?days=366",
+        }  # fmt: skip
+        for name, path in names.items():
+            _timed(client, path)  # warm caches once, as a data admin's second view
+            out[name] = _timed(client, path)
+        deep = client.get("/monitor/api/log?per_page=50&oldest=1").json()
+        out["log_keyset_next_from_oldest"] = _timed(
+            client, f"/monitor/api/log?per_page=50&after={deep['data'][0]['seq']}"
+        )
+        new_events = 1500  # what a busy hub appends between two views: checked incrementally
+        from datetime import datetime as _dt
+
+        xlog = hub_log()
+        xlog.clock = lambda: _dt.now(UTC)
+        xlog.append_many([{"type": "denial", "source": "hub", "target": "client:x", "outcome": "denied"}] * new_events)
+        times: list[float] = []
+        threads = [threading.Thread(target=lambda: times.append(_timed(client, "/monitor"))) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        out["three_views_after_1500_new_events"] = sorted(times)
+    out["page_max_s"] = max(v for k, v in out.items() if isinstance(v, float) and not k.startswith("first"))
+    return out
+
+
+def verify_figures() -> dict[str, Any]:
+    """Full walk (`govhub log verify`'s path) and the old per-row Python walk on 100,000 events, same run."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from exchange.log import ExchangeEvent, check_full
+    from exchange.log._hashing import event_hash
+    from govhub.db import get_engine
+    from govhub.exchange_log import hub_log
+
+    started = time.perf_counter()
+    report = check_full(hub_log(), parallel=True)
+    seconds = time.perf_counter() - started
+    table = ExchangeEvent.__table__
+    with Session(get_engine()) as session:
+        rows = [r._mapping for r in session.execute(select(table).order_by(table.c.seq).limit(100_000))]
+        started = time.perf_counter()
+        bad = sum(1 for r in rows if event_hash(r) != r["hash"])
+        python_rate = len(rows) / (time.perf_counter() - started)
+    return {
+        "verify_ok": report.ok, "verify_events": report.events_checked, "verify_s": round(seconds, 1),
+        "verify_events_per_s": round(report.events_checked / seconds),
+        "python_rehash_events_per_s_excluding_reads": round(python_rate), "python_bad": bad,
+        "unsigned_tail": report.unsigned_tail,
+    }  # fmt: skip
+
+
+def archive_child(months: int) -> dict[str, Any]:
+    """Archive the first `months` months (in this process: its peak RSS is the archive's)."""
+    from govhub.delivery_runner import open_lake
+    from govhub.exchange_log import hub_log
+
+    started = time.perf_counter()
+    info = hub_log().archive(open_lake(), before=YEAR_START + timedelta(days=round(30.44 * months)))
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "archived": info.events,
+        "files": len(info.files),
+        "archive_s": round(seconds, 1),
+        "archive_peak_rss_mb": round(peak),
+    }
+
+
+def _size(url: str, home: Path) -> int:
+    if url.startswith("sqlite"):
+        return sum(p.stat().st_size for p in home.glob("govhub.db*"))
+    import sqlalchemy as sa
+
+    with sa.create_engine(url).connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_total_relation_size('exchange_event')").scalar())
+
+
+def after_archive() -> dict[str, Any]:
+    """Verify archives + live as one chain, and the pages once more."""
+    from exchange.log import check_full
+    from govhub.delivery_runner import open_lake
+    from govhub.exchange_log import hub_log
+
+    started = time.perf_counter()
+    report = check_full(hub_log(), archives=open_lake(), parallel=True)
+    seconds = time.perf_counter() - started
+    return {"verify_across_archives_ok": report.ok, "verify_across_archives_events": report.events_checked,
+            "verify_across_archives_files": report.archives_checked,
+            "verify_across_archives_s": round(seconds, 1)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--phase", choices=["all", "generate", "pages", "verify", "archive", "after"], default="all")
+    parser.add_argument("--archive-months", type=int, default=6)
+    args = parser.parse_args()
+    home = args.home or Path(f"/tmp/govhub-i20-bench-{args.db}-{args.events}")
+    home.mkdir(parents=True, exist_ok=True)
+    url = _environment(home, args.db)
+    figures: dict[str, Any] = {"db": args.db, "events": args.events, "load_before": os.getloadavg()}
+    if args.phase in ("all", "generate"):
+        if args.db == "postgresql":
+            _reset_postgres()
+        elif (home / "govhub.db").exists():
+            for p in home.glob("govhub.db*"):
+                p.unlink()
+        figures.update(generate(args.events))
+        figures["db_bytes"] = _size(url, home)
+    if args.phase in ("all", "pages"):
+        figures.update(pages())
+    if args.phase in ("all", "verify"):
+        figures.update(verify_figures())
+    if args.phase in ("all", "archive"):  # run it as its own phase: ru_maxrss is then the archive's
+        figures.update(archive_child(args.archive_months))
+        figures["db_bytes_after_archive"] = _size(url, home)
+    if args.phase in ("all", "after"):
+        figures.update(after_archive())
+    figures["load_after"] = os.getloadavg()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
