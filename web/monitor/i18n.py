@@ -247,11 +247,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "{total} denied in the last hour (> {threshold}): {by}",
     ),
     "alert_text_source_problems": ("运行 {run} 成功，但源系统有 {n} 个文件被拒收", ""),
-    "alert_text_full_walk": (
-        "两天内未完整校验交换日志（{when}）：请运行 govhub log verify 或启用 exchange_log_check 作业",
-        "",
-    ),
-    "alert_text_unsigned_tail": ("最新签名检查点之后有 {n} 个事件未签名：请运行 govhub log checkpoint", ""),
+    "alert_text_full_walk": ("两天内未完整校验交换日志（{when}）：请在命令行校验交换日志，或启用定时校验作业", ""),
+    "alert_text_unsigned_tail": ("最新签名检查点之后有 {n} 个事件未签名：请在命令行生成签名检查点", ""),
     "alert_text_stale": ("已超期 {hours} 小时未更新（最近成功：{last}）", "overdue by {hours} h (last success {last})"),
     "alert_text_quality_drop": ("{dimension}：版本 {old_version} {old} → 版本 {new_version} {new}", ""),
     "alert_text_failed_run": ("运行 {run}（{stage}阶段）失败：{reason}", "{run} ({stage}): {reason}"),
