@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench reliability lint format clean venv
+.PHONY: run test test-slow test-all bench reliability lint format clean venv
 
 venv: $(STAMP)
 
@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/govhub demo $(ARGS)
 
+# the fast lane covers every room; the `slow` marker (reliability suite, full pipelines) is the rest
 test: $(STAMP)
-	$(VENV)/bin/pytest -q $(ARGS)
+	$(VENV)/bin/pytest -q -m "not slow" $(ARGS)
+
+test-slow: $(STAMP)
+	$(VENV)/bin/pytest -q -m slow $(ARGS)
+
+test-all: test test-slow
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
@@ -36,6 +42,8 @@ reliability: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

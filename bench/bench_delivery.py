@@ -68,6 +68,7 @@ def _open(folder: str):
 
 def job_setup(n: int, folder: str) -> tuple[float, float]:
     """Load the table, create the 10 subscriptions, deliver the initial snapshots (not measured)."""
+    from catalog import register_target
     from catalog.departments import Department
     from catalog.subscriptions import Subscription
     from exchange.delivery import deliver_resource
@@ -79,10 +80,15 @@ def job_setup(n: int, folder: str) -> tuple[float, float]:
         code = f"11430900MB{i:07d}X"
         session.add(Department(code=code, name=f"部门{i}"))
         mode = "file" if i % 2 == 0 else "database"
+        if mode == "database":  # a registered target: the URL in a secret file, the subscription names it
+            secret = Path(folder) / f"dept{i}.url"
+            secret.write_text(f"sqlite:///{folder}/dept{i}.db")
+            session.flush()
+            register_target(session, department_code=code, name="db", connection_ref=f"file:{secret}", reserved={})
         session.add(Subscription(
             resource="person", department_code=code, purpose="bench", legal_basis="bench", fields=fields,
             pii_access=i < SUBSCRIBERS // 2, delivery_mode=mode, status="granted",
-            target_url=f"sqlite:///{folder}/dept{i}.db" if mode == "database" else None,
+            target_name="db" if mode == "database" else None,
         ))  # fmt: skip
     session.commit()
     start = time.perf_counter()

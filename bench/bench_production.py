@@ -93,6 +93,7 @@ def one_round(size: int, round_no: int) -> dict[str, CaseResult]:
                         "GOVHUB_S3_ENDPOINT": f"http://{endpoint}",
                         "GOVHUB_S3_ACCESS_KEY": S3_KEY,
                         "GOVHUB_S3_SECRET_KEY": S3_SECRET,
+                        "GOVHUB_S3_ALLOW_HTTP": "true",
                     }
                     out[case] = _child(env)
                     _dispose(url)

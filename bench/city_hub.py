@@ -45,6 +45,7 @@ def case_setup(departments_dir: str) -> dict[str, Any]:
     """Migrate the hub, seed Yiyang's departments and the ten subscriptions (providers grant them)."""
     from catalog import apply, decide, register_contracts, seed_departments
     from govhub.db import migrate, session_scope
+    from govhub.delivery_targets import add_target
     from schemas import dependency_order, load_contract
 
     migrate()
@@ -58,13 +59,15 @@ def case_setup(departments_dir: str) -> dict[str, Any]:
             if allowed and mode not in allowed:
                 raise ValueError(f"{resource} is not shared by {mode} (sharing methods: {sorted(allowed)})")
             target = None
-            if mode == "database":
+            if mode == "database":  # registered by the hub administrator, picked by name
                 Path(departments_dir).mkdir(parents=True, exist_ok=True)
-                target = f"sqlite:///{Path(departments_dir).resolve() / f'{resource}_{codes[name]}.sqlite'}"
+                target = f"{resource}-db"
+                url = f"sqlite:///{Path(departments_dir).resolve() / f'{resource}_{codes[name]}.sqlite'}"
+                add_target(session, department_code=codes[name], name=target, url=url)
             sub = apply(
                 session, department_code=codes[name], resource=resource, purpose="城市规模基准：共享交换",
                 legal_basis="《政务信息资源共享管理暂行办法》（国发〔2016〕51号）", fields=contract.field_names,
-                pii_access=pii, delivery_mode=mode, target_url=target,
+                pii_access=pii, delivery_mode=mode, target=target,
             )  # fmt: skip
             if sub.status == "pending":  # 有条件共享: the provider decides
                 sub = decide(session, sub.id, actor_department=resources[resource].provider_code, approve=True,

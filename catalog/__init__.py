@@ -2,9 +2,19 @@
 
 from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
+from catalog.delivery_targets import (
+    DeliveryTarget,
+    check_target,
+    get_target,
+    list_targets,
+    register_target,
+    remove_target,
+    resolve_connection,
+    resolve_target_url,
+)
 from catalog.departments import Department, authenticate, get_department, issue_api_key, seed_departments
 from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.lineage_graph import DeliveryReader, lineage, register_delivery_reader
+from catalog.lineage_graph import DeliveryReader, lineage
 from catalog.resources import Resource, ResourceItem, get_resource, register_contracts, release_date
 from catalog.search import search_resources
 from catalog.subscriptions import (
@@ -16,6 +26,7 @@ from catalog.subscriptions import (
     granted_subscriptions,
     list_subscriptions,
     overdue_applications,
+    pii_items,
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
@@ -30,6 +41,7 @@ __all__ = [
     "CatalogError",
     "DatasetVersion",
     "DeliveryReader",
+    "DeliveryTarget",
     "Department",
     "Resource",
     "ResourceItem",
@@ -39,20 +51,27 @@ __all__ = [
     "apply",
     "authenticate",
     "catalogue_dcat",
+    "check_target",
     "decide",
     "get_department",
     "get_resource",
+    "get_target",
     "granted_subscriptions",
     "issue_api_key",
     "latest_version",
     "lineage",
     "list_subscriptions",
+    "list_targets",
     "list_versions",
     "overdue_applications",
+    "pii_items",
     "record_version",
     "register_contracts",
-    "register_delivery_reader",
+    "register_target",
     "release_date",
+    "remove_target",
+    "resolve_connection",
+    "resolve_target_url",
     "resource_dcat",
     "revoke",
     "search_resources",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.resources import Resource, release_date
-from catalog.workdays import BEIJING
+from core.time import BEIJING
 
 __all__ = ["DCAT_CONTEXT", "FREQUENCIES", "catalogue_dcat", "resource_dcat"]
 

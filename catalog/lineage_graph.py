@@ -1,16 +1,12 @@
 """Lineage of a resource: source system -> resource -> dataset versions -> deliveries to departments.
 
 Deliveries belong to `exchange.delivery`, which sits above the catalogue. The catalogue never
-imports it: the delivery room registers a reader here (`register_delivery_reader`), or exposes
-`exchange.delivery.deliveries_for_lineage(session, resource)`, which lineage picks up by an
-optional import. Without either, lineage lists no deliveries and says so
-(`deliveries_available: False`).
+imports it: the caller passes the delivery reader (`exchange.delivery.deliveries_for_lineage`).
+Without one, lineage lists no deliveries and says so (`deliveries_available: False`).
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,15 +15,10 @@ from sqlalchemy.orm import Session
 
 from catalog.resources import Resource, get_resource, release_date
 from catalog.versions import list_versions
-from catalog.workdays import BEIJING
+from core.time import BEIJING
 from schemas import load_systems
 
-__all__ = ["DeliveryReader", "lineage", "register_delivery_reader"]
-
-log = logging.getLogger(__name__)
-
-_DELIVERY_MODULE = "exchange.delivery"
-_READER_NAME = "deliveries_for_lineage"  # found in the module when it did not register itself
+__all__ = ["DeliveryReader", "lineage"]
 
 
 class DeliveryReader(Protocol):
@@ -40,22 +31,21 @@ class DeliveryReader(Protocol):
     def __call__(self, session: Session, resource: str) -> Iterable[Mapping[str, Any]]: ...
 
 
-_readers: list[DeliveryReader] = []
-
-
-def register_delivery_reader(reader: DeliveryReader) -> None:
-    """Let lineage show deliveries; called by the delivery room at import (idempotent)."""
-    if reader not in _readers:
-        _readers.append(reader)
-
-
-def lineage(session: Session, resource: Resource | str, *, department: str | None = None) -> dict[str, Any]:
+def lineage(
+    session: Session,
+    resource: Resource | str,
+    *,
+    department: str | None = None,
+    deliveries: DeliveryReader | None = None,
+) -> dict[str, Any]:
     """The lineage graph of a resource as a JSON-ready dict.
 
     Args:
         resource: a `Resource`, its code or its contract name.
         department: when given, only deliveries to this department are listed (a using
             department sees its own deliveries; the provider passes None to see all).
+        deliveries: reads the resource's deliveries (`exchange.delivery.deliveries_for_lineage`);
+            None lists none and sets `deliveries_available` to False.
 
     Returns a dict with `source` (system, label, provider), `resource`, `versions` (oldest
     first, each with its run and row counts) and `deliveries`, plus `deliveries_available`.
@@ -63,9 +53,9 @@ def lineage(session: Session, resource: Resource | str, *, department: str | Non
     entry = resource if isinstance(resource, Resource) else get_resource(session, resource)
     system = load_systems().get(entry.source_system, {})
     versions = list_versions(session, entry.resource, newest_first=False)
-    deliveries, available = _deliveries(session, entry.resource)
+    rows = [_plain(dict(row)) for row in deliveries(session, entry.resource)] if deliveries else []
     if department is not None:
-        deliveries = [d for d in deliveries if d.get("department_code") == department]
+        rows = [d for d in rows if d.get("department_code") == department]
     released = release_date(session, entry)
     return {
         "source": {
@@ -96,29 +86,9 @@ def lineage(session: Session, resource: Resource | str, *, department: str | Non
             }
             for v in versions
         ],
-        "deliveries": deliveries,
-        "deliveries_available": available,
+        "deliveries": rows,
+        "deliveries_available": deliveries is not None,
     }
-
-
-def _deliveries(session: Session, resource: str) -> tuple[list[dict[str, Any]], bool]:
-    if not _readers:
-        try:  # the delivery room registers its reader when imported; it may not be installed
-            module = importlib.import_module(_DELIVERY_MODULE)
-        except ModuleNotFoundError as e:
-            if e.name is None or not _DELIVERY_MODULE.startswith(e.name):
-                raise
-            log.debug("no %s module: lineage lists no deliveries", _DELIVERY_MODULE)
-        else:
-            reader = getattr(module, _READER_NAME, None)
-            if callable(reader):
-                register_delivery_reader(reader)
-    if not _readers:
-        return [], False
-    rows: list[dict[str, Any]] = []
-    for reader in _readers:
-        rows.extend(_plain(dict(row)) for row in reader(session, resource))
-    return rows, True
 
 
 def _iso(moment: datetime | None) -> str | None:

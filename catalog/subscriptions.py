@@ -1,8 +1,9 @@
 """Subscriptions (共享申请) and their approval workflow under 国发〔2016〕51号.
 
-无条件共享 resources are granted on application; 有条件共享 ones wait for the provider department,
-which must answer within 10 working days and give reasons when it refuses; 不予共享 ones are
-refused by rule. A grant can be revoked at any time and stops at the next delivery. Every step
+无条件共享 resources are granted on application (masked); 有条件共享 ones, and any application for
+unmasked personal information (`pii_access`) whatever the sharing type, wait for the provider
+department, which must answer within 10 working days and give reasons when it refuses; 不予共享
+ones are refused by rule. A grant can be revoked at any time and stops at the next delivery. Every step
 is a `SubscriptionEvent` naming who and when. Deliveries (`exchange.delivery`) read
 `granted_subscriptions`.
 """
@@ -16,14 +17,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from catalog.db import Base, utcnow
+from catalog.delivery_targets import get_target
 from catalog.departments import get_department
 from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.resources import Resource, get_resource
+from catalog.resources import Resource, ResourceItem, get_resource
 from catalog.workdays import add_working_days
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "granted_subscriptions",
     "list_subscriptions",
     "overdue_applications",
+    "pii_items",
     "revoke",
 ]
 
@@ -69,7 +70,7 @@ class Subscription(Base):
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     pii_access: Mapped[bool] = mapped_column(Boolean, default=False)
     delivery_mode: Mapped[str] = mapped_column(String(16))
-    target_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target_name: Mapped[str | None] = mapped_column(String(64), nullable=True)  # database mode: a registered target
     schedule: Mapped[str] = mapped_column(String(64), default="on_publish")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -132,17 +133,19 @@ def apply(
     fields: Sequence[str],
     pii_access: bool = False,
     delivery_mode: DeliveryMode,
-    target_url: str | None = None,
+    target: str | None = None,
     schedule: str = "on_publish",
     now: datetime | None = None,
 ) -> Subscription:
     """A department applies for a resource; the sharing type decides what happens next.
 
     `resource` is the contract name or the catalogue code. `fields` must be items of the resource
-    (the primary key is added when missing). 无条件共享 grants at once, 有条件共享 waits for the
-    provider (due in 10 working days), 不予共享 refuses by rule. Raises `CatalogError` for an
-    unknown resource or field, a missing purpose or legal basis, a bad delivery mode, target or
-    schedule, or a duplicate active application; `AccessDenied` for an inactive department or
+    (the primary key is added when missing). 无条件共享 grants at once unless `pii_access` asks for
+    unmasked personal information; that, and 有条件共享, wait for the provider (due in 10 working
+    days); 不予共享 refuses by rule. Raises `CatalogError` for an
+    unknown resource or field, a missing purpose or legal basis, a bad delivery mode, a target that
+    is not one of the department's registered delivery targets, a bad schedule, or a duplicate
+    active application; `AccessDenied` for an inactive department or
     one that provides the resource itself.
     """
     now = _now(now)
@@ -169,7 +172,7 @@ def apply(
                 field=label,
             )
     granted_fields = _check_fields(entry, fields)
-    _check_delivery(delivery_mode, target_url, schedule)
+    _check_delivery(session, department.code, delivery_mode, target, schedule)
     duplicate = session.scalars(
         select(Subscription).where(
             Subscription.department_code == department.code,
@@ -195,7 +198,7 @@ def apply(
         fields=granted_fields,
         pii_access=pii_access,
         delivery_mode=delivery_mode,
-        target_url=target_url,
+        target_name=target,
         schedule=schedule,
         status="pending",
         applied_at=now,
@@ -203,15 +206,19 @@ def apply(
     )
     session.add(sub)
     _event(sub, "applied", department.code, now, f"fields: {', '.join(granted_fields)}; pii_access={pii_access}")
-    if entry.sharing_type == "无条件共享":
+    if entry.sharing_type == "无条件共享" and not pii_access:
         sub.status, sub.decided_at, sub.decided_by = "granted", now, SYSTEM_ACTOR
         _event(sub, "auto_granted", SYSTEM_ACTOR, now, "无条件共享: granted on application (国发〔2016〕51号)")
     elif entry.sharing_type == "不予共享":
         sub.status, sub.decided_at, sub.decided_by = "refused", now, SYSTEM_ACTOR
         sub.refusal_reason = f"不予共享 (国发〔2016〕51号): {entry.sharing_condition or 'not shared by law or policy'}"
         _event(sub, "auto_refused", SYSTEM_ACTOR, now, sub.refusal_reason)
-    else:
+    else:  # 有条件共享, or unmasked personal information asked of any resource: the provider decides
         sub.due_at = add_working_days(now, ANSWER_WORKING_DAYS)
+        if entry.sharing_type == "无条件共享":
+            named = ", ".join(f"{item.name} ({item.pii})" for item in pii_items(entry, granted_fields)) or "none"
+            note = f"无条件共享 but unmasked personal information asked (pii fields: {named}): the provider decides"
+            _event(sub, "provider_review", SYSTEM_ACTOR, now, note)
     session.flush()
     log.info("subscription #%s: %s applied for %s -> %s", sub.id, department.code, entry.resource, sub.status)
     return sub
@@ -319,13 +326,19 @@ def overdue_applications(session: Session, *, now: datetime | None = None) -> li
     pending = session.scalars(
         select(Subscription).where(Subscription.status == "pending", Subscription.due_at.is_not(None))
     )
-    overdue = [sub for sub in pending if _aware(sub.due_at) < now]  # type: ignore[arg-type]
+    overdue = [sub for sub in pending if _aware(sub.due_at) < now]
     for sub in overdue:
         if not any(event.action == "overdue" for event in sub.events):
-            _event(sub, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(sub.due_at).isoformat()}")  # type: ignore[arg-type]
+            _event(sub, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(sub.due_at).isoformat()}")
             log.warning("subscription #%s to %s is overdue (due %s)", sub.id, sub.resource, sub.due_at)
     session.flush()
     return overdue
+
+
+def pii_items(entry: Resource, fields: Sequence[str]) -> list[ResourceItem]:
+    """The personal-information items among `fields` (contract order): what `pii_access` would unmask."""
+    wanted = set(fields)
+    return [item for item in entry.items if item.name in wanted and item.pii != "none"]
 
 
 def _get(session: Session, subscription_id: int) -> Subscription:
@@ -361,7 +374,7 @@ def _check_fields(entry: Resource, fields: Sequence[str]) -> list[str]:
     return [name for name in allowed if name in wanted]  # contract order, primary key included
 
 
-def _check_delivery(delivery_mode: str, target_url: str | None, schedule: str) -> None:
+def _check_delivery(session: Session, department: str, delivery_mode: str, target: str | None, schedule: str) -> None:
     if delivery_mode not in DELIVERY_MODES:
         raise CatalogError(
             f"delivery_mode must be one of {', '.join(DELIVERY_MODES)}, got {delivery_mode!r}",
@@ -369,21 +382,20 @@ def _check_delivery(delivery_mode: str, target_url: str | None, schedule: str) -
             field="delivery_mode",
         )
     if delivery_mode == "database":
-        if not target_url:
+        if not target:
             raise CatalogError(
-                "database delivery needs target_url: the department's SQLAlchemy URL "
-                "(e.g. postgresql+psycopg://user@host/db)",
-                message_zh="库表交付必须提供目标数据库地址 target_url",
-                field="target_url",
+                "database delivery needs target: the name of one of your department's delivery targets, "
+                "registered by the hub administrator (GET /api/targets lists them)",
+                message_zh="库表交付必须指定本部门已登记的交付目标名称 target",
+                field="target",
             )
-        try:
-            make_url(target_url)
-        except ArgumentError as e:
-            raise CatalogError(
-                f"target_url {target_url!r} is not a SQLAlchemy URL: {e}",
-                message_zh="目标数据库地址格式不正确",
-                field="target_url",
-            ) from e
+        get_target(session, department, target)
+    elif target:
+        raise CatalogError(
+            f"target names a database for database delivery; {delivery_mode} delivery takes none",
+            message_zh="只有库表交付需要指定交付目标",
+            field="target",
+        )
     if schedule != "on_publish" and not _CRON.match(schedule):
         raise CatalogError(
             f"schedule must be 'on_publish' or a five-field cron expression, got {schedule!r}",

@@ -7,11 +7,11 @@ the next year's arrangement (`HOLIDAYS.update(...)`, `MAKEUP_WORKDAYS.update(...
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+
+from core.time import BEIJING
 
 __all__ = ["BEIJING", "HOLIDAYS", "MAKEUP_WORKDAYS", "add_working_days", "is_working_day"]
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # China has no daylight saving time
 
 
 def _span(start: str, days: int) -> set[date]:

@@ -78,7 +78,7 @@ class HttpConnector(Connector):
         after = _position(state.get("cursor"), state.get("key")) if state and state.get("cursor") else None
         params: dict[str, Any] = {"limit": self.page_size}
         if after is not None:
-            params["updated_since"] = state["cursor"]  # type: ignore[index]
+            params["updated_since"] = state["cursor"]
         best: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         buffer: list[dict[str, Any]] = []
         pages = 0

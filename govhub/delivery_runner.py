@@ -52,6 +52,7 @@ def run_deliveries(
     from exchange.delivery import deliver_resource
     from exchange.log import ExchangeLog
     from govhub.db import migrate, session_scope
+    from govhub.delivery_targets import target_resolver
     from schemas import load_contract
 
     settings = get_settings()
@@ -61,8 +62,9 @@ def run_deliveries(
     secret = delivery_secret(settings)
     with session_scope() as session:
         results = deliver_resource(
-            session, lake, contract, version=version, secret=secret, exchange_log=ExchangeLog(session)
-        )
+            session, lake, contract, version=version, secret=secret, exchange_log=ExchangeLog(session),
+            targets=target_resolver(session, settings),
+        )  # fmt: skip
     log.info("delivered %s: %s deliveries", resource, len(results))
     delivered = [r.as_dict() for r in results]
     emit_deliveries(resource, delivered, orchestrator=orchestrator)

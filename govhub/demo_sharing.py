@@ -27,8 +27,9 @@ _APPLICATIONS = [
 
 def seed_subscriptions(home: Path) -> list[dict[str, Any]]:
     """Seed departments and the demo's applications; providers grant the conditional ones."""
-    from catalog import apply, decide, register_contracts, seed_departments
+    from catalog import apply, decide, list_targets, register_contracts, seed_departments
     from catalog.subscriptions import Subscription
+    from govhub.delivery_targets import add_target
 
     outcomes = []
     with session_scope() as session:
@@ -37,9 +38,12 @@ def seed_subscriptions(home: Path) -> list[dict[str, Any]]:
         for name, resource, fields, mode, purpose, basis in _APPLICATIONS:
             department = departments[name]
             target = None
-            if mode == "database":
+            if mode == "database":  # the hub administrator registers the department's database as a named target
                 (home / "departments").mkdir(parents=True, exist_ok=True)
-                target = f"sqlite:///{home / 'departments' / f'{resource}_{department.code}.sqlite'}"
+                target = f"{resource}-db"
+                if not any(t.name == target for t in list_targets(session, department=department.code)):
+                    url = f"sqlite:///{home / 'departments' / f'{resource}_{department.code}.sqlite'}"
+                    add_target(session, department_code=department.code, name=target, url=url)
             existing = (
                 session.query(Subscription)
                 .filter_by(department_code=department.code, resource=resource, delivery_mode=mode)
@@ -47,7 +51,7 @@ def seed_subscriptions(home: Path) -> list[dict[str, Any]]:
             )
             sub = existing or apply(
                 session, department_code=department.code, resource=resource, purpose=purpose, legal_basis=basis,
-                fields=fields, delivery_mode=mode, target_url=target,
+                fields=fields, delivery_mode=mode, target=target,
             )  # fmt: skip
             if sub.status == "pending":  # 有条件共享: the provider decides
                 provider = resources[resource].provider_code

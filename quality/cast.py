@@ -21,11 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.time import BEIJING_TZ_NAME
 from schemas import Field, arrow_type
 
 __all__ = ["LOCAL_TZ", "CastResult", "blank_mask", "cast_field"]
 
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = BEIJING_TZ_NAME
 _UTC_US = pa.timestamp("us", tz="UTC")
 # China has kept UTC+8 without daylight saving since 1991-09-15; earlier naive values go through
 # the tz database (DST 1986-1991, local mean time before 1901).

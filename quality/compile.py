@@ -12,13 +12,15 @@ import datetime as dt
 import decimal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.time import BEIJING, beijing_day_start
 from quality import codes
 from schemas import Check, Contract, Field, QualityError, arrow_type
+from schemas.rules import RULES
 
 __all__ = ["Frame", "KeyLookup", "Outcome", "Reference", "Rule", "compile_contract", "reference_targets"]
 
@@ -47,7 +49,7 @@ class KeyLookup(Protocol):
 
 
 # What a `references` check is given per "resource.field": the values, or a key set answering for them.
-Reference = pa.Array | pa.ChunkedArray | KeyLookup
+Reference: TypeAlias = pa.Array | pa.ChunkedArray | KeyLookup
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,7 @@ class Frame:
     tomorrow_utc: dt.datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        start = dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time())
-        object.__setattr__(self, "tomorrow_utc", start.replace(tzinfo=dt.UTC) - dt.timedelta(hours=8))
+        object.__setattr__(self, "tomorrow_utc", beijing_day_start(self.today + dt.timedelta(days=1)))
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def compile_contract(contract: Contract) -> tuple[Rule, ...]:
 _Built = tuple[Callable[[Frame], Outcome], Callable[[str, Any], str]]  # (evaluate, message)
 
 
-def _variants(contract: Contract, f: Field, check: Check) -> list[tuple[str, _Built]]:
+def _variants(contract: Contract, f: Field, check: Check) -> list[tuple[Literal["error", "warn"], _Built]]:
     """(severity, built rule) for each rule a check compiles to: one, or two for a `gb32100` check
     that relaxes sub-checks to warnings."""
     if check.rule == "gb32100":
@@ -143,7 +144,7 @@ def _gb32100(contract: Contract, f: Field, check: Check):
     return evaluate, lambda v, d: f"{f.label}{_USCC_REASONS_ZH.get(d, d)}：{v}"
 
 
-def _gb32100_variants(contract: Contract, f: Field, check: Check) -> list[tuple[str, _Built]]:
+def _gb32100_variants(contract: Contract, f: Field, check: Check) -> list[tuple[Literal["error", "warn"], _Built]]:
     """A `gb32100` check whose contract relaxes sub-checks to `warn` compiles to two rules: the
     enforced sub-checks at the check's severity, the relaxed ones as a warning on rows that pass
     the enforced ones (`off` sub-checks are not applied at all)."""
@@ -229,7 +230,7 @@ def _bound(raw: Any, f: Field, target: pa.DataType, contract: Contract) -> pa.Sc
         elif f.type == "timestamp":
             value = dt.datetime.fromisoformat(str(raw))
             if value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+                value = value.replace(tzinfo=BEIJING)
         elif f.type == "decimal":
             value = decimal.Decimal(str(raw))
         elif f.type == "integer":
@@ -395,3 +396,6 @@ _BUILDERS: dict[str, Callable[[Contract, Field, Check], tuple[Callable[[Frame], 
     "uscc_entity_type": _uscc_entity_type,
     "references": _references,
 }
+_UNMATCHED = sorted(set(RULES) ^ set(_BUILDERS))
+if _UNMATCHED:  # each rule declared in schemas.rules has exactly one builder here, and no builder is undeclared
+    raise ImportError(f"check rules without a builder or a declaration (schemas/rules.py): {_UNMATCHED}")

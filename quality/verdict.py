@@ -14,16 +14,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quality.cast import LOCAL_TZ, cast_field
+from core.time import beijing_today
+from quality.cast import cast_field
 from quality.compile import Frame, Reference, compile_contract, reference_targets
 from schemas import Contract, QualityError, arrow_schema
-from schemas.contract import DEFAULT_DIMENSION
+from schemas.rules import DEFAULT_DIMENSION
 
 __all__ = [
     "QUARANTINE_COLUMNS",
@@ -111,7 +111,7 @@ class Verdict:
     counts: Mapping[str, int]
     findings: Findings
     resource: str = ""
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=beijing_today)
 
 
 @dataclass
@@ -163,7 +163,7 @@ def validate(
             f"{contract.resource}: the batch lacks contract field(s) {absent}; the connector must supply "
             "every field (null where the source has no value)"
         )
-    today = today or dt.datetime.now(ZoneInfo(LOCAL_TZ)).date()
+    today = today or beijing_today()
     table, mis_encoded = _repair_utf8(table)
     n = table.num_rows
     deleted = _flag(table, "_deleted", n)

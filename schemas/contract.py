@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from schemas.errors import ContractError
+from core.errors import ContractError
+from schemas.rules import CHECK_RULES, DEFAULT_DIMENSION, GB32100_SUB_CHECKS, RELAX_MODES
+from schemas.spec import DEFAULT_PENDING_GRACE, validate_shape
 
 __all__ = [
     "CHECK_RULES",
     "FIELD_TYPES",
     "GB32100_SUB_CHECKS",
+    "RELAX_MODES",
     "Check",
     "CodeTable",
     "Contract",
@@ -34,48 +37,7 @@ UPDATE_CYCLES = {"实时": 0, "日": 1, "周": 7, "月": 31, "季": 92, "半年"
 SOURCE_KINDS = ("sql", "http", "filedrop")
 DRIFT_POLICIES = ("evolve", "freeze", "quarantine")
 DELETE_MODES = ("delete", "tombstone")
-DEFAULT_PENDING_GRACE = 3  # versions of the referenced resources a pending row waits for its reference
 
-# rule name -> (required params, optional params). Parameters are validated, not guessed.
-CHECK_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "gb11643": (frozenset(), frozenset()),
-    "gb32100": (frozenset(), frozenset({"relax"})),
-    "gb2260": (frozenset(), frozenset({"prefix"})),
-    "enum": (frozenset({"table"}), frozenset()),
-    "range": (frozenset(), frozenset({"min", "max"})),
-    "length": (frozenset(), frozenset({"min", "max"})),
-    "pattern": (frozenset({"regex"}), frozenset()),
-    "not_future": (frozenset(), frozenset()),
-    "not_before_field": (frozenset({"field"}), frozenset()),
-    "id_birth_date": (frozenset({"id_field"}), frozenset()),
-    "id_gender": (frozenset({"id_field"}), frozenset()),
-    "uscc_entity_type": (frozenset({"uscc_field"}), frozenset()),
-    "references": (frozenset({"targets"}), frozenset({"when"})),
-}
-_COMMON_CHECK_KEYS = frozenset({"rule", "severity", "dimension"})
-# GB 32100 sub-checks a contract may relax (`relax: {check_char: warn}`): all but the format, which the
-# others rely on. The same names as quality.codes.RELAXABLE_USCC_REASONS (a test keeps them equal).
-GB32100_SUB_CHECKS = ("authority_type", "region", "org_code", "check_char")
-RELAX_MODES = ("warn", "off")
-# GB/T 36344 dimension each rule reports to, unless the contract overrides it.
-DEFAULT_DIMENSION = {
-    "gb11643": "accuracy",
-    "gb32100": "accuracy",
-    "gb2260": "conformance",
-    "enum": "conformance",
-    "range": "accuracy",
-    "length": "conformance",
-    "pattern": "conformance",
-    "not_future": "accuracy",
-    "not_before_field": "consistency",
-    "id_birth_date": "consistency",
-    "id_gender": "consistency",
-    "uscc_entity_type": "consistency",
-    "references": "consistency",
-    "required": "completeness",
-    "type": "conformance",
-    "unique": "consistency",
-}
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -190,42 +152,7 @@ def parse_contract(raw: Mapping[str, Any], *, file: str) -> Contract:
     """Build a `Contract` from parsed YAML, raising `ContractError` naming the file and field."""
     if not isinstance(raw, Mapping):
         raise ContractError(file, "the contract must be a YAML mapping")
-    known = {
-        "resource",
-        "title",
-        "title_en",
-        "abstract",
-        "source",
-        "provider",
-        "classification",
-        "sharing",
-        "openness",
-        "update_cycle",
-        "primary_key",
-        "fields",
-        "code_tables",
-        "schema_drift",
-        "deletes",
-        "dataset",
-        "related",
-        "pending_grace",
-    }
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ContractError(file, f"unknown top-level key(s) {unknown}; allowed: {sorted(known)}")
-    for key in (
-        "resource",
-        "title",
-        "source",
-        "provider",
-        "classification",
-        "sharing",
-        "update_cycle",
-        "primary_key",
-        "fields",
-    ):
-        if key not in raw:
-            raise ContractError(file, f"missing required key '{key}'")
+    validate_shape(raw, file=file)  # keys, types and rule parameters; the meaning is checked below
     resource = _name(raw["resource"], file, "resource")
     code_tables = _code_tables(raw.get("code_tables") or {}, file)
     fields = _fields(raw["fields"], file, code_tables)
@@ -360,23 +287,11 @@ def _fields(raw: Any, file: str, code_tables: Mapping[str, CodeTable]) -> tuple[
 
 
 def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeTable]) -> Check:
+    """A check whose shape `validate_shape` accepted; here only what needs the rest of the contract."""
     if isinstance(raw, str):
         raw = {"rule": raw}
-    if not isinstance(raw, Mapping) or "rule" not in raw:
-        raise ContractError(
-            file, f"a check must be a rule name or a mapping with 'rule', got {raw!r}", field=field_name
-        )
     rule = raw["rule"]
-    if rule not in CHECK_RULES:
-        raise ContractError(file, f"unknown check rule {rule!r}; known rules: {sorted(CHECK_RULES)}", field=field_name)
-    required, optional = CHECK_RULES[rule]
-    params = {k: v for k, v in raw.items() if k not in _COMMON_CHECK_KEYS}
-    missing = sorted(required - set(params))
-    extra = sorted(set(params) - required - optional)
-    if missing or extra:
-        raise ContractError(
-            file, f"check '{rule}': missing parameter(s) {missing}, unknown parameter(s) {extra}", field=field_name
-        )
+    params = {k: v for k, v in raw.items() if k not in ("rule", "severity", "dimension")}
     if rule == "enum" and params["table"] not in code_tables:
         raise ContractError(
             file, f"check 'enum' names code table {params['table']!r}, which is not defined", field=field_name
@@ -394,30 +309,13 @@ def _check(raw: Any, file: str, field_name: str, code_tables: Mapping[str, CodeT
             raise ContractError(file, "check 'references' needs targets like 'person.id_number'", field=field_name)
         params["targets"] = tuple(targets)
     if rule == "gb32100" and "relax" in params:
-        params["relax"] = _relax(params["relax"], file, field_name)
-    severity = raw.get("severity", "error")
-    if severity not in ("error", "warn"):
-        raise ContractError(file, f"check '{rule}': severity must be 'error' or 'warn'", field=field_name)
+        params["relax"] = dict(params["relax"])
     return Check(
-        rule=rule, params=params, severity=severity, dimension=str(raw.get("dimension", DEFAULT_DIMENSION[rule]))
+        rule=rule,
+        params=params,
+        severity=raw.get("severity", "error"),
+        dimension=str(raw.get("dimension") or DEFAULT_DIMENSION[rule]),
     )
-
-
-def _relax(raw: Any, file: str, field_name: str) -> Mapping[str, str]:
-    """`gb32100`'s `relax`: sub-check -> `warn` (row accepted, flagged) or `off` (not checked)."""
-    if not isinstance(raw, Mapping) or not raw:
-        raise ContractError(
-            file, f"check 'gb32100': relax must map sub-checks to 'warn' or 'off', got {raw!r}", field=field_name
-        )
-    for sub, mode in raw.items():
-        if sub not in GB32100_SUB_CHECKS or mode not in RELAX_MODES:
-            raise ContractError(
-                file,
-                f"check 'gb32100': cannot relax {sub!r} to {mode!r}; sub-checks {list(GB32100_SUB_CHECKS)}, "
-                f"modes {list(RELAX_MODES)}",
-                field=field_name,
-            )
-    return dict(raw)
 
 
 def _source(raw: Any, file: str, names: set[str]) -> Source:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -60,7 +61,7 @@ def load_contract(resource: str, folder: Path | None = None) -> Contract:
 
 
 @cache
-def load_systems(folder: Path | None = None) -> dict[str, dict]:
+def load_systems(folder: Path | None = None) -> dict[str, dict[str, Any]]:
     """The source systems (人口库, 法人库, 信用平台, 非税系统) with their labels and providers."""
     path = (folder or CONTRACTS_DIR) / "systems.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -12,8 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, docs, health, home, monitor, monitor_approvals, subscriptions
+from web.routes import (
+    catalog,
+    deliveries,
+    docs,
+    health,
+    home,
+    monitor,
+    monitor_approvals,
+    monitor_signin,
+    subscriptions,
+    targets,
+)
 from web.routes import verify as verify_routes
+from web.security import SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -59,9 +71,13 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
     app.include_router(deliveries.router)
+    app.include_router(targets.router)
+    app.include_router(targets.admin_router)
+    app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     return app

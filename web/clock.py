@@ -6,23 +6,16 @@ Stored moments are UTC (SQLite hands them back naive, meaning UTC); users read B
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from catalog.workdays import BEIJING
+from core.time import BEIJING, to_beijing
 
 __all__ = ["BEIJING", "BEIJING_LABEL", "BeijingTime", "beijing_iso", "beijing_json", "beijing_text", "to_beijing"]
 
 BEIJING_LABEL = {"zh": "北京时间", "en": "Beijing time"}
-
-
-def to_beijing(moment: datetime) -> datetime:
-    """An aware moment in Beijing time; a naive one is taken as UTC (how SQLite hands them back)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(BEIJING)
 
 
 def beijing_iso(moment: datetime | None) -> str | None:

@@ -62,13 +62,14 @@ def log_refusal(
     code: str,
     department: str | None = None,
     claimed: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Append one denial event through the app's own session provider (so overrides apply)."""
     provider = app.dependency_overrides.get(get_session, get_session)
     sessions: Iterator[Any] = provider()
     try:
         session = next(sessions)
-        details = {"method": method, "path": path[:200], "status": status}
+        details = {"method": method, "path": path[:200], "status": status, **(details or {})}
         if claimed and not department:
             details["claimed_department"] = claimed
         ExchangeLog(session).append(

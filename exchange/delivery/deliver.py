@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DeliveryResult",
     "SubscriptionLike",
+    "TargetResolver",
     "deliver_resource",
     "delivery_view",
     "file_key",
@@ -57,8 +58,11 @@ class SubscriptionLike(Protocol):
     fields: list[str]
     pii_access: bool
     delivery_mode: str
-    target_url: str | None
+    target_name: str | None
     status: str
+
+
+TargetResolver = Callable[[SubscriptionLike], str]  # a database subscription -> its checked target URL
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ def deliver_resource(
     secret: bytes,
     exchange_log: ExchangeLog | None = None,
     subscriptions: Sequence[SubscriptionLike] | None = None,
+    targets: TargetResolver | None = None,
 ) -> list[DeliveryResult]:
     """Deliver `contract.resource` up to `version` (default: current) to every granted subscription.
 
@@ -139,15 +144,24 @@ def deliver_resource(
         secret: hub secret keying the pseudonyms of PII primary keys.
         exchange_log: when given, every done or failed delivery appends a "delivery" event.
         subscriptions: override `granted_subscriptions(session, resource)` (tests, one-off re-sends).
+        targets: resolves a database subscription's named target to its checked URL (default:
+            `catalog.resolve_target_url` with no reserved stores; `govhub.delivery_runner` passes the
+            hub's own stores and the GOVHUB_DELIVERY_TARGETS setting).
 
     Returns one result per delivery attempted or recovered; subscriptions already at `version` get none.
     A failed delivery (unreachable database...) is recorded failed and does not stop the others.
     Runs for the same resource take turns (`delivery_lock`), so each version goes out once.
     """
+    if targets is None:
+        from catalog.delivery_targets import resolve_target_url
+
+        def targets(sub: SubscriptionLike) -> str:
+            return resolve_target_url(session, sub.department_code, sub.target_name)
+
     with delivery_lock(session, contract.resource):
         return _deliver_resource(
             session, lake, contract, version=version, object_store=object_store, secret=secret,
-            exchange_log=exchange_log, subscriptions=subscriptions,
+            exchange_log=exchange_log, subscriptions=subscriptions, targets=targets,
         )  # fmt: skip
 
 
@@ -161,6 +175,7 @@ def _deliver_resource(
     secret: bytes,
     exchange_log: ExchangeLog | None,
     subscriptions: Sequence[SubscriptionLike] | None,
+    targets: TargetResolver,
 ) -> list[DeliveryResult]:
     if subscriptions is None:
         from catalog.subscriptions import granted_subscriptions
@@ -176,7 +191,7 @@ def _deliver_resource(
     for sub in subscriptions:
         if sub.status != "granted":  # a caller-supplied list may hold revoked ones: they get nothing
             continue
-        results.extend(_recover(session, sub, exchange_log))
+        results.extend(_recover(session, sub, exchange_log, targets))
         last = last_done_version(session, sub.id)
         if last is not None and last >= target:
             continue
@@ -190,7 +205,7 @@ def _deliver_resource(
         results.append(
             _deliver_one(
                 session, lake, store, contract, sub, feed, from_version=last, to_version=target,
-                secret=secret, exchange_log=exchange_log,
+                secret=secret, exchange_log=exchange_log, targets=targets,
             )
         )  # fmt: skip
     return results
@@ -224,6 +239,7 @@ def _deliver_one(
     to_version: int,
     secret: bytes,
     exchange_log: ExchangeLog | None,
+    targets: TargetResolver,
 ) -> DeliveryResult:
     started = time.perf_counter()
     row = _record(session, sub, from_version=from_version, to_version=to_version)
@@ -256,7 +272,8 @@ def _deliver_one(
                 rows = open_rows()
             row.location = sub.resource
             session.commit()
-            _write_database_once(rows, contract, sub, from_version=from_version, to_version=to_version)
+            _write_database_once(rows, contract, sub, url=targets(sub), from_version=from_version,
+                                 to_version=to_version)  # fmt: skip
         elif sub.delivery_mode == "api":
             row.checksum, row.bytes = _checksum(rows)
             after = "" if from_version is None else str(from_version)
@@ -288,20 +305,17 @@ def _checksum(rows: Rows) -> tuple[str, int]:
 
 
 def _write_database_once(
-    rows: Rows, contract: Contract, sub: SubscriptionLike, *, from_version: int | None, to_version: int
+    rows: Rows, contract: Contract, sub: SubscriptionLike, *, url: str, from_version: int | None, to_version: int
 ) -> None:
-    if not sub.target_url:
-        raise DeliveryError(
-            f"subscription {sub.id} of department {sub.department_code} is in database mode but has no "
-            "target_url; set the department database's SQLAlchemy URL on the subscription",
-            code="target_invalid", subscription_id=sub.id, department=sub.department_code,
-        )  # fmt: skip
-    if target_recorded(sub.target_url, subscription_id=sub.id, to_version=to_version, department=sub.department_code):
+    where: dict[str, Any] = {
+        "subscription_id": sub.id, "department": sub.department_code, "target_name": sub.target_name or ""
+    }  # fmt: skip
+    if target_recorded(url, to_version=to_version, **where):
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
         return
     write_database(
-        rows, url=sub.target_url, resource=sub.resource, keys=list(contract.primary_key), subscription_id=sub.id,
-        department=sub.department_code, from_version=from_version, to_version=to_version,
+        rows, url=url, resource=sub.resource, keys=list(contract.primary_key), from_version=from_version,
+        to_version=to_version, **where,
     )  # fmt: skip
 
 
@@ -310,9 +324,11 @@ def _mark_done(session: Session, row: Delivery) -> None:
     row.status, row.finished_at, row.error = "done", utcnow(), None
 
 
-def _recover(session: Session, sub: SubscriptionLike, exchange_log: ExchangeLog | None) -> list[DeliveryResult]:
+def _recover(
+    session: Session, sub: SubscriptionLike, exchange_log: ExchangeLog | None, targets: TargetResolver
+) -> list[DeliveryResult]:
     """Database mode: versions the target recorded but the hub did not (a crash in between) become done."""
-    if sub.delivery_mode != "database" or not sub.target_url:
+    if sub.delivery_mode != "database" or not sub.target_name:
         return []
     last = last_done_version(session, sub.id)
     pending = session.scalars(
@@ -326,10 +342,11 @@ def _recover(session: Session, sub: SubscriptionLike, exchange_log: ExchangeLog 
         started = time.perf_counter()
         try:
             held = target_recorded(
-                sub.target_url, subscription_id=sub.id, to_version=row.to_version, department=sub.department_code
-            )
-        except DeliveryError:
-            return out  # unreachable: the normal path records the failure
+                targets(sub), subscription_id=sub.id, to_version=row.to_version, department=sub.department_code,
+                target_name=sub.target_name or "",
+            )  # fmt: skip
+        except GovhubError:
+            return out  # unreachable or refused: the normal path records the failure
         if held:
             log.warning("subscription %s: target holds v%s the hub had not recorded; marking done", sub.id,
                         row.to_version)  # fmt: skip

@@ -23,6 +23,9 @@ from schemas import Contract
 __all__ = ["ChangesPage", "decode_page_token", "encode_page_token", "pull_changes"]
 
 MAX_LIMIT = 10_000
+_MAX_TOKEN_CHARS = 200
+_MAX_NUMBER = 2**53  # versions and offsets beyond JSON's exact integers are never ours
+_BAD_TOKEN = "page_token is not valid (not one this hub issued, or it has expired); start again without a page_token"
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,28 @@ def encode_page_token(after_version: int | None, to_version: int, offset: int) -
 
 
 def decode_page_token(token: str) -> tuple[int | None, int, int]:
-    """(after_version, to_version, offset) of a page token; DeliveryError when it is not one of ours."""
+    """(after_version, to_version, offset) of a page token; DeliveryError when it is not one of ours.
+
+    Every number must be a plain integer in range (-1 <= after < to <= 2**53, 0 <= offset <= 2**53;
+    after -1 is the query's "before the first version");
+    the message never repeats the token nor says anything about the server.
+    """
     try:
+        if len(token) > _MAX_TOKEN_CHARS:  # ours are under 100 characters
+            raise ValueError("too long")
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        after, to, offset = data["a"], int(data["t"]), int(data["o"])
-        if (after is not None and not isinstance(after, int)) or offset < 0:
+        after, to, offset = data["a"], data["t"], data["o"]
+        if not all(_plain_int(v) for v in (to, offset)) or not (after is None or _plain_int(after)):
+            raise ValueError("not integers")
+        if not (0 <= offset <= _MAX_NUMBER and 0 <= to <= _MAX_NUMBER) or (after is not None and not -1 <= after < to):
             raise ValueError("out of range")
-    except (ValueError, KeyError, TypeError) as e:
-        raise DeliveryError(
-            f"page_token {token!r} is not valid; start again without a page_token", code="bad_page_token"
-        ) from e
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
+        raise DeliveryError(_BAD_TOKEN, code="bad_page_token") from e
     return after, to, offset
+
+
+def _plain_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def pull_changes(
@@ -88,6 +102,10 @@ def pull_changes(
     curated = lake.curated(contract)
     if page_token:
         after_version, to_version, offset = decode_page_token(page_token)
+        current = curated.version()
+        if current is None or to_version > current:  # a version the table never had
+            raise DeliveryError(_BAD_TOKEN, code="bad_page_token", subscription_id=sub.id,
+                                department=sub.department_code)  # fmt: skip
     else:
         current = curated.version()
         offset = 0

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,7 +54,7 @@ class RowStream(Protocol):
     def __iter__(self) -> Iterator[pa.RecordBatch]: ...
 
 
-Rows = pa.Table | RowStream
+Rows: TypeAlias = pa.Table | RowStream
 
 
 def _batches(rows: Rows) -> Iterator[pa.RecordBatch]:
@@ -133,14 +133,15 @@ def _safe_url(url: str) -> str:
 
 
 @contextmanager
-def _connect(url: str, department: str, subscription_id: int) -> Iterator[sa.Engine]:
-    where = f"department {department} (subscription {subscription_id}) at {_safe_url(url)}"
+def _connect(url: str, department: str, subscription_id: int, target_name: str) -> Iterator[sa.Engine]:
+    """An engine on the target; failures name the target only (the details go to the server log)."""
+    where = f"delivery target {target_name!r} of department {department} (subscription {subscription_id})"
     try:
         engine = sa.create_engine(url)
     except (sa_exc.ArgumentError, ImportError) as e:
+        log.error("%s: %s is not a usable SQLAlchemy URL: %s", where, _safe_url(url), e)
         raise DeliveryError(
-            f"cannot deliver to {where}: the target URL is not a usable SQLAlchemy URL ({e}); "
-            "correct the subscription's target_url",
+            f"cannot deliver to {where}: its connection is not usable; the hub administrator must correct it",
             code="target_invalid", subscription_id=subscription_id, department=department,
         ) from e  # fmt: skip
     try:
@@ -148,10 +149,10 @@ def _connect(url: str, department: str, subscription_id: int) -> Iterator[sa.Eng
             pass
     except sa_exc.DBAPIError as e:
         engine.dispose()
+        log.error("%s at %s unreachable: %s", where, _safe_url(url), str(e.orig).strip().splitlines()[0])
         raise DeliveryError(
-            f"cannot reach the database of {where}: {str(e.orig).strip().splitlines()[0]}; "
-            "the delivery is recorded failed and retried on the next run — check that the database is up "
-            "and the URL is right",
+            f"cannot reach {where}; the delivery is recorded failed and retried on the next run — check that the "
+            "database is up, or ask the hub administrator (the server log has the details)",
             code="target_unreachable", subscription_id=subscription_id, department=department,
         ) from e  # fmt: skip
     try:
@@ -160,9 +161,9 @@ def _connect(url: str, department: str, subscription_id: int) -> Iterator[sa.Eng
         engine.dispose()
 
 
-def target_recorded(url: str, *, subscription_id: int, to_version: int, department: str) -> bool:
+def target_recorded(url: str, *, subscription_id: int, to_version: int, department: str, target_name: str = "") -> bool:
     """True when the department's database already holds (subscription_id, to_version) in its bookkeeping."""
-    with _connect(url, department, subscription_id) as engine:
+    with _connect(url, department, subscription_id, target_name) as engine:
         if not sa.inspect(engine).has_table(BOOKKEEPING_TABLE):
             return False
         book = _bookkeeping(sa.MetaData())
@@ -225,6 +226,7 @@ def write_database(
     department: str,
     from_version: int | None,
     to_version: int,
+    target_name: str = "",
 ) -> tuple[str, int]:
     """Apply a net feed to table `<resource>` in the target and record the version, in one transaction.
 
@@ -234,7 +236,7 @@ def write_database(
     the SHA-256 of the rows' Arrow IPC stream. Returns that checksum and the stream's size in bytes.
     """
     schema = rows.schema
-    with _connect(url, department, subscription_id) as engine:
+    with _connect(url, department, subscription_id, target_name) as engine:
         metadata = sa.MetaData()
         target = _data_table(schema.empty_table(), resource, keys, metadata)
         book = _bookkeeping(metadata)
@@ -261,11 +263,13 @@ def write_database(
                     )
                 )  # fmt: skip
         except sa_exc.DBAPIError as e:
+            log.error("writing %s v%s to %s failed: %s", resource, to_version, _safe_url(url),
+                      str(e.orig).strip().splitlines()[0])  # fmt: skip
             raise DeliveryError(
-                f"writing {resource} v{to_version} into the database of department {department} "
-                f"(subscription {subscription_id}) at {_safe_url(url)} failed and was rolled back: "
-                f"{str(e.orig).strip().splitlines()[0]}",
+                f"writing {resource} v{to_version} into delivery target {target_name!r} of department {department} "
+                f"(subscription {subscription_id}) failed and was rolled back; the server log has the details",
                 code="target_write_failed", subscription_id=subscription_id, department=department,
             ) from e  # fmt: skip
-    log.info("delivered %s rows of %s v%s to %s", count, resource, to_version, _safe_url(url))
+    log.info("delivered %s rows of %s v%s to target %r (%s)", count, resource, to_version, target_name,
+             _safe_url(url))  # fmt: skip
     return digest, size

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 
 from catalog import utcnow
+from core.ids import new_id
 from exchange.crypto import SealError
 from exchange.crypto.canonical import MAX_SAFE_INTEGER as _MAX_INT
 from exchange.log._hashing import as_utc, canonical, checkpoint_payload, event_hash
@@ -170,7 +170,7 @@ class ExchangeLog:
                 seq += 1
                 row = {
                     "seq": seq,
-                    "event_id": str(uuid.uuid4()),
+                    "event_id": new_id(),
                     "recorded_at": now,
                     **spec,
                     "prev_hash": prev,

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from catalog import utcnow
+from core.time import BEIJING_TZ_NAME
 from exchange.log.models import GENESIS_HASH, ExchangeEvent, LogMark, Rollup
 
 __all__ = ["refresh_rollups"]
@@ -30,7 +31,7 @@ def _bucket(dialect: str, grain: str):  # type: ignore[no-untyped-def]
     column = _EVENTS.c.recorded_at
     if dialect == "postgresql":
         fmt = "YYYY-MM-DD HH24:00" if grain == "h" else "YYYY-MM-DD"
-        return func.to_char(func.timezone("Asia/Shanghai", column), fmt)
+        return func.to_char(func.timezone(BEIJING_TZ_NAME, column), fmt)
     fmt = "%Y-%m-%d %H:00" if grain == "h" else "%Y-%m-%d"
     return func.strftime(fmt, column, "+8 hours")
 

@@ -14,20 +14,50 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Contract, ContractError, load_all
 
-__all__ = ["ITEMS_FILE", "Param", "VerificationItem", "load_items"]
+__all__ = ["ITEMS_FILE", "ItemFile", "Param", "ParamFile", "VerificationItem", "load_items"]
 
 ITEMS_FILE = Path(__file__).resolve().parent / "items.yaml"
 
 ParamType = Literal["int", "date", "decimal", "region", "field"]
-_PARAM_TYPES = frozenset({"int", "date", "decimal", "region", "field"})
-_ITEM_KEYS = frozenset(
-    {"code", "name", "name_en", "replaces", "legal_basis", "resource", "key", "subject", "reads", "returns"}
-    | {"params", "rule", "discloses", "unknown"}
-)
-_PARAM_KEYS = frozenset({"name", "type", "required", "label", "min", "max", "field"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParamFile(_Strict):
+    """A parameter as written in items.yaml."""
+
+    name: str
+    type: ParamType
+    required: bool = False
+    label: str = ""
+    min: int | None = None
+    max: int | None = None
+    field: str | None = None
+
+
+class ItemFile(_Strict):
+    """A verification item as written in items.yaml (unknown keys refused)."""
+
+    code: str
+    name: str
+    name_en: str
+    replaces: list[str] = Field(default_factory=list)
+    legal_basis: list[str] = Field(default_factory=list)
+    resource: str
+    key: list[str]
+    subject: list[str]
+    reads: list[str] = Field(default_factory=list)
+    returns: list[str] = Field(default_factory=list)
+    params: list[ParamFile] = Field(default_factory=list)
+    rule: str
+    discloses: Literal["predicate", "returns"]
+    unknown: Literal["false", "not_found"] = "false"
 
 
 @dataclass(frozen=True)
@@ -134,84 +164,54 @@ def _parse_item(
 ) -> VerificationItem:
     if not isinstance(entry, dict) or not isinstance(entry.get("code"), str):
         raise ContractError(where, f"every item needs a string 'code', got {entry!r:.80}")
-    code = entry["code"]
-    at = f"{where}, item '{code}'"
-    unknown = set(entry) - _ITEM_KEYS
-    if unknown:
-        raise ContractError(at, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_ITEM_KEYS)}")
-    for required in ("name", "name_en", "resource", "key", "subject", "rule", "discloses"):
-        if required not in entry:
-            raise ContractError(at, f"'{required}' is missing")
-    resource = entry["resource"]
-    contract = contracts.get(resource)
+    at = f"{where}, item '{entry['code']}'"
+    try:
+        spec = ItemFile.model_validate(entry)
+    except ValidationError as e:
+        problem = e.errors()[0]
+        place = ".".join(str(part) for part in problem["loc"])
+        raise ContractError(at, f"'{place}': {problem['msg']} (got {problem.get('input')!r:.80})") from None
+    contract = contracts.get(spec.resource)
     if contract is None:
-        raise ContractError(at, f"unknown resource '{resource}'; known: {sorted(contracts)}")
+        raise ContractError(at, f"unknown resource '{spec.resource}'; known: {sorted(contracts)}")
     names = set(contract.field_names)
 
     def fields(key: str) -> tuple[str, ...]:
-        values = entry.get(key) or []
-        if not isinstance(values, list):
-            raise ContractError(at, f"'{key}' must be a list of {resource} fields")
-        for name in values:
+        for name in getattr(spec, key):
             if name not in names:
                 raise ContractError(
-                    at, f"'{key}' names '{name}', which is not a field of the {resource} contract", field=name
+                    at, f"'{key}' names '{name}', which is not a field of the {spec.resource} contract", field=name
                 )
-        return tuple(values)
+        return tuple(getattr(spec, key))
 
-    if entry["rule"] not in rules:
-        raise ContractError(at, f"unknown rule '{entry['rule']}'; known: {sorted(rules)}")
-    discloses = entry["discloses"]
-    if discloses not in ("predicate", "returns"):
-        raise ContractError(at, f"'discloses' must be predicate or returns, got {discloses!r}")
+    if spec.rule not in rules:
+        raise ContractError(at, f"unknown rule '{spec.rule}'; known: {sorted(rules)}")
     returns = fields("returns")
-    if (discloses == "returns") != bool(returns):
+    if (spec.discloses == "returns") != bool(returns):
         raise ContractError(at, "'returns' lists the disclosed fields exactly when discloses is 'returns'")
     key, subject = fields("key"), fields("subject")
     if not key or not set(key) <= set(subject):
         raise ContractError(at, "'key' must be a non-empty subset of 'subject' (the caller sends the lookup key)")
-    if entry.get("unknown", "false") not in ("false", "not_found"):
-        raise ContractError(at, f"'unknown' must be \"false\" or not_found, got {entry.get('unknown')!r}")
+    for param in spec.params:
+        if param.type == "field" and param.field not in names:
+            raise ContractError(
+                at,
+                f"param '{param.name}' names '{param.field}', which is not a field of the {spec.resource} contract",
+                field=param.field,
+            )
     return VerificationItem(
-        code=code,
-        name=str(entry["name"]),
-        name_en=str(entry["name_en"]),
-        replaces=tuple(entry.get("replaces") or ()),
-        legal_basis=tuple(entry.get("legal_basis") or ()),
-        resource=resource,
+        code=spec.code,
+        name=spec.name,
+        name_en=spec.name_en,
+        replaces=tuple(spec.replaces),
+        legal_basis=tuple(spec.legal_basis),
+        resource=spec.resource,
         key=key,
         subject=subject,
         reads=fields("reads"),
-        params=tuple(_parse_param(p, at, names, resource) for p in entry.get("params") or ()),
-        rule=entry["rule"],
-        discloses=discloses,
+        params=tuple(Param(**p.model_dump()) for p in spec.params),
+        rule=spec.rule,
+        discloses=spec.discloses,
         returns=returns,
-        unknown=entry.get("unknown", "false"),
-    )
-
-
-def _parse_param(raw: Any, at: str, names: set[str], resource: str) -> Param:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise ContractError(at, f"every param needs a 'name', got {raw!r:.80}")
-    unknown = set(raw) - _PARAM_KEYS
-    if unknown:
-        raise ContractError(at, f"param '{raw['name']}' has unknown key(s) {sorted(unknown)}")
-    if raw.get("type") not in _PARAM_TYPES:
-        raise ContractError(
-            at, f"param '{raw['name']}' type must be one of {sorted(_PARAM_TYPES)}, got {raw.get('type')!r}"
-        )
-    if raw["type"] == "field" and raw.get("field") not in names:
-        raise ContractError(
-            at,
-            f"param '{raw['name']}' names '{raw.get('field')}', which is not a field of the {resource} contract",
-            field=raw.get("field"),
-        )
-    return Param(
-        name=raw["name"],
-        type=raw["type"],
-        required=bool(raw.get("required", False)),
-        label=str(raw.get("label", "")),
-        min=raw.get("min"),
-        max=raw.get("max"),
-        field=raw.get("field"),
+        unknown=spec.unknown,
     )

@@ -14,17 +14,17 @@ import json
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.ids import new_id
+from core.time import beijing_today
 from exchange.crypto import Signer
 from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.subjects import SubjectKeys
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 256 * 1024
-_BEIJING = ZoneInfo("Asia/Shanghai")
 _DENIALS = frozenset({401, 403, 429})
 
 
@@ -104,7 +103,7 @@ class VerificationService:
         self.clients = clients or ClientRegistry(engine)
         self.limiter = limiter or RateLimiter()
         self.writer = writer or LogWriter(engine, signer=signer)
-        self._today = today or (lambda: datetime.now(_BEIJING).date())
+        self._today = today or beijing_today
         self._link_secret = link_secret or secrets.token_bytes(32)
 
     # -- catalogue and keys ------------------------------------------------------------------------
@@ -286,7 +285,7 @@ class VerificationService:
         results = [rule(item, snap, s, params, today) for s in subjects]
         if not batch and results[0] is None:
             raise VerificationError(404, "subject_not_found", f"no {item.resource} record for the subject given")
-        answer_id = str(uuid.uuid4())
+        answer_id = new_id()
         answer: dict[str, Any] = {"answer_id": answer_id, "case_number": case_number}
         if batch:
             answer["results"] = [{"found": False} if r is None else r for r in results]

@@ -21,7 +21,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.ids import short_suffix
+from core.time import BEIJING_TZ_NAME
 from exchange.verify.items import VerificationItem, load_items
 from schemas import Contract, LakeError
 
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 _POINTER = "CURRENT"
 _KEEP_SUPERSEDED_SECONDS = 300.0
-_LOCAL_TZ = "Asia/Shanghai"
 
 
 class StoreUnavailable(LakeError):
@@ -71,7 +71,7 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     t = column.type
     if pa.types.is_timestamp(t):
         local = column.cast(pa.timestamp("us", tz=t.tz or "UTC")) if t.tz is None else column
-        return pc.strftime(local.cast(pa.timestamp("us", tz=_LOCAL_TZ)), format="%Y-%m-%dT%H:%M:%S")
+        return pc.strftime(local.cast(pa.timestamp("us", tz=BEIJING_TZ_NAME)), format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_boolean(t):
         return pc.cast(pc.cast(column, pa.int8()), pa.string())
     return pc.cast(column, pa.string())
@@ -145,7 +145,7 @@ def refresh_serving_store(
     layout = store_layout(contract, (items or load_items()).values())
     read_cols = list(layout.columns) + (["_deleted"] if contract.deletes == "tombstone" else [])
     table = _live_batches(curated.scan(version=version, columns=read_cols))  # streamed: memory flat with size
-    name = f"v{version:08d}-{uuid.uuid4().hex[:8]}.sqlite"
+    name = f"v{version:08d}-{short_suffix()}.sqlite"
     tmp = folder / f".{name}.tmp"
     started = time.perf_counter()
     try:
@@ -187,7 +187,7 @@ def _read_pointer(folder: Path) -> dict[str, Any] | None:
 
 
 def _write_pointer(folder: Path, pointer: Mapping[str, Any]) -> None:
-    tmp = folder / f".{_POINTER}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = folder / f".{_POINTER}.{short_suffix()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(dict(pointer), f)
         f.flush()

@@ -49,7 +49,7 @@ def run_ingest(resource: str, *, orchestrator: str = "cli", recheck: bool = True
 
 
 def run_stages(
-    resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict | None = None
+    resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Begin a run of `kind` and run its stages in this process; on failure the run is marked failed."""
     run_id = begin(resource, orchestrator=orchestrator, kind=kind, scope=scope)

@@ -111,7 +111,7 @@ def open_rows(
 
 def count_open_pending(ctx: ResourceContext, session: Session, *, also_succeeded: Collection[str] = ()) -> int:
     """How many rows of the resource wait for a referenced resource now."""
-    return open_rows(ctx, session, also_succeeded=also_succeeded).num_rows
+    return int(open_rows(ctx, session, also_succeeded=also_succeeded).num_rows)
 
 
 def due_rows(ctx: ResourceContext, session: Session) -> pa.Table:
@@ -164,7 +164,7 @@ def _held_newer(ctx: ResourceContext, rows: pa.Table) -> np.ndarray:
     wanted = pa.array([r.get(key) for r in records], pa.string())
     found = pc.is_in(wanted, value_set=held.column(key).cast(pa.string()))
     if not cursor or cursor == key:
-        return found.to_numpy(zero_copy_only=False)
+        return np.asarray(found.to_numpy(zero_copy_only=False))
     from quality.cast import cast_field
 
     at = dict(zip(held.column(key).cast(pa.string()).to_pylist(), held.column(cursor).to_pylist(), strict=True))

@@ -25,7 +25,7 @@ def due_count(resource: str) -> int:
     if not ctx.contract.referenced_resources:
         return 0
     with session_scope() as session:
-        return due_rows(ctx, session).num_rows
+        return int(due_rows(ctx, session).num_rows)
 
 
 def recheck(resource: str, *, orchestrator: str = "cli") -> dict[str, Any] | None:

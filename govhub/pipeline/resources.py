@@ -6,14 +6,19 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from core.time import beijing_today
+from govhub.pipeline.staging import Staging
 from govhub.settings import Settings, get_settings
 from govhub.source_connections import airflow_source_config
 from lake import CuratedTable, KeySet, Lake, QuarantineTable
 from schemas import Contract, arrow_schema, load_all, load_contract
+
+if TYPE_CHECKING:
+    from connectors import Connector
 
 __all__ = ["ResourceContext", "open_resource"]
 
@@ -46,15 +51,15 @@ class ResourceContext:
 
     @property
     def today(self) -> date:
-        return date.today()
+        return beijing_today()
 
-    def staging(self, run_id: str) -> Any:
-        from govhub.pipeline.staging import Staging
-
+    def staging(self, run_id: str) -> Staging:
+        """The run's staged Arrow files (extracted, accepted, rejected...) in the lake."""
         return Staging(self.lake.staging(self.contract, run_id))
 
-    def connector(self) -> Any:
-        from connectors import connector_for
+    def connector(self) -> Connector:
+        """The source's connector: the contract's kind, the settings, an Airflow connection over them."""
+        from connectors import connector_for  # looked up at call time: deployments and tests may wrap it
 
         # an Airflow connection (govhub_<system>) wins key by key over the GOVHUB_* settings
         config = {**self.settings.source_config(self.contract), **(airflow_source_config(self.contract) or {})}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog import utcnow
+from core.ids import short_suffix
 from govhub.models import IngestRun, ResourceState
 from schemas import StateError
 
@@ -20,7 +20,7 @@ __all__ = ["acquire_lock", "get_run", "heartbeat", "new_run_id", "release_lock",
 
 def new_run_id(resource: str, seq: int) -> str:
     """Readable and unique: resource, sequence, a short random suffix (re-runs reuse the sequence)."""
-    return f"{resource}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+    return f"{resource}-{seq:06d}-{short_suffix()}"
 
 
 def resource_state(session: Session, resource: str) -> ResourceState:

@@ -78,7 +78,9 @@ def _save(run: IngestRun) -> None:
         session.merge(run)
 
 
-def begin(resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict | None = None) -> str:
+def begin(
+    resource: str, *, orchestrator: str = "cli", kind: str = "ingest", scope: dict[str, Any] | None = None
+) -> str:
     """Start a run: take the lock, complete a crashed predecessor's commit, create the run record.
 
     `kind` is `ingest` (rows from the source), `recheck` (pending rows, after a referenced resource

@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from core.time import beijing_today
 from quality.codes._arrow import (
     ArrayLike,
     char_matrix,
@@ -87,14 +88,14 @@ def check_id_numbers(
 
     Args:
         ids: string IDs (Array or ChunkedArray).
-        today: birth dates after this day are rejected (default: the local date today).
+        today: birth dates after this day are rejected (default: today in Beijing time).
         include_statistical, unverified: region acceptance options, as in `check_region_codes`.
 
     Returns:
         string Array of "format", "region", "birth_date" (not a real date, in the future or
         before 1880) or "check_digit", in that priority order.
     """
-    limit = today or dt.date.today()
+    limit = today or beijing_today()
     limit_int = limit.year * 10000 + limit.month * 100 + limit.day
 
     def _one(arr: pa.Array) -> pa.Array:

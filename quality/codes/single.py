@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 
+from core.time import beijing_today
 from quality.codes._scalar import (
     USCC_ALPHABET,
     id_check_char,
@@ -74,7 +75,7 @@ def check_id_number(
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return "birth_date"
-    if birth.year < MIN_BIRTH_YEAR or birth > (today or dt.date.today()):
+    if birth.year < MIN_BIRTH_YEAR or birth > (today or beijing_today()):
         return "birth_date"
     if id_check_char(value[:17]) != value[17]:
         return "check_digit"

@@ -10,7 +10,7 @@ import pytest
 from conftest import POLICE, USER
 from typer.testing import CliRunner
 
-from govhub.cli import app
+from cli.main import app
 from govhub.settings import reset_settings
 
 
@@ -120,3 +120,28 @@ def test_department_list_and_names_wherever_codes_are(cli: CliRunner) -> None:
     assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", "市公安局", "--approve")
     unknown = cli.invoke(app, ["catalog", "issue-key", "市不存在局"])
     assert unknown.exit_code != 0 and "市不存在局" in unknown.output
+
+
+def test_targets_are_registered_by_name_and_never_printed(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ok(cli, "catalog", "seed")
+    monkeypatch.setenv("GOVHUB_DELIVERY_TARGETS", json.dumps({"rsj": "postgresql+psycopg://rs:pw@db.rsj.example/rs"}))
+    reset_settings()
+    _ok(cli, "target", "add", USER, "rsj-db", "--setting", "rsj")
+    added = cli.invoke(app, ["target", "add", POLICE, "gaj-db", "--url"], input="sqlite:////srv/gaj/gaj.db\n")
+    assert added.exit_code == 0, added.output
+    secret = tmp_path / "hub" / "keys" / "delivery-targets" / POLICE / "gaj-db.url"
+    assert secret.read_text().strip() == "sqlite:////srv/gaj/gaj.db" and (secret.stat().st_mode & 0o077) == 0
+    listed = _ok(cli, "target", "list")
+    assert "rsj-db" in listed and "gaj-db" in listed
+    assert "db.rsj.example" not in listed and "/srv/gaj" not in listed and "pw" not in listed
+    hub_db = tmp_path / "hub" / "govhub.db"
+    refused = cli.invoke(app, ["target", "add", USER, "evil", "--url"], input=f"sqlite:///{hub_db}\n")
+    assert refused.exit_code == 1 and "store of the hub itself" in " ".join(refused.output.split())
+    assert not (tmp_path / "hub" / "keys" / "delivery-targets" / USER / "evil.url").exists()
+    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name"]
+    applied = _ok(cli, "subscription", "apply", "--as", USER, *application, "--mode", "database", "--target", "rsj-db")
+    assert "database" in applied
+    _ok(cli, "target", "remove", USER, "rsj-db")
+    assert "rsj-db" not in _ok(cli, "target", "list")

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from conftest import OTHER_USER, USER
 from sqlalchemy.orm import Session
 
-import catalog.lineage_graph as lineage_module
-from catalog import lineage, record_version, register_delivery_reader
-
-
-@pytest.fixture
-def no_readers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
-    readers: list = []
-    monkeypatch.setattr(lineage_module, "_readers", readers)
-    yield readers
+from catalog import lineage, record_version
 
 
 def _versions(session: Session) -> None:
@@ -34,7 +24,7 @@ def _versions(session: Session) -> None:
     session.flush()
 
 
-def test_lineage_runs_from_source_system_to_versions(session: Session, no_readers: list) -> None:
+def test_lineage_runs_from_source_system_to_versions(session: Session) -> None:
     _versions(session)
     graph = lineage(session, "person")
     assert graph["source"]["system"] == "population"
@@ -46,15 +36,12 @@ def test_lineage_runs_from_source_system_to_versions(session: Session, no_reader
     assert graph["versions"][1]["rows_total"] == 200
 
 
-def test_without_the_delivery_room_lineage_says_deliveries_are_unavailable(
-    session: Session, no_readers: list, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lineage_module, "_DELIVERY_MODULE", "exchange.no_such_delivery_module")
+def test_without_a_delivery_reader_lineage_says_deliveries_are_unavailable(session: Session) -> None:
     graph = lineage(session, "101001001")
     assert graph["deliveries"] == [] and graph["deliveries_available"] is False
 
 
-def test_a_registered_reader_adds_deliveries_filtered_by_department(session: Session, no_readers: list) -> None:
+def test_a_given_reader_adds_deliveries_filtered_by_department(session: Session) -> None:
     def reader(_session: Session, resource: str) -> list[dict]:
         return (
             [
@@ -71,11 +58,9 @@ def test_a_registered_reader_adds_deliveries_filtered_by_department(session: Ses
             else []
         )
 
-    register_delivery_reader(reader)
-    register_delivery_reader(reader)  # idempotent
-    everything = lineage(session, "person")
+    everything = lineage(session, "person", deliveries=reader)
     assert everything["deliveries_available"] is True
     assert [d["subscription_id"] for d in everything["deliveries"]] == [1, 2]
     assert everything["deliveries"][0]["delivered_at"].startswith("2026-03-02")
-    mine = lineage(session, "person", department=USER)
+    mine = lineage(session, "person", department=USER, deliveries=reader)
     assert [d["department_code"] for d in mine["deliveries"]] == [USER]

@@ -16,7 +16,6 @@ import test_resources
 import test_subscriptions
 from conftest import POLICE, USER
 from sqlalchemy.orm import Session
-from test_lineage import no_readers  # noqa: F401  (a fixture of the lineage tests)
 
 from catalog import apply, decide, granted_subscriptions, latest_version, list_versions, record_version
 from tests.service_db import MetadataStore, metadata_store, parametrize_stores  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from catalog_factories import not_shared_person
@@ -15,13 +16,16 @@ from catalog import (
     Subscription,
     apply,
     decide,
+    get_resource,
     granted_subscriptions,
     overdue_applications,
+    pii_items,
     register_contracts,
     revoke,
 )
 from catalog.errors import CatalogError
 from schemas import AccessDenied
+from tests.target_support import file_target
 
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 
@@ -49,6 +53,24 @@ def test_unconditional_resource_is_granted_at_once(session: Session) -> None:
     assert sub.decided_by == "govhub" and sub.decided_at == MONDAY and sub.due_at is None
     assert _actions(sub) == [("applied", USER), ("auto_granted", "govhub")]
     assert granted_subscriptions(session, "legal_entity") == [sub]
+
+
+def test_unmasked_pii_of_an_unconditional_resource_waits_for_the_provider(session: Session) -> None:
+    sub = _apply(session, "legal_entity", fields=["name", "legal_rep_id"], pii_access=True)
+    assert sub.status == "pending" and sub.decided_by is None
+    assert sub.due_at == datetime(2026, 3, 16, 15, 59, 59, tzinfo=UTC)
+    assert _actions(sub) == [("applied", USER), ("provider_review", "govhub")]
+    assert "legal_rep_id (identifier)" in (sub.events[-1].note or "")
+    assert granted_subscriptions(session, "legal_entity") == []
+    entry = get_resource(session, "legal_entity")
+    assert [i.name for i in pii_items(entry, sub.fields)] == ["legal_rep_id"]
+    granted = decide(session, sub.id, actor_department=entry.provider_code, approve=True)
+    assert granted.status == "granted" and granted.decided_by == entry.provider_code
+
+
+def test_an_unconditional_resource_without_pii_access_is_granted_masked(session: Session) -> None:
+    sub = _apply(session, "legal_entity", fields=["name", "legal_rep_id"], pii_access=False)
+    assert sub.status == "granted" and not sub.pii_access
 
 
 def test_conditional_resource_waits_for_the_provider_within_ten_working_days(session: Session) -> None:
@@ -193,13 +215,14 @@ def test_resource_may_be_named_by_its_code(session: Session) -> None:
     assert _apply(session, "101001001").resource == "person"
 
 
-def test_database_mode_needs_a_target_url(session: Session) -> None:
-    with pytest.raises(CatalogError, match="database delivery needs target_url"):
+def test_database_mode_needs_one_of_the_departments_targets(session: Session, tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="database delivery needs target"):
         _apply(session, delivery_mode="database")
-    with pytest.raises(CatalogError, match="is not a SQLAlchemy URL"):
-        _apply(session, delivery_mode="database", target_url="not a url")
-    sub = _apply(session, delivery_mode="database", target_url="postgresql+psycopg://rs@db.rsj/rs")
-    assert sub.target_url == "postgresql+psycopg://rs@db.rsj/rs"
+    with pytest.raises(CatalogError, match="has no delivery target named 'rs'"):
+        _apply(session, delivery_mode="database", target="rs")
+    file_target(session, tmp_path, USER, "rs", "postgresql+psycopg://rs@db.rsj/rs")
+    sub = _apply(session, delivery_mode="database", target="rs")
+    assert sub.target_name == "rs"
 
 
 @pytest.mark.parametrize(

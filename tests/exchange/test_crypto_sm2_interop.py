@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("gmssl", reason="gmssl (independent SM2 implementation) is not installed")
 from gmssl import func, sm2, sm3
 
-from exchange.crypto import Signer, load_or_create_signer, sm3_hex, verify_signature
+from exchange.crypto import Signer, sm3_hex, verify_signature
 from exchange.crypto._sm2 import parse_der_signature
 
 # GB/T 32918.5 curve parameters, written out independently of gmssl's table
@@ -25,11 +25,6 @@ GX = "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
 GY = "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"
 DEFAULT_ID = b"1234567812345678"
 MESSAGES = [b"", b"abc", "不动产登记：张三 名下无房产".encode(), bytes(range(256)) * 4]
-
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    return load_or_create_signer(tmp_path_factory.mktemp("sm2key"), algorithm="sm2")
 
 
 def _point_hex(signer: Signer) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import exchange.delivery.deliver as deliver_module
-from catalog import Base
+from catalog import Base, get_target, list_targets, register_target
 from catalog.departments import Department
 from catalog.subscriptions import Subscription
 from exchange.delivery import (
@@ -120,9 +121,17 @@ def subscribe(
 ) -> Subscription:
     if session.get(Department, department) is None:
         session.add(Department(code=department, name=f"部门{department[-3:]}"))
+        session.flush()
+    target = None
+    if target_url is not None:  # registered as the hub administrator would: a name -> a 0600 secret file
+        target = f"db-{len(list_targets(session, department=department, active_only=False)) + 1}"
+        secret = Path(tempfile.mkdtemp(prefix="govhub-test-target-")) / f"{target}.url"
+        secret.write_text(target_url)
+        register_target(session, department_code=department, name=target, connection_ref=f"file:{secret}",
+                        reserved={})  # fmt: skip
     sub = Subscription(
         resource="person", department_code=department, purpose="社保待遇资格认证", legal_basis="《社会保险法》",
-        fields=list(fields), pii_access=pii_access, delivery_mode=mode, target_url=target_url, status=status,
+        fields=list(fields), pii_access=pii_access, delivery_mode=mode, target_name=target, status=status,
     )  # fmt: skip
     session.add(sub)
     session.commit()
@@ -353,12 +362,13 @@ def test_unreachable_database_fails_clearly_and_is_retried(
     events = ExchangeLog(session)
     [failed] = run(session, lake, person, exchange_log=events)
     assert failed.status == "failed" and failed.error_code == "target_unreachable"
-    assert sub.department_code in failed.error and "no-such-dir" in failed.error
+    assert sub.department_code in failed.error and "'db-1'" in failed.error  # the target by name...
+    assert "no-such-dir" not in failed.error and str(tmp_path) not in failed.error  # ...never its path
     record = session.scalars(sa.select(Delivery)).one()
-    assert (record.status, record.attempts) == ("failed", 1)
+    assert (record.status, record.attempts) == ("failed", 1) and "no-such-dir" not in record.error
 
-    sub.target_url = f"sqlite:///{tmp_path / 'dept.db'}"
-    session.commit()
+    target = get_target(session, sub.department_code, "db-1")  # the administrator repairs the connection
+    Path(target.connection_ref.removeprefix("file:")).write_text(f"sqlite:///{tmp_path / 'dept.db'}")
     [retried] = run(session, lake, person, exchange_log=events)
     assert (retried.status, retried.from_version, retried.rows_inserted) == ("done", None, 1)
     record = session.scalars(sa.select(Delivery)).one()

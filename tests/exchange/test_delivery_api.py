@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -99,7 +100,41 @@ def test_pull_refuses_revoked_foreign_and_non_api_subscriptions(hub: SimpleNames
     assert changes(hub, by_file.id).status_code == 409
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     bad = changes(hub, own.id, page_token="not-a-token")
-    assert bad.status_code == 422 and "page_token" in bad.json()["detail"]["message"]
+    assert bad.status_code == 400 and "page_token" in bad.json()["detail"]["message"]
+
+
+def _token(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+CRAFTED_TOKENS = [
+    pytest.param(_token('{"a":null,"t":99999999999999999999999999,"o":0}'), id="huge-version"),
+    pytest.param(_token('{"a":null,"t":5,"o":0}'), id="version-the-table-never-had"),
+    pytest.param(_token('{"a":null,"t":-3,"o":0}'), id="negative-version"),
+    pytest.param(_token('{"a":null,"t":0,"o":-1}'), id="negative-offset"),
+    pytest.param(_token('{"a":null,"t":0,"o":1e308}'), id="float-offset"),
+    pytest.param(_token('{"a":null,"t":Infinity,"o":0}'), id="infinity"),
+    pytest.param(_token('{"a":7,"t":0,"o":0}'), id="after-beyond-to"),
+    pytest.param(_token('{"a":-5,"t":0,"o":0}'), id="negative-after"),
+    pytest.param(_token('{"a":true,"t":true,"o":false}'), id="booleans"),
+    pytest.param(_token("[1,2,3]"), id="a-list"),
+    pytest.param(_token('{"a":null,"t":"0","o":"0"}'), id="strings"),
+    pytest.param("%%%%", id="not-base64"),
+    pytest.param(base64.urlsafe_b64encode(b"\xff\xfe garbage").decode(), id="garbage-bytes"),
+    pytest.param(_token("[" * 150), id="deep-nesting"),
+]
+
+
+@pytest.mark.parametrize("token", CRAFTED_TOKENS)
+def test_crafted_page_tokens_answer_400_without_server_details(
+    hub: SimpleNamespace, person: Contract, token: str, tmp_path: Path
+) -> None:
+    commit(hub.lake, person, person_rows(person, [pid(1), pid(2)]), 1)
+    own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
+    answer = changes(hub, own.id, page_token=token)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"]["code"] == "bad_page_token"
+    assert str(tmp_path) not in answer.text and "lake" not in answer.text.lower()
 
 
 def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person: Contract) -> None:
@@ -116,8 +151,8 @@ def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person:
 def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, person: Contract) -> None:
     from typer.testing import CliRunner
 
-    from govhub import cli_delivery
-    from govhub.cli_delivery import delivery_app
+    from cli import delivery as cli_delivery
+    from cli.delivery import delivery_app
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
     from govhub.settings import reset_settings

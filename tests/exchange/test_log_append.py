@@ -5,31 +5,18 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from log_support import event_kwargs
 from sqlalchemy.orm import Session
-from test_log_support import event_kwargs, sqlite_engine
 
-from exchange.crypto import Signer, canonical_json, load_or_create_signer, sm3_hex
+from exchange.crypto import Signer, canonical_json, sm3_hex
 from exchange.log import EventType, ExchangeEvent, ExchangeLog, ExchangeLogError
 from exchange.log._hashing import HASHED_FIELDS, _canonical_event, event_hash
 from exchange.log.models import GENESIS_HASH
-
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    return load_or_create_signer(tmp_path_factory.mktemp("keys"), algorithm="sm2")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sqlite_engine(tmp_path / "hub.db")
-    yield engine
-    engine.dispose()
 
 
 def test_append_links_each_event_to_its_predecessor(engine: sa.Engine) -> None:

@@ -10,23 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from test_log_support import event_kwargs, sql, sqlite_engine
+from log_support import event_kwargs, sql
 
-from exchange.crypto import Signer, load_or_create_signer
+from exchange.crypto import Signer
 from exchange.log import ChainBrokenError, ExchangeLog, ExchangeLogError
 from exchange.log.archive import ARCHIVE_SCHEMA
-
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    return load_or_create_signer(tmp_path_factory.mktemp("keys"), algorithm="sm2")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sqlite_engine(tmp_path / "hub.db")
-    yield engine
-    engine.dispose()
 
 
 def _two_periods(xlog: ExchangeLog, old: int = 30, new: int = 10) -> datetime:

@@ -25,7 +25,7 @@ from exchange.log import checks as checks_module
 from exchange.log.models import Rollup
 from exchange.log.refusals import RefusalWindow
 from exchange.log.rollup import refresh_rollups
-from tests.exchange.test_log_support import postgres_available, postgres_engine, sqlite_engine
+from tests.exchange.log_support import postgres_available, postgres_engine, sqlite_engine
 
 START = datetime(2026, 1, 30, 12, 0, tzinfo=UTC)
 

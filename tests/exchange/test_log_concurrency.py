@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from log_support import event_kwargs, postgres_available, postgres_engine, sqlite_engine
 from sqlalchemy.orm import Session
-from test_log_support import event_kwargs, postgres_available, postgres_engine, sqlite_engine
 
 from exchange.log import ExchangeLog
 

@@ -9,25 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from test_log_support import event_id, event_kwargs, sql, sqlite_engine
+from log_support import event_id, event_kwargs, sql
 
 from exchange.crypto import Signer, load_or_create_signer
 from exchange.log import ExchangeLog, ExchangeLogError, format_report
 from exchange.log._hashing import HASHED_FIELDS, event_hash
 
 N = 20
-
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    return load_or_create_signer(tmp_path_factory.mktemp("keys"), algorithm="sm2")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sqlite_engine(tmp_path / "hub.db")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import test_log_append
 import test_log_archive
 import test_log_verify
-from test_log_support import event_kwargs
+from log_support import event_kwargs
 
 from exchange.log import ExchangeLog
 from govhub.db import engine_for
@@ -24,13 +24,13 @@ from tests.service_db import MetadataStore, metadata_store, parametrize_stores  
 
 pytestmark = parametrize_stores(("postgresql",))
 
-# the same tests and fixtures (signer, xlog), collected again in this module with the engine below
+# the same tests and the xlog fixture (signer: conftest.py), collected again in this module with the engine below
 _SKIP = {"test_fast_canonical_path_gives_the_jcs_bytes"}  # pure function, no store (a hypothesis test)
 for _module in (test_log_append, test_log_verify, test_log_archive):
     globals().update(
         {n: f for n, f in vars(_module).items() if n.startswith("test_") and callable(f) and n not in _SKIP}
     )
-signer, xlog = test_log_verify.signer, test_log_verify.xlog
+xlog = test_log_verify.xlog
 
 
 @pytest.fixture

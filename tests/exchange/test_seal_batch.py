@@ -18,7 +18,7 @@ from exchange.crypto.merkle import inclusion_proofs, leaf_hash, node_hash, root_
 from exchange.seal import prepare_answer, seal_documents, serialize_sealed, verify_sealed
 from exchange.seal_check_reference import check_sealed_answer
 from exchange.verify import LogWriter
-from tests.exchange.test_verify_fixtures import P_LI, P_ZHANG, body, build_hub
+from tests.exchange.verify_support import P_LI, P_ZHANG, body, build_hub
 
 DATA = Path(__file__).parent / "data"
 
@@ -141,7 +141,7 @@ def test_gmssl_checks_path_and_root_signature_independently(tmp_path: Path) -> N
 @pytest.mark.parametrize("algorithm", ["sm2", "ed25519"])
 def test_answers_sealed_in_the_first_format_still_verify(algorithm: str, tmp_path: Path) -> None:
     """Files written by the hub before batch seals: govhub, the reference checker and the CLI accept them."""
-    from govhub.cli import app
+    from cli.main import app
 
     data = (DATA / f"seal_v1_{algorithm}.json").read_bytes()
     pem = (DATA / f"seal_v1_{algorithm}.pub").read_text()

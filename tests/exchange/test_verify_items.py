@@ -62,6 +62,22 @@ def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
         pytest.param(
             lambda items: items.append(dict(items[0])), r"item 'identity_matches' is defined twice", id="duplicate"
         ),
+        pytest.param(
+            lambda items: items[0].update(discloses="everything"),
+            r"item 'identity_matches'.*'discloses'",
+            id="disclose",
+        ),
+        pytest.param(lambda items: items[0].update(owner="x"), r"item 'identity_matches'.*'owner'", id="unknown-key"),
+        pytest.param(
+            lambda items: items[4]["params"][0].update(colour="red"),
+            r"item 'same_household'.*'params.0.colour'",
+            id="unknown-param-key",
+        ),
+        pytest.param(
+            lambda items: items[4]["params"][0].update(type="list"),
+            r"item 'same_household'.*'params.0.type'",
+            id="param-type",
+        ),
     ],
 )
 def test_loading_fails_naming_the_item_and_field(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

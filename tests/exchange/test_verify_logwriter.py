@@ -9,7 +9,7 @@ import pytest
 
 from exchange.log import ExchangeLog
 from exchange.verify import LogWriter
-from tests.exchange.test_verify_fixtures import make_engine
+from tests.exchange.verify_support import make_engine
 
 EVENT = {"type": "verification", "source": "hub", "target": "client:t", "client": "t", "outcome": "ok"}
 

@@ -16,7 +16,7 @@ from exchange.seal_check_reference import check_sealed_answer
 from exchange.verify import register_client
 from govhub.db import engine_for, migrate
 from govhub.settings import reset_settings
-from tests.exchange.test_verify_fixtures import P_LI, P_ZHANG, ServedHub, body, build_hub
+from tests.exchange.verify_support import P_LI, P_ZHANG, ServedHub, body, build_hub
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
     ],
 )
 def test_the_body_as_sent_checks_the_binding_everywhere(hub: ServedHub, sent: dict, tmp_path: Path) -> None:
-    from govhub.cli import app
+    from cli.main import app
 
     wire = {k: v for k, v in sent.items() if k != "item"}  # the item travels in the URL
     status, doc = hub.service.ask("person_alive", client_key=hub.keys["all"], body=json.dumps(wire))
@@ -87,7 +87,7 @@ def ed25519_env(hub: ServedHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_the_routes_and_verify_ask_seal_with_the_configured_algorithm(
     ed25519_env: tuple[str, str], hub: ServedHub, tmp_path: Path
 ) -> None:
-    from govhub.cli import app
+    from cli.main import app
     from web.routes.verify import get_verification_service
 
     assert get_verification_service().signer.algorithm == "ed25519"

@@ -19,7 +19,7 @@ from exchange.subjects import subject_hashes
 from exchange.verify import ServingStore, VerificationService, build_request, refresh_serving_store, subject_hash
 from exchange.verify.clients import check_key, hash_key
 from schemas import load_contract
-from tests.exchange.test_verify_fixtures import (
+from tests.exchange.verify_support import (
     E_REVOKED,
     E_SHOP,
     E_UNKNOWN,

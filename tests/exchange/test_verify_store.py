@@ -11,7 +11,7 @@ import pytest
 from exchange.verify import ServingStore, StoreUnavailable, refresh_serving_store
 from lake import Lake
 from schemas import load_contract
-from tests.exchange.test_verify_fixtures import E_REVOKED, E_SHOP, PERSONS, commit_tables
+from tests.exchange.verify_support import E_REVOKED, E_SHOP, PERSONS, commit_tables
 
 
 def _persons(tag: str, n: int = 300) -> list[dict]:
@@ -62,7 +62,7 @@ def test_missing_store_and_empty_table_are_named(tmp_path: Path) -> None:
 def test_tombstoned_entities_are_not_served(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from tests.exchange.test_verify_fixtures import ENTITIES, _fill
+    from tests.exchange.verify_support import ENTITIES, _fill
 
     lake = Lake(str(tmp_path / "lake"))
     contract = load_contract("legal_entity")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from govhub.cli import app
+from cli.main import app
 from govhub.settings import reset_settings
 
 

@@ -112,6 +112,7 @@ def test_two_workers_with_their_own_homes_run_one_pipeline_on_s3_and_postgres(
             "GOVHUB_DB_URL": db_url,
             "GOVHUB_LAKE_URL": f"s3://{_BUCKET}/lake",
             "GOVHUB_S3_ENDPOINT": object_store,
+            "GOVHUB_S3_ALLOW_HTTP": "true",  # moto serves plain HTTP
             "GOVHUB_S3_ACCESS_KEY": _ACCESS,
             "GOVHUB_SECRETS_DIR": str(secrets),
             "GOVHUB_NONTAX_INBOX": f"s3://{_BUCKET}/inbox/nontax",

@@ -45,6 +45,21 @@ def test_development_keeps_the_embedded_defaults(monkeypatch: pytest.MonkeyPatch
     assert get_settings().metadata_url.startswith("sqlite:///")
 
 
+@pytest.mark.parametrize(("value", "allowed"), [(None, False), ("false", False), ("true", True)])
+def test_plain_http_to_the_object_store_only_when_set(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, allowed: bool
+) -> None:
+    monkeypatch.setenv("GOVHUB_LAKE_URL", "s3://lake/hub")
+    monkeypatch.setenv("GOVHUB_S3_ACCESS_KEY", "key")
+    monkeypatch.setenv("GOVHUB_S3_SECRET_KEY", "secret")
+    if value is None:
+        monkeypatch.delenv("GOVHUB_S3_ALLOW_HTTP", raising=False)
+    else:
+        monkeypatch.setenv("GOVHUB_S3_ALLOW_HTTP", value)
+    options = get_settings().lake_storage_options or {}
+    assert (options.get("AWS_ALLOW_HTTP") == "true") is allowed
+
+
 def test_keys_default_beside_home_and_follow_a_mounted_folder(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GOVHUB_KEYS_DIR", raising=False)

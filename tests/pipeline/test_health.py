@@ -7,7 +7,7 @@ from datetime import timedelta
 from typer.testing import CliRunner
 
 from catalog import utcnow
-from govhub.cli import app
+from cli.main import app
 from govhub.db import session_scope
 from govhub.models import IngestRun
 from govhub.pipeline import run_ingest

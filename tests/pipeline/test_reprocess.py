@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from govhub.cli import app
+from cli.main import app
 from govhub.db import migrate
 from govhub.exchange_log import hub_log
 from govhub.pipeline import run_ingest

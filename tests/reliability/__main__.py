@@ -3,7 +3,7 @@
     python -m tests.reliability [--long] [--record docs/reliability.md] [pytest args...]
 
 
-The bounded form is what `make test` runs too; `--long` multiplies every loop (more kill trials, more
+The bounded form is what `make test-slow` runs too; `--long` multiplies every loop (more kill trials, more
 generated inputs, more fuzzing, minutes of load). `--record` writes the figures as Markdown.
 """
 
@@ -18,7 +18,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.reliability.ledger import LEDGER_ENV, LONG_ENV, SECTIONS, Entry, read_ledger, totals
+from tests.reliability.ledger import (
+    ATTACK_CLASSES,
+    LEDGER_ENV,
+    LONG_ENV,
+    SECTIONS,
+    Entry,
+    class_totals,
+    read_ledger,
+    totals,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +58,18 @@ def render(entries: list[Entry], *, long: bool, seconds: float, exit_code: int) 
         t = sums[section]
         counts = " | ".join(f"{t[k]:,}" for k in ("tried", "held", "failed", "rows_lost"))
         lines.append(f"| {what} | {counts} | {held_means} |")
-    lines += ["", f"**Rows lost: {lost}.** Cases that did not hold: {failed}.", "", "### Cases", ""]
+    lines += ["", f"**Rows lost: {lost}.** Cases that did not hold: {failed}.", ""]
+    classes = class_totals(entries)
+    if classes:
+        disclosed = sum(t["disclosures"] for t in classes.values())
+        outside = sum(t["rows_outside"] for t in classes.values())
+        lines += ["### Attack classes", "", "| class | cases | tried | held | disclosures | rows written outside the "
+                  "granted target |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for name, t in classes.items():
+            counts = " | ".join(f"{t[k]:,}" for k in ("cases", "tried", "held", "disclosures", "rows_outside"))
+            lines.append(f"| {ATTACK_CLASSES[name]} | {counts} |")
+        lines += ["", f"**{disclosed} disclosures, {outside} rows written outside the granted target.**", ""]
+    lines += ["### Cases", ""]
     lines += ["| section | case | tried | held | rows lost | figures |", "|---|---|---:|---:|---:|---|"]
     for e in sorted(entries, key=lambda e: (list(SECTIONS).index(e.section), e.case)):
         figures = ", ".join(f"{k}={v}" for k, v in e.figures.items())
@@ -88,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         write_record(args.record, report, long=args.long)
         print(f"figures written to {args.record}")
-    lost = sum(t["rows_lost"] for t in totals(read_ledger(ledger)).values())
-    return code or (1 if lost else 0)
+    entries = read_ledger(ledger)
+    lost = sum(t["rows_lost"] for t in totals(entries).values())
+    leaked = sum(t["disclosures"] + t["rows_outside"] for t in class_totals(entries).values())
+    return code or (1 if lost or leaked else 0)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ from catalog import Department, apply, decide, issue_api_key, record_version, re
 from exchange.delivery import deliver_resource
 from exchange.log import ExchangeEvent, ExchangeLog
 from govhub.delivery_runner import delivery_secret
+from govhub.delivery_targets import add_target
 from govhub.settings import reset_settings
 from schemas import load_contract
-from tests.exchange.test_verify_fixtures import ENTITIES, PERSONS, RECORDS, ServedHub, build_hub
+from tests.exchange.verify_support import ENTITIES, PERSONS, RECORDS, ServedHub, build_hub
 from web import create_app
 from web.deps import get_session
 from web.routes.verify import get_verification_service
@@ -45,6 +46,7 @@ INACTIVE = "11430900006012459L"  # a user department switched off after its key 
 DEPARTMENTS = {"user": USER, "other": OTHER_USER, "police": POLICE, "market": MARKET, "finance": FINANCE}
 OTHER_PURPOSE = "住房保障资格复核（住建局内部用途）"
 OTHER_TARGET_PASSWORD = "s3cret-target-pw"
+OTHER_TARGET = "zj-credit-db"  # 市住建局's registered delivery target (its URL is held in a secret file)
 
 
 @dataclass
@@ -130,10 +132,14 @@ def _populate(session: Session, served: ServedHub) -> tuple[dict[str, str], str,
         fields=["payment_code", "amount"], delivery_mode="api",
     )  # fmt: skip
     subs["user_payment_pending"] = pending.id
+    add_target(
+        session, department_code=OTHER_USER, name=OTHER_TARGET,
+        url=f"postgresql+psycopg://zhujian:{OTHER_TARGET_PASSWORD}@10.0.0.9/zhujian",
+    )  # fmt: skip
     database = apply(
         session, department_code=OTHER_USER, resource="credit_record", purpose=OTHER_PURPOSE,
         legal_basis="《社会信用体系建设规划纲要》", fields=["record_id", "subject_code"], delivery_mode="database",
-        target_url=f"postgresql+psycopg://zhujian:{OTHER_TARGET_PASSWORD}@10.0.0.9/zhujian",
+        target=OTHER_TARGET,
     )  # fmt: skip
     subs["other_credit_database"] = database.id
     session.commit()

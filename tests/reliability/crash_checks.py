@@ -173,6 +173,7 @@ def delivery_snapshot() -> dict[str, Any]:
     import sqlalchemy as sa
     from sqlalchemy import select
 
+    from catalog import resolve_target_url
     from catalog.subscriptions import Subscription
     from exchange.delivery import BOOKKEEPING_TABLE, Delivery
     from exchange.log.models import ExchangeEvent
@@ -196,7 +197,11 @@ def delivery_snapshot() -> dict[str, Any]:
                 select(ExchangeEvent).where(ExchangeEvent.type == "delivery", ExchangeEvent.outcome == "ok")
             ).all()
         )
-        targets = {s.id: (s.delivery_mode, s.target_url, s.resource) for s in subs}
+        targets = {
+            s.id: (s.delivery_mode, resolve_target_url(session, s.department_code, s.target_name), s.resource)
+            for s in subs
+            if s.delivery_mode == "database"
+        }
     files = {}
     for (_, _), rec in records.items():
         if rec["mode"] == "file" and rec["location"]:

@@ -428,7 +428,11 @@ class CrashLab:
             shutil.rmtree(hub)
         shutil.copytree(self._template(kind, resource, scenario), hub)
         with contextlib.closing(sqlite3.connect(hub / "govhub.db")) as db, db:
-            db.execute("UPDATE subscription SET target_url = replace(target_url, ?, ?)", (str(self.hub), str(hub)))
+            db.execute(
+                "UPDATE delivery_target SET connection_ref = replace(connection_ref, ?, ?)", (str(self.hub), str(hub))
+            )
+        for secret in (hub / "keys" / "delivery-targets").rglob("*.url"):  # the department databases move too
+            secret.write_text(secret.read_text().replace(str(self.hub), str(hub)))
         return hub
 
     def _reference(self, kind: str, resource: str, scenario: str, slot: int) -> _Reference:

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ATTACK_CLASSES",
     "LEDGER_ENV",
     "LONG_ENV",
     "SECTIONS",
     "Entry",
+    "class_totals",
     "long_form",
     "read_ledger",
     "record",
@@ -41,6 +43,22 @@ SECTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# attack class -> its label in the summary; an attack case names its class, what it disclosed (values
+# a refused caller saw, or personal data an unprivileged one saw in clear) and rows written outside the
+# target its subscription was granted (the hub's own stores, another department's database)
+ATTACK_CLASSES: dict[str, str] = {
+    "pii_without_decision": "authorization: PII without a decision",
+    "target_hijack": "authorization: target hijack",
+    "cross_department_target": "authorization: cross-department targets",
+    "log_padding": "log padding",
+    "brute_force": "brute force (monitor sign-in)",
+    "monitor_session": "monitor sessions (login CSRF, kept cookies, framing)",
+    "formula_injection": "formula injection (quarantine CSV)",
+    "quarantine_pii": "PII in the quarantine browser",
+    "tokens": "crafted page tokens",
+}
+
+
 @dataclass(frozen=True)
 class Entry:
     """One case's tally: how many tries, how many held, rows lost, and any figures worth quoting."""
@@ -51,6 +69,9 @@ class Entry:
     held: int
     rows_lost: int = 0
     figures: dict[str, Any] = field(default_factory=dict)
+    attack_class: str | None = None
+    disclosures: int = 0
+    rows_outside: int = 0
 
 
 def long_form() -> bool:
@@ -75,14 +96,23 @@ def record(
     tried: int,
     held: int,
     rows_lost: int = 0,
+    attack_class: str | None = None,
+    disclosures: int = 0,
+    rows_outside: int = 0,
     **figures: Any,
 ) -> Entry:
-    """Append one case's tally to the ledger (a no-op without one) and return it."""
+    """Append one case's tally to the ledger (a no-op without one) and return it.
+
+    Attack cases may name their `attack_class` (`ATTACK_CLASSES`) with the `disclosures` and the
+    `rows_outside` the granted target they found (both must be 0 for the case to hold).
+    """
     if section not in SECTIONS:
         raise ValueError(f"unknown reliability section {section!r}; use one of {sorted(SECTIONS)}")
+    if attack_class is not None and attack_class not in ATTACK_CLASSES:
+        raise ValueError(f"unknown attack class {attack_class!r}; use one of {sorted(ATTACK_CLASSES)}")
     if not 0 <= held <= tried:
         raise ValueError(f"{section}/{case}: held={held} must lie between 0 and tried={tried}")
-    entry = Entry(section, case, tried, held, rows_lost, dict(figures))
+    entry = Entry(section, case, tried, held, rows_lost, dict(figures), attack_class, disclosures, rows_outside)
     path = ledger_path()
     if path is not None:
         line = json.dumps(entry.__dict__, ensure_ascii=False, default=str)
@@ -96,6 +126,21 @@ def read_ledger(path: Path) -> list[Entry]:
     if not path.exists():
         return []
     return [Entry(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def class_totals(entries: Iterable[Entry]) -> Mapping[str, dict[str, int]]:
+    """Per attack class that has cases: tried, held, disclosures, rows written outside the granted target."""
+    out: dict[str, dict[str, int]] = {}
+    for e in entries:
+        if e.attack_class is None:
+            continue
+        t = out.setdefault(e.attack_class, {"cases": 0, "tried": 0, "held": 0, "disclosures": 0, "rows_outside": 0})
+        t["cases"] += 1
+        t["tried"] += e.tried
+        t["held"] += e.held
+        t["disclosures"] += e.disclosures
+        t["rows_outside"] += e.rows_outside
+    return {k: out[k] for k in ATTACK_CLASSES if k in out}
 
 
 def totals(entries: Iterable[Entry]) -> Mapping[str, dict[str, int]]:

@@ -17,7 +17,7 @@ import pytest
 
 from exchange.seal import verify_sealed
 from exchange.seal_check_reference import check_sealed_answer
-from tests.exchange.test_verify_fixtures import P_LI, P_ZHANG, body
+from tests.exchange.verify_support import P_LI, P_ZHANG, body
 from tests.reliability.attack_hub import AttackHub, attack_hub
 from tests.reliability.attack_kit import Tally
 from tests.reliability.ledger import record

@@ -29,9 +29,17 @@ from catalog import Department, Subscription
 from exchange.log import ExchangeEvent, ExchangeLog
 from exchange.verify import register_client, rotate_key
 from exchange.verify.clients import VerificationClient
-from tests.exchange.test_verify_fixtures import P_ZHANG, body
 from tests.exchange.test_verify_service import CASES
-from tests.reliability.attack_hub import OTHER_PURPOSE, OTHER_TARGET_PASSWORD, OTHER_USER, USER, AttackHub, attack_hub
+from tests.exchange.verify_support import P_ZHANG, body
+from tests.reliability.attack_hub import (
+    OTHER_PURPOSE,
+    OTHER_TARGET,
+    OTHER_TARGET_PASSWORD,
+    OTHER_USER,
+    USER,
+    AttackHub,
+    attack_hub,
+)
 from tests.reliability.attack_kit import (
     METHODS,
     Operation,
@@ -70,6 +78,8 @@ def _path_values(hub: AttackHub) -> dict[str, str]:
         "subscription_id": str(hub.subscriptions["user_person_api"]),
         "item": "identity_matches",
         "answer_id": "00000000-0000-0000-0000-000000000000",
+        "department_code": OTHER_USER,
+        "name": OTHER_TARGET,
     }
 
 
@@ -83,6 +93,8 @@ def _valid_body(op: Operation) -> Any:
             "fields": ["uscc", "name"],
             "delivery_mode": "api",
         }
+    if op.path == "/monitor/api/targets":
+        return {"department_code": USER, "name": "rsj-db", "setting": "rsj"}
     if op.path.endswith("/decision"):
         return {"approve": False, "reason": "材料不全"}
     if op.path.endswith("/revoke"):

@@ -130,7 +130,7 @@ def test_exchange_log_tampering_in_the_metadata_store_is_detected(hub: Reliabili
 
 
 def test_govhub_log_verify_reports_a_tampered_log_and_exits_2(hub: ReliabilityHub, tmp_path: Path) -> None:
-    from govhub.cli import app
+    from cli.main import app
 
     runner = CliRunner()
     assert runner.invoke(app, ["log", "verify"]).exit_code == 0
@@ -386,7 +386,7 @@ def test_a_changed_delta_file_is_detected(hub: ReliabilityHub, manifests: dict[i
 
 
 def test_govhub_lake_verify_names_a_replaced_data_file(hub: ReliabilityHub, manifests: dict[int, dict]) -> None:
-    from govhub.cli import app
+    from cli.main import app
 
     runner = CliRunner()
     clean = runner.invoke(app, ["lake", "verify", "person"])

@@ -115,13 +115,29 @@ def _field(raw: dict, name: str) -> dict:
             lambda r: _field(r, "name").pop("label"), r"field 'name': every field needs a Chinese label", id="no-label"
         ),
         pytest.param(
-            lambda r: _field(r, "phone").update(pii="secret"), r"field 'phone': unknown pii class", id="bad-pii"
+            lambda r: _field(r, "phone").update(pii="secret"), r"field 'phone': pii must be one of", id="bad-pii"
         ),
         pytest.param(lambda r: r["sharing"].update(type="随便共享"), r"sharing.type must be one of", id="bad-sharing"),
         pytest.param(
             lambda r: r["source"].update(cursor="modified"), r"field 'modified': source.cursor", id="bad-cursor"
         ),
         pytest.param(lambda r: r.update(schema_drift="ignore"), r"schema_drift must be one of", id="bad-drift"),
+        pytest.param(lambda r: r["provider"].update(phone="1"), r"unknown key 'provider.phone'", id="nested-key"),
+        pytest.param(lambda r: r["dataset"].update(max_rows=9), r"unknown key 'dataset.max_rows'", id="dataset-key"),
+        pytest.param(lambda r: r.update(owner="x"), r"unknown key 'owner'", id="top-level-key"),
+        pytest.param(
+            lambda r: _field(r, "name").update(checks=[{"rule": "length", "max": "long"}]),
+            r"field 'name': check 'length': max: Input should be a valid integer",
+            id="parameter-type",
+        ),
+        pytest.param(
+            lambda r: _field(r, "name").update(checks=[{"rule": "length", "max": 3, "severity": "fatal"}]),
+            r"field 'name': check 'length': severity",
+            id="bad-severity",
+        ),
+        pytest.param(
+            lambda r: _field(r, "phone").update(colour="red"), r"field 'phone': unknown key 'colour'", id="field-key"
+        ),
         pytest.param(lambda r: r.update(pending_grace=0), r"pending_grace must be a whole number", id="no-grace"),
         pytest.param(lambda r: r.update(pending_grace="3d"), r"pending_grace must be a whole number", id="grace-text"),
     ],

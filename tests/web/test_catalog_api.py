@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from conftest import OTHER_USER, POLICE, USER, Api
 
-import catalog.lineage_graph as lineage_graph
-from catalog import record_version, register_delivery_reader
+import web.routes.catalog as catalog_routes
+from catalog import record_version
 
 
 @pytest.mark.parametrize(
@@ -112,12 +112,13 @@ def test_versions_newest_first_and_release_date(api: Api) -> None:
 def test_lineage_shows_the_provider_all_deliveries_and_others_their_own(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lineage_graph, "_readers", [])
-    register_delivery_reader(
+    monkeypatch.setattr(
+        catalog_routes,
+        "deliveries_for_lineage",
         lambda _s, resource: [
             {"subscription_id": 1, "department_code": USER, "version": 1},
             {"subscription_id": 2, "department_code": OTHER_USER, "version": 1},
-        ]
+        ],
     )
     provider_view = api.client.get("/api/catalog/resources/person/lineage", headers=api.headers(POLICE)).json()
     assert provider_view["source"]["system"] == "population"

@@ -23,6 +23,7 @@ from govhub.pipeline import ingest_order, run_ingest
 from govhub.settings import get_settings, reset_settings
 from schemas import GovhubError
 from simulators import CreditSimulator, build_all
+from tests.monitor_support import sign_in
 from web import create_app
 from web.monitor import clear_chain_cache, collect_alerts, create_admin
 
@@ -82,14 +83,14 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 @pytest.fixture(scope="module")
 def admin(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app()) as client:
-        answer = client.post("/monitor/login", data={"username": ADMIN, "password": PASSWORD}, follow_redirects=False)
+        answer = sign_in(client, username=ADMIN, password=PASSWORD)
         assert answer.status_code == 303
         yield client
 
 
 def _department(hub: Hub, code: str) -> TestClient:
     client = TestClient(create_app())
-    answer = client.post("/monitor/login", data={"api_key": hub.keys[code]}, follow_redirects=False)
+    answer = sign_in(client, api_key=hub.keys[code])
     assert answer.status_code == 303, answer.text
     return client
 
@@ -145,7 +146,7 @@ def test_pages_need_a_sign_in_and_the_api_answers_401(hub: Hub) -> None:
             assert answer.status_code == 302 and answer.headers["location"].startswith("/monitor/login")
         assert anonymous.get("/monitor/api/overview").status_code == 401
         assert anonymous.get("/monitor/quarantine.csv", follow_redirects=False).status_code == 302
-        wrong = anonymous.post("/monitor/login", data={"username": ADMIN, "password": "not-the-password"})
+        wrong = sign_in(anonymous, username=ADMIN, password="not-the-password")
         assert wrong.status_code == 401 and "不正确" in wrong.text
         anonymous.cookies.set("govhub_monitor", "forged.cookie.value", path="/monitor")
         assert anonymous.get("/monitor", follow_redirects=False).status_code == 302
@@ -246,7 +247,7 @@ def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def test_an_empty_hub_says_no_data(empty_home: Path) -> None:
     with TestClient(create_app()) as client:
-        client.post("/monitor/login", data={"username": ADMIN, "password": PASSWORD})
+        assert sign_in(client, username=ADMIN, password=PASSWORD).status_code == 303
         for path in PAGES:
             page = client.get(path)
             assert page.status_code == 200, path

@@ -13,7 +13,7 @@ from exchange.log import ExchangeLog
 from exchange.subjects import subject_hash
 from govhub.exchange_log import hub_subject_keys
 from govhub.settings import reset_settings
-from tests.exchange.test_log_support import sqlite_engine
+from tests.exchange.log_support import sqlite_engine
 from web.monitor.auth import Viewer
 from web.monitor.queries import LogFilter, log_page
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER, Api
+from sqlalchemy.orm import Session
+
+from govhub.db import engine_for
+from tests.target_support import file_target
 
 APPLICATION = {
     "resource": "person",
@@ -48,6 +53,19 @@ def test_apply_for_an_unconditional_resource_is_granted_at_once(api: Api) -> Non
     sub = _apply(api, resource="102001001", fields=["name"])
     assert sub["status"] == "granted" and sub["decided_by"] == "govhub"
     assert [e["action"] for e in sub["events"]] == ["applied", "auto_granted"]
+
+
+def test_unmasked_pii_of_an_unconditional_resource_goes_to_the_provider(api: Api) -> None:
+    sub = _apply(api, resource="legal_entity", fields=["name", "legal_rep_id"], pii_access=True)
+    assert sub["status"] == "pending" and sub["due_at"] is not None
+    seen = api.client.get("/api/subscriptions?role=provider&status=pending", headers=api.headers(MARKET)).json()
+    mine = next(s for s in seen["data"] if s["id"] == sub["id"])
+    assert mine["pii_fields"] == [
+        {"name": "legal_rep_id", "label": mine["pii_fields"][0]["label"], "pii": "identifier"}
+    ]
+    assert mine["purpose"] == APPLICATION["purpose"] and mine["legal_basis"] == APPLICATION["legal_basis"]
+    response = _post(api, f"/api/subscriptions/{sub['id']}/decision", MARKET, {"approve": True})
+    assert response.status_code == 200 and response.json()["status"] == "granted"
 
 
 def test_the_provider_grants_and_the_grant_is_visible_to_both(api: Api) -> None:
@@ -161,9 +179,27 @@ def test_missing_body_and_bad_ids_are_422(api: Api) -> None:
     assert api.client.get("/api/subscriptions/999", headers=api.headers(USER)).status_code == 404
 
 
-def test_database_target_password_is_never_shown(api: Api) -> None:
-    sub = _apply(api, delivery_mode="database", target_url="postgresql+psycopg://rs:s3cret@db.rsj/rs")
-    assert "s3cret" not in str(sub) and sub["target_url"] == "postgresql+psycopg://rs:***@db.rsj/rs"
+def test_a_department_picks_its_own_named_target_and_never_sees_the_connection(api: Api, tmp_path: Path) -> None:
+    with Session(engine_for(api.db_url)) as session:
+        file_target(session, tmp_path, USER, "rs-db", "postgresql+psycopg://rs:s3cret@db.rsj.example/rs")
+        file_target(session, tmp_path, OTHER_USER, "zj-db", "postgresql+psycopg://zj:pw@db.zj.example/zj")
+        session.commit()
+    listed = api.client.get("/api/targets", headers=api.headers(USER)).json()
+    assert [t["name"] for t in listed["data"]] == ["rs-db"] and listed["data"][0]["source"] == "file"
+    sub = _apply(api, delivery_mode="database", target="rs-db")
+    assert sub["target"] == "rs-db"
+    seen = str(api.client.get(f"/api/subscriptions/{sub['id']}", headers=api.headers(USER)).json()) + str(listed)
+    for secret in ("s3cret", "db.rsj.example", str(tmp_path)):
+        assert secret not in seen and secret not in str(sub)
+    theirs = APPLICATION | {"delivery_mode": "database", "target": "zj-db", "resource": "legal_entity"}
+    other = api.client.post("/api/subscriptions", json=theirs, headers=api.headers(USER))
+    assert other.status_code == 404 and "db.zj.example" not in other.text
+    by_url = api.client.post(
+        "/api/subscriptions",
+        json=APPLICATION | {"delivery_mode": "database", "target_url": "postgresql://postgres@127.0.0.1/govhub"},
+        headers=api.headers(USER),
+    )
+    assert by_url.status_code == 422 and by_url.json()["detail"]["field"] == "target_url"
 
 
 def test_a_provider_applying_for_its_own_resource_is_422(api: Api) -> None:

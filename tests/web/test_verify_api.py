@@ -12,7 +12,7 @@ from visible_text import identifiers
 
 from exchange.seal import verify_sealed
 from exchange.verify import build_request
-from tests.exchange.test_verify_fixtures import E_SHOP, P_LI, P_ZHANG, ServedHub, body, build_hub
+from tests.exchange.verify_support import E_SHOP, P_LI, P_ZHANG, ServedHub, body, build_hub
 from web.app import create_app
 from web.routes.verify import get_verification_service
 

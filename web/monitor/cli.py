@@ -27,10 +27,13 @@ def create_admin_command(
             help="At least 8 characters; asked for when not given.",
         ),
     ],
+    may_see_pii: Annotated[
+        bool, typer.Option("--may-see-pii", help="Role pii_viewer: may see personal data in clear (each view logged).")
+    ] = False,
 ) -> None:
-    """Store the administrator's salted scrypt hash in <GOVHUB_HOME>/keys/monitor-admins.json."""
+    """Store the administrator's Argon2id hash (and role) in <GOVHUB_HOME>/keys/monitor-admins.json."""
     keys = get_settings().keys_dir
-    create_admin(keys, username, password)
+    create_admin(keys, username, password, may_see_pii=may_see_pii)
     typer.echo(f"administrator {username} can sign in at /monitor/login ({admin_store_path(keys)})")
 
 

@@ -52,6 +52,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "login_admin": ("数据管理员登录", "Data administrator"),
     "login_department": ("部门登录（仅查看本部门交换）", "Department (sees its own exchanges only)"),
     "login_failed": ("用户名、密码或密钥不正确", "Wrong user name, password or key"),
+    "login_throttled": (
+        "登录失败次数过多，请稍后再试（账号或地址已被暂时锁定）",
+        "Too many failed sign-ins: try again later (the account or address is locked for a while)",
+    ),
+    "csrf_failed": (
+        "页面已过期或请求来源不可信，请刷新页面后重新登录",
+        "The form expired or came from another site: reload and sign in again",
+    ),
+    "pii_masked": ("个人信息已脱敏", "Personal data masked"),
+    "pii_show_clear": ("查看明文（将记入交换日志）", "Show clear values (logged in the exchange log)"),
+    "pii_clear_shown": (
+        "正在查看明文个人信息，本次查看已记入交换日志",
+        "Clear personal data shown; this view is logged",
+    ),
     "signed_in_as": ("当前用户", "Signed in as"),
     "admin": ("数据管理员", "data administrator"),
     "chain_ok": ("交换日志哈希链已验证 ✓", "Exchange-log chain verified ✓"),

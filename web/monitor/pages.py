@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -20,7 +19,8 @@ from schemas import load_systems
 from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
-from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie
+from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie, session_secret
+from web.monitor.csrf import CSRF_COOKIE, csrf_token
 from web.monitor.i18n import (
     Lang,
     coded,
@@ -44,9 +44,9 @@ __all__ = [
     "keys_dir",
     "page_viewer",
     "render",
+    "secure_cookies",
 ]
 
-_BEIJING = ZoneInfo("Asia/Shanghai")
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="DepartmentApiKey")
 
@@ -54,6 +54,11 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="Departm
 def keys_dir() -> Path:
     """The hub's key folder: administrators, the session secret and the hub public key live there."""
     return get_settings().keys_dir
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the monitor's cookies carry `Secure`: always behind a TLS proxy, else when over https."""
+    return get_settings().cookie_secure == "always" or request.url.scheme == "https"
 
 
 def _lang(lang: str | None = None) -> Lang:
@@ -161,7 +166,8 @@ def render(
 
     other = dict(request.query_params)
     other["lang"] = "zh" if lang == "en" else "en"
-    return templates.TemplateResponse(
+    token, fresh_cookie = csrf_token(request, session_secret(keys_dir()))
+    response = templates.TemplateResponse(
         request,
         name,
         {
@@ -181,7 +187,14 @@ def render(
             "runerr": lambda error: run_error_label(error, lang),
             "both": lambda text: one_language(text, lang),
             "chart_names": _chart_names(session, lang),
+            "csrf_token": token,
+            "csp_nonce": getattr(request.state, "csp_nonce", ""),
             **context,
         },
         status_code=status_code,
     )
+    if fresh_cookie is not None:
+        response.set_cookie(
+            CSRF_COOKIE, fresh_cookie, httponly=True, samesite="strict", secure=secure_cookies(request), path="/monitor"
+        )
+    return response

@@ -5,13 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 
-__all__ = ["CSV_COLUMNS", "csv_chunks", "quarantine_rows", "reason_counts"]
+__all__ = ["CSV_COLUMNS", "content_disposition", "csv_cell", "csv_chunks", "quarantine_rows", "reason_counts"]
+
+# OWASP CSV injection: a cell a spreadsheet would read as a formula (or whose leading TAB/CR it would strip)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 CSV_COLUMNS = (
     "resource",
@@ -66,8 +73,27 @@ def reason_counts(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int]]
     return [(*key, n) for key, n in counts.most_common()]
 
 
+def csv_cell(value: Any) -> Any:
+    """A value safe to open in a spreadsheet: text starting a formula gets a leading `'` (OWASP).
+
+    Plain numbers, negative ones included (`-12.5`), are kept as they are: they are data, not formulas.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def content_disposition(filename: str) -> str:
+    """An RFC 6266 attachment header: an ASCII fallback name plus `filename*=UTF-8''...` for the real one."""
+    fallback = _UNSAFE_FILENAME.sub("_", filename).strip("._") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def csv_chunks(rows: list[dict[str, Any]]) -> Iterator[bytes]:
-    """The rows as CSV, one line per reason, UTF-8 with a BOM so Excel shows Chinese correctly."""
+    """The rows as CSV, one line per reason, UTF-8 with a BOM so Excel shows Chinese correctly.
+
+    Every cell passes `csv_cell`: source systems' values may start like a formula (`=HYPERLINK(...)`).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield "\ufeff".encode()
@@ -76,7 +102,8 @@ def csv_chunks(rows: list[dict[str, Any]]) -> Iterator[bytes]:
         for reason in row["reasons"] or [{}]:
             record = row.get("record")
             writer.writerow(
-                [
+                csv_cell(cell)
+                for cell in [
                     row["resource"],
                     row.get("run_id"),
                     row.get("row_key"),

@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import DatasetVersion, Department, Resource, Subscription, utcnow
+from core.time import BEIJING
 from exchange.delivery.models import Delivery
 from exchange.log import ExchangeEvent, Rollup, refresh_rollups
 from exchange.subjects import subject_hashes
@@ -40,7 +40,6 @@ __all__ = [
     "subscriptions",
 ]
 
-_BEIJING = ZoneInfo("Asia/Shanghai")
 DIMENSIONS = ("conformance", "completeness", "accuracy", "consistency", "timeliness", "accessibility")
 
 
@@ -104,7 +103,7 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
 
 
 def _label(moment: datetime, grain: str) -> str:
-    moment = as_aware(moment).astimezone(_BEIJING)  # type: ignore[union-attr]
+    moment = as_aware(moment).astimezone(BEIJING)
     return moment.strftime("%Y-%m-%d %H:00") if grain == "h" else moment.strftime("%Y-%m-%d")
 
 

@@ -22,6 +22,7 @@ from catalog import (
     release_date,
     search_resources,
 )
+from exchange.delivery import deliveries_for_lineage
 from web.auth import CurrentDepartment, http_error
 from web.clock import BeijingTime
 from web.deps import SessionDep
@@ -209,7 +210,7 @@ def read_versions(code: str, session: SessionDep, department: CurrentDepartment)
 def read_lineage(code: str, session: SessionDep, department: CurrentDepartment) -> LineagePublic:
     entry = _find(session, code)
     only = None if department.code == entry.provider_code else department.code
-    return LineagePublic(**lineage(session, entry, department=only))
+    return LineagePublic(**lineage(session, entry, department=only, deliveries=deliveries_for_lineage))
 
 
 def _find(session: SessionDep, code: str) -> Resource:

@@ -7,6 +7,7 @@ deliveries. Every page served is an exchange-log "delivery" event.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -27,13 +28,16 @@ from web.refusals import NotVisible
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
 
 router = APIRouter(prefix="/api/deliveries", tags=["deliveries 数据交付"])
+log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A page_token this hub did not issue (分页标记无效)"},
     401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
     403: {"description": "The subscription is not granted (revoked, pending, refused) (未授权)"},
     404: {"description": "Unknown subscription, or not this department's (不存在)"},
     409: {"description": "The subscription is delivered by file or database, not pulled (交付方式不符)"},
-    422: {"description": "Invalid page token (分页标记无效)"},
+    422: {"description": "Invalid parameters (参数无效)"},
+    503: {"description": "The lake is not available; no server details are given (数据湖暂不可用)"},
 }
 
 
@@ -109,7 +113,7 @@ def get_changes(
     after_version: int | None = Query(
         default=None, ge=-1, le=MAX_ROW_ID, description="Last version received; omit for a snapshot"
     ),
-    page_token: str | None = Query(default=None, max_length=200),
+    page_token: str | None = Query(default=None, max_length=4096, description="From the previous page"),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Changes after `after_version` (exclusive) up to the current version, paged, masked and restricted."""
@@ -121,12 +125,21 @@ def get_changes(
             after_version=after_version, page_token=page_token, limit=limit,
         )  # fmt: skip
     except DeliveryError as e:
+        if e.code == "bad_page_token":
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                detail=error_body(e.code, str(e), "分页标记无效，请不带 page_token 重新开始"),
+            ) from e
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body(e.code, str(e), "分页标记无效或请求无法完成")
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body(e.code, str(e), "请求无法完成")
         ) from e
-    except LakeError as e:
+    except LakeError as e:  # the lake's path and error stay in the server log, never in the answer
+        log.error("pull of subscription %s failed: %s", sub.id, e)
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail=error_body("unavailable", str(e), "数据湖暂不可用，请稍后重试")
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=error_body(
+                "unavailable", "the data lake is not available; try again later", "数据湖暂不可用，请稍后重试"
+            ),
         ) from e
     ExchangeLog(session).append(
         "delivery", source="govhub", target=sub.department_code, department=sub.department_code,

@@ -7,7 +7,7 @@ GET  /monitor/sharing          pending applications (overdue flagged), subscript
 GET  /monitor/lineage          a resource: source system → versions → deliveries, and its OpenLineage events
 GET  /monitor/alerts           failed runs, stale resources, quality drops, denial spikes, chain breaks
 GET  /monitor/log              the exchange log, filtered and paged
-GET|POST /monitor/login, POST /monitor/logout
+GET|POST /monitor/login, POST /monitor/logout: in `web/routes/monitor_signin.py`
 JSON behind the charts: /monitor/api/... (see `web.monitor.api`). Departments see their own exchanges only.
 """
 
@@ -16,19 +16,23 @@ from __future__ import annotations
 from datetime import datetime
 from math import ceil
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from catalog import Resource
+from core.time import BEIJING
+from exchange.log import EventType, ExchangeLog
+from schemas import load_all
 from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
-from web.monitor.auth import COOKIE_NAME, SESSION_SECONDS, Viewer, check_admin, sign_in_department, write_cookie
+from web.monitor.auth import (
+    Viewer,
+)
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
-from web.monitor.quarantine import csv_chunks, quarantine_rows, reason_counts
+from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
     LogFilter,
     client_names,
@@ -42,7 +46,7 @@ from web.monitor.queries import (
     resource_names,
     subscriptions,
 )
-from web.refusals import log_refusal
+from web.monitor.redact import redact_rows
 
 __all__ = ["router"]
 
@@ -50,66 +54,6 @@ router = APIRouter(prefix="/monitor", tags=["monitor"])
 router.include_router(api.router)
 _PAGE = HTMLResponse
 _PER_PAGE = 50
-_BEIJING = ZoneInfo("Asia/Shanghai")
-
-
-@router.get("/login", response_class=_PAGE, include_in_schema=False)
-def login_form(request: Request, lang: LangDep, next: str = "/monitor") -> HTMLResponse:
-    return render(
-        request, "monitor_login.html", viewer=None, session=None, lang=lang, page="login", next=next, failed=False
-    )
-
-
-@router.post("/login", response_class=_PAGE, include_in_schema=False)
-def login(
-    request: Request,
-    session: SessionDep,
-    lang: LangDep,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    api_key: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/monitor",
-) -> Response:
-    """Sign in as an administrator (user name and password) or as a department (its API key)."""
-    payload = None
-    if username and password:
-        fingerprint = check_admin(keys_dir(), username, password)
-        payload = {"k": "admin", "u": username, "f": fingerprint} if fingerprint else None
-    elif api_key:
-        found = sign_in_department(session, api_key)
-        payload = {"k": "department", "c": found[0].code, "f": found[1]} if found else None
-    if payload is None:
-        log_refusal(request.app, method="POST", path=request.url.path, status=401, code="login_failed")
-        return render(
-            request,
-            "monitor_login.html",
-            viewer=None,
-            session=None,
-            lang=lang,
-            page="login",
-            next=next,
-            failed=True,
-            status_code=401,
-        )
-    target = next if next.startswith("/monitor") and not next.startswith("//") else "/monitor"
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE_NAME,
-        write_cookie(keys_dir(), payload),
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/monitor",
-    )
-    return response
-
-
-@router.post("/logout", include_in_schema=False)
-def logout() -> RedirectResponse:
-    response = RedirectResponse("/monitor/login", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/monitor")
-    return response
 
 
 @router.get("", response_class=_PAGE, include_in_schema=False)
@@ -158,10 +102,35 @@ def _visible_resources(session: SessionDep, viewer: Viewer) -> list[str]:
     return [n for n in names if n in provided]
 
 
-def _quarantine(session: SessionDep, viewer: Viewer, resource: str | None, rule: str | None, field: str | None):  # type: ignore[no-untyped-def]
+def _quarantine(  # type: ignore[no-untyped-def]
+    request: Request,
+    session: SessionDep,
+    viewer: Viewer,
+    resource: str | None,
+    rule: str | None,
+    field: str | None,
+    *,
+    clear: bool,
+    shown_as: str,
+):
+    """The viewer's quarantine rows: PII masked, or in clear for a `pii_viewer` (each such view logged)."""
+    if clear and not viewer.may_see_pii:
+        raise HTTPException(
+            403, detail="only administrators with the pii_viewer role may see clear values — 无权查看明文个人信息"
+        )
     allowed = _visible_resources(session, viewer)
     chosen = [resource] if resource in allowed else ([] if resource else allowed)
-    return allowed, quarantine_rows(chosen, rule=rule or None, field=field or None)
+    rows = quarantine_rows(chosen, rule=rule or None, field=field or None)
+    if not clear:
+        return allowed, redact_rows(rows, load_all())
+    ExchangeLog(session).append(
+        EventType.ADMIN, source="monitor", target=f"admin:{viewer.name}", resource=resource or None,
+        rows=len(rows), outcome="ok", details={"action": "pii_clear_view", "viewer": viewer.name,
+        "shown_as": shown_as, "resources": chosen, "rule": rule or None, "field": field or None,
+        "address": request.client.host if request.client else None},
+    )  # fmt: skip
+    session.commit()
+    return allowed, rows
 
 
 @router.get("/quarantine", response_class=_PAGE, include_in_schema=False)
@@ -174,8 +143,9 @@ def quarantine(
     rule: str | None = None,
     field: str | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    clear: bool = False,
 ) -> HTMLResponse:
-    allowed, rows = _quarantine(session, viewer, resource, rule, field)
+    allowed, rows = _quarantine(request, session, viewer, resource, rule, field, clear=clear, shown_as=f"page {page}")
     pages = max(1, ceil(len(rows) / _PER_PAGE))
     return render(
         request,
@@ -193,23 +163,26 @@ def quarantine(
         page_no=page,
         pages=pages,
         reasons=reason_counts(rows),
+        clear=clear,
     )
 
 
 @router.get("/quarantine.csv", include_in_schema=False)
 def quarantine_csv(
+    request: Request,
     session: SessionDep,
     viewer: ViewerDep,
     resource: str | None = None,
     rule: str | None = None,
     field: str | None = None,
+    clear: bool = False,
 ) -> StreamingResponse:
-    _, rows = _quarantine(session, viewer, resource, rule, field)
+    _, rows = _quarantine(request, session, viewer, resource, rule, field, clear=clear, shown_as="csv")
     name = f"quarantine-{resource or 'all'}{'-' + rule if rule else ''}.csv"
     return StreamingResponse(
         csv_chunks(rows),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
@@ -244,7 +217,7 @@ def _moment(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_BEIJING)
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
 
 @router.get("/log", response_class=_PAGE, include_in_schema=False)
@@ -314,12 +287,18 @@ def lineage_page(
 ) -> HTMLResponse:
     """A resource's lineage: source system → resource → versions → deliveries, and its OpenLineage events."""
     from catalog import CatalogError, lineage
+    from exchange.delivery import deliveries_for_lineage
     from govhub.lineage import read_lineage
 
     names = resource_names()
     chosen = resource if resource in names else names[0]
     try:
-        graph = lineage(session, chosen, department=None if viewer.is_admin else viewer.department_code)
+        graph = lineage(
+            session,
+            chosen,
+            department=None if viewer.is_admin else viewer.department_code,
+            deliveries=deliveries_for_lineage,
+        )
     except CatalogError:  # not registered yet: nothing was ever published
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []

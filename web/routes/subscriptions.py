@@ -12,8 +12,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from catalog import (
     CatalogError,
@@ -23,6 +21,7 @@ from catalog import (
     decide,
     get_resource,
     list_subscriptions,
+    pii_items,
     revoke,
 )
 from schemas import GovhubError
@@ -32,6 +31,7 @@ from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
 __all__ = [
+    "PiiFieldPublic",
     "SubscriptionCreate",
     "SubscriptionDecision",
     "SubscriptionEventPublic",
@@ -62,7 +62,15 @@ class SubscriptionCreate(BaseModel):
     fields: list[str] = Field(min_length=1, max_length=200, description="Data items asked (primary key is added)")
     pii_access: bool = Field(default=False, description="Ask for unmasked personal information")
     delivery_mode: Literal["file", "database", "api"]
-    target_url: str | None = Field(default=None, max_length=1000, description="Database mode: SQLAlchemy URL")
+    target: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Database mode: the name of one of the department's delivery targets (GET /api/targets), "
+        "registered by the hub administrator",
+    )
+    target_url: str | None = Field(
+        default=None, max_length=1000, deprecated=True, description="No longer accepted: name a `target` instead"
+    )
     schedule: str = Field(default="on_publish", max_length=64, description="'on_publish' or a 5-field cron")
 
 
@@ -88,6 +96,14 @@ class SubscriptionEventPublic(BaseModel):
     note: str | None
 
 
+class PiiFieldPublic(BaseModel):
+    """A personal-information item the application asks for (from the contract)."""
+
+    name: str
+    label: str
+    pii: str = Field(description="The contract's PII class: identifier, personal or sensitive")
+
+
 class SubscriptionPublic(BaseModel):
     """An application and where it stands."""
 
@@ -99,8 +115,11 @@ class SubscriptionPublic(BaseModel):
     legal_basis: str
     fields: list[str]
     pii_access: bool
+    pii_fields: list[PiiFieldPublic] = Field(
+        description="Personal-information items among `fields`: unmasked when `pii_access` is granted"
+    )
     delivery_mode: str
-    target_url: str | None = Field(description="Password hidden")
+    target: str | None = Field(description="Database mode: the delivery target's name (its connection is never shown)")
     schedule: str
     status: Literal["pending", "granted", "refused", "revoked"]
     applied_at: BeijingTime | None
@@ -125,13 +144,23 @@ class SubscriptionsPublic(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     summary="提出共享申请",
-    description="Apply for a resource as the calling department. 无条件共享 is granted at once, 有条件共享 "
-    "waits for the provider (answer due in 10 working days), 不予共享 is refused by rule.",
+    description="Apply for a resource as the calling department. 无条件共享 is granted at once (PII "
+    "masked); 有条件共享, and `pii_access` on any resource, wait for the provider (answer due in 10 "
+    "working days; the provider sees `pii_fields`, purpose and legal basis), 不予共享 is refused by rule.",
     responses=_ERRORS,
 )
 def create_subscription(
     body: SubscriptionCreate, session: SessionDep, department: CurrentDepartment
 ) -> SubscriptionPublic:
+    if body.target_url is not None:
+        raise http_error(
+            CatalogError(
+                "target_url is no longer accepted: a department names one of its delivery targets (`target`), "
+                "which the hub administrator registers; GET /api/targets lists yours",
+                message_zh="不再接受 target_url：请填写本部门已登记的交付目标名称 target",
+                field="target_url",
+            )
+        )
     try:
         sub = apply(
             session,
@@ -142,7 +171,7 @@ def create_subscription(
             fields=body.fields,
             pii_access=body.pii_access,
             delivery_mode=body.delivery_mode,
-            target_url=body.target_url,
+            target=body.target,
             schedule=body.schedule,
         )
         session.commit()
@@ -242,28 +271,21 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _hide_password(url: str | None) -> str | None:
-    if url is None:
-        return None
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "***"
-
-
 def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
     due = _aware(sub.due_at)
+    entry = get_resource(session, sub.resource)
     return SubscriptionPublic(
         id=sub.id,
         resource=sub.resource,
-        resource_code=get_resource(session, sub.resource).code,
+        resource_code=entry.code,
         department_code=sub.department_code,
         purpose=sub.purpose,
         legal_basis=sub.legal_basis,
         fields=list(sub.fields),
         pii_access=sub.pii_access,
+        pii_fields=[PiiFieldPublic(name=i.name, label=i.label, pii=i.pii) for i in pii_items(entry, sub.fields)],
         delivery_mode=sub.delivery_mode,
-        target_url=_hide_password(sub.target_url),
+        target=sub.target_name,
         schedule=sub.schedule,
         status=sub.status,  # type: ignore[arg-type]
         applied_at=_aware(sub.applied_at),

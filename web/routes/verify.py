@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Depends, Form, Header, Request
@@ -27,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.requests import ClientDisconnect
 
+from core.time import BEIJING
 from exchange.verify import VerificationService
 from schemas import load_all
 from web.monitor.i18n import label, texts
@@ -36,7 +36,6 @@ __all__ = ["get_verification_service", "router"]
 
 router = APIRouter(tags=["verification"])
 _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-_BEIJING = ZoneInfo("Asia/Shanghai")
 _MAX_BODY = 1024 * 1024
 
 
@@ -239,7 +238,7 @@ def _rows(service: VerificationService, document: dict[str, Any], lang: str) -> 
 
 
 def _beijing(issued_at: str) -> str:
-    moment = datetime.fromisoformat(issued_at.replace("Z", "+00:00")).astimezone(_BEIJING)
+    moment = datetime.fromisoformat(issued_at.replace("Z", "+00:00")).astimezone(BEIJING)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -276,7 +275,7 @@ def answer_page(
         "issued": _beijing(document["issued_at"]),
         "qr": _qr_svg(canonical_json(document)),
         "other_lang": "en" if lang == "zh" else "zh",
-        "printed_at": datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M"),
+        "printed_at": datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"),
     }
     return _templates.TemplateResponse(request, "verify_answer.html", context, headers=_PAGE_HEADERS)
 

@@ -56,5 +56,11 @@
     });
   }
 
+  // a <select data-autosubmit> submits its form on change (no inline handlers: the CSP forbids them)
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.matches && el.matches("select[data-autosubmit]") && el.form) { el.form.submit(); }
+  });
+
   window.govhubMonitor = {qualityCharts: qualityCharts, volumeCharts: volumeCharts};
 })();

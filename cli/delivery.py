@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_support import BEIJING_COLUMN, beijing, console, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, friendly
 from schemas import load_all
 
 __all__ = ["delivery_app"]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_support import console, friendly
+from cli.support import console, friendly
 from schemas import load_all
 
 __all__ = ["quarantine_app"]
@@ -83,10 +83,10 @@ def reprocess(
     run: Annotated[str | None, typer.Option(help="Only rows quarantined by this run id.")] = None,
 ) -> None:
     """Re-validate open quarantined rows against today's contract and curated tables; publish those that pass."""
+    from cli.report import run_table
     from govhub.db import migrate
     from govhub.pipeline.recheck import recheck_dependents
     from govhub.pipeline.recheck import reprocess as reprocess_rows
-    from govhub.report import run_table
 
     migrate()
     result = reprocess_rows(_resource(resource), rule=rule, run=run)

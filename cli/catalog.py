@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from govhub.cli_support import BEIJING_COLUMN, beijing, console, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, friendly
 
-__all__ = ["catalog_app", "subscription_app"]
+__all__ = ["catalog_app", "catalog_session", "subscription_app"]
 
 catalog_app = typer.Typer(help="资源目录 — the governed resource catalogue.", no_args_is_help=True)
 department_app = typer.Typer(help="部门 — the departments that provide and use data.", no_args_is_help=True)
@@ -25,7 +25,7 @@ _STATUS_COLOUR = {"pending": "yellow", "granted": "green", "refused": "red", "re
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def catalog_session() -> Iterator[Session]:
     """A committed session on a migrated store with the contracts registered (idempotent, cheap)."""
     from catalog import register_contracts
     from govhub.db import migrate, session_scope
@@ -60,7 +60,7 @@ def list_departments() -> None:
 
     from catalog import Department
 
-    with _session() as session:
+    with catalog_session() as session:
         departments = session.scalars(select(Department).order_by(Department.kind, Department.code)).all()
         table = Table(title="departments 部门")
         for column in ("code 代码", "名称", "name", "kind 类别", "API key 密钥"):
@@ -81,7 +81,7 @@ def seed(
     """Register the contracts as resources and seed Yiyang's departments."""
     from catalog import issue_api_key, seed_departments
 
-    with _session() as session:
+    with catalog_session() as session:
         departments = seed_departments(session)
         table = Table(title="departments 部门")
         for column in ("code", "名称", "kind", *(["API key (shown once)"] if keys else [])):
@@ -98,7 +98,7 @@ def issue_key(department: Annotated[str, typer.Argument(help="Department code or
     """Issue a new API key for a department (the old one stops working); printed once."""
     from catalog import issue_api_key
 
-    with _session() as session:
+    with catalog_session() as session:
         key = issue_api_key(session, department)
     console.print(key, highlight=False)
 
@@ -109,7 +109,7 @@ def list_resources() -> None:
     """Every resource in the catalogue."""
     from catalog import search_resources
 
-    with _session() as session:
+    with catalog_session() as session:
         console.print(_resource_table(search_resources(session), "资源目录 resource catalogue"))
 
 
@@ -124,7 +124,7 @@ def search(
     """Find resources by words, provider, classification or sharing type."""
     from catalog import search_resources
 
-    with _session() as session:
+    with catalog_session() as session:
         found = search_resources(
             session, q=q, provider=provider, classification=classification, sharing_type=sharing_type
         )
@@ -137,7 +137,7 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
     """One resource: metadata, data items and versions."""
     from catalog import get_resource, list_versions, release_date
 
-    with _session() as session:
+    with catalog_session() as session:
         r = get_resource(session, code)
         released = release_date(session, r)
         meta = Table(title=f"{r.code} {r.name} ({r.name_en})", show_header=False)
@@ -190,10 +190,23 @@ def export_dcat(
     """Write the catalogue as DCAT JSON-LD."""
     from catalog import catalogue_dcat
 
-    with _session() as session:
+    with catalog_session() as session:
         document = catalogue_dcat(session, base_url=base_url)
     file.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(f"wrote {len(document['dcat:dataset'])} datasets to {file}")
+
+
+def _pii_column(sub: Any) -> str:
+    """What unmasked personal information an application asks for (the provider decides on it)."""
+    from sqlalchemy.orm import object_session
+
+    from catalog import get_resource, pii_items
+
+    if not sub.pii_access:
+        return ""
+    session = object_session(sub)
+    items = pii_items(get_resource(session, sub.resource), sub.fields) if session is not None else []
+    return "✓ " + ", ".join(f"{i.label}({i.pii})" for i in items)
 
 
 def _subscription_table(subs: list[Any], title: str) -> Table:
@@ -209,7 +222,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             s.department_code,
             s.delivery_mode,
             ", ".join(s.fields),
-            "✓" if s.pii_access else "",
+            _pii_column(s),
             f"[{colour}]{s.status}[/]",
             beijing(s.due_at),
             note,
@@ -226,14 +239,14 @@ def apply_cmd(
     legal_basis: Annotated[str, typer.Option(help="法律依据.")],
     field: Annotated[list[str], typer.Option("--field", "-f", help="A data item (repeat); key added.")],
     mode: Annotated[str, typer.Option(help="file, database or api.")] = "file",
-    target_url: Annotated[str | None, typer.Option(help="Database mode: SQLAlchemy URL.")] = None,
+    target: Annotated[str | None, typer.Option(help="Database mode: one of the department's target names.")] = None,
     schedule: Annotated[str, typer.Option(help="'on_publish' or a 5-field cron.")] = "on_publish",
     pii: Annotated[bool, typer.Option("--pii", help="Ask for unmasked personal information.")] = False,
 ) -> None:
     """Apply for a resource as a department."""
     from catalog import apply
 
-    with _session() as session:
+    with catalog_session() as session:
         sub = apply(
             session,
             department_code=_code(session, as_department),
@@ -243,7 +256,7 @@ def apply_cmd(
             fields=field,
             pii_access=pii,
             delivery_mode=mode,
-            target_url=target_url,
+            target=target,
             schedule=schedule,  # type: ignore[arg-type]
         )
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
@@ -260,7 +273,7 @@ def decide_cmd(
     """Grant or refuse a pending application, as the provider department."""
     from catalog import decide
 
-    with _session() as session:
+    with catalog_session() as session:
         sub = decide(
             session, subscription_id, actor_department=_code(session, as_department), approve=approve, reason=reason
         )
@@ -277,7 +290,7 @@ def revoke_cmd(
     """Revoke a grant (provider, subscriber or govhub-admin); deliveries stop from the next one."""
     from catalog import revoke
 
-    with _session() as session:
+    with catalog_session() as session:
         from catalog import HUB_ADMIN
 
         actor = as_department if as_department == HUB_ADMIN else _code(session, as_department)
@@ -296,7 +309,7 @@ def list_cmd(
 
     if status is not None and status not in _STATUS_COLOUR:
         raise typer.BadParameter(f"unknown status {status!r}; choose one of: {', '.join(_STATUS_COLOUR)}")
-    with _session() as session:
+    with catalog_session() as session:
         if as_department is not None:
             as_department = get_department(session, as_department).code
         subs = list_subscriptions(session, department=as_department, status=status)  # type: ignore[arg-type]
@@ -309,6 +322,6 @@ def overdue_cmd() -> None:
     """Pending applications past their 10-working-day answer deadline (each flagged once)."""
     from catalog import overdue_applications
 
-    with _session() as session:
+    with catalog_session() as session:
         subs = overdue_applications(session)
         console.print(_subscription_table(subs, "逾期未答复 overdue applications"))

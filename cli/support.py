@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from catalog.workdays import BEIJING
+from core.time import BEIJING
 from schemas import GovhubError
 
 __all__ = ["BEIJING_COLUMN", "beijing", "console", "err", "friendly"]

@@ -1,4 +1,4 @@
-"""Helpers shared by the exchange-log tests (plain functions; fixtures live in each test module)."""
+"""Helpers shared by the exchange-log tests (plain functions; the shared fixtures are in conftest.py)."""
 
 from __future__ import annotations
 

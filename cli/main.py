@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govhub.cli_support import BEIJING_COLUMN, beijing, console, err, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, err, friendly
 from schemas import load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
@@ -51,9 +51,9 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the ingest pipeline of one or more resources in this process (no scheduler needed)."""
+    from cli.report import run_table
     from govhub.db import migrate
     from govhub.pipeline import ingest_order, run_ingest
-    from govhub.report import run_table
 
     migrate()
     names = [_check_resource(r) for r in resources] if resources else ingest_order()
@@ -118,31 +118,33 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the monitor.")] = 8700,
 ) -> None:
     """Build the sources, ingest all four through Airflow, share, tick a day, again; then serve the monitor."""
-    from govhub.demo import run_demo, serve_monitor
+    from cli.demo import run_demo, serve_monitor
 
     run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
     serve_monitor(console, port=port, serve=serve)
 
 
-from govhub.cli_catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.targets import target_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
 app.add_typer(department_app, name="department")
+app.add_typer(target_app, name="target")
 
 
-from govhub.cli_verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
+from cli.verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(verify_app, name="verify")
 app.add_typer(seal_app, name="seal")
 
 
-from govhub.cli_delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
+from cli.delivery import delivery_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(delivery_app, name="delivery")
 
 
-from govhub.cli_quarantine import quarantine_app  # noqa: E402  (sub-apps join at the end)
+from cli.quarantine import quarantine_app  # noqa: E402  (sub-apps join at the end)
 
 app.add_typer(quarantine_app, name="quarantine")
 
@@ -240,14 +242,14 @@ def log_archive(
 ) -> None:
     """Move old events to Parquet in the lake, one file per month, and give the space back."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
+    from core.time import BEIJING
     from govhub.db import migrate
     from govhub.delivery_runner import open_lake
     from govhub.exchange_log import hub_log
 
     try:
-        cutoff = datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        cutoff = datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=BEIJING)
     except ValueError as e:
         raise typer.BadParameter(f"--before must be a day as YYYY-MM-DD, got {before!r}") from e
     migrate()

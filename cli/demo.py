@@ -13,10 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.report import run_table
 from govhub.db import engine_for, migrate
 from govhub.demo_sharing import deliver_all, delivery_table, seed_subscriptions
 from govhub.pipeline import ingest_order, run_ingest
-from govhub.report import run_table
 from govhub.serving_runner import refresh_serving
 from govhub.settings import get_settings, set_credit_base_url, set_source_urls
 

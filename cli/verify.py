@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from govhub.cli_support import console, err, friendly
+from cli.support import console, err, friendly
 
 __all__ = ["seal_app", "verify_app"]
 

@@ -1,0 +1,132 @@
+"""Delivery targets API: a department lists its own target names; the hub administrator registers them.
+
+GET    /api/targets                                   the calling department's targets (X-API-Key): names only
+GET    /monitor/api/targets                           every target (administrator session)
+POST   /monitor/api/targets                           register or re-point one (administrator + X-CSRF-Token)
+DELETE /monitor/api/targets/{department}/{name}       retire one (administrator + X-CSRF-Token)
+
+A target's connection (URL, file path, settings key) is never part of an answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from pydantic import BaseModel, Field
+
+from catalog import DeliveryTarget, list_targets, remove_target
+from govhub.delivery_targets import add_target
+from schemas import GovhubError
+from web.auth import CurrentDepartment, http_error
+from web.deps import SessionDep
+from web.monitor.auth import Viewer, session_secret
+from web.monitor.csrf import CSRF_HEADER, csrf_valid
+from web.monitor.pages import ApiViewerDep, keys_dir
+
+__all__ = ["DeliveryTargetCreate", "DeliveryTargetPublic", "DeliveryTargetsPublic", "admin_router", "router"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
+    401: {"description": "Missing or invalid X-API-Key or monitor session (缺少或无效的凭据)"},
+    403: {"description": "Not a hub administrator, a missing X-CSRF-Token, or a target reaching the hub or another "
+          "department (无权操作或目标被拒绝)"},
+    404: {"description": "Unknown department or target (不存在)"},
+    422: {"description": "Invalid name or connection (请求无效)"},
+}  # fmt: skip
+
+router = APIRouter(prefix="/api/targets", tags=["targets 交付目标"])
+admin_router = APIRouter(prefix="/monitor/api/targets", tags=["targets 交付目标"])
+
+
+class DeliveryTargetPublic(BaseModel):
+    """A registered target as anyone may see it: who, what name, where the connection is held (kind only)."""
+
+    department_code: str
+    name: str
+    source: str = Field(description="file or setting: where the connection is held (never the connection)")
+    registered_by: str
+    registered_at: datetime
+
+
+class DeliveryTargetsPublic(BaseModel):
+    data: list[DeliveryTargetPublic]
+    count: int
+
+
+class DeliveryTargetCreate(BaseModel):
+    """A target for a department: exactly one of url, secret_file, setting."""
+
+    department_code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=64, description="lower-case letters, digits, - and _")
+    url: str | None = Field(default=None, max_length=2000, description="SQLAlchemy URL, stored in a 0600 file")
+    secret_file: str | None = Field(default=None, max_length=1000, description="A file on the hub holding the URL")
+    setting: str | None = Field(default=None, max_length=200, description="A key of GOVHUB_DELIVERY_TARGETS")
+
+
+def _public(target: DeliveryTarget) -> DeliveryTargetPublic:
+    at = target.registered_at if target.registered_at.tzinfo else target.registered_at.replace(tzinfo=UTC)
+    return DeliveryTargetPublic(
+        department_code=target.department_code, name=target.name, source=target.source,
+        registered_by=target.registered_by, registered_at=at,
+    )  # fmt: skip
+
+
+@router.get(
+    "", summary="本部门的交付目标", description="The calling department's delivery target names.",
+    responses={401: _ERRORS[401]},
+)  # fmt: skip
+def own_targets(session: SessionDep, department: CurrentDepartment) -> DeliveryTargetsPublic:
+    data = [_public(t) for t in list_targets(session, department=department.code)]
+    return DeliveryTargetsPublic(data=data, count=len(data))
+
+
+def _admin_writer(
+    request: Request, viewer: ApiViewerDep, csrf: Annotated[str | None, Header(alias=CSRF_HEADER)] = None
+) -> Viewer:
+    """A signed-in administrator whose request carries the page's CSRF token (cookie sessions can be ridden)."""
+    if not viewer.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="hub administrators only — 仅限平台管理员")
+    if request.method != "GET" and not csrf_valid(request, session_secret(keys_dir()), csrf):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="missing or wrong X-CSRF-Token — 缺少或错误的 CSRF 令牌")
+    return viewer
+
+
+AdminWriter = Annotated[Viewer, Depends(_admin_writer)]
+
+
+@admin_router.get(
+    "", summary="全部交付目标", description="Every registered target (administrators).", responses=_ERRORS
+)
+def all_targets(session: SessionDep, admin: AdminWriter) -> DeliveryTargetsPublic:
+    data = [_public(t) for t in list_targets(session)]
+    return DeliveryTargetsPublic(data=data, count=len(data))
+
+
+@admin_router.post("", status_code=status.HTTP_201_CREATED, summary="登记交付目标", responses=_ERRORS)
+def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminWriter) -> DeliveryTargetPublic:
+    """Register (or re-point) a department's target; refused when it reaches the hub or another department."""
+    try:
+        target = add_target(
+            session, department_code=body.department_code, name=body.name, url=body.url,
+            secret_file=Path(body.secret_file) if body.secret_file else None, setting=body.setting,
+            actor=f"admin:{admin.name}",
+        )  # fmt: skip
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return _public(target)
+
+
+@admin_router.delete("/{department_code}/{name}", summary="停用交付目标", responses=_ERRORS)
+def delete_target(department_code: str, name: str, session: SessionDep, admin: AdminWriter) -> dict[str, Any]:
+    try:
+        remove_target(session, department_code, name)
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
+    return {"department_code": department_code, "name": name, "active": False}
