@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from visible_text import identifiers
 
 from govhub.settings import reset_settings
+from tests.monitor_support import csrf_token, sign_in
 
 APPLICATION = {
     "resource": "101001001", "purpose": "社保待遇资格认证", "legal_basis": "《社会保险法》第十六条",
@@ -35,15 +36,21 @@ def _apply(api: Api) -> int:
 
 def _signed_in(api: Api, department: str) -> TestClient:
     client = TestClient(api.client.app)
-    answer = client.post("/monitor/login", data={"api_key": api.keys[department]}, follow_redirects=False)
+    answer = sign_in(client, api_key=api.keys[department])
     assert answer.status_code == 303, answer.text
     return client
 
 
-def _decide(client: TestClient, sub: int, decision: str, reason: str = "", **headers: str) -> httpx.Response:
+def _token(client: TestClient) -> str:
+    return csrf_token(client, "/monitor/catalogue")
+
+
+def _decide(
+    client: TestClient, sub: int, decision: str, reason: str = "", *, token: str | None = None
+) -> httpx.Response:
     return client.post(
-        f"/monitor/sharing/{sub}/decision", data={"decision": decision, "reason": reason},
-        headers=headers, follow_redirects=False,
+        f"/monitor/sharing/{sub}/decision", follow_redirects=False,
+        data={"decision": decision, "reason": reason, "csrf_token": _token(client) if token is None else token},
     )  # fmt: skip
 
 
@@ -90,7 +97,7 @@ def test_the_provider_grants_and_only_the_provider_may(api: Api) -> None:
 def test_a_post_from_another_site_is_refused(api: Api) -> None:
     sub = _apply(api)
     police = _signed_in(api, POLICE)
-    forged = _decide(police, sub, "approve", "x", origin="http://evil.example")
+    forged = _decide(police, sub, "approve", "x", token="forged")
     assert forged.status_code == 403
     assert api.client.get(f"/api/subscriptions/{sub}", headers=api.headers(USER)).json()["status"] == "pending"
 
@@ -111,12 +118,15 @@ def test_a_department_browses_the_catalogue_and_applies_in_the_browser(api: Api)
     assert identifiers(catalogue) == set()
     form = user.get("/monitor/catalogue/person/apply").text
     assert "公民身份号码" in form and "主键，总是包含" in form and identifiers(form) == set()
-    missing = user.post("/monitor/catalogue/person/apply", data={"field": ["name"], "legal_basis": "社会保险法"})
+    token = _token(user)
+    missing = user.post(
+        "/monitor/catalogue/person/apply", data={"field": ["name"], "legal_basis": "社会保险法", "csrf_token": token}
+    )
     assert missing.status_code == 422 and "用途" in missing.text.split('id="apply-error"')[1].split("</p>")[0]
     answer = user.post(
         "/monitor/catalogue/person/apply", follow_redirects=False,
         data={"field": ["name", "birth_date"], "purpose": "社保待遇资格认证", "legal_basis": "《社会保险法》",
-              "delivery_mode": "file"},
+              "delivery_mode": "file", "csrf_token": token},
     )  # fmt: skip
     assert answer.status_code == 303, answer.text
     sub = int(answer.headers["location"].rsplit("/", 1)[1])

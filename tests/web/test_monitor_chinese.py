@@ -9,13 +9,14 @@ from fastapi.testclient import TestClient
 from test_monitor import ADMIN, PAGES, PASSWORD, Hub, hub  # noqa: F401 (the module's hub fixture)
 from visible_text import identifiers
 
+from tests.monitor_support import sign_in
 from web import create_app
 
 
 @pytest.fixture(scope="module")
 def admin_zh(hub: Hub) -> Iterator[TestClient]:  # noqa: F811
     with TestClient(create_app()) as client:
-        answer = client.post("/monitor/login", data={"username": ADMIN, "password": PASSWORD}, follow_redirects=False)
+        answer = sign_in(client, username=ADMIN, password=PASSWORD)
         assert answer.status_code == 303
         yield client
 
@@ -44,7 +45,7 @@ def test_a_provider_sees_the_deliveries_of_its_own_data(hub: Hub) -> None:  # no
         key = issue_api_key(session, police)
         session.commit()
     with TestClient(create_app()) as client:
-        assert client.post("/monitor/login", data={"api_key": key}, follow_redirects=False).status_code == 303
+        assert sign_in(client, api_key=key).status_code == 303
         delivered = client.get("/monitor/api/sharing").json()["deliveries"]
         assert {d["department"] for d in delivered if d["resource"] == "person"} >= {"市人社局"}
         assert {d["resource"] for d in delivered} == {"person"}  # not the other providers' data

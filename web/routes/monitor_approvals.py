@@ -7,16 +7,14 @@ GET  /monitor/sharing/{id}            the application: fields asked for (persona
 POST /monitor/sharing/{id}/decision   grant or refuse (reasons required to refuse), as the provider department
 
 The decision goes through `catalog.decide`, the same rule the API and CLI follow (provider only, pending only,
-refusals need reasons) and is written to the application's history. Forms are protected against cross-site
-posts: the session cookie is SameSite=Lax (a cross-site form post carries no session) and a post whose
-Origin or Referer names another site is refused.
+refusals need reasons) and is written to the application's history. Every form carries the monitor's CSRF
+token (`web.monitor.csrf`); a post without this browser's token is refused (403).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,8 +26,10 @@ from catalog.workdays import BEIJING, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
 from web.deps import SessionDep
+from web.monitor.auth import session_secret
+from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import label
-from web.monitor.pages import LangDep, ViewerDep, render
+from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
 
 __all__ = ["router", "working_days_left"]
@@ -52,12 +52,9 @@ def _pii(field: Any) -> str | None:
     return kind if kind and kind != "none" else None
 
 
-def _same_origin(request: Request) -> bool:
-    """A form post from the hub's own pages: its Origin (or Referer) names this host, or is absent."""
-    sent = request.headers.get("origin") or request.headers.get("referer")
-    if not sent or sent == "null":
-        return sent is None
-    return urlsplit(sent).netloc == request.headers.get("host", "")
+def _same_origin(request: Request, token: str) -> bool:
+    """A form post from the hub's own pages: it carries this browser's CSRF token (`web.monitor.csrf`)."""
+    return csrf_valid(request, session_secret(keys_dir()), token)
 
 
 def _application(session: Session, subscription_id: int, lang: str) -> tuple[Subscription, dict[str, Any]]:
@@ -116,10 +113,11 @@ def decide_in_browser(
     viewer: ViewerDep,
     lang: LangDep,
     decision: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Grant or refuse as the provider department; a refusal without reasons is shown back, not saved."""
-    if not _same_origin(request):
+    if not _same_origin(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
@@ -199,9 +197,10 @@ def apply_in_browser(
     field: Annotated[list[str] | None, Form()] = None,
     delivery_mode: Annotated[str, Form()] = "file",
     pii_access: Annotated[bool, Form()] = False,
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
-    if not _same_origin(request):
+    if not _same_origin(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
     form = {"purpose": purpose, "legal_basis": legal_basis, "fields": field or [], "mode": delivery_mode,
             "pii": pii_access}  # fmt: skip
