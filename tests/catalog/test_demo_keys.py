@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from govhub.demo import write_demo_keys
 from sqlalchemy.orm import Session
 
 from catalog import authenticate, seed_departments
+from cli.demo import write_demo_keys
 from govhub.db import get_engine, migrate, session_scope
 from govhub.settings import reset_settings
 
