@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.resources import Resource, release_date
+from core.time import BEIJING
 
 __all__ = ["DCAT_CONTEXT", "FREQUENCIES", "catalogue_dcat", "resource_dcat"]
 
@@ -125,7 +127,9 @@ def resource_dcat(session: Session, entry: Resource, *, base_url: str) -> dict[s
         },
     }
     if released is not None:
-        dataset["dct:issued"] = {"@value": released.date().isoformat(), "@type": "xsd:date"}
+        aware = released if released.tzinfo else released.replace(tzinfo=UTC)  # SQLite: naive UTC
+        day = aware.astimezone(BEIJING).date()  # the civil date in Yiyang, not in UTC
+        dataset["dct:issued"] = {"@value": day.isoformat(), "@type": "xsd:date"}
     return dataset
 
 

@@ -90,13 +90,19 @@ def seed_departments(session: Session) -> list[Department]:
 
 
 def get_department(session: Session, code: str) -> Department:
-    """The department with this code; an unknown code lists the known ones."""
+    """The department with this code or name (市人社局, or its English name); an unknown one lists the known ones."""
     department = session.get(Department, code)
+    if department is None and code:
+        wanted = code.strip().casefold()
+        department = next(
+            (d for d in session.scalars(select(Department)) if wanted in (d.name.casefold(), d.name_en.casefold())),
+            None,
+        )
     if department is None:
         known = ", ".join(f"{d.code} {d.name}" for d in session.scalars(select(Department).order_by(Department.code)))
         raise CatalogError(
             f"unknown department '{code}'; known departments: {known or 'none (run `govhub catalog seed`)'}",
-            message_zh=f"部门代码 {code} 不存在",
+            message_zh=f"部门 {code} 不存在（可用部门代码或名称，`govhub department list` 列出全部部门）",
             kind="not_found",
         )
     return department

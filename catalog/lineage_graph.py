@@ -8,12 +8,14 @@ Without one, lineage lists no deliveries and says so (`deliveries_available: Fal
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from catalog.resources import Resource, get_resource, release_date
 from catalog.versions import list_versions
+from core.time import BEIJING
 from schemas import load_systems
 
 __all__ = ["DeliveryReader", "lineage"]
@@ -69,12 +71,12 @@ def lineage(
             "resource": entry.resource,
             "name": entry.name,
             "name_en": entry.name_en,
-            "release_date": released.isoformat() if released else None,
+            "release_date": _iso(released),
         },
         "versions": [
             {
                 "version": v.version,
-                "committed_at": v.committed_at.isoformat() if v.committed_at else None,
+                "committed_at": _iso(v.committed_at),
                 "run_id": v.run_id,
                 "rows_total": v.rows_total,
                 "rows_inserted": v.rows_inserted,
@@ -89,6 +91,13 @@ def lineage(
     }
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in Beijing time (+08:00); a naive moment is UTC, as SQLite hands it back."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BEIJING).isoformat()
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """Datetimes as ISO text so the dict serialises as JSON anywhere."""
-    return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in row.items()}
+    """Datetimes as ISO text in Beijing time so the dict serialises as JSON anywhere."""
+    return {key: _iso(value) if isinstance(value, datetime) else value for key, value in row.items()}

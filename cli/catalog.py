@@ -13,14 +13,15 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from cli.support import console, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, friendly
 
 __all__ = ["catalog_app", "catalog_session", "subscription_app"]
 
 catalog_app = typer.Typer(help="资源目录 — the governed resource catalogue.", no_args_is_help=True)
+department_app = typer.Typer(help="部门 — the departments that provide and use data.", no_args_is_help=True)
 subscription_app = typer.Typer(help="共享申请 — apply for, decide and revoke subscriptions.", no_args_is_help=True)
 
-AsDepartment = Annotated[str, typer.Option("--as", help="Act as this department (its code).")]
+AsDepartment = Annotated[str, typer.Option("--as", help="Act as this department (its code or name, 市人社局).")]
 _STATUS_COLOUR = {"pending": "yellow", "granted": "green", "refused": "red", "revoked": "dim"}
 
 
@@ -47,6 +48,34 @@ def _resource_table(resources: list[Any], title: str) -> Table:
     return table
 
 
+def _code(session: Session, department: str) -> str:
+    """A department's code from its code or its name."""
+    from catalog import get_department
+
+    return get_department(session, department).code
+
+
+@department_app.command("list")
+@friendly
+def list_departments() -> None:
+    """Every department: code (统一社会信用代码), name, kind, and whether it has an API key."""
+    from sqlalchemy import select
+
+    from catalog import Department
+
+    with catalog_session() as session:
+        departments = session.scalars(select(Department).order_by(Department.kind, Department.code)).all()
+        table = Table(title="departments 部门")
+        for column in ("code 代码", "名称", "name", "kind 类别", "API key 密钥"):
+            table.add_column(column)
+        for d in departments:
+            has_key = "已签发 issued" if d.api_key_hash else "未签发 — govhub catalog issue-key " + d.name
+            table.add_row(d.code, d.name, d.name_en, d.kind, has_key)
+    console.print(table)
+    if not departments:
+        console.print("no departments yet: run `govhub catalog seed` — 尚无部门，请先运行 govhub catalog seed")
+
+
 @catalog_app.command("seed")
 @friendly
 def seed(
@@ -68,7 +97,7 @@ def seed(
 
 @catalog_app.command("issue-key")
 @friendly
-def issue_key(department: Annotated[str, typer.Argument(help="Department code.")]) -> None:
+def issue_key(department: Annotated[str, typer.Argument(help="Department code or name (市人社局).")]) -> None:
     """Issue a new API key for a department (the old one stops working); printed once."""
     from catalog import issue_api_key
 
@@ -128,7 +157,7 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
             ("共享 sharing", f"{r.sharing_type} {r.sharing_condition} ({r.sharing_method})"),
             ("开放 openness", f"{'是' if r.open_to_public else '否'} {r.open_condition}"),
             ("更新周期 update cycle", r.update_cycle),
-            ("发布日期 release date", released.isoformat() if released else "—"),
+            ("发布日期 release date（北京时间）", beijing(released)),
             ("关联资源 related", ", ".join(r.related) or "—"),
         ):
             meta.add_row(key, value)
@@ -140,12 +169,12 @@ def show(code: Annotated[str, typer.Argument(help="Resource code or contract nam
                 i.name, i.label, i.label_en, i.type, i.pii, "✓" if i.required else "", "✓" if i.primary_key else ""
             )
         versions = Table(title="版本 versions")
-        for column in ("version", "committed", "run", "rows", "+", "~", "-"):
+        for column in ("version", "committed" + BEIJING_COLUMN, "run", "rows", "+", "~", "-"):
             versions.add_column(column)
         for v in list_versions(session, r.resource)[:20]:
             versions.add_row(
                 str(v.version),
-                f"{v.committed_at:%Y-%m-%d %H:%M}",
+                beijing(v.committed_at),
                 v.run_id,
                 str(v.rows_total or "—"),
                 str(v.rows_inserted),
@@ -198,7 +227,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             ", ".join(s.fields),
             _pii_column(s),
             f"[{colour}]{s.status}[/]",
-            f"{s.due_at:%Y-%m-%d}" if s.due_at else "—",
+            beijing(s.due_at),
             note,
         )
     return table
@@ -227,7 +256,7 @@ def apply_cmd(
     with catalog_session() as session:
         sub = apply(
             session,
-            department_code=as_department,
+            department_code=_code(session, as_department),
             resource=resource,
             purpose=purpose,
             legal_basis=legal_basis,
@@ -255,7 +284,9 @@ def decide_cmd(
     from catalog import decide
 
     with catalog_session() as session:
-        sub = decide(session, subscription_id, actor_department=as_department, approve=approve, reason=reason)
+        sub = decide(
+            session, subscription_id, actor_department=_code(session, as_department), approve=approve, reason=reason
+        )
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
 
 
@@ -270,7 +301,10 @@ def revoke_cmd(
     from catalog import revoke
 
     with catalog_session() as session:
-        sub = revoke(session, subscription_id, actor=as_department, reason=reason)
+        from catalog import HUB_ADMIN
+
+        actor = as_department if as_department == HUB_ADMIN else _code(session, as_department)
+        sub = revoke(session, subscription_id, actor=actor, reason=reason)
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
 
 
@@ -287,7 +321,7 @@ def list_cmd(
         raise typer.BadParameter(f"unknown status {status!r}; choose one of: {', '.join(_STATUS_COLOUR)}")
     with catalog_session() as session:
         if as_department is not None:
-            get_department(session, as_department)
+            as_department = get_department(session, as_department).code
         subs = list_subscriptions(session, department=as_department, status=status)  # type: ignore[arg-type]
         console.print(_subscription_table(subs, "共享申请 subscriptions"))
 

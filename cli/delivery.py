@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.support import console, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, friendly
 from schemas import load_all
 
 __all__ = ["delivery_app"]
@@ -67,12 +67,22 @@ def list_(
     with session_scope() as session:
         rows = list_deliveries(session, department=department, resource=resource, limit=limit)
         table = Table(title="deliveries — 交付记录")
-        for column in ("started", "resource", "subscription", "部门", "mode", "versions", "rows", "status", "where"):
+        for column in (
+            "started" + BEIJING_COLUMN,
+            "resource",
+            "subscription",
+            "部门",
+            "mode",
+            "versions",
+            "rows",
+            "status",
+            "where",
+        ):
             table.add_column(column)
         for d in rows:
             colour = _STATUS_COLOUR.get(d.status, "white")
             table.add_row(
-                d.started_at.strftime("%Y-%m-%d %H:%M"), d.resource, f"#{d.subscription_id}", d.department_code,
+                beijing(d.started_at), d.resource, f"#{d.subscription_id}", d.department_code,
                 d.mode, _versions(d.from_version, d.to_version), f"{d.rows:,}", f"[{colour}]{d.status}[/]",
                 d.error or d.location or "",
             )  # fmt: skip

@@ -134,6 +134,33 @@ def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh
     console.print("next: `.venv/bin/govhub status`, `.venv/bin/govhub ingest person`, see README.md")
 
 
+def write_demo_keys() -> Path:
+    """Issue fresh keys for every department and the demo's approval systems; write them to one 0600 file.
+
+    Departments call the API with `X-API-Key`, approval systems with `X-Client-Key`. Issuing replaces
+    the old keys, so the file always holds the keys that work now.
+    """
+    from sqlalchemy import select
+
+    from catalog import Department, issue_api_key
+    from exchange.verify import seed_demo_clients
+    from govhub.db import session_scope
+
+    lines = ["# govhub demo keys (shown once; re-run `make run` or `govhub catalog issue-key NAME` for new ones)"]
+    with session_scope() as session:
+        lines.append("# departments — header X-API-Key")
+        for d in session.scalars(select(Department).order_by(Department.kind, Department.code)):
+            lines.append(f"{d.name}\t{d.code}\t{issue_api_key(session, d.code)}")
+        lines.append("# approval systems (verification clients) — header X-Client-Key")
+        lines += [f"{client}\t{key}" for client, key in seed_demo_clients(session).items()]
+    path = get_settings().keys_dir / "demo-keys.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def serve_monitor(console: Console, *, port: int, serve: bool) -> None:
     """Give the demo an administrator and serve the web app; print where to sign in."""
     import secrets
@@ -144,6 +171,12 @@ def serve_monitor(console: Console, *, port: int, serve: bool) -> None:
     create_admin(get_settings().keys_dir, "admin", password)
     url = f"http://127.0.0.1:{port}/monitor"
     console.print(f"[bold]monitor (数据管理员):[/] {url} — sign in as [bold]admin[/] / [bold]{password}[/]")
+    keys = write_demo_keys()
+    console.print(
+        f"[bold]department and client keys (部门与核验客户端密钥):[/] {keys} — departments sign in to the monitor "
+        f"or call the API with X-API-Key, approval systems call /api/verify with X-Client-Key; "
+        f"`govhub department list` lists departments, `govhub catalog issue-key 市人社局` issues a new key"
+    )
     if not serve:
         return
     import uvicorn

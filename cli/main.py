@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.support import console, err, friendly
+from cli.support import BEIJING_COLUMN, beijing, console, err, friendly
 from schemas import load_all
 
 app = typer.Typer(help="govhub — 政务数据共享交换平台 (city data exchange and sharing hub)", no_args_is_help=True)
@@ -76,8 +76,8 @@ def status() -> None:
     with session_scope() as session:
         rows = resource_statuses(session)
     table = Table(title="govhub status — 资源状态")
-    for column in ("resource", "名称", "last run", "outcome 结果", "extracted", "accepted", "rejected", "pending",
-                   "version", "freshness 时效", "why 原因"):  # fmt: skip
+    for column in ("resource", "名称", "last run" + BEIJING_COLUMN, "outcome 结果", "extracted", "accepted",
+                   "rejected", "pending", "version", "freshness 时效", "why 原因"):  # fmt: skip
         table.add_column(column)
     for row in rows:
         colour = "green" if row.freshness == "fresh" else "yellow" if row.freshness == "never" else "red"
@@ -90,7 +90,7 @@ def status() -> None:
         table.add_row(
             row.resource,
             row.title,
-            row.last_finished.strftime("%Y-%m-%d %H:%M") if row.last_finished else "—",
+            beijing(row.last_finished),
             outcome,
             _n(row.extracted),
             _n(row.accepted),
@@ -124,12 +124,13 @@ def demo(
     serve_monitor(console, port=port, serve=serve)
 
 
-from cli.catalog import catalog_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 from cli.disputes import dispute_app  # noqa: E402
 from cli.targets import target_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscription_app, name="subscription")
+app.add_typer(department_app, name="department")
 app.add_typer(target_app, name="target")
 app.add_typer(dispute_app, name="dispute")
 
@@ -289,10 +290,20 @@ def log_tail(
 
     migrate()
     table = Table(title="exchange log — 交换日志")
-    for column in ("seq", "time", "type", "source", "target", "resource", "version", "rows", "outcome"):
+    for column in (
+        "seq",
+        "time" + BEIJING_COLUMN,
+        "type",
+        "source",
+        "target",
+        "resource",
+        "version",
+        "rows",
+        "outcome",
+    ):
         table.add_column(column)
     for e in hub_log().query(type=type_, limit=limit):
-        table.add_row(str(e.seq), e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), str(e.type), e.source or "",
+        table.add_row(str(e.seq), beijing(e.recorded_at, seconds=True), str(e.type), e.source or "",
                       e.target or "", e.resource or "", _n(e.version), _n(e.rows), e.outcome)  # fmt: skip
     console.print(table)
 

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from core.time import BEIJING
 from schemas import GovhubError
 
-__all__ = ["console", "err", "friendly"]
+__all__ = ["BEIJING_COLUMN", "beijing", "console", "err", "friendly"]
+
+BEIJING_COLUMN = "（北京时间 Beijing time）"
+
+
+def beijing(moment: datetime | None, *, seconds: bool = False) -> str:
+    """A stored moment as Beijing wall time for a table cell (naive = UTC, as SQLite hands it back)."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
 
 # Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
 console = Console() if sys.stdout.isatty() else Console(width=160)

@@ -195,7 +195,7 @@ def _enum(contract: Contract, f: Field, check: Check):
         return Outcome(pc.if_else(values.is_valid(), pc.invert(found), pa.scalar(None, pa.bool_())))
 
     def message(v: str, d: Any) -> str:
-        return f"{f.label}不在代码表“{table.name}”（{table.standard}）中：{v}"
+        return f"{f.label}不在代码表（{table.standard}）中：{v}"
 
     return evaluate, message
 

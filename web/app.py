@@ -13,7 +13,19 @@ from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
-from web.routes import catalog, deliveries, disputes, health, monitor, monitor_signin, subscriptions, targets
+from web.routes import (
+    catalog,
+    deliveries,
+    disputes,
+    docs,
+    health,
+    home,
+    monitor,
+    monitor_approvals,
+    monitor_signin,
+    subscriptions,
+    targets,
+)
 from web.routes import verify as verify_routes
 from web.security import SecurityHeaders
 
@@ -50,9 +62,13 @@ def create_app() -> FastAPI:
         title="govhub",
         description="益阳市政务数据共享交换平台 — city data exchange and sharing hub",
         version="0.1.0",
+        docs_url=None,  # served by web.routes.docs from the hub's own files: the intranet has no CDN
+        redoc_url=None,
         lifespan=_lifespan,
     )
     apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
+    app.include_router(home.router)
+    app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)
@@ -63,6 +79,7 @@ def create_app() -> FastAPI:
     app.include_router(targets.admin_router)
     app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
+    app.include_router(monitor_approvals.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included

@@ -6,7 +6,7 @@ from typing import Any
 
 from schemas.errors import GovhubError
 
-__all__ = ["MESSAGES_ZH", "VerificationError"]
+__all__ = ["MESSAGES_ZH", "VerificationError", "field_zh"]
 
 MESSAGES_ZH = {
     "missing_key": "缺少客户端密钥（X-Client-Key）",
@@ -26,6 +26,19 @@ MESSAGES_ZH = {
     "log_unavailable": "交换日志暂不可用，本次核验未出具结果，请稍后再试",
 }
 
+# Request members in Chinese; a subject's or parameter's own name comes from the contracts.
+_MEMBERS_ZH = {"case_number": "办件编号", "purpose": "用途", "params": "参数", "subject": "核验对象",
+               "subjects": "核验对象列表"}  # fmt: skip
+
+
+def field_zh(field: str) -> str:
+    """A request member (`subject.id_number`, `params.year`) in Chinese, for `message_zh`."""
+    from schemas import load_all
+
+    labels = {f.name: f.label for contract in load_all().values() for f in contract.fields}
+    parts = [p for p in field.replace("[", ".").replace("]", "").split(".") if p and not p.isdigit()]
+    return "·".join(_MEMBERS_ZH.get(p) or labels.get(p) or p for p in parts)
+
 
 class VerificationError(GovhubError):
     """A verification request refused or failed; `code` is stable, `message` names what to fix.
@@ -34,11 +47,14 @@ class VerificationError(GovhubError):
     catalogue. `field` names the request member at fault, when there is one.
     """
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None, field_label: str | None = None
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.field_label = field_label  # the member's Chinese name when the caller knows it best
         super().__init__(f"{status} {code}: {message}")
 
     def body(self) -> dict[str, Any]:
@@ -49,6 +65,8 @@ class VerificationError(GovhubError):
             "message": self.message,
             "message_zh": MESSAGES_ZH.get(self.code, "核验请求未能完成"),
         }
+        if self.field is not None:  # as complete as the English message: name the member at fault
+            error["message_zh"] += f"：{self.field_label or field_zh(self.field)}"
         if self.field is not None:
             error["field"] = self.field
         return {"error": error}

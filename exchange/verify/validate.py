@@ -27,8 +27,8 @@ _UPPER_RULES = frozenset({"gb11643", "gb32100"})
 _CHECK_REASONS = ("check_digit", "check_char", "org_code")
 
 
-def _bad(message: str, field: str, code: str = "invalid_request") -> VerificationError:
-    return VerificationError(422, code, message, field=field)
+def _bad(message: str, field: str, code: str = "invalid_request", label: str | None = None) -> VerificationError:
+    return VerificationError(422, code, message, field=field, field_label=label)
 
 
 def check_text(value: Any, *, field: str, max_len: int, required: bool = True) -> str:
@@ -129,7 +129,12 @@ def validate_params(item: VerificationItem, params: Any) -> dict[str, Any]:
     for p in item.params:
         if params.get(p.name) is None:
             if p.required:
-                raise _bad(f"parameter '{p.name}' ({p.label}) is required", f"params.{p.name}", "missing_field")
+                raise _bad(
+                    f"parameter '{p.name}' ({p.label}) is required",
+                    f"params.{p.name}",
+                    "missing_field",
+                    f"参数·{p.label}",
+                )
             continue
         out[p.name] = _param_value(item, p, params[p.name])
     return out

@@ -99,6 +99,34 @@ def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message
     assert "Traceback" not in result.output
 
 
+def test_times_are_beijing_time_and_say_so(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    _ok(
+        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "-f", "name",
+    )  # fmt: skip
+    listed = _ok(cli, "subscription", "list", "--as", POLICE)
+    assert "23:59" in listed  # due by the end of a Beijing working day, not 15:59 UTC
+    status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert status.exit_code == 0, status.output
+    assert "北京时间" in status.output
+
+
+def test_department_list_and_names_wherever_codes_are(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    listed = CliRunner().invoke(app, ["department", "list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    assert USER in listed.output and "市人社局" in listed.output and "issue-key" in listed.output
+    assert _ok(cli, "catalog", "issue-key", "市人社局").strip().startswith(f"gh.{USER}.")
+    _ok(
+        cli, "subscription", "apply", "--as", "市人社局", "--resource", "person", "--purpose", "资格认证",
+        "--legal-basis", "社会保险法", "-f", "name",
+    )  # fmt: skip
+    assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", "市公安局", "--approve")
+    unknown = cli.invoke(app, ["catalog", "issue-key", "市不存在局"])
+    assert unknown.exit_code != 0 and "市不存在局" in unknown.output
+
+
 def test_targets_are_registered_by_name_and_never_printed(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

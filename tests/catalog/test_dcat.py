@@ -31,7 +31,7 @@ def document(session: Session) -> dict[str, Any]:
         version=1,
         run_id="r1",
         schema_fingerprint="f",
-        committed_at=datetime(2026, 3, 2, tzinfo=UTC),
+        committed_at=datetime(2026, 3, 1, 20, 0, tzinfo=UTC),  # 2026-03-02 04:00 in Beijing
     )
     session.flush()
     return catalogue_dcat(session, base_url=BASE)
@@ -55,7 +55,7 @@ def test_dataset_carries_the_core_metadata(document: dict[str, Any]) -> None:
     assert person["dct:accrualPeriodicity"]["@id"].endswith("/frequency/DAILY")
     assert {"@value": "公民身份号码", "@language": "zh"} in person["dcat:keyword"]
     assert {d["dct:format"] for d in person["dcat:distribution"]} == {"Delta/Parquet", "JSON"}
-    assert person["dct:issued"] == {"@value": "2026-03-02", "@type": "xsd:date"}
+    assert person["dct:issued"] == {"@value": "2026-03-02", "@type": "xsd:date"}  # the Beijing date
     columns = person["csvw:tableSchema"]["csvw:column"]
     id_number = next(c for c in columns if c["csvw:name"] == "id_number")
     assert id_number["csvw:datatype"] == {"@id": "xsd:string"}

@@ -31,7 +31,7 @@ def test_lineage_runs_from_source_system_to_versions(session: Session) -> None:
     assert graph["source"]["label"] == "人口基础信息库"
     assert graph["source"]["provider_name"] == "市公安局"
     assert graph["resource"]["code"] == "101001001"
-    assert graph["resource"]["release_date"].startswith("2026-03-01")
+    assert graph["resource"]["release_date"] == "2026-03-01T08:00:00+08:00"
     assert [v["version"] for v in graph["versions"]] == [1, 2]
     assert graph["versions"][1]["rows_total"] == 200
 

@@ -231,6 +231,8 @@ def test_refusals_are_typed_logged_and_leak_nothing(
     got, doc = hub.service.ask(item, client_key=key, body=request_body)
     assert (got, doc["error"]["code"]) == (status, code)
     assert doc["error"]["message_zh"]
+    if "field" in doc["error"]:  # the Chinese message names the member at fault, as the English one does
+        assert doc["error"]["message_zh"].count("：") == 1 and not doc["error"]["message_zh"].endswith("：")
     assert "张三" not in json.dumps(doc, ensure_ascii=False)  # no stored data in errors
     [event] = events(hub)[:1]
     assert ExchangeLog(hub.engine).count() == before + 1
@@ -342,3 +344,10 @@ def test_keys_are_stored_hashed_and_checked_in_constant_time(hub: ServedHub) -> 
     assert hub.keys["all"] not in stored and stored.startswith("scrypt$")
     assert check_key(hub.keys["all"], stored) and not check_key(hub.keys["all"] + "x", stored)
     assert hash_key("k") != hash_key("k")  # salted
+
+
+def test_a_missing_case_number_is_named_in_chinese(hub: ServedHub) -> None:
+    key = hub.keys["all"]
+    got, doc = hub.service.ask("person_alive", client_key=key, body={"purpose": "不动产登记", "subject": {}})
+    assert got == 422 and doc["error"]["field"] == "case_number"
+    assert doc["error"]["message_zh"] == "缺少必填项（办件编号、用途或参数）：办件编号"

@@ -106,7 +106,7 @@ def test_versions_newest_first_and_release_date(api: Api) -> None:
     assert body["data"][0]["scorecard"] == {"accuracy": 0.99}
     detail = api.client.get("/api/catalog/resources/person", headers=api.headers(USER)).json()
     assert detail["latest_version"]["version"] == 2
-    assert detail["release_date"].startswith("2026-03-01T00:00:00")
+    assert detail["release_date"] == "2026-03-01T08:00:00+08:00"  # Beijing time, never Z or naive
 
 
 def test_lineage_shows_the_provider_all_deliveries_and_others_their_own(

@@ -131,7 +131,7 @@ def test_lineage_page_follows_source_to_versions_deliveries_and_openlineage(admi
     assert "人口基础信息库" in flow and "市公安局" in flow and "人口基础信息" in flow
     assert "person-000001-" in page  # the run that made version 0
     assert "snapshot" not in page and "∅ → 0" in page  # the first delivery was the full snapshot
-    assert "ingest_person" in page and "COMPLETE" in page  # OpenLineage events of the runs
+    assert "ingest_person" in page and "<td>完成</td>" in page  # OpenLineage events of the runs (COMPLETE)
 
 
 def test_static_echarts_is_served_locally(admin: TestClient) -> None:
@@ -203,11 +203,13 @@ def test_quarantine_page_and_csv_have_the_rows_with_reasons(admin: TestClient) -
 
 def test_sharing_and_log_pages_show_deliveries_and_filter(admin: TestClient) -> None:
     sharing = admin.get("/monitor/sharing").text
-    assert "市人社局" in sharing and "database" in sharing
+    assert "市人社局" in sharing and "<td>库表</td>" in sharing  # the database delivery mode, in words
     deliveries = admin.get("/monitor/log?type=delivery").text
-    assert "<td>delivery</td>" in deliveries and "<td>ingest</td>" not in deliveries
+    assert "<td>交付</td>" in deliveries and "<td>采集</td>" not in deliveries
     denied = admin.get("/monitor/log?outcome=denied").text
-    assert "unknown" in denied and "bad_key" in denied
+    assert "未知客户端（密钥无效）" in denied and "密钥无效" in denied
+    english = admin.get("/monitor/log?outcome=denied&lang=en").text
+    assert "<td>denial</td>" in english and "bad key" in english
     later = admin.get("/monitor/log?since=2999-01-01T00:00").text
     assert "无数据" in later
 

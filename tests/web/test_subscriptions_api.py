@@ -42,6 +42,15 @@ def test_apply_for_a_conditional_resource_is_pending_with_a_due_date(api: Api) -
     assert [e["action"] for e in sub["events"]] == ["applied"]
 
 
+def test_every_moment_in_the_answer_is_beijing_time_with_its_offset(api: Api) -> None:
+    sub = _apply(api)
+    moments = [sub["applied_at"], sub["due_at"], *(e["at"] for e in sub["events"])]
+    assert all(m.endswith("+08:00") for m in moments), moments
+    assert sub["due_at"].endswith("T23:59:59+08:00")  # the answer is due by the end of a Beijing working day
+    listed = api.client.get("/api/subscriptions", headers=api.headers(USER)).text
+    assert 'Z"' not in listed and "+00:00" not in listed
+
+
 def test_apply_for_an_unconditional_resource_is_granted_at_once(api: Api) -> None:
     sub = _apply(api, resource="102001001", fields=["name"])
     assert sub["status"] == "granted" and sub["decided_by"] == "govhub"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from visible_text import identifiers
 
 from exchange.seal import verify_sealed
 from exchange.verify import build_request
@@ -159,11 +160,23 @@ def test_public_check_page_says_verified_or_why_not(client: TestClient, hub: Ser
     assert 'data-ok="true"' in good.text and "验证通过" in good.text
     doc["answer"]["match"] = False
     bad = client.post("/check", data={"document": json.dumps(doc, ensure_ascii=False)})
-    assert 'data-ok="false"' in bad.text and "signature" in bad.text
+    assert 'data-ok="false"' in bad.text and "签章与内容不符" in bad.text and "被改动" in bad.text
     garbage = client.post("/check?lang=en", data={"document": "not json"})
     assert "Not verified" in garbage.text and "malformed" in garbage.text
     api = client.post("/api/check", content=json.dumps(doc, ensure_ascii=False).encode()).json()
     assert api["ok"] is False and api["reason"] == "signature"
+
+
+def test_the_chinese_check_page_says_why_in_chinese_with_no_raw_exception(client: TestClient, hub: ServedHub) -> None:
+    doc = post(client, hub, "identity_matches", body({"id_number": P_ZHANG, "name": "张三"})).json()
+    good = client.post("/check", data={"document": json.dumps(doc, ensure_ascii=False)}).text
+    assert "签章有效" in good and "identity_matches" not in good.split("<textarea")[0]
+    for text in ("not json", '{"answer": {}', "{}"):
+        page = client.post("/check", data={"document": text}).text
+        verdict = page.split('id="verdict"')[1].split("</div></div>")[0]
+        assert "不是有效的电子核验凭证" in verdict and "请粘贴凭证的全部 JSON 文本" in verdict
+        assert "Error" not in verdict and "Expecting" not in verdict and "not a valid" not in verdict
+    assert identifiers(good.split("<form")[0]) == set()
 
 
 def test_a_document_beyond_a_qr_codes_capacity_gets_a_note_not_an_error(

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog, check_incremental, last_full_check
 from govhub.models import IngestRun
+from web.clock import beijing_text
+from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
 from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
 
 __all__ = [
@@ -54,6 +56,7 @@ class Alert:
     resource: str | None
     detail: str
     at: datetime | None = None
+    detail_zh: str = ""  # the same detail in Chinese, from the message catalogue
 
 
 def _trusted_keys(keys_dir: Path) -> dict[str, str]:
@@ -117,6 +120,15 @@ def _quality_drops(session: Session, resource: str) -> list[Alert]:
                     resource,
                     f"{name}: v{last_two[1].version} {old[name]:.3f} → v{last_two[0].version} {new[name]:.3f}",
                     as_aware(last_two[0].committed_at),
+                    label(
+                        "alert_text_quality_drop",
+                        "zh",
+                        dimension=label(f"dim_{name}"),
+                        old_version=last_two[1].version,
+                        old=f"{old[name]:.3f}",
+                        new_version=last_two[0].version,
+                        new=f"{new[name]:.3f}",
+                    ),
                 )
             )
     return alerts
@@ -126,11 +138,15 @@ def _health_alerts(row: dict[str, Any]) -> list[Alert]:
     """A resource with nothing published, and a run whose source refused files, are alerts too."""
     alerts = []
     if row["freshness"] in ("unpublished", "nothing_accepted"):
-        alerts.append(Alert("not_fresh", "warning", row["resource"], "; ".join(row["reasons"]), row["last_finished"]))
+        zh = "；".join(one_language(why) for why in row["reasons"])
+        alerts.append(
+            Alert("not_fresh", "warning", row["resource"], "; ".join(row["reasons"]), row["last_finished"], zh)
+        )
     if row["last_status"] == "succeeded_with_problems":
         why = "; ".join(f"{p.get('name')}: {p.get('reason')}" for p in row["problems"][:5])
+        zh = label("alert_text_source_problems", "zh", run=row["last_run_id"], n=len(row["problems"]))
         alerts.append(Alert("source_problems", "warning", row["resource"], f"{row['last_run_id']}: {why}",
-                            row["last_finished"]))  # fmt: skip
+                            row["last_finished"], zh))  # fmt: skip
     return alerts
 
 
@@ -153,6 +169,13 @@ def collect_alerts(
                 "critical",
                 None,
                 f"{report.problem}: seq {report.first_bad_seq}, event {report.first_bad_event_id}. {report.detail}",
+                detail_zh=label(
+                    "alert_text_chain",
+                    "zh",
+                    problem=label("chain_broken"),
+                    seq=report.first_bad_seq,
+                    event=report.first_bad_event_id,
+                ),
             )
         )
     failed = session.scalars(
@@ -168,6 +191,13 @@ def collect_alerts(
                 run.resource,
                 f"{run.run_id} ({run.stage}): {(run.error or '')[:300]}",
                 as_aware(run.finished_at),
+                label(
+                    "alert_text_failed_run",
+                    "zh",
+                    run=run.run_id,
+                    stage=coded("stage", run.stage),
+                    reason=run_error_label(run.error),
+                ),
             )
         )
     for row in overview_rows(session, now=now):
@@ -178,6 +208,9 @@ def collect_alerts(
                     "warning",
                     row["resource"],
                     f"overdue by {row['overdue_hours']} h (last success before {row['last_finished']})",
+                    detail_zh=label(
+                        "alert_text_stale", "zh", hours=row["overdue_hours"], last=beijing_text(row["last_finished"])
+                    ),
                 )
             )
         alerts.extend(_health_alerts(row))
@@ -197,12 +230,15 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
     empty = session.scalar(select(ExchangeEvent.seq).limit(1)) is None
     if not empty and (full is None or as_aware(full.started_at) < now - FULL_WALK_MAX_AGE):  # type: ignore[operator]
         when = "never" if full is None else f"last on {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC"
+        when_zh = "从未" if full is None else f"最近一次 {beijing_text(full.started_at)}（北京时间）"
         alerts.append(Alert("full_walk", "warning", None, f"no full walk of the exchange log for two days ({when}): "
-                            "run `govhub log verify` or unpause the exchange_log_check DAG"))  # fmt: skip
+                            "run `govhub log verify` or unpause the exchange_log_check DAG",
+                            detail_zh=label("alert_text_full_walk", "zh", when=when_zh)))  # fmt: skip
     every = get_settings().log_checkpoint_every
     if report.unsigned_tail > 2 * every:
         alerts.append(Alert("unsigned_tail", "warning", None, f"{report.unsigned_tail} events after the newest signed "
-                            "checkpoint: run `govhub log checkpoint` (the web app signs them)"))  # fmt: skip
+                            "checkpoint: run `govhub log checkpoint` (the web app signs them)",
+                            detail_zh=label("alert_text_unsigned_tail", "zh", n=report.unsigned_tail)))  # fmt: skip
     return alerts
 
 
@@ -225,8 +261,11 @@ def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Aler
     total = sum(int(n) for _, n in denials)
     if total <= threshold:
         return []
-    by = ", ".join(f"{client or '-'} ×{n}" for client, n in sorted(denials, key=lambda d: -d[1]))
-    return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}")]
+    ranked = sorted(denials, key=lambda d: -d[1])
+    by = ", ".join(f"{client or '-'} ×{n}" for client, n in ranked)
+    by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
+    zh = label("alert_text_denials", "zh", total=total, threshold=threshold, by=by_zh)
+    return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}", detail_zh=zh)]
 
 
 def chain_summary(report: ChainReport) -> dict[str, Any]:

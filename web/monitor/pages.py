@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,13 +14,26 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from core.time import BEIJING
 from govhub.settings import get_settings
+from schemas import load_systems
+from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state
 from web.monitor.auth import COOKIE_NAME, Viewer, read_cookie, session_secret
 from web.monitor.csrf import CSRF_COOKIE, csrf_token
-from web.monitor.i18n import Lang, label, pick_lang
+from web.monitor.i18n import (
+    Lang,
+    coded,
+    field_label,
+    label,
+    one_language,
+    party_label,
+    pick_lang,
+    resource_label,
+    run_error_label,
+    system_label,
+)
+from web.monitor.queries import DIMENSIONS, client_names
 
 __all__ = [
     "AdminDep",
@@ -106,14 +118,6 @@ def _admin(viewer: ViewerDep) -> Viewer:
 AdminDep = Annotated[Viewer, Depends(_admin)]
 
 
-def _when(moment: datetime | None, *, seconds: bool = False) -> str:
-    if moment is None:
-        return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
 def _number(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -123,9 +127,18 @@ def _as_json(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = beijing_text
 templates.env.filters["num"] = _number
 templates.env.filters["json"] = _as_json
+
+
+def _chart_names(session: Session | None, lang: Lang) -> dict[str, str]:
+    """Words for the codes the charts' data is keyed by: quality dimensions, source systems, clients."""
+    names = {d: label(f"dim_{d}", lang) for d in DIMENSIONS}
+    names |= {system: system_label(system, lang) for system in load_systems()}
+    if session is not None:
+        names |= client_names(session)
+    return names
 
 
 def render(
@@ -142,8 +155,8 @@ def render(
     """A monitor page in the shared frame: navigation, the signed-in viewer and the chain's state."""
     chain = chain_state(session, keys_dir=keys_dir()) if session is not None and viewer is not None else None
 
-    def t(key: str) -> str:
-        return label(key, lang)
+    def t(key: str, **params: Any) -> str:
+        return label(key, lang, **params)
 
     def link(path: str, **params: Any) -> str:
         query = {k: v for k, v in params.items() if v not in (None, "")}
@@ -165,6 +178,15 @@ def render(
             "chain": chain,
             "page": page,
             "switch_lang": request.url.path + "?" + urlencode(other),
+            # names of codes, from the one catalogue and the contracts (pages show no raw identifiers)
+            "code": lambda prefix, value: coded(prefix, value, lang),
+            "res": lambda resource: resource_label(resource, lang),
+            "fld": lambda resource, field: field_label(resource, field, lang),
+            "sys": lambda system: system_label(system, lang),
+            "party": lambda value, names=None: party_label(value, lang, names),
+            "runerr": lambda error: run_error_label(error, lang),
+            "both": lambda text: one_language(text, lang),
+            "chart_names": _chart_names(session, lang),
             "csrf_token": token,
             "csp_nonce": getattr(request.state, "csp_nonce", ""),
             **context,

@@ -19,6 +19,7 @@ from govhub.exchange_log import hub_subject_keys
 from govhub.models import IngestRun
 from govhub.status import resource_statuses
 from schemas import load_all
+from web.clock import beijing_iso
 from web.monitor.auth import Viewer
 
 __all__ = [
@@ -61,6 +62,13 @@ def department_names(session: Session) -> dict[str, str]:
     return {code: name for code, name in session.execute(select(Department.code, Department.name))}
 
 
+def client_names(session: Session) -> dict[str, str]:
+    """Verification client id -> its name (不动产登记中心...), to show names instead of ids."""
+    from exchange.verify.clients import VerificationClient
+
+    return {cid: name for cid, name in session.execute(select(VerificationClient.id, VerificationClient.name))}
+
+
 def overview_rows(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per source system and resource: the last run, its counts, version, freshness and failure message."""
     rows = []
@@ -87,7 +95,7 @@ def quality_trend(session: Session, resource: str | None = None) -> dict[str, li
         trend[version.resource].append(
             {
                 "version": version.version,
-                "committed_at": as_aware(version.committed_at).isoformat() if version.committed_at else None,
+                "committed_at": beijing_iso(version.committed_at),
                 "scores": {name: scores.get(name) for name in DIMENSIONS},
             }
         )
@@ -299,10 +307,11 @@ def subscriptions(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
 
 
 def deliveries(session: Session, viewer: Viewer, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent deliveries (a department: its own)."""
+    """The most recent deliveries (a department: those it received and those of the data it provides)."""
     stmt = select(Delivery).order_by(Delivery.started_at.desc(), Delivery.id.desc()).limit(limit)
     if not viewer.is_admin:
-        stmt = stmt.where(Delivery.department_code == viewer.department_code)
+        provided = select(Resource.resource).where(Resource.provider_code == viewer.department_code)
+        stmt = stmt.where(or_(Delivery.department_code == viewer.department_code, Delivery.resource.in_(provided)))
     names = department_names(session)
     return [
         {

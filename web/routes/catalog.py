@@ -24,6 +24,7 @@ from catalog import (
 )
 from exchange.delivery import deliveries_for_lineage
 from web.auth import CurrentDepartment, http_error
+from web.clock import BeijingTime
 from web.deps import SessionDep
 
 __all__ = [
@@ -76,7 +77,7 @@ class ResourcePublic(BaseModel):
     open_to_public: bool
     open_condition: str
     update_cycle: str
-    release_date: datetime | None = Field(description="Time of the first published version")
+    release_date: BeijingTime | None = Field(description="Time of the first published version")
     related: list[str] = Field(description="Codes of related resources")
 
 
@@ -91,7 +92,7 @@ class VersionPublic(BaseModel):
     """One published dataset version (one Delta commit)."""
 
     version: int
-    committed_at: datetime
+    committed_at: BeijingTime
     run_id: str
     rows_total: int | None
     rows_inserted: int

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -22,6 +21,7 @@ from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment, error_body
+from web.clock import BeijingTime, beijing_json
 from web.deps import MAX_ROW_ID, RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -67,8 +67,8 @@ class DeliveryPublic(BaseModel):
     bytes: int | None
     checksum: str | None
     location: str | None
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: BeijingTime
+    finished_at: BeijingTime | None
     error: str | None
 
 
@@ -155,7 +155,7 @@ def get_changes(
         "after_version": page.after_version,
         "to_version": page.to_version,
         "total": page.total,
-        "rows": jsonable_encoder(page.rows),
+        "rows": jsonable_encoder(beijing_json(page.rows)),  # data moments in Beijing time too
         "next_page_token": page.next_page_token,
         "next_after_version": page.next_after_version,
     }

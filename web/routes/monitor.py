@@ -24,6 +24,7 @@ from catalog import Resource
 from core.time import BEIJING
 from exchange.log import EventType, ExchangeLog
 from schemas import load_all
+from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
@@ -34,6 +35,7 @@ from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
 from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
     LogFilter,
+    client_names,
     deliveries,
     department_names,
     exchange_volume,
@@ -274,7 +276,7 @@ def exchange_log(
         older=found.older,
         newer=found.newer,
         filters=filters,
-        names=department_names(session),
+        names=department_names(session) | client_names(session),
         resources=resource_names(),
     )
 
@@ -303,6 +305,7 @@ def lineage_page(
     return render(
         request, "monitor_lineage.html", viewer=viewer, session=session, lang=lang, page="lineage",
         resources=names, resource=chosen, graph=graph, events=[_event_row(e) for e in events],
+        names=department_names(session),
     )  # fmt: skip
 
 
@@ -313,7 +316,7 @@ def _event_row(event: dict) -> dict[str, str]:
         return ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])
 
     return {
-        "time": str(event.get("eventTime", ""))[:19].replace("T", " "),
+        "time": beijing_text(event.get("eventTime"), seconds=True),
         "type": str(event.get("eventType", "")),
         "job": str((event.get("job") or {}).get("name", "")),
         "run": str((event.get("run") or {}).get("runId", ""))[:8],

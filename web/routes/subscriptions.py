@@ -26,6 +26,7 @@ from catalog import (
 )
 from schemas import GovhubError
 from web.auth import CurrentDepartment, http_error
+from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -93,7 +94,7 @@ class SubscriptionEventPublic(BaseModel):
 
     action: str
     actor: str
-    at: datetime
+    at: BeijingTime
     note: str | None
 
 
@@ -125,13 +126,13 @@ class SubscriptionPublic(BaseModel):
     target: str | None = Field(description="Database mode: the delivery target's name (its connection is never shown)")
     schedule: str
     status: Literal["pending", "granted", "refused", "revoked"]
-    applied_at: datetime | None
-    due_at: datetime | None
+    applied_at: BeijingTime | None
+    due_at: BeijingTime | None
     overdue: bool
-    decided_at: datetime | None
+    decided_at: BeijingTime | None
     decided_by: str | None
     refusal_reason: str | None
-    revoked_at: datetime | None
+    revoked_at: BeijingTime | None
     revoked_by: str | None
     events: list[SubscriptionEventPublic]
 

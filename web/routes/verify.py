@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from core.time import BEIJING
 from exchange.verify import VerificationService
 from schemas import load_all
+from web.monitor.i18n import label, texts
 from web.refusals import refusal_window
 
 __all__ = ["get_verification_service", "router"]
@@ -195,29 +196,7 @@ async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
 
 # -- pages --------------------------------------------------------------------------------------------
 
-_TEXT = {
-    "zh": {
-        "title": "数据核验结果（电子核验凭证）", "item": "核验事项", "replaces": "替代证明材料", "basis": "法律依据",
-        "case": "办件编号", "result": "核验结果", "yes": "是（核验一致）", "no": "否（核验不一致或无记录）",
-        "dataset": "数据来源", "version": "数据版本", "issued": "出具时间（北京时间）", "key": "签章密钥",
-        "answer_id": "凭证编号", "scan": "扫描二维码或在核验页面粘贴凭证 JSON 即可离线验证电子签章。",
-        "check_title": "电子核验凭证验证", "paste": "粘贴或扫码录入凭证 JSON", "submit": "验证",
-        "ok": "验证通过：签章有效，内容未被篡改", "bad": "验证未通过", "reason": "原因", "print": "打印",
-        "not_found": "未找到该核验凭证", "lang": "English", "found_no": "未查到该对象",
-        "no_qr": "凭证内容超出二维码容量，请向审批系统索取凭证 JSON 后在核验页面粘贴验证。",
-    },
-    "en": {
-        "title": "Verification result (sealed answer)", "item": "Item", "replaces": "Replaces the proof",
-        "basis": "Legal basis", "case": "Case number", "result": "Result", "yes": "Yes (verified)",
-        "no": "No (does not match, or no record)", "dataset": "Data source", "version": "Dataset version",
-        "issued": "Issued (Beijing time)", "key": "Seal key", "answer_id": "Answer ID",
-        "scan": "Scan the QR code, or paste the answer's JSON on the check page, to verify the seal offline.",
-        "check_title": "Check a sealed answer", "paste": "Paste (or scan) the sealed answer JSON",
-        "submit": "Check", "ok": "Verified: the seal is valid and the content unchanged", "bad": "Not verified",
-        "reason": "Reason", "print": "Print", "not_found": "No such answer", "lang": "中文", "found_no": "no record",
-        "no_qr": "The answer is too large for a QR code: check its JSON (from the approval system) on the check page.",
-    },
-}  # fmt: skip
+_TEXT = {lang: texts("verify_", lang) for lang in ("zh", "en")}  # from the one catalogue
 
 
 def _qr_svg(data: bytes) -> str | None:
@@ -317,12 +296,21 @@ def check_submit(
     """Verify the pasted sealed answer with the hub's public key and say why it passes or fails."""
     result = service.check(document.strip())
     doc = result.document if result.ok else None
+    item = service.items.get(doc["item"]) if doc else None
+    issued = _beijing(doc["issued_at"]) if doc else ""
+    item_name = ((item.name if lang == "zh" else item.name_en) if item else doc["item"]) if doc else ""
+    if lang == "en":  # the checker's own words
+        reason, message = result.reason or "", result.message
+    elif result.ok:
+        reason, message = "", label("verify_valid", "zh", item=item_name, version=doc["version"], issued=issued)  # type: ignore[index]
+    else:
+        reason, message = label(f"verify_reason_{result.reason}"), label(f"verify_why_{result.reason}")
     return _templates.TemplateResponse(
         request,
         "check_page.html",
         {
             "t": _TEXT[lang], "lang": lang, "result": result, "text": document,
-            "rows": _rows(service, doc, lang) if doc else [], "doc": doc,
-            "issued": _beijing(doc["issued_at"]) if doc else "",
+            "rows": _rows(service, doc, lang) if doc else [], "doc": doc, "issued": issued,
+            "item_name": item_name, "reason": reason, "message": message,
         },
     )  # fmt: skip

@@ -2,8 +2,6 @@
 (function () {
   "use strict";
   var DIMENSIONS = ["conformance", "completeness", "accuracy", "consistency", "timeliness", "accessibility"];
-  var ZH = {conformance: "规范性", completeness: "完整性", accuracy: "准确性",
-            consistency: "一致性", timeliness: "时效性", accessibility: "可访问性"};
 
   function chart(id) {
     var el = document.getElementById(id);
@@ -13,43 +11,47 @@
     return c;
   }
 
-  function qualityCharts(trend, lang) {
+  /* `names`: the page's words for the codes in the data (dimensions, sources, clients), from the catalogue. */
+  function qualityCharts(trend, lang, names) {
     Object.keys(trend).forEach(function (resource) {
       var c = chart("quality-" + resource);
       if (!c) { return; }
       var versions = trend[resource];
       c.setOption({
         animation: false,
-        title: {text: resource, left: "center", textStyle: {fontSize: 13}},
+        title: {text: document.getElementById("quality-" + resource).dataset.title, left: "center",
+                textStyle: {fontSize: 13}},
         tooltip: {trigger: "axis"},
         legend: {bottom: 0, itemWidth: 12, itemGap: 6, textStyle: {fontSize: 11}},
         grid: {left: 50, right: 20, top: 35, bottom: 60},
         xAxis: {type: "category", data: versions.map(function (v) { return "v" + v.version; })},
         yAxis: {type: "value", min: 0, max: 1},
         series: DIMENSIONS.map(function (d) {
-          return {name: lang === "en" ? d : ZH[d], type: "line", symbolSize: 6,
+          return {name: (names && names[d]) || d, type: "line", symbolSize: 6,
                   data: versions.map(function (v) { return v.scores[d]; })};
         })
       });
     });
   }
 
-  function volumeCharts(volume, lang, empty) {
+  function volumeCharts(volume, lang, empty, names) {
     [["by-source", "by_source"], ["by-department", "by_department"], ["by-client", "by_client"]].forEach(function (p) {
       var c = chart(p[0]);
       if (!c) { return; }
       var groups = volume[p[1]] || {};
-      var names = Object.keys(groups);
+      var keys = Object.keys(groups);
       c.setOption({
         animation: false,
-        title: {text: document.getElementById(p[0]).dataset.title + (names.length ? "" : " — " + empty),
+        title: {text: document.getElementById(p[0]).dataset.title + (keys.length ? "" : " — " + empty),
                 left: "center", textStyle: {fontSize: 13}},
         tooltip: {trigger: "axis"},
         legend: {bottom: 0, type: "scroll"},
         grid: {left: 50, right: 20, top: 35, bottom: 50},
         xAxis: {type: "category", data: volume.buckets},
         yAxis: {type: "value", minInterval: 1},
-        series: names.map(function (n) { return {name: n, type: "bar", stack: "all", data: groups[n]}; })
+        series: keys.map(function (n) {
+          return {name: (names && names[n]) || n, type: "bar", stack: "all", data: groups[n]};
+        })
       });
     });
   }
