@@ -7,7 +7,7 @@ Stored moments are UTC (SQLite hands them back naive, meaning UTC); users read B
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator
 
@@ -45,3 +45,8 @@ def beijing_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [beijing_json(item) for item in value]
     return value
+
+
+def beijing_document(value: dict[str, Any]) -> dict[str, Any]:
+    """A JSON answer's body with every moment inside as Beijing ISO 8601 text."""
+    return cast(dict[str, Any], beijing_json(value))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from web.clock import beijing_json
+from web.clock import beijing_document
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state, chain_summary, collect_alerts
 from web.monitor.pages import ApiViewerDep, keys_dir
@@ -36,7 +36,7 @@ router = APIRouter(
 @router.get("/overview", summary="Per-resource status (监控总览)")
 def api_overview(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Per source system and resource: last run, outcome, rows in/accepted/rejected, version, freshness."""
-    return beijing_json({"data": overview_rows(session)})
+    return beijing_document({"data": overview_rows(session)})
 
 
 @router.get("/quality", summary="Quality scorecard trend (GB/T 36344)")
@@ -50,13 +50,15 @@ def api_exchanges(
     session: SessionDep, viewer: ApiViewerDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> dict[str, Any]:
     """Event counts per time bucket by source, subscriber department and verification client."""
-    return beijing_json(exchange_volume(session, viewer, days=days))
+    return beijing_document(exchange_volume(session, viewer, days=days))
 
 
 @router.get("/sharing", summary="Pending applications and recent deliveries")
 def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Applications awaiting a decision (with `overdue`) and the 50 most recent deliveries."""
-    return beijing_json({"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)})
+    return beijing_document(
+        {"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)}
+    )
 
 
 @router.get(
@@ -69,13 +71,13 @@ def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     if not viewer.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
     found, report = collect_alerts(session, keys_dir=keys_dir())
-    return beijing_json({"alerts": [a.__dict__ for a in found], "chain": chain_summary(report)})
+    return beijing_document({"alerts": [a.__dict__ for a in found], "chain": chain_summary(report)})
 
 
 @router.get("/chain", summary="Exchange-log chain state")
 def api_chain(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Whether the exchange log verifies: the events after the last verified checkpoint, and the last full walk."""
-    return beijing_json(chain_summary(chain_state(session, keys_dir=keys_dir())))
+    return beijing_document(chain_summary(chain_state(session, keys_dir=keys_dir())))
 
 
 @router.get("/log", summary="Exchange-log events, filtered and paged by keyset")
@@ -122,7 +124,7 @@ def api_log(
         "case_number",
         "subject_hash",
     )
-    return beijing_json(
+    return beijing_document(
         {
             "total": page.total,
             "total_capped": page.capped,

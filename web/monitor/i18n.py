@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Literal
 
-from schemas import load_all, load_systems
+from schemas import Contract, load_all, load_systems
 
 __all__ = [
     "LABELS",
@@ -429,7 +429,7 @@ def coded(prefix: str, code: str | None, lang: Lang = "zh") -> str:
 
 
 @cache
-def _contracts() -> dict:
+def _contracts() -> dict[str, Contract]:
     return load_all()
 
 

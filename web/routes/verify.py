@@ -299,6 +299,7 @@ def check_submit(
     item = service.items.get(doc["item"]) if doc else None
     issued = _beijing(doc["issued_at"]) if doc else ""
     item_name = ((item.name if lang == "zh" else item.name_en) if item else doc["item"]) if doc else ""
+    reason: str
     if lang == "en":  # the checker's own words
         reason, message = result.reason or "", result.message
     elif result.ok:
