@@ -63,8 +63,9 @@ def _child(case: list[str], env: dict[str, str], log: Path | None = None, *, in_
     if in_process:
         result = _in_process(case, env)
     else:
-        result = run_case([sys.executable, "-m", "bench.bench_city", "--case", *case],
-                          env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)  # fmt: skip
+        result = run_case(
+            [sys.executable, "-m", "bench.bench_city", "--case", *case], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT
+        )
     if log is not None:
         with log.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"case": case, "wall": result.wall, "rss_mb": result.rss_mb, **result.data}) + "\n")
@@ -106,11 +107,27 @@ class CreditServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("ab")
         self.proc = subprocess.Popen(  # it dies with this process (PR_SET_PDEATHSIG) even if this one is killed
-            [sys.executable, "-m", "simulators", "credit", "serve", "--port", str(self.port), "--db", str(db),
-             "--token", token, "--rate-limit", "1000"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "simulators",
+                "credit",
+                "serve",
+                "--port",
+                str(self.port),
+                "--db",
+                str(db),
+                "--token",
+                token,
+                "--rate-limit",
+                "1000",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -161,14 +178,33 @@ def _stage(kind: str, resource: str, result: CaseResult, after: str) -> dict[str
         "peak_rss_mb": round(max(result.rss_mb, data.get("vmhwm_mb", 0.0)), 1),
         "loadavg": result.loadavg,
     }
-    keep = ("status", "version", "accepted", "rejected", "pending", "reconciled", "stages", "deliveries", "done",
-            "rows_each", "snapshot", "errors")  # fmt: skip
+    keep = (
+        "status",
+        "version",
+        "accepted",
+        "rejected",
+        "pending",
+        "reconciled",
+        "stages",
+        "deliveries",
+        "done",
+        "rows_each",
+        "snapshot",
+        "errors",
+    )
     stage.update({k: data[k] for k in keep if k in data})
     return stage
 
 
-def run_city(scale: float, *, seed: int, workdir: Path | None, keep: bool, log=print,  # type: ignore[no-untyped-def]
-             in_process: bool = False) -> dict[str, Any]:  # fmt: skip
+def run_city(
+    scale: float,
+    *,
+    seed: int,
+    workdir: Path | None,
+    keep: bool,
+    log=print,  # type: ignore[no-untyped-def]
+    in_process: bool = False,
+) -> dict[str, Any]:
     """One city run at `scale`; returns the JSON object the CLI prints.
 
     Keys: scale, seed, sizes (rows per resource), generation {seconds, build_seconds, tick_seconds,
@@ -199,9 +235,11 @@ def run_city(scale: float, *, seed: int, workdir: Path | None, keep: bool, log=p
         order = setup["order"]
         subs = {r: sum(s["resource"] == r for s in setup["subscriptions"]) for r in order}
         offered = {
-            "person": counts["person"], "legal_entity": counts["legal_entity"],
-            "credit_record": counts["credit_record"], "payment": build["payment_rows"],
-        }  # fmt: skip
+            "person": counts["person"],
+            "legal_entity": counts["legal_entity"],
+            "credit_record": counts["credit_record"],
+            "payment": build["payment_rows"],
+        }
         tick: CaseResult | None = None
         for kind in ("full", "incremental"):
             if kind == "incremental":
@@ -287,8 +325,10 @@ def _check_ingest(stage: dict[str, Any], offered: int) -> list[str]:
         out.append(f"{name}: status {stage.get('status')}")
     settled = stage.get("accepted", 0) + stage.get("rejected", 0) + (stage.get("pending") or 0)
     if not stage.get("reconciled") or stage["rows"] != settled:
-        out.append(f"{name}: extracted {stage['rows']} != accepted {stage.get('accepted')} + "
-                   f"rejected {stage.get('rejected')} + pending {stage.get('pending')}")  # fmt: skip
+        out.append(
+            f"{name}: extracted {stage['rows']} != accepted {stage.get('accepted')} + "
+            f"rejected {stage.get('rejected')} + pending {stage.get('pending')}"
+        )
     if stage["rows"] != offered:
         out.append(f"{name}: extracted {stage['rows']} rows but the source offered {offered}")
     return out
@@ -303,8 +343,10 @@ def _check_delivery(stage: dict[str, Any], subscribers: int, stages: list[dict[s
     expected = subscribers if new_version else 0
     out = []
     if stage.get("deliveries") != expected or stage.get("done") != expected:
-        out.append(f"{name}: {stage.get('done')} of {stage.get('deliveries')} done, {expected} expected; "
-                   f"errors {stage.get('errors')}")  # fmt: skip
+        out.append(
+            f"{name}: {stage.get('done')} of {stage.get('deliveries')} done, {expected} expected; "
+            f"errors {stage.get('errors')}"
+        )
     if expected and stage.get("snapshot") != (after == "full"):
         out.append(f"{name}: snapshot={stage.get('snapshot')}, expected {after == 'full'}")
     if after == "incremental" and any(rows > ingests[-1].get("accepted", 0) for rows in stage.get("rows_each", [])):
@@ -313,20 +355,37 @@ def _check_delivery(stage: dict[str, Any], subscribers: int, stages: list[dict[s
 
 
 # -- series and output -------------------------------------------------------------------------------
-def run_series(base: float, *, seed: int, workdir: Path | None, keep: bool, log=print,  # type: ignore[no-untyped-def]
-               in_process: bool = False) -> dict[str, Any]:  # fmt: skip
+def run_series(
+    base: float,
+    *,
+    seed: int,
+    workdir: Path | None,
+    keep: bool,
+    log=print,  # type: ignore[no-untyped-def]
+    in_process: bool = False,
+) -> dict[str, Any]:
     """1x, 2x, 4x of `base`: each a full city run; the flatness verdict on the max peak RSS."""
     runs = [
         run_city(base * k, seed=seed, workdir=workdir, keep=keep, log=log, in_process=in_process) for k in (1, 2, 4)
     ]
-    series = [{"scale": r["scale"], "persons": r["sizes"]["person"], "seconds": r["totals"]["seconds"],
-               "max_peak_rss_mb": r["totals"]["peak_rss_mb"]} for r in runs]  # fmt: skip
+    series = [
+        {
+            "scale": r["scale"],
+            "persons": r["sizes"]["person"],
+            "seconds": r["totals"]["seconds"],
+            "max_peak_rss_mb": r["totals"]["peak_rss_mb"],
+        }
+        for r in runs
+    ]
     ratio = series[-1]["max_peak_rss_mb"] / series[0]["max_peak_rss_mb"]
     growth = {}
     for stage in runs[0]["stages"]:
         key = f"{stage['kind']}:{stage['resource']}" + (f":{stage['after']}" if stage["kind"] == "delivery" else "")
-        last = next(s for s in runs[-1]["stages"] if s["kind"] == stage["kind"] and s["resource"] == stage["resource"]
-                    and s["after"] == stage["after"])  # fmt: skip
+        last = next(
+            s
+            for s in runs[-1]["stages"]
+            if s["kind"] == stage["kind"] and s["resource"] == stage["resource"] and s["after"] == stage["after"]
+        )
         growth[key] = round(last["peak_rss_mb"] / stage["peak_rss_mb"], 3)
     return {
         "mode": "series",
@@ -350,16 +409,30 @@ def run_series(base: float, *, seed: int, workdir: Path | None, keep: bool, log=
 def print_run(result: dict[str, Any]) -> None:
     """The human table of one run."""
     sizes, gen, totals = result["sizes"], result["generation"], result["totals"]
-    rows = [[s["kind"], s["resource"], s["after"] if s["kind"] == "delivery" else "", s["rows"], s["seconds"],
-             s["work_seconds"], s["peak_rss_mb"]] for s in result["stages"]]  # fmt: skip
-    title = (f"city scale {result['scale']:g}: {sizes['person']:,} persons, {sizes['legal_entity']:,} legal entities, "
-             f"{sizes['credit_record']:,} credit records, {sizes['payment_rows']:,} payment rows in "
-             f"{sizes['payment_files']} files")  # fmt: skip
+    rows = [
+        [
+            s["kind"],
+            s["resource"],
+            s["after"] if s["kind"] == "delivery" else "",
+            s["rows"],
+            s["seconds"],
+            s["work_seconds"],
+            s["peak_rss_mb"],
+        ]
+        for s in result["stages"]
+    ]
+    title = (
+        f"city scale {result['scale']:g}: {sizes['person']:,} persons, {sizes['legal_entity']:,} legal entities, "
+        f"{sizes['credit_record']:,} credit records, {sizes['payment_rows']:,} payment rows in "
+        f"{sizes['payment_files']} files"
+    )
     print_table(["kind", "resource", "after", "rows", "wall s", "work s", "peak RSS MB"], rows, title=title)
-    print(f"setup {result['setup']['seconds']:.1f} s; ingests {totals['ingest_seconds']:.1f} s; deliveries "
-          f"{totals['delivery_seconds']:.1f} s; end to end {totals['seconds']:.1f} s "
-          f"({'under' if totals['under_15_min'] else 'OVER'} 15 min); max peak RSS {totals['peak_rss_mb']:.0f} MB "
-          f"({'under' if totals['under_2_gb'] else 'OVER'} 2 GB)")  # fmt: skip
+    print(
+        f"setup {result['setup']['seconds']:.1f} s; ingests {totals['ingest_seconds']:.1f} s; deliveries "
+        f"{totals['delivery_seconds']:.1f} s; end to end {totals['seconds']:.1f} s "
+        f"({'under' if totals['under_15_min'] else 'OVER'} 15 min); max peak RSS {totals['peak_rss_mb']:.0f} MB "
+        f"({'under' if totals['under_2_gb'] else 'OVER'} 2 GB)"
+    )
     print(
         f"source generation (not the hub's): build {gen['build_seconds']:.1f} s {gen['build_by_part']}, "
         f"tick {gen['tick_seconds']:.1f} s; counts {'reconcile' if result['reconciled'] else 'DO NOT reconcile'}"

@@ -85,11 +85,19 @@ def job_setup(n: int, folder: str) -> tuple[float, float]:
             secret.write_text(f"sqlite:///{folder}/dept{i}.db")
             session.flush()
             register_target(session, department_code=code, name="db", connection_ref=f"file:{secret}", reserved={})
-        session.add(Subscription(
-            resource="person", department_code=code, purpose="bench", legal_basis="bench", fields=fields,
-            pii_access=i < SUBSCRIBERS // 2, delivery_mode=mode, status="granted",
-            target_name="db" if mode == "database" else None,
-        ))  # fmt: skip
+        session.add(
+            Subscription(
+                resource="person",
+                department_code=code,
+                purpose="bench",
+                legal_basis="bench",
+                fields=fields,
+                pii_access=i < SUBSCRIBERS // 2,
+                delivery_mode=mode,
+                status="granted",
+                target_name="db" if mode == "database" else None,
+            )
+        )
     session.commit()
     start = time.perf_counter()
     results = deliver_resource(session, lake, CONTRACT, secret=SECRET)

@@ -28,10 +28,19 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 def _kwargs(i: int) -> dict:
     return {
-        "type": "delivery", "source": "hub", "target": f"dept-{i % 7}", "resource": "person", "version": i,
-        "rows": 1000 + i, "bytes": 65536, "checksum": f"{i:064x}", "duration_ms": 12.5, "department": "公安局",
-        "client": f"client-{i % 5}", "details": {"n": i},
-    }  # fmt: skip
+        "type": "delivery",
+        "source": "hub",
+        "target": f"dept-{i % 7}",
+        "resource": "person",
+        "version": i,
+        "rows": 1000 + i,
+        "bytes": 65536,
+        "checksum": f"{i:064x}",
+        "duration_ms": 12.5,
+        "department": "公安局",
+        "client": f"client-{i % 5}",
+        "details": {"n": i},
+    }
 
 
 def _sqlite(path: Path) -> sa.Engine:
@@ -64,10 +73,17 @@ def _baseline(engine: sa.Engine, events: int, batch: int) -> None:
     """The same rows inserted with executemany, no hashing and no head lock."""
     now = utcnow()
     rows = [
-        {**_kwargs(i), "seq": i + 1, "event_id": str(uuid.uuid4()), "recorded_at": now, "outcome": "ok",
-         "prev_hash": "0" * 64, "hash": "0" * 64}
+        {
+            **_kwargs(i),
+            "seq": i + 1,
+            "event_id": str(uuid.uuid4()),
+            "recorded_at": now,
+            "outcome": "ok",
+            "prev_hash": "0" * 64,
+            "hash": "0" * 64,
+        }
         for i in range(events)
-    ]  # fmt: skip
+    ]
     for start in range(0, events, batch):
         with engine.begin() as conn:
             conn.execute(insert(ExchangeEvent.__table__), rows[start : start + batch])
@@ -116,8 +132,14 @@ def main() -> None:
     single = args.single or args.events
     with tempfile.TemporaryDirectory() as tmp:
         counter = iter(range(1000))
-        run("SQLite (file, WAL)", lambda: _sqlite(Path(tmp) / f"bench{next(counter)}.db"), args.events,
-            single, args.batch, args.repeats)  # fmt: skip
+        run(
+            "SQLite (file, WAL)",
+            lambda: _sqlite(Path(tmp) / f"bench{next(counter)}.db"),
+            args.events,
+            single,
+            args.batch,
+            args.repeats,
+        )
     if args.no_pg:
         return
     try:

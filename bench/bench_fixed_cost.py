@@ -65,14 +65,35 @@ def main() -> None:
             runs.append(one_run())
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rows = [["full", f"{full['rows']:,}", f"{full['wall']:.2f}", f"{full['cpu']:.2f}",
-             *(f"{full['stages'].get(s, 0):.2f}" for s in STAGES)]]  # fmt: skip
+    rows = [
+        [
+            "full",
+            f"{full['rows']:,}",
+            f"{full['wall']:.2f}",
+            f"{full['cpu']:.2f}",
+            *(f"{full['stages'].get(s, 0):.2f}" for s in STAGES),
+        ]
+    ]
     for i, r in enumerate(runs):
-        rows.append([f"small #{i + 1}", f"{r['rows']:,}", f"{r['wall']:.2f}", f"{r['cpu']:.2f}",
-                     *(f"{r['stages'].get(s, 0):.2f}" for s in STAGES)])  # fmt: skip
+        rows.append(
+            [
+                f"small #{i + 1}",
+                f"{r['rows']:,}",
+                f"{r['wall']:.2f}",
+                f"{r['cpu']:.2f}",
+                *(f"{r['stages'].get(s, 0):.2f}" for s in STAGES),
+            ]
+        )
     med = {s: statistics.median(r["stages"].get(s, 0) for r in runs) for s in STAGES}
-    rows.append(["small, median", "", f"{statistics.median(r['wall'] for r in runs):.2f}",
-                 f"{statistics.median(r['cpu'] for r in runs):.2f}", *(f"{med[s]:.2f}" for s in STAGES)])  # fmt: skip
+    rows.append(
+        [
+            "small, median",
+            "",
+            f"{statistics.median(r['wall'] for r in runs):.2f}",
+            f"{statistics.median(r['cpu'] for r in runs):.2f}",
+            *(f"{med[s]:.2f}" for s in STAGES),
+        ]
+    )
     title = (
         f"{args.size:,} persons, {args.changed} changed rows a run, warm worker; "
         f"load {load_start} → {loadavg()}; peak RSS {vmhwm_mb():.0f} MB"

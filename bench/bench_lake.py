@@ -113,8 +113,15 @@ def job_merge(n: int, folder: str, clustered: bool) -> tuple[float, float, dict]
     info = t.commit(changes, app_id="bench", run_seq=2, metadata={})
     elapsed = time.perf_counter() - start
     entry = t.history()[0]["operationMetrics"]
-    files = {k: entry.get(k) for k in ("num_target_files_scanned", "num_target_files_skipped_during_scan",
-                                       "num_target_files_added", "num_target_files_removed")}  # fmt: skip
+    files = {
+        k: entry.get(k)
+        for k in (
+            "num_target_files_scanned",
+            "num_target_files_skipped_during_scan",
+            "num_target_files_added",
+            "num_target_files_removed",
+        )
+    }
     files.update(ins=info.rows_inserted, upd=info.rows_updated, dele=info.rows_deleted)
     return elapsed, vmhwm_mb(), files
 

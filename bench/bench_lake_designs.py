@@ -47,8 +47,10 @@ def _day(n: int, day: int) -> pa.Table:
     rng = np.random.default_rng(100 + day)
     ids = changes.column(KEY).to_pylist()
     shift = int(rng.integers(1, n // 2))
-    new_ids = [f"43090219{(int(i[8:]) + shift) % n:010d}" if int(i[8:]) < n else f"43090219{int(i[8:]) + day * n:010d}"
-               for i in ids]  # fmt: skip
+    new_ids = [
+        f"43090219{(int(i[8:]) + shift) % n:010d}" if int(i[8:]) < n else f"43090219{int(i[8:]) + day * n:010d}"
+        for i in ids
+    ]
     return changes.set_column(0, changes.schema.field(0), pa.array(new_ids, pa.string()))
 
 
@@ -126,8 +128,13 @@ def job_mor_delta(n: int, folder: str, days: int, threshold: float = 0.10) -> di
         changes = _day(n, day)
         start, cpu = time.perf_counter(), _cpu()
         rows = changes.append_column("_run_seq", pa.array(np.full(changes.num_rows, 2 + day, dtype=np.int64)))
-        write_deltalake(change_uri, rows, mode="append", configuration=cdf,
-                        writer_properties=WriterProperties(max_row_group_size=128 * 1024))  # fmt: skip
+        write_deltalake(
+            change_uri,
+            rows,
+            mode="append",
+            configuration=cdf,
+            writer_properties=WriterProperties(max_row_group_size=128 * 1024),
+        )
         out["incr_s"].append(time.perf_counter() - start)
         out["incr_cpu_s"].append(_cpu() - cpu)
     start = time.perf_counter()
@@ -142,8 +149,11 @@ def job_mor_delta(n: int, folder: str, days: int, threshold: float = 0.10) -> di
     pending = DeltaTable(change_uri).to_pyarrow_table().drop_columns(["_run_seq"])
     if pending.num_rows >= threshold * n or True:  # measured every time here; scheduled in practice
         base.commit(pending, app_id="bench", run_seq=99, metadata={})
-        write_deltalake(change_uri, pending.schema.empty_table().append_column(
-            "_run_seq", pa.array([], pa.int64())), mode="overwrite")  # fmt: skip
+        write_deltalake(
+            change_uri,
+            pending.schema.empty_table().append_column("_run_seq", pa.array([], pa.int64())),
+            mode="overwrite",
+        )
     out["compact_s"] = time.perf_counter() - start
     out["peak_rss_mb"] = vmhwm_mb()
     return out

@@ -86,8 +86,14 @@ def case_deliver(home: str) -> None:
     engine.dispose()
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(Path(home, "lake", "deliveries"), ignore_errors=True)
-    emit({"seconds": seconds, "rows": [r.rows for r in results], "status": [r.status for r in results],
-          "vmhwm_mb": vmhwm_mb()})  # fmt: skip
+    emit(
+        {
+            "seconds": seconds,
+            "rows": [r.rows for r in results],
+            "status": [r.status for r in results],
+            "vmhwm_mb": vmhwm_mb(),
+        }
+    )
 
 
 def case_refs(home: str) -> None:
@@ -147,8 +153,9 @@ def main() -> None:
                     print(json.dumps({"size": size, "code": label, "case": case, **r}, default=str), flush=True)
         finally:
             shutil.rmtree(home, ignore_errors=True)
-    print_table(["persons", "code", "case", "work s", "peak RSS MB (VmHWM)"], table,
-                title=f"load {load_start} → {loadavg()}")  # fmt: skip
+    print_table(
+        ["persons", "code", "case", "work s", "peak RSS MB (VmHWM)"], table, title=f"load {load_start} → {loadavg()}"
+    )
 
 
 if __name__ == "__main__":

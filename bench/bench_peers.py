@@ -90,8 +90,13 @@ def case_raw(url: str, out: Path, *, stream: bool) -> dict[str, Any]:
                 pq.write_table(cur.fetch_arrow_table(), target)
     seconds = time.perf_counter() - started
     written = pq.ParquetFile(target).metadata.num_rows
-    return {"seconds": seconds, "imports": imports, "rows_read": written, "rows_written": written,
-            "reader": reader_module}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "imports": imports,
+        "rows_read": written,
+        "rows_written": written,
+        "reader": reader_module,
+    }
 
 
 def _write_stream(pq: Any, target: Path, reader: Any) -> None:
@@ -290,8 +295,14 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> CaseResult:
 
 
 def _result(name: str, phase: str, case: CaseResult) -> dict[str, Any]:
-    return {"case": name, "phase": phase, "wall": case.wall, "rss_mb": case.rss_mb, "loadavg": case.loadavg,
-            **case.data}  # fmt: skip
+    return {
+        "case": name,
+        "phase": phase,
+        "wall": case.wall,
+        "rss_mb": case.rss_mb,
+        "loadavg": case.loadavg,
+        **case.data,
+    }
 
 
 def one_round(
@@ -356,8 +367,9 @@ def one_round(
 
     for name in ("raw", "raw-stream", *(f"dlt-{b}" for b in backends), *govhub_cases):
         run(name, "full")
-    change = _child(["--case", "change", "--db", str(db), "--seed", str(round_no + 1),
-                     *(["--url", pg_url] if pg_url else [])])  # fmt: skip
+    change = _child(
+        ["--case", "change", "--db", str(db), "--seed", str(round_no + 1), *(["--url", pg_url] if pg_url else [])]
+    )
     results.append({"case": "change", "phase": "change", **change.data})
     for name in (*(f"dlt-{b}" for b in backends), *govhub_cases):
         run(name, "incremental")
@@ -417,8 +429,16 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
         for e in table:
             if e["phase"] == phase:
                 ok = e["rows_read"] == expected and e["rows_consistent"]
-                checks.append({"case": e["case"], "phase": phase, "expected": expected, "read": e["rows_read"],
-                               "written": e["rows_written"], "ok": ok})  # fmt: skip
+                checks.append(
+                    {
+                        "case": e["case"],
+                        "phase": phase,
+                        "expected": expected,
+                        "read": e["rows_read"],
+                        "written": e["rows_written"],
+                        "ok": ok,
+                    }
+                )
     return {
         "rows": rows,
         "changed": changed,
@@ -443,8 +463,11 @@ def targets(by: dict[tuple[str, str], dict], fastest_dlt: dict | None) -> list[d
     if gh and fastest_dlt:
         add(f"govhub full ≥ dlt's fastest backend ({fastest_dlt['case']})", f"{gh['vs_dlt']:.2f}×", gh["vs_dlt"] >= 1)
         rss = gh.get("pipeline_vmhwm_mb", gh["rss_mb"])
-        add(f"govhub peak RSS < {fastest_dlt['case']}'s", f"{rss:,.0f} MB vs {fastest_dlt['rss_mb']:,.0f} MB",
-            rss < fastest_dlt["rss_mb"])  # fmt: skip
+        add(
+            f"govhub peak RSS < {fastest_dlt['case']}'s",
+            f"{rss:,.0f} MB vs {fastest_dlt['rss_mb']:,.0f} MB",
+            rss < fastest_dlt["rss_mb"],
+        )
     if gh and inc:
         ratio = inc["incremental_ratio"]
         add(f"govhub 1 % incremental < {TARGET_INCREMENTAL:.0%} of full", f"{ratio:.1%}", ratio < TARGET_INCREMENTAL)
@@ -457,10 +480,20 @@ def print_summary(summary: dict[str, Any]) -> None:
     """The tables on stdout (the README gets the same from bench/report.py)."""
     nan = float("nan")
     rows = [
-        [e["case"], e["phase"], e["rows_read"], e["seconds"], e["rows_per_s"], e.get("vs_raw", nan),
-         e.get("vs_dlt", nan), e.get("incremental_ratio", nan), e["wall"], e["rss_mb"]]
+        [
+            e["case"],
+            e["phase"],
+            e["rows_read"],
+            e["seconds"],
+            e["rows_per_s"],
+            e.get("vs_raw", nan),
+            e.get("vs_dlt", nan),
+            e.get("incremental_ratio", nan),
+            e["wall"],
+            e["rss_mb"],
+        ]
         for e in summary["cases"]
-    ]  # fmt: skip
+    ]
     print_table(
         ["case", "phase", "rows", "median s", "rows/s", "vs raw", "vs dlt best", "inc/full", "wall s", "peak RSS MB"],
         rows,
@@ -524,9 +557,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         results.extend(one_round(args.rows, i, **options, preload=preload))  # type: ignore[arg-type]
     change = next(r for r in results if r["phase"] == "change")
     summary = summarise(results, rows=args.rows, changed=change["updated"] + change["deleted"] + change["inserted"])
-    summary.update(source=args.source, repeat=args.repeat, backends=backends, loadavg_end=loadavg(),
-                   imports="preloaded" if preload else "counted as work",
-                   seconds=time.perf_counter() - started, runs=results)  # fmt: skip
+    summary.update(
+        source=args.source,
+        repeat=args.repeat,
+        backends=backends,
+        loadavg_end=loadavg(),
+        imports="preloaded" if preload else "counted as work",
+        seconds=time.perf_counter() - started,
+        runs=results,
+    )
     print_summary(summary)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)

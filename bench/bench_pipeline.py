@@ -211,10 +211,17 @@ def report(size: int, rounds: list[dict[str, CaseResult]], *, mode: str) -> dict
     for case in ("raw", "full", "incremental"):
         secs = med(case)
         rows = rounds[0][case]["rows"]
-        table.append([
-            case, rows, secs, median(r[case].wall for r in rounds), rows / secs if secs else float("nan"),
-            max(r[case].rss_mb for r in rounds), max(r[case]["vmhwm_mb"] for r in rounds),
-        ])  # fmt: skip
+        table.append(
+            [
+                case,
+                rows,
+                secs,
+                median(r[case].wall for r in rounds),
+                rows / secs if secs else float("nan"),
+                max(r[case].rss_mb for r in rounds),
+                max(r[case]["vmhwm_mb"] for r in rounds),
+            ]
+        )
     print_table(
         ["case", "rows", "median s", "wall s", "rows/s", "peak RSS MB (wait4)", "VmHWM MB"],
         table,
@@ -271,8 +278,15 @@ def main() -> None:
             one_round(size, i, profile=args.profile and i == args.runs - 1, warm=args.warm) for i in range(args.runs)
         ]
         figures = report(size, rounds, mode="warm imports" if args.warm else "cold process (CLI)")
-        summary.append([size, figures["rate_ratio"], figures["rate_ratio_core"], figures["incremental_ratio"],
-                        figures["peak_rss_mb"]])  # fmt: skip
+        summary.append(
+            [
+                size,
+                figures["rate_ratio"],
+                figures["rate_ratio_core"],
+                figures["incremental_ratio"],
+                figures["peak_rss_mb"],
+            ]
+        )
     print_table(
         ["size", "govhub/raw rate", "(e+v+p only)", "incremental/full", "peak RSS MB"],
         summary,

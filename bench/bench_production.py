@@ -38,8 +38,14 @@ BUCKET = "lake"
 S3_KEY, S3_SECRET = "govhub-bench", "govhub-bench-secret"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # the variables a case sets; any inherited value would leak one store into the other case
-GOVHUB_STORE_VARS = ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL", "GOVHUB_S3_ENDPOINT", "GOVHUB_S3_ACCESS_KEY",
-                     "GOVHUB_S3_SECRET_KEY", "GOVHUB_ENVIRONMENT")  # fmt: skip
+GOVHUB_STORE_VARS = (
+    "GOVHUB_DB_URL",
+    "GOVHUB_LAKE_URL",
+    "GOVHUB_S3_ENDPOINT",
+    "GOVHUB_S3_ACCESS_KEY",
+    "GOVHUB_S3_SECRET_KEY",
+    "GOVHUB_ENVIRONMENT",
+)
 
 
 def _child(env: dict[str, str]) -> CaseResult:
@@ -122,10 +128,25 @@ def report(size: int, rounds: list[dict[str, CaseResult]]) -> list[object]:
     for case in CASES:
         secs, rows = med(case), rounds[0][case]["rows"]
         stages = [median(r[case]["stages"].get(s, 0.0) for r in rounds) for s in STAGES]
-        table.append([case, rows, *stages, secs, rows / secs if secs else float("nan"),
-                      max(r[case].rss_mb for r in rounds), max(r[case]["vmhwm_mb"] for r in rounds)])  # fmt: skip
-    ratios = ["production/embedded", "", *(p / e if e else float("nan") for p, e in
-              zip(table[1][2:8], table[0][2:8], strict=True)), "", "", ""]  # fmt: skip
+        table.append(
+            [
+                case,
+                rows,
+                *stages,
+                secs,
+                rows / secs if secs else float("nan"),
+                max(r[case].rss_mb for r in rounds),
+                max(r[case]["vmhwm_mb"] for r in rounds),
+            ]
+        )
+    ratios = [
+        "production/embedded",
+        "",
+        *(p / e if e else float("nan") for p, e in zip(table[1][2:8], table[0][2:8], strict=True)),
+        "",
+        "",
+        "",
+    ]
     print_table(
         ["case", "rows", *STAGES, "full s", "rows/s", "peak RSS MB (wait4)", "VmHWM MB"],
         [*table, ratios],
@@ -158,11 +179,19 @@ def main() -> None:
         rounds = [one_round(size, i) for i in range(args.runs)]
         summary.append(report(size, rounds))
     print_table(
-        ["rows", "embedded s", "production s", "production/embedded", "embedded rows/s", "production rows/s",
-         "embedded RSS MB", "production RSS MB"],
+        [
+            "rows",
+            "embedded s",
+            "production s",
+            "production/embedded",
+            "embedded rows/s",
+            "production rows/s",
+            "embedded RSS MB",
+            "production RSS MB",
+        ],
         summary,
         title=f"summary (full run, cold process); loadavg {loadavg()}",
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -124,8 +124,12 @@ def _case_suite(path: Path, repeat: int) -> dict:
         start = time.perf_counter()
         result = run_suite(accepted, contract)
         times.append(time.perf_counter() - start)
-    return {"times": times, "sampled": result.sampled, "evaluated_rows": result.evaluated_rows,
-            "success": result.success}  # fmt: skip
+    return {
+        "times": times,
+        "sampled": result.sampled,
+        "evaluated_rows": result.evaluated_rows,
+        "success": result.success,
+    }
 
 
 CASES = {"arrow": _case_arrow, "gx": _case_gx, "suite": _case_suite}

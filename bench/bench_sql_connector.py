@@ -137,8 +137,10 @@ def main() -> None:
         secs = statistics.median(r["seconds"] for r in runs)
         rss = max(r["rss_mb"] for r in runs)
         medians[name] = secs
-        print(f"{name:10s} rows={runs[0]['rows']:,} median={secs:.2f}s rate={runs[0]['rows'] / secs:,.0f} rows/s "
-              f"peak_rss={rss:.0f} MB")  # fmt: skip
+        print(
+            f"{name:10s} rows={runs[0]['rows']:,} median={secs:.2f}s rate={runs[0]['rows'] / secs:,.0f} rows/s "
+            f"peak_rss={rss:.0f} MB"
+        )
     path_name = "DBAPI" if args.dbapi else "auto (ADBC for SQLite)"
     print(f"ratio connector/adbc (rate) = {medians['adbc'] / medians['connector']:.2f}  [connector path: {path_name}]")
 

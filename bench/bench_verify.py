@@ -92,11 +92,19 @@ def _persons(n: int) -> Any:
     ids = [make_id_number(regions[i % 6], births[i], i % 1000) for i in range(n)]
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
     columns = {
-        "id_number": ids, "name": [f"测试{i}" for i in range(n)], "gender": ["1"] * n, "ethnicity": ["01"] * n,
-        "birth_date": births, "birth_place": [None] * n, "household_address": ["益阳市赫山区"] * n,
-        "region_code": [regions[i % 6] for i in range(n)], "household_number": [f"{i:09d}" for i in range(n)],
-        "phone": [None] * n, "status": [("1", "1", "1", "2", "3")[i % 5] for i in range(n)], "updated_at": [stamp] * n,
-    }  # fmt: skip
+        "id_number": ids,
+        "name": [f"测试{i}" for i in range(n)],
+        "gender": ["1"] * n,
+        "ethnicity": ["01"] * n,
+        "birth_date": births,
+        "birth_place": [None] * n,
+        "household_address": ["益阳市赫山区"] * n,
+        "region_code": [regions[i % 6] for i in range(n)],
+        "household_number": [f"{i:09d}" for i in range(n)],
+        "phone": [None] * n,
+        "status": [("1", "1", "1", "2", "3")[i % 5] for i in range(n)],
+        "updated_at": [stamp] * n,
+    }
     schema = arrow_schema(load_contract("person"))
     return pa.table(columns, schema=schema), ids
 
@@ -120,8 +128,12 @@ def setup(home: Path, persons: int) -> dict[str, Any]:
     refreshed = time.perf_counter() - t
     (home / "ids.txt").write_text("\n".join(ids[::97][:20_000]))
     size = sum(p.stat().st_size for p in (home / "serving" / "person").glob("v*.sqlite"))
-    return {"generate_s": generated, "delta_commit_s": committed, "store_refresh_s": refreshed,
-            "store_mb": size / 2**20}  # fmt: skip
+    return {
+        "generate_s": generated,
+        "delta_commit_s": committed,
+        "store_refresh_s": refreshed,
+        "store_mb": size / 2**20,
+    }
 
 
 def setup_db(url: str) -> str:
@@ -171,8 +183,10 @@ def in_process(home: Path) -> dict[str, float]:
         for n in range(300):
             seal_answer(signer, request={"n": n}, answer={"match": True}, item=_ITEM, version=0)
         out[f"seal_{algorithm}_ms"] = (time.perf_counter() - t) / 300 * 1e3
-        docs = [prepare_answer(request={"n": n}, answer={"match": True}, item=_ITEM, version=0, algorithm=algorithm)
-                for n in range(300)]  # fmt: skip
+        docs = [
+            prepare_answer(request={"n": n}, answer={"match": True}, item=_ITEM, version=0, algorithm=algorithm)
+            for n in range(300)
+        ]
         t = time.perf_counter()
         for start in range(0, 300, 100):
             seal_documents(signer, docs[start : start + 100])
@@ -271,16 +285,36 @@ SCENARIOS = {
 
 
 def serve_and_load(
-    home: Path, *, tree: Path, db_url: str, algorithm: str, durability: str, key: str, seconds: int, port: int,
+    home: Path,
+    *,
+    tree: Path,
+    db_url: str,
+    algorithm: str,
+    durability: str,
+    key: str,
+    seconds: int,
+    port: int,
     scenarios: list[str],
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Start uvicorn (2 workers) from `tree` for one algorithm and durability, drive the scenarios, stop it."""
     import httpx
 
     (home / _CONFIG).write_text(json.dumps({"algorithm": algorithm, "durability": durability}))
     env = {**os.environ, "GOVHUB_HOME": str(home), "GOVHUB_DB_URL": db_url, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, "-m", "uvicorn", "bench.bench_verify:create_bench_app", "--factory", "--workers", "2",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bench_verify:create_bench_app",
+        "--factory",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     server = subprocess.Popen(cmd, env=env, cwd=tree, start_new_session=True)
     try:
         deadline = time.time() + 90
@@ -302,12 +336,21 @@ def serve_and_load(
             result = _wrk(home, port, key, path, seconds, batch, tag)
             cpu = _cpu_seconds(server.pid) - cpu_before
             answers = (result["requests"] - result["non2xx"]) * (batch or 1)
-            rows.append({
-                "mode": f"{algorithm}/{durability}", "scenario": name, "rps": result["rps"],
-                "answers_s": result["rps"] * (batch or 1), "p50": result["p50_us"] / 1e3, "p99": result["p99_us"] / 1e3,
-                "non2xx": result["non2xx"], "answers": answers, "logged": _events(db_url, tag),
-                "cpu_ms": cpu * 1e3 / max(answers, 1), "load": load,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "mode": f"{algorithm}/{durability}",
+                    "scenario": name,
+                    "rps": result["rps"],
+                    "answers_s": result["rps"] * (batch or 1),
+                    "p50": result["p50_us"] / 1e3,
+                    "p99": result["p99_us"] / 1e3,
+                    "non2xx": result["non2xx"],
+                    "answers": answers,
+                    "logged": _events(db_url, tag),
+                    "cpu_ms": cpu * 1e3 / max(answers, 1),
+                    "load": load,
+                }
+            )
         return rows
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -356,8 +399,10 @@ def _ratios(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         b = before.get((r["db"], r["mode"], r["scenario"]))
         if r["code"] == "after" and b and b["answers_s"] and r["cpu_ms"]:
-            print(f"ratio {r['db']} {r['mode']} {r['scenario']}: answers/s x{r['answers_s'] / b['answers_s']:.2f}, "
-                  f"CPU/answer x{r['cpu_ms'] / b['cpu_ms']:.2f}, p99 {b['p99']:.1f} -> {r['p99']:.1f} ms")  # fmt: skip
+            print(
+                f"ratio {r['db']} {r['mode']} {r['scenario']}: answers/s x{r['answers_s'] / b['answers_s']:.2f}, "
+                f"CPU/answer x{r['cpu_ms'] / b['cpu_ms']:.2f}, p99 {b['p99']:.1f} -> {r['p99']:.1f} ms"
+            )
 
 
 def main() -> None:
@@ -366,8 +411,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--db", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
-    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/govhub_bench_verify",
-                        help="the PostgreSQL database to (re)create for --db postgresql")  # fmt: skip
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/govhub_bench_verify",
+        help="the PostgreSQL database to (re)create for --db postgresql",
+    )
     parser.add_argument("--baseline", type=Path, help="another govhub checkout to measure first, as 'before'")
     parser.add_argument("--plan", default="full", help="full, or durable (sm2/commit only)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate before/after this many times (medians)")
@@ -395,9 +443,16 @@ def main() -> None:
                 for code, source in [*codes, ("after", tree)] * args.rounds:
                     key = setup_db(url)
                     runs = serve_and_load(
-                        home, tree=source, db_url=url, algorithm=algorithm, durability=durability, key=key,
-                        seconds=args.seconds, port=args.port, scenarios=scenarios,
-                    )  # fmt: skip
+                        home,
+                        tree=source,
+                        db_url=url,
+                        algorithm=algorithm,
+                        durability=durability,
+                        key=key,
+                        seconds=args.seconds,
+                        port=args.port,
+                        scenarios=scenarios,
+                    )
                     rows += [{"code": code, "db": db, **r} for r in runs]
         rows = _medians(rows)
         _print_rows(rows)

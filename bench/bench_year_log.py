@@ -55,25 +55,56 @@ def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
     if roll < 0.86:
         client = rng.choice(CLIENTS)
         ident = f"4309{rng.randrange(10**13):013d}X"
-        return {"type": "verification", "source": "hub", "target": f"client:{client}", "client": client,
-                "resource": "person", "version": 12, "outcome": "ok", "case_number": f"YY-BDC-2025-{n:08d}",
-                "purpose": "不动产登记（转移登记）", "subject_hash": subject_hash(ident, keys=keys),
-                "request_id": f"{rng.getrandbits(128):032x}", "duration_ms": round(rng.random() * 20, 3),
-                "details": {"item": "person_alive", "status": 200}}  # fmt: skip
+        return {
+            "type": "verification",
+            "source": "hub",
+            "target": f"client:{client}",
+            "client": client,
+            "resource": "person",
+            "version": 12,
+            "outcome": "ok",
+            "case_number": f"YY-BDC-2025-{n:08d}",
+            "purpose": "不动产登记（转移登记）",
+            "subject_hash": subject_hash(ident, keys=keys),
+            "request_id": f"{rng.getrandbits(128):032x}",
+            "duration_ms": round(rng.random() * 20, 3),
+            "details": {"item": "person_alive", "status": 200},
+        }
     if roll < 0.92:
         client = rng.choice([*CLIENTS, None])
-        return {"type": "denial", "source": "hub", "target": f"client:{client or 'unknown'}", "client": client,
-                "outcome": "denied", "error_code": "rate_limited", "details": {"status": 429}}  # fmt: skip
+        return {
+            "type": "denial",
+            "source": "hub",
+            "target": f"client:{client or 'unknown'}",
+            "client": client,
+            "outcome": "denied",
+            "error_code": "rate_limited",
+            "details": {"status": 429},
+        }
     if roll < 0.96:
         dept = rng.choice(DEPARTMENTS)
-        return {"type": "delivery", "source": "govhub", "target": dept, "department": dept, "resource": "person",
-                "version": 12, "rows": rng.randrange(10, 5000), "outcome": "ok",
-                "details": {"mode": "file", "subscription": rng.randrange(1, 40)}}  # fmt: skip
+        return {
+            "type": "delivery",
+            "source": "govhub",
+            "target": dept,
+            "department": dept,
+            "resource": "person",
+            "version": 12,
+            "rows": rng.randrange(10, 5000),
+            "outcome": "ok",
+            "details": {"mode": "file", "subscription": rng.randrange(1, 40)},
+        }
     kind = rng.choice(["ingest", "ingest", "publish", "quarantine", "subscription"])
     source = rng.choice(SOURCES)
-    return {"type": kind, "source": source if kind == "ingest" else "govhub", "target": "govhub",
-            "resource": "person", "rows": rng.randrange(100, 100_000), "run_id": f"run-{n}",
-            "details": {"stage": "publish"}}  # fmt: skip
+    return {
+        "type": kind,
+        "source": source if kind == "ingest" else "govhub",
+        "target": "govhub",
+        "resource": "person",
+        "rows": rng.randrange(100, 100_000),
+        "run_id": f"run-{n}",
+        "details": {"stage": "publish"},
+    }
 
 
 def generate(events: int) -> dict[str, Any]:
@@ -136,16 +167,23 @@ def pages() -> dict[str, Any]:
     client = _admin_client()
     with client:
         names = {
-            "overview": "/monitor", "exchanges_30d": "/monitor/exchanges?days=30",
-            "exchanges_90d": "/monitor/exchanges?days=90", "exchanges_366d": "/monitor/exchanges?days=366",
-            "log_first": "/monitor/log", "log_last_page": "/monitor/log?oldest=1",
+            "overview": "/monitor",
+            "exchanges_30d": "/monitor/exchanges?days=30",
+            "exchanges_90d": "/monitor/exchanges?days=90",
+            "exchanges_366d": "/monitor/exchanges?days=366",
+            "log_first": "/monitor/log",
+            "log_last_page": "/monitor/log?oldest=1",
             "log_department": f"/monitor/log?department={DEPARTMENTS[3]}",
             "log_client": f"/monitor/log?client={CLIENTS[5]}",
             "log_case_number": "/monitor/log?case_number=YY-BDC-2025-00000777",
-            "log_subject": "/monitor/log?subject=430900000000000000X", "log_denied": "/monitor/log?outcome=denied",
-            "sharing": "/monitor/sharing", "alerts_page": "/monitor/alerts", "alerts_api": "/monitor/api/alerts",
-            "api_chain": "/monitor/api/chain", "api_exchanges_366d": "/monitor/api/exchanges?days=366",
-        }  # fmt: skip
+            "log_subject": "/monitor/log?subject=430900000000000000X",
+            "log_denied": "/monitor/log?outcome=denied",
+            "sharing": "/monitor/sharing",
+            "alerts_page": "/monitor/alerts",
+            "alerts_api": "/monitor/api/alerts",
+            "api_chain": "/monitor/api/chain",
+            "api_exchanges_366d": "/monitor/api/exchanges?days=366",
+        }
         for name, path in names.items():
             _timed(client, path)  # warm caches once, as a data admin's second view
             out[name] = _timed(client, path)
@@ -190,11 +228,14 @@ def verify_figures() -> dict[str, Any]:
         bad = sum(1 for r in rows if event_hash(r) != r["hash"])
         python_rate = len(rows) / (time.perf_counter() - started)
     return {
-        "verify_ok": report.ok, "verify_events": report.events_checked, "verify_s": round(seconds, 1),
+        "verify_ok": report.ok,
+        "verify_events": report.events_checked,
+        "verify_s": round(seconds, 1),
         "verify_events_per_s": round(report.events_checked / seconds),
-        "python_rehash_events_per_s_excluding_reads": round(python_rate), "python_bad": bad,
+        "python_rehash_events_per_s_excluding_reads": round(python_rate),
+        "python_bad": bad,
         "unsigned_tail": report.unsigned_tail,
-    }  # fmt: skip
+    }
 
 
 def archive_child(months: int) -> dict[str, Any]:
@@ -232,9 +273,12 @@ def after_archive() -> dict[str, Any]:
     started = time.perf_counter()
     report = check_full(hub_log(), archives=open_lake(), parallel=True)
     seconds = time.perf_counter() - started
-    return {"verify_across_archives_ok": report.ok, "verify_across_archives_events": report.events_checked,
-            "verify_across_archives_files": report.archives_checked,
-            "verify_across_archives_s": round(seconds, 1)}  # fmt: skip
+    return {
+        "verify_across_archives_ok": report.ok,
+        "verify_across_archives_events": report.events_checked,
+        "verify_across_archives_files": report.archives_checked,
+        "verify_across_archives_s": round(seconds, 1),
+    }
 
 
 def main() -> None:

@@ -65,13 +65,24 @@ def case_setup(departments_dir: str) -> dict[str, Any]:
                 url = f"sqlite:///{Path(departments_dir).resolve() / f'{resource}_{codes[name]}.sqlite'}"
                 add_target(session, department_code=codes[name], name=target, url=url)
             sub = apply(
-                session, department_code=codes[name], resource=resource, purpose="城市规模基准：共享交换",
-                legal_basis="《政务信息资源共享管理暂行办法》（国发〔2016〕51号）", fields=contract.field_names,
-                pii_access=pii, delivery_mode=mode, target=target,
-            )  # fmt: skip
+                session,
+                department_code=codes[name],
+                resource=resource,
+                purpose="城市规模基准：共享交换",
+                legal_basis="《政务信息资源共享管理暂行办法》（国发〔2016〕51号）",
+                fields=contract.field_names,
+                pii_access=pii,
+                delivery_mode=mode,
+                target=target,
+            )
             if sub.status == "pending":  # 有条件共享: the provider decides
-                sub = decide(session, sub.id, actor_department=resources[resource].provider_code, approve=True,
-                             reason="符合共享条件")  # fmt: skip
+                sub = decide(
+                    session,
+                    sub.id,
+                    actor_department=resources[resource].provider_code,
+                    approve=True,
+                    reason="符合共享条件",
+                )
             out.append({"department": name, "resource": resource, "mode": mode, "pii": pii, "status": sub.status})
     return {"order": dependency_order(), "subscriptions": out}
 

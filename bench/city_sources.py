@@ -79,10 +79,16 @@ def build_city(root: Path, sizes: CitySizes, *, seed: int = 7, bad_share: float 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     home = SimulatorHome(
-        root=root, population_url=sql_url(root / "population.sqlite"),
-        legal_entity_url=sql_url(root / "legal_entity.sqlite"), credit_db=root / "credit.sqlite",
-        inbox=root / "inbox", ledger=root / "nontax_ledger.sqlite", seed=seed, bad_share=bad_share, epoch=SIM_EPOCH,
-    )  # fmt: skip
+        root=root,
+        population_url=sql_url(root / "population.sqlite"),
+        legal_entity_url=sql_url(root / "legal_entity.sqlite"),
+        credit_db=root / "credit.sqlite",
+        inbox=root / "inbox",
+        ledger=root / "nontax_ledger.sqlite",
+        seed=seed,
+        bad_share=bad_share,
+        epoch=SIM_EPOCH,
+    )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     persons = build_population(home.population_url, size=sizes.person, seed=seed, bad_share=bad_share)

@@ -87,8 +87,21 @@ def run_peers(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_peers at --rows/--repeat; its JSON summary (without the per-run list)."""
     target = OUT / ("peers-quick.json" if args.quick else "peers.json")
     target.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "bench.bench_peers", "--rows", str(args.rows), "--repeat", str(args.repeat),
-            "--backends", args.backends, "--source", args.source, "--json-out", str(target)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.bench_peers",
+        "--rows",
+        str(args.rows),
+        "--repeat",
+        str(args.repeat),
+        "--backends",
+        args.backends,
+        "--source",
+        args.source,
+        "--json-out",
+        str(target),
+    ]
     code, _out, err, seconds = _run(argv, timeout=6 * 3600)
     if code or not target.exists():
         return _part("failed", command=_cmd(argv), error=err or f"exit {code}")
@@ -143,8 +156,15 @@ def run_verify(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_verify with --persons/--seconds (and --baseline when given); its result rows."""
     if shutil.which("wrk") is None:
         return _part("not run", reason="wrk is not installed (apt-get install -y wrk)")
-    argv = [sys.executable, "-m", "bench.bench_verify", "--persons", str(args.verify_persons),
-            "--seconds", str(args.verify_seconds)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.bench_verify",
+        "--persons",
+        str(args.verify_persons),
+        "--seconds",
+        str(args.verify_seconds),
+    ]
     if getattr(args, "verify_baseline", None):
         argv += ["--baseline", str(args.verify_baseline)]
     return _run_script(argv, parse_verify, lambda p: bool(p["rows"]), persons=args.verify_persons)
@@ -152,8 +172,15 @@ def run_verify(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     """bench.bench_delivery with --rows/--repeat; its lines parsed."""
-    argv = [sys.executable, "-m", "bench.bench_delivery", "--rows", str(args.delivery_rows),
-            "--repeat", str(args.delivery_repeat)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.bench_delivery",
+        "--rows",
+        str(args.delivery_rows),
+        "--repeat",
+        str(args.delivery_repeat),
+    ]
     return _run_script(argv, parse_delivery, lambda p: {"incremental_s", "full_s"} <= p.keys(), rows=args.delivery_rows)
 
 
@@ -329,13 +356,34 @@ def render_peers(part: dict[str, Any]) -> str:
     rows = []
     for c in part["cases"]:
         rss = c["rss_mb"]
-        rows.append([
-            c["case"], c["phase"], c["rows_read"], c["rows_written"], c["seconds"], c["rows_per_s"],
-            c.get("vs_raw", nan), c.get("vs_dlt", nan), c.get("incremental_ratio", nan), c["wall"],
-            f"{rss:,.0f}" + (f" ({c['pipeline_vmhwm_mb']:,.0f})" if "pipeline_vmhwm_mb" in c else ""),
-        ])  # fmt: skip
-    headers = ["case", "run", "rows read", "rows written", "work s", "rows/s", "vs raw", "vs dlt best",
-               "incr./full", "process wall s", "peak RSS MB"]  # fmt: skip
+        rows.append(
+            [
+                c["case"],
+                c["phase"],
+                c["rows_read"],
+                c["rows_written"],
+                c["seconds"],
+                c["rows_per_s"],
+                c.get("vs_raw", nan),
+                c.get("vs_dlt", nan),
+                c.get("incremental_ratio", nan),
+                c["wall"],
+                f"{rss:,.0f}" + (f" ({c['pipeline_vmhwm_mb']:,.0f})" if "pipeline_vmhwm_mb" in c else ""),
+            ]
+        )
+    headers = [
+        "case",
+        "run",
+        "rows read",
+        "rows written",
+        "work s",
+        "rows/s",
+        "vs raw",
+        "vs dlt best",
+        "incr./full",
+        "process wall s",
+        "peak RSS MB",
+    ]
     out = [
         f"Source: {part['rows']:,} simulated persons (12 columns) in {part.get('source', 'sqlite')}; "
         f"1 % change = {part['changed']:,} rows. Imports {_imports_note(part)}. "
@@ -353,18 +401,29 @@ def render_peers(part: dict[str, Any]) -> str:
         out += ["PostgreSQL's ADBC driver is not installed: raw reads through connectorx (Arrow-native) instead.", ""]
     bad = [c for c in part.get("row_checks", []) if not c["ok"]]
     if bad:
-        out.append("Row counts **differ**: " + "; ".join(
-            f"{c['case']} {c['phase']} read {c['read']:,}, expected {c['expected']:,}" for c in bad) + ".")  # fmt: skip
+        out.append(
+            "Row counts **differ**: "
+            + "; ".join(f"{c['case']} {c['phase']} read {c['read']:,}, expected {c['expected']:,}" for c in bad)
+            + "."
+        )
     else:
-        out.append(f"Row counts: every side read {part['rows']:,} rows in the full run and "
-                   f"{part['changed']:,} in the incremental run.")  # fmt: skip
+        out.append(
+            f"Row counts: every side read {part['rows']:,} rows in the full run and "
+            f"{part['changed']:,} in the incremental run."
+        )
     split = {c["phase"]: c.get("stages") for c in part["cases"] if c["case"] == "govhub"}
     stages, inc = split.get("full"), split.get("incremental")
     if stages:
         names = list(stages)
-        out += ["", "govhub stage seconds (begin is counted in extract):", "",
-                _table(["run", *names], [["full", *(stages[s] for s in names)],
-                                         *([["incremental", *(inc[s] for s in names)]] if inc else [])])]  # fmt: skip
+        out += [
+            "",
+            "govhub stage seconds (begin is counted in extract):",
+            "",
+            _table(
+                ["run", *names],
+                [["full", *(stages[s] for s in names)], *([["incremental", *(inc[s] for s in names)]] if inc else [])],
+            ),
+        ]
     return "\n".join(out)
 
 
@@ -395,20 +454,34 @@ def _city_run(run: dict[str, Any]) -> str:
     sizes, totals = run.get("sizes", {}), run.get("totals", {})
     counted = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sizes.items() if isinstance(v, int))
     rows = [
-        [s.get("kind"), s.get("resource"), s.get("after", "") if s.get("kind") == "delivery" else "", s.get("rows"),
-         s.get("seconds"), s.get("work_seconds"), s.get("peak_rss_mb")]
+        [
+            s.get("kind"),
+            s.get("resource"),
+            s.get("after", "") if s.get("kind") == "delivery" else "",
+            s.get("rows"),
+            s.get("seconds"),
+            s.get("work_seconds"),
+            s.get("peak_rss_mb"),
+        ]
         for s in run["stages"]
-    ]  # fmt: skip
-    out = [f"Scale {run.get('scale')}: {counted}.", "",
-           _table(["stage", "resource", "after", "rows", "wall s", "work s", "peak RSS MB"], rows)]  # fmt: skip
+    ]
+    out = [
+        f"Scale {run.get('scale')}: {counted}.",
+        "",
+        _table(["stage", "resource", "after", "rows", "wall s", "work s", "peak RSS MB"], rows),
+    ]
     if totals:
         counts = "reconcile" if run.get("reconciled") else "**do not reconcile**: " + "; ".join(run.get("problems", []))
-        out += ["", (
-            f"Setup {run.get('setup', {}).get('seconds', nan):.1f} s; "
-            f"ingests {totals.get('ingest_seconds', nan):.1f} s; "
-            f"deliveries {totals.get('delivery_seconds', nan):.1f} s; end to end {totals.get('seconds', nan):.1f} s; "
-            f"max peak RSS {totals.get('peak_rss_mb', nan):,.0f} MB; counts {counts}."
-        )]  # fmt: skip
+        out += [
+            "",
+            (
+                f"Setup {run.get('setup', {}).get('seconds', nan):.1f} s; "
+                f"ingests {totals.get('ingest_seconds', nan):.1f} s; "
+                f"deliveries {totals.get('delivery_seconds', nan):.1f} s; "
+                f"end to end {totals.get('seconds', nan):.1f} s; "
+                f"max peak RSS {totals.get('peak_rss_mb', nan):,.0f} MB; counts {counts}."
+            ),
+        ]
     return "\n".join(out)
 
 
@@ -449,11 +522,37 @@ def verify_status(row: dict[str, Any]) -> tuple[bool, str]:
 
 def render_verify(part: dict[str, Any]) -> str:
     """Answers per second, latencies and CPU per answer per mode, with the goal judged on the durable SM2 row."""
-    rows = [[r.get("code", "after"), r.get("db", "sqlite"), r["mode"], r["scenario"], r["answers_s"], r["p50"],
-             r["p99"], r["non2xx"], r["answers"], r["logged"], r.get("cpu_ms", "–"), r.get("load", "")]
-            for r in part["rows"]]  # fmt: skip
-    headers = ["code", "store", "seal/log", "scenario", "answers/s", "p50 ms", "p99 ms", "non-2xx", "answers",
-               "logged", "CPU ms/answer", "load"]  # fmt: skip
+    rows = [
+        [
+            r.get("code", "after"),
+            r.get("db", "sqlite"),
+            r["mode"],
+            r["scenario"],
+            r["answers_s"],
+            r["p50"],
+            r["p99"],
+            r["non2xx"],
+            r["answers"],
+            r["logged"],
+            r.get("cpu_ms", "–"),
+            r.get("load", ""),
+        ]
+        for r in part["rows"]
+    ]
+    headers = [
+        "code",
+        "store",
+        "seal/log",
+        "scenario",
+        "answers/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "answers",
+        "logged",
+        "CPU ms/answer",
+        "load",
+    ]
     out = [
         f"{part['persons']:,} persons in the serving store, {part.get('command', '')}; measured {part['measured_at']} "
         f"(load {part['loadavg']}). In process: {part.get('in_process') or '–'}.",
@@ -463,9 +562,12 @@ def render_verify(part: dict[str, Any]) -> str:
     row = durable_sm2(part["rows"])
     if row:
         ok, figure = verify_status(row)
-        out += ["", f"Goal ≥ {VERIFY_TARGET[0]:,} SM2-sealed answers/s, p99 < {VERIFY_TARGET[1]:.0f} ms at 8 "
-                f"connections, every answer in the log before it is returned (durable SM2 row): {figure} — "
-                f"{_pass(ok)}."]  # fmt: skip
+        out += [
+            "",
+            f"Goal ≥ {VERIFY_TARGET[0]:,} SM2-sealed answers/s, p99 < {VERIFY_TARGET[1]:.0f} ms at 8 "
+            f"connections, every answer in the log before it is returned (durable SM2 row): {figure} — "
+            f"{_pass(ok)}.",
+        ]
     return "\n".join(out)
 
 
@@ -477,14 +579,16 @@ def render_delivery(part: dict[str, Any]) -> str:
         ["full snapshot to the same 10", part["full_s"], part["full_rss_mb"], part["full_rows"]],
     ]
     status = "PASS" if ratio >= DELIVERY_TARGET else "MISS"
-    return "\n".join([
-        f"{part['rows']:,}-row curated table, 10 subscribers (5 file, 5 SQLite; 5 masked); measured "
-        f"{part['measured_at']} (load {part['loadavg']}).",
-        "",
-        _table(["delivery", "seconds", "peak RSS MB", "rows to each"], rows),
-        "",
-        f"Full / incremental: {ratio:.1f}× (target ≥ {DELIVERY_TARGET:.0f}×) — **{status}**.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"{part['rows']:,}-row curated table, 10 subscribers (5 file, 5 SQLite; 5 masked); measured "
+            f"{part['measured_at']} (load {part['loadavg']}).",
+            "",
+            _table(["delivery", "seconds", "peak RSS MB", "rows to each"], rows),
+            "",
+            f"Full / incremental: {ratio:.1f}× (target ≥ {DELIVERY_TARGET:.0f}×) — **{status}**.",
+        ]
+    )
 
 
 RENDERERS = {"peers": render_peers, "city": render_city, "verify": render_verify, "delivery": render_delivery}
@@ -539,23 +643,48 @@ def _summary_targets(parts: dict[str, Any]) -> list[list[Any]]:
     durable = durable_sm2(ok.get("verify", {}).get("rows", []))
     if durable:
         passed, figure = verify_status(durable)
-        rows.append(["verify", f"≥ {VERIFY_TARGET[0]:,} SM2-sealed answers/s, p99 < {VERIFY_TARGET[1]:.0f} ms, "
-                     "every answer logged first (durable SM2 row)", figure, _pass(passed)])  # fmt: skip
+        rows.append(
+            [
+                "verify",
+                f"≥ {VERIFY_TARGET[0]:,} SM2-sealed answers/s, p99 < {VERIFY_TARGET[1]:.0f} ms, "
+                "every answer logged first (durable SM2 row)",
+                figure,
+                _pass(passed),
+            ]
+        )
     city = ok.get("city", {}).get("scale", {})
     if isinstance(city.get("totals"), dict):
         t = city["totals"]
-        rows.append(["city", f"end to end < 15 min at scale {city.get('scale')}", f"{t.get('seconds', 0):,.0f} s",
-                     _pass(bool(t.get("under_15_min")))])  # fmt: skip
+        rows.append(
+            [
+                "city",
+                f"end to end < 15 min at scale {city.get('scale')}",
+                f"{t.get('seconds', 0):,.0f} s",
+                _pass(bool(t.get("under_15_min"))),
+            ]
+        )
         rows.append(["city", "peak RSS < 2 GB", f"{t.get('peak_rss_mb', 0):,.0f} MB", _pass(bool(t.get("under_2_gb")))])
     flat = ok.get("city", {}).get("series", {}).get("flatness")
     if isinstance(flat, dict):
-        rows.append(["city", "peak RSS flat from 1× to 4× size", f"{flat.get('ratio_4x_over_1x')}×",
-                     _pass(bool(flat.get("flat")))])  # fmt: skip
+        rows.append(
+            [
+                "city",
+                "peak RSS flat from 1× to 4× size",
+                f"{flat.get('ratio_4x_over_1x')}×",
+                _pass(bool(flat.get("flat"))),
+            ]
+        )
     if "delivery" in ok:
         d = ok["delivery"]
         ratio = d.get("ratio", d["full_s"] / d["incremental_s"])
-        rows.append(["delivery", f"1 % change to 10 subscribers ≥ {DELIVERY_TARGET:.0f}× faster than full snapshots",
-                     f"{ratio:.1f}× ({d['rows']:,} rows)", _pass(ratio >= DELIVERY_TARGET)])  # fmt: skip
+        rows.append(
+            [
+                "delivery",
+                f"1 % change to 10 subscribers ≥ {DELIVERY_TARGET:.0f}× faster than full snapshots",
+                f"{ratio:.1f}× ({d['rows']:,} rows)",
+                _pass(ratio >= DELIVERY_TARGET),
+            ]
+        )
     return rows
 
 
@@ -612,8 +741,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="render the verify part from this saved bench_verify output instead of running it",
     )
-    p.add_argument("--verify-baseline", type=Path, default=None,
-                   help="an older govhub checkout measured first in the same run, as 'before'")  # fmt: skip
+    p.add_argument(
+        "--verify-baseline",
+        type=Path,
+        default=None,
+        help="an older govhub checkout measured first in the same run, as 'before'",
+    )
     p.add_argument("--delivery-rows", type=int, default=None, help="default 200,000; 20,000 --quick")
     p.add_argument("--delivery-repeat", type=int, default=None, help="default 1")
     p.add_argument("--peers-json", type=Path, help="render this bench_peers --json-out file instead of running peers")
@@ -647,8 +780,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     info = machine()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"govhub bench: parts {', '.join(args.parts)}{' (quick)' if args.quick else ''}; "
-          f"{info['cores']} cores, load {info['loadavg_start']}", flush=True)  # fmt: skip
+    print(
+        f"govhub bench: parts {', '.join(args.parts)}{' (quick)' if args.quick else ''}; "
+        f"{info['cores']} cores, load {info['loadavg_start']}",
+        flush=True,
+    )
     runners = {"peers": run_peers, "city": run_city, "verify": run_verify, "delivery": run_delivery}
     parts: dict[str, Any] = {}
     for name in args.parts:
@@ -668,9 +804,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = args.verify_output.read_text()
             commands = [line.split(" ", 1)[1] for line in text.splitlines() if line.startswith("command: ")]
             taken = datetime.fromtimestamp(args.verify_output.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            parts[name] = {"status": "ok", "measured_at": taken, "loadavg": "see rows",
-                           "command": " ; ".join(commands) + " (rendered with --verify-output)",
-                           "persons": args.verify_persons, **parse_verify(text)}  # fmt: skip
+            parts[name] = {
+                "status": "ok",
+                "measured_at": taken,
+                "loadavg": "see rows",
+                "command": " ; ".join(commands) + " (rendered with --verify-output)",
+                "persons": args.verify_persons,
+                **parse_verify(text),
+            }
         else:
             parts[name] = runners[name](args)
         print(f"=== {name}: {parts[name]['status']}", flush=True)
@@ -685,10 +826,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_chart(parts["peers"], chart_path)
         chart_ref = os.path.relpath(chart_path, args.readme.parent)
         print(f"chart: {chart_path}")
-    commands = [f"make bench{' ARGS=--quick' if args.quick else ''}",
-                *(p["command"] for p in parts.values() if p.get("command") and not p.get("carried_over"))]  # fmt: skip
-    results = {"generated_at": _now(), "machine": info, "loadavg_end": _loadavg(), "parts": parts,
-               "commands": commands}  # fmt: skip
+    commands = [
+        f"make bench{' ARGS=--quick' if args.quick else ''}",
+        *(p["command"] for p in parts.values() if p.get("command") and not p.get("carried_over")),
+    ]
+    results = {"generated_at": _now(), "machine": info, "loadavg_end": _loadavg(), "parts": parts, "commands": commands}
     section = render(results, chart=chart_ref)
     (OUT / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=1))
     if args.no_readme:

@@ -161,8 +161,9 @@ def check_target(
             other_url = resolve_connection(other.connection_ref, settings_targets=settings_targets)
             theirs = endpoint_of(other_url)
         except ValueError:
-            log.warning("target %r of department %s cannot be resolved; not compared", other.name,
-                        other.department_code)  # fmt: skip
+            log.warning(
+                "target %r of department %s cannot be resolved; not compared", other.name, other.department_code
+            )
             continue
         if same_endpoint(mine, theirs):
             log.error("%s reaches target %r of department %s; refused", what, other.name, other.department_code)
@@ -200,10 +201,19 @@ def register_target(
     try:
         url = resolve_connection(connection_ref, settings_targets=settings_targets)
     except ValueError as e:
-        raise CatalogError(f"the connection of target {name!r} cannot be used: {e}",
-                           message_zh="交付目标的连接配置无法读取", field="connection") from e  # fmt: skip
-    check_target(session, department_code=department.code, name=name, url=url, reserved=reserved,
-                 settings_targets=settings_targets)  # fmt: skip
+        raise CatalogError(
+            f"the connection of target {name!r} cannot be used: {e}",
+            message_zh="交付目标的连接配置无法读取",
+            field="connection",
+        ) from e
+    check_target(
+        session,
+        department_code=department.code,
+        name=name,
+        url=url,
+        reserved=reserved,
+        settings_targets=settings_targets,
+    )
     target = session.scalars(
         select(DeliveryTarget).where(DeliveryTarget.department_code == department.code, DeliveryTarget.name == name)
     ).first()
@@ -251,6 +261,12 @@ def resolve_target_url(
             message_zh=f"交付目标 {name} 配置有误，请联系平台管理员",
             field="target",
         ) from e
-    check_target(session, department_code=department_code, name=name, url=url, reserved=reserved or {},
-                 settings_targets=settings_targets)  # fmt: skip
+    check_target(
+        session,
+        department_code=department_code,
+        name=name,
+        url=url,
+        reserved=reserved or {},
+        settings_targets=settings_targets,
+    )
     return url

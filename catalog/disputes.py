@@ -114,8 +114,13 @@ def escalate(
         status="open",
     )
     session.add(dispute)
-    _event(sub, "escalated", actor_department, now, f"{grounds.strip()} [decision due in {days} working days: "
-           f"{DISPUTE_SOURCE}]")  # fmt: skip
+    _event(
+        sub,
+        "escalated",
+        actor_department,
+        now,
+        f"{grounds.strip()} [decision due in {days} working days: {DISPUTE_SOURCE}]",
+    )
     session.flush()
     log.info("application #%s escalated by %s as dispute #%s", sub.id, actor_department, dispute.id)
     return dispute
@@ -234,7 +239,12 @@ def overdue_disputes(session: Session, *, now: datetime | None = None) -> list[S
     for dispute in overdue:
         sub = dispute.subscription
         if not any(e.action == "dispute_overdue" and f"#{dispute.id}" in (e.note or "") for e in sub.events):
-            _event(sub, "dispute_overdue", SYSTEM_ACTOR, now,
-                   f"dispute #{dispute.id} undecided by {_aware(dispute.due_at).isoformat()}")  # fmt: skip
+            _event(
+                sub,
+                "dispute_overdue",
+                SYSTEM_ACTOR,
+                now,
+                f"dispute #{dispute.id} undecided by {_aware(dispute.due_at).isoformat()}",
+            )
     session.flush()
     return overdue

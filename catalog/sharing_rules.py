@@ -54,8 +54,11 @@ def configure_limits(
 ) -> SharingLimits:
     """Set the time limits from configuration (govhub calls this from its settings); each must be >= 1."""
     global _limits
-    changes = {k: v for k, v in (("answer_working_days", answer_working_days),
-                                 ("dispute_working_days", dispute_working_days)) if v is not None}  # fmt: skip
+    changes = {
+        k: v
+        for k, v in (("answer_working_days", answer_working_days), ("dispute_working_days", dispute_working_days))
+        if v is not None
+    }
     for name, value in changes.items():
         if value < 1:
             raise ValueError(f"{name} must be at least 1 working day, got {value}")

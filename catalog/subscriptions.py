@@ -177,8 +177,15 @@ def apply(
             message_zh=f"{department.name} 是资源 {entry.name} 的提供部门，无需申请",
             resource=entry.resource,
         )
-    check_statements(resource=entry.resource, purpose=purpose, legal_basis=legal_basis, scope=scope,
-                     valid_until=valid_until, today=now.astimezone(BEIJING).date(), strict=strict)  # fmt: skip
+    check_statements(
+        resource=entry.resource,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        scope=scope,
+        valid_until=valid_until,
+        today=now.astimezone(BEIJING).date(),
+        strict=strict,
+    )
     granted_fields = _check_fields(entry, fields)
     _check_delivery(session, department.code, delivery_mode, target, schedule)
     duplicate = session.scalars(

@@ -19,8 +19,15 @@ from sqlalchemy.exc import ArgumentError
 
 __all__ = ["Endpoint", "endpoint_of", "same_endpoint"]
 
-_FAMILIES = {"postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql",
-             "mssql": "mssql", "oracle": "oracle", "sqlite": "sqlite"}  # fmt: skip
+_FAMILIES = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mssql": "mssql",
+    "oracle": "oracle",
+    "sqlite": "sqlite",
+}
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
 _THIS_MACHINE = "this-machine"
 

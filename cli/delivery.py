@@ -40,10 +40,15 @@ def run(
             colour = _STATUS_COLOUR.get(r["status"], "white")
             failed += r["status"] == "failed"
             table.add_row(
-                name, f"#{r['subscription_id']}", r["department_code"], r["mode"],
-                _versions(r["from_version"], r["to_version"]), f"{r['rows']:,}", f"[{colour}]{r['status']}[/]",
+                name,
+                f"#{r['subscription_id']}",
+                r["department_code"],
+                r["mode"],
+                _versions(r["from_version"], r["to_version"]),
+                f"{r['rows']:,}",
+                f"[{colour}]{r['status']}[/]",
                 r["error"] or r["link"] or r["location"] or "",
-            )  # fmt: skip
+            )
     if table.row_count:
         console.print(table)
     else:
@@ -82,8 +87,14 @@ def list_(
         for d in rows:
             colour = _STATUS_COLOUR.get(d.status, "white")
             table.add_row(
-                beijing(d.started_at), d.resource, f"#{d.subscription_id}", d.department_code,
-                d.mode, _versions(d.from_version, d.to_version), f"{d.rows:,}", f"[{colour}]{d.status}[/]",
+                beijing(d.started_at),
+                d.resource,
+                f"#{d.subscription_id}",
+                d.department_code,
+                d.mode,
+                _versions(d.from_version, d.to_version),
+                f"{d.rows:,}",
+                f"[{colour}]{d.status}[/]",
                 d.error or d.location or "",
-            )  # fmt: skip
+            )
     console.print(table)

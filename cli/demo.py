@@ -67,16 +67,27 @@ def _verification_flows(console: Console, home: Path) -> None:
     from govhub.db import get_engine
     from govhub.delivery_runner import open_lake
 
-    answers = run_approval_flows(home=home, lake=open_lake(), engine=get_engine(),
-                                 algorithm=get_settings().seal_algorithm, keys_dir=get_settings().keys_dir)  # fmt: skip
+    answers = run_approval_flows(
+        home=home,
+        lake=open_lake(),
+        engine=get_engine(),
+        algorithm=get_settings().seal_algorithm,
+        keys_dir=get_settings().keys_dir,
+    )
     table = Table(title="verification instead of paper proofs — 数据核验代替证明材料（签章答复）")
     for column in ("service", "case", "item", "answer", "version", "offline check"):
         table.add_column(column)
     for a in answers:
         shown = {k: v for k, v in (a.get("answer") or {}).items() if k not in ("answer_id", "case_number")}
         check = "[green]verified[/]" if a.get("offline_ok") else f"[red]{a.get('offline_message')}[/]"
-        table.add_row(str(a["service"]), str(a["case_number"]), str(a["item"]),
-                      json.dumps(shown, ensure_ascii=False), str(a.get("version")), check)  # fmt: skip
+        table.add_row(
+            str(a["service"]),
+            str(a["case_number"]),
+            str(a["item"]),
+            json.dumps(shown, ensure_ascii=False),
+            str(a.get("version")),
+            check,
+        )
     console.print(table)
     console.print(f"hub public key: {get_settings().keys_dir}; check a saved answer with `govhub seal verify FILE`")
 

@@ -12,8 +12,9 @@ from cli.support import console, friendly
 
 __all__ = ["dispute_app"]
 
-dispute_app = typer.Typer(help="共享争议 — escalate a refused application; the hub administrators decide.",
-                          no_args_is_help=True)  # fmt: skip
+dispute_app = typer.Typer(
+    help="共享争议 — escalate a refused application; the hub administrators decide.", no_args_is_help=True
+)
 
 
 def _dispute_table(disputes: list[Any], title: str) -> Table:
@@ -23,8 +24,9 @@ def _dispute_table(disputes: list[Any], title: str) -> Table:
     for d in disputes:
         status = f"{d.status} (overdue 逾期)" if d.overdue() else d.status
         decision = f"{d.decided_by}: {d.decision_reason}" if d.decided_by else "—"
-        table.add_row(str(d.id), str(d.subscription_id), d.raised_by, d.grounds, f"{d.due_at:%Y-%m-%d}", status,
-                      decision)  # fmt: skip
+        table.add_row(
+            str(d.id), str(d.subscription_id), d.raised_by, d.grounds, f"{d.due_at:%Y-%m-%d}", status, decision
+        )
     return table
 
 
@@ -55,8 +57,9 @@ def decide_cmd(
     from govhub.sharing_disputes import decide_logged
 
     with catalog_session() as session:
-        dispute = decide_logged(session, dispute_id, actor=as_actor, outcome="granted" if grant else "upheld",
-                                reason=reason)  # fmt: skip
+        dispute = decide_logged(
+            session, dispute_id, actor=as_actor, outcome="granted" if grant else "upheld", reason=reason
+        )
         console.print(_dispute_table([dispute], f"协调 #{dispute.id}"))
 
 

@@ -76,8 +76,19 @@ def status() -> None:
     with session_scope() as session:
         rows = resource_statuses(session)
     table = Table(title="govhub status — 资源状态")
-    for column in ("resource", "名称", "last run" + BEIJING_COLUMN, "outcome 结果", "extracted", "accepted",
-                   "rejected", "pending", "version", "freshness 时效", "why 原因"):  # fmt: skip
+    for column in (
+        "resource",
+        "名称",
+        "last run" + BEIJING_COLUMN,
+        "outcome 结果",
+        "extracted",
+        "accepted",
+        "rejected",
+        "pending",
+        "version",
+        "freshness 时效",
+        "why 原因",
+    ):
         table.add_column(column)
     for row in rows:
         colour = "green" if row.freshness == "fresh" else "yellow" if row.freshness == "never" else "red"
@@ -259,8 +270,11 @@ def log_archive(
     if not info.events:
         console.print("Nothing recorded before that day is still in the database.")
         return
-    console.print(f"{info.events:,} events (seq {info.from_seq}–{info.to_seq}) archived to {len(info.files)} "
-                  f"monthly file(s), each pinned by a signed checkpoint:", highlight=False)  # fmt: skip
+    console.print(
+        f"{info.events:,} events (seq {info.from_seq}–{info.to_seq}) archived to {len(info.files)} "
+        f"monthly file(s), each pinned by a signed checkpoint:",
+        highlight=False,
+    )
     for path in info.files:
         console.print(f"  {path}", highlight=False)
 
@@ -303,8 +317,17 @@ def log_tail(
     ):
         table.add_column(column)
     for e in hub_log().query(type=type_, limit=limit):
-        table.add_row(str(e.seq), beijing(e.recorded_at, seconds=True), str(e.type), e.source or "",
-                      e.target or "", e.resource or "", _n(e.version), _n(e.rows), e.outcome)  # fmt: skip
+        table.add_row(
+            str(e.seq),
+            beijing(e.recorded_at, seconds=True),
+            str(e.type),
+            e.source or "",
+            e.target or "",
+            e.resource or "",
+            _n(e.version),
+            _n(e.rows),
+            e.outcome,
+        )
     console.print(table)
 
 

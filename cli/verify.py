@@ -105,8 +105,9 @@ def items() -> None:
     for column in ("code", "名称", "replaces 替代证明", "resource", "subject", "params"):
         table.add_column(column)
     for i in load_items().values():
-        table.add_row(i.code, i.name, "、".join(i.replaces), i.resource, ", ".join(i.subject),
-                      ", ".join(p.name for p in i.params))  # fmt: skip
+        table.add_row(
+            i.code, i.name, "、".join(i.replaces), i.resource, ", ".join(i.subject), ", ".join(p.name for p in i.params)
+        )
     console.print(table)
 
 
@@ -159,9 +160,13 @@ def demo(
     settings = get_settings()
     lake = Lake(settings.lake_root, storage_options=settings.lake_storage_options)
     results = run_approval_flows(
-        home=settings.resolved_home, lake=lake, engine=get_engine(), algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
-        echo=console.print, keys_dir=settings.keys_dir,
-    )  # fmt: skip
+        home=settings.resolved_home,
+        lake=lake,
+        engine=get_engine(),
+        algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
+        echo=console.print,
+        keys_dir=settings.keys_dir,
+    )
     if not all(r["offline_ok"] for r in results):
         raise typer.Exit(1)
 

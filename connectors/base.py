@@ -36,8 +36,13 @@ class SourceProblem:
     severity: Literal["error", "info"] = "error"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "name": self.name, "reason": self.reason, "line": self.line,
-                "severity": self.severity}  # fmt: skip
+        return {
+            "source": self.source,
+            "name": self.name,
+            "reason": self.reason,
+            "line": self.line,
+            "severity": self.severity,
+        }
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,14 @@ class FiledropConnector(Connector):
                 problems.append(note)
             del data
             if newest is not None and name < newest:
-                problems.append(SourceProblem(self.source, name, f"arrived out of order (after {newest} was "
-                                              "taken); taken now", severity="info"))  # fmt: skip
+                problems.append(
+                    SourceProblem(
+                        self.source,
+                        name,
+                        f"arrived out of order (after {newest} was taken); taken now",
+                        severity="info",
+                    )
+                )
             yield from self._batches(name, header, lines, batch_size)
             taken[name] = sha
         return {"taken": taken}

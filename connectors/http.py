@@ -106,8 +106,10 @@ class HttpConnector(Connector):
         if best is None:
             return dict(state or {})
         record = best[1]
-        return {"cursor": state_value(record[cursor_field]),
-                "key": [state_value(record[k]) for k in self.contract.primary_key]}  # fmt: skip
+        return {
+            "cursor": state_value(record[cursor_field]),
+            "key": [state_value(record[k]) for k in self.contract.primary_key],
+        }
 
     def _client(self) -> httpx.Client:
         return httpx.Client(
@@ -147,8 +149,15 @@ class HttpConnector(Connector):
             delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             if retry_after is not None:
                 delay = max(delay, min(retry_after, self.max_retry_after))
-            log.warning("%s: GET %s attempt %s/%s: %s; retrying in %.2f s", self.source, self.url, attempt,
-                        attempts, cause, delay)  # fmt: skip
+            log.warning(
+                "%s: GET %s attempt %s/%s: %s; retrying in %.2f s",
+                self.source,
+                self.url,
+                attempt,
+                attempts,
+                cause,
+                delay,
+            )
             self._sleep(delay)
         raise SourceError(self.source, f"GET {self.url} failed after {attempts} attempts: {cause}", retryable=True)
 

@@ -229,8 +229,11 @@ class SqlConnector(Connector):
             return None
         key = list(state.get("key") or [])
         if len(key) != len(self.contract.primary_key):
-            raise SourceError(self.source, f"state key {key!r} does not match the primary key "
-                              f"{list(self.contract.primary_key)}; reset the state to re-read")  # fmt: skip
+            raise SourceError(
+                self.source,
+                f"state key {key!r} does not match the primary key "
+                f"{list(self.contract.primary_key)}; reset the state to re-read",
+            )
         values = [state["cursor"], *key]
         return tuple(self._native(plan.table.columns[n], v) for n, v in zip(plan.order, values, strict=True))
 

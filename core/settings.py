@@ -135,8 +135,11 @@ class Settings(BaseSettings):
             if not value:
                 raise SettingsError(variable, "an explicit value when GOVHUB_ENVIRONMENT=production", value)
         if self.credit_token == DEV_CREDIT_TOKEN:
-            raise SettingsError("GOVHUB_CREDIT_TOKEN", "the credit platform's real token, not the demo default",
-                                "<the development default>")  # fmt: skip
+            raise SettingsError(
+                "GOVHUB_CREDIT_TOKEN",
+                "the credit platform's real token, not the demo default",
+                "<the development default>",
+            )
         return self
 
     @model_validator(mode="after")

@@ -30,9 +30,18 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 # What an asset event carries: the version and counts; the full summary stays in XCom and the run record.
 EVENT_KEYS = (
-    "resource", "run_id", "kind", "status", "version", "extracted", "accepted", "rejected", "pending", "warned",
+    "resource",
+    "run_id",
+    "kind",
+    "status",
+    "version",
+    "extracted",
+    "accepted",
+    "rejected",
+    "pending",
+    "warned",
     "seconds",
-)  # fmt: skip
+)
 
 # Contract update cycle (GB/T 21063 更新周期) -> Airflow schedule. 其他 (no fixed cycle): manual runs only.
 SCHEDULES: dict[str, str | None] = {

@@ -184,11 +184,16 @@ def _hash(data, algorithm):
 def _tree_fields_ok(seal):
     size, index, path = seal["tree_size"], seal["leaf_index"], seal["path"]
     return (
-        type(size) is int and 1 <= size <= 2**32 and type(index) is int and 0 <= index < size
-        and isinstance(seal["root"], str) and HEX64.fullmatch(seal["root"]) is not None
-        and isinstance(path, list) and len(path) <= 64
+        type(size) is int
+        and 1 <= size <= 2**32
+        and type(index) is int
+        and 0 <= index < size
+        and isinstance(seal["root"], str)
+        and HEX64.fullmatch(seal["root"]) is not None
+        and isinstance(path, list)
+        and len(path) <= 64
         and all(isinstance(p, str) and HEX64.fullmatch(p) for p in path)
-    )  # fmt: skip
+    )
 
 
 def _root_from_path(leaf, index, size, path, algorithm):

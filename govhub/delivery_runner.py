@@ -62,9 +62,14 @@ def run_deliveries(
     secret = delivery_secret(settings)
     with session_scope() as session:
         results = deliver_resource(
-            session, lake, contract, version=version, secret=secret, exchange_log=ExchangeLog(session),
+            session,
+            lake,
+            contract,
+            version=version,
+            secret=secret,
+            exchange_log=ExchangeLog(session),
             targets=target_resolver(session, settings),
-        )  # fmt: skip
+        )
     log.info("delivered %s: %s deliveries", resource, len(results))
     delivered = [r.as_dict() for r in results]
     emit_deliveries(resource, delivered, orchestrator=orchestrator)

@@ -65,9 +65,14 @@ def add_target(
         ref = f"setting:{setting}"
     try:
         target = register_target(
-            session, department_code=department_code, name=name, connection_ref=ref, reserved=settings.hub_stores,
-            settings_targets=settings.delivery_targets, actor=actor,
-        )  # fmt: skip
+            session,
+            department_code=department_code,
+            name=name,
+            connection_ref=ref,
+            reserved=settings.hub_stores,
+            settings_targets=settings.delivery_targets,
+            actor=actor,
+        )
         if stored is not None:
             os.replace(staging, stored)
             target.connection_ref = f"file:{stored}"
@@ -84,8 +89,11 @@ def target_resolver(session: Session, settings: Settings | None = None):  # type
 
     def resolve(sub) -> str:  # type: ignore[no-untyped-def]
         return resolve_target_url(
-            session, sub.department_code, sub.target_name, reserved=settings.hub_stores,
+            session,
+            sub.department_code,
+            sub.target_name,
+            reserved=settings.hub_stores,
             settings_targets=settings.delivery_targets,
-        )  # fmt: skip
+        )
 
     return resolve

@@ -34,20 +34,59 @@ def log_run(session: Session, run: Any, *, system: str, outcome: str) -> None:
     The pipeline calls this in the same transaction that advances the watermark (or marks the run
     failed), so the log and the state cannot disagree. A failed run logs one failed ingest event.
     """
-    common = {"run_id": run.run_id, "resource": run.resource, "started_at": run.started_at,
-              "finished_at": run.finished_at}  # fmt: skip
+    common = {
+        "run_id": run.run_id,
+        "resource": run.resource,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
     duration = (run.seconds or 0) * 1000
     if outcome != "ok":
-        events = [{"type": "ingest", "source": system, "target": "govhub", "outcome": "failed",
-                   "error_code": "run_failed", "rows": run.extracted, "duration_ms": duration,
-                   "details": {"error": (run.error or "")[:500], "stage": run.stage}, **common}]  # fmt: skip
+        events = [
+            {
+                "type": "ingest",
+                "source": system,
+                "target": "govhub",
+                "outcome": "failed",
+                "error_code": "run_failed",
+                "rows": run.extracted,
+                "duration_ms": duration,
+                "details": {"error": (run.error or "")[:500], "stage": run.stage},
+                **common,
+            }
+        ]
     else:
-        events = [{"type": "ingest", "source": system, "target": "govhub", "rows": run.extracted,
-                   "duration_ms": duration, "details": {"stage_seconds": run.stage_seconds}, **common}]  # fmt: skip
+        events = [
+            {
+                "type": "ingest",
+                "source": system,
+                "target": "govhub",
+                "rows": run.extracted,
+                "duration_ms": duration,
+                "details": {"stage_seconds": run.stage_seconds},
+                **common,
+            }
+        ]
         if run.rejected:
-            events.append({"type": "quarantine", "source": "govhub", "target": f"quarantine/{run.resource}",
-                           "rows": run.rejected, "details": {"top_reasons": run.top_reasons}, **common})  # fmt: skip
+            events.append(
+                {
+                    "type": "quarantine",
+                    "source": "govhub",
+                    "target": f"quarantine/{run.resource}",
+                    "rows": run.rejected,
+                    "details": {"top_reasons": run.top_reasons},
+                    **common,
+                }
+            )
         if run.version is not None:
-            events.append({"type": "publish", "source": "govhub", "target": f"curated/{run.resource}",
-                           "version": run.version, "rows": run.accepted, **common})  # fmt: skip
+            events.append(
+                {
+                    "type": "publish",
+                    "source": "govhub",
+                    "target": f"curated/{run.resource}",
+                    "version": run.version,
+                    "rows": run.accepted,
+                    **common,
+                }
+            )
     hub_log(session).append_many(events)

@@ -37,11 +37,18 @@ def escalate_logged(
     apply_sharing_limits()
     dispute = escalate(session, subscription_id, actor_department=actor_department, grounds=grounds, now=now)
     (exchange_log or hub_log(session)).append(
-        EventType.SUBSCRIPTION, source=f"department:{actor_department}", target="govhub-admin",
-        resource=dispute.subscription.resource, department=actor_department,
-        details={"action": "dispute_escalated", "dispute_id": dispute.id, "subscription_id": subscription_id,
-                 "due_at": dispute.due_at.isoformat()},
-    )  # fmt: skip
+        EventType.SUBSCRIPTION,
+        source=f"department:{actor_department}",
+        target="govhub-admin",
+        resource=dispute.subscription.resource,
+        department=actor_department,
+        details={
+            "action": "dispute_escalated",
+            "dispute_id": dispute.id,
+            "subscription_id": subscription_id,
+            "due_at": dispute.due_at.isoformat(),
+        },
+    )
     return dispute
 
 
@@ -59,9 +66,17 @@ def decide_logged(
     dispute = decide_dispute(session, dispute_id, actor=actor, outcome=outcome, reason=reason, now=now)
     sub = dispute.subscription
     (exchange_log or hub_log(session)).append(
-        EventType.ADMIN, source=actor, target=f"department:{sub.department_code}", resource=sub.resource,
+        EventType.ADMIN,
+        source=actor,
+        target=f"department:{sub.department_code}",
+        resource=sub.resource,
         department=sub.department_code,
-        details={"action": "dispute_decided", "dispute_id": dispute.id, "subscription_id": sub.id,
-                 "outcome": outcome, "reason": reason.strip()[:500]},
-    )  # fmt: skip
+        details={
+            "action": "dispute_decided",
+            "dispute_id": dispute.id,
+            "subscription_id": sub.id,
+            "outcome": outcome,
+            "reason": reason.strip()[:500],
+        },
+    )
     return dispute

@@ -65,8 +65,9 @@ def airflow_source_config(contract: Contract) -> dict[str, Any] | None:
     if kind == "filedrop":
         inbox = _extra(conn_id, conn).get("inbox")
         if not inbox or not isinstance(inbox, str):
-            raise SettingsError(_name(conn_id), 'a connection whose extra is {"inbox": "/path/to/inbox"}',
-                                _describe(conn))  # fmt: skip
+            raise SettingsError(
+                _name(conn_id), 'a connection whose extra is {"inbox": "/path/to/inbox"}', _describe(conn)
+            )
         return {"inbox": inbox}
     expected = "a source kind govhub reads from an Airflow connection (sql, http, filedrop)"
     raise SettingsError(_name(conn_id), expected, kind)
@@ -87,8 +88,11 @@ def _lookup(conn_id: str) -> Any | None:
     except AirflowNotFoundException:
         return None
     except Exception as e:  # a malformed AIRFLOW_CONN_* value, an unreachable secrets backend
-        raise SettingsError(_name(conn_id), f"a readable Airflow connection ({type(e).__name__}: {e})",
-                            variable if os.environ.get(variable) else None) from e  # fmt: skip
+        raise SettingsError(
+            _name(conn_id),
+            f"a readable Airflow connection ({type(e).__name__}: {e})",
+            variable if os.environ.get(variable) else None,
+        ) from e
     log.info("source connection from Airflow connection %s", conn_id)
     return conn
 
@@ -98,16 +102,25 @@ def _sql_url(conn_id: str, conn: Any) -> str:
     conn_type = (conn.conn_type or "").lower()
     driver = conn_type if "+" in conn_type else _SQL_DRIVERS.get(conn_type)
     if driver is None:
-        raise SettingsError(_name(conn_id), f"a database connection (type one of {', '.join(sorted(_SQL_DRIVERS))})",
-                            _describe(conn))  # fmt: skip
+        raise SettingsError(
+            _name(conn_id), f"a database connection (type one of {', '.join(sorted(_SQL_DRIVERS))})", _describe(conn)
+        )
     if not conn.schema:
-        raise SettingsError(_name(conn_id), "the database (or SQLite file) in the connection's schema field",
-                            _describe(conn))  # fmt: skip
+        raise SettingsError(
+            _name(conn_id), "the database (or SQLite file) in the connection's schema field", _describe(conn)
+        )
     if not driver.startswith("sqlite") and not conn.host:
         raise SettingsError(_name(conn_id), "the database server's host", _describe(conn))
     query = {str(k): str(v) for k, v in _extra(conn_id, conn).items()}
-    url = sa.URL.create(driver, username=conn.login or None, password=conn.password or None,
-                        host=conn.host or None, port=conn.port or None, database=conn.schema, query=query)  # fmt: skip
+    url = sa.URL.create(
+        driver,
+        username=conn.login or None,
+        password=conn.password or None,
+        host=conn.host or None,
+        port=conn.port or None,
+        database=conn.schema,
+        query=query,
+    )
     return url.render_as_string(hide_password=False)
 
 

@@ -175,8 +175,9 @@ def resource_statuses(session: Session, *, now: datetime | None = None) -> list[
         version = state.last_version if state else None
         pending = (state.pending or 0) if state else 0
         promoted = _promoted_since(session, name, last_success)
-        health = assess_health(contract, last_success=last_success, version=version, pending=pending, now=now,
-                               promoted_since=promoted)  # fmt: skip
+        health = assess_health(
+            contract, last_success=last_success, version=version, pending=pending, now=now, promoted_since=promoted
+        )
         problems = refused(last)
         reasons = health.reasons + ([_problem_reason(problems)] if problems else [])
         if last is not None and last.status == "failed":

@@ -249,8 +249,9 @@ class CuratedTable:
         plan.keep[rows[unknown]] = False
         plan.deleted[rows[unknown]] = False
 
-    def _stream(self, source: ChangeSource, plan: _Plan, contract_schema: pa.Schema, *, evolve: bool,
-                live_only: bool) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    def _stream(
+        self, source: ChangeSource, plan: _Plan, contract_schema: pa.Schema, *, evolve: bool, live_only: bool
+    ) -> Iterator[pa.RecordBatch]:
         """Second pass: the kept rows, shaped (contract types, `_deleted`), batch by batch."""
         offset = 0
         for batch in source(None):
@@ -383,9 +384,15 @@ class CuratedTable:
         )
 
     def _info(
-        self, dt: DeltaTable, run_seq: int, metadata: Mapping[str, str], *, inserted: int, updated: int = 0,
+        self,
+        dt: DeltaTable,
+        run_seq: int,
+        metadata: Mapping[str, str],
+        *,
+        inserted: int,
+        updated: int = 0,
         deleted: int = 0,
-    ) -> CommitInfo:  # fmt: skip
+    ) -> CommitInfo:
         entry = dt.history(1)[0]
         return CommitInfo(
             version=dt.version(),

@@ -118,9 +118,11 @@ def _check(
         return FileProblem("missing", rel, version, f"{what} {rel} written by version {version} is missing")
     if on_disk[rel] != entry["size"]:
         return FileProblem(
-            "changed", rel, version,
+            "changed",
+            rel,
+            version,
             f"{what} {rel} written by version {version} is {on_disk[rel]} bytes, recorded {entry['size']}",
-        )  # fmt: skip
+        )
     if entry.get("sha256") is not None and _sha256(fs, f"{base}/{rel}") != entry["sha256"]:
         return FileProblem(
             "changed", rel, version, f"{what} {rel} written by version {version} has changed content (SHA-256)"

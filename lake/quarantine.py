@@ -53,8 +53,11 @@ class QuarantineTable:
                     continue
                 n = batch.num_rows
                 written += n
-                arrays = [*(batch.column(c) for c in columns), pa.array([run_seq] * n, pa.int64()),
-                          pa.array([run_id] * n, pa.string())]  # fmt: skip
+                arrays = [
+                    *(batch.column(c) for c in columns),
+                    pa.array([run_seq] * n, pa.int64()),
+                    pa.array([run_id] * n, pa.string()),
+                ]
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
         batches = stamped()
@@ -107,6 +110,7 @@ class QuarantineTable:
             if dt is None:
                 write_deltalake(self.uri, rows, mode="append", storage_options=self._options)
             else:
-                write_deltalake(dt, rows, mode="overwrite", predicate=predicate, schema_mode="merge",
-                                storage_options=self._options)  # fmt: skip
+                write_deltalake(
+                    dt, rows, mode="overwrite", predicate=predicate, schema_mode="merge", storage_options=self._options
+                )
         log.info("rewrote %s quarantined rows of runs %s in %s", rows.num_rows, seqs, self.uri)

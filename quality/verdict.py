@@ -509,8 +509,14 @@ def quarantine_all(batch: pa.RecordBatch | pa.Table, contract: Contract, *, rule
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     table, _ = _repair_utf8(table)  # the quarantine keeps readable text too
     n = table.num_rows
-    reason = {"rule": rule, "field": "*", "value": "", "severity": "error", "dimension": "conformance",
-              "message": message}  # fmt: skip
+    reason = {
+        "rule": rule,
+        "field": "*",
+        "value": "",
+        "severity": "error",
+        "dimension": "conformance",
+        "message": message,
+    }
     rejected = _quarantine(table, contract, np.arange(n), {row: [reason] for row in range(n)})
     return Verdict(
         accepted=arrow_schema(contract).empty_table(),

@@ -24,8 +24,9 @@ __all__ = ["Table", "adult_pool", "batched_timestamps", "generate_persons", "id_
 _DAY_US = 86_400_000_000
 # One 17-digit prefix per remainder r (sum mod 11 == r): maps a remainder to its check character
 # through the reference implementation instead of re-typing the table.
-_REF_PREFIXES = {sum(int(c) * w for c, w in zip(p, ID_WEIGHTS, strict=True)) % 11: p
-                 for p in (f"{k:017d}" for k in range(1, 200))}  # fmt: skip
+_REF_PREFIXES = {
+    sum(int(c) * w for c, w in zip(p, ID_WEIGHTS, strict=True)) % 11: p for p in (f"{k:017d}" for k in range(1, 200))
+}
 RECORD_PREFIX = {"xk": "XK", "cf": "CF", "red": "RED", "black": "BLK"}
 
 

@@ -204,8 +204,9 @@ def ledger_refunds(ledger: Path, *, day: dt.date, share: float, seed: int) -> li
         codes: list[str] = []
         ranks = iter(picked)
         want = next(ranks, None)
-        for rank, (code,) in enumerate(conn.execute(f"SELECT payment_code FROM payment_ledger {where} "
-                                                    "ORDER BY payment_code", args)):  # fmt: skip
+        for rank, (code,) in enumerate(
+            conn.execute(f"SELECT payment_code FROM payment_ledger {where} ORDER BY payment_code", args)
+        ):
             if rank == want:
                 codes.append(code)
                 want = next(ranks, None)

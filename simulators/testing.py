@@ -59,8 +59,9 @@ def server_database(server_url: str, *, prefix: str = "govhub_sim") -> Iterator[
         admin.dispose()
 
 
-def population_db(tmp_path: Path, *, size: int = 2000, seed: int = 7, bad_share: float = 0.02,
-                  url: str | None = None) -> tuple[str, Table]:  # fmt: skip
+def population_db(
+    tmp_path: Path, *, size: int = 2000, seed: int = 7, bad_share: float = 0.02, url: str | None = None
+) -> tuple[str, Table]:
     """A population registry of `size` persons (SQLite in `tmp_path` unless `url`); returns (url, rows)."""
     target = url or f"sqlite:///{Path(tmp_path) / 'population.sqlite'}"
     return target, build_population(target, size=size, seed=seed, bad_share=bad_share)

@@ -76,16 +76,25 @@ def _tick_registry(
     regions = [live[i][1] if live[i][1] in _REGIONS else "430903" for i in upd]
     addr_col = "household_address" if resource == "person" else "address"
     addresses = _addresses(rng, regions)
-    update_rows(engine, t, key, [
-        {key: live[i][0], addr_col: a, "updated_at": s} for i, a, s in zip(upd, addresses, stamps, strict=False)
-    ])  # fmt: skip
+    update_rows(
+        engine,
+        t,
+        key,
+        [{key: live[i][0], addr_col: a, "updated_at": s} for i, a, s in zip(upd, addresses, stamps, strict=False)],
+    )
     codes = ("3", "2") if resource == "person" else ("4", "3")  # deaths / moves; 注销 / 吊销
-    update_rows(engine, t, key, [
-        {key: live[i][0], "status": codes[j % 2], "updated_at": stamps[n_upd + j]} for j, i in enumerate(status)
-    ])  # fmt: skip
-    update_rows(engine, t, key, [
-        {key: live[i][0], flag: 1, "updated_at": stamps[n_upd + n_status + j]} for j, i in enumerate(dele)
-    ])  # fmt: skip
+    update_rows(
+        engine,
+        t,
+        key,
+        [{key: live[i][0], "status": codes[j % 2], "updated_at": stamps[n_upd + j]} for j, i in enumerate(status)],
+    )
+    update_rows(
+        engine,
+        t,
+        key,
+        [{key: live[i][0], flag: 1, "updated_at": stamps[n_upd + n_status + j]} for j, i in enumerate(dele)],
+    )
     inserted = insert_rows(engine, t, new_rows) if len(new_rows) else 0
     return {"inserted": inserted, "updated": len(upd), "status": len(status), "deleted": len(dele)}
 
@@ -117,24 +126,29 @@ def tick_all(
     try:
         n_pop = h.counts["person"]
         counts = _births_fit_one_day(_counts(n_pop, change_share))
-        births = generate_persons(counts[0], seed=seed, bad_share=h.bad_share, epoch=h.epoch,
-                                  born_on=start.date(), stamp_window=window)  # fmt: skip
+        births = generate_persons(
+            counts[0], seed=seed, bad_share=h.bad_share, epoch=h.epoch, born_on=start.date(), stamp_window=window
+        )
         summary.changes["person"] = _tick_registry(pop, "person", rng, counts, window, births)
-        adults = _pool_table(pop, "person", ["id_number", "name", "status", "birth_date"],
-                             "status = '1' AND is_deleted = 0", bad_keys)  # fmt: skip
+        adults = _pool_table(
+            pop, "person", ["id_number", "name", "status", "birth_date"], "status = '1' AND is_deleted = 0", bad_keys
+        )
         counts = _counts(h.counts["legal_entity"], change_share)
-        new_ents = generate_entities(counts[0], adults, seed=seed, bad_share=h.bad_share, epoch=start,
-                                     stamp_window=window, salt=day)  # fmt: skip
+        new_ents = generate_entities(
+            counts[0], adults, seed=seed, bad_share=h.bad_share, epoch=start, stamp_window=window, salt=day
+        )
         summary.changes["legal_entity"] = _tick_registry(ent, "legal_entity", rng, counts, window, new_ents)
         summary.bad += births.bad + new_ents.bad
-        summary.changes["credit_record"], credit_bad = _tick_credit(h, cred, ent, adults, rng, seed, day, window,
-                                                                    change_share, bad_keys)  # fmt: skip
+        summary.changes["credit_record"], credit_bad = _tick_credit(
+            h, cred, ent, adults, rng, seed, day, window, change_share, bad_keys
+        )
         summary.bad += credit_bad
         payers = [(adults.columns["name"][i], adults.columns["id_number"][i]) for i in np.flatnonzero(adults.good)]
         date = start.date()
         refunds = ledger_refunds(h.ledger, day=date, share=change_share, seed=seed)
-        payments, planned = generate_payments(h.counts["payments_per_day"], payers[:50_000], seed=seed, day=date,
-                                              bad_share=h.bad_share)  # fmt: skip
+        payments, planned = generate_payments(
+            h.counts["payments_per_day"], payers[:50_000], seed=seed, day=date, bad_share=h.bad_share
+        )
         summary.settlement_file, file_bad = write_settlement(h.inbox, date, payments, planned, refunds=refunds)
         ledger_add(h.ledger, payments)
         summary.changes["payment"] = {"inserted": len(payments), "refunded": len(refunds)}
@@ -153,9 +167,17 @@ def tick_all(
 
 
 def _tick_credit(
-    h: SimulatorHome, cred: sa.Engine, ent: sa.Engine, adults: Table, rng: np.random.Generator, seed: int,
-    day: int, window: tuple, change_share: float, bad_keys: set[str],
-) -> tuple[dict[str, int], list[BadRecord]]:  # fmt: skip
+    h: SimulatorHome,
+    cred: sa.Engine,
+    ent: sa.Engine,
+    adults: Table,
+    rng: np.random.Generator,
+    seed: int,
+    day: int,
+    window: tuple,
+    change_share: float,
+    bad_keys: set[str],
+) -> tuple[dict[str, int], list[BadRecord]]:
     """New credit records about live entities and persons; withdrawals (撤销公示) as deleted=true."""
     t = reflect_table(cred, "credit_record")
     entities = _pool_table(ent, "legal_entity", ["uscc", "name", "status"], "is_deleted = 0", bad_keys)
@@ -163,9 +185,16 @@ def _tick_credit(
         live = conn.execute(sa.select(t.c.record_id).where(t.c.deleted == 0).order_by(t.c.record_id)).scalars().all()
         last = conn.execute(sa.select(sa.func.max(sa.func.substr(t.c.record_id, -8)))).scalar() or "0"
     n_new = max(1, round(h.counts["credit_record"] * change_share))
-    new = generate_credit(n_new, adults, entities, seed=seed, bad_share=h.bad_share,
-                          epoch=day_start(h.epoch, day + 1), stamp_window=window,
-                          first_number=int(last) + 1)  # fmt: skip
+    new = generate_credit(
+        n_new,
+        adults,
+        entities,
+        seed=seed,
+        bad_share=h.bad_share,
+        epoch=day_start(h.epoch, day + 1),
+        stamp_window=window,
+        first_number=int(last) + 1,
+    )
     for i, d in enumerate(new.columns["decision_date"]):  # decided today or in the days before, never later
         stamp = new.columns["updated_at"][i]
         if d[:4].isdigit() and len(d) == 10 and d > stamp.date().isoformat():
@@ -174,7 +203,10 @@ def _tick_credit(
     n_wd = min(len(live), max(1, round(len(live) * change_share / 4)))
     withdrawn = sorted(rng.choice(len(live), size=n_wd, replace=False).tolist())
     stamps = batched_timestamps(rng, n_wd, *window, mean_batch=5)
-    update_rows(cred, t, "record_id", [
-        {"record_id": live[i], "deleted": 1, "updated_at": s} for i, s in zip(withdrawn, stamps, strict=True)
-    ])  # fmt: skip
+    update_rows(
+        cred,
+        t,
+        "record_id",
+        [{"record_id": live[i], "deleted": 1, "updated_at": s} for i, s in zip(withdrawn, stamps, strict=True)],
+    )
     return {"inserted": len(new), "deleted": n_wd}, new.bad

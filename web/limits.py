@@ -65,9 +65,14 @@ class BodyLimit:
         }
         claimed = claimed_department(dict(scope["headers"]).get(b"x-api-key", b"").decode("latin-1"))
         await run_in_threadpool(
-            log_refusal, scope["app"], method=scope["method"], path=scope["path"], status=413, code="too_large",
+            log_refusal,
+            scope["app"],
+            method=scope["method"],
+            path=scope["path"],
+            status=413,
+            code="too_large",
             claimed=claimed,
-        )  # fmt: skip
+        )
         body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})

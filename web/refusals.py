@@ -38,9 +38,14 @@ __all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_r
 log = logging.getLogger(__name__)
 
 _CODES = {
-    400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 422: "invalid_request",
-}  # fmt: skip
+    400: "malformed_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_request",
+}
 
 
 class NotVisible(HTTPException):
@@ -73,9 +78,14 @@ def log_refusal(
         if claimed and not department:
             details["claimed_department"] = claimed
         ExchangeLog(session).append(
-            EventType.DENIAL, source="hub", target=f"department:{department or 'unknown'}", department=department,
-            outcome="denied", error_code=code, details=details,
-        )  # fmt: skip
+            EventType.DENIAL,
+            source="hub",
+            target=f"department:{department or 'unknown'}",
+            department=department,
+            outcome="denied",
+            error_code=code,
+            details=details,
+        )
         session.commit()
     except Exception:
         log.exception("a refused %s %s (%s) could not be written to the exchange log", method, path[:200], status)
@@ -121,15 +131,23 @@ async def _record(request: Request, status: int, exc: Any) -> bool:
     code = detail.get("code") if isinstance(detail, dict) and isinstance(detail.get("code"), str) else None
     if status == 401 and getattr(request.state, "department", None) is None:
         return await run_in_threadpool(
-            refusal_window(request.app).note, _address(request), code=(code or "unauthenticated")[:64],
-            status=status, path=request.url.path, claimed=claimed_department(request.headers.get("x-api-key")),
-        )  # fmt: skip
+            refusal_window(request.app).note,
+            _address(request),
+            code=(code or "unauthenticated")[:64],
+            status=status,
+            path=request.url.path,
+            claimed=claimed_department(request.headers.get("x-api-key")),
+        )
     await run_in_threadpool(
-        log_refusal, request.app, method=request.method, path=request.url.path, status=status,
+        log_refusal,
+        request.app,
+        method=request.method,
+        path=request.url.path,
+        status=status,
         code="not_visible" if isinstance(exc, NotVisible) else (code or _CODES.get(status, "refused"))[:64],
         department=getattr(request.state, "department", None),
         claimed=claimed_department(request.headers.get("x-api-key")),
-    )  # fmt: skip
+    )
     return True
 
 
@@ -139,9 +157,14 @@ def too_many(window: RefusalWindow) -> JSONResponse:
     return JSONResponse(
         status_code=429,
         headers={"Retry-After": str(seconds)},
-        content={"detail": {"code": "rate_limited", "message": f"too many requests without a valid key; retry in "
-                            f"{seconds} s", "message_zh": f"无有效密钥的请求过多，请 {seconds} 秒后再试"}},
-    )  # fmt: skip
+        content={
+            "detail": {
+                "code": "rate_limited",
+                "message": f"too many requests without a valid key; retry in {seconds} s",
+                "message_zh": f"无有效密钥的请求过多，请 {seconds} 秒后再试",
+            }
+        },
+    )
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

@@ -116,9 +116,13 @@ def last_done_version(session: Session, subscription_id: int) -> int | None:
 def delivery_view(feed: NetFeed, contract: Contract, sub: SubscriptionLike, *, secret: bytes) -> pa.Table:
     """What `sub` may see of a net feed: granted fields, masked PII, ordered by the delivered key."""
     table = restrict_and_mask(
-        feed.table, contract, fields=sub.fields, pii_access=sub.pii_access, secret=secret,
+        feed.table,
+        contract,
+        fields=sub.fields,
+        pii_access=sub.pii_access,
+        secret=secret,
         department=sub.department_code,
-    )  # fmt: skip
+    )
     return order_by_key(table, list(contract.primary_key))
 
 
@@ -160,9 +164,16 @@ def deliver_resource(
 
     with delivery_lock(session, contract.resource):
         return _deliver_resource(
-            session, lake, contract, version=version, object_store=object_store, secret=secret,
-            exchange_log=exchange_log, subscriptions=subscriptions, targets=targets,
-        )  # fmt: skip
+            session,
+            lake,
+            contract,
+            version=version,
+            object_store=object_store,
+            secret=secret,
+            exchange_log=exchange_log,
+            subscriptions=subscriptions,
+            targets=targets,
+        )
 
 
 def _deliver_resource(
@@ -204,10 +215,19 @@ def _deliver_resource(
             feed = feeds[last]
         results.append(
             _deliver_one(
-                session, lake, store, contract, sub, feed, from_version=last, to_version=target,
-                secret=secret, exchange_log=exchange_log, targets=targets,
+                session,
+                lake,
+                store,
+                contract,
+                sub,
+                feed,
+                from_version=last,
+                to_version=target,
+                secret=secret,
+                exchange_log=exchange_log,
+                targets=targets,
             )
-        )  # fmt: skip
+        )
     return results
 
 
@@ -259,9 +279,11 @@ def _deliver_one(
         rows = open_rows()
         if sub.delivery_mode == "file":
             written = write_file(
-                rows, store=store, key=file_key(sub.department_code, sub.resource, from_version, to_version),
+                rows,
+                store=store,
+                key=file_key(sub.department_code, sub.resource, from_version, to_version),
                 s3=lake.is_s3,
-            )  # fmt: skip
+            )
             row.location, row.bytes, row.checksum, link = written.key, written.bytes, written.checksum, written.link
         elif sub.delivery_mode == "database":
             # counts and checksum on record before the target commits (a first streamed pass for a
@@ -272,8 +294,9 @@ def _deliver_one(
                 rows = open_rows()
             row.location = sub.resource
             session.commit()
-            _write_database_once(rows, contract, sub, url=targets(sub), from_version=from_version,
-                                 to_version=to_version)  # fmt: skip
+            _write_database_once(
+                rows, contract, sub, url=targets(sub), from_version=from_version, to_version=to_version
+            )
         elif sub.delivery_mode == "api":
             row.checksum, row.bytes = _checksum(rows)
             after = "" if from_version is None else str(from_version)
@@ -283,8 +306,10 @@ def _deliver_one(
             raise DeliveryError(
                 f"subscription {sub.id} of department {sub.department_code} has unknown delivery mode "
                 f"{sub.delivery_mode!r}; expected file, database or api",
-                code="bad_mode", subscription_id=sub.id, department=sub.department_code,
-            )  # fmt: skip
+                code="bad_mode",
+                subscription_id=sub.id,
+                department=sub.department_code,
+            )
     except (GovhubError, OSError, pa.ArrowException, sa_exc.SQLAlchemyError) as e:
         session.rollback()
         return _finish(session, row, sub, started, exchange_log, error=e)
@@ -308,15 +333,22 @@ def _write_database_once(
     rows: Rows, contract: Contract, sub: SubscriptionLike, *, url: str, from_version: int | None, to_version: int
 ) -> None:
     where: dict[str, Any] = {
-        "subscription_id": sub.id, "department": sub.department_code, "target_name": sub.target_name or ""
-    }  # fmt: skip
+        "subscription_id": sub.id,
+        "department": sub.department_code,
+        "target_name": sub.target_name or "",
+    }
     if target_recorded(url, to_version=to_version, **where):
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
         return
     write_database(
-        rows, url=url, resource=sub.resource, keys=list(contract.primary_key), from_version=from_version,
-        to_version=to_version, **where,
-    )  # fmt: skip
+        rows,
+        url=url,
+        resource=sub.resource,
+        keys=list(contract.primary_key),
+        from_version=from_version,
+        to_version=to_version,
+        **where,
+    )
 
 
 def _mark_done(session: Session, row: Delivery) -> None:
@@ -342,14 +374,18 @@ def _recover(
         started = time.perf_counter()
         try:
             held = target_recorded(
-                targets(sub), subscription_id=sub.id, to_version=row.to_version, department=sub.department_code,
+                targets(sub),
+                subscription_id=sub.id,
+                to_version=row.to_version,
+                department=sub.department_code,
                 target_name=sub.target_name or "",
-            )  # fmt: skip
+            )
         except GovhubError:
             return out  # unreachable or refused: the normal path records the failure
         if held:
-            log.warning("subscription %s: target holds v%s the hub had not recorded; marking done", sub.id,
-                        row.to_version)  # fmt: skip
+            log.warning(
+                "subscription %s: target holds v%s the hub had not recorded; marking done", sub.id, row.to_version
+            )
             _mark_done(session, row)
             out.append(_finish(session, row, sub, started, exchange_log, recovered=True))
     return out
@@ -373,22 +409,53 @@ def _finish(
         row.status, row.finished_at, row.error = "failed", utcnow(), str(error)[:4000]
         log.error("delivery of %s v%s to %s failed: %s", row.resource, row.to_version, sub.department_code, error)
     result = DeliveryResult(
-        subscription_id=sub.id, department_code=sub.department_code, resource=row.resource, mode=row.mode,
-        from_version=row.from_version, to_version=row.to_version, status=row.status,
-        rows_inserted=row.rows_inserted or 0, rows_updated=row.rows_updated or 0, rows_deleted=row.rows_deleted or 0,
-        bytes=row.bytes, checksum=row.checksum, location=row.location, link=link, error=row.error,
-        error_code=code, seconds=seconds, recovered=recovered,
-    )  # fmt: skip
+        subscription_id=sub.id,
+        department_code=sub.department_code,
+        resource=row.resource,
+        mode=row.mode,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        status=row.status,
+        rows_inserted=row.rows_inserted or 0,
+        rows_updated=row.rows_updated or 0,
+        rows_deleted=row.rows_deleted or 0,
+        bytes=row.bytes,
+        checksum=row.checksum,
+        location=row.location,
+        link=link,
+        error=row.error,
+        error_code=code,
+        seconds=seconds,
+        recovered=recovered,
+    )
     if exchange_log is not None:
         exchange_log.append(
-            "delivery", source="govhub", target=sub.department_code, department=sub.department_code,
-            resource=row.resource, version=row.to_version, rows=result.rows, bytes=row.bytes,
-            checksum=row.checksum, duration_ms=seconds * 1000, outcome="ok" if error is None else "failed",
-            error_code=code, purpose=(sub.purpose or None), started_at=row.started_at, finished_at=row.finished_at,
-            details={"subscription_id": sub.id, "from_version": row.from_version, "mode": row.mode,
-                     "inserted": result.rows_inserted, "updated": result.rows_updated,
-                     "deleted": result.rows_deleted, "location": row.location, "recovered": recovered},
-        )  # fmt: skip
+            "delivery",
+            source="govhub",
+            target=sub.department_code,
+            department=sub.department_code,
+            resource=row.resource,
+            version=row.to_version,
+            rows=result.rows,
+            bytes=row.bytes,
+            checksum=row.checksum,
+            duration_ms=seconds * 1000,
+            outcome="ok" if error is None else "failed",
+            error_code=code,
+            purpose=(sub.purpose or None),
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            details={
+                "subscription_id": sub.id,
+                "from_version": row.from_version,
+                "mode": row.mode,
+                "inserted": result.rows_inserted,
+                "updated": result.rows_updated,
+                "deleted": result.rows_deleted,
+                "location": row.location,
+                "recovered": recovered,
+            },
+        )
     session.commit()
     return result
 
@@ -409,9 +476,14 @@ def deliveries_for_lineage(session: Session, resource: str) -> list[dict[str, An
     """The resource's deliveries as the catalogue's lineage reads them (resource → deliveries)."""
     return [
         {
-            "subscription_id": d.subscription_id, "department_code": d.department_code, "mode": d.mode,
-            "from_version": d.from_version, "to_version": d.to_version, "status": d.status,
-            "rows": d.rows_inserted + d.rows_updated + d.rows_deleted, "delivered_at": d.finished_at,
+            "subscription_id": d.subscription_id,
+            "department_code": d.department_code,
+            "mode": d.mode,
+            "from_version": d.from_version,
+            "to_version": d.to_version,
+            "status": d.status,
+            "rows": d.rows_inserted + d.rows_updated + d.rows_deleted,
+            "delivered_at": d.finished_at,
         }
         for d in list_deliveries(session, resource=resource, limit=1000)
-    ]  # fmt: skip
+    ]

@@ -91,21 +91,26 @@ def pull_changes(
     if sub.status != "granted":
         raise DeliveryError(
             f"subscription {sub.id} of department {sub.department_code} is {sub.status}; no changes are served",
-            code="not_granted", subscription_id=sub.id, department=sub.department_code,
-        )  # fmt: skip
+            code="not_granted",
+            subscription_id=sub.id,
+            department=sub.department_code,
+        )
     if sub.delivery_mode != "api":
         raise DeliveryError(
             f"subscription {sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
-            code="not_granted", subscription_id=sub.id, department=sub.department_code,
-        )  # fmt: skip
+            code="not_granted",
+            subscription_id=sub.id,
+            department=sub.department_code,
+        )
     limit = max(1, min(limit, MAX_LIMIT))
     curated = lake.curated(contract)
     if page_token:
         after_version, to_version, offset = decode_page_token(page_token)
         current = curated.version()
         if current is None or to_version > current:  # a version the table never had
-            raise DeliveryError(_BAD_TOKEN, code="bad_page_token", subscription_id=sub.id,
-                                department=sub.department_code)  # fmt: skip
+            raise DeliveryError(
+                _BAD_TOKEN, code="bad_page_token", subscription_id=sub.id, department=sub.department_code
+            )
     else:
         current = curated.version()
         offset = 0

@@ -74,9 +74,13 @@ def snapshot_view(
 
     def masked(table: pa.Table) -> pa.Table:
         return restrict_and_mask(
-            _as_inserts(table, version), contract, fields=sub.fields, pii_access=sub.pii_access, secret=secret,
+            _as_inserts(table, version),
+            contract,
+            fields=sub.fields,
+            pii_access=sub.pii_access,
+            secret=secret,
             department=sub.department_code,
-        )  # fmt: skip
+        )
 
     schema = masked(curated.schema.empty_table()).schema
     columns = [*delivered_columns(contract, sub.fields), *([_DELETED] if _DELETED in curated.schema.names else [])]

@@ -142,8 +142,10 @@ def _connect(url: str, department: str, subscription_id: int, target_name: str) 
         log.error("%s: %s is not a usable SQLAlchemy URL: %s", where, _safe_url(url), e)
         raise DeliveryError(
             f"cannot deliver to {where}: its connection is not usable; the hub administrator must correct it",
-            code="target_invalid", subscription_id=subscription_id, department=department,
-        ) from e  # fmt: skip
+            code="target_invalid",
+            subscription_id=subscription_id,
+            department=department,
+        ) from e
     try:
         with engine.connect():
             pass
@@ -153,8 +155,10 @@ def _connect(url: str, department: str, subscription_id: int, target_name: str) 
         raise DeliveryError(
             f"cannot reach {where}; the delivery is recorded failed and retried on the next run — check that the "
             "database is up, or ask the hub administrator (the server log has the details)",
-            code="target_unreachable", subscription_id=subscription_id, department=department,
-        ) from e  # fmt: skip
+            code="target_unreachable",
+            subscription_id=subscription_id,
+            department=department,
+        ) from e
     try:
         yield engine
     finally:
@@ -258,18 +262,28 @@ def write_database(
                 digest, size = checksum.finish()
                 conn.execute(
                     book.insert().values(
-                        subscription_id=subscription_id, to_version=to_version, from_version=from_version,
-                        resource=resource, rows=count, checksum=digest,
+                        subscription_id=subscription_id,
+                        to_version=to_version,
+                        from_version=from_version,
+                        resource=resource,
+                        rows=count,
+                        checksum=digest,
                     )
-                )  # fmt: skip
+                )
         except sa_exc.DBAPIError as e:
-            log.error("writing %s v%s to %s failed: %s", resource, to_version, _safe_url(url),
-                      str(e.orig).strip().splitlines()[0])  # fmt: skip
+            log.error(
+                "writing %s v%s to %s failed: %s",
+                resource,
+                to_version,
+                _safe_url(url),
+                str(e.orig).strip().splitlines()[0],
+            )
             raise DeliveryError(
                 f"writing {resource} v{to_version} into delivery target {target_name!r} of department {department} "
                 f"(subscription {subscription_id}) failed and was rolled back; the server log has the details",
-                code="target_write_failed", subscription_id=subscription_id, department=department,
-            ) from e  # fmt: skip
-    log.info("delivered %s rows of %s v%s to target %r (%s)", count, resource, to_version, target_name,
-             _safe_url(url))  # fmt: skip
+                code="target_write_failed",
+                subscription_id=subscription_id,
+                department=department,
+            ) from e
+    log.info("delivered %s rows of %s v%s to target %r (%s)", count, resource, to_version, target_name, _safe_url(url))
     return digest, size

@@ -15,11 +15,32 @@ from exchange.crypto.canonical import MAX_SAFE_INTEGER
 __all__ = ["HASHED_FIELDS", "as_utc", "canonical", "checkpoint_payload", "event_hash", "fmt_time", "sm3_hex"]
 
 HASHED_FIELDS: tuple[str, ...] = (
-    "seq", "event_id", "type", "recorded_at", "started_at", "finished_at", "source", "target",
-    "resource", "version", "rows", "bytes", "checksum", "duration_ms", "outcome", "error_code",
-    "run_id", "request_id", "case_number", "purpose", "subject_hash", "client", "department",
-    "details", "prev_hash",
-)  # fmt: skip
+    "seq",
+    "event_id",
+    "type",
+    "recorded_at",
+    "started_at",
+    "finished_at",
+    "source",
+    "target",
+    "resource",
+    "version",
+    "rows",
+    "bytes",
+    "checksum",
+    "duration_ms",
+    "outcome",
+    "error_code",
+    "run_id",
+    "request_id",
+    "case_number",
+    "purpose",
+    "subject_hash",
+    "client",
+    "department",
+    "details",
+    "prev_hash",
+)
 """Every column of `exchange_event` except `hash`, in the hashed object as `{"v": 1, field: value}`."""
 
 _TIMES = frozenset({"recorded_at", "started_at", "finished_at"})

@@ -28,10 +28,33 @@ __all__ = ["BATCH", "Span", "canonical_sql", "span_walker", "walk_spans"]
 BATCH = 20_000
 SPAN = 250_000
 _FIELDS = (
-    "bytes", "case_number", "checksum", "client", "department", "details", "duration_ms", "error_code",
-    "event_id", "finished_at", "outcome", "prev_hash", "purpose", "recorded_at", "request_id", "resource", "rows",
-    "run_id", "seq", "source", "started_at", "subject_hash", "target", "type", "v", "version",
-)  # fmt: skip
+    "bytes",
+    "case_number",
+    "checksum",
+    "client",
+    "department",
+    "details",
+    "duration_ms",
+    "error_code",
+    "event_id",
+    "finished_at",
+    "outcome",
+    "prev_hash",
+    "purpose",
+    "recorded_at",
+    "request_id",
+    "resource",
+    "rows",
+    "run_id",
+    "seq",
+    "source",
+    "started_at",
+    "subject_hash",
+    "target",
+    "type",
+    "v",
+    "version",
+)
 """`HASHED_FIELDS` plus "v", in the canonical (sorted) key order."""
 _TIMES = frozenset({"recorded_at", "started_at", "finished_at"})
 _INTS = frozenset({"seq", "version", "rows", "bytes"})

@@ -32,11 +32,18 @@ _PREFIX = ("exchange_log", "archive")
 _BATCH = 20_000
 _TS = pa.timestamp("us", tz="UTC")
 _TYPES: dict[str, pa.DataType] = {
-    "seq": pa.int64(), "recorded_at": _TS, "started_at": _TS, "finished_at": _TS, "version": pa.int64(),
-    "rows": pa.int64(), "bytes": pa.int64(), "duration_ms": pa.float64(),
-}  # fmt: skip
-ARCHIVE_SCHEMA = pa.schema([pa.field(c.name, _TYPES.get(c.name, pa.string()), nullable=c.nullable)
-                            for c in _EVENTS.columns])  # fmt: skip
+    "seq": pa.int64(),
+    "recorded_at": _TS,
+    "started_at": _TS,
+    "finished_at": _TS,
+    "version": pa.int64(),
+    "rows": pa.int64(),
+    "bytes": pa.int64(),
+    "duration_ms": pa.float64(),
+}
+ARCHIVE_SCHEMA = pa.schema(
+    [pa.field(c.name, _TYPES.get(c.name, pa.string()), nullable=c.nullable) for c in _EVENTS.columns]
+)
 """Parquet schema of archive files: the event columns; `details` as canonical JSON text."""
 
 
@@ -154,13 +161,15 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
         except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range, JSON)
             raise ChainBrokenError(
                 f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
-                "altered after it was written: restore it from backup", seq=record.from_seq,
-            ) from e  # fmt: skip
+                "altered after it was written: restore it from backup",
+                seq=record.from_seq,
+            ) from e
         if altered:
             raise ChainBrokenError(
                 f"{where} differs from the SM3 recorded when it was written: it was altered or replaced after "
-                "archiving; restore it from backup", seq=record.from_seq,
-            )  # fmt: skip
+                "archiving; restore it from backup",
+                seq=record.from_seq,
+            )
 
 
 def _month_end(moment: datetime) -> datetime:
@@ -174,9 +183,15 @@ def _batches(conn: Any, first: int, last: int) -> Iterator[pa.RecordBatch]:
     """Events first..last as Arrow batches of `_BATCH` rows, read by keyset (flat memory)."""
     after = first - 1
     while after < last:
-        rows = [r._mapping for r in conn.execute(
-            select(_EVENTS).where(_EVENTS.c.seq > after, _EVENTS.c.seq <= last).order_by(_EVENTS.c.seq).limit(_BATCH)
-        )]  # fmt: skip
+        rows = [
+            r._mapping
+            for r in conn.execute(
+                select(_EVENTS)
+                .where(_EVENTS.c.seq > after, _EVENTS.c.seq <= last)
+                .order_by(_EVENTS.c.seq)
+                .limit(_BATCH)
+            )
+        ]
         if not rows:
             return
         yield _to_arrow(rows).to_batches()[0]
@@ -200,8 +215,9 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     if not report.ok:
         raise ChainBrokenError(
             f"refusing to archive a broken exchange log ({report.problem}): {report.detail}",
-            seq=report.first_bad_seq, event_id=report.first_bad_event_id,
-        )  # fmt: skip
+            seq=report.first_bad_seq,
+            event_id=report.first_bad_event_id,
+        )
     cutoff = as_utc(before)
     months: list[ArchiveInfo] = []
     while (month := _archive_month(xlog, location, cutoff)) is not None:
@@ -211,9 +227,14 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     reclaim_space(xlog)
     last = months[-1]
     return ArchiveInfo(
-        events=sum(m.events for m in months), from_seq=months[0].from_seq, to_seq=last.to_seq, path=last.path,
-        head_hash=last.head_hash, file_sm3=last.file_sm3, files=tuple(m.path for m in months if m.path),
-    )  # fmt: skip
+        events=sum(m.events for m in months),
+        from_seq=months[0].from_seq,
+        to_seq=last.to_seq,
+        path=last.path,
+        head_hash=last.head_hash,
+        file_sm3=last.file_sm3,
+        files=tuple(m.path for m in months if m.path),
+    )
 
 
 def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> ArchiveInfo | None:
@@ -229,9 +250,11 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
         first = head.seq
         end = min(_month_end(head.recorded_at), cutoff)
         stop = tx.execute(
-            select(_EVENTS.c.seq).where(_EVENTS.c.recorded_at >= end).order_by(_EVENTS.c.recorded_at, _EVENTS.c.seq)
+            select(_EVENTS.c.seq)
+            .where(_EVENTS.c.recorded_at >= end)
+            .order_by(_EVENTS.c.recorded_at, _EVENTS.c.seq)
             .limit(1)
-        ).scalar()  # fmt: skip
+        ).scalar()
         last = (stop - 1) if stop is not None else tx.execute(select(func.max(_EVENTS.c.seq))).scalar()
         if last < first:
             return None
@@ -239,18 +262,27 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
         rel = "/".join((*_PREFIX, month, f"{first:012d}-{last:012d}.parquet"))
         events, digest = location.write_atomically(rel, _batches(tx, first, last))
         head_hash = tx.execute(select(_EVENTS.c.hash).where(_EVENTS.c.seq == last)).scalar_one()
-        tx.execute(insert(ArchiveRecord.__table__).values(
-            from_seq=first, to_seq=last, first_prev_hash=head.prev_hash, head_hash=head_hash, path=rel,
-            file_sm3=digest, events=events, archived_at=datetime.now(cutoff.tzinfo),
-        ))  # fmt: skip
+        tx.execute(
+            insert(ArchiveRecord.__table__).values(
+                from_seq=first,
+                to_seq=last,
+                first_prev_hash=head.prev_hash,
+                head_hash=head_hash,
+                path=rel,
+                file_sm3=digest,
+                events=events,
+                archived_at=datetime.now(cutoff.tzinfo),
+            )
+        )
         signed = tx.execute(select(Checkpoint.id).where(Checkpoint.seq == last).limit(1)).scalar()
         if xlog.signer is not None and signed is None:
             signed = xlog._sign(tx, last, head_hash).id
         marks = LogMark.__table__
         tx.execute(
-            update(marks).where(marks.c.name == "verified", marks.c.seq < last)
+            update(marks)
+            .where(marks.c.name == "verified", marks.c.seq < last)
             .values(seq=last, hash=head_hash, checkpoint_id=signed)
-        )  # fmt: skip
+        )
         tx.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
     log.info("archived exchange-log events %s-%s (%s) to %s", first, last, events, location.path(rel))
     return ArchiveInfo(events=events, from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)

@@ -117,11 +117,19 @@ def _record(
 ) -> None:
     session.add(
         ChainCheck(
-            kind=kind, started_at=started, seconds=round(seconds, 3), ok=report.ok, from_seq=report.first_seq,
-            to_seq=report.last_seq, events=report.events_checked, unsigned_tail=report.unsigned_tail,
-            problem=report.problem, first_bad_seq=report.first_bad_seq, detail=report.detail[:2000] or None,
+            kind=kind,
+            started_at=started,
+            seconds=round(seconds, 3),
+            ok=report.ok,
+            from_seq=report.first_seq,
+            to_seq=report.last_seq,
+            events=report.events_checked,
+            unsigned_tail=report.unsigned_tail,
+            problem=report.problem,
+            first_bad_seq=report.first_bad_seq,
+            detail=report.detail[:2000] or None,
         )
-    )  # fmt: skip
+    )
 
 
 def check_incremental(xlog: ExchangeLog) -> ChainReport:

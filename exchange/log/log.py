@@ -37,10 +37,27 @@ _EVENTS = ExchangeEvent.__table__
 _HEAD = ChainHead.__table__
 _HEAD_ID = 1
 _FIELDS = (
-    "source", "target", "resource", "version", "rows", "bytes", "checksum", "duration_ms", "outcome",
-    "error_code", "run_id", "request_id", "case_number", "purpose", "subject_hash", "client", "department",
-    "started_at", "finished_at", "details",
-)  # fmt: skip
+    "source",
+    "target",
+    "resource",
+    "version",
+    "rows",
+    "bytes",
+    "checksum",
+    "duration_ms",
+    "outcome",
+    "error_code",
+    "run_id",
+    "request_id",
+    "case_number",
+    "purpose",
+    "subject_hash",
+    "client",
+    "department",
+    "started_at",
+    "finished_at",
+    "details",
+)
 _MANAGER = ExchangeEvent._sa_class_manager
 # the statements of every append, built once: SQLAlchemy memoises a statement's cache key on the object, so
 # a rebuilt statement with literal values re-derives it each time (~1 ms a group commit measured under load)

@@ -30,8 +30,16 @@ __all__ = [
 ]
 
 FILTERED_COLUMNS = (
-    "type", "resource", "department", "client", "outcome", "case_number", "subject_hash", "target", "source",
-)  # fmt: skip
+    "type",
+    "resource",
+    "department",
+    "client",
+    "outcome",
+    "case_number",
+    "subject_hash",
+    "target",
+    "source",
+)
 """Every column the monitor filters the log by: each has an index on (column, seq), so a filtered page
 newest first is an index range scan on SQLite and PostgreSQL alike."""
 

@@ -125,6 +125,11 @@ class RefusalWindow:
             details["claimed_departments"] = sorted(w.claimed)
         top = w.codes.most_common(1)[0][0]
         return {
-            "type": "denial", "source": "hub", "target": f"address:{address}", "outcome": "denied",
-            "error_code": top, "rows": w.count, "details": details,
-        }  # fmt: skip
+            "type": "denial",
+            "source": "hub",
+            "target": f"address:{address}",
+            "outcome": "denied",
+            "error_code": top,
+            "rows": w.count,
+            "details": details,
+        }

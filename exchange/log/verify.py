@@ -151,10 +151,12 @@ def _undecodable(session: Session, prev: _Point) -> _Finding:
             session.execute(select(_EVENTS).where(_EVENTS.c.seq == head.seq)).all()
         except _UNDECODABLE as e:
             return _Finding(
-                "changed", head.seq, head.event_id,
+                "changed",
+                head.seq,
+                head.event_id,
                 f"event seq {head.seq} (id {head.event_id}) was changed after it was recorded: a stored value "
                 f"cannot be read back as its column's type ({type(e).__name__}: {e})",
-            )  # fmt: skip
+            )
         after = head.seq
 
 
@@ -172,26 +174,32 @@ def _classify(session: Session, prev: _Point, row: Mapping[str, Any]) -> _Findin
     if claimed is not None and claimed["seq"] < prev.seq:
         first = _lookup(session, seq=claimed["seq"] + 1) or row
         return _Finding(
-            "inserted", first["seq"], first["event_id"],
+            "inserted",
+            first["seq"],
+            first["event_id"],
             f"event seq {first['seq']} (id {first['event_id']}) was inserted: event seq {seq} links back to "
             f"seq {claimed['seq']}, so the events from seq {claimed['seq'] + 1} to {prev.seq} are not part "
             "of the chain",
-        )  # fmt: skip
+        )
     if claimed is not None and claimed["seq"] > seq:
         return _Finding(
-            "reordered", seq, rid,
+            "reordered",
+            seq,
+            rid,
             f"event seq {seq} (id {rid}) was reordered: it links to event id {claimed['event_id']}, now at "
             f"seq {claimed['seq']}, after it; the two events' positions were swapped or moved",
-        )  # fmt: skip
+        )
     referenced = _lookup(session, prev_hash=row["hash"]) is not None
     if claimed is None and (seq > prev.seq + 1 or (referenced and not content_ok)):
         missing = (prev.seq + 1, max(prev.seq + 1, seq - 1))
         return _Finding(
-            "removed", seq, rid,
+            "removed",
+            seq,
+            rid,
             f"events were removed before event seq {seq} (id {rid}): its predecessor is not in the log "
             f"(missing seq {missing[0]}{'' if missing[0] == missing[1] else f' to {missing[1]}'})",
             missing,
-        )  # fmt: skip
+        )
     if claimed is None:
         return _Finding(
             "inserted", seq, rid, f"event seq {seq} (id {rid}) was inserted: it links to no event in the log"
@@ -236,10 +244,12 @@ def _slow_walk(session: Session, rows: Iterator[Mapping[str, Any]], walk: _Walk)
 
 def _mismatch(cp: Checkpoint, seq: int, event_id: str | None, found: str) -> _Finding:
     return _Finding(
-        "checkpoint_mismatch", seq, event_id,
+        "checkpoint_mismatch",
+        seq,
+        event_id,
         f"checkpoint {cp.id} signed seq {cp.seq} with hash {cp.head_hash[:12]}…, but the chain "
         f"now has {found[:12]}…: events up to seq {cp.seq} were rewritten and re-hashed",
-    )  # fmt: skip
+    )
 
 
 def _exact_ok(session: Session, seq: int, prev_hash: str) -> bool:
@@ -377,8 +387,12 @@ def verify_chain(
     walk = _Walk(prev=prev, by_seq=by_seq)
     for cp in by_seq.get(prev.seq, []):
         if cp.head_hash != prev.hash:
-            walk.finding = _Finding("checkpoint_mismatch", prev.seq, None, f"checkpoint {cp.id} at seq {prev.seq} "
-                                    "disagrees with the archive head hash")  # fmt: skip
+            walk.finding = _Finding(
+                "checkpoint_mismatch",
+                prev.seq,
+                None,
+                f"checkpoint {cp.id} at seq {prev.seq} disagrees with the archive head hash",
+            )
     if archive_rows is not None and walk.finding is None:
         _slow_walk(session, archive_rows, walk)
     if walk.finding is None:
@@ -391,10 +405,12 @@ def verify_chain(
         finding = _check_end(session, prev, head_row, checkpoints, bad_ids)
     if finding is None and bad_ids:
         finding = _Finding(
-            "bad_checkpoint_signature", None, None,
+            "bad_checkpoint_signature",
+            None,
+            None,
             f"checkpoint(s) {', '.join(map(str, bad_ids))} fail signature verification with the trusted hub "
             "key(s): they were forged or altered",
-        )  # fmt: skip
+        )
     good = [cp for cp in checkpoints if cp.id not in bad_ids and cp.seq <= prev.seq]
     newest = max(good, key=lambda cp: (cp.seq, cp.id), default=None)
     signed_to = newest.seq if newest is not None else (start[0] if start is not None else 0)
@@ -430,23 +446,29 @@ def _check_end(
     if last.seq < max(signed_end, recorded_end):
         end = max(signed_end, recorded_end)
         return _Finding(
-            "removed", last.seq + 1, None,
+            "removed",
+            last.seq + 1,
+            None,
             f"events seq {last.seq + 1} to {end} were removed from the end of the log (the "
             f"{'signed checkpoint' if signed_end >= recorded_end else 'chain head'} records seq {end})",
             (last.seq + 1, end),
-        )  # fmt: skip
+        )
     if head is not None and last.seq > head.seq:
         extra = _lookup(session, seq=head.seq + 1)
         return _Finding(
-            "inserted", head.seq + 1, extra["event_id"] if extra else None,
+            "inserted",
+            head.seq + 1,
+            extra["event_id"] if extra else None,
             f"event seq {head.seq + 1} was inserted after the recorded head of the chain (seq {head.seq})",
-        )  # fmt: skip
+        )
     if head is not None and last.seq == head.seq and last.hash != head.hash and last.seq > 0:
         row = _lookup(session, seq=last.seq)
         return _Finding(
-            "changed", last.seq, row["event_id"] if row else None,
+            "changed",
+            last.seq,
+            row["event_id"] if row else None,
             f"the newest event (seq {last.seq}) does not match the chain head's hash: it was rewritten",
-        )  # fmt: skip
+        )
     return None
 
 

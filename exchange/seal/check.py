@@ -198,11 +198,12 @@ def _check_shape(doc: dict[str, Any]) -> None:
             (type(index) is int and 0 <= index < (size if type(size) is int else 0), "seal.leaf_index is off the tree"),
             (isinstance(seal["root"], str) and _HEX64.fullmatch(seal["root"]), "seal.root is not 64 hex"),
             (
-                isinstance(path, list) and len(path) <= _MAX_PATH
+                isinstance(path, list)
+                and len(path) <= _MAX_PATH
                 and all(isinstance(p, str) and _HEX64.fullmatch(p) for p in path),
                 "seal.path is not a list of 64-hex hashes",
             ),
-        ]  # fmt: skip
+        ]
     else:
         checks.append(
             (seal["signed"] == SEAL_FORMAT_V1, f"unknown seal format {seal['signed']!r}; expected {SEAL_FORMAT_V1!r}")

@@ -72,9 +72,15 @@ def seal_documents(signer: Signer, documents: Sequence[dict[str, Any]]) -> list[
     signature = base64.b64encode(signer.sign(message)).decode("ascii")
     for index, (document, path) in enumerate(zip(documents, paths, strict=True)):
         document["seal"] = {
-            "format": SEAL_FORMAT, "algorithm": algorithm, "key_id": signer.key_id, "tree_size": len(documents),
-            "leaf_index": index, "path": [p.hex() for p in path], "root": root_hex, "signature": signature,
-        }  # fmt: skip
+            "format": SEAL_FORMAT,
+            "algorithm": algorithm,
+            "key_id": signer.key_id,
+            "tree_size": len(documents),
+            "leaf_index": index,
+            "path": [p.hex() for p in path],
+            "root": root_hex,
+            "signature": signature,
+        }
     return documents  # type: ignore[return-value]
 
 

@@ -84,24 +84,46 @@ DEMO_CLIENTS: tuple[dict, ...] = (
         "client_id": "bdc-yiyang",
         "name": "不动产登记系统（市不动产登记中心）",
         "department": "市自然资源和规划局",
-        "allowed_items": ["identity_matches", "household_in_district", "person_alive", "same_household",
-                          "age_at_least", "payment_paid", "receipt_valid", "fee_item_paid"],
+        "allowed_items": [
+            "identity_matches",
+            "household_in_district",
+            "person_alive",
+            "same_household",
+            "age_at_least",
+            "payment_paid",
+            "receipt_valid",
+            "fee_item_paid",
+        ],
     },
     {
         "client_id": "qykb-yiyang",
         "name": "企业开办一网通办",
         "department": "市市场监管局",
-        "allowed_items": ["identity_matches", "no_blacklist", "entity_basic_info", "entity_in_business",
-                          "legal_rep_matches", "entity_in_district", "payment_paid"],
+        "allowed_items": [
+            "identity_matches",
+            "no_blacklist",
+            "entity_basic_info",
+            "entity_in_business",
+            "legal_rep_matches",
+            "entity_in_district",
+            "payment_paid",
+        ],
     },
     {
         "client_id": "yczm-yiyang",
         "name": "烟草专卖证照延续",
         "department": "市烟草专卖局",
-        "allowed_items": ["entity_in_business", "legal_rep_matches", "no_penalty_since", "permit_valid_on",
-                          "no_blacklist", "entity_basic_info", "entity_in_district"],
+        "allowed_items": [
+            "entity_in_business",
+            "legal_rep_matches",
+            "no_penalty_since",
+            "permit_valid_on",
+            "no_blacklist",
+            "entity_basic_info",
+            "entity_in_district",
+        ],
     },
-)  # fmt: skip
+)
 
 
 def hash_key(key: str) -> str:
@@ -135,9 +157,14 @@ def register_client(
         raise ValueError(f"client id {client_id!r} must be non-empty and contain no '.'")
     key = _new_key(client_id)
     client = VerificationClient(
-        id=client_id, name=name, department=department, key_hash=hash_key(key),
-        allowed_items=sorted(set(allowed_items)), rate_limit_per_minute=rate_limit_per_minute, active=True,
-    )  # fmt: skip
+        id=client_id,
+        name=name,
+        department=department,
+        key_hash=hash_key(key),
+        allowed_items=sorted(set(allowed_items)),
+        rate_limit_per_minute=rate_limit_per_minute,
+        active=True,
+    )
     session.add(client)
     session.flush()
     return client, key

@@ -47,29 +47,52 @@ def _pick_subjects(lake: Any) -> dict[str, str]:
         raise ValueError("the demo needs at least two persons (正常) and one entity (存续) in the curated tables")
     p, q, e = normal.slice(0, 1).to_pylist()[0], normal.slice(1, 1).to_pylist()[0], live.slice(0, 1).to_pylist()[0]
     return {
-        "id": p["id_number"], "name": p["name"], "id2": q["id_number"], "name2": q["name"],
-        "uscc": e["uscc"], "rep_id": e["legal_rep_id"], "rep_name": e["legal_rep_name"],
-    }  # fmt: skip
+        "id": p["id_number"],
+        "name": p["name"],
+        "id2": q["id_number"],
+        "name2": q["name"],
+        "uscc": e["uscc"],
+        "rep_id": e["legal_rep_id"],
+        "rep_name": e["legal_rep_name"],
+    }
 
 
 def _flows(s: dict[str, str]) -> list[tuple[str, str, str, list[tuple[str, dict[str, Any], dict[str, Any]]]]]:
     return [
-        ("不动产登记", "bdc-yiyang", "不动产转移登记（存量房买卖）", [
-            ("identity_matches", {"id_number": s["id"], "name": s["name"]}, {}),
-            ("household_in_district", {"id_number": s["id"]}, {"region_code": "430900"}),
-            ("person_alive", {"id_number": s["id"]}, {}),
-        ]),
-        ("企业开办", "qykb-yiyang", "企业设立登记（股东身份及信用核验）", [
-            ("identity_matches", {"id_number": s["id2"], "name": s["name2"]}, {}),
-            ("no_blacklist", {"subject_code": s["id2"]}, {}),
-        ]),
-        ("烟草专卖证照延续", "yczm-yiyang", "烟草专卖零售许可证延续", [
-            ("entity_in_business", {"uscc": s["uscc"]}, {}),
-            ("legal_rep_matches",
-             {"uscc": s["uscc"], "legal_rep_id": s["rep_id"], "legal_rep_name": s["rep_name"]}, {}),
-            ("no_penalty_since", {"subject_code": s["uscc"]}, {"years": 3}),
-        ]),
-    ]  # fmt: skip
+        (
+            "不动产登记",
+            "bdc-yiyang",
+            "不动产转移登记（存量房买卖）",
+            [
+                ("identity_matches", {"id_number": s["id"], "name": s["name"]}, {}),
+                ("household_in_district", {"id_number": s["id"]}, {"region_code": "430900"}),
+                ("person_alive", {"id_number": s["id"]}, {}),
+            ],
+        ),
+        (
+            "企业开办",
+            "qykb-yiyang",
+            "企业设立登记（股东身份及信用核验）",
+            [
+                ("identity_matches", {"id_number": s["id2"], "name": s["name2"]}, {}),
+                ("no_blacklist", {"subject_code": s["id2"]}, {}),
+            ],
+        ),
+        (
+            "烟草专卖证照延续",
+            "yczm-yiyang",
+            "烟草专卖零售许可证延续",
+            [
+                ("entity_in_business", {"uscc": s["uscc"]}, {}),
+                (
+                    "legal_rep_matches",
+                    {"uscc": s["uscc"], "legal_rep_id": s["rep_id"], "legal_rep_name": s["rep_name"]},
+                    {},
+                ),
+                ("no_penalty_since", {"subject_code": s["uscc"]}, {"years": 3}),
+            ],
+        ),
+    ]
 
 
 def run_approval_flows(
@@ -110,11 +133,20 @@ def run_approval_flows(
             else:
                 check_ok, check_msg = check.ok, check.message
             answer = document.get("answer", {})
-            results.append({
-                "service": service_name, "client": client_id, "item": item, "case_number": case_number,
-                "status": status, "answer": answer, "version": document.get("version"),
-                "answer_id": answer.get("answer_id"), "offline_ok": check_ok, "offline_message": check_msg,
-            })  # fmt: skip
+            results.append(
+                {
+                    "service": service_name,
+                    "client": client_id,
+                    "item": item,
+                    "case_number": case_number,
+                    "status": status,
+                    "answer": answer,
+                    "version": document.get("version"),
+                    "answer_id": answer.get("answer_id"),
+                    "offline_ok": check_ok,
+                    "offline_message": check_msg,
+                }
+            )
             shown = {k: v for k, v in answer.items() if k not in ("answer_id", "case_number")}
             say(f"   {item}: {json.dumps(shown, ensure_ascii=False)} (version {document.get('version')}, "
                 f"seal {document.get('seal', {}).get('algorithm')}) → offline check: "

@@ -27,8 +27,13 @@ MESSAGES_ZH = {
 }
 
 # Request members in Chinese; a subject's or parameter's own name comes from the contracts.
-_MEMBERS_ZH = {"case_number": "办件编号", "purpose": "用途", "params": "参数", "subject": "核验对象",
-               "subjects": "核验对象列表"}  # fmt: skip
+_MEMBERS_ZH = {
+    "case_number": "办件编号",
+    "purpose": "用途",
+    "params": "参数",
+    "subject": "核验对象",
+    "subjects": "核验对象列表",
+}
 
 
 def field_zh(field: str) -> str:

@@ -111,10 +111,12 @@ def same_household(item: Any, snap: Any, subject: Mapping[str, str], params: Map
     other_id = params["other_id_number"]
     second = _one(snap, item, {item.key[0]: other_id}, cols) if other_id != subject[item.key[0]] else None
     ok = (
-        first is not None and second is not None
-        and first["status"] == normal and second["status"] == normal
+        first is not None
+        and second is not None
+        and first["status"] == normal
+        and second["status"] == normal
         and first["household_number"] == second["household_number"]
-    )  # fmt: skip
+    )
     return {"match": ok}
 
 
@@ -217,8 +219,19 @@ def fee_item_paid(item: Any, snap: Any, subject: Mapping[str, str], params: Mapp
 RULES: dict[str, Rule] = {
     f.__name__: f
     for f in (
-        fields_match, household_in_district, person_alive, age_at_least, same_household, entity_in_business,
-        entity_in_district, entity_basic_info, no_blacklist, no_penalty_since, permit_valid_on, payment_paid,
-        receipt_valid, fee_item_paid,
+        fields_match,
+        household_in_district,
+        person_alive,
+        age_at_least,
+        same_household,
+        entity_in_business,
+        entity_in_district,
+        entity_basic_info,
+        no_blacklist,
+        no_penalty_since,
+        permit_valid_on,
+        payment_paid,
+        receipt_valid,
+        fee_item_paid,
     )
-}  # fmt: skip
+}

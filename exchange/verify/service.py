@@ -297,13 +297,22 @@ class VerificationService:
         )
         answers = []
         if sealed:  # the log writer seals it with the others of its group commit (one signature per tree)
-            answers.append({
-                "answer_id": answer_id, "client_id": client.id, "item": item.code, "case_number": case_number,
-                "version": snap.version, "issued_at": document["issued_at"], "document": document,
-            })  # fmt: skip
+            answers.append(
+                {
+                    "answer_id": answer_id,
+                    "client_id": client.id,
+                    "item": item.code,
+                    "case_number": case_number,
+                    "version": snap.version,
+                    "issued_at": document["issued_at"],
+                    "document": document,
+                }
+            )
         state["case_number"], state["purpose"], state["answer_id"] = case_number, purpose, answer_id
-        events = [(h, {"match": r.get("match") if r else None, "index": i} if batch else {}) for i, (h, r) in
-                  enumerate(zip(state["hashes"], results, strict=True))]  # fmt: skip
+        events = [
+            (h, {"match": r.get("match") if r else None, "index": i} if batch else {})
+            for i, (h, r) in enumerate(zip(state["hashes"], results, strict=True))
+        ]
         return 200, document, events, answers
 
     def _subjects(self, item: VerificationItem, raw: Any, batch: bool) -> list[dict[str, str]]:

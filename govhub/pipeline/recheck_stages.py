@@ -47,8 +47,9 @@ def stage_quarantined(ctx: ResourceContext, run: IngestRun) -> int:
         if run.kind == "recheck":
             rows = due_rows(ctx, session)
         elif run.kind == "reprocess":
-            rows = open_rows(ctx, session, verdicts=("pending", "rejected"), rule=scope.get("rule"),
-                             run=scope.get("run"))  # fmt: skip
+            rows = open_rows(
+                ctx, session, verdicts=("pending", "rejected"), rule=scope.get("rule"), run=scope.get("run")
+            )
         else:
             raise StateError(f"run {run.run_id} has kind {run.kind!r}; expected recheck or reprocess")
     chosen = select_candidates(ctx, rows)
@@ -111,9 +112,10 @@ class PendingAger:
         over = pa.array([n >= grace for n in rechecks], pa.bool_())
         stamped = stamp_pending(waiting, since=self.now, rechecks=rechecks, versions=self.against)
         stamped = stamped.set_column(
-            stamped.schema.get_field_index("pending_since"), "pending_since",
+            stamped.schema.get_field_index("pending_since"),
+            "pending_since",
             pa.array(since, stamped.schema.field("pending_since").type),
-        )  # fmt: skip
+        )
         expired = waiting.filter(over)
         self.expired_count += expired.num_rows
         if expired.num_rows:
@@ -160,8 +162,14 @@ def resolve_taken(ctx: ResourceContext, run: IngestRun, staging: Any, flagged: p
         )
     ]
     run.outcomes = {**(run.outcomes or {}), **_tally(resolutions)}
-    resolve(ctx, run_id=run.run_id, run_seq=run.seq, taken=taken.drop_columns(_SUPERSEDED),
-            resolutions=resolutions, new_rows=new_rows)  # fmt: skip
+    resolve(
+        ctx,
+        run_id=run.run_id,
+        run_seq=run.seq,
+        taken=taken.drop_columns(_SUPERSEDED),
+        resolutions=resolutions,
+        new_rows=new_rows,
+    )
 
 
 def _tally(resolutions: list[str]) -> dict[str, int]:
@@ -171,18 +179,34 @@ def _tally(resolutions: list[str]) -> dict[str, int]:
 
 def log_pending(session: Session, run: IngestRun) -> None:
     """Exchange-log events of pending rows: how many an ingest set aside, what a recheck made of its rows."""
-    common = {"run_id": run.run_id, "resource": run.resource, "source": "govhub",
-              "target": f"quarantine/{run.resource}", "started_at": run.started_at,
-              "finished_at": run.finished_at}  # fmt: skip
+    common = {
+        "run_id": run.run_id,
+        "resource": run.resource,
+        "source": "govhub",
+        "target": f"quarantine/{run.resource}",
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
     events = []
     if run.kind == "ingest":
         if run.pending:
-            events.append({"type": "quarantine", "rows": run.pending,
-                           "details": {"verdict": "pending", "action": "ingest"}, **common})  # fmt: skip
+            events.append(
+                {
+                    "type": "quarantine",
+                    "rows": run.pending,
+                    "details": {"verdict": "pending", "action": "ingest"},
+                    **common,
+                }
+            )
     else:
         for outcome, rows in (run.outcomes or {}).items():
-            events.append({"type": "quarantine", "rows": rows,
-                           "details": {"action": run.kind, "outcome": outcome, "scope": run.scope or {}},
-                           **common})  # fmt: skip
+            events.append(
+                {
+                    "type": "quarantine",
+                    "rows": rows,
+                    "details": {"action": run.kind, "outcome": outcome, "scope": run.scope or {}},
+                    **common,
+                }
+            )
     if events:
         hub_log(session).append_many(events)

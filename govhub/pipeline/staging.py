@@ -93,8 +93,9 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 class OutputWriter:
     """A stage output staged table by table: its schema is settled by the first table with rows."""
 
-    def __init__(self, area: StagingArea, name: str, schema: pa.Schema | None,
-                 prepare: Callable[[pa.Table], pa.Table] | None) -> None:  # fmt: skip
+    def __init__(
+        self, area: StagingArea, name: str, schema: pa.Schema | None, prepare: Callable[[pa.Table], pa.Table] | None
+    ) -> None:
         self.area, self.name, self.schema, self._prepare = area, name, schema, prepare
         self._writer: StagedWriter | None = None
         self.rows = 0

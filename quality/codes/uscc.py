@@ -126,8 +126,13 @@ def check_usccs(
         check_ok = (31 - total % 31) % 31 == values[17]
 
         code = np.zeros(raw.shape[1], dtype=np.int8)
-        for reason, ok in (("check_char", check_ok), ("org_code", org_ok), ("region", region_ok),
-                           ("authority_type", pair_ok), ("format", format_ok)):  # fmt: skip
+        for reason, ok in (
+            ("check_char", check_ok),
+            ("org_code", org_ok),
+            ("region", region_ok),
+            ("authority_type", pair_ok),
+            ("format", format_ok),
+        ):
             if reason not in skip:
                 code[~ok] = USCC_REASONS.index(reason) + 1
         full = np.ones(len(arr), dtype=np.int8)  # wrong length -> format

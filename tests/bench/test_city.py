@@ -24,8 +24,12 @@ def _cli(*args: str, tmp_path: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVHUB_")}
     proc = subprocess.run(
         [sys.executable, "-m", "bench.bench_city", *args, "--workdir", str(tmp_path)],
-        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
     return json.loads(last)
@@ -77,8 +81,13 @@ def test_series_verdict_reads_the_max_peak_rss_per_size(monkeypatch: pytest.Monk
     def fake_run(scale: float, **_: Any) -> dict[str, Any]:
         rss = {1: 400.0, 2: 440.0, 4: 900.0}[round(scale / 0.01)]
         stage = {"kind": "full", "resource": "person", "after": "full", "peak_rss_mb": rss}
-        return {"scale": scale, "sizes": {"person": round(scale * CITY["person"])}, "stages": [stage],
-                "totals": {"seconds": 1.0, "peak_rss_mb": rss}, "reconciled": True}  # fmt: skip
+        return {
+            "scale": scale,
+            "sizes": {"person": round(scale * CITY["person"])},
+            "stages": [stage],
+            "totals": {"seconds": 1.0, "peak_rss_mb": rss},
+            "reconciled": True,
+        }
 
     monkeypatch.setattr(bench_city, "run_city", fake_run)
     result = bench_city.run_series(0.01, seed=7, workdir=None, keep=False, log=lambda _: None)

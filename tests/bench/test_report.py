@@ -16,8 +16,17 @@ ROWS, CHANGED = 1_000_000, 11_000
 
 
 def _run(case: str, phase: str, seconds: float, rows: int, rss: float = 500.0, **extra: object) -> dict:
-    return {"case": case, "phase": phase, "seconds": seconds, "wall": seconds + 3, "rss_mb": rss,
-            "rows_read": rows, "rows_written": rows, "loadavg": "1 1 1", **extra}  # fmt: skip
+    return {
+        "case": case,
+        "phase": phase,
+        "seconds": seconds,
+        "wall": seconds + 3,
+        "rss_mb": rss,
+        "rows_read": rows,
+        "rows_written": rows,
+        "loadavg": "1 1 1",
+        **extra,
+    }
 
 
 def _runs(govhub_full: float = 16.0, govhub_inc: float = 4.0, dlt_inc_rows: int = CHANGED) -> list[dict]:
@@ -67,10 +76,24 @@ def test_row_count_mismatch_is_reported() -> None:
 
 
 def _results(parts: dict) -> dict:
-    machine = {"cores": 2, "cpu": "cpu", "ram_gib": 24, "os": "Debian", "python": "3.11", "commit": "abc",
-               "dirty": False, "versions": {"dlt": "1.31.0"}, "loadavg_start": "2 2 2"}  # fmt: skip
-    return {"generated_at": "2026-01-01 00:00 UTC", "machine": machine, "loadavg_end": "3 3 3", "parts": parts,
-            "commands": ["make bench"]}  # fmt: skip
+    machine = {
+        "cores": 2,
+        "cpu": "cpu",
+        "ram_gib": 24,
+        "os": "Debian",
+        "python": "3.11",
+        "commit": "abc",
+        "dirty": False,
+        "versions": {"dlt": "1.31.0"},
+        "loadavg_start": "2 2 2",
+    }
+    return {
+        "generated_at": "2026-01-01 00:00 UTC",
+        "machine": machine,
+        "loadavg_end": "3 3 3",
+        "parts": parts,
+        "commands": ["make bench"],
+    }
 
 
 def test_readme_section_is_replaced_and_hand_written_text_kept(tmp_path: Path) -> None:
@@ -112,15 +135,63 @@ def test_parsers_read_the_scripts_output() -> None:
     assert parsed["rows"][1]["p99"] == 674.5 and parsed["rows"][1]["non2xx"] == 2
     assert parsed["in_process"] == "lookup_us 18.000, seal_ms 0.560"
     rows = [
-        {"code": "before", "db": "sqlite", "mode": "sm2/commit", "scenario": "single", "answers_s": 2600.0,
-         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
-        {"code": "after", "db": "postgresql", "mode": "sm2/commit", "scenario": "single", "answers_s": 2600.0,
-         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
-        {"code": "after", "db": "sqlite", "mode": "sm2/queued", "scenario": "single", "answers_s": 2600.0,
-         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"},
-        {"code": "after", "db": "sqlite", "mode": "sm2/commit", "scenario": "single", "answers_s": 2500.0,
-         "p50": 3.0, "p99": 12.0, "non2xx": 0, "answers": 1000, "logged": 999, "cpu_ms": 0.8, "load": "0.5"},
-    ]  # fmt: skip
+        {
+            "code": "before",
+            "db": "sqlite",
+            "mode": "sm2/commit",
+            "scenario": "single",
+            "answers_s": 2600.0,
+            "p50": 3.0,
+            "p99": 12.0,
+            "non2xx": 0,
+            "answers": 100,
+            "logged": 100,
+            "cpu_ms": 0.8,
+            "load": "0.5",
+        },
+        {
+            "code": "after",
+            "db": "postgresql",
+            "mode": "sm2/commit",
+            "scenario": "single",
+            "answers_s": 2600.0,
+            "p50": 3.0,
+            "p99": 12.0,
+            "non2xx": 0,
+            "answers": 100,
+            "logged": 100,
+            "cpu_ms": 0.8,
+            "load": "0.5",
+        },
+        {
+            "code": "after",
+            "db": "sqlite",
+            "mode": "sm2/queued",
+            "scenario": "single",
+            "answers_s": 2600.0,
+            "p50": 3.0,
+            "p99": 12.0,
+            "non2xx": 0,
+            "answers": 100,
+            "logged": 100,
+            "cpu_ms": 0.8,
+            "load": "0.5",
+        },
+        {
+            "code": "after",
+            "db": "sqlite",
+            "mode": "sm2/commit",
+            "scenario": "single",
+            "answers_s": 2500.0,
+            "p50": 3.0,
+            "p99": 12.0,
+            "non2xx": 0,
+            "answers": 1000,
+            "logged": 999,
+            "cpu_ms": 0.8,
+            "load": "0.5",
+        },
+    ]
     result = report.parse_verify("noise\nRESULT-JSON " + json.dumps({"rows": rows, "in_process": {"seal_sm2_ms": 0.3}}))
     assert result["in_process"] == "seal_sm2_ms 0.300" and len(result["rows"]) == 4
     judged = report.durable_sm2(result["rows"])  # the goal's row: current code, SQLite, SM2, committed first
@@ -146,16 +217,43 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
 
 
 def test_city_run_and_series_render_with_their_targets() -> None:
-    stage = {"kind": "ingest", "resource": "person", "after": "full", "rows": 40_000, "seconds": 12.5,
-             "work_seconds": 9.0, "peak_rss_mb": 800.0}  # fmt: skip
-    run = {"scale": 0.01, "sizes": {"person": 40_000, "payment_files": 100}, "setup": {"seconds": 3.0},
-           "stages": [stage, {**stage, "kind": "delivery", "after": "incremental", "peak_rss_mb": 2100.0}],
-           "totals": {"seconds": 1000.0, "ingest_seconds": 20.0, "delivery_seconds": 5.0, "peak_rss_mb": 2100.0,
-                      "under_15_min": False, "under_2_gb": False}, "reconciled": True}  # fmt: skip
-    series = {"series": [{"scale": 0.01, "persons": 40_000, "seconds": 30.0, "max_peak_rss_mb": 500.0},
-                         {"scale": 0.04, "persons": 160_000, "seconds": 90.0, "max_peak_rss_mb": 600.0}],
-              "flatness": {"ratio_4x_over_1x": 1.2, "threshold": 1.25, "flat": True, "verdict": "flat",
-                           "stage_growth_4x_over_1x": {"ingest:person:full": 1.4}}}  # fmt: skip
+    stage = {
+        "kind": "ingest",
+        "resource": "person",
+        "after": "full",
+        "rows": 40_000,
+        "seconds": 12.5,
+        "work_seconds": 9.0,
+        "peak_rss_mb": 800.0,
+    }
+    run = {
+        "scale": 0.01,
+        "sizes": {"person": 40_000, "payment_files": 100},
+        "setup": {"seconds": 3.0},
+        "stages": [stage, {**stage, "kind": "delivery", "after": "incremental", "peak_rss_mb": 2100.0}],
+        "totals": {
+            "seconds": 1000.0,
+            "ingest_seconds": 20.0,
+            "delivery_seconds": 5.0,
+            "peak_rss_mb": 2100.0,
+            "under_15_min": False,
+            "under_2_gb": False,
+        },
+        "reconciled": True,
+    }
+    series = {
+        "series": [
+            {"scale": 0.01, "persons": 40_000, "seconds": 30.0, "max_peak_rss_mb": 500.0},
+            {"scale": 0.04, "persons": 160_000, "seconds": 90.0, "max_peak_rss_mb": 600.0},
+        ],
+        "flatness": {
+            "ratio_4x_over_1x": 1.2,
+            "threshold": 1.25,
+            "flat": True,
+            "verdict": "flat",
+            "stage_growth_4x_over_1x": {"ingest:person:full": 1.4},
+        },
+    }
     part = report._part("ok", scale=run, series=series)
     text = report.render_city(part)
     assert "| delivery | person | incremental | 40,000 | 12.5 | 9.00 | 2,100 |" in text
@@ -169,8 +267,11 @@ def test_a_failed_side_is_listed_and_misses_the_targets() -> None:
     runs.append({"case": "govhub", "phase": "incremental", "error": "PipelineError: drift"})
     s = summarise(runs, rows=ROWS, changed=CHANGED)
     assert s["failed"] == [{"case": "govhub", "phase": "incremental", "error": "PipelineError: drift"}]
-    assert s["targets"][-1] == {"target": "govhub full and incremental measured",
-                                "measured": "govhub did not complete: see the failures", "status": "MISS"}  # fmt: skip
+    assert s["targets"][-1] == {
+        "target": "govhub full and incremental measured",
+        "measured": "govhub did not complete: see the failures",
+        "status": "MISS",
+    }
 
 
 def test_preload_imports_what_it_can(tmp_path: Path) -> None:

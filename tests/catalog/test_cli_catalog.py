@@ -49,10 +49,26 @@ def test_issue_key_prints_a_key_once(cli: CliRunner) -> None:
 def test_subscription_workflow(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
     applied = _ok(
-        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "--valid-until", "2099-12-31",
-        "-f", "name", "-f", "status",
-    )  # fmt: skip
+        cli,
+        "subscription",
+        "apply",
+        "--as",
+        USER,
+        "--resource",
+        "person",
+        "--purpose",
+        "资格认证",
+        "--legal-basis",
+        "社会保险法",
+        "--scope",
+        "社保经办系统",
+        "--valid-until",
+        "2099-12-31",
+        "-f",
+        "name",
+        "-f",
+        "status",
+    )
     assert "pending" in applied
     assert "1" in _ok(cli, "subscription", "list", "--as", POLICE, "--status", "pending")
     assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", POLICE, "--approve")
@@ -102,9 +118,20 @@ def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message
 def test_times_are_beijing_time_and_say_so(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
     _ok(
-        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "-f", "name",
-    )  # fmt: skip
+        cli,
+        "subscription",
+        "apply",
+        "--as",
+        USER,
+        "--resource",
+        "person",
+        "--purpose",
+        "资格认证",
+        "--legal-basis",
+        "社会保险法",
+        "-f",
+        "name",
+    )
     listed = _ok(cli, "subscription", "list", "--as", POLICE)
     assert "23:59" in listed  # due by the end of a Beijing working day, not 15:59 UTC
     status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
@@ -119,9 +146,20 @@ def test_department_list_and_names_wherever_codes_are(cli: CliRunner) -> None:
     assert USER in listed.output and "市人社局" in listed.output and "issue-key" in listed.output
     assert _ok(cli, "catalog", "issue-key", "市人社局").strip().startswith(f"gh.{USER}.")
     _ok(
-        cli, "subscription", "apply", "--as", "市人社局", "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "-f", "name",
-    )  # fmt: skip
+        cli,
+        "subscription",
+        "apply",
+        "--as",
+        "市人社局",
+        "--resource",
+        "person",
+        "--purpose",
+        "资格认证",
+        "--legal-basis",
+        "社会保险法",
+        "-f",
+        "name",
+    )
     assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", "市公安局", "--approve")
     unknown = cli.invoke(app, ["catalog", "issue-key", "市不存在局"])
     assert unknown.exit_code != 0 and "市不存在局" in unknown.output
@@ -145,8 +183,20 @@ def test_targets_are_registered_by_name_and_never_printed(
     refused = cli.invoke(app, ["target", "add", USER, "evil", "--url"], input=f"sqlite:///{hub_db}\n")
     assert refused.exit_code == 1 and "store of the hub itself" in " ".join(refused.output.split())
     assert not (tmp_path / "hub" / "keys" / "delivery-targets" / USER / "evil.url").exists()
-    application = ["--resource", "person", "--purpose", "社保", "--legal-basis", "《社会保险法》", "-f", "name",
-                   "--scope", "社保经办系统", "--valid-until", "2099-12-31"]  # fmt: skip
+    application = [
+        "--resource",
+        "person",
+        "--purpose",
+        "社保",
+        "--legal-basis",
+        "《社会保险法》",
+        "-f",
+        "name",
+        "--scope",
+        "社保经办系统",
+        "--valid-until",
+        "2099-12-31",
+    ]
     applied = _ok(cli, "subscription", "apply", "--as", USER, *application, "--mode", "database", "--target", "rsj-db")
     assert "database" in applied
     _ok(cli, "target", "remove", USER, "rsj-db")

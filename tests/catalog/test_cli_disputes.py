@@ -37,9 +37,24 @@ def _run(cli: CliRunner, *args: str, code: int = 0) -> str:
 def _refused_application(cli: CliRunner) -> None:
     _run(cli, "catalog", "seed")
     _run(
-        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "--valid-until", "2099-12-31", "-f", "name",
-    )  # fmt: skip
+        cli,
+        "subscription",
+        "apply",
+        "--as",
+        USER,
+        "--resource",
+        "person",
+        "--purpose",
+        "资格认证",
+        "--legal-basis",
+        "社会保险法",
+        "--scope",
+        "社保经办系统",
+        "--valid-until",
+        "2099-12-31",
+        "-f",
+        "name",
+    )
     _run(cli, "subscription", "decide", "1", "--as", POLICE, "--refuse", "--reason", "超出履职范围")
 
 
@@ -59,8 +74,13 @@ def test_escalate_and_decide_a_dispute_with_the_decision_in_the_exchange_log(cli
     admin = [e for e in events if e.type == EventType.ADMIN]
     assert len(admin) == 1
     assert admin[0].source == HUB_ADMIN and admin[0].department == USER and admin[0].resource == "person"
-    assert admin[0].details == {"action": "dispute_decided", "dispute_id": 1, "subscription_id": 1,
-                                "outcome": "granted", "reason": "属于履职所需"}  # fmt: skip
+    assert admin[0].details == {
+        "action": "dispute_decided",
+        "dispute_id": 1,
+        "subscription_id": 1,
+        "outcome": "granted",
+        "reason": "属于履职所需",
+    }
     escalated = [e for e in events if e.type == EventType.SUBSCRIPTION]
     assert [e.details["action"] for e in escalated] == ["dispute_escalated"]  # type: ignore[index]
     assert escalated[0].department == USER
@@ -77,7 +97,21 @@ def test_the_dispute_time_limit_comes_from_the_settings(cli: CliRunner) -> None:
 def test_a_missing_statement_is_one_red_line_naming_the_field(cli: CliRunner) -> None:
     _run(cli, "catalog", "seed")
     out = _run(
-        cli, "subscription", "apply", "--as", USER, "--resource", "person", "--purpose", "资格认证",
-        "--legal-basis", "社会保险法", "--scope", "社保经办系统", "-f", "name", code=1,
-    )  # fmt: skip
+        cli,
+        "subscription",
+        "apply",
+        "--as",
+        USER,
+        "--resource",
+        "person",
+        "--purpose",
+        "资格认证",
+        "--legal-basis",
+        "社会保险法",
+        "--scope",
+        "社保经办系统",
+        "-f",
+        "name",
+        code=1,
+    )
     assert "valid_until is required" in out and "共享申请" in out

@@ -40,17 +40,30 @@ def test_store_is_postgresql(session: Session) -> None:
 def test_apply_grant_publish_round_trip(session: Session) -> None:
     """A department applies, the provider grants, versions are recorded: all read back from PostgreSQL."""
     sub = apply(
-        session, department_code=USER, resource="person", purpose="社会保险待遇资格认证",
-        legal_basis="《社会保险法》第七十五条", fields=["name", "status"], delivery_mode="file",
-    )  # fmt: skip
+        session,
+        department_code=USER,
+        resource="person",
+        purpose="社会保险待遇资格认证",
+        legal_basis="《社会保险法》第七十五条",
+        fields=["name", "status"],
+        delivery_mode="file",
+    )
     assert sub.status == "pending"
     decide(session, sub.id, actor_department=POLICE, approve=True)
     session.commit()
     session.expire_all()
     assert [s.id for s in granted_subscriptions(session, "person")] == [sub.id]
     for version in (0, 1):
-        record_version(session, resource="person", version=version, run_id=f"person-00000{version + 1}-x",
-                       schema_fingerprint="f", rows_inserted=10, rows_updated=version, rows_deleted=0)  # fmt: skip
+        record_version(
+            session,
+            resource="person",
+            version=version,
+            run_id=f"person-00000{version + 1}-x",
+            schema_fingerprint="f",
+            rows_inserted=10,
+            rows_updated=version,
+            rows_deleted=0,
+        )
     session.commit()
     assert latest_version(session, "person").version == 1
     assert [v.version for v in list_versions(session, "person")] == [1, 0]

@@ -57,8 +57,9 @@ def _apply(session: Session, **overrides) -> Subscription:  # type: ignore[no-un
 
 def _refused(session: Session) -> Subscription:
     sub = _apply(session)
-    return decide(session, sub.id, actor_department=POLICE, approve=False, reason="超出履职范围",
-                  now=MONDAY + timedelta(days=1))  # fmt: skip
+    return decide(
+        session, sub.id, actor_department=POLICE, approve=False, reason="超出履职范围", now=MONDAY + timedelta(days=1)
+    )
 
 
 def test_a_stated_application_keeps_its_scope_and_term(session: Session) -> None:
@@ -145,8 +146,9 @@ def test_escalation_needs_grounds_and_a_refused_or_overdue_application(session: 
     pending = _apply(session, resource="payment", fields=["amount"])
     with pytest.raises(CatalogError, match="only a refused application"):
         escalate(session, pending.id, actor_department=USER, grounds="急需", now=MONDAY + timedelta(days=1))
-    overdue = escalate(session, pending.id, actor_department=USER, grounds="逾期未答复",
-                       now=MONDAY + timedelta(days=30))  # fmt: skip
+    overdue = escalate(
+        session, pending.id, actor_department=USER, grounds="逾期未答复", now=MONDAY + timedelta(days=30)
+    )
     assert overdue.status == "open"
 
 

@@ -125,5 +125,11 @@ def test_connections_held_in_settings_and_bad_references(session: Session) -> No
         with pytest.raises(ValueError):
             resolve_connection(bad, settings_targets=refs)
     with pytest.raises(CatalogError, match="must be 1-64 lower-case"):
-        register_target(session, department_code=USER, name="Bad Name", connection_ref="setting:rsj", reserved={},
-                        settings_targets=refs)  # fmt: skip
+        register_target(
+            session,
+            department_code=USER,
+            name="Bad Name",
+            connection_ref="setting:rsj",
+            reserved={},
+            settings_targets=refs,
+        )

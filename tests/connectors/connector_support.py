@@ -148,9 +148,17 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def write_settlement(inbox: Path, contract: Contract, day: str, rows: list[list[str]], *,
-                     manifest: bool = True, encoding: str = "gbk", lines: list[str] | None = None,
-                     manifest_override: dict | None = None) -> Path:  # fmt: skip
+def write_settlement(
+    inbox: Path,
+    contract: Contract,
+    day: str,
+    rows: list[list[str]],
+    *,
+    manifest: bool = True,
+    encoding: str = "gbk",
+    lines: list[str] | None = None,
+    manifest_override: dict | None = None,
+) -> Path:
     """Write settlement_<day>.csv in GBK with the contract's labels as header, plus its manifest."""
     header = ",".join(f.label for f in contract.fields)
     body = lines if lines is not None else [",".join(r) for r in rows]
@@ -158,8 +166,13 @@ def write_settlement(inbox: Path, contract: Contract, day: str, rows: list[list[
     path = inbox / f"settlement_{day}.csv"
     path.write_bytes(data)
     if manifest:
-        spec = {"file": path.name, "rows": len(body), "sha256": hashlib.sha256(data).hexdigest(),
-                "encoding": "GBK", "settlement_date": f"{day[:4]}-{day[4:6]}-{day[6:]}"}  # fmt: skip
+        spec = {
+            "file": path.name,
+            "rows": len(body),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "encoding": "GBK",
+            "settlement_date": f"{day[:4]}-{day[4:6]}-{day[6:]}",
+        }
         spec.update(manifest_override or {})
         (inbox / (path.name + ".manifest.json")).write_text(json.dumps(spec), encoding="utf-8")
     return path
@@ -167,22 +180,45 @@ def write_settlement(inbox: Path, contract: Contract, day: str, rows: list[list[
 
 def payment_row(i: int, day: str) -> list[str]:
     return [
-        f"{i:020d}", "430900001", "益阳市公安局交通警察支队", "103001", "交通违法罚没收入", "430900",
-        f"李{i}", "430902199001011234", f"{100 + i}.50", "", f"{day[:4]}-{day[4:6]}-{day[6:]} 10:00:00", "3",
-        "43000001", f"{i:010d}", "1", f"{day[:4]}-{day[4:6]}-{day[6:]}",
-    ]  # fmt: skip
+        f"{i:020d}",
+        "430900001",
+        "益阳市公安局交通警察支队",
+        "103001",
+        "交通违法罚没收入",
+        "430900",
+        f"李{i}",
+        "430902199001011234",
+        f"{100 + i}.50",
+        "",
+        f"{day[:4]}-{day[4:6]}-{day[6:]} 10:00:00",
+        "3",
+        "43000001",
+        f"{i:010d}",
+        "1",
+        f"{day[:4]}-{day[4:6]}-{day[6:]}",
+    ]
 
 
 def credit_record(i: int, updated_at: str, *, deleted: bool = False) -> dict[str, Any]:
     return {
-        "record_id": f"CF{i:012d}", "record_type": "cf", "subject_type": "legal",
-        "subject_name": f"益阳某公司{i}", "subject_code": "91430900MA4L000000",
+        "record_id": f"CF{i:012d}",
+        "record_type": "cf",
+        "subject_type": "legal",
+        "subject_name": f"益阳某公司{i}",
+        "subject_code": "91430900MA4L000000",
         "document_number": f"益市监罚〔2024〕{i}号",
-        "content": "罚款", "amount": 1.5, "decision_date": "2024-03-01", "valid_from": "2024-03-01",
-        "valid_to": None, "publish_deadline": "2027-03-01", "authority_name": "益阳市市场监督管理局",
-        "authority_uscc": "11430900MB1234567X", "source_unit": "市市场监管局", "updated_at": updated_at,
+        "content": "罚款",
+        "amount": 1.5,
+        "decision_date": "2024-03-01",
+        "valid_from": "2024-03-01",
+        "valid_to": None,
+        "publish_deadline": "2027-03-01",
+        "authority_name": "益阳市市场监督管理局",
+        "authority_uscc": "11430900MB1234567X",
+        "source_unit": "市市场监管局",
+        "updated_at": updated_at,
         "deleted": deleted,
-    }  # fmt: skip
+    }
 
 
 class FakeCreditApi:

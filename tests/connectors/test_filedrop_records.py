@@ -99,8 +99,12 @@ def test_a_drifted_header_is_taken_and_noted_under_evolve(payment, inbox):
     labels = _labels(payment)
     gone = labels.index("电子票据号码")
     row = payment_row(1, "20240301")
-    path = _drop(inbox, "20240301", [*labels[:gone], *labels[gone + 1 :], "备注"],
-                 [",".join([*row[:gone], *row[gone + 1 :], "加急"])])  # fmt: skip
+    path = _drop(
+        inbox,
+        "20240301",
+        [*labels[:gone], *labels[gone + 1 :], "备注"],
+        [",".join([*row[:gone], *row[gone + 1 :], "加急"])],
+    )
     ex, table = _read(evolving, inbox)
     assert table.num_rows == 1 and table.column("receipt_number").to_pylist() == [None]
     assert table.column("payment_code").to_pylist() == [row[0]]

@@ -17,8 +17,16 @@ T1 = "2024-03-01T08:00:01.000001+08:00"
 
 
 def _conn(credit, api: FakeCreditApi, **config):
-    settings = {"base_url": "http://credit.test", "token": "secret", "timeout": 0.5, "max_retries": 2,
-                "backoff": 0.01, "page_size": 3, "transport": httpx.MockTransport(api), **config}  # fmt: skip
+    settings = {
+        "base_url": "http://credit.test",
+        "token": "secret",
+        "timeout": 0.5,
+        "max_retries": 2,
+        "backoff": 0.01,
+        "page_size": 3,
+        "transport": httpx.MockTransport(api),
+        **config,
+    }
     return connector_for(credit, settings, batch_size=4)
 
 
@@ -62,8 +70,16 @@ def test_retry_after_is_capped(credit):
     api = FakeCreditApi([credit_record(1, T0)])
     api.faults = ["429"]
     waits: list[float] = []
-    conn = HttpConnector(credit, {"base_url": "http://credit.test", "token": "secret", "max_retry_after": 0.2,
-                                  "transport": httpx.MockTransport(api)}, sleep=waits.append)  # fmt: skip
+    conn = HttpConnector(
+        credit,
+        {
+            "base_url": "http://credit.test",
+            "token": "secret",
+            "max_retry_after": 0.2,
+            "transport": httpx.MockTransport(api),
+        },
+        sleep=waits.append,
+    )
     assert _ids(conn.extract(None)) == ["CF000000000001"]
     assert len(waits) == 1 and waits[0] <= 0.5
 

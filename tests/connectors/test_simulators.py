@@ -54,8 +54,14 @@ def test_credit_api_pages_and_recovers(home):
 def test_credit_api_faults_end_in_source_error(home, fault):
     contract = load_contract("credit_record")
     with testing.running_credit_api(home, rate_limit=1000) as api:
-        config = {"base_url": api.base_url, "token": home.token, "timeout": 0.3, "max_retries": 1,
-                  "backoff": 0.01, "page_size": 4}  # fmt: skip
+        config = {
+            "base_url": api.base_url,
+            "token": home.token,
+            "timeout": 0.3,
+            "max_retries": 1,
+            "backoff": 0.01,
+            "page_size": 4,
+        }
         api.set_fault(fault, after_requests=1)
         ex = connector_for(contract, config).extract(None)
         started = time.monotonic()

@@ -170,8 +170,9 @@ def test_postgres_streams_with_a_server_side_cursor(postgres_url, person):
 
 def test_schema_drift_new_missing_retyped(sqlite_url, person):
     engine = sa.create_engine(sqlite_url)
-    make_table(engine, person, drop=("phone",), extra={"wechat_id": sa.String(50)},
-               retype={"household_number": sa.Integer()})  # fmt: skip
+    make_table(
+        engine, person, drop=("phone",), extra={"wechat_id": sa.String(50)}, retype={"household_number": sa.Integer()}
+    )
     diff = connector_for(person, {"url": sqlite_url}).check_schema()
     assert diff.drifted
     assert diff.new == ("wechat_id",)

@@ -112,9 +112,13 @@ class AirflowDeployment:
         for component in COMPONENTS:
             log = open(self.home / f"{component}.log", "wb")  # noqa: SIM115 - the process keeps it open
             self.processes[component] = subprocess.Popen(
-                [_AIRFLOW, component], env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
+                [_AIRFLOW, component],
+                env=self.env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
@@ -168,9 +172,12 @@ class AirflowDeployment:
         if self._token is None:  # simple auth manager, all admins: a token for the asking
             self._token = httpx.get(f"{self.base_url}/auth/token", timeout=30).json()["access_token"]
         response = httpx.request(
-            method, f"{self.base_url}/api/v2/{path}", headers={"Authorization": f"Bearer {self._token}"},
-            timeout=60, **kwargs,
-        )  # fmt: skip
+            method,
+            f"{self.base_url}/api/v2/{path}",
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=60,
+            **kwargs,
+        )
         response.raise_for_status()
         return response.json() if response.content else None
 

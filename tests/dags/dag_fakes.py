@@ -49,9 +49,18 @@ class FakePipeline:
             self.calls.append((name, run_id))
             self._maybe_raise(name)
             if name == "advance":
-                return {"resource": self.resource, "run_id": run_id, "version": 3, "extracted": 5,
-                        "accepted": 4, "rejected": 1, "warned": 0, "status": "succeeded", "seconds": 0.5,
-                        "top_reasons": [["id_number", "gb11643", 1]]}  # fmt: skip
+                return {
+                    "resource": self.resource,
+                    "run_id": run_id,
+                    "version": 3,
+                    "extracted": 5,
+                    "accepted": 4,
+                    "rejected": 1,
+                    "warned": 0,
+                    "status": "succeeded",
+                    "seconds": 0.5,
+                    "top_reasons": [["id_number", "gb11643", 1]],
+                }
             return results[name]
 
         return stage

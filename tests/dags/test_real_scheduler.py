@@ -143,8 +143,12 @@ def test_all_dags_unpaused_at_once_converge_to_the_in_order_result(
             contract = load_all()[resource]
             keys = {tuple(r[k] for k in contract.primary_key) for r in got}
             lost = sum(1 for r in want if tuple(r[k] for k in contract.primary_key) not in keys)
-            report["resources"][resource] = {"records": len(got), "in_order": len(want), "lost": lost,
-                                             "pending": pending}  # fmt: skip
+            report["resources"][resource] = {
+                "records": len(got),
+                "in_order": len(want),
+                "lost": lost,
+                "pending": pending,
+            }
             if got != want:
                 problems.append(f"curated {resource}: {len(got)} rows under Airflow, {len(want)} in order, {lost} lost")
             if pending:
@@ -165,8 +169,10 @@ def test_all_dags_unpaused_at_once_converge_to_the_in_order_result(
         for sub in subscriptions:
             version = Lake(str(home / "lake")).curated(load_all()[sub["resource"]]).version()
             if delivered.get(sub["id"]) != version:
-                problems.append(f"subscription {sub['id']} ({sub['resource']}) delivered up to "
-                                f"{delivered.get(sub['id'])}, the table is at {version}")  # fmt: skip
+                problems.append(
+                    f"subscription {sub['id']} ({sub['resource']}) delivered up to "
+                    f"{delivered.get(sub['id'])}, the table is at {version}"
+                )
         report["pending_left"] = sum(v["pending"] for v in report["resources"].values())
         print("\nreal scheduler:", json.dumps(report, ensure_ascii=False, indent=1))
         assert not problems, "\n".join(problems)

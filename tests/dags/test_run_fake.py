@@ -50,9 +50,18 @@ def test_dag_runs_stages_in_order_and_emits_asset_event(fake_pipeline: FakePipel
     events = _asset_events(summary["dag_run_id"])  # the recheck found nothing due: skipped, no second event
     assert [name for name, _ in events] == ["govhub.curated.legal_entity"]
     assert events[0][1] == {
-        "resource": "legal_entity", "run_id": run_id, "kind": None, "status": "succeeded", "version": 3,
-        "extracted": 5, "accepted": 4, "rejected": 1, "pending": None, "warned": 0, "seconds": 0.5,
-    }  # fmt: skip
+        "resource": "legal_entity",
+        "run_id": run_id,
+        "kind": None,
+        "status": "succeeded",
+        "version": 3,
+        "extracted": 5,
+        "accepted": 4,
+        "rejected": 1,
+        "pending": None,
+        "warned": 0,
+        "seconds": 0.5,
+    }
 
 
 @pytest.mark.parametrize("stage", ["extract", "advance"])

@@ -33,9 +33,19 @@ from schemas import Contract, arrow_schema, load_contract
 
 SECRET = b"hub-test-secret"
 ALL_PERSON = [
-    "id_number", "name", "gender", "ethnicity", "birth_date", "birth_place", "household_address", "region_code",
-    "household_number", "phone", "status", "updated_at",
-]  # fmt: skip
+    "id_number",
+    "name",
+    "gender",
+    "ethnicity",
+    "birth_date",
+    "birth_place",
+    "household_address",
+    "region_code",
+    "household_number",
+    "phone",
+    "status",
+    "updated_at",
+]
 
 
 # -- factories ------------------------------------------------------------------------------------
@@ -127,12 +137,18 @@ def subscribe(
         target = f"db-{len(list_targets(session, department=department, active_only=False)) + 1}"
         secret = Path(tempfile.mkdtemp(prefix="govhub-test-target-")) / f"{target}.url"
         secret.write_text(target_url)
-        register_target(session, department_code=department, name=target, connection_ref=f"file:{secret}",
-                        reserved={})  # fmt: skip
+        register_target(session, department_code=department, name=target, connection_ref=f"file:{secret}", reserved={})
     sub = Subscription(
-        resource="person", department_code=department, purpose="社保待遇资格认证", legal_basis="《社会保险法》",
-        fields=list(fields), pii_access=pii_access, delivery_mode=mode, target_name=target, status=status,
-    )  # fmt: skip
+        resource="person",
+        department_code=department,
+        purpose="社保待遇资格认证",
+        legal_basis="《社会保险法》",
+        fields=list(fields),
+        pii_access=pii_access,
+        delivery_mode=mode,
+        target_name=target,
+        status=status,
+    )
     session.add(sub)
     session.commit()
     return sub
@@ -193,16 +209,25 @@ def test_tombstones_are_deletes_for_subscribers(lake: Lake) -> None:
 @pytest.mark.parametrize(
     ("pii", "name", "values", "expected"),
     [
-        pytest.param("identifier", "legal_rep_id", ["430902199001011234", "1234567"], ["430902**********34", "*******"],
-                     id="identifier-6-and-2"),
+        pytest.param(
+            "identifier",
+            "legal_rep_id",
+            ["430902199001011234", "1234567"],
+            ["430902**********34", "*******"],
+            id="identifier-6-and-2",
+        ),
         pytest.param("personal", "name", ["张三丰", "李", None], ["张**", "*", None], id="personal-name"),
-        pytest.param("personal", "household_address",
-                     ["益阳市赫山区龙岭街道12号", "益阳市沅江市琼湖街道5号", "湖南省益阳市南县南洲镇3组", "龙岭路1号"],
-                     ["益阳市赫山区", "益阳市沅江市", "湖南省益阳市南县", "***"], id="personal-address-to-county"),
+        pytest.param(
+            "personal",
+            "household_address",
+            ["益阳市赫山区龙岭街道12号", "益阳市沅江市琼湖街道5号", "湖南省益阳市南县南洲镇3组", "龙岭路1号"],
+            ["益阳市赫山区", "益阳市沅江市", "湖南省益阳市南县", "***"],
+            id="personal-address-to-county",
+        ),
         pytest.param("sensitive", "phone", ["13912345678"], [None], id="sensitive-null"),
         pytest.param("none", "region_code", ["430903"], ["430903"], id="none-unchanged"),
     ],
-)  # fmt: skip
+)
 def test_mask_rules_per_pii_class(pii: str, name: str, values: list, expected: list) -> None:
     assert mask_column(pa.array(values, pa.string()), pii=pii, name=name).to_pylist() == expected
 
@@ -254,8 +279,9 @@ def test_file_mode_first_snapshot_then_only_the_change(person: Contract, lake: L
     assert [(r.from_version, r.to_version, r.status) for r in records] == [(None, v0, "done"), (v0, v1, "done")]
 
 
-def test_department_never_receives_a_field_it_was_not_granted(person: Contract, lake: Lake, session: Session,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+def test_department_never_receives_a_field_it_was_not_granted(
+    person: Contract, lake: Lake, session: Session, tmp_path: Path
+) -> None:
     granted = ["id_number", "name", "region_code"]
     url = f"sqlite:///{tmp_path / 'dept.db'}"
     file_sub = subscribe(session, fields=granted, pii_access=True)
@@ -285,8 +311,9 @@ def test_masking_applies_unless_the_grant_covers_pii(person: Contract, lake: Lak
     assert (clear["id_number"], clear["name"], clear["phone"]) == (pid(1), "张v10", "13912340000")
 
 
-def test_database_mode_upserts_deletes_and_records_in_the_target(person: Contract, lake: Lake, session: Session,
-                                                                tmp_path: Path) -> None:  # fmt: skip
+def test_database_mode_upserts_deletes_and_records_in_the_target(
+    person: Contract, lake: Lake, session: Session, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'dept.db'}"
     sub = subscribe(session, mode="database", target_url=url, pii_access=True)
     commit(lake, person, person_rows(person, [pid(1), pid(2), pid(3)]), 1)
@@ -394,8 +421,9 @@ def test_a_repeated_file_delivery_overwrites_the_same_object(person: Contract, l
     assert [p.name for p in folder.iterdir()] == ["snapshot-v0.parquet"]
 
 
-def test_api_mode_records_a_pull_cursor_and_deliver_to_older_version(person: Contract, lake: Lake,
-                                                                    session: Session) -> None:  # fmt: skip
+def test_api_mode_records_a_pull_cursor_and_deliver_to_older_version(
+    person: Contract, lake: Lake, session: Session
+) -> None:
     sub = subscribe(session, mode="api")
     v0 = commit(lake, person, person_rows(person, [pid(1)]), 1)
     commit(lake, person, person_rows(person, [pid(2)]), 2)

@@ -21,11 +21,17 @@ from schemas import Contract, load_contract
 
 S3_KEY, S3_SECRET = "govhub-test", "govhub-test-secret"
 SERVERS = {
-    "postgresql": ("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "CREATE DATABASE govhub_delivery_test",
-                   "postgresql+psycopg://postgres@127.0.0.1:5432/govhub_delivery_test"),
-    "mariadb": ("mysql+pymysql://root@127.0.0.1:3306/", "CREATE DATABASE IF NOT EXISTS govhub_delivery_test",
-                "mysql+pymysql://root@127.0.0.1:3306/govhub_delivery_test?charset=utf8mb4"),
-}  # fmt: skip
+    "postgresql": (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "CREATE DATABASE govhub_delivery_test",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/govhub_delivery_test",
+    ),
+    "mariadb": (
+        "mysql+pymysql://root@127.0.0.1:3306/",
+        "CREATE DATABASE IF NOT EXISTS govhub_delivery_test",
+        "mysql+pymysql://root@127.0.0.1:3306/govhub_delivery_test?charset=utf8mb4",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +63,16 @@ def s3_lake() -> Iterator[Lake]:
         pytest.skip(f"moto's S3 server could not start: {e}")
     endpoint = f"http://127.0.0.1:{port}"
     Minio(f"127.0.0.1:{port}", access_key=S3_KEY, secret_key=S3_SECRET, secure=False).make_bucket("deliveries")
-    yield Lake("s3://deliveries/hub", storage_options={
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-        "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
-    })  # fmt: skip
+    yield Lake(
+        "s3://deliveries/hub",
+        storage_options={
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        },
+    )
     proc.terminate()
     proc.join(5)
 

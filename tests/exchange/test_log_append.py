@@ -37,9 +37,15 @@ def test_append_links_each_event_to_its_predecessor(engine: sa.Engine) -> None:
 def test_hash_is_sm3_of_jcs_canonical_json_of_the_documented_fields(engine: sa.Engine) -> None:
     started = datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)
     event = ExchangeLog(engine).append(
-        EventType.VERIFICATION, source="web", target="hub", started_at=started, duration_ms=3.14159,
-        outcome="denied", error_code="not_granted", details={"score": 0.5, "big": 2**40},
-    )  # fmt: skip
+        EventType.VERIFICATION,
+        source="web",
+        target="hub",
+        started_at=started,
+        duration_ms=3.14159,
+        outcome="denied",
+        error_code="not_granted",
+        details={"score": 0.5, "big": 2**40},
+    )
     payload = {f: getattr(event, f) for f in HASHED_FIELDS}
     payload.update(
         v=1,
@@ -76,8 +82,15 @@ def test_failed_and_denied_events_are_logged_like_successful_ones(engine: sa.Eng
     xlog = ExchangeLog(engine)
     xlog.append("ingest", source="population", target="hub", resource="person", rows=10)
     xlog.append("ingest", source="credit", target="hub", outcome="failed", error_code="source_timeout")
-    xlog.append("denial", source="client-9", target="hub", outcome="denied", error_code="no_subscription",
-                client="client-9", purpose="审批核验")  # fmt: skip
+    xlog.append(
+        "denial",
+        source="client-9",
+        target="hub",
+        outcome="denied",
+        error_code="no_subscription",
+        client="client-9",
+        purpose="审批核验",
+    )
     assert xlog.verify().ok
     assert [e.error_code for e in xlog.query(outcome="failed")] == ["source_timeout"]
     denied = xlog.query(outcome="denied")

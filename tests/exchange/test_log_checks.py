@@ -45,9 +45,19 @@ def signer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 def _fill(xlog: ExchangeLog, count: int, *, kind: str = "verification") -> None:
     for start in range(0, count, 500):
         xlog.append_many(
-            [{"type": kind, "source": "hub", "target": "client:c1", "client": "c1", "outcome": "ok",
-              "case_number": f"YY-{start + i}", "details": {"n": start + i}} for i in range(min(500, count - start))]
-        )  # fmt: skip
+            [
+                {
+                    "type": kind,
+                    "source": "hub",
+                    "target": "client:c1",
+                    "client": "c1",
+                    "outcome": "ok",
+                    "case_number": f"YY-{start + i}",
+                    "details": {"n": start + i},
+                }
+                for i in range(min(500, count - start))
+            ]
+        )
 
 
 def _edit(engine: sa.Engine, seq: int) -> None:
@@ -157,8 +167,15 @@ def test_single_flight_hands_the_error_to_every_waiter() -> None:
     assert flight.calls == 1 and len(errors) == 2
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql", marks=pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
+        ),
+    ],
+)
 def test_parallel_full_walk_agrees_with_the_python_walk(tmp_path: Path, signer, store: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from exchange.log import _walker
 

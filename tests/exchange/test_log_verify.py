@@ -35,9 +35,15 @@ def _forged_row(prev_hash: str, seq: int) -> dict:
     """A row a forger with database access and the (public) hash rules could write."""
     forged = {f: None for f in HASHED_FIELDS}
     forged.update(
-        seq=seq, event_id=str(uuid.uuid4()), type="delivery", recorded_at="2026-05-01 08:00:00.000000",
-        source="hub", target="attacker", outcome="ok", prev_hash=prev_hash,
-    )  # fmt: skip
+        seq=seq,
+        event_id=str(uuid.uuid4()),
+        type="delivery",
+        recorded_at="2026-05-01 08:00:00.000000",
+        source="hub",
+        target="attacker",
+        outcome="ok",
+        prev_hash=prev_hash,
+    )
     return forged
 
 
@@ -162,8 +168,14 @@ def test_rewriting_and_rehashing_the_chain_is_caught_by_a_checkpoint(engine: sa.
         row["details"] = None if row["details"] is None else json.loads(row["details"])
         row["recorded_at"] = datetime.fromisoformat(row["recorded_at"])
         prev = event_hash(row)
-        sql(engine, "UPDATE exchange_event SET rows = :r, prev_hash = :p, hash = :h WHERE seq = :s",
-            r=row["rows"], p=row["prev_hash"], h=prev, s=seq)  # fmt: skip
+        sql(
+            engine,
+            "UPDATE exchange_event SET rows = :r, prev_hash = :p, hash = :h WHERE seq = :s",
+            r=row["rows"],
+            p=row["prev_hash"],
+            h=prev,
+            s=seq,
+        )
     sql(engine, "UPDATE exchange_log_head SET hash = :h", h=prev)
     report = xlog.verify()
     assert (report.problem, report.first_bad_seq) == ("checkpoint_mismatch", 10)

@@ -96,8 +96,9 @@ def test_concurrent_delivery_runs_deliver_each_version_once(
 ) -> None:
     hub_lake = Lake(str(hub_home / "lake"))
     file_sub = subscribe(session)
-    db_sub = subscribe(session, department="11430900MB0000002X", mode="database",
-                       target_url=f"sqlite:///{tmp_path / 'dept.db'}")  # fmt: skip
+    db_sub = subscribe(
+        session, department="11430900MB0000002X", mode="database", target_url=f"sqlite:///{tmp_path / 'dept.db'}"
+    )
     api_sub = subscribe(session, department="11430900MB0000003X", mode="api")
     subs = {file_sub.id, db_sub.id, api_sub.id}
     writes: list[str] = []

@@ -64,8 +64,14 @@ def test_rewriting_and_rehashing_the_chain_is_caught_by_a_checkpoint(engine: sa.
             row["details"] = json.loads(row["details"])
         row.update(prev_hash=prev, rows=0 if seq == 4 else row["rows"])
         prev = event_hash(row)
-        test_log_verify.sql(engine, "UPDATE exchange_event SET rows = :r, prev_hash = :p, hash = :h WHERE seq = :s",
-                            r=row["rows"], p=row["prev_hash"], h=prev, s=seq)  # fmt: skip
+        test_log_verify.sql(
+            engine,
+            "UPDATE exchange_event SET rows = :r, prev_hash = :p, hash = :h WHERE seq = :s",
+            r=row["rows"],
+            p=row["prev_hash"],
+            h=prev,
+            s=seq,
+        )
     test_log_verify.sql(engine, "UPDATE exchange_log_head SET hash = :h", h=prev)
     report = xlog.verify()
     assert (report.problem, report.first_bad_seq) == ("checkpoint_mismatch", 10)

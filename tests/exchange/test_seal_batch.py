@@ -60,10 +60,15 @@ def signer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def _batch(signer: Signer, n: int, version: int = 4) -> list[dict]:
     docs = [
-        prepare_answer(request=body({"id_number": f"{i}"}), answer={"answer_id": str(i), "match": i % 2 == 0},
-                       item="person_alive", version=version, algorithm=signer.algorithm)
+        prepare_answer(
+            request=body({"id_number": f"{i}"}),
+            answer={"answer_id": str(i), "match": i % 2 == 0},
+            item="person_alive",
+            version=version,
+            algorithm=signer.algorithm,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return seal_documents(signer, docs)
 
 

@@ -53,12 +53,23 @@ def _prepared(signer, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
     from exchange.seal import prepare_answer
 
     return [
-        {"answer_id": f"00000000-0000-0000-0000-{i:012d}", "client_id": "t", "item": "person_alive",
-         "case_number": f"YY-{i}", "version": 1, "issued_at": "2026-05-01T08:00:00.000Z",
-         "document": prepare_answer(request={"case_number": f"YY-{i}"}, answer={"match": True}, item="person_alive",
-                                    version=1, algorithm=signer.algorithm)}
+        {
+            "answer_id": f"00000000-0000-0000-0000-{i:012d}",
+            "client_id": "t",
+            "item": "person_alive",
+            "case_number": f"YY-{i}",
+            "version": 1,
+            "issued_at": "2026-05-01T08:00:00.000Z",
+            "document": prepare_answer(
+                request={"case_number": f"YY-{i}"},
+                answer={"match": True},
+                item="person_alive",
+                version=1,
+                algorithm=signer.algorithm,
+            ),
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("durability", ["commit", "queued"])

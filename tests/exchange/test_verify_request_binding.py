@@ -47,8 +47,18 @@ def test_the_body_as_sent_checks_the_binding_everywhere(hub: ServedHub, sent: di
     (tmp_path / "answer.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "body.json").write_text(json.dumps(sent, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "hub.pub").write_text(pem)
-    result = CliRunner().invoke(app, ["seal", "verify", str(tmp_path / "answer.json"), "--public-key",
-                                      str(tmp_path / "hub.pub"), "--request", str(tmp_path / "body.json")])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "seal",
+            "verify",
+            str(tmp_path / "answer.json"),
+            "--public-key",
+            str(tmp_path / "hub.pub"),
+            "--request",
+            str(tmp_path / "body.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -93,8 +103,21 @@ def test_the_routes_and_verify_ask_seal_with_the_configured_algorithm(
     assert get_verification_service().signer.algorithm == "ed25519"
     _, key = ed25519_env
     out = tmp_path / "answer.json"
-    args = ["verify", "ask", "person_alive", "--client-key", key, "--case", "YY-1", "--purpose", "测试",
-            "--subject", f"id_number={P_ZHANG}", "--out", str(out)]  # fmt: skip
+    args = [
+        "verify",
+        "ask",
+        "person_alive",
+        "--client-key",
+        key,
+        "--case",
+        "YY-1",
+        "--purpose",
+        "测试",
+        "--subject",
+        f"id_number={P_ZHANG}",
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text(encoding="utf-8"))

@@ -121,9 +121,12 @@ def test_value_item_returns_only_its_fields_and_unknown_is_404(hub: ServedHub) -
     status, doc = ask(hub, "entity_basic_info", {"uscc": E_SHOP})
     assert status == 200
     assert doc["answer"] == {
-        "answer_id": doc["answer"]["answer_id"], "case_number": "YY-BDC-2026-000123",
-        "name": "益阳市资阳区张三商行", "status": "存续", "established_date": "2015-03-01",
-    }  # fmt: skip
+        "answer_id": doc["answer"]["answer_id"],
+        "case_number": "YY-BDC-2026-000123",
+        "name": "益阳市资阳区张三商行",
+        "status": "存续",
+        "established_date": "2015-03-01",
+    }
     status, doc = ask(hub, "entity_basic_info", {"uscc": E_UNKNOWN})
     assert status == 404 and doc["error"]["code"] == "subject_not_found"
     assert E_UNKNOWN not in json.dumps(doc)

@@ -14,8 +14,13 @@ from govhub.settings import reset_settings
 def test_demo_runs_shares_verifies_and_reconciles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the demo points this process at its sources through the environment; register each variable with
     # monkeypatch first so that all of them are restored after the test, whatever the demo set
-    for name in ("GOVHUB_HOME", "GOVHUB_POPULATION_URL", "GOVHUB_LEGAL_ENTITY_URL", "GOVHUB_NONTAX_INBOX",
-                 "GOVHUB_CREDIT_BASE_URL"):  # fmt: skip
+    for name in (
+        "GOVHUB_HOME",
+        "GOVHUB_POPULATION_URL",
+        "GOVHUB_LEGAL_ENTITY_URL",
+        "GOVHUB_NONTAX_INBOX",
+        "GOVHUB_CREDIT_BASE_URL",
+    ):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     result = CliRunner().invoke(

@@ -37,8 +37,10 @@ class Host:
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("host_worker.py"))],
             env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def call(self, call: str, *args: Any, **kwargs: Any) -> Any:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -185,8 +187,13 @@ def test_two_workers_with_their_own_homes_run_one_pipeline_on_s3_and_postgres(
 
 
 def _storage(endpoint: str) -> dict[str, str]:
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": _ACCESS, "AWS_SECRET_ACCESS_KEY": _SECRET,
-            "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}  # fmt: skip
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": _ACCESS,
+        "AWS_SECRET_ACCESS_KEY": _SECRET,
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
 
 
 def _web_host_follows_the_lake(home: Path) -> None:

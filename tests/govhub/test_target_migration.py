@@ -37,8 +37,9 @@ def test_target_urls_become_named_targets_in_secret_files(tmp_path: Path, monkey
         session.commit()
     secret_url = "postgresql+psycopg://rs:s3cret@db.rsj/rs"
     with engine.begin() as conn:
-        for i, (department, target) in enumerate([(RSJ, secret_url), (RSJ, secret_url), (RSJ, "sqlite:////x/b.db"),
-                                                 (ZJ, "sqlite:////x/zj.db"), (ZJ, None)]):  # fmt: skip
+        for i, (department, target) in enumerate(
+            [(RSJ, secret_url), (RSJ, secret_url), (RSJ, "sqlite:////x/b.db"), (ZJ, "sqlite:////x/zj.db"), (ZJ, None)]
+        ):
             conn.execute(
                 sa.text(
                     "INSERT INTO subscription (resource, department_code, purpose, legal_basis, fields, pii_access, "
@@ -62,8 +63,9 @@ def test_target_urls_become_named_targets_in_secret_files(tmp_path: Path, monkey
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert secret.is_relative_to(tmp_path / "home" / "keys" / "delivery-targets")
     with engine.connect() as conn:
-        dump = "\n".join(str(r) for t in ("subscription", "delivery_target")
-                         for r in conn.execute(sa.text(f"SELECT * FROM {t}")))  # fmt: skip
+        dump = "\n".join(
+            str(r) for t in ("subscription", "delivery_target") for r in conn.execute(sa.text(f"SELECT * FROM {t}"))
+        )
     assert "s3cret" not in dump
     engine.dispose()
     reset_settings()

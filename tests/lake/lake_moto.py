@@ -58,10 +58,16 @@ def moto_lake(bucket: str, prefix: str = "hub") -> Iterator[Lake]:
         Minio(f"127.0.0.1:{port}", access_key="govhub-test", secret_key="govhub-test-secret", secure=False).make_bucket(
             bucket
         )
-        yield Lake(f"s3://{bucket}/{prefix}", storage_options={
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "govhub-test",
-            "AWS_SECRET_ACCESS_KEY": "govhub-test-secret", "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
-        })  # fmt: skip
+        yield Lake(
+            f"s3://{bucket}/{prefix}",
+            storage_options={
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": "govhub-test",
+                "AWS_SECRET_ACCESS_KEY": "govhub-test-secret",
+                "AWS_REGION": "us-east-1",
+                "AWS_ALLOW_HTTP": "true",
+            },
+        )
     finally:
         proc.terminate()
         proc.join(5)

@@ -144,10 +144,12 @@ def test_streamed_source_dedups_across_batches_and_drops_unknown_deletes(lake, p
     assert passes == [None, ["id_number"], ["id_number"], None]
     # every fingerprint equal: the exact comparison alone must decide which rows repeat a key
     monkeypatch.setattr("lake.curated.fingerprints", lambda columns: np.zeros(len(columns[0]), dtype=np.uint64))
-    change = pa.concat_tables([
-        rows(person, ["b", "zz"], tag="v2", deleted=[False, True]),
-        rows(person, ["c", "b"], tag="v3", deleted=[True, False]),
-    ])  # fmt: skip
+    change = pa.concat_tables(
+        [
+            rows(person, ["b", "zz"], tag="v2", deleted=[False, True]),
+            rows(person, ["c", "b"], tag="v3", deleted=[True, False]),
+        ]
+    )
     source, _ = _source(change, chunk=1)
     info = t.commit(source, app_id="x", run_seq=2, metadata=META)
     assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (0, 1, 1)

@@ -17,8 +17,12 @@ def _three_versions(lake: Lake, person, rows) -> tuple[CuratedTable, dict[int, d
     t = lake.curated(person)
     manifests = {}
     for i in range(3):
-        info = t.commit(rows(person, [f"k{j}" for j in range(i * 20, i * 20 + 50)], tag=f"v{i}"), app_id="x",
-                        run_seq=i + 1, metadata=META)  # fmt: skip
+        info = t.commit(
+            rows(person, [f"k{j}" for j in range(i * 20, i * 20 + 50)], tag=f"v{i}"),
+            app_id="x",
+            run_seq=i + 1,
+            metadata=META,
+        )
         manifests[info.version] = commit_manifest(t, info.version)
     return t, manifests
 

@@ -62,11 +62,30 @@ def test_dag_run_writes_task_events_with_source_and_curated_version(provider_on,
 
 def test_delivery_task_lineage_names_each_department(fast_hub) -> None:
     results = [
-        {"subscription_id": 1, "department_code": "D1", "mode": "file", "status": "done", "from_version": None,
-         "to_version": 2, "rows_inserted": 5, "rows_updated": 1, "rows_deleted": 0, "bytes": 900},
-        {"subscription_id": 2, "department_code": "D2", "mode": "api", "status": "done", "from_version": 1,
-         "to_version": 2, "rows_inserted": 1, "rows_updated": 0, "rows_deleted": 0},
-    ]  # fmt: skip
+        {
+            "subscription_id": 1,
+            "department_code": "D1",
+            "mode": "file",
+            "status": "done",
+            "from_version": None,
+            "to_version": 2,
+            "rows_inserted": 5,
+            "rows_updated": 1,
+            "rows_deleted": 0,
+            "bytes": 900,
+        },
+        {
+            "subscription_id": 2,
+            "department_code": "D2",
+            "mode": "api",
+            "status": "done",
+            "from_version": 1,
+            "to_version": 2,
+            "rows_inserted": 1,
+            "rows_updated": 0,
+            "rows_deleted": 0,
+        },
+    ]
     lineage = task_lineage("deliver", "person", results)
     (curated,) = lineage.inputs
     assert (curated.name, curated.facets["version"].datasetVersion) == ("curated/person", "2")

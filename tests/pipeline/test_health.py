@@ -48,15 +48,31 @@ def test_a_run_that_accepted_nothing_before_person_published_is_not_fresh(hub) -
 def test_assess_health_never_calls_an_empty_run_fresh() -> None:
     contract = load_contract("person")
     now = utcnow()
-    run = IngestRun(run_id="r", resource="person", seq=1, status="succeeded", extracted=500, accepted=0,
-                    rejected=500, pending=0, finished_at=now)  # fmt: skip
+    run = IngestRun(
+        run_id="r",
+        resource="person",
+        seq=1,
+        status="succeeded",
+        extracted=500,
+        accepted=0,
+        rejected=500,
+        pending=0,
+        finished_at=now,
+    )
     assert assess_health(contract, last_success=run, version=3, pending=0, now=now).freshness == "nothing_accepted"
     assert assess_health(contract, last_success=run, version=None, pending=0, now=now).freshness == "unpublished"
     assert assess_health(contract, last_success=None, version=None, pending=0, now=now).freshness == "never"
     later = assess_health(contract, last_success=run, version=3, pending=0, now=now, promoted_since=480)
     assert later.freshness == "fresh"  # a recheck published what the run had set aside
-    empty = IngestRun(run_id="e", resource="person", seq=2, status="succeeded", extracted=0, accepted=0,
-                      finished_at=now - timedelta(days=3))  # fmt: skip
+    empty = IngestRun(
+        run_id="e",
+        resource="person",
+        seq=2,
+        status="succeeded",
+        extracted=0,
+        accepted=0,
+        finished_at=now - timedelta(days=3),
+    )
     stale = assess_health(contract, last_success=empty, version=3, pending=0, now=now)
     assert stale.freshness == "overdue" and stale.overdue_by > timedelta(days=1)
 

@@ -50,8 +50,13 @@ def _with_extra_column(source: Path, day: str) -> Path:
     data = ("\r\n".join(body) + "\r\n").encode("gbk")
     path = source.with_name(f"settlement_{day}.csv")
     path.write_bytes(data)
-    manifest = {"file": path.name, "rows": len(body) - 1, "sha256": hashlib.sha256(data).hexdigest(),
-                "encoding": "GBK", "settlement_date": f"{day[:4]}-{day[4:6]}-{day[6:]}"}  # fmt: skip
+    manifest = {
+        "file": path.name,
+        "rows": len(body) - 1,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "encoding": "GBK",
+        "settlement_date": f"{day[:4]}-{day[4:6]}-{day[6:]}",
+    }
     path.with_name(path.name + ".manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return path
 

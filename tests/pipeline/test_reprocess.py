@@ -57,8 +57,11 @@ def test_reprocess_after_a_contract_fix_equals_a_run_with_the_right_contract(hub
     assert "promoted 已发布" in fixed.output
     again = cli.invoke(app, ["quarantine", "reprocess", "credit_record", "--rule", "length"])
     assert "no open quarantined row" in again.output  # exactly once: nothing left to take
-    events = [e for e in hub_log().query(type="quarantine", resource="credit_record", limit=50)
-              if (e.details or {}).get("action") == "reprocess"]  # fmt: skip
+    events = [
+        e
+        for e in hub_log().query(type="quarantine", resource="credit_record", limit=50)
+        if (e.details or {}).get("action") == "reprocess"
+    ]
     assert {e.details["outcome"] for e in events} >= {"promoted"}
     reprocessed = _curated("credit_record")
 

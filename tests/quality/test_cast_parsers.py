@@ -43,8 +43,15 @@ def test_plain_timestamps_parse_alike_across_the_1991_offset_change(monkeypatch)
     fast, slow = _both(monkeypatch, cast.parse_timestamps, values)
     assert fast == slow
     assert fast[-1] == dt.datetime(1988, 6, 1, 3, tzinfo=dt.UTC)  # summer time in 1988: UTC+9
-    odd = ("2023-02-28 24:00:00", "2023-02-28 10:00", "0000-01-01 00:00:00", "2023-02-28 10:00:00Z",
-           "2023-02-28 10:00:00.1234567", "2023-02-28 10:00:00+08:00", "2023-02-28 10:00:00.")  # fmt: skip
+    odd = (
+        "2023-02-28 24:00:00",
+        "2023-02-28 10:00",
+        "0000-01-01 00:00:00",
+        "2023-02-28 10:00:00Z",
+        "2023-02-28 10:00:00.1234567",
+        "2023-02-28 10:00:00+08:00",
+        "2023-02-28 10:00:00.",
+    )
     for bad in odd:
         fast, slow = _both(monkeypatch, cast.parse_timestamps, [*values[:5], bad])
         assert fast == slow and fast[0] is not None

@@ -62,8 +62,9 @@ def test_enum_and_null_share_failures_are_reported(contracts, accepted):
     contract = contracts["person"]
     table = accepted["person"]
     table = table.set_column(table.schema.get_field_index("ethnicity"), "ethnicity", pa.array(["99"] * 5))
-    table = table.set_column(table.schema.get_field_index("phone"), pa.field("phone", pa.string()),
-                             pa.nulls(5, pa.string()))  # fmt: skip
+    table = table.set_column(
+        table.schema.get_field_index("phone"), pa.field("phone", pa.string()), pa.nulls(5, pa.string())
+    )
     result = run_suite(table, contract)
     failed = {(r["expectation"], r["kwargs"].get("column")) for r in result.results if not r["success"]}
     assert failed == {

@@ -21,9 +21,12 @@ def _findings(evaluated: dict[str, int], failures: dict[str, int]) -> Findings:
 def test_scores_are_shares_of_passed_evaluations(contracts):
     card = Scorecard.from_findings(
         _findings({"conformance": 200, "completeness": 100}, {"conformance": 10, "completeness": 0}),
-        contracts["person"], rows=10, accessible=True,
-        latest_cursor=AS_OF - dt.timedelta(hours=3), as_of=AS_OF,
-    )  # fmt: skip
+        contracts["person"],
+        rows=10,
+        accessible=True,
+        latest_cursor=AS_OF - dt.timedelta(hours=3),
+        as_of=AS_OF,
+    )
     assert card.scores == {
         "conformance": 0.95,
         "completeness": 1.0,
@@ -43,8 +46,14 @@ def test_scores_are_shares_of_passed_evaluations(contracts):
     ],
 )
 def test_timeliness_from_cursor_age_and_update_cycle(age_days, expected, contracts):
-    card = Scorecard.from_findings(_findings({}, {}), contracts["person"], rows=0, accessible=True,
-                                   latest_cursor=AS_OF - dt.timedelta(days=age_days), as_of=AS_OF)  # fmt: skip
+    card = Scorecard.from_findings(
+        _findings({}, {}),
+        contracts["person"],
+        rows=0,
+        accessible=True,
+        latest_cursor=AS_OF - dt.timedelta(days=age_days),
+        as_of=AS_OF,
+    )
     assert card.cycle_days == 1  # 日
     assert card.score("timeliness") == expected
 
@@ -57,10 +66,22 @@ def test_no_cursor_means_no_timeliness(contracts):
 
 def test_merge_adds_counts_and_keeps_the_newest_cursor(contracts):
     person = contracts["person"]
-    a = Scorecard.from_findings(_findings({"accuracy": 100}, {"accuracy": 10}), person, rows=50, accessible=True,
-                                latest_cursor=AS_OF - dt.timedelta(days=3), as_of=AS_OF)  # fmt: skip
-    b = Scorecard.from_findings(_findings({"accuracy": 300}, {"accuracy": 10}), person, rows=150, accessible=False,
-                                latest_cursor=AS_OF - dt.timedelta(hours=1), as_of=AS_OF)  # fmt: skip
+    a = Scorecard.from_findings(
+        _findings({"accuracy": 100}, {"accuracy": 10}),
+        person,
+        rows=50,
+        accessible=True,
+        latest_cursor=AS_OF - dt.timedelta(days=3),
+        as_of=AS_OF,
+    )
+    b = Scorecard.from_findings(
+        _findings({"accuracy": 300}, {"accuracy": 10}),
+        person,
+        rows=150,
+        accessible=False,
+        latest_cursor=AS_OF - dt.timedelta(hours=1),
+        as_of=AS_OF,
+    )
     merged = a.merge(b)
     assert merged.rows == 200
     assert merged.score("accuracy") == 0.95  # (400 - 20) / 400

@@ -67,8 +67,9 @@ def test_duplicate_keys_in_one_file_reject_the_later_rows(contracts):
     rows = [dict(r) for r in rows]
     files = ["a.csv", "a.csv", "a.csv", "b.csv"]
     table = as_table(rows, contract, _source_file=files, _source_line=[2, 3, 4, 2])
-    verdict = validate(table, contract, references={"person.id_number": pa.array([person_id(0), person_id(1)])},
-                       today=TODAY)  # fmt: skip
+    verdict = validate(
+        table, contract, references={"person.id_number": pa.array([person_id(0), person_id(1)])}, today=TODAY
+    )
     assert verdict.counts["rejected"] == 1  # row 3 repeats row 1 in a.csv; b.csv's copy is a later update
     row = verdict.rejected.to_pylist()[0]
     assert (row["source_file"], row["source_line"], row["row_key"]) == ("a.csv", 4, rows[0]["payment_code"])
@@ -91,9 +92,13 @@ def test_parse_errors_are_rejected_with_the_raw_text(contracts, references):
     rows = good_rows("payment", 2)
     rows[1] = dict.fromkeys(rows[1])
     table = as_table(
-        rows, contract, _parse_error=[None, "expected 16 columns, got 3"], _raw=[None, "a,b,c"],
-        _source_file=["s.csv", "s.csv"], _source_line=[2, 3],
-    )  # fmt: skip
+        rows,
+        contract,
+        _parse_error=[None, "expected 16 columns, got 3"],
+        _raw=[None, "a,b,c"],
+        _source_file=["s.csv", "s.csv"],
+        _source_line=[2, 3],
+    )
     verdict = validate(table, contract, references=references, today=TODAY)
     assert verdict.counts == {"rows": 2, "accepted": 1, "rejected": 1, "warned": 0}
     row = verdict.rejected.to_pylist()[0]
@@ -117,18 +122,21 @@ def test_native_source_types_are_cast(contracts):
     rows = good_rows("legal_entity", 3)
     table = as_table(rows, contract)
     table = table.set_column(
-        table.schema.get_field_index("updated_at"), "updated_at",
+        table.schema.get_field_index("updated_at"),
+        "updated_at",
         pa.array([dt.datetime(2024, 6, 1, 8, 0), dt.datetime(1988, 6, 1, 12, 0), None]),
-    )  # fmt: skip
+    )
     table = table.set_column(
         table.schema.get_field_index("registered_capital"), "registered_capital", pa.array([12.5, 0.12345, None])
     )
     table = table.set_column(
-        table.schema.get_field_index("established_date"), "established_date",
+        table.schema.get_field_index("established_date"),
+        "established_date",
         pa.array([dt.date(2010, 1, 1), dt.date(2011, 2, 3), dt.date(2012, 3, 4)]),
-    )  # fmt: skip
-    verdict = validate(table, contract, references={"person.id_number": pa.array([r["legal_rep_id"] for r in rows])},
-                       today=TODAY)  # fmt: skip
+    )
+    verdict = validate(
+        table, contract, references={"person.id_number": pa.array([r["legal_rep_id"] for r in rows])}, today=TODAY
+    )
     assert verdict.counts["rejected"] == 2  # 0.12345 exceeds scale 4; row 3 lacks updated_at
     utc = dt.UTC
     assert verdict.accepted.column("updated_at").to_pylist() == [dt.datetime(2024, 6, 1, 0, 0, tzinfo=utc)]

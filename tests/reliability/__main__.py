@@ -63,8 +63,12 @@ def render(entries: list[Entry], *, long: bool, seconds: float, exit_code: int) 
     if classes:
         disclosed = sum(t["disclosures"] for t in classes.values())
         outside = sum(t["rows_outside"] for t in classes.values())
-        lines += ["### Attack classes", "", "| class | cases | tried | held | disclosures | rows written outside the "
-                  "granted target |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "### Attack classes",
+            "",
+            "| class | cases | tried | held | disclosures | rows written outside the granted target |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for name, t in classes.items():
             counts = " | ".join(f"{t[k]:,}" for k in ("cases", "tried", "held", "disclosures", "rows_outside"))
             lines.append(f"| {ATTACK_CLASSES[name]} | {counts} |")

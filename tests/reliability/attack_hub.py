@@ -100,9 +100,15 @@ def _populate(session: Session, served: ServedHub) -> tuple[dict[str, str], str,
     for resource in RECORDS:
         version = served.lake.curated(load_contract(resource)).version()
         record_version(
-            session, resource=resource, version=version, run_id=f"attack-{resource}", rows_total=len(RECORDS[resource]),
-            rows_inserted=len(RECORDS[resource]), schema_fingerprint="0" * 64, scorecard={"completeness": 1.0},
-        )  # fmt: skip
+            session,
+            resource=resource,
+            version=version,
+            run_id=f"attack-{resource}",
+            rows_total=len(RECORDS[resource]),
+            rows_inserted=len(RECORDS[resource]),
+            schema_fingerprint="0" * 64,
+            scorecard={"completeness": 1.0},
+        )
     keys = {role: issue_api_key(session, code) for role, code in DEPARTMENTS.items()}
     revoked = issue_api_key(session, REISSUED)
     issue_api_key(session, REISSUED)  # replaces (revokes) the first
@@ -111,36 +117,64 @@ def _populate(session: Session, served: ServedHub) -> tuple[dict[str, str], str,
     person_fields = ["id_number", "name", "birth_date", "region_code"]
     subs: dict[str, int] = {}
     mine = apply(
-        session, department_code=USER, resource="person", purpose="社保待遇资格认证", legal_basis="《社会保险法》",
-        fields=person_fields, delivery_mode="api",
-    )  # fmt: skip
+        session,
+        department_code=USER,
+        resource="person",
+        purpose="社保待遇资格认证",
+        legal_basis="《社会保险法》",
+        fields=person_fields,
+        delivery_mode="api",
+    )
     decide(session, mine.id, actor_department=POLICE, approve=True, reason=None)
     subs["user_person_api"] = mine.id
     theirs = apply(
-        session, department_code=OTHER_USER, resource="person", purpose=OTHER_PURPOSE, legal_basis="《住房保障条例》",
-        fields=person_fields, pii_access=True, delivery_mode="api",
-    )  # fmt: skip
+        session,
+        department_code=OTHER_USER,
+        resource="person",
+        purpose=OTHER_PURPOSE,
+        legal_basis="《住房保障条例》",
+        fields=person_fields,
+        pii_access=True,
+        delivery_mode="api",
+    )
     decide(session, theirs.id, actor_department=POLICE, approve=True, reason=None)
     subs["other_person_api"] = theirs.id
     filed = apply(
-        session, department_code=OTHER_USER, resource="legal_entity", purpose=OTHER_PURPOSE,
-        legal_basis="《市场主体登记管理条例》", fields=["uscc", "name", "legal_rep_name"], delivery_mode="file",
-    )  # fmt: skip
+        session,
+        department_code=OTHER_USER,
+        resource="legal_entity",
+        purpose=OTHER_PURPOSE,
+        legal_basis="《市场主体登记管理条例》",
+        fields=["uscc", "name", "legal_rep_name"],
+        delivery_mode="file",
+    )
     subs["other_entity_file"] = filed.id
     pending = apply(
-        session, department_code=USER, resource="payment", purpose="缴费核查", legal_basis="《非税收入管理办法》",
-        fields=["payment_code", "amount"], delivery_mode="api",
-    )  # fmt: skip
+        session,
+        department_code=USER,
+        resource="payment",
+        purpose="缴费核查",
+        legal_basis="《非税收入管理办法》",
+        fields=["payment_code", "amount"],
+        delivery_mode="api",
+    )
     subs["user_payment_pending"] = pending.id
     add_target(
-        session, department_code=OTHER_USER, name=OTHER_TARGET,
+        session,
+        department_code=OTHER_USER,
+        name=OTHER_TARGET,
         url=f"postgresql+psycopg://zhujian:{OTHER_TARGET_PASSWORD}@10.0.0.9/zhujian",
-    )  # fmt: skip
+    )
     database = apply(
-        session, department_code=OTHER_USER, resource="credit_record", purpose=OTHER_PURPOSE,
-        legal_basis="《社会信用体系建设规划纲要》", fields=["record_id", "subject_code"], delivery_mode="database",
+        session,
+        department_code=OTHER_USER,
+        resource="credit_record",
+        purpose=OTHER_PURPOSE,
+        legal_basis="《社会信用体系建设规划纲要》",
+        fields=["record_id", "subject_code"],
+        delivery_mode="database",
         target=OTHER_TARGET,
-    )  # fmt: skip
+    )
     subs["other_credit_database"] = database.id
     session.commit()
     return keys, revoked, inactive, subs

@@ -165,8 +165,15 @@ def _rule_violations(
             yield "too-short text", (rule,), "长" * (int(params["min"]) - 1)
     elif rule == "pattern":
         regex = re.compile(params["regex"])
-        for v in (value[:-1], value + "0", "A" + value[1:], value[:3] + " " + value[4:], value[:4] + "\x00" + value[5:],
-                  INJECTIONS[0], value.translate(_FULLWIDTH)):  # fmt: skip
+        for v in (
+            value[:-1],
+            value + "0",
+            "A" + value[1:],
+            value[:3] + " " + value[4:],
+            value[:4] + "\x00" + value[5:],
+            INJECTIONS[0],
+            value.translate(_FULLWIDTH),
+        ):
             if not regex.fullmatch(v):
                 yield "text not of the required pattern", (rule,), v
     elif rule == "not_future":
@@ -255,8 +262,16 @@ def record_cases(
         good[key] = fresh_key(contract, good, n, taken)
         return good
 
-    def add(good: dict[str, Any], category: str, fname: str, rules: tuple[str, ...], value: Any, *,
-            control: bool = False, raw: dict[str, bytes] | None = None) -> None:  # fmt: skip
+    def add(
+        good: dict[str, Any],
+        category: str,
+        fname: str,
+        rules: tuple[str, ...],
+        value: Any,
+        *,
+        control: bool = False,
+        raw: dict[str, bytes] | None = None,
+    ) -> None:
         token = f"CORPUS-{resource[:4].upper()}-{len(cases) + 1:04d}"
         record = {**good, marker_field(contract, avoid=fname).name: token}
         if not control:
@@ -277,10 +292,22 @@ def record_cases(
         add(base(), "duplicate key in one file", key, ("unique",), first)
     if contract.source.kind == "sql":  # a legacy registry storing GBK bytes in a UTF-8 text column
         marker = marker_field(contract).name
-        text = next(f for f in contract.fields if f.type == "string" and f.name not in contract.primary_key
-                    and f.name != marker and any(c.rule == "length" for c in f.checks))  # fmt: skip
-        add(base(), "mixed encodings: GBK bytes in a UTF-8 column", text.name, ("type",), "张三",
-            raw={text.name: "张三".encode("gbk")})  # fmt: skip
+        text = next(
+            f
+            for f in contract.fields
+            if f.type == "string"
+            and f.name not in contract.primary_key
+            and f.name != marker
+            and any(c.rule == "length" for c in f.checks)
+        )
+        add(
+            base(),
+            "mixed encodings: GBK bytes in a UTF-8 column",
+            text.name,
+            ("type",),
+            "张三",
+            raw={text.name: "张三".encode("gbk")},
+        )
     return cases
 
 
@@ -321,12 +348,23 @@ def file_cases(good_csv: bytes, manifest: dict[str, Any], name_for: Any) -> list
     header, *rows = [line for line in text.split("\r\n") if line]
     out: list[FileCase] = []
 
-    def add(category: str, data: bytes, expect: str, *, manifest_edit: Any = None, rows_claimed: int | None = None,
-            tokens: tuple[str, ...] = ()) -> None:  # fmt: skip
+    def add(
+        category: str,
+        data: bytes,
+        expect: str,
+        *,
+        manifest_edit: Any = None,
+        rows_claimed: int | None = None,
+        tokens: tuple[str, ...] = (),
+    ) -> None:
         name = name_for(len(out))
-        m = {**manifest, "file": name, "sha256": hashlib.sha256(data).hexdigest(),
-             "rows": len(rows) if rows_claimed is None else rows_claimed,
-             "settlement_date": _date_of(name)}  # fmt: skip
+        m = {
+            **manifest,
+            "file": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "rows": len(rows) if rows_claimed is None else rows_claimed,
+            "settlement_date": _date_of(name),
+        }
         if manifest_edit is not None:
             m = manifest_edit(m)
         out.append(FileCase(category, name, data, m, expect, tokens))
@@ -348,10 +386,16 @@ def file_cases(good_csv: bytes, manifest: dict[str, Any], name_for: Any) -> list
     add("rows with an unterminated quote", "\r\n".join([header, *quoted]).encode("gbk") + b"\r\n", "rows: parse:*")
     bare_cr = header + "\r\n" + "\r".join(rows) + "\r\n"
     add("rows separated by bare CRs", bare_cr.encode("gbk"), "rows: parse:*", rows_claimed=1)
-    add("header in another language", ("id,code,name\r\n" + "\r\n".join(rows) + "\r\n").encode("gbk"),
-        "refused: header row matches none")  # fmt: skip
-    add("NUL bytes inside rows", ("\r\n".join([header, *(r.replace(",", ",\x00", 1) for r in rows)]) + "\r\n")
-        .encode("gbk"), "rows: pattern:collector_code")  # fmt: skip
+    add(
+        "header in another language",
+        ("id,code,name\r\n" + "\r\n".join(rows) + "\r\n").encode("gbk"),
+        "refused: header row matches none",
+    )
+    add(
+        "NUL bytes inside rows",
+        ("\r\n".join([header, *(r.replace(",", ",\x00", 1) for r in rows)]) + "\r\n").encode("gbk"),
+        "rows: pattern:collector_code",
+    )
     for what, edit, reason in (
         ("row count", lambda m: {**m, "rows": m["rows"] + 1}, "row count mismatch"),
         ("checksum", lambda m: {**m, "sha256": "0" * 64}, "sha256 mismatch"),

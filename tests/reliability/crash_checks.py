@@ -186,11 +186,16 @@ def delivery_snapshot() -> dict[str, Any]:
         subs = session.scalars(select(Subscription).where(Subscription.status == "granted")).all()
         records = {
             (d.subscription_id, d.to_version): {
-                "from": d.from_version, "status": d.status, "mode": d.mode, "rows": (d.rows_inserted,
-                d.rows_updated, d.rows_deleted), "checksum": d.checksum, "bytes": d.bytes, "location": d.location,
+                "from": d.from_version,
+                "status": d.status,
+                "mode": d.mode,
+                "rows": (d.rows_inserted, d.rows_updated, d.rows_deleted),
+                "checksum": d.checksum,
+                "bytes": d.bytes,
+                "location": d.location,
             }
             for d in session.scalars(select(Delivery)).all()
-        }  # fmt: skip
+        }
         events = Counter(
             (e.details.get("subscription_id"), e.version)
             for e in session.scalars(
@@ -216,11 +221,19 @@ def delivery_snapshot() -> dict[str, Any]:
         try:
             with engine.connect() as conn:
                 names = sa.inspect(conn).get_table_names()
-                rows = [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM {resource}"))] if (
-                    resource in names) else []  # fmt: skip
-                book = [tuple(r) for r in conn.execute(sa.text(
-                    f"SELECT subscription_id, to_version FROM {BOOKKEEPING_TABLE}"))] if (
-                    BOOKKEEPING_TABLE in names) else []  # fmt: skip
+                rows = (
+                    [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM {resource}"))]
+                    if (resource in names)
+                    else []
+                )
+                book = (
+                    [
+                        tuple(r)
+                        for r in conn.execute(sa.text(f"SELECT subscription_id, to_version FROM {BOOKKEEPING_TABLE}"))
+                    ]
+                    if (BOOKKEEPING_TABLE in names)
+                    else []
+                )
         finally:
             engine.dispose()
         databases[sub_id] = {"rows": _canonical(rows), "book": Counter(book)}
@@ -262,8 +275,9 @@ def compare_delivery(clean: dict[str, Any], got: dict[str, Any]) -> tuple[list[s
         have = got["databases"].get(sub_id, {"rows": [], "book": Counter()})
         for version in set(want["book"]) | set(have["book"]):
             if have["book"][version] != 1:
-                problems.append(f"department database of subscription {sub_id}: {version} recorded "
-                                f"{have['book'][version]} times")  # fmt: skip
+                problems.append(
+                    f"department database of subscription {sub_id}: {version} recorded {have['book'][version]} times"
+                )
                 lost += abs(have["book"][version] - 1)
         if have["rows"] != want["rows"]:
             missing, extra = _multiset_diff(want["rows"], have["rows"])

@@ -42,8 +42,11 @@ def _all(label: str, owner: str, attr: str) -> list[KillPoint]:
     return [*_both(label, owner, attr), KillPoint(f"during {label}", owner, attr, "during")]
 
 
-_STAGES = [p for s in ("begin", "extract", "validate", "publish", "register", "advance")
-           for p in _both(f"stage {s}", "govhub.pipeline", s)]  # fmt: skip
+_STAGES = [
+    p
+    for s in ("begin", "extract", "validate", "publish", "register", "advance")
+    for p in _both(f"stage {s}", "govhub.pipeline", s)
+]
 
 INGEST_POINTS: list[KillPoint] = [
     *_STAGES,

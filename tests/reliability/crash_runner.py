@@ -44,10 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         results = lab.run_all(trials)
         run = CrashRun(
-            seed=seed(), workers=args.workers, setup_seconds=round(lab.setup_seconds, 1),
-            trial_seconds=round(time.monotonic() - started, 1), results=results,
-            clean_seconds={"/".join(k): round(r.seconds, 3) for k, r in lab.references.items()}, root=str(args.root),
-        )  # fmt: skip
+            seed=seed(),
+            workers=args.workers,
+            setup_seconds=round(lab.setup_seconds, 1),
+            trial_seconds=round(time.monotonic() - started, 1),
+            results=results,
+            clean_seconds={"/".join(k): round(r.seconds, 3) for k, r in lab.references.items()},
+            root=str(args.root),
+        )
     finally:
         lab.stop()
     args.out.write_bytes(pickle.dumps(run))

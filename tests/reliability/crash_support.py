@@ -197,9 +197,14 @@ def _subscribe(home: Path) -> None:
         fields = [f.name for f in load_contract("person").fields]
         civil_affairs = session.query(Department).filter_by(name="市民政局").one()
         sub = apply(
-            session, department_code=civil_affairs.code, resource="person", purpose="社会救助家庭经济状况核对",
-            legal_basis="《社会救助暂行办法》", fields=fields, delivery_mode="file",
-        )  # fmt: skip
+            session,
+            department_code=civil_affairs.code,
+            resource="person",
+            purpose="社会救助家庭经济状况核对",
+            legal_basis="《社会救助暂行办法》",
+            fields=fields,
+            delivery_mode="file",
+        )
         if sub.status == "pending":
             decide(session, sub.id, actor_department=_provider(session, "person"), approve=True, reason="符合共享条件")
 
@@ -393,11 +398,14 @@ class CrashLab:
             collector = _Env()
             configure_hub_env(collector, self.hub, sources, url)  # type: ignore[arg-type]
             self.envs[name] = collector.env
-        modules = in_child(_build_templates, self.hub, self.templates, self.envs["S1"], self.order,
-                           env=self.envs["S0"])  # fmt: skip
+        modules = in_child(_build_templates, self.hub, self.templates, self.envs["S1"], self.order, env=self.envs["S0"])
         _preload(modules)
-        scenarios = [(k, r, s) for r in self.order for k, ss in (("ingest", ("first", "increment")),
-                     ("delivery", ("snapshot", "increment"))) for s in ss]  # fmt: skip
+        scenarios = [
+            (k, r, s)
+            for r in self.order
+            for k, ss in (("ingest", ("first", "increment")), ("delivery", ("snapshot", "increment")))
+            for s in ss
+        ]
         jobs = [functools.partial(self._reference, *scenario) for scenario in scenarios]
         for scenario, reference in zip(scenarios, in_children(jobs, workers=self.workers), strict=True):
             if isinstance(reference, ChildError):
@@ -498,8 +506,9 @@ class CrashLab:
                 orphans = 0
         except ChildError as e:
             return TrialResult(trial, ended.killed, "unknown", [f"the re-run's child failed: {e}"], 0)
-        result = TrialResult(trial, ended.killed, outcome["where"], problems + outcome["problems"] + found, lost,
-                             orphans)  # fmt: skip
+        result = TrialResult(
+            trial, ended.killed, outcome["where"], problems + outcome["problems"] + found, lost, orphans
+        )
         if not result.held:  # kept for a look: the hub as the re-run left it
             keep = self.root / "failed" / f"trial-{trial.index:04d}"
             shutil.rmtree(keep, ignore_errors=True)

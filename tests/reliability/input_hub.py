@@ -175,8 +175,9 @@ def last_run(resource: str) -> RunFacts:
             sa.select(IngestRun).where(IngestRun.resource == resource).order_by(IngestRun.started_at.desc())
         ).first()
         assert run is not None, f"no run of {resource} recorded"
-        return RunFacts(run.run_id, run.status, run.error, run.extracted, run.accepted, run.rejected,
-                        list(run.problems or []))  # fmt: skip
+        return RunFacts(
+            run.run_id, run.status, run.error, run.extracted, run.accepted, run.rejected, list(run.problems or [])
+        )
 
 
 # ---- what the sources offered -------------------------------------------------------------------
@@ -262,8 +263,10 @@ def add_credit_records(sources: SimulatorHome, n: int, *, stamp: dt.datetime, wi
     table = reflect_table(engine, "credit_record")
     try:
         with engine.connect() as conn:
-            live = [r._asdict() for r in conn.execute(sa.select(table).where(table.c.deleted == 0)
-                                                      .order_by(table.c.record_id))]  # fmt: skip
+            live = [
+                r._asdict()
+                for r in conn.execute(sa.select(table).where(table.c.deleted == 0).order_by(table.c.record_id))
+            ]
             top = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         good = [r for r in live if r["record_id"] not in bad]
         rows = []
@@ -275,8 +278,10 @@ def add_credit_records(sources: SimulatorHome, n: int, *, stamp: dt.datetime, wi
             rows.append(row)
         insert_rows(engine, table, rows)
         later = stamp + dt.timedelta(seconds=1)
-        gone = [{"record_id": r["record_id"], "deleted": 1, "updated_at": later + dt.timedelta(microseconds=i)}
-                for i, r in enumerate(good[-withdraw:] if withdraw else [])]  # fmt: skip
+        gone = [
+            {"record_id": r["record_id"], "deleted": 1, "updated_at": later + dt.timedelta(microseconds=i)}
+            for i, r in enumerate(good[-withdraw:] if withdraw else [])
+        ]
         update_rows(engine, table, "record_id", gone)
     finally:
         engine.dispose()

@@ -88,8 +88,11 @@ def field_breakers(contract: Contract, f: Field) -> list[st.SearchStrategy[Any]]
             out.append(st.integers(int(top) + 1, int(top) * 100).map(lambda v, s=f.scale or 0: f"{v:.{s}f}"))
         elif check.rule == "not_future":
             if f.type == "timestamp":
-                out.append(st.datetimes(dt.datetime.combine(FAR_FUTURE, dt.time()), dt.datetime(2199, 1, 1))
-                           .map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}"))  # fmt: skip
+                out.append(
+                    st.datetimes(dt.datetime.combine(FAR_FUTURE, dt.time()), dt.datetime(2199, 1, 1)).map(
+                        lambda v: f"{v:%Y-%m-%d %H:%M:%S}"
+                    )
+                )
             else:
                 out.append(st.dates(FAR_FUTURE, dt.date(2199, 1, 1)).map(dt.date.isoformat))
     return out

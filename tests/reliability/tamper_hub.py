@@ -72,8 +72,9 @@ def person_requests(persons: tuple[tuple[str, str, str], ...], n: int, seed: int
             params = {"region_code": region}
         elif item == "age_at_least":
             params = {"years": rnd.choice((16, 18, 60))}
-        out.append((item, {"case_number": f"REL-{seed}-{i}", "purpose": "可靠性测试", "subject": subject,
-                           "params": params}))  # fmt: skip
+        out.append(
+            (item, {"case_number": f"REL-{seed}-{i}", "purpose": "可靠性测试", "subject": subject, "params": params})
+        )
     return out
 
 
@@ -96,8 +97,13 @@ def _build(root: Path) -> None:
         run_ingest("person")
         refresh_serving("person")
         with session_scope() as session:
-            _, key = register_client(session, client_id=CLIENT_ID, name="可靠性测试系统", allowed_items=ITEMS,
-                                     rate_limit_per_minute=10_000_000)  # fmt: skip
+            _, key = register_client(
+                session,
+                client_id=CLIENT_ID,
+                name="可靠性测试系统",
+                allowed_items=ITEMS,
+                rate_limit_per_minute=10_000_000,
+            )
         (root / "client.key").write_text(key)
         _issue_answers(root / "hub", key)
         hub_log().checkpoint()

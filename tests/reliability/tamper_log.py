@@ -65,8 +65,15 @@ def edit_value(rnd: random.Random, field: str, value: Any, *, max_seq: int) -> A
         return rnd.choice([o for o in _OUTCOMES if o != value])
     if field in _TIMES:
         base = value if value is not None else datetime(2026, 5, 1, 8, tzinfo=UTC)
-        return base + rnd.choice([timedelta(microseconds=1), timedelta(milliseconds=1), timedelta(hours=1),
-                                  -timedelta(seconds=1), timedelta(days=1)])  # fmt: skip
+        return base + rnd.choice(
+            [
+                timedelta(microseconds=1),
+                timedelta(milliseconds=1),
+                timedelta(hours=1),
+                -timedelta(seconds=1),
+                timedelta(days=1),
+            ]
+        )
     if field in _INTS:
         return rnd.randrange(1, 1000) if value is None else value + rnd.choice([-1, 1]) * rnd.randrange(1, 1000)
     if field == "duration_ms":  # hashed as "%.3f": a change below 0.0005 ms changes no recorded fact
@@ -120,8 +127,14 @@ def db_tamperings(rows: list[dict[str, Any]], *, seed: int, per_field: int, per_
 
     # SQLite keeps any value in any column: bytes in a text column, text in a number, broken JSON in details
     confusions = [(f, b"\xff\xfe" + f.encode()) for f in ("source", "target", "case_number", "checksum", "type")]
-    confusions += [("rows", "许多"), ("version", "v2"), ("duration_ms", "fast"), ("recorded_at", "yesterday"),
-                   ("details", '{"note": 伪造'), ("details", "[1, 2")]  # fmt: skip
+    confusions += [
+        ("rows", "许多"),
+        ("version", "v2"),
+        ("duration_ms", "fast"),
+        ("recorded_at", "yesterday"),
+        ("details", '{"note": 伪造'),
+        ("details", "[1, 2"),
+    ]
     for k in range(per_family):
         field, raw = confusions[k % len(confusions)]
         seq = rnd.choice(rows)["seq"]
@@ -129,8 +142,15 @@ def db_tamperings(rows: list[dict[str, Any]], *, seed: int, per_field: int, per_
         def confuse(conn: Connection, seq: int = seq, field: str = field, raw: Any = raw) -> None:
             conn.exec_driver_sql(f"UPDATE exchange_event SET {field} = ? WHERE seq = ?", (raw, seq))
 
-        out.append(Tampering("retype", f"{field} of event {seq} set to {raw!r} (no longer its type)", seq,
-                             by_seq[seq]["event_id"], confuse))  # fmt: skip
+        out.append(
+            Tampering(
+                "retype",
+                f"{field} of event {seq} set to {raw!r} (no longer its type)",
+                seq,
+                by_seq[seq]["event_id"],
+                confuse,
+            )
+        )
 
     for k in range(per_family):
         start = rnd.choice(rows)["seq"] if k > 1 else (rows[0]["seq"], max_seq)[k]
@@ -147,8 +167,11 @@ def db_tamperings(rows: list[dict[str, Any]], *, seed: int, per_field: int, per_
                 last = by_seq[start - 1]
                 conn.execute(update(HEAD).values(seq=last["seq"], hash=last["hash"]))
 
-        out.append(Tampering("delete", f"delete {length} event(s) from {start}, {mode}", start,
-                             by_seq[start]["event_id"], remove))  # fmt: skip
+        out.append(
+            Tampering(
+                "delete", f"delete {length} event(s) from {start}, {mode}", start, by_seq[start]["event_id"], remove
+            )
+        )
 
     for k in range(per_family):
         a = rnd.randrange(n - 1)
@@ -199,8 +222,15 @@ def db_tamperings(rows: list[dict[str, Any]], *, seed: int, per_field: int, per_
                 conn.execute(update(EVENTS).where(EVENTS.c.seq == row["seq"]).values(values))
             conn.execute(update(HEAD).values(hash=prev))
 
-        out.append(Tampering("rehash", f"edit event {seq}, re-hash the chain after it and the head", seq,
-                             by_seq[seq]["event_id"], rehash))  # fmt: skip
+        out.append(
+            Tampering(
+                "rehash",
+                f"edit event {seq}, re-hash the chain after it and the head",
+                seq,
+                by_seq[seq]["event_id"],
+                rehash,
+            )
+        )
     return out
 
 
@@ -225,19 +255,36 @@ def archive_row_tamperings(
             def edit(data: list[dict], i: int = i, field: str = field, new: Any = new) -> None:
                 data[i][field] = new
 
-            out.append(Tampering("edit", f"archived event {rows[i]['seq']}: edit {field}", rows[i]["seq"],
-                                 rows[i]["event_id"], edit))  # fmt: skip
+            out.append(
+                Tampering(
+                    "edit", f"archived event {rows[i]['seq']}: edit {field}", rows[i]["seq"], rows[i]["event_id"], edit
+                )
+            )
     for _ in range(per_family):
         i = rnd.randrange(len(rows))
-        out.append(Tampering("delete", f"archived event {rows[i]['seq']} deleted", rows[i]["seq"],
-                             rows[i]["event_id"], lambda data, i=i: data.pop(i)))  # fmt: skip
+        out.append(
+            Tampering(
+                "delete",
+                f"archived event {rows[i]['seq']} deleted",
+                rows[i]["seq"],
+                rows[i]["event_id"],
+                lambda data, i=i: data.pop(i),
+            )
+        )
         j = rnd.randrange(len(rows) - 1)
 
         def swap(data: list[dict], j: int = j) -> None:
             data[j], data[j + 1] = data[j + 1], data[j]
 
-        out.append(Tampering("reorder", f"archived events {rows[j]['seq']} and {rows[j + 1]['seq']} swapped",
-                             rows[j]["seq"], None, swap))  # fmt: skip
+        out.append(
+            Tampering(
+                "reorder",
+                f"archived events {rows[j]['seq']} and {rows[j + 1]['seq']} swapped",
+                rows[j]["seq"],
+                None,
+                swap,
+            )
+        )
         k = rnd.randrange(1, len(rows))
         like = dict(rows[rnd.randrange(len(rows))])
         if isinstance(like["details"], str):
@@ -250,6 +297,13 @@ def archive_row_tamperings(
                 row["seq"] += 1
             data.insert(k, forged)
 
-        out.append(Tampering("insert", f"forged event slipped into the archive at {rows[k]['seq']}",
-                             rows[k]["seq"], forged["event_id"], slip_in))  # fmt: skip
+        out.append(
+            Tampering(
+                "insert",
+                f"forged event slipped into the archive at {rows[k]['seq']}",
+                rows[k]["seq"],
+                forged["event_id"],
+                slip_in,
+            )
+        )
     return out

@@ -61,10 +61,14 @@ def test_an_answer_is_read_only_with_the_asking_clients_key(hub: AttackHub, issu
         ("a third client's key", hub.client_keys["slow"]),
         ("a department's key as client key", hub.keys["user"]),
         ("forged secret for the asking client", f"all.{secrets.token_urlsafe(32)}"),
-        ("asking client's key with one character changed", hub.client_keys["all"][:-1] + "A"
-         if hub.client_keys["all"][-1] != "A" else hub.client_keys["all"][:-1] + "B"),
+        (
+            "asking client's key with one character changed",
+            hub.client_keys["all"][:-1] + "A"
+            if hub.client_keys["all"][-1] != "A"
+            else hub.client_keys["all"][:-1] + "B",
+        ),
         ("client id alone", "all"),
-    ]  # fmt: skip
+    ]
     for answer in issued:
         answer_id = answer["doc"]["answer"]["answer_id"]
         for how, key in keys:
@@ -72,16 +76,28 @@ def test_an_answer_is_read_only_with_the_asking_clients_key(hub: AttackHub, issu
             headers = {"X-Client-Key": key} if key else {}
             response = hub.client.get(f"/api/verify/answers/{answer_id}", headers=headers)
             shown = [v for v in _secret_of(answer) if v in response.text]
-            tally.judge(f"read {answer_id[:8]} with {how}", response, hub.events_after(before),
-                        expect=lambda s: s in (401, 404), must_log=True,
-                        problem=f"the answer shows {shown}" if shown else None)  # fmt: skip
+            tally.judge(
+                f"read {answer_id[:8]} with {how}",
+                response,
+                hub.events_after(before),
+                expect=lambda s: s in (401, 404),
+                must_log=True,
+                problem=f"the answer shows {shown}" if shown else None,
+            )
     for forged in ("00000000-0000-0000-0000-000000000000", "x" * 400, "' OR 1=1 --", "凭证编号"):
         before = hub.last_seq()
         response = hub.client.get(f"/api/verify/answers/{forged}", headers={"X-Client-Key": hub.client_keys["all"]})
-        tally.judge(f"read unknown id {forged[:20]!r}", response, hub.events_after(before),
-                    expect=lambda s: s == 404, must_log=True)  # fmt: skip
-    owner = hub.client.get(f"/api/verify/answers/{issued[0]['doc']['answer']['answer_id']}",
-                           headers={"X-Client-Key": hub.client_keys["all"]})  # fmt: skip
+        tally.judge(
+            f"read unknown id {forged[:20]!r}",
+            response,
+            hub.events_after(before),
+            expect=lambda s: s == 404,
+            must_log=True,
+        )
+    owner = hub.client.get(
+        f"/api/verify/answers/{issued[0]['doc']['answer']['answer_id']}",
+        headers={"X-Client-Key": hub.client_keys["all"]},
+    )
     assert owner.status_code == 200 and owner.json() == issued[0]["doc"]
     _finish(tally, "answer read without the asking client's key", answers=len(issued), keys=len(keys))
 
@@ -104,8 +120,14 @@ def test_the_printable_page_is_reached_only_through_its_link(hub: AttackHub, iss
         for how, path in guesses:
             response = hub.client.get(path)
             shown = [v for v in _secret_of(answer) if v in response.text]
-            tally.judge(f"page of {answer_id[:8]} by {how}", response, [], expect=lambda s: s == 404,
-                        must_log=False, problem=f"the page shows {shown}" if shown else None)  # fmt: skip
+            tally.judge(
+                f"page of {answer_id[:8]} by {how}",
+                response,
+                [],
+                expect=lambda s: s == 404,
+                must_log=False,
+                problem=f"the page shows {shown}" if shown else None,
+            )
         page = hub.client.get(answer["link"])
         assert page.status_code == 200 and answer["doc"]["answer"]["case_number"] in page.text
         assert page.headers["referrer-policy"] == "no-referrer"
@@ -118,11 +140,19 @@ def test_the_body_as_sent_is_never_a_different_request(hub: AttackHub, issued: l
     tried = held = 0
     for answer in issued:
         sent = answer["sent"]
-        same = [sent, sent | {"params": {}}, sent | {"params": None}, {"item": "person_alive", **sent},
-                dict(reversed(list(sent.items())))]  # fmt: skip
-        different = [sent | {"subject": {"id_number": P_LI if sent["subject"]["id_number"] == P_ZHANG else P_ZHANG}},
-                     sent | {"case_number": "YY-OTHER"}, {"item": "identity_matches", **sent},
-                     sent | {"params": {"on": "2026-01-01"}}]  # fmt: skip
+        same = [
+            sent,
+            sent | {"params": {}},
+            sent | {"params": None},
+            {"item": "person_alive", **sent},
+            dict(reversed(list(sent.items()))),
+        ]
+        different = [
+            sent | {"subject": {"id_number": P_LI if sent["subject"]["id_number"] == P_ZHANG else P_ZHANG}},
+            sent | {"case_number": "YY-OTHER"},
+            {"item": "identity_matches", **sent},
+            sent | {"params": {"on": "2026-01-01"}},
+        ]
         for request in same + different:
             tried += 1
             expect_ok = request in same
@@ -131,8 +161,13 @@ def test_the_body_as_sent_is_never_a_different_request(hub: AttackHub, issued: l
             served = hub.client.post("/api/check", json={"document": answer["text"], "request": request}).json()
             if ours.ok == theirs[0] == served["ok"] == expect_ok:
                 held += 1
-    record("attacks", "sealed answer checked with the body as sent", tried=tried, held=held,
-           false_alarms=0 if held == tried else "see test output")  # fmt: skip
+    record(
+        "attacks",
+        "sealed answer checked with the body as sent",
+        tried=tried,
+        held=held,
+        false_alarms=0 if held == tried else "see test output",
+    )
     assert held == tried
 
 

@@ -584,8 +584,10 @@ def test_replayed_requests_have_no_double_effect(hub: AttackHub) -> None:
 def test_wrong_methods_are_refused_and_logged(hub: AttackHub, spec: dict[str, Any]) -> None:
     tally = Tally("wrong method", hub.protected)
     auth = {"X-API-Key": hub.keys["user"], "X-Client-Key": hub.client_keys["all"]}
-    routes = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), {m.upper() for m in ops})
-              for p, ops in spec["paths"].items()]  # fmt: skip
+    routes = [
+        (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), {m.upper() for m in ops})
+        for p, ops in spec["paths"].items()
+    ]
     for path in spec["paths"]:
         concrete = fill_path(path, _path_values(hub))
         # methods some route accepts at this concrete path (POST /api/verify/items is the item "items")

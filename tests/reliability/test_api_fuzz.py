@@ -41,9 +41,12 @@ def test_fuzzing_with_valid_keys_finds_no_server_error_and_no_undocumented_answe
     headers = {"X-API-Key": hub.keys["user"], "X-Client-Key": hub.client_keys["all"]}
     tally = fuzz(schema, headers=headers, examples=scaled(6, 150))
     record(
-        "attacks", "schema fuzzing with valid department and client keys", tried=tally.requests,
-        held=tally.requests - tally.failed, **_figures(tally),
-    )  # fmt: skip
+        "attacks",
+        "schema fuzzing with valid department and client keys",
+        tried=tally.requests,
+        held=tally.requests - tally.failed,
+        **_figures(tally),
+    )
     assert tally.operations >= 25 and tally.requests >= 5 * tally.operations
     assert tally.statuses[200] > 0, "valid keys must get some answers through"
     assert not tally.failures, tally.sample()
@@ -63,9 +66,13 @@ def test_fuzzing_without_keys_is_refused_everywhere_and_discloses_nothing(hub: A
 
     tally = fuzz(schema, headers={}, examples=scaled(3, 60), on_response=refused_and_silent)
     record(
-        "attacks", "schema fuzzing without keys (or with random ones)", tried=tally.requests,
-        held=tally.requests - tally.failed, protected_operations=len(protected), **_figures(tally),
-    )  # fmt: skip
+        "attacks",
+        "schema fuzzing without keys (or with random ones)",
+        tried=tally.requests,
+        held=tally.requests - tally.failed,
+        protected_operations=len(protected),
+        **_figures(tally),
+    )
     assert len(protected) >= 18, sorted(protected)
     assert tally.statuses[401] > 0
     assert not tally.failures, tally.sample()

@@ -104,8 +104,11 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
 
 def _good_rows(hub: FaultHub, resource: str, limit: int = 40) -> list[dict[str, Any]]:
     """Rows of a source's table as its driver returns them (text for dates and timestamps)."""
-    db = {"person": hub.sources.population_url, "legal_entity": hub.sources.legal_entity_url,
-          "credit_record": hub.sources.credit_url}[resource]  # fmt: skip
+    db = {
+        "person": hub.sources.population_url,
+        "legal_entity": hub.sources.legal_entity_url,
+        "credit_record": hub.sources.credit_url,
+    }[resource]
     flag = load_contract(resource).source.deleted_flag
     with sqlite3.connect(sa.make_url(db).database) as conn:
         conn.row_factory = sqlite3.Row
@@ -127,14 +130,19 @@ def _insert(url: str, resource: str, records: list[dict[str, Any]], raw: list[tu
         for column, k, data in raw:
             # an explicit cursor value (a microsecond on) keeps the registry's touch trigger from stamping "now"
             later = dt.datetime.fromisoformat(str(stamps[k])) + dt.timedelta(microseconds=1)
-            conn.execute(f"UPDATE {table} SET {column} = CAST(? AS TEXT), {cursor} = ? WHERE {key} = ?",
-                         (data, later.isoformat(sep=" ", timespec="microseconds"), k))  # fmt: skip
+            conn.execute(
+                f"UPDATE {table} SET {column} = CAST(? AS TEXT), {cursor} = ? WHERE {key} = ?",
+                (data, later.isoformat(sep=" ", timespec="microseconds"), k),
+            )
 
 
 def _write_corpus(run: CorpusRun) -> None:
     hub = run.hub
-    urls = {"person": hub.sources.population_url, "legal_entity": hub.sources.legal_entity_url,
-            "credit_record": hub.sources.credit_url}  # fmt: skip
+    urls = {
+        "person": hub.sources.population_url,
+        "legal_entity": hub.sources.legal_entity_url,
+        "credit_record": hub.sources.credit_url,
+    }
     epoch = hub.sources.epoch.date()
     good_file = write_settlement_day(hub.sources, epoch + dt.timedelta(days=20), 8)  # payers: good persons
     for resource, url in urls.items():
@@ -160,8 +168,9 @@ def _write_corpus(run: CorpusRun) -> None:
 
     # broken files, built from a good one (which stays, as the control: its rows must be curated)
     manifest = json.loads(manifest_path(good_file).read_text(encoding="utf-8"))
-    run.files = file_cases(good_file.read_bytes(), manifest,
-                           lambda k: settlement_name(epoch + dt.timedelta(days=30 + k)))  # fmt: skip
+    run.files = file_cases(
+        good_file.read_bytes(), manifest, lambda k: settlement_name(epoch + dt.timedelta(days=30 + k))
+    )
     for fc in run.files:
         path = hub.sources.inbox / fc.name
         path.write_bytes(fc.data)
@@ -255,8 +264,14 @@ def test_every_malformed_record_is_quarantined_with_its_reason(corpus_run: Corpu
         held = sum(1 for _, h, _ in results if h)
         lost = sum(1 for _, _, lo in results if lo)
         fields = sorted({c.field for c, _, _ in results})
-        record("inputs", f"{SOURCE_NAMES[resource]} ({resource}): {category}", tried=len(results), held=held,
-               rows_lost=lost, fields=",".join(fields))  # fmt: skip
+        record(
+            "inputs",
+            f"{SOURCE_NAMES[resource]} ({resource}): {category}",
+            tried=len(results),
+            held=held,
+            rows_lost=lost,
+            fields=",".join(fields),
+        )
         failures += [f"{c.field}={c.record[c.field]!r:.60} ({category})" for c, h, _ in results if not h]
     assert sum(len(r) for r in groups.values()) > 0
     assert not failures, f"{len(failures)} {resource} cases not quarantined as expected: {failures[:10]}"
@@ -281,8 +296,14 @@ def test_every_malformed_file_is_refused_or_its_rows_quarantined(corpus_run: Cor
             named = all(any(r["rule"] == rule and r["field"] == fname for r in q["reasons"]) for q in rows)
             held = fc.name in state and len(rows) == lines and named
             lost = lines - len(rows)
-        record("inputs", f"settlement files: {fc.category}", tried=1, held=1 if held else 0, rows_lost=max(lost, 0),
-               expected=fc.expect)  # fmt: skip
+        record(
+            "inputs",
+            f"settlement files: {fc.category}",
+            tried=1,
+            held=1 if held else 0,
+            rows_lost=max(lost, 0),
+            expected=fc.expect,
+        )
         if not held:
             failures.append(f"{fc.category}: expected {fc.expect}")
     assert not failures, failures
@@ -317,8 +338,13 @@ def test_generated_bad_records_never_reach_curated(corpus_run: CorpusRun, resour
     tally = {"tried": 0, "held": 0, "lost": 0, "runs": 0}
     failures: list[str] = []
 
-    @settings(max_examples=scaled(4, 60), deadline=None, derandomize=not long_form(), database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=scaled(4, 60),
+        deadline=None,
+        derandomize=not long_form(),
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(batch=st.lists(bad_records(resource, good), min_size=1, max_size=6))
     def one_run(batch: list[tuple[dict[str, Any], tuple[str, ...]]]) -> None:
         n = next(_counter)
@@ -351,8 +377,14 @@ def test_generated_bad_records_never_reach_curated(corpus_run: CorpusRun, resour
     try:
         one_run()
     finally:
-        record("inputs", f"{SOURCE_NAMES[resource]} ({resource}): generated records breaking a rule (hypothesis)",
-               tried=tally["tried"], held=tally["held"], rows_lost=tally["lost"], runs=tally["runs"])  # fmt: skip
+        record(
+            "inputs",
+            f"{SOURCE_NAMES[resource]} ({resource}): generated records breaking a rule (hypothesis)",
+            tried=tally["tried"],
+            held=tally["held"],
+            rows_lost=tally["lost"],
+            runs=tally["runs"],
+        )
     assert tally["tried"] > 0 and not failures, failures[:5]
 
 
@@ -368,8 +400,11 @@ def _write(hub: FaultHub, resource: str, records: list[dict[str, Any]], n: int) 
         day = hub.sources.epoch.date() + dt.timedelta(days=100 + n)
         write_settlement(hub.sources.inbox, day, Table("payment", columns, good=np.ones(len(records), bool)), {})
         return
-    url = {"person": hub.sources.population_url, "legal_entity": hub.sources.legal_entity_url,
-           "credit_record": hub.sources.credit_url}[resource]  # fmt: skip
+    url = {
+        "person": hub.sources.population_url,
+        "legal_entity": hub.sources.legal_entity_url,
+        "credit_record": hub.sources.credit_url,
+    }[resource]
     _insert(url, resource, records, [])
 
 
@@ -399,8 +434,10 @@ def test_credit_records_of_the_wrong_json_type_or_with_lone_surrogates_are_quara
     assert "credit_record" not in corpus_run.crashes, corpus_run.crashes["credit_record"]
     hub, contract = corpus_run.hub, load_contract("credit_record")
     marker = marker_field(contract).name
-    cases = [*wire_type_cases("credit_record"),
-             *[("text with a lone UTF-16 surrogate escape", marker, ("type",), None)] * 3]  # fmt: skip
+    cases = [
+        *wire_type_cases("credit_record"),
+        *[("text with a lone UTF-16 surrogate escape", marker, ("type",), None)] * 3,
+    ]
     records, changes, expected = [], {}, []
     for i, (category, fname, rules, value) in enumerate(cases):
         good = corpus_run.good["credit_record"][i % len(corpus_run.good["credit_record"])]
@@ -420,8 +457,13 @@ def test_credit_records_of_the_wrong_json_type_or_with_lone_surrogates_are_quara
         named = any(reason["field"] == fname and reason["rule"] in rules for r in rows for reason in r["reasons"])
         groups[category].append((named and token not in curated, not rows and token not in curated))
     for category, results in sorted(groups.items()):
-        record("inputs", f"credit platform (credit_record): {category}", tried=len(results),
-               held=sum(h for h, _ in results), rows_lost=sum(lo for _, lo in results))  # fmt: skip
+        record(
+            "inputs",
+            f"credit platform (credit_record): {category}",
+            tried=len(results),
+            held=sum(h for h, _ in results),
+            rows_lost=sum(lo for _, lo in results),
+        )
     assert summary["status"] == "succeeded" and _reconciles(summary)
     assert summary["extracted"] == len(cases)
     failed = [category for category, results in groups.items() if not all(h for h, _ in results)]

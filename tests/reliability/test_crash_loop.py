@@ -42,12 +42,27 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> CrashRun:
     """All trials of this module, run once by crash_runner in a fresh process."""
     root = tmp_path_factory.mktemp("crash")
     out = root / "results.pickle"
-    argv = [sys.executable, "-m", "tests.reliability.crash_runner", "--root", str(root), "--out", str(out),
-            "--ingest", str(INGEST_TRIALS), "--delivery", str(DELIVERY_TRIALS)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.reliability.crash_runner",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--ingest",
+        str(INGEST_TRIALS),
+        "--delivery",
+        str(DELIVERY_TRIALS),
+    ]
     done = subprocess.run(
-        argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
         timeout=RUNNER_TIMEOUT,
-    )  # fmt: skip
+    )
     assert done.returncode == 0 and out.exists(), f"the crash runner failed:\n{done.stderr[-4000:]}"
     return pickle.loads(out.read_bytes())
 
@@ -68,11 +83,17 @@ def _record(run: CrashRun, results: list[TrialResult], case_of: Callable[[TrialR
         cases[case_of(r)].append(r)
     for case, rs in sorted(cases.items()):
         record(
-            "crash", case, tried=len(rs), held=sum(r.held for r in rs), rows_lost=sum(r.rows_lost for r in rs),
-            seed=run.seed, at_a_call=sum(r.trial.point is not None for r in rs),
-            from_outside=sum(r.trial.point is None for r in rs), not_killed=sum(not r.killed for r in rs),
+            "crash",
+            case,
+            tried=len(rs),
+            held=sum(r.held for r in rs),
+            rows_lost=sum(r.rows_lost for r in rs),
+            seed=run.seed,
+            at_a_call=sum(r.trial.point is not None for r in rs),
+            from_outside=sum(r.trial.point is None for r in rs),
+            not_killed=sum(not r.killed for r in rs),
             orphan_files=sum(r.orphans for r in rs),
-        )  # fmt: skip
+        )
 
 
 def _failures(run: CrashRun, results: list[TrialResult]) -> str:
@@ -113,12 +134,20 @@ def test_a_killed_delivery_delivers_each_version_exactly_once(crash_run: CrashRu
 def _ingest_snapshot() -> dict:
     healthy = {"exists": True, "version": 1, "problems": [], "orphans": 0}
     return {
-        "curated": ['{"id": 1}', '{"id": 2}'], "quarantine": ['{"id": 3}'], "watermark": {"since": "2026-03-02"},
-        "last_version": 1, "lock": None, "versions": [(0, 2, 0, 0), (1, 0, 1, 0)],
-        "versions_registered": [(0, 2, True), (1, 2, True)], "runs": Counter(succeeded=2), "published": {0: 1, 1: 1},
-        "chain_ok": True, "health": {"curated": healthy, "quarantine": healthy}, "curated_row_count": 2,
+        "curated": ['{"id": 1}', '{"id": 2}'],
+        "quarantine": ['{"id": 3}'],
+        "watermark": {"since": "2026-03-02"},
+        "last_version": 1,
+        "lock": None,
+        "versions": [(0, 2, 0, 0), (1, 0, 1, 0)],
+        "versions_registered": [(0, 2, True), (1, 2, True)],
+        "runs": Counter(succeeded=2),
+        "published": {0: 1, 1: 1},
+        "chain_ok": True,
+        "health": {"curated": healthy, "quarantine": healthy},
+        "curated_row_count": 2,
         "staging_left": [],
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -134,7 +163,7 @@ def _ingest_snapshot() -> dict:
         (lambda s: s["health"]["curated"]["problems"].append("1 data files missing"), 0, "data files missing"),
         (lambda s: s.update(versions_registered=[(0, 2, True), (1, None, False)]), 0, "versions_registered"),
     ],
-)  # fmt: skip
+)
 def test_the_ingest_comparison_finds_each_difference(change: Callable, lost: int, expect: str) -> None:
     clean, got = _ingest_snapshot(), copy.deepcopy(_ingest_snapshot())
     assert compare_ingest(clean, got) == ([], 0)
@@ -144,14 +173,24 @@ def test_the_ingest_comparison_finds_each_difference(change: Callable, lost: int
 
 
 def _delivery_snapshot() -> dict:
-    record_ = {"from": None, "status": "done", "mode": "database", "rows": (2, 0, 0), "checksum": "c", "bytes": 9,
-               "location": "person"}  # fmt: skip
+    record_ = {
+        "from": None,
+        "status": "done",
+        "mode": "database",
+        "rows": (2, 0, 0),
+        "checksum": "c",
+        "bytes": 9,
+        "location": "person",
+    }
     filed = {**record_, "mode": "file", "location": "deliveries/d/person/snapshot-v0.parquet"}
     return {
-        "records": {(1, 0): record_, (2, 0): filed}, "events": {(1, 0): 1, (2, 0): 1},
-        "files": {filed["location"]: "sha"}, "on_disk": [filed["location"]],
-        "databases": {1: {"rows": ['{"id": 1}', '{"id": 2}'], "book": Counter({(1, 0): 1})}}, "chain_ok": True,
-    }  # fmt: skip
+        "records": {(1, 0): record_, (2, 0): filed},
+        "events": {(1, 0): 1, (2, 0): 1},
+        "files": {filed["location"]: "sha"},
+        "on_disk": [filed["location"]],
+        "databases": {1: {"rows": ['{"id": 1}', '{"id": 2}'], "book": Counter({(1, 0): 1})}},
+        "chain_ok": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -165,7 +204,7 @@ def _delivery_snapshot() -> dict:
         (lambda s: s["databases"][1]["rows"].pop(), 0, "1 rows missing"),
         (lambda s: s.update(chain_ok=False), 0, "chain"),
     ],
-)  # fmt: skip
+)
 def test_the_delivery_comparison_finds_each_difference(change: Callable, lost: int, expect: str) -> None:
     clean, got = _delivery_snapshot(), copy.deepcopy(_delivery_snapshot())
     assert compare_delivery(clean, got) == ([], 0)

@@ -66,8 +66,22 @@ def _free_port() -> int:
 
 def _serve(port: int) -> subprocess.Popen:
     """uvicorn with the govhub app over this test's GOVHUB_HOME, one worker (its pid is the server's)."""
-    cmd = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -171,8 +185,16 @@ class WorkingDays(threading.Thread):
                 serving = refresh_serving("person")
                 deliveries = run_deliveries("person")
                 ended = time.monotonic() - self.started
-                self.days.append({"day": day, "from_s": round(begun, 1), "to_s": round(ended, 1), "ingest": ingest,
-                                  "serving_version": serving["version"], "deliveries": deliveries})  # fmt: skip
+                self.days.append(
+                    {
+                        "day": day,
+                        "from_s": round(begun, 1),
+                        "to_s": round(ended, 1),
+                        "ingest": ingest,
+                        "serving_version": serving["version"],
+                        "deliveries": deliveries,
+                    }
+                )
                 day += 1
                 if self.until.wait(self.pause):  # the next working day, unless the load is over
                     return
@@ -216,10 +238,25 @@ def test_verification_api_holds_under_load_while_ingest_and_delivery_run(hub: Re
                 assert warm.post(f"/api/verify/{item}", json=body).status_code == 200
         sampler = RssSampler(server.pid)
         flag = tmp_path / "load.started"
-        load_cmd = [sys.executable, "-m", "tests.reliability.load_client", "--url", url, "--key", hub.client_key,
-                    "--requests", str(tmp_path / "requests.json"), "--seconds", str(LOAD_SECONDS),
-                    "--threads", str(THREADS), "--out", str(tmp_path / "result.json"),
-                    "--started", str(flag)]  # fmt: skip
+        load_cmd = [
+            sys.executable,
+            "-m",
+            "tests.reliability.load_client",
+            "--url",
+            url,
+            "--key",
+            hub.client_key,
+            "--requests",
+            str(tmp_path / "requests.json"),
+            "--seconds",
+            str(LOAD_SECONDS),
+            "--threads",
+            str(THREADS),
+            "--out",
+            str(tmp_path / "result.json"),
+            "--started",
+            str(flag),
+        ]
         load = subprocess.Popen(load_cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         deadline = time.monotonic() + 120
         while not flag.exists():  # the generator's imports take seconds on a busy machine: start together
@@ -247,20 +284,35 @@ def test_verification_api_holds_under_load_while_ingest_and_delivery_run(hub: Re
     overlapping = [d for d in days.days if d["from_s"] < load_ended]
     delivered = [r for d in days.days for r in d["deliveries"]]
     figures = {
-        "seconds": result["seconds"], "threads": THREADS, "rps": result["rps"], "p50_ms": result["p50_ms"],
-        "p99_ms": result["p99_ms"], "max_ms": result["max_ms"], "errors": result["errors"],
-        "statuses": result["statuses"], "documented_refusals": result["documented_refusals"],
-        "seals_checked": result["seals_checked"], "answers_in_log": f"{logged}/{len(answer_ids)}", **rss,
+        "seconds": result["seconds"],
+        "threads": THREADS,
+        "rps": result["rps"],
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "max_ms": result["max_ms"],
+        "errors": result["errors"],
+        "statuses": result["statuses"],
+        "documented_refusals": result["documented_refusals"],
+        "seals_checked": result["seals_checked"],
+        "answers_in_log": f"{logged}/{len(answer_ids)}",
+        **rss,
         "working_days_during_load": len(overlapping),
         "ingest_versions": [d["ingest"]["version"] for d in days.days],
         "deliveries": [f"{r['department_code']}:{r['status']}" for r in delivered],
-        "day_windows_s": [(d["from_s"], d["to_s"]) for d in days.days], "load_ended_s": round(load_ended, 1),
-    }  # fmt: skip
+        "day_windows_s": [(d["from_s"], d["to_s"]) for d in days.days],
+        "load_ended_s": round(load_ended, 1),
+    }
     chain = _chain(hub)
     figures.update(log_events=chain.events_checked, log_intact=chain.ok)
     held = result["requests"] - result["errors"]
-    record("load", "verification API under sustained load while an ingest and a delivery run", tried=result["requests"],
-           held=held, rows_lost=len(answer_ids) - logged, **figures)  # fmt: skip
+    record(
+        "load",
+        "verification API under sustained load while an ingest and a delivery run",
+        tried=result["requests"],
+        held=held,
+        rows_lost=len(answer_ids) - logged,
+        **figures,
+    )
 
     assert days.error is None, f"the working day failed beside the load: {days.error!r}"
     assert overlapping and all(d["ingest"]["status"] == "succeeded" for d in days.days), days.days

@@ -66,8 +66,15 @@ def test_refusals_without_a_key_are_aggregated_and_rate_limited(home: Path) -> N
     with Session(get_engine()) as session:
         events = list(session.scalars(select(ExchangeEvent).where(ExchangeEvent.seq > before)))
     held = int(statuses[401] == LIMIT and statuses[429] == sent - LIMIT and added == 1 and during == 0)
-    record("attacks", "log padding: requests without a key", tried=sent, held=sent if held else 0,
-           events_added=added, statuses=dict(statuses), limit=LIMIT)  # fmt: skip
+    record(
+        "attacks",
+        "log padding: requests without a key",
+        tried=sent,
+        held=sent if held else 0,
+        events_added=added,
+        statuses=dict(statuses),
+        limit=LIMIT,
+    )
     assert statuses == Counter({401: LIMIT, 429: sent - LIMIT})
     assert during == 0 and added == 1, "one aggregated event per address and window"
     (event,) = events
@@ -94,8 +101,14 @@ def test_events_appended_without_the_key_get_their_checkpoints_signed(home: Path
     # what is tried is every checkpoint boundary crossed without the key; a tail shorter than one
     # interval is not a boundary yet, so it counts for nothing
     boundaries = appended // keyed.checkpoint_every
-    record("attacks", "log padding: boundaries crossed without the key", tried=boundaries, held=signed,
-           events_appended=appended, unsigned_tail=tail)  # fmt: skip
+    record(
+        "attacks",
+        "log padding: boundaries crossed without the key",
+        tried=boundaries,
+        held=signed,
+        events_appended=appended,
+        unsigned_tail=tail,
+    )
 
 
 def test_nothing_is_signed_over_an_edited_event(home: Path) -> None:

@@ -65,9 +65,16 @@ def test_sixty_wrong_passwords_then_the_right_one(home: Path) -> None:
     sessions = sum("govhub_monitor=" in a.headers.get("set-cookie", "") for a in [*wrong, right])
     refused = sum(a.status_code in (401, 429) for a in wrong) + (right.status_code == 429)
     first_429 = next((i for i, a in enumerate(wrong) if a.status_code == 429), None)
-    record("attacks", "60 wrong passwords, then the right one (one account, one address)", tried=61,
-           held=refused if sessions == 0 else 0, attack_class="brute_force", disclosures=sessions,
-           refused_from_attempt=first_429, lockout_events=_events("login_locked"))  # fmt: skip
+    record(
+        "attacks",
+        "60 wrong passwords, then the right one (one account, one address)",
+        tried=61,
+        held=refused if sessions == 0 else 0,
+        attack_class="brute_force",
+        disclosures=sessions,
+        refused_from_attempt=first_429,
+        lockout_events=_events("login_locked"),
+    )
     assert refused == 61 and sessions == 0 and first_429 == 5
 
 
@@ -75,17 +82,21 @@ def test_spraying_many_accounts_from_one_address(home: Path) -> None:
     with TestClient(create_app()) as client:
         answers = [sign_in(client, username=f"user{i:02d}", password="guess-1234") for i in range(30)]
     throttled = sum(a.status_code == 429 for a in answers)
-    record("attacks", "password spraying over 30 accounts from one address", tried=len(answers),
-           held=sum(a.status_code in (401, 429) for a in answers), attack_class="brute_force",
-           throttled_after=len(answers) - throttled)  # fmt: skip
+    record(
+        "attacks",
+        "password spraying over 30 accounts from one address",
+        tried=len(answers),
+        held=sum(a.status_code in (401, 429) for a in answers),
+        attack_class="brute_force",
+        throttled_after=len(answers) - throttled,
+    )
     assert throttled >= 10
 
 
 def test_login_csrf_kept_cookies_and_framing(home: Path) -> None:
     tried = held = disclosures = 0
     with TestClient(create_app()) as victim:  # a cross-site form posts the attacker's credentials
-        forged = victim.post("/monitor/login", data={"username": AUDITOR, "password": PASSWORD},
-                             follow_redirects=False)  # fmt: skip
+        forged = victim.post("/monitor/login", data={"username": AUDITOR, "password": PASSWORD}, follow_redirects=False)
         tried += 1
         held += forged.status_code == 403
         disclosures += "govhub_monitor=" in forged.headers.get("set-cookie", "")
@@ -105,8 +116,14 @@ def test_login_csrf_kept_cookies_and_framing(home: Path) -> None:
         framed = thief.get("/monitor/login")
         tried += 1
         held += "frame-ancestors 'none'" in framed.headers.get("content-security-policy", "")
-    record("attacks", "login CSRF, cross-site sign-out, a cookie kept after sign-out, framing", tried=tried,
-           held=held if disclosures == 0 else 0, attack_class="monitor_session", disclosures=disclosures)  # fmt: skip
+    record(
+        "attacks",
+        "login CSRF, cross-site sign-out, a cookie kept after sign-out, framing",
+        tried=tried,
+        held=held if disclosures == 0 else 0,
+        attack_class="monitor_session",
+        disclosures=disclosures,
+    )
     assert held == tried and disclosures == 0
 
 
@@ -128,8 +145,14 @@ def test_formula_cells_and_crafted_file_names_in_the_csv(home: Path) -> None:
             ok = answer.status_code == 200 and header.count('"') == 2 and "set-cookie" not in answer.headers
             held += ok
             disclosures += not ok
-    record("attacks", "formula cells and crafted file names in the quarantine CSV", tried=tried,
-           held=held if disclosures == 0 else 0, attack_class="formula_injection", disclosures=disclosures)  # fmt: skip
+    record(
+        "attacks",
+        "formula cells and crafted file names in the quarantine CSV",
+        tried=tried,
+        held=held if disclosures == 0 else 0,
+        attack_class="formula_injection",
+        disclosures=disclosures,
+    )
     assert held == tried and disclosures == 0
 
 
@@ -155,9 +178,14 @@ def test_personal_data_in_the_quarantine_browser(home: Path) -> None:
         shown = auditor.get("/monitor/quarantine?resource=person&clear=true").text
         tried += 1
         held += CITIZEN_ID in shown and _clear_views() == before + 1  # shown to the role, and in the exchange log
-    record("attacks", "personal data in the quarantine browser (masked without the role, clear views logged)",
-           tried=tried, held=held if disclosures == 0 else 0, attack_class="quarantine_pii",
-           disclosures=disclosures)  # fmt: skip
+    record(
+        "attacks",
+        "personal data in the quarantine browser (masked without the role, clear views logged)",
+        tried=tried,
+        held=held if disclosures == 0 else 0,
+        attack_class="quarantine_pii",
+        disclosures=disclosures,
+    )
     assert held == tried and disclosures == 0
 
 

@@ -26,8 +26,12 @@ from tests.exchange.verify_support import ENTITIES
 from tests.reliability.attack_hub import MARKET, OTHER_TARGET, USER, AttackHub, attack_hub
 from tests.reliability.ledger import record
 
-APPLICATION = {"purpose": "医保待遇核查", "legal_basis": "《医疗保障基金使用监督管理条例》", "scope": "医保核查系统",
-               "valid_until": "2099-12-31"}  # fmt: skip
+APPLICATION = {
+    "purpose": "医保待遇核查",
+    "legal_basis": "《医疗保障基金使用监督管理条例》",
+    "scope": "医保核查系统",
+    "valid_until": "2099-12-31",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +51,16 @@ def test_unmasked_pii_of_an_unconditional_resource_waits_for_the_provider(hub: A
     tried = held = 0
     for mode in ("api", "file"):
         answer = hub.client.post(
-            "/api/subscriptions", headers=hub.headers("user"),
-            json={**APPLICATION, "resource": "legal_entity", "fields": ["name", "legal_rep_name", "legal_rep_id"],
-                  "pii_access": True, "delivery_mode": mode},
-        )  # fmt: skip
+            "/api/subscriptions",
+            headers=hub.headers("user"),
+            json={
+                **APPLICATION,
+                "resource": "legal_entity",
+                "fields": ["name", "legal_rep_name", "legal_rep_id"],
+                "pii_access": True,
+                "delivery_mode": mode,
+            },
+        )
         sub = answer.json()
         tried += 1
         held += answer.status_code == 201 and sub["status"] == "pending" and sub["decided_by"] is None
@@ -62,25 +72,43 @@ def test_unmasked_pii_of_an_unconditional_resource_waits_for_the_provider(hub: A
         tried += 1
         held += {f["name"] for f in provider_view["pii_fields"]} == {"legal_rep_name", "legal_rep_id"}
     with Session(hub.engine, expire_on_commit=False) as session:
-        results = deliver_resource(session, hub.served.lake, load_contract("legal_entity"), secret=delivery_secret(),
-                                   exchange_log=ExchangeLog(session))  # fmt: skip
+        results = deliver_resource(
+            session,
+            hub.served.lake,
+            load_contract("legal_entity"),
+            secret=delivery_secret(),
+            exchange_log=ExchangeLog(session),
+        )
         pending = session.scalars(sa.select(Subscription).where(Subscription.status == "pending")).all()
     delivered_to_pending = [r for r in results if r.subscription_id in {s.id for s in pending}]
     tried += 1
     held += not delivered_to_pending
     # without pii_access the same application is granted at once, masked
     masked = hub.client.post(
-        "/api/subscriptions", headers=hub.headers("user"),
-        json={**APPLICATION, "resource": "legal_entity", "fields": ["name", "legal_rep_id"], "delivery_mode": "api",
-              "pii_access": False, "purpose": "医保待遇核查（脱敏）"},
-    ).json()  # fmt: skip
+        "/api/subscriptions",
+        headers=hub.headers("user"),
+        json={
+            **APPLICATION,
+            "resource": "legal_entity",
+            "fields": ["name", "legal_rep_id"],
+            "delivery_mode": "api",
+            "pii_access": False,
+            "purpose": "医保待遇核查（脱敏）",
+        },
+    ).json()
     if masked.get("status") == "granted":  # a second api subscription to the same resource is a 409: use the first
         rows = hub.client.get(f"/api/deliveries/{masked['id']}/changes", headers=hub.headers("user"))
         texts.append(rows.text)
     disclosures = _disclosed(texts, ids)
-    record("attacks", "unmasked PII of a 无条件共享 resource without the provider's decision", tried=tried,
-           held=held if disclosures == 0 else 0, attack_class="pii_without_decision", disclosures=disclosures,
-           delivered_to_pending=len(delivered_to_pending))  # fmt: skip
+    record(
+        "attacks",
+        "unmasked PII of a 无条件共享 resource without the provider's decision",
+        tried=tried,
+        held=held if disclosures == 0 else 0,
+        attack_class="pii_without_decision",
+        disclosures=disclosures,
+        delivered_to_pending=len(delivered_to_pending),
+    )
     assert held == tried and disclosures == 0
 
 
@@ -102,24 +130,46 @@ def test_department_chosen_targets_are_refused(hub: AttackHub) -> None:
     before = _hub_tables(hub)
     answers = []
     for url in urls:
-        answers.append(hub.client.post(
-            "/api/subscriptions", headers=hub.headers("user"),
-            json={**APPLICATION, "resource": "credit_record", "fields": ["record_id"], "delivery_mode": "database",
-                  "target_url": url},
-        ))  # fmt: skip
+        answers.append(
+            hub.client.post(
+                "/api/subscriptions",
+                headers=hub.headers("user"),
+                json={
+                    **APPLICATION,
+                    "resource": "credit_record",
+                    "fields": ["record_id"],
+                    "delivery_mode": "database",
+                    "target_url": url,
+                },
+            )
+        )
     for name in names:
-        answers.append(hub.client.post(
-            "/api/subscriptions", headers=hub.headers("user"),
-            json={**APPLICATION, "resource": "credit_record", "fields": ["record_id"], "delivery_mode": "database",
-                  "target": name},
-        ))  # fmt: skip
+        answers.append(
+            hub.client.post(
+                "/api/subscriptions",
+                headers=hub.headers("user"),
+                json={
+                    **APPLICATION,
+                    "resource": "credit_record",
+                    "fields": ["record_id"],
+                    "delivery_mode": "database",
+                    "target": name,
+                },
+            )
+        )
     refused = sum(a.status_code in (404, 422) for a in answers)
     secrets = [str(hub_db), str(hub.served.home), "10.0.0.9", "zhujian", "5432", "s3cret"]
     disclosures = _disclosed([a.text for a in answers], secrets)
     outside = len(_hub_tables(hub) - before)
-    record("attacks", "department-chosen delivery targets (URLs, other departments' names)", tried=len(answers),
-           held=refused if disclosures == 0 and outside == 0 else 0, attack_class="target_hijack",
-           disclosures=disclosures, rows_outside=outside)  # fmt: skip
+    record(
+        "attacks",
+        "department-chosen delivery targets (URLs, other departments' names)",
+        tried=len(answers),
+        held=refused if disclosures == 0 and outside == 0 else 0,
+        attack_class="target_hijack",
+        disclosures=disclosures,
+        rows_outside=outside,
+    )
     assert refused == len(answers) and disclosures == 0 and outside == 0
 
 
@@ -165,10 +215,16 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
             session.rollback()
         # behind the hub's back: the registered secret file now points elsewhere; delivery must refuse it
         grant = hub.client.post(
-            "/api/subscriptions", headers=hub.headers("user"),
-            json={**APPLICATION, "resource": "credit_record", "fields": ["record_id"], "delivery_mode": "database",
-                  "target": "rsj-db"},
-        ).json()  # fmt: skip
+            "/api/subscriptions",
+            headers=hub.headers("user"),
+            json={
+                **APPLICATION,
+                "resource": "credit_record",
+                "fields": ["record_id"],
+                "delivery_mode": "database",
+                "target": "rsj-db",
+            },
+        ).json()
         assert grant["status"] == "granted", grant
         secret = Path(get_target(session, USER, "rsj-db").connection_ref.removeprefix("file:"))
         errors = []
@@ -176,10 +232,14 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
             secret.write_text(url)
             tried += 1
             results = deliver_resource(
-                session, hub.served.lake, load_contract("credit_record"), secret=delivery_secret(),
-                exchange_log=ExchangeLog(session), targets=target_resolver(session, settings),
+                session,
+                hub.served.lake,
+                load_contract("credit_record"),
+                secret=delivery_secret(),
+                exchange_log=ExchangeLog(session),
+                targets=target_resolver(session, settings),
                 subscriptions=[session.get(Subscription, grant["id"])],
-            )  # fmt: skip
+            )
             errors += [r.error or "" for r in results]
             held += all(r.status == "failed" for r in results) and bool(results)
         secret.write_text(f"sqlite:///{user_db}")
@@ -187,13 +247,24 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
     outside += _rows_in(market_db, "credit_record") + _rows_in(market_db, BOOKKEEPING_TABLE)
     disclosures = _disclosed(errors, [str(tmp_path), str(hub_db), str(hub.served.home)])
     hub_cases = sum("hub" in k for k in hijacks)
-    record("attacks", "targets re-pointed at the hub's own store", tried=hub_cases * 2, held=min(held, hub_cases * 2)
-           if outside == 0 and disclosures == 0 else 0, attack_class="target_hijack", disclosures=disclosures,
-           rows_outside=_rows_in(hub_db, "credit_record") + _rows_in(hub_db, BOOKKEEPING_TABLE))  # fmt: skip
+    record(
+        "attacks",
+        "targets re-pointed at the hub's own store",
+        tried=hub_cases * 2,
+        held=min(held, hub_cases * 2) if outside == 0 and disclosures == 0 else 0,
+        attack_class="target_hijack",
+        disclosures=disclosures,
+        rows_outside=_rows_in(hub_db, "credit_record") + _rows_in(hub_db, BOOKKEEPING_TABLE),
+    )
     other_cases = len(hijacks) - hub_cases
-    record("attacks", "targets re-pointed at another department's database", tried=other_cases * 2,
-           held=other_cases * 2 if held == tried and outside == 0 else 0, attack_class="cross_department_target",
-           rows_outside=_rows_in(market_db, "credit_record") + _rows_in(market_db, BOOKKEEPING_TABLE))  # fmt: skip
+    record(
+        "attacks",
+        "targets re-pointed at another department's database",
+        tried=other_cases * 2,
+        held=other_cases * 2 if held == tried and outside == 0 else 0,
+        attack_class="cross_department_target",
+        rows_outside=_rows_in(market_db, "credit_record") + _rows_in(market_db, BOOKKEEPING_TABLE),
+    )
     assert held == tried and outside == 0 and disclosures == 0
     with Session(hub.engine) as session:  # repaired: the department's own database receives its grant
         assert resolve_target_url(session, USER, "rsj-db", reserved=settings.hub_stores).endswith("rsj.db")
@@ -202,8 +273,11 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
 def test_a_failing_target_tells_the_department_its_name_never_host_or_port(hub: AttackHub) -> None:
     """The port scanner: targets on closed ports and unknown hosts fail with the target's name only."""
     settings = get_settings()
-    probes = {"closed-port": "postgresql+psycopg://scan@127.0.0.1:5999/x", "no-host": "mysql+pymysql://a@no-such-host.invalid:1/x",
-              "bad-driver": "nosuchdialect://a@10.1.2.3:7/x"}  # fmt: skip
+    probes = {
+        "closed-port": "postgresql+psycopg://scan@127.0.0.1:5999/x",
+        "no-host": "mysql+pymysql://a@no-such-host.invalid:1/x",
+        "bad-driver": "nosuchdialect://a@10.1.2.3:7/x",
+    }
     errors = []
     with Session(hub.engine, expire_on_commit=False) as session:
         for name, url in probes.items():
@@ -214,24 +288,41 @@ def test_a_failing_target_tells_the_department_its_name_never_host_or_port(hub: 
                 continue
             session.commit()
             sub = hub.client.post(
-                "/api/subscriptions", headers=hub.headers("user"),
-                json={**APPLICATION, "resource": "credit_record", "fields": ["record_id"], "delivery_mode": "database",
-                      "target": f"probe-{name}", "purpose": f"探测 {name}"},
-            ).json()  # fmt: skip
+                "/api/subscriptions",
+                headers=hub.headers("user"),
+                json={
+                    **APPLICATION,
+                    "resource": "credit_record",
+                    "fields": ["record_id"],
+                    "delivery_mode": "database",
+                    "target": f"probe-{name}",
+                    "purpose": f"探测 {name}",
+                },
+            ).json()
             if "id" not in sub:
                 errors.append(str(sub))
                 continue
             results = deliver_resource(
-                session, hub.served.lake, load_contract("credit_record"), secret=delivery_secret(),
-                targets=target_resolver(session, settings), subscriptions=[session.get(Subscription, sub["id"])],
-            )  # fmt: skip
+                session,
+                hub.served.lake,
+                load_contract("credit_record"),
+                secret=delivery_secret(),
+                targets=target_resolver(session, settings),
+                subscriptions=[session.get(Subscription, sub["id"])],
+            )
             errors += [r.error or "" for r in results]
             hub.client.post(f"/api/subscriptions/{sub['id']}/revoke", headers=hub.headers("user"), json={"reason": "x"})
     listed = hub.client.get("/api/deliveries", headers=hub.headers("user")).text
     details = ["5999", "127.0.0.1", "no-such-host", "10.1.2.3", "Connection refused", "nosuchdialect", "timed out"]
     disclosures = _disclosed([*errors, listed], details)
-    record("attacks", "failing targets as a port scanner", tried=len(probes), held=len(probes) if disclosures == 0
-           else 0, attack_class="target_hijack", disclosures=disclosures)  # fmt: skip
+    record(
+        "attacks",
+        "failing targets as a port scanner",
+        tried=len(probes),
+        held=len(probes) if disclosures == 0 else 0,
+        attack_class="target_hijack",
+        disclosures=disclosures,
+    )
     assert disclosures == 0, [e for e in [*errors, listed] if any(d in e for d in details)]
 
 
@@ -264,13 +355,21 @@ CRAFTED = [
 
 def test_crafted_page_tokens_answer_400_without_server_details(hub: AttackHub) -> None:
     sub = hub.subscriptions["user_person_api"]
-    answers = [hub.client.get(f"/api/deliveries/{sub}/changes", params={"page_token": t}, headers=hub.headers("user"))
-               for t in CRAFTED]  # fmt: skip
+    answers = [
+        hub.client.get(f"/api/deliveries/{sub}/changes", params={"page_token": t}, headers=hub.headers("user"))
+        for t in CRAFTED
+    ]
     held = sum(a.status_code == 400 and a.json()["detail"]["code"] == "bad_page_token" for a in answers)
     details = [str(hub.served.home), "lake", "Traceback", "_delta_log", "deltalake"]
     disclosures = _disclosed([a.text for a in answers], details)
-    record("attacks", "crafted page tokens (huge, negative, non-integer, garbage)", tried=len(CRAFTED),
-           held=held if disclosures == 0 else 0, attack_class="tokens", disclosures=disclosures,
-           statuses=sorted({a.status_code for a in answers}))  # fmt: skip
+    record(
+        "attacks",
+        "crafted page tokens (huge, negative, non-integer, garbage)",
+        tried=len(CRAFTED),
+        held=held if disclosures == 0 else 0,
+        attack_class="tokens",
+        disclosures=disclosures,
+        statuses=sorted({a.status_code for a in answers}),
+    )
     odd = [(a.status_code, a.text[:300]) for a in answers if a.status_code != 400]
     assert held == len(CRAFTED) and disclosures == 0, odd

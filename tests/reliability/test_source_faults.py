@@ -110,8 +110,14 @@ CREDIT_FAULTS: list[tuple[str, str, int, int | None, str]] = [
 
 # small pages so a read spans several requests; short backoffs; four attempts per page; a generous
 # timeout (a busy test machine must not time out by itself) except where the platform hangs
-CREDIT_TUNING: dict[str, Any] = {"page_size": 3, "backoff": 0.02, "max_backoff": 0.2, "max_retry_after": 0.3,
-                                 "max_retries": 3, "timeout": 5.0}  # fmt: skip
+CREDIT_TUNING: dict[str, Any] = {
+    "page_size": 3,
+    "backoff": 0.02,
+    "max_backoff": 0.2,
+    "max_retry_after": 0.3,
+    "max_retries": 3,
+    "timeout": 5.0,
+}
 CASE_TUNING: dict[str, dict[str, Any]] = {
     "hang": {"timeout": 0.5},
     "rate_limit": {"page_size": 1000, "max_retry_after": 1.0},  # wait as long as the platform asks
@@ -176,8 +182,11 @@ def test_credit_platform_faults_are_retried_or_fail_cleanly(
 
 
 def _retries(caplog: pytest.LogCaptureFixture, cause: str = "") -> int:
-    return sum(1 for r in caplog.records if r.name == "connectors.http" and "retrying" in r.getMessage()
-               and cause in r.getMessage())  # fmt: skip
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "connectors.http" and "retrying" in r.getMessage() and cause in r.getMessage()
+    )
 
 
 # ---- population and legal-entity registries ------------------------------------------------------
@@ -216,8 +225,13 @@ def test_registry_faults_fail_the_run_and_a_rerun_takes_everything(
             fault()
 
     # small batches so a read spans several; a short busy timeout so a locked database fails fast
-    tune_connectors(monkeypatch, ("population", "legal_entity"), batch_size=5, after_first_batch=after_first_batch,
-                    engine_options={"connect_args": {"timeout": 0.5}})  # fmt: skip
+    tune_connectors(
+        monkeypatch,
+        ("population", "legal_entity"),
+        batch_size=5,
+        after_first_batch=after_first_batch,
+        engine_options={"connect_args": {"timeout": 0.5}},
+    )
     sources = fhub.sources
     population, entities = _sqlite_path(sources.population_url), _sqlite_path(sources.legal_entity_url)
 
@@ -320,9 +334,12 @@ def test_postgres_registry_connection_killed_mid_stream(fhub: FaultHub, monkeypa
             admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 killed = conn.execute(
-                    sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                            "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database},
-                ).scalar_one()  # fmt: skip
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :db AND pid <> pg_backend_pid()"
+                    ),
+                    {"db": database},
+                ).scalar_one()
             admin.dispose()
             assert killed >= 1, "no reading connection to kill"
 
@@ -379,17 +396,33 @@ def test_settlement_file_faults_are_refused_or_skipped_and_nothing_is_lost(fhub:
             facts["reported"] = reason
             facts["rows_offered"], facts["lost"] = rows_lost("payment", sources)
 
-    refused_then_resent("settlement file cut short in transfer (checksum disagrees), then re-sent", 1,
-                        lambda p: corrupt.truncate(p, keep=0.6), "sha256 mismatch")  # fmt: skip
-    refused_then_resent("settlement file cut short, checksum recomputed (row count disagrees), then re-sent", 2,
-                        lambda p: corrupt.truncate(p, keep=0.6, fix_manifest=True), "row count mismatch")  # fmt: skip
+    refused_then_resent(
+        "settlement file cut short in transfer (checksum disagrees), then re-sent",
+        1,
+        lambda p: corrupt.truncate(p, keep=0.6),
+        "sha256 mismatch",
+    )
+    refused_then_resent(
+        "settlement file cut short, checksum recomputed (row count disagrees), then re-sent",
+        2,
+        lambda p: corrupt.truncate(p, keep=0.6, fix_manifest=True),
+        "row count mismatch",
+    )
     for day, (what, reason) in enumerate(
         (("rows", "row count mismatch"), ("sha256", "sha256 mismatch"), ("file", "manifest names file")), start=3
     ):
-        refused_then_resent(f"settlement manifest with a wrong {what}, then corrected", day,
-                            lambda p, w=what: corrupt.wrong_manifest(p, what=w), reason)  # fmt: skip
-    refused_then_resent("settlement file without its manifest (not ready), then the manifest arrives", 6,
-                        lambda p: corrupt.wrong_manifest(p, what="missing"), "not ready")  # fmt: skip
+        refused_then_resent(
+            f"settlement manifest with a wrong {what}, then corrected",
+            day,
+            lambda p, w=what: corrupt.wrong_manifest(p, what=w),
+            reason,
+        )
+    refused_then_resent(
+        "settlement file without its manifest (not ready), then the manifest arrives",
+        6,
+        lambda p: corrupt.wrong_manifest(p, what="missing"),
+        "not ready",
+    )
 
     first = _new_file(fhub, 7)
     _reconciled(run_ingest("payment"))

@@ -123,8 +123,15 @@ def test_exchange_log_tampering_in_the_metadata_store_is_detected(hub: Reliabili
         "rehash": "exchange log: event rewritten and the chain re-hashed after it (signed checkpoint)",
     }
     for family, case in cases.items():
-        record("tamper", case, tried=tried[family], held=held[family], events=len(rows), seed=SEED,
-               first_bad_event_named=named[family])  # fmt: skip
+        record(
+            "tamper",
+            case,
+            tried=tried[family],
+            held=held[family],
+            events=len(rows),
+            seed=SEED,
+            first_bad_event_named=named[family],
+        )
     assert not missed, f"tamperings not detected: {missed}"
     assert named["edit"] >= held["edit"] - tried["edit"] // 10, "edits should name the edited event"
 
@@ -198,8 +205,14 @@ def test_archived_exchange_log_tampering_is_detected(archived: dict[str, Any]) -
                 missed.append(t.what)
     finally:
         path.write_bytes(original)
-    record("tamper", "archived exchange log (Parquet): event edited, deleted, swapped or forged in", tried=tried,
-           held=held, seed=SEED, outcomes=dict(how))  # fmt: skip
+    record(
+        "tamper",
+        "archived exchange log (Parquet): event edited, deleted, swapped or forged in",
+        tried=tried,
+        held=held,
+        seed=SEED,
+        outcomes=dict(how),
+    )
     assert not missed, f"archive tamperings not detected: {missed}"
 
 
@@ -238,8 +251,14 @@ def test_archive_file_bytes_changed_are_detected(archived: dict[str, Any]) -> No
             path.write_bytes(original)
     finally:
         path.write_bytes(original)
-    record("tamper", "archived exchange log: file bytes flipped, truncated, deleted or replaced", tried=tried,
-           held=held, seed=SEED, file_bytes=len(original))  # fmt: skip
+    record(
+        "tamper",
+        "archived exchange log: file bytes flipped, truncated, deleted or replaced",
+        tried=tried,
+        held=held,
+        seed=SEED,
+        file_bytes=len(original),
+    )
     assert not missed, f"archive file changes not detected: {missed}"
 
 
@@ -271,10 +290,22 @@ def test_one_changed_byte_of_a_sealed_answer_fails_its_seal(hub: ReliabilityHub,
             ok, _, _ = check_sealed_answer(tampered, pem)
             reference_tried += 1
             reference_held += not ok
-    record("tamper", "sealed answer: one byte changed (hub check)", tried=tried, held=held, seed=SEED,
-           answers=len(documents), reasons=dict(reasons))  # fmt: skip
-    record("tamper", "sealed answer: one byte changed (reference checker)", tried=reference_tried,
-           held=reference_held, seed=SEED)  # fmt: skip
+    record(
+        "tamper",
+        "sealed answer: one byte changed (hub check)",
+        tried=tried,
+        held=held,
+        seed=SEED,
+        answers=len(documents),
+        reasons=dict(reasons),
+    )
+    record(
+        "tamper",
+        "sealed answer: one byte changed (reference checker)",
+        tried=reference_tried,
+        held=reference_held,
+        seed=SEED,
+    )
     assert not missed and reference_held == reference_tried, missed
 
 
@@ -304,9 +335,9 @@ def _reading_fails(lake: Lake) -> bool:
     return False
 
 
-def _delta_tamperings(table_root: Path, manifests: dict[int, dict], rnd: random.Random) -> Iterator[
-    tuple[str, str, Callable[[Path], None]]
-]:  # fmt: skip
+def _delta_tamperings(
+    table_root: Path, manifests: dict[int, dict], rnd: random.Random
+) -> Iterator[tuple[str, str, Callable[[Path], None]]]:
     """(target path, what, apply(table root)) for every recorded file and log entry, plus additions."""
     files = [(v, e) for v, m in sorted(manifests.items()) for e in m["files"]]
     flips = scaled(3, 40)
@@ -372,15 +403,23 @@ def test_a_changed_delta_file_is_detected(hub: ReliabilityHub, manifests: dict[i
         report = verify_files(lake.curated(contract), manifests)
         tried += 1
         held += not report.ok
-        named += any(p.path == target or (target == "_delta_log" and p.path.startswith("_delta_log"))
-                     for p in report.problems)  # fmt: skip
+        named += any(
+            p.path == target or (target == "_delta_log" and p.path.startswith("_delta_log")) for p in report.problems
+        )
         by_reading += _reading_fails(lake)
         if report.ok:
             missed.append(what)
         shutil.rmtree(work)
-    record("tamper", "curated Delta table: data/change file flipped, truncated, deleted, replaced; log entry "
-           "edited; file planted; foreign commit", tried=tried, held=held, seed=SEED, files_named=named,
-           caught_by_reading_alone=by_reading)  # fmt: skip
+    record(
+        "tamper",
+        "curated Delta table: data/change file flipped, truncated, deleted, replaced; log entry "
+        "edited; file planted; foreign commit",
+        tried=tried,
+        held=held,
+        seed=SEED,
+        files_named=named,
+        caught_by_reading_alone=by_reading,
+    )
     assert not missed, f"Delta tamperings not detected: {missed}"
     assert named == held, "every report names the tampered file or log entry"
 
@@ -400,10 +439,15 @@ def test_govhub_lake_verify_names_a_replaced_data_file(hub: ReliabilityHub, mani
         result = runner.invoke(app, ["lake", "verify", "person"])
         text = _text(result)
         detected = result.exit_code == 2 and data[0] in text and f"version {max(manifests)}" in text
-        record("tamper", "govhub lake verify on a data file replaced by an older valid Parquet", tried=1,
-               held=int(detected))  # fmt: skip
+        record(
+            "tamper",
+            "govhub lake verify on a data file replaced by an older valid Parquet",
+            tried=1,
+            held=int(detected),
+        )
         assert detected, text
-        assert "TAMPERED" in format_integrity(verify_files(Lake(str(hub.home / "lake")).curated(
-            load_contract("person")), manifests))  # fmt: skip
+        assert "TAMPERED" in format_integrity(
+            verify_files(Lake(str(hub.home / "lake")).curated(load_contract("person")), manifests)
+        )
     finally:
         victim.write_bytes(original)

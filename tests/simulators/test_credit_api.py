@@ -55,8 +55,12 @@ def test_rate_limit_429_with_retry_after(home):
 
 @pytest.mark.parametrize("mode", ["error503", "garbled", "truncated"])
 def test_fault_modes(api, mode):
-    r = httpx.post(api.base_url + "/admin/faults", json={"mode": mode, "after_requests": 1, "count": 1},
-                   headers={"X-Admin-Token": "admin"}, timeout=5)  # fmt: skip
+    r = httpx.post(
+        api.base_url + "/admin/faults",
+        json={"mode": mode, "after_requests": 1, "count": 1},
+        headers={"X-Admin-Token": "admin"},
+        timeout=5,
+    )
     assert r.status_code == 200
     assert _get(api, limit=5).status_code == 200  # the one normal request
     bad = _get(api, limit=5)

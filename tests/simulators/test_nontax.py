@@ -33,8 +33,13 @@ def test_file_is_gbk_with_label_header_and_true_manifest(settlement):
     rows = list(csv.reader(io.StringIO(data.decode("gbk"))))
     assert rows[0] == [f.label for f in contract.fields]
     manifest = json.loads(manifest_path(path).read_text())
-    assert manifest == {"file": path.name, "rows": len(rows) - 1, "sha256": hashlib.sha256(data).hexdigest(),
-                        "encoding": "gbk", "settlement_date": "2026-03-05"}  # fmt: skip
+    assert manifest == {
+        "file": path.name,
+        "rows": len(rows) - 1,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "encoding": "gbk",
+        "settlement_date": "2026-03-05",
+    }
     kinds = {b.kind for b in bad}
     assert kinds == {"check_char", "impossible_date", "missing_required", "unknown_code", "duplicate_key", "broken_row"}
     broken = sum(1 for r in rows[1:] if len(r) != len(contract.fields))

@@ -68,9 +68,20 @@ def serve(app: FastAPI) -> Iterator[str]:
 def chromium(url: str, profile: Path, *, screenshot: Path | None = None, timeout: float = 60) -> str:
     """Load `url` headless and return the DOM after its scripts ran (or write a screenshot)."""
     assert CHROMIUM is not None
-    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}", "--virtual-time-budget=3000", NETWORK_CUT]  # fmt: skip
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=3000",
+        NETWORK_CUT,
+    ]
     if screenshot is not None:
         args += [f"--screenshot={screenshot}", "--window-size=1400,1100"]
     else:

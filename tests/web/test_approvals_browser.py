@@ -30,10 +30,17 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, 
         register_contracts(session)
         key = issue_api_key(session, POLICE)
         ids = [
-            apply(session, department_code=department, resource="person", purpose=f"社保待遇资格认证 {n}",
-                  legal_basis="《社会保险法》", fields=["name", "birth_date"], delivery_mode="file").id
+            apply(
+                session,
+                department_code=department,
+                resource="person",
+                purpose=f"社保待遇资格认证 {n}",
+                legal_basis="《社会保险法》",
+                fields=["name", "birth_date"],
+                delivery_mode="file",
+            ).id
             for n, department in ((1, USER), (2, OTHER_USER))
-        ]  # fmt: skip
+        ]
         session.commit()
     yield key, ids
     engine_for(get_settings().metadata_url).dispose()

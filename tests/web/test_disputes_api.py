@@ -26,9 +26,10 @@ def _refused(api: Api) -> int:
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
     refused = api.client.post(
-        f"/api/subscriptions/{sid}/decision", json={"approve": False, "reason": "超出履职范围"},
+        f"/api/subscriptions/{sid}/decision",
+        json={"approve": False, "reason": "超出履职范围"},
         headers=api.headers(POLICE),
-    )  # fmt: skip
+    )
     assert refused.status_code == 200, refused.text
     return sid
 
@@ -46,8 +47,14 @@ def test_the_applicant_escalates_and_both_sides_see_the_decision(api: Api) -> No
     dispute = created.json()
     assert dispute["status"] == "open" and dispute["raised_by"] == USER and dispute["overdue"] is False
     with api.session() as session:
-        decide_logged(session, dispute["id"], actor=HUB_ADMIN, outcome="granted", reason="属于履职所需",
-                      exchange_log=ExchangeLog(session))  # fmt: skip
+        decide_logged(
+            session,
+            dispute["id"],
+            actor=HUB_ADMIN,
+            outcome="granted",
+            reason="属于履职所需",
+            exchange_log=ExchangeLog(session),
+        )
         session.commit()
     for department in (USER, POLICE):
         seen = api.client.get(f"/api/disputes/{dispute['id']}", headers=api.headers(department)).json()

@@ -55,9 +55,17 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     sources = build_all(root / "sources", size=600, seed=11, bad_share=0.02)
     with pytest.MonkeyPatch.context() as mp:
         with CreditSimulator(sources.credit_db, token=sources.token, rate_limit=1_000) as credit:
-            _env(mp, home, population_url=sources.population_url, legal_entity_url=sources.legal_entity_url,
-                 credit_base_url=credit.base_url, credit_token=sources.token, credit_timeout="5",
-                 credit_max_retries="0", nontax_inbox=str(sources.inbox))  # fmt: skip
+            _env(
+                mp,
+                home,
+                population_url=sources.population_url,
+                legal_entity_url=sources.legal_entity_url,
+                credit_base_url=credit.base_url,
+                credit_token=sources.token,
+                credit_timeout="5",
+                credit_max_retries="0",
+                nontax_inbox=str(sources.inbox),
+            )
             migrate()
             seed_subscriptions(home)
             summaries = [run_ingest(resource) for resource in ingest_order()]
@@ -65,11 +73,29 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         with pytest.raises(GovhubError):  # the platform is gone: the run is marked failed
             run_ingest("credit_record")
         hub_log().append_many(
-            [{"type": "verification", "source": "hub", "target": "client:bdc-yiyang", "client": "bdc-yiyang",
-              "resource": "person", "purpose": "不动产登记", "case_number": f"BDC-{i}"} for i in range(3)]
-            + [{"type": "denial", "source": "hub", "target": "client:unknown", "client": "unknown",
-                "outcome": "denied", "error_code": "bad_key"}]
-        )  # fmt: skip
+            [
+                {
+                    "type": "verification",
+                    "source": "hub",
+                    "target": "client:bdc-yiyang",
+                    "client": "bdc-yiyang",
+                    "resource": "person",
+                    "purpose": "不动产登记",
+                    "case_number": f"BDC-{i}",
+                }
+                for i in range(3)
+            ]
+            + [
+                {
+                    "type": "denial",
+                    "source": "hub",
+                    "target": "client:unknown",
+                    "client": "unknown",
+                    "outcome": "denied",
+                    "error_code": "bad_key",
+                }
+            ]
+        )
         with Session(get_engine()) as session:
             keys = {code: issue_api_key(session, code) for code in (HRSS, HOUSING)}
             session.commit()
@@ -261,8 +287,14 @@ def test_quality_drops_and_denial_spikes_raise_alerts(empty_home: Path) -> None:
 
     with Session(get_engine()) as session:
         for version, score in ((0, 0.99), (1, 0.90)):
-            record_version(session, resource="person", version=version, run_id=f"r{version}", schema_fingerprint="x",
-                           scorecard=card(score))  # fmt: skip
+            record_version(
+                session,
+                resource="person",
+                version=version,
+                run_id=f"r{version}",
+                schema_fingerprint="x",
+                scorecard=card(score),
+            )
         session.add(IngestRun(run_id="person-x", resource="person", seq=1, status="succeeded"))
         session.commit()
     denials = [{"type": "denial", "source": "hub", "target": "client:x", "client": "x", "outcome": "denied"}] * 5

@@ -15,9 +15,13 @@ from govhub.settings import reset_settings
 from tests.monitor_support import csrf_token, sign_in
 
 APPLICATION = {
-    "resource": "101001001", "purpose": "社保待遇资格认证", "legal_basis": "《社会保险法》第十六条",
-    "fields": ["id_number", "name", "birth_date"], "pii_access": True, "delivery_mode": "file",
-}  # fmt: skip
+    "resource": "101001001",
+    "purpose": "社保待遇资格认证",
+    "legal_basis": "《社会保险法》第十六条",
+    "fields": ["id_number", "name", "birth_date"],
+    "pii_access": True,
+    "delivery_mode": "file",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +53,10 @@ def _decide(
     client: TestClient, sub: int, decision: str, reason: str = "", *, token: str | None = None
 ) -> httpx.Response:
     return client.post(
-        f"/monitor/sharing/{sub}/decision", follow_redirects=False,
+        f"/monitor/sharing/{sub}/decision",
+        follow_redirects=False,
         data={"decision": decision, "reason": reason, "csrf_token": _token(client) if token is None else token},
-    )  # fmt: skip
+    )
 
 
 def test_the_provider_sees_fields_pii_purpose_basis_and_working_days_left(api: Api) -> None:
@@ -59,8 +64,19 @@ def test_the_provider_sees_fields_pii_purpose_basis_and_working_days_left(api: A
     police = _signed_in(api, POLICE)
     assert f'href="/monitor/sharing/{sub}"' in police.get("/monitor/sharing").text
     page = police.get(f"/monitor/sharing/{sub}").text
-    for shown in ("公民身份号码", "姓名", "出生日期", "身份标识", "申请获取未脱敏的个人信息", "社保待遇资格认证",
-                  "《社会保险法》第十六条", "个工作日", 'id="approve"', 'id="refuse"', "市人社局"):  # fmt: skip
+    for shown in (
+        "公民身份号码",
+        "姓名",
+        "出生日期",
+        "身份标识",
+        "申请获取未脱敏的个人信息",
+        "社保待遇资格认证",
+        "《社会保险法》第十六条",
+        "个工作日",
+        'id="approve"',
+        'id="refuse"',
+        "市人社局",
+    ):
         assert shown in page, shown
     assert identifiers(page) == set()
 
@@ -124,10 +140,16 @@ def test_a_department_browses_the_catalogue_and_applies_in_the_browser(api: Api)
     )
     assert missing.status_code == 422 and "用途" in missing.text.split('id="apply-error"')[1].split("</p>")[0]
     answer = user.post(
-        "/monitor/catalogue/person/apply", follow_redirects=False,
-        data={"field": ["name", "birth_date"], "purpose": "社保待遇资格认证", "legal_basis": "《社会保险法》",
-              "delivery_mode": "file", "csrf_token": token},
-    )  # fmt: skip
+        "/monitor/catalogue/person/apply",
+        follow_redirects=False,
+        data={
+            "field": ["name", "birth_date"],
+            "purpose": "社保待遇资格认证",
+            "legal_basis": "《社会保险法》",
+            "delivery_mode": "file",
+            "csrf_token": token,
+        },
+    )
     assert answer.status_code == 303, answer.text
     sub = int(answer.headers["location"].rsplit("/", 1)[1])
     seen = api.client.get(f"/api/subscriptions/{sub}", headers=api.headers(POLICE)).json()

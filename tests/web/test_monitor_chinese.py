@@ -23,10 +23,19 @@ def admin_zh(hub: Hub) -> Iterator[TestClient]:  # noqa: F811
 
 @pytest.mark.parametrize(
     "path",
-    [*PAGES, "/monitor/quarantine?resource=person", "/monitor/lineage?resource=legal_entity",
-     "/monitor/log?type=denial", "/monitor/log?outcome=denied", "/monitor/login", "/monitor/catalogue",
-     "/monitor/catalogue/person/apply", "/", "/check"],
-)  # fmt: skip
+    [
+        *PAGES,
+        "/monitor/quarantine?resource=person",
+        "/monitor/lineage?resource=legal_entity",
+        "/monitor/log?type=denial",
+        "/monitor/log?outcome=denied",
+        "/monitor/login",
+        "/monitor/catalogue",
+        "/monitor/catalogue/person/apply",
+        "/",
+        "/check",
+    ],
+)
 def test_no_visible_text_of_a_chinese_page_is_an_untranslated_identifier(admin_zh: TestClient, path: str) -> None:
     page = admin_zh.get(path)
     assert page.status_code == 200

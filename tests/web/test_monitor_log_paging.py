@@ -28,11 +28,19 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session
     engine = sqlite_engine(tmp_path / "hub.db")
     keys = hub_subject_keys()
     ExchangeLog(engine).append_many(
-        [{"type": "delivery" if n % 3 == 0 else "verification", "source": "hub", "target": "t",
-          "department": "D1" if n % 3 == 0 else None, "client": None if n % 3 == 0 else "c1",
-          "case_number": f"YY-{n:04d}", "subject_hash": subject_hash(ID if n == 42 else str(n), keys=keys)}
-         for n in range(1, 121)]
-    )  # fmt: skip
+        [
+            {
+                "type": "delivery" if n % 3 == 0 else "verification",
+                "source": "hub",
+                "target": "t",
+                "department": "D1" if n % 3 == 0 else None,
+                "client": None if n % 3 == 0 else "c1",
+                "case_number": f"YY-{n:04d}",
+                "subject_hash": subject_hash(ID if n == 42 else str(n), keys=keys),
+            }
+            for n in range(1, 121)
+        ]
+    )
     with Session(engine) as session:
         yield session
     engine.dispose()

@@ -49,12 +49,16 @@ def _events(code: str | None = None, type_: str | None = None) -> list[ExchangeE
 
 def test_sign_in_without_the_forms_csrf_token_is_refused(home: Path) -> None:
     with TestClient(create_app()) as client:
-        cross_site = client.post("/monitor/login", data={"username": ADMIN, "password": PASSWORD},
-                                 follow_redirects=False)  # fmt: skip
+        cross_site = client.post(
+            "/monitor/login", data={"username": ADMIN, "password": PASSWORD}, follow_redirects=False
+        )
         assert cross_site.status_code == 403 and "govhub_monitor" not in cross_site.headers.get("set-cookie", "")
         csrf_token(client)  # the browser now has a CSRF cookie, but a forged token still fails
-        forged = client.post("/monitor/login", data={"username": ADMIN, "password": PASSWORD, "csrf_token": "x.y"},
-                             follow_redirects=False)  # fmt: skip
+        forged = client.post(
+            "/monitor/login",
+            data={"username": ADMIN, "password": PASSWORD, "csrf_token": "x.y"},
+            follow_redirects=False,
+        )
         assert forged.status_code == 403
         assert sign_in(client, username=ADMIN, password=PASSWORD).status_code == 303
     assert len(_events("csrf_failed")) == 2

@@ -114,8 +114,9 @@ def test_counter_page_prints_the_answer_with_a_qr_code_in_chinese_and_english(
 ) -> None:
     r = post(client, hub, "entity_basic_info", body({"uscc": E_SHOP}))
     doc, answer_id = r.json(), r.json()["answer"]["answer_id"]
-    link = re.fullmatch(r'<(/verify/answer/[0-9a-f-]{36}/[0-9a-f]{32})>; rel="alternate"; type="text/html"',
-                        r.headers["link"])  # fmt: skip
+    link = re.fullmatch(
+        r'<(/verify/answer/[0-9a-f-]{36}/[0-9a-f]{32})>; rel="alternate"; type="text/html"', r.headers["link"]
+    )
     assert link is not None and answer_id in link[1]
     page = client.get(link[1])
     assert page.status_code == 200 and "<svg" in page.text and "数据核验结果" in page.text

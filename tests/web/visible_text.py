@@ -11,9 +11,30 @@ from html.parser import HTMLParser
 
 # Words a Chinese page may show as they are: names of standards, formats and products, the language switch.
 ALLOWED = frozenset(
-    {"English", "CSV", "API", "GB/T", "OpenLineage", "SM2", "SM3", "JSON", "OpenAPI", "ReDoc", "Swagger", "UI",
-     "UTC", "ID", "REST", "DCAT", "Excel", "ECharts", "USCC", "GB", "YYYY-MM-DD"}
-)  # fmt: skip
+    {
+        "English",
+        "CSV",
+        "API",
+        "GB/T",
+        "OpenLineage",
+        "SM2",
+        "SM3",
+        "JSON",
+        "OpenAPI",
+        "ReDoc",
+        "Swagger",
+        "UI",
+        "UTC",
+        "ID",
+        "REST",
+        "DCAT",
+        "Excel",
+        "ECharts",
+        "USCC",
+        "GB",
+        "YYYY-MM-DD",
+    }
+)
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./:+-]*")
 

@@ -49,9 +49,16 @@ class Alert:
     """One alert row: what kind, how severe, about which resource, and the details to act on."""
 
     kind: Literal[
-        "failed_run", "stale", "not_fresh", "source_problems", "quality_drop", "denials", "chain", "full_walk",
+        "failed_run",
+        "stale",
+        "not_fresh",
+        "source_problems",
+        "quality_drop",
+        "denials",
+        "chain",
+        "full_walk",
         "unsigned_tail",
-    ]  # fmt: skip
+    ]
     severity: Literal["critical", "warning"]
     resource: str | None
     detail: str
@@ -84,9 +91,12 @@ def chain_state(session: Session, *, keys_dir: Path, max_age: float = CHAIN_MAX_
     full = last_full_check(session)
     if report.ok and full is not None and not full.ok:
         report = replace(
-            report, ok=False, problem=full.problem, first_bad_seq=full.first_bad_seq,  # type: ignore[arg-type]
+            report,
+            ok=False,
+            problem=full.problem,
+            first_bad_seq=full.first_bad_seq,  # type: ignore[arg-type]
             detail=f"the full walk of {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC found: {full.detail}",
-        )  # fmt: skip
+        )
     with _lock:
         _cache[key] = (time.monotonic(), report)
     return report
@@ -145,8 +155,11 @@ def _health_alerts(row: dict[str, Any]) -> list[Alert]:
     if row["last_status"] == "succeeded_with_problems":
         why = "; ".join(f"{p.get('name')}: {p.get('reason')}" for p in row["problems"][:5])
         zh = label("alert_text_source_problems", "zh", run=row["last_run_id"], n=len(row["problems"]))
-        alerts.append(Alert("source_problems", "warning", row["resource"], f"{row['last_run_id']}: {why}",
-                            row["last_finished"], zh))  # fmt: skip
+        alerts.append(
+            Alert(
+                "source_problems", "warning", row["resource"], f"{row['last_run_id']}: {why}", row["last_finished"], zh
+            )
+        )
     return alerts
 
 
@@ -231,14 +244,28 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
     if not empty and (full is None or as_aware(full.started_at) < now - FULL_WALK_MAX_AGE):  # type: ignore[operator]
         when = "never" if full is None else f"last on {as_aware(full.started_at):%Y-%m-%d %H:%M} UTC"
         when_zh = "从未" if full is None else f"最近一次 {beijing_text(full.started_at)}（北京时间）"
-        alerts.append(Alert("full_walk", "warning", None, f"no full walk of the exchange log for two days ({when}): "
-                            "run `govhub log verify` or unpause the exchange_log_check DAG",
-                            detail_zh=label("alert_text_full_walk", "zh", when=when_zh)))  # fmt: skip
+        alerts.append(
+            Alert(
+                "full_walk",
+                "warning",
+                None,
+                f"no full walk of the exchange log for two days ({when}): "
+                "run `govhub log verify` or unpause the exchange_log_check DAG",
+                detail_zh=label("alert_text_full_walk", "zh", when=when_zh),
+            )
+        )
     every = get_settings().log_checkpoint_every
     if report.unsigned_tail > 2 * every:
-        alerts.append(Alert("unsigned_tail", "warning", None, f"{report.unsigned_tail} events after the newest signed "
-                            "checkpoint: run `govhub log checkpoint` (the web app signs them)",
-                            detail_zh=label("alert_text_unsigned_tail", "zh", n=report.unsigned_tail)))  # fmt: skip
+        alerts.append(
+            Alert(
+                "unsigned_tail",
+                "warning",
+                None,
+                f"{report.unsigned_tail} events after the newest signed "
+                "checkpoint: run `govhub log checkpoint` (the web app signs them)",
+                detail_zh=label("alert_text_unsigned_tail", "zh", n=report.unsigned_tail),
+            )
+        )
     return alerts
 
 

@@ -101,9 +101,14 @@ def api_log(
     `total` counts matches up to 10,000 (`total_capped` when there are more).
     """
     where = LogFilter(
-        type=type, resource=resource, department=department, client=client, outcome=outcome,
-        case_number=case_number or None, subject=subject or None,
-    )  # fmt: skip
+        type=type,
+        resource=resource,
+        department=department,
+        client=client,
+        outcome=outcome,
+        case_number=case_number or None,
+        subject=subject or None,
+    )
     page = log_page(session, viewer, where, before=before, after=after, oldest=oldest, per_page=per_page)
     columns = (
         "seq",

@@ -81,12 +81,13 @@ def redact_rows(rows: list[dict[str, Any]], contracts: dict[str, Contract]) -> l
             {
                 **row,
                 "row_key": _replace(row.get("row_key"), clear),
-                "record": json.dumps(masked, ensure_ascii=False) if isinstance(raw, str) and masked is not raw
+                "record": json.dumps(masked, ensure_ascii=False)
+                if isinstance(raw, str) and masked is not raw
                 else _replace(masked, clear),
                 "reasons": [
                     {**r, "value": _replace(r.get("value"), clear), "message": _replace(r.get("message"), clear)}
                     for r in row.get("reasons") or []
                 ],
             }
-        )  # fmt: skip
+        )
     return out

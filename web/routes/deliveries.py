@@ -90,18 +90,20 @@ def _own_subscription(session: Any, subscription_id: int, department: str) -> Su
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=error_body(
-                "forbidden", f"subscription #{sub.id} is {sub.status}; no changes are served",
+                "forbidden",
+                f"subscription #{sub.id} is {sub.status}; no changes are served",
                 f"订阅 #{sub.id} 当前状态为 {sub.status}，不提供数据",
             ),
-        )  # fmt: skip
+        )
     if sub.delivery_mode != "api":
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail=error_body(
-                "conflict", f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
+                "conflict",
+                f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
                 f"订阅 #{sub.id} 的交付方式为 {sub.delivery_mode}，不能通过接口拉取",
             ),
-        )  # fmt: skip
+        )
     return sub
 
 
@@ -121,9 +123,14 @@ def get_changes(
     started = time.perf_counter()
     try:
         page = pull_changes(
-            open_lake(), load_contract(sub.resource), sub, secret=delivery_secret(),
-            after_version=after_version, page_token=page_token, limit=limit,
-        )  # fmt: skip
+            open_lake(),
+            load_contract(sub.resource),
+            sub,
+            secret=delivery_secret(),
+            after_version=after_version,
+            page_token=page_token,
+            limit=limit,
+        )
     except DeliveryError as e:
         if e.code == "bad_page_token":
             raise HTTPException(
@@ -142,12 +149,24 @@ def get_changes(
             ),
         ) from e
     ExchangeLog(session).append(
-        "delivery", source="govhub", target=sub.department_code, department=sub.department_code,
-        resource=sub.resource, version=page.to_version, rows=len(page.rows), outcome="ok",
-        duration_ms=(time.perf_counter() - started) * 1000, purpose=sub.purpose or None,
-        details={"subscription_id": sub.id, "mode": "api", "after_version": page.after_version,
-                 "page_token": page_token, "total": page.total},
-    )  # fmt: skip
+        "delivery",
+        source="govhub",
+        target=sub.department_code,
+        department=sub.department_code,
+        resource=sub.resource,
+        version=page.to_version,
+        rows=len(page.rows),
+        outcome="ok",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        purpose=sub.purpose or None,
+        details={
+            "subscription_id": sub.id,
+            "mode": "api",
+            "after_version": page.after_version,
+            "page_token": page_token,
+            "total": page.total,
+        },
+    )
     session.commit()
     return {
         "subscription_id": page.subscription_id,

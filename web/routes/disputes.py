@@ -76,9 +76,12 @@ class DisputesPublic(BaseModel):
 def create_dispute(body: DisputeCreate, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
     try:
         dispute = escalate_logged(
-            session, body.subscription_id, actor_department=department.code, grounds=body.grounds,
+            session,
+            body.subscription_id,
+            actor_department=department.code,
+            grounds=body.grounds,
             exchange_log=ExchangeLog(session),
-        )  # fmt: skip
+        )
         session.commit()
     except GovhubError as e:
         session.rollback()
@@ -101,8 +104,9 @@ def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepa
     except CatalogError as e:
         raise http_error(e) from e
     if not _visible(session, dispute, department):
-        error = http_error(CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在",
-                                        kind="not_found"))  # fmt: skip
+        error = http_error(
+            CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
+        )
         raise NotVisible(error.status_code, detail=error.detail)
     return _public(dispute)
 
@@ -118,8 +122,16 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _public(dispute: SharingDispute) -> DisputePublic:
     return DisputePublic(
-        id=dispute.id, subscription_id=dispute.subscription_id, resource=dispute.subscription.resource,
-        raised_by=dispute.raised_by, raised_at=_aware(dispute.raised_at), grounds=dispute.grounds,
-        due_at=_aware(dispute.due_at), overdue=dispute.overdue(), status=dispute.status,
-        decided_by=dispute.decided_by, decided_at=_aware(dispute.decided_at), decision_reason=dispute.decision_reason,
-    )  # fmt: skip
+        id=dispute.id,
+        subscription_id=dispute.subscription_id,
+        resource=dispute.subscription.resource,
+        raised_by=dispute.raised_by,
+        raised_at=_aware(dispute.raised_at),
+        grounds=dispute.grounds,
+        due_at=_aware(dispute.due_at),
+        overdue=dispute.overdue(),
+        status=dispute.status,
+        decided_by=dispute.decided_by,
+        decided_at=_aware(dispute.decided_at),
+        decision_reason=dispute.decision_reason,
+    )

@@ -124,11 +124,22 @@ def _quarantine(  # type: ignore[no-untyped-def]
     if not clear:
         return allowed, redact_rows(rows, load_all())
     ExchangeLog(session).append(
-        EventType.ADMIN, source="monitor", target=f"admin:{viewer.name}", resource=resource or None,
-        rows=len(rows), outcome="ok", details={"action": "pii_clear_view", "viewer": viewer.name,
-        "shown_as": shown_as, "resources": chosen, "rule": rule or None, "field": field or None,
-        "address": request.client.host if request.client else None},
-    )  # fmt: skip
+        EventType.ADMIN,
+        source="monitor",
+        target=f"admin:{viewer.name}",
+        resource=resource or None,
+        rows=len(rows),
+        outcome="ok",
+        details={
+            "action": "pii_clear_view",
+            "viewer": viewer.name,
+            "shown_as": shown_as,
+            "resources": chosen,
+            "rule": rule or None,
+            "field": field or None,
+            "address": request.client.host if request.client else None,
+        },
+    )
     session.commit()
     return allowed, rows
 
@@ -303,10 +314,18 @@ def lineage_page(
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []
     return render(
-        request, "monitor_lineage.html", viewer=viewer, session=session, lang=lang, page="lineage",
-        resources=names, resource=chosen, graph=graph, events=[_event_row(e) for e in events],
+        request,
+        "monitor_lineage.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="lineage",
+        resources=names,
+        resource=chosen,
+        graph=graph,
+        events=[_event_row(e) for e in events],
         names=department_names(session),
-    )  # fmt: skip
+    )
 
 
 def _event_row(event: dict) -> dict[str, str]:

@@ -67,22 +67,39 @@ def _application(session: Session, subscription_id: int, lang: str) -> tuple[Sub
     names = department_names(session)
     now = datetime.now(BEIJING)
     fields = [
-        {"name": name, "label": (by_name[name].label_en if lang == "en" else by_name[name].label) if name in by_name
-         else name, "pii": _pii(by_name.get(name))}
+        {
+            "name": name,
+            "label": (by_name[name].label_en if lang == "en" else by_name[name].label) if name in by_name else name,
+            "pii": _pii(by_name.get(name)),
+        }
         for name in sub.fields
-    ]  # fmt: skip
+    ]
     view = {
-        "id": sub.id, "status": sub.status, "resource": sub.resource, "resource_code": entry.code,
-        "provider_code": entry.provider_code, "provider": names.get(entry.provider_code, entry.provider_code),
-        "department": names.get(sub.department_code, sub.department_code), "department_code": sub.department_code,
-        "purpose": sub.purpose, "legal_basis": sub.legal_basis, "fields": fields, "pii_access": sub.pii_access,
-        "pii_fields": [f for f in fields if f["pii"]], "mode": sub.delivery_mode, "applied_at": sub.applied_at,
-        "due_at": sub.due_at, "days_left": working_days_left(sub.due_at, now) if sub.status == "pending" else None,
-        "decided_at": sub.decided_at, "decided_by": names.get(sub.decided_by or "", sub.decided_by),
-        "refusal_reason": sub.refusal_reason, "sharing_type": entry.sharing_type,
-        "events": [{"action": e.action, "actor": names.get(e.actor, e.actor), "at": e.at, "note": e.note}
-                   for e in sub.events],
-    }  # fmt: skip
+        "id": sub.id,
+        "status": sub.status,
+        "resource": sub.resource,
+        "resource_code": entry.code,
+        "provider_code": entry.provider_code,
+        "provider": names.get(entry.provider_code, entry.provider_code),
+        "department": names.get(sub.department_code, sub.department_code),
+        "department_code": sub.department_code,
+        "purpose": sub.purpose,
+        "legal_basis": sub.legal_basis,
+        "fields": fields,
+        "pii_access": sub.pii_access,
+        "pii_fields": [f for f in fields if f["pii"]],
+        "mode": sub.delivery_mode,
+        "applied_at": sub.applied_at,
+        "due_at": sub.due_at,
+        "days_left": working_days_left(sub.due_at, now) if sub.status == "pending" else None,
+        "decided_at": sub.decided_at,
+        "decided_by": names.get(sub.decided_by or "", sub.decided_by),
+        "refusal_reason": sub.refusal_reason,
+        "sharing_type": entry.sharing_type,
+        "events": [
+            {"action": e.action, "actor": names.get(e.actor, e.actor), "at": e.at, "note": e.note} for e in sub.events
+        ],
+    }
     return sub, view
 
 
@@ -99,10 +116,17 @@ def application_page(
     if not _may_see(viewer, view):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
     return render(
-        request, "monitor_approval.html", viewer=viewer, session=session, lang=lang, page="sharing",
-        app=view, may_decide=view["status"] == "pending" and viewer.department_code == view["provider_code"],
-        done=done, error=None,
-    )  # fmt: skip
+        request,
+        "monitor_approval.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="sharing",
+        app=view,
+        may_decide=view["status"] == "pending" and viewer.department_code == view["provider_code"],
+        done=done,
+        error=None,
+    )
 
 
 @router.post("/sharing/{subscription_id}/decision", response_class=HTMLResponse)
@@ -129,8 +153,13 @@ def decide_in_browser(
         error = label("approval_provider_only", lang, provider=view["provider"])
     else:
         try:
-            decide(session, subscription_id, actor_department=viewer.department_code,
-                   approve=decision == "approve", reason=reason.strip() or None)  # fmt: skip
+            decide(
+                session,
+                subscription_id,
+                actor_department=viewer.department_code,
+                approve=decision == "approve",
+                reason=reason.strip() or None,
+            )
             session.commit()
         except (CatalogError, CatalogAccessDenied) as e:
             session.rollback()
@@ -140,10 +169,19 @@ def decide_in_browser(
         return RedirectResponse(f"/monitor/sharing/{subscription_id}?done={decision}{suffix}", status_code=303)
     _, view = _application(session, subscription_id, lang)
     return render(
-        request, "monitor_approval.html", viewer=viewer, session=session, lang=lang, page="sharing", app=view,
-        may_decide=view["status"] == "pending" and viewer.department_code == view["provider_code"], done="",
-        error=error, reason=reason, status_code=422,
-    )  # fmt: skip
+        request,
+        "monitor_approval.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="sharing",
+        app=view,
+        may_decide=view["status"] == "pending" and viewer.department_code == view["provider_code"],
+        done="",
+        error=error,
+        reason=reason,
+        status_code=422,
+    )
 
 
 _BROWSER_MODES = ("file", "api")  # database deliveries name a registered target: the API and CLI set those up
@@ -154,18 +192,27 @@ def catalogue_page(request: Request, session: SessionDep, viewer: ViewerDep, lan
     """Every resource of the catalogue: provider, sharing type, update cycle; departments apply from here."""
     resources = session.scalars(select(Resource).order_by(Resource.code)).all()
     return render(
-        request, "monitor_catalogue.html", viewer=viewer, session=session, lang=lang, page="catalogue",
+        request,
+        "monitor_catalogue.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="catalogue",
         resources=resources,
-    )  # fmt: skip
+    )
 
 
 def _fields(resource: str, lang: str) -> list[dict[str, Any]]:
     contract = load_all()[resource]
     return [
-        {"name": f.name, "label": f.label_en if lang == "en" else f.label, "pii": _pii(f),
-         "key": f.name in contract.primary_key}
+        {
+            "name": f.name,
+            "label": f.label_en if lang == "en" else f.label,
+            "pii": _pii(f),
+            "key": f.name in contract.primary_key,
+        }
         for f in contract.fields
-    ]  # fmt: skip
+    ]
 
 
 def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, resource: str, **extra: Any) -> Response:
@@ -174,9 +221,17 @@ def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, reso
     except CatalogError as e:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang)) from e
     return render(
-        request, "monitor_apply.html", viewer=viewer, session=session, lang=lang, page="catalogue",
-        entry=entry, fields=_fields(entry.resource, lang), modes=_BROWSER_MODES, **extra,
-    )  # fmt: skip
+        request,
+        "monitor_apply.html",
+        viewer=viewer,
+        session=session,
+        lang=lang,
+        page="catalogue",
+        entry=entry,
+        fields=_fields(entry.resource, lang),
+        modes=_BROWSER_MODES,
+        **extra,
+    )
 
 
 @router.get("/catalogue/{resource}/apply", response_class=HTMLResponse)
@@ -202,8 +257,13 @@ def apply_in_browser(
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
     if not _same_origin(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
-    form = {"purpose": purpose, "legal_basis": legal_basis, "fields": field or [], "mode": delivery_mode,
-            "pii": pii_access}  # fmt: skip
+    form = {
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "fields": field or [],
+        "mode": delivery_mode,
+        "pii": pii_access,
+    }
     if viewer.department_code is None:
         error = label("apply_departments_only", lang)
     elif delivery_mode not in _BROWSER_MODES:
@@ -211,10 +271,15 @@ def apply_in_browser(
     else:
         try:
             sub = apply(
-                session, department_code=viewer.department_code, resource=resource, purpose=purpose,
-                legal_basis=legal_basis, fields=field or [], pii_access=pii_access,
+                session,
+                department_code=viewer.department_code,
+                resource=resource,
+                purpose=purpose,
+                legal_basis=legal_basis,
+                fields=field or [],
+                pii_access=pii_access,
                 delivery_mode=delivery_mode,  # type: ignore[arg-type]
-            )  # fmt: skip
+            )
             session.commit()
         except (CatalogError, CatalogAccessDenied) as e:
             session.rollback()

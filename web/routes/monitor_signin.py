@@ -38,9 +38,16 @@ _PAGE = HTMLResponse
 
 def _login_page(request: Request, lang: Lang, next: str, *, failed: str | None, status_code: int = 200) -> HTMLResponse:
     return render(
-        request, "monitor_login.html", viewer=None, session=None, lang=lang, page="login", next=next, failed=failed,
+        request,
+        "monitor_login.html",
+        viewer=None,
+        session=None,
+        lang=lang,
+        page="login",
+        next=next,
+        failed=failed,
         status_code=status_code,
-    )  # fmt: skip
+    )
 
 
 def _throttle(request: Request) -> SignInThrottle:
@@ -80,8 +87,11 @@ def login(
     throttle = _throttle(request)
     blocked = throttle.blocked(account, address)
     if blocked is not None:
-        refuse(status=429, code=f"login_{blocked.tier}", details={"account": account, "address": address,
-                                                                   "scope": blocked.scope})  # fmt: skip
+        refuse(
+            status=429,
+            code=f"login_{blocked.tier}",
+            details={"account": account, "address": address, "scope": blocked.scope},
+        )
         answer = _login_page(request, lang, next, failed="login_throttled", status_code=429)
         answer.headers["Retry-After"] = str(blocked.retry_after)
         return answer
@@ -96,8 +106,16 @@ def login(
         reached = throttle.failed(account, address)
         refuse(status=401, code="login_failed", details={"account": account, "address": address})
         if reached is not None and reached.tier == "lockout":  # the audit event of a lock-out, once
-            refuse(status=429, code="login_locked", details={"account": account, "address": address,
-                   "scope": reached.scope, "locked_seconds": reached.retry_after})  # fmt: skip
+            refuse(
+                status=429,
+                code="login_locked",
+                details={
+                    "account": account,
+                    "address": address,
+                    "scope": reached.scope,
+                    "locked_seconds": reached.retry_after,
+                },
+            )
         return _login_page(request, lang, next, failed="login_failed", status_code=401)
     throttle.succeeded(account)
     payload["s"] = new_session_id()

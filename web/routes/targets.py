@@ -31,11 +31,13 @@ __all__ = ["DeliveryTargetCreate", "DeliveryTargetPublic", "DeliveryTargetsPubli
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
     401: {"description": "Missing or invalid X-API-Key or monitor session (缺少或无效的凭据)"},
-    403: {"description": "Not a hub administrator, a missing X-CSRF-Token, or a target reaching the hub or another "
-          "department (无权操作或目标被拒绝)"},
+    403: {
+        "description": "Not a hub administrator, a missing X-CSRF-Token, or a target reaching the hub or another "
+        "department (无权操作或目标被拒绝)"
+    },
     404: {"description": "Unknown department or target (不存在)"},
     422: {"description": "Invalid name or connection (请求无效)"},
-}  # fmt: skip
+}
 
 router = APIRouter(prefix="/api/targets", tags=["targets 交付目标"])
 admin_router = APIRouter(prefix="/monitor/api/targets", tags=["targets 交付目标"])
@@ -69,15 +71,20 @@ class DeliveryTargetCreate(BaseModel):
 def _public(target: DeliveryTarget) -> DeliveryTargetPublic:
     at = target.registered_at if target.registered_at.tzinfo else target.registered_at.replace(tzinfo=UTC)
     return DeliveryTargetPublic(
-        department_code=target.department_code, name=target.name, source=target.source,
-        registered_by=target.registered_by, registered_at=at,
-    )  # fmt: skip
+        department_code=target.department_code,
+        name=target.name,
+        source=target.source,
+        registered_by=target.registered_by,
+        registered_at=at,
+    )
 
 
 @router.get(
-    "", summary="本部门的交付目标", description="The calling department's delivery target names.",
+    "",
+    summary="本部门的交付目标",
+    description="The calling department's delivery target names.",
     responses={401: _ERRORS[401]},
-)  # fmt: skip
+)
 def own_targets(session: SessionDep, department: CurrentDepartment) -> DeliveryTargetsPublic:
     data = [_public(t) for t in list_targets(session, department=department.code)]
     return DeliveryTargetsPublic(data=data, count=len(data))
@@ -110,10 +117,14 @@ def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminW
     """Register (or re-point) a department's target; refused when it reaches the hub or another department."""
     try:
         target = add_target(
-            session, department_code=body.department_code, name=body.name, url=body.url,
-            secret_file=Path(body.secret_file) if body.secret_file else None, setting=body.setting,
+            session,
+            department_code=body.department_code,
+            name=body.name,
+            url=body.url,
+            secret_file=Path(body.secret_file) if body.secret_file else None,
+            setting=body.setting,
             actor=f"admin:{admin.name}",
-        )  # fmt: skip
+        )
         session.commit()
     except GovhubError as e:
         session.rollback()

@@ -50,9 +50,12 @@ def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> Verif
     root, keys = Path(home), Path(keys_dir)
     signer = load_or_create_signer(keys, algorithm=algorithm)  # type: ignore[arg-type]
     return VerificationService(
-        store=ServingStore(root), signer=signer, engine=engine_for(db_url),
-        link_secret=hub_secret("answer-link", home=root, keys_dir=keys), subject_keys=hub_subject_keys(),
-    )  # fmt: skip
+        store=ServingStore(root),
+        signer=signer,
+        engine=engine_for(db_url),
+        link_secret=hub_secret("answer-link", home=root, keys_dir=keys),
+        subject_keys=hub_subject_keys(),
+    )
 
 
 def get_verification_service() -> VerificationService:
@@ -84,11 +87,16 @@ _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", 
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
 _ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselves; the spec still shows both
     "parameters": [
-        {"name": "X-Client-Key", "in": "header", "required": False, "description": "审批系统密钥 — the client key",
-         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"}},
+        {
+            "name": "X-Client-Key",
+            "in": "header",
+            "required": False,
+            "description": "审批系统密钥 — the client key",
+            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
+        },
     ],
     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-}  # fmt: skip
+}
 
 
 def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
@@ -257,9 +265,12 @@ def answer_page(
     t = _TEXT[lang]
     if document is None:
         return _templates.TemplateResponse(
-            request, "verify_answer.html", {"t": t, "lang": lang, "missing": True}, status_code=404,
+            request,
+            "verify_answer.html",
+            {"t": t, "lang": lang, "missing": True},
+            status_code=404,
             headers=_PAGE_HEADERS,
-        )  # fmt: skip
+        )
     item = service.items.get(document["item"])
     contract = load_all().get(item.resource) if item else None
     context = {
@@ -290,9 +301,11 @@ def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLRespon
 
 @router.post("/check", response_class=HTMLResponse)
 def check_submit(
-    request: Request, service: ServiceDep, document: Annotated[str, Form(max_length=20_000)],
+    request: Request,
+    service: ServiceDep,
+    document: Annotated[str, Form(max_length=20_000)],
     lang: Literal["zh", "en"] = "zh",
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     """Verify the pasted sealed answer with the hub's public key and say why it passes or fails."""
     result = service.check(document.strip())
     doc = result.document if result.ok else None
@@ -310,8 +323,15 @@ def check_submit(
         request,
         "check_page.html",
         {
-            "t": _TEXT[lang], "lang": lang, "result": result, "text": document,
-            "rows": _rows(service, doc, lang) if doc else [], "doc": doc, "issued": issued,
-            "item_name": item_name, "reason": reason, "message": message,
+            "t": _TEXT[lang],
+            "lang": lang,
+            "result": result,
+            "text": document,
+            "rows": _rows(service, doc, lang) if doc else [],
+            "doc": doc,
+            "issued": issued,
+            "item_name": item_name,
+            "reason": reason,
+            "message": message,
         },
-    )  # fmt: skip
+    )

@@ -75,9 +75,15 @@ def _move_urls_to_targets() -> None:
                     "INSERT INTO delivery_target (department_code, name, connection_ref, active, registered_by, "
                     "registered_at, note) VALUES (:d, :n, :r, :a, 'migration', :t, :note)"
                 ),
-                {"d": department, "n": name, "r": f"file:{path}", "a": True, "t": now,
-                 "note": "moved from the subscription's target_url"},
-            )  # fmt: skip
+                {
+                    "d": department,
+                    "n": name,
+                    "r": f"file:{path}",
+                    "a": True,
+                    "t": now,
+                    "note": "moved from the subscription's target_url",
+                },
+            )
             names[key] = name
         bind.execute(sa.text("UPDATE subscription SET target_name = :n WHERE id = :i"), {"n": names[key], "i": sub_id})
 
