@@ -99,6 +99,7 @@ def test_series_verdict_reads_the_max_peak_rss_per_size(monkeypatch: pytest.Monk
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # three cities, every stage a cold process: about 5 minutes on 2 busy cores
 def test_city_cli_series_in_child_processes(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("minutes (every stage a cold process): select it with -m slow")

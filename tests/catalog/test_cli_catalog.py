@@ -129,6 +129,10 @@ def test_times_are_beijing_time_and_say_so(cli: CliRunner) -> None:
         "资格认证",
         "--legal-basis",
         "社会保险法",
+        "--scope",
+        "人社局社保待遇资格认证系统",
+        "--valid-until",
+        "2099-12-31",
         "-f",
         "name",
     )
@@ -157,6 +161,10 @@ def test_department_list_and_names_wherever_codes_are(cli: CliRunner) -> None:
         "资格认证",
         "--legal-basis",
         "社会保险法",
+        "--scope",
+        "人社局社保待遇资格认证系统",
+        "--valid-until",
+        "2099-12-31",
         "-f",
         "name",
     )

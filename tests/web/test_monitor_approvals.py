@@ -18,6 +18,8 @@ APPLICATION = {
     "resource": "101001001",
     "purpose": "社保待遇资格认证",
     "legal_basis": "《社会保险法》第十六条",
+    "scope": "市人社局社保待遇资格认证系统，经办人员",
+    "valid_until": "2099-12-31",
     "fields": ["id_number", "name", "birth_date"],
     "pii_access": True,
     "delivery_mode": "file",
@@ -139,6 +141,17 @@ def test_a_department_browses_the_catalogue_and_applies_in_the_browser(api: Api)
         "/monitor/catalogue/person/apply", data={"field": ["name"], "legal_basis": "社会保险法", "csrf_token": token}
     )
     assert missing.status_code == 422 and "用途" in missing.text.split('id="apply-error"')[1].split("</p>")[0]
+    no_term = {
+        "field": ["name"],
+        "purpose": "资格认证",
+        "legal_basis": "社会保险法",
+        "scope": "人社局",
+        "csrf_token": token,
+    }
+    unstated = user.post("/monitor/catalogue/person/apply", data=no_term)
+    assert unstated.status_code == 422 and "使用期限" in unstated.text.split('id="apply-error"')[1].split("</p>")[0]
+    garbled = user.post("/monitor/catalogue/person/apply", data={**no_term, "valid_until": "明年"})
+    assert garbled.status_code == 422 and "使用期限须为日期" in garbled.text
     answer = user.post(
         "/monitor/catalogue/person/apply",
         follow_redirects=False,
@@ -146,6 +159,8 @@ def test_a_department_browses_the_catalogue_and_applies_in_the_browser(api: Api)
             "field": ["name", "birth_date"],
             "purpose": "社保待遇资格认证",
             "legal_basis": "《社会保险法》",
+            "scope": "市人社局资格认证系统",
+            "valid_until": "2099-12-31",
             "delivery_mode": "file",
             "csrf_token": token,
         },

@@ -374,6 +374,9 @@ LABELS: dict[str, tuple[str, str]] = {
         "Ask for unmasked personal information (the provider decides)",
     ),
     "apply_key_always": ("主键，总是包含", "the key, always included"),
+    "apply_scope": ("使用范围（系统、业务、人员）", "Scope of use (system, business, staff)"),
+    "apply_valid_until": ("使用期限（截止日期）", "Term of use (last day)"),
+    "apply_bad_term": ("使用期限须为日期，如 2027-12-31", "The term of use must be a date, e.g. 2027-12-31"),
     "apply_departments_only": (
         "只有部门可以申请：请以部门 API 密钥登录",
         "Only departments apply: sign in with the department's key",

@@ -13,7 +13,7 @@ token (`web.monitor.csrf`); a post without this browser's token is refused (403)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -249,6 +249,8 @@ def apply_in_browser(
     lang: LangDep,
     purpose: Annotated[str, Form(max_length=2000)] = "",
     legal_basis: Annotated[str, Form(max_length=2000)] = "",
+    scope: Annotated[str, Form(max_length=2000)] = "",
+    valid_until: Annotated[str, Form(max_length=10)] = "",
     field: Annotated[list[str] | None, Form()] = None,
     delivery_mode: Annotated[str, Form()] = "file",
     pii_access: Annotated[bool, Form()] = False,
@@ -260,6 +262,8 @@ def apply_in_browser(
     form = {
         "purpose": purpose,
         "legal_basis": legal_basis,
+        "scope": scope,
+        "valid_until": valid_until,
         "fields": field or [],
         "mode": delivery_mode,
         "pii": pii_access,
@@ -268,6 +272,8 @@ def apply_in_browser(
         error = label("apply_departments_only", lang)
     elif delivery_mode not in _BROWSER_MODES:
         error = label("apply_bad_mode", lang)
+    elif valid_until.strip() and _term(valid_until) is None:
+        error = label("apply_bad_term", lang)
     else:
         try:
             sub = apply(
@@ -279,6 +285,9 @@ def apply_in_browser(
                 fields=field or [],
                 pii_access=pii_access,
                 delivery_mode=delivery_mode,  # type: ignore[arg-type]
+                scope=scope,
+                valid_until=_term(valid_until),
+                strict=True,
             )
             session.commit()
         except (CatalogError, CatalogAccessDenied) as e:
@@ -288,3 +297,11 @@ def apply_in_browser(
             suffix = "?lang=en" if lang == "en" else ""
             return RedirectResponse(f"/monitor/sharing/{sub.id}{suffix}", status_code=303)
     return _apply_form(request, session, viewer, lang, resource, error=error, form=form, status_code=422)
+
+
+def _term(text: str) -> date | None:
+    """The form's 使用期限 (an ISO date from the date input); None when missing or not a date (`apply` names it)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
