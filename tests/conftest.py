@@ -20,6 +20,8 @@ SLOW_LANE = {
     "tests/pipeline/test_postgres_locks.py::test_processes_racing": "processes racing for one resource's lock",
     "tests/dags/test_run_real.py": "an ingest through a real Airflow DAG run",
     "tests/bench/test_city.py::test_city_cli_tiny_scale": "the whole city benchmark end to end, tiny scale",
+    "tests/pipeline/test_pending.py::test_kill_during_a_recheck": "re-checks killed at each commit point, then re-run",
+    "tests/govhub/test_multi_host.py": "two worker processes on an S3 server and PostgreSQL",
 }
 FAST_EXCEPTIONS = ("tests/reliability/test_ledger.py",)  # the suite's own bookkeeping: unit tests
 
