@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.time import beijing_today
 from exchange.delivery.deliver import SubscriptionLike, delivery_view
 from exchange.delivery.errors import DeliveryError
 from exchange.delivery.feed import net_changes
@@ -91,6 +92,14 @@ def pull_changes(
     if sub.status != "granted":
         raise DeliveryError(
             f"subscription {sub.id} of department {sub.department_code} is {sub.status}; no changes are served",
+            code="not_granted",
+            subscription_id=sub.id,
+            department=sub.department_code,
+        )
+    term = getattr(sub, "valid_until", None)  # 使用期限, inclusive, a Beijing date
+    if term is not None and term < beijing_today():
+        raise DeliveryError(
+            f"subscription {sub.id} of department {sub.department_code} ended on {term}; no changes are served",
             code="not_granted",
             subscription_id=sub.id,
             department=sub.department_code,
