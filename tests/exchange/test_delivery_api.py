@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ from test_delivery import ALL_PERSON, SECRET, commit, person_rows, pid, subscrib
 
 import web.routes.deliveries as routes
 from catalog import Base
+from core.time import beijing_today
 from exchange.delivery import decode_page_token, deliver_resource
 from exchange.log import ExchangeEvent
 from lake import Lake
@@ -98,6 +100,17 @@ def test_pull_refuses_revoked_foreign_and_non_api_subscriptions(hub: SimpleNames
     assert changes(hub, foreign.id).status_code == 404
     assert changes(hub, 999).status_code == 404
     assert changes(hub, by_file.id).status_code == 409
+
+
+def test_pull_stops_when_the_term_of_use_has_ended(hub: SimpleNamespace, person: Contract) -> None:
+    commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
+    ended = subscribe(hub.session, department=DEPT, mode="api")
+    ended.valid_until = beijing_today() - timedelta(days=1)
+    current = subscribe(hub.session, department=DEPT, mode="api")
+    current.valid_until = beijing_today()  # the last day of the term is still inside it
+    hub.session.commit()
+    assert changes(hub, ended.id).status_code == 403
+    assert changes(hub, current.id).status_code == 200
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     bad = changes(hub, own.id, page_token="not-a-token")
     assert bad.status_code == 400 and "page_token" in bad.json()["detail"]["message"]

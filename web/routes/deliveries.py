@@ -132,6 +132,11 @@ def get_changes(
             limit=limit,
         )
     except DeliveryError as e:
+        if e.code == "not_granted":  # e.g. the grant's term of use (使用期限) has ended
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=error_body(e.code, str(e), f"订阅 #{sub.id} 已不在授权使用期限内，不提供数据"),
+            ) from e
         if e.code == "bad_page_token":
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,
