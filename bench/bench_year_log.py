@@ -33,7 +33,7 @@ BATCH = 2000
 def _environment(home: Path, db: str) -> str:
     url = f"sqlite:///{home / 'govhub.db'}"
     if db == "postgresql":
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/govhub_i20_bench"
+        url = "postgresql+psycopg://postgres@127.0.0.1:5432/wt_log_year_bench"
     os.environ.update(GOVHUB_HOME=str(home), GOVHUB_DB_URL=url, GOVHUB_LOG_MAINTENANCE_SECONDS="0")
     return url
 
@@ -43,18 +43,29 @@ def _reset_postgres() -> None:
 
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS govhub_i20_bench WITH (FORCE)")
-        conn.exec_driver_sql("CREATE DATABASE govhub_i20_bench")
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS wt_log_year_bench WITH (FORCE)")
+        conn.exec_driver_sql("CREATE DATABASE wt_log_year_bench")
     admin.dispose()
 
 
-def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
+_SUBJECT_HASHES: dict[str, str] = {}
+SUBJECTS = 20_000  # distinct citizens checked over the year (many verifications each)
+
+
+def _subject(ident: str, keys: Any) -> str:
     from exchange.subjects import subject_hash
 
+    found = _SUBJECT_HASHES.get(ident)
+    if found is None:
+        found = _SUBJECT_HASHES[ident] = subject_hash(ident, keys=keys)
+    return found
+
+
+def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
     roll = rng.random()
     if roll < 0.86:
         client = rng.choice(CLIENTS)
-        ident = f"4309{rng.randrange(10**13):013d}X"
+        ident = f"4309{rng.randrange(SUBJECTS):013d}X"
         return {
             "type": "verification",
             "source": "hub",
@@ -65,7 +76,7 @@ def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
             "outcome": "ok",
             "case_number": f"YY-BDC-2025-{n:08d}",
             "purpose": "不动产登记（转移登记）",
-            "subject_hash": subject_hash(ident, keys=keys),
+            "subject_hash": _subject(ident, keys),
             "request_id": f"{rng.getrandbits(128):032x}",
             "duration_ms": round(rng.random() * 20, 3),
             "details": {"item": "person_alive", "status": 200},
@@ -107,8 +118,12 @@ def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
     }
 
 
-def generate(events: int) -> dict[str, Any]:
-    """Append `events` events over 365 days through the hub's own append path; returns timings."""
+def generate(events: int, *, bulk: bool = True) -> dict[str, Any]:
+    """Write `events` events over 365 days; returns timings.
+
+    `bulk` (the default): `bench.year_log_gen` (the hub's hashes and signed checkpoints, loaded with the
+    driver's bulk path); otherwise through the hub's own `append_many` with an injected clock.
+    """
     from exchange.crypto import load_or_create_signer
     from exchange.log import ExchangeLog
     from govhub.db import get_engine, migrate
@@ -120,6 +135,11 @@ def generate(events: int) -> dict[str, Any]:
     signer = load_or_create_signer(settings.keys_dir)
     keys = hub_subject_keys()
     rng = random.Random(20)
+    if bulk:
+        from bench.year_log_gen import bulk_generate
+
+        figures = bulk_generate(get_engine(), signer, lambda n: _event(rng, n, keys), events=events, start=YEAR_START)
+        return {**figures, "events": events, "generator": "bulk"}
     step = timedelta(days=365) / events
     moment = {"now": YEAR_START}
     xlog = ExchangeLog(get_engine(), signer=signer, checkpoint_every=1000, clock=lambda: moment["now"])
@@ -128,7 +148,7 @@ def generate(events: int) -> dict[str, Any]:
         count = min(BATCH, events - start)
         moment["now"] = YEAR_START + step * start
         xlog.append_many([_event(rng, start + i, keys) for i in range(count)])
-    return {"generate_s": round(time.perf_counter() - started, 1), "events": events}
+    return {"generate_s": round(time.perf_counter() - started, 1), "events": events, "generator": "append_many"}
 
 
 def _admin_client() -> Any:
@@ -288,8 +308,9 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None)
     parser.add_argument("--phase", choices=["all", "generate", "pages", "verify", "archive", "after"], default="all")
     parser.add_argument("--archive-months", type=int, default=6)
+    parser.add_argument("--append-many", action="store_true", help="generate through append_many (slow)")
     args = parser.parse_args()
-    home = args.home or Path(f"/tmp/govhub-i20-bench-{args.db}-{args.events}")
+    home = args.home or Path(f"/tmp/wt-log-year-bench-{args.db}-{args.events}")
     home.mkdir(parents=True, exist_ok=True)
     url = _environment(home, args.db)
     figures: dict[str, Any] = {"db": args.db, "events": args.events, "load_before": os.getloadavg()}
@@ -299,7 +320,7 @@ def main() -> None:
         elif (home / "govhub.db").exists():
             for p in home.glob("govhub.db*"):
                 p.unlink()
-        figures.update(generate(args.events))
+        figures.update(generate(args.events, bulk=not args.append_many))
         figures["db_bytes"] = _size(url, home)
     if args.phase in ("all", "pages"):
         figures.update(pages())
