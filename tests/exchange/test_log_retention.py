@@ -1,0 +1,153 @@
+"""Retention: archived months leave the database (PostgreSQL drops their partitions), a crash mid-archive then a
+re-run leaves one clean archive, and the fast walk stays exact when a value cannot be rendered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from log_support import event_kwargs, postgres_available, postgres_engine
+
+import exchange.log.archive as archive_module
+from exchange.crypto import Signer
+from exchange.log import ArchiveRecord, ExchangeLog, check_full, check_incremental
+from exchange.log.partitions import ensure_partitions, is_partitioned, partition_exchange_event
+
+START = datetime(2026, 1, 30, 12, tzinfo=UTC)
+MONTHS_BEFORE_APRIL = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def _seventy_days(engine: sa.Engine, signer: Signer) -> ExchangeLog:
+    """10 events a day from 30 Jan to 9 Apr 2026 (four calendar months), checkpoints every 100."""
+    moment = {"now": START}
+    xlog = ExchangeLog(engine, signer=signer, checkpoint_every=100, clock=lambda: moment["now"])
+    for day in range(70):
+        moment["now"] = START + timedelta(days=day)
+        xlog.append_many([event_kwargs(day * 10 + i) for i in range(10)])
+    return xlog
+
+
+def _partitions(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'exchange_event'::regclass"
+        )
+        return {name for (name,) in rows}
+
+
+def _crash_after_removal(monkeypatch: pytest.MonkeyPatch, month: str) -> None:
+    """Fail the archive of `month` after its rows were removed, before its transaction commits."""
+    real = archive_module._remove_events
+
+    def failing(tx: Any, first: int, last: int, end: datetime) -> list[str]:
+        dropped = real(tx, first, last, end)
+        if f"{end - timedelta(days=1):%Y-%m}" == month:
+            raise OSError("power cut")
+        return dropped
+
+    monkeypatch.setattr(archive_module, "_remove_events", failing)
+
+
+def _one_clean_archive(xlog: ExchangeLog, engine: sa.Engine, lake: Path) -> None:
+    with engine.connect() as conn:
+        records = conn.execute(sa.select(ArchiveRecord.from_seq, ArchiveRecord.to_seq).order_by("from_seq")).all()
+    assert [tuple(r) for r in records] == [(1, 20), (21, 300), (301, 610)]
+    files = sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*") if p.is_file())
+    assert files == [
+        "exchange_log/archive/2026-01/000000000001-000000000020.parquet",
+        "exchange_log/archive/2026-02/000000000021-000000000300.parquet",
+        "exchange_log/archive/2026-03/000000000301-000000000610.parquet",
+    ]  # no temp file, no second copy
+    assert xlog.count() == 90
+    whole = check_full(xlog, archives=lake)
+    assert whole.ok and (whole.events_checked, whole.archives_checked) == (700, 3)
+
+
+def test_sqlite_crash_during_archive_then_rerun_is_one_clean_archive(
+    engine: sa.Engine, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xlog = _seventy_days(engine, signer)
+    lake = tmp_path / "lake"
+    _crash_after_removal(monkeypatch, "2026-02")
+    with pytest.raises(OSError, match="power cut"):
+        xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
+    assert xlog.count() == 680  # January went; February's removal was rolled back with its record
+    monkeypatch.undo()
+    xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
+    _one_clean_archive(xlog, engine, lake)
+
+
+def test_a_file_that_does_not_read_back_keeps_its_events(
+    engine: sa.Engine, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exchange.log import ChainBrokenError
+
+    xlog = _seventy_days(engine, signer)
+    real = archive_module._Location.write_atomically
+
+    def truncating(self: Any, rel: str, batches: Any) -> tuple[int, str]:
+        return real(self, rel, (b.slice(0, b.num_rows - 1) for b in batches))  # loses the last event
+
+    monkeypatch.setattr(archive_module._Location, "write_atomically", truncating)
+    with pytest.raises(ChainBrokenError, match="nothing was removed"):
+        xlog.archive(tmp_path / "lake", before=MONTHS_BEFORE_APRIL)
+    assert xlog.count() == 700
+
+
+def test_the_fast_walk_rechecks_a_batch_holding_a_blob(engine: sa.Engine, signer: Signer) -> None:
+    xlog = ExchangeLog(engine, signer=signer, checkpoint_every=100)
+    xlog.append_many([event_kwargs(i) for i in range(300)])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE exchange_event SET purpose = x'00ff' WHERE seq = 250")
+    report = xlog.verify()
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "changed", 250)
+
+
+needs_postgres = pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
+
+
+@needs_postgres
+def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(
+    signer: Signer, tmp_path: Path
+) -> None:
+    with postgres_engine() as engine:
+        with engine.begin() as conn:
+            partition_exchange_event(conn)
+            assert is_partitioned(conn)
+            ensure_partitions(conn, since=START, through=START + timedelta(days=70))
+        xlog = _seventy_days(engine, signer)
+        assert {"exchange_event_2026_01", "exchange_event_2026_04"} <= _partitions(engine)
+        check_incremental(xlog)
+        lake = tmp_path / "lake"
+        info = xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
+        assert (info.from_seq, info.to_seq, len(info.files)) == (1, 610, 3)
+        left = _partitions(engine)
+        assert not left & {"exchange_event_2026_01", "exchange_event_2026_02", "exchange_event_2026_03"}
+        assert "exchange_event_2026_04" in left
+        _one_clean_archive(xlog, engine, lake)
+        assert xlog.append(**event_kwargs(999)).seq == 701  # the chain goes on in the live partitions
+        assert check_full(xlog, archives=lake).ok
+
+
+@needs_postgres
+def test_postgresql_crash_during_archive_then_rerun_is_one_clean_archive(
+    signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with postgres_engine() as engine:
+        with engine.begin() as conn:
+            partition_exchange_event(conn)
+        xlog = _seventy_days(engine, signer)  # every event lands in the default partition first
+        lake = tmp_path / "lake"
+        _crash_after_removal(monkeypatch, "2026-03")
+        with pytest.raises(OSError, match="power cut"):
+            xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
+        assert "exchange_event_2026_03" in _partitions(engine)  # the detach and drop were rolled back
+        assert xlog.count() == 400
+        monkeypatch.undo()
+        xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
+        assert "exchange_event_2026_03" not in _partitions(engine)
+        _one_clean_archive(xlog, engine, lake)
