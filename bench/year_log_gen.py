@@ -71,6 +71,11 @@ def bulk_generate(
 ) -> dict[str, Any]:
     """Write `events` chained events and their checkpoints into an empty log; returns timings."""
     dialect = engine.dialect.name
+    if dialect == "postgresql":  # the year's monthly partitions (migration 0011 makes only the coming months)
+        from exchange.log.partitions import ensure_partitions
+
+        with engine.begin() as conn:
+            ensure_partitions(conn, since=start, through=start + span)
     value = _pg_value if dialect == "postgresql" else _sqlite_value
     started = time.perf_counter()
     hashing = 0.0
