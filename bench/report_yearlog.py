@@ -145,7 +145,7 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
     largest = max(r["events"] for r in runs)
     at = [r for r in runs if r["events"] == largest]
     scale = "" if largest >= TARGET_EVENTS else f" (largest size measured {largest:,}; 30 M not run)"
-    pages = [(r["db"], _pages_max(r)) for r in at if _pages_max(r) is not None]
+    pages = [(r["db"], most) for r in at if (most := _pages_max(r)) is not None]
     alerts = [(r["db"], max(r.get("alerts_api") or 0, r.get("alerts_page") or 0)) for r in at]
     verify = [(r["db"], r.get("verify_events_per_s")) for r in runs if r.get("verify_events_per_s")]
     rss = [(r["db"], r.get("archive_peak_rss_mb")) for r in runs if r.get("archive_peak_rss_mb")]
