@@ -132,6 +132,27 @@ def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(
         _one_clean_archive(xlog, engine, lake)
         assert xlog.append(**event_kwargs(999)).seq == 701  # the chain goes on in the live partitions
         assert check_full(xlog, archives=lake).ok
+        assert _paged_seqs(engine) == list(range(701, 610, -1))  # keyset pages across partitions, to the archive
+
+
+def _paged_seqs(engine: sa.Engine) -> list[int]:
+    """Every seq the monitor's log pages show, newest first, following the `older` cursor to the end."""
+    from sqlalchemy.orm import Session
+
+    from web.monitor.auth import Viewer
+    from web.monitor.queries import LogFilter, log_page
+
+    seen: list[int] = []
+    before = None
+    with Session(engine) as session:
+        while True:
+            page = log_page(session, Viewer("admin", "admin"), LogFilter(), before=before, per_page=37)
+            seen += [e.seq for e in page.events]
+            if page.older is None:
+                oldest = log_page(session, Viewer("admin", "admin"), LogFilter(), oldest=True, per_page=37)
+                assert [e.seq for e in oldest.events] == seen[-37:] and oldest.older is None
+                return seen
+            before = page.older
 
 
 @needs_postgres
