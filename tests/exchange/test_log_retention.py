@@ -13,7 +13,7 @@ from log_support import event_kwargs, postgres_available, postgres_engine
 
 import exchange.log.archive as archive_module
 from exchange.crypto import Signer
-from exchange.log import ArchiveRecord, ExchangeLog, check_full, check_incremental
+from exchange.log import ArchiveRecord, ExchangeLog, Rollup, check_full, check_incremental, refresh_rollups
 from exchange.log.partitions import ensure_partitions, is_partitioned, partition_exchange_event
 
 START = datetime(2026, 1, 30, 12, tzinfo=UTC)
@@ -123,6 +123,7 @@ def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(
         xlog = _seventy_days(engine, signer)
         assert {"exchange_event_2026_01", "exchange_event_2026_04"} <= _partitions(engine)
         check_incremental(xlog)
+        assert refresh_rollups(engine) == 700  # aggregated and upserted by the database in one statement
         lake = tmp_path / "lake"
         info = xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
         assert (info.from_seq, info.to_seq, len(info.files)) == (1, 610, 3)
@@ -132,6 +133,11 @@ def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(
         _one_clean_archive(xlog, engine, lake)
         assert xlog.append(**event_kwargs(999)).seq == 701  # the chain goes on in the live partitions
         assert check_full(xlog, archives=lake).ok
+        assert refresh_rollups(engine) == 1  # the new event adds to its day; archived events stay counted
+        with engine.connect() as conn:
+            daily = conn.execute(sa.select(sa.func.sum(Rollup.events)).where(Rollup.grain == "d")).scalar()
+            hourly = conn.execute(sa.select(sa.func.sum(Rollup.events)).where(Rollup.grain == "h")).scalar()
+        assert daily == hourly == 701
         assert _paged_seqs(engine) == list(range(701, 610, -1))  # keyset pages across partitions, to the archive
 
 
