@@ -20,7 +20,23 @@ __all__ = ["BEIJING", "CalendarYearMissing", "add_working_days", "covered_years"
 
 
 class CalendarYearMissing(GovhubError):
-    """The official holiday arrangement for a year is not in the installed `chinesecalendar`."""
+    """The official holiday arrangement for a year is not in the installed `chinesecalendar`.
+
+    `message_zh` is what department users see (the web layer shows it with the English message).
+    """
+
+    def __init__(self, year: int, first: int, last: int) -> None:
+        self.year = year
+        self.message_zh = (
+            f"工作日历中没有 {year} 年的法定节假日安排，无法计算办理时限：请平台管理员在国务院公布 {year} 年"
+            "节假日安排后升级 chinesecalendar 并重启平台"
+        )
+        super().__init__(
+            f"the working-day calendar has no official holidays for {year} (the installed chinesecalendar "
+            f"{getattr(chinese_calendar, '__version__', '?')} covers {first}–{last}); a hub administrator must "
+            f"upgrade it once the State Council has published {year}'s arrangement: "
+            "`pip install --upgrade chinesecalendar` in the hub's environment, then restart the hub"
+        )
 
 
 def covered_years() -> tuple[int, int]:
@@ -33,12 +49,7 @@ def is_working_day(day: date) -> bool:
     """A weekday that is not a public holiday, or a make-up working day (调休), per the official calendar."""
     first, last = covered_years()
     if not first <= day.year <= last:
-        raise CalendarYearMissing(
-            f"the working-day calendar has no official holidays for {day.year} (the installed chinesecalendar "
-            f"{getattr(chinese_calendar, '__version__', '?')} covers {first}–{last}); a hub administrator must "
-            f"upgrade it once the State Council has published {day.year}'s arrangement: "
-            "`pip install --upgrade chinesecalendar` in the hub's environment, then restart the hub"
-        )
+        raise CalendarYearMissing(day.year, first, last)
     return bool(chinese_calendar.is_workday(day))
 
 

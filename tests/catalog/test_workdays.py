@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -70,10 +71,20 @@ def test_a_year_without_an_official_arrangement_is_refused_not_guessed() -> None
         CalendarYearMissing, match=rf"no official holidays for {last + 1}.*pip install --upgrade chinesecalendar"
     ):
         is_working_day(date(last + 1, 3, 9))
-    with pytest.raises(CalendarYearMissing):  # a deadline reaching past the covered years
+    with pytest.raises(CalendarYearMissing) as missing:  # a deadline reaching past the covered years
         add_working_days(datetime(last, 12, 28, 2, 0, tzinfo=UTC), 10)
+    assert f"没有 {last + 1} 年的法定节假日安排" in missing.value.message_zh
 
 
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         add_working_days(datetime(2026, 3, 6), 10)
+
+
+def test_the_api_answer_tells_the_department_in_chinese_what_is_missing() -> None:
+    from web.auth import http_error
+
+    answer = http_error(CalendarYearMissing(2027, 2004, 2026))
+    assert answer.status_code == 422
+    assert "没有 2027 年的法定节假日安排" in json.dumps(answer.detail, ensure_ascii=False)
+    assert "pip install --upgrade chinesecalendar" in json.dumps(answer.detail)
