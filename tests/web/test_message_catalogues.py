@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 
+from web.monitor import catalogue_add
 from web.monitor.i18n import LABELS, LOCALE_DIR, coded, label, texts
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 
 
-def _catalog(lang: str) -> dict[str, str]:
-    with (LOCALE_DIR / lang / "LC_MESSAGES" / "monitor.po").open("rb") as handle:
+def _catalog(lang: str, root: Path = LOCALE_DIR) -> dict[str, str]:
+    with (root / lang / "LC_MESSAGES" / "monitor.po").open("rb") as handle:
         return {str(m.id): str(m.string or "") for m in read_po(handle) if m.id}
 
 
@@ -38,3 +42,24 @@ def test_labels_come_from_the_catalogues_with_their_fallbacks() -> None:
     assert label("no_such_key", "en") == "no_such_key"
     assert coded("ev", "ingest") == "采集" and coded("ev", "unheard_of") == "unheard_of"
     assert texts("sub_", "en")["granted"] == "granted"
+
+
+def test_texts_are_added_to_both_catalogues_also_from_a_python_labels_dict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "locale"
+    shutil.copytree(LOCALE_DIR, copy)
+    monkeypatch.setattr(catalogue_add, "LOCALE_DIR", copy)
+    before = {lang: (copy / lang / "LC_MESSAGES" / "monitor.po").read_bytes() for lang in ("zh", "en")}
+    assert catalogue_add.add_texts([("overview", *LABELS["overview"])]) == ["overview"]
+    assert all((copy / lang / "LC_MESSAGES" / "monitor.po").read_bytes() == before[lang] for lang in before)
+    branch = tmp_path / "i18n.py"
+    branch.write_text(
+        'LABELS: dict[str, tuple[str, str]] = {"overview": ("改了", "changed"), "new_key": ("新文本 {n}", "New {n}")}',
+        encoding="utf-8",
+    )
+    written = catalogue_add.add_texts(catalogue_add.labels_in_python(branch), replace=False)
+    assert written == ["new_key"]  # an existing key keeps the catalogue's text
+    zh, en = _catalog("zh", copy), _catalog("en", copy)
+    assert (zh["new_key"], en["new_key"], zh["overview"]) == ("新文本 {n}", "New {n}", "总览")
+    assert list(zh)[-1] == "new_key" and list(zh) == list(en)
