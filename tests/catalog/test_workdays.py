@@ -88,3 +88,12 @@ def test_the_api_answer_tells_the_department_in_chinese_what_is_missing() -> Non
     assert answer.status_code == 422
     assert "没有 2027 年的法定节假日安排" in json.dumps(answer.detail, ensure_ascii=False)
     assert "pip install --upgrade chinesecalendar" in json.dumps(answer.detail)
+
+
+def test_the_approval_page_drops_the_countdown_while_a_year_is_missing() -> None:
+    from web.routes.monitor_approvals import working_days_left
+
+    last = covered_years()[1]
+    due = datetime(last, 12, 30, 15, 59, 59, tzinfo=UTC)
+    assert working_days_left(due, datetime(last, 12, 28, 2, tzinfo=UTC)) == 2
+    assert working_days_left(due, datetime(last + 1, 1, 6, 2, tzinfo=UTC)) is None
