@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("zh", nargs="?")
     parser.add_argument("en", nargs="?", default="")
     parser.add_argument("--from-python", type=Path, help="add the keys of this file's LABELS dict not yet present")
+    parser.add_argument("--replace", action="store_true", help="with --from-python: its texts replace existing ones")
     args = parser.parse_args(argv)
     if args.from_python:
-        written = add_texts(labels_in_python(args.from_python), replace=False)
+        written = add_texts(labels_in_python(args.from_python), replace=args.replace)
     elif args.key and args.zh:
         written = add_texts([(args.key, args.zh, args.en)])
     else:
