@@ -23,6 +23,7 @@ from web.routes import (
     monitor,
     monitor_approvals,
     monitor_signin,
+    problems,
     subscriptions,
     targets,
 )
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
     app.include_router(home.router)
     app.include_router(docs.router)
+    app.include_router(problems.router)
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)

@@ -25,6 +25,7 @@ from lake import Lake
 from schemas import Contract, load_contract
 from web.auth import current_department
 from web.deps import get_session
+from web.refusals import install_refusal_logging
 
 DEPT = "11430900MB0000001X"
 
@@ -45,6 +46,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     caller = SimpleNamespace(code=DEPT)
     app = FastAPI()
     app.include_router(routes.router)
+    install_refusal_logging(app)  # errors answer as problems, as in the hub's app
 
     def session_override() -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as s:
@@ -113,7 +115,7 @@ def test_pull_stops_when_the_term_of_use_has_ended(hub: SimpleNamespace, person:
     assert changes(hub, current.id).status_code == 200
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     bad = changes(hub, own.id, page_token="not-a-token")
-    assert bad.status_code == 400 and "page_token" in bad.json()["detail"]["message"]
+    assert bad.status_code == 400 and "page_token" in bad.json()["message"]
 
 
 def _token(raw: str) -> str:
@@ -146,7 +148,7 @@ def test_crafted_page_tokens_answer_400_without_server_details(
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     answer = changes(hub, own.id, page_token=token)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["detail"]["code"] == "bad_page_token"
+    assert answer.json()["code"] == "bad_page_token"
     assert str(tmp_path) not in answer.text and "lake" not in answer.text.lower()
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 
 from web.clock import beijing_document
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state, chain_summary, collect_alerts
 from web.monitor.pages import ApiViewerDep, keys_dir
+from web.problems import problem
 from web.monitor.queries import (
     LogFilter,
     deliveries,
@@ -69,7 +70,12 @@ def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
 def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Failed runs, stale resources, quality drops, denied-access spikes and chain breaks."""
     if not viewer.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
+        raise problem(
+            status.HTTP_403_FORBIDDEN,
+            "admins_only",
+            "data administrators only: sign in to the monitor as an administrator",
+            "仅限数据管理员：请以管理员账号登录监控",
+        )
     found, report = collect_alerts(session, keys_dir=keys_dir())
     return beijing_document({"alerts": [a.__dict__ for a in found], "chain": chain_summary(report)})
 

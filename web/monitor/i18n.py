@@ -332,6 +332,188 @@ LABELS: dict[str, tuple[str, str]] = {
     "verify_why_key_id": ("该凭证由其他密钥签章，不是本平台出具，或平台已更换密钥。请向出具单位核实。", ""),
     "verify_why_signature": ("凭证内容在签章后被改动（哪怕一个字符），或从未由本平台签章。该凭证不可采信。", ""),
     "verify_why_request_hash": ("凭证是为另一份核验请求出具的，与本次请求不符。", ""),
+    # problem types of the API's errors (/problems/<code>): the title, then what it means and what to do
+    "problem_page": ("问题说明", "Problem type"),
+    "problem_status": ("HTTP 状态码", "HTTP status"),
+    "problem_what": ("含义与处理", "What it means and what to do"),
+    "problem_shape": (
+        "接口的每个错误都以 application/problem+json（RFC 9457）返回：type 指向本页，code 为稳定的错误代码，"
+        "message_zh / message 说明本次错误，field 或 errors 指出有问题的字段。",
+        "Every API error is answered as application/problem+json (RFC 9457): `type` points here, `code` is the "
+        "stable error code, `message_zh` / `message` explain this occurrence, `field` or `errors` name the fields.",
+    ),
+    "problem_index": ("全部问题类型", "All problem types"),
+    "problem_back": ("返回", "Back"),
+    "problem_unauthenticated": ("未认证", "Unauthenticated"),
+    "problem_unauthenticated_help": (
+        "请求没有有效的凭据：部门接口请在请求头 X-API-Key 中提供本部门的 API 密钥（由平台管理员用 govhub catalog "
+        "issue-key 签发）；监控页面请先登录。密钥作废或部门停用后须重新申领。",
+        "No valid credentials: department APIs need the department's key in the X-API-Key header (issued by the hub "
+        "administrator with `govhub catalog issue-key`); monitor pages need a sign-in. Revoked keys must be reissued.",
+    ),
+    "problem_forbidden": ("无权操作", "Forbidden"),
+    "problem_forbidden_help": (
+        "调用方已认证，但无权进行此操作（例如只有提供部门可以答复申请）。请以有权的部门办理，或联系平台管理员。",
+        "The caller is known but may not do this (e.g. only the provider decides an application). Act as the "
+        "department that may, or ask the hub administrator.",
+    ),
+    "problem_admins_only": ("仅限管理员", "Administrators only"),
+    "problem_admins_only_help": (
+        "此操作仅限平台数据管理员。请以管理员账号登录监控后再试。",
+        "Only the hub's data administrators may do this: sign in to the monitor as an administrator.",
+    ),
+    "problem_csrf_failed": ("页面令牌无效", "Form token rejected"),
+    "problem_csrf_failed_help": (
+        "提交缺少或带有错误的 CSRF 令牌（X-CSRF-Token），或来自其他网站。请刷新页面后重新提交。",
+        "The submission lacks the page's CSRF token (X-CSRF-Token), or came from another site: reload the page and "
+        "submit again.",
+    ),
+    "problem_not_found": ("不存在", "Not found"),
+    "problem_not_found_help": (
+        "所请求的资源、申请、争议或交付不存在，或不属于本部门（其他部门的记录同样答复不存在）。请核对编号。",
+        "The resource, application, dispute or delivery does not exist, or is not the calling department's (another "
+        "department's record answers the same). Check the id.",
+    ),
+    "problem_no_route": ("接口不存在", "No such route"),
+    "problem_no_route_help": (
+        "没有这个接口地址。请对照接口文档（/docs）核对路径。",
+        "No route has this path: check it against the API docs (/docs).",
+    ),
+    "problem_method_not_allowed": ("请求方法不允许", "Method not allowed"),
+    "problem_method_not_allowed_help": (
+        "该地址不接受此 HTTP 方法（例如应当 POST 却用了 GET）。请对照接口文档（/docs）。",
+        "This path does not take this HTTP method (e.g. GET where POST is needed): see the API docs (/docs).",
+    ),
+    "problem_conflict": ("状态冲突", "Conflict"),
+    "problem_conflict_help": (
+        "请求与记录的当前状态冲突：例如申请已答复、重复申请、争议已提起，或交付方式不符。请先查询当前状态。",
+        "The request conflicts with the record's state: already decided, a duplicate application, a dispute already "
+        "open, or another delivery mode. Read the current state first.",
+    ),
+    "problem_invalid": ("不符合共享规则", "Breaks a sharing rule"),
+    "problem_invalid_help": (
+        "请求可以解析，但不符合资源目录或共享规则（例如缺少用途、依据、使用范围或使用期限，或申请了目录中没有的信息项）。"
+        "请按 field 指出的字段修改后重新提交。",
+        "The request parses but breaks a catalogue or sharing rule (a missing purpose, legal basis, scope or term "
+        "of use, or a data item the resource lacks): fix the field named by `field` and send it again.",
+    ),
+    "problem_invalid_request": ("请求参数无效", "Invalid request"),
+    "problem_invalid_request_help": (
+        "请求的参数或请求体不符合接口定义：errors 列出每个有问题的字段、规则和说明。请逐项修改后重新提交。",
+        "The parameters or body do not match the API's definition: `errors` lists each field, rule and message. "
+        "Fix each and send the request again.",
+    ),
+    "problem_malformed_request": ("请求格式错误", "Malformed request"),
+    "problem_malformed_request_help": (
+        "请求体无法解析（不是 UTF-8 编码的 JSON）。请以 Content-Type: application/json 发送合法 JSON。",
+        "The body cannot be parsed (not UTF-8 JSON): send valid JSON with Content-Type: application/json.",
+    ),
+    "problem_too_large": ("请求过大", "Request too large"),
+    "problem_too_large_help": (
+        "请求体超过平台上限（1 MiB）。请拆分请求，例如批量核验每次不超过 100 个对象。",
+        "The body exceeds the hub's limit (1 MiB): split the request (a batch verification takes at most 100).",
+    ),
+    "problem_rate_limited": ("请求过于频繁", "Too many requests"),
+    "problem_rate_limited_help": (
+        "超过频率上限。请按响应头 Retry-After 给出的秒数等待后再试。",
+        "Over the rate limit: wait the seconds the Retry-After header gives, then try again.",
+    ),
+    "problem_bad_page_token": ("分页标记无效", "Page token not valid"),
+    "problem_bad_page_token_help": (
+        "page_token 不是本平台签发的，或已过期。请不带 page_token 从头拉取。",
+        "The page_token was not issued by this hub, or has expired: pull again without a page_token.",
+    ),
+    "problem_after_version_ahead": ("版本号超前", "after_version beyond the current version"),
+    "problem_after_version_ahead_help": (
+        "after_version 大于资源当前已发布的版本（current_version），可能记错了版本或数据湖已恢复到较早版本。"
+        "请以 current_version 或更早的版本重新拉取，或不带 after_version 取全量快照。",
+        "after_version is beyond the resource's current published version (`current_version`): a version noted "
+        "wrongly, or a lake restored to an earlier version. Pull again from `current_version` or earlier, or "
+        "without after_version for a snapshot.",
+    ),
+    "problem_not_granted": ("未获授权", "Not granted"),
+    "problem_not_granted_help": (
+        "订阅未获批准、已撤销，或已超过授权的使用期限，不再提供数据。如仍需使用，请重新提出共享申请。",
+        "The subscription is not granted, was revoked, or its term of use has ended: no data is served. Apply "
+        "again if the data is still needed.",
+    ),
+    "problem_unavailable": ("暂不可用", "Unavailable"),
+    "problem_unavailable_help": (
+        "平台所依赖的服务（数据湖、核验数据或交换日志）暂不可用。请稍后重试；持续出现请联系平台管理员。",
+        "A service the hub needs (the lake, the verification store or the exchange log) is not available: try "
+        "again later, and tell the hub administrator if it persists.",
+    ),
+    "problem_internal_error": ("平台内部错误", "Internal error"),
+    "problem_internal_error_help": (
+        "平台处理请求时发生意外错误，已记入平台日志，请求未生效。请稍后重试，并将 instance 告知平台管理员。",
+        "The hub failed unexpectedly; the error is in the hub's log and nothing was changed. Try again later and "
+        "give the hub administrator the `instance`.",
+    ),
+    "problem_missing_key": ("缺少客户端密钥", "Missing client key"),
+    "problem_missing_key_help": (
+        "核验请求须在请求头 X-Client-Key 中提供审批系统的客户端密钥。请向平台管理员申领。",
+        "A verification request needs the approval system's key in the X-Client-Key header: ask the hub "
+        "administrator for one.",
+    ),
+    "problem_invalid_key": ("客户端密钥无效", "Client key not valid"),
+    "problem_invalid_key_help": (
+        "客户端密钥未知、已停用或已更换。请使用平台最新签发的密钥。",
+        "The client key is unknown, disabled or replaced: use the key the hub issued last.",
+    ),
+    "problem_item_not_granted": ("核验事项未授权", "Item not granted"),
+    "problem_item_not_granted_help": (
+        "该核验事项未授权给本审批系统。请向平台申请开通该事项。",
+        "This verification item is not granted to the approval system: ask the hub to grant it.",
+    ),
+    "problem_unknown_item": ("核验事项不存在", "Unknown item"),
+    "problem_unknown_item_help": (
+        "没有这个核验事项。可用事项见 GET /api/verify/items。",
+        "No such verification item: GET /api/verify/items lists them.",
+    ),
+    "problem_missing_field": ("缺少必填项", "Missing field"),
+    "problem_missing_field_help": (
+        "核验请求缺少必填项（办件编号 case_number、用途 purpose、核验对象或参数）。请按 field 补齐。",
+        "The verification request lacks a required member (case_number, purpose, the subject or a parameter): add "
+        "the one `field` names.",
+    ),
+    "problem_malformed_json": ("请求体不是 JSON 对象", "Body is not a JSON object"),
+    "problem_malformed_json_help": (
+        "请求体须为 UTF-8 编码的 JSON 对象。",
+        "The body must be one UTF-8 JSON object.",
+    ),
+    "problem_malformed_subject": ("核验对象格式不正确", "Malformed subject"),
+    "problem_malformed_subject_help": (
+        "核验对象的结构不正确（应为对象，字段见事项目录）。",
+        "The subject is not shaped as the item asks (an object; its fields are in the item catalogue).",
+    ),
+    "problem_invalid_subject": ("核验对象不符合数据标准", "Subject breaks a data standard"),
+    "problem_invalid_subject_help": (
+        "核验对象的字段不符合数据标准（长度、格式或代码）。请按 field 修改。",
+        "A subject field breaks its data standard (length, pattern or code): fix the one `field` names.",
+    ),
+    "problem_invalid_check_digit": ("校验位错误", "Check digit wrong"),
+    "problem_invalid_check_digit_help": (
+        "公民身份号码（GB 11643）或统一社会信用代码（GB 32100）的校验位不正确，多为录入错误。请核对证件后重新提交。",
+        "The check digit of the citizen ID (GB 11643) or company code (GB 32100) is wrong, usually a typing "
+        "error: check the document and send again.",
+    ),
+    "problem_subject_not_found": ("未查到核验对象", "Subject not found"),
+    "problem_subject_not_found_help": (
+        "数据中没有该核验对象的记录。请核对证件号码；对象确实不存在时，请按业务规则办理。",
+        "The data holds no record of the subject: check the number; if it truly does not exist, follow the "
+        "business rule for that case.",
+    ),
+    "problem_store_unavailable": ("核验服务暂不可用", "Verification store unavailable"),
+    "problem_store_unavailable_help": (
+        "该资源的核验数据暂未就绪。请稍后重试；持续出现请联系平台管理员。",
+        "The resource's verification data is not ready: try again later, and tell the hub administrator if it "
+        "persists.",
+    ),
+    "problem_log_unavailable": ("交换日志暂不可用", "Exchange log unavailable"),
+    "problem_log_unavailable_help": (
+        "交换日志暂不可写，为保证留痕，本次未出具结果。请稍后重试。",
+        "The exchange log cannot be written, so no answer was issued (every answer is logged): try again later.",
+    ),
     # approvals in the browser (/monitor/sharing/{id})
     "approval_title": ("共享申请", "Application"),
     "approval_applicant": ("申请部门", "Applicant"),

@@ -20,9 +20,11 @@ from exchange.delivery import DeliveryError, list_deliveries, pull_changes
 from exchange.log import ExchangeLog
 from govhub.delivery_runner import delivery_secret, open_lake
 from schemas import LakeError, load_contract
-from web.auth import CurrentDepartment, error_body
+from web.auth import CurrentDepartment
 from web.clock import BeijingTime, beijing_json
 from web.deps import MAX_ROW_ID, RowId, SessionDep
+from web.monitor.i18n import label
+from web.problems import problem
 from web.refusals import NotVisible
 
 __all__ = ["ChangesPublic", "DeliveriesPublic", "DeliveryPublic", "router"]
@@ -31,7 +33,8 @@ router = APIRouter(prefix="/api/deliveries", tags=["deliveries 数据交付"])
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A page_token this hub did not issue (分页标记无效)"},
+    400: {"description": "A page_token this hub did not issue, or an after_version beyond the current version "
+        "(分页标记无效或版本号超前)"},
     401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
     403: {"description": "The subscription is not granted (revoked, pending, refused) (未授权)"},
     404: {"description": "Unknown subscription, or not this department's (不存在)"},
@@ -80,31 +83,58 @@ class DeliveriesPublic(BaseModel):
 def _own_subscription(session: Any, subscription_id: int, department: str) -> Subscription:
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.department_code != department:
-        raise (HTTPException if sub is None else NotVisible)(
+        missing = problem(
             status.HTTP_404_NOT_FOUND,
-            detail=error_body(
-                "not_found", f"unknown subscription #{subscription_id}", f"订阅 #{subscription_id} 不存在"
-            ),
+            "not_found",
+            f"unknown subscription #{subscription_id}: check the id (GET /api/subscriptions lists yours)",
+            f"订阅 #{subscription_id} 不存在：请核对编号（GET /api/subscriptions 列出本部门的订阅）",
         )
+        raise missing if sub is None else NotVisible(missing.status_code, detail=missing.detail)
     if sub.status != "granted":
-        raise HTTPException(
+        raise problem(
             status.HTTP_403_FORBIDDEN,
-            detail=error_body(
-                "forbidden",
-                f"subscription #{sub.id} is {sub.status}; no changes are served",
-                f"订阅 #{sub.id} 当前状态为 {sub.status}，不提供数据",
-            ),
+            "not_granted",
+            f"subscription #{sub.id} is {sub.status}; no changes are served",
+            f"订阅 #{sub.id} 当前状态为 {label(sub.status)}（{sub.status}），不提供数据",
         )
     if sub.delivery_mode != "api":
-        raise HTTPException(
+        raise problem(
             status.HTTP_409_CONFLICT,
-            detail=error_body(
-                "conflict",
-                f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
-                f"订阅 #{sub.id} 的交付方式为 {sub.delivery_mode}，不能通过接口拉取",
-            ),
+            "conflict",
+            f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
+            f"订阅 #{sub.id} 的交付方式为 {label(f'mode_{sub.delivery_mode}')}（{sub.delivery_mode}），不能通过接口拉取",
+            field="delivery_mode",
         )
     return sub
+
+
+def _refused(sub: Subscription, error: DeliveryError) -> HTTPException:
+    """A pull the delivery room refused, as a problem naming what to do."""
+    if error.code == "not_granted":  # e.g. the grant's term of use (使用期限) has ended
+        return problem(
+            status.HTTP_403_FORBIDDEN, error.code, str(error), f"订阅 #{sub.id} 已不在授权使用期限内，不提供数据"
+        )
+    if error.code == "bad_page_token":
+        return problem(
+            status.HTTP_400_BAD_REQUEST,
+            error.code,
+            str(error),
+            "分页标记（page_token）无效，请不带 page_token 重新开始",
+            field="page_token",
+        )
+    if error.code == "after_version_ahead":
+        current = error.current_version
+        where = "尚未发布任何版本" if current is None else f"当前版本为 {current}"
+        return problem(
+            status.HTTP_400_BAD_REQUEST,
+            error.code,
+            str(error),
+            f"after_version（上次收到的版本）超过资源已有的版本：{where}；请用不大于当前版本的 after_version，"
+            "或不带 after_version 取全量快照",
+            field="after_version",
+            current_version=current,
+        )
+    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, error.code, str(error), "请求无法完成：" + str(error))
 
 
 @router.get("/{subscription_id}/changes", response_model=ChangesPublic, responses=_ERRORS)
@@ -132,26 +162,14 @@ def get_changes(
             limit=limit,
         )
     except DeliveryError as e:
-        if e.code == "not_granted":  # e.g. the grant's term of use (使用期限) has ended
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=error_body(e.code, str(e), f"订阅 #{sub.id} 已不在授权使用期限内，不提供数据"),
-            ) from e
-        if e.code == "bad_page_token":
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST,
-                detail=error_body(e.code, str(e), "分页标记无效，请不带 page_token 重新开始"),
-            ) from e
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body(e.code, str(e), "请求无法完成")
-        ) from e
+        raise _refused(sub, e) from e
     except LakeError as e:  # the lake's path and error stay in the server log, never in the answer
         log.error("pull of subscription %s failed: %s", sub.id, e)
-        raise HTTPException(
+        raise problem(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=error_body(
-                "unavailable", "the data lake is not available; try again later", "数据湖暂不可用，请稍后重试"
-            ),
+            "unavailable",
+            "the data lake is not available; try again later",
+            "数据湖暂不可用，请稍后重试",
         ) from e
     ExchangeLog(session).append(
         "delivery",

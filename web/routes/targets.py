@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from pydantic import BaseModel, Field
 
 from catalog import DeliveryTarget, list_targets, remove_target
@@ -25,6 +25,7 @@ from web.deps import SessionDep
 from web.monitor.auth import Viewer, session_secret
 from web.monitor.csrf import CSRF_HEADER, csrf_valid
 from web.monitor.pages import ApiViewerDep, keys_dir
+from web.problems import problem
 
 __all__ = ["DeliveryTargetCreate", "DeliveryTargetPublic", "DeliveryTargetsPublic", "admin_router", "router"]
 
@@ -95,9 +96,14 @@ def _admin_writer(
 ) -> Viewer:
     """A signed-in administrator whose request carries the page's CSRF token (cookie sessions can be ridden)."""
     if not viewer.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="hub administrators only — 仅限平台管理员")
+        raise problem(status.HTTP_403_FORBIDDEN, "admins_only", "hub administrators only", "仅限平台管理员")
     if request.method != "GET" and not csrf_valid(request, session_secret(keys_dir()), csrf):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="missing or wrong X-CSRF-Token — 缺少或错误的 CSRF 令牌")
+        raise problem(
+            status.HTTP_403_FORBIDDEN,
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token: reload the monitor page and send its token",
+            "缺少或错误的 CSRF 令牌（X-CSRF-Token）：请刷新监控页面后使用页面的令牌",
+        )
     return viewer
 
 

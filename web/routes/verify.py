@@ -30,6 +30,7 @@ from core.time import BEIJING
 from exchange.verify import VerificationService
 from schemas import load_all
 from web.monitor.i18n import label, texts
+from web.problems import PROBLEM_MEDIA_TYPE, problem_document
 from web.refusals import refusal_window
 
 __all__ = ["get_verification_service", "router"]
@@ -99,11 +100,16 @@ _ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselv
 }
 
 
-def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
+def _json(status: int, document: Any, headers: dict[str, str] | None = None, *, instance: str = "") -> Response:
+    """The service's answer: the sealed document as it is, a refusal as a problem (`web.problems`)."""
+    media_type = "application/json"
+    if status >= 400:
+        document = problem_document(status, document.get("error") if isinstance(document, dict) else None, instance)
+        media_type = PROBLEM_MEDIA_TYPE
     body = orjson.dumps(document)  # UTF-8, compact, as json.dumps(ensure_ascii=False) but ~10x faster
     if status == 429:
         headers = {**(headers or {}), "Retry-After": "60"}
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _page_link(service: VerificationService, status: int, document: Any) -> dict[str, str] | None:
@@ -152,7 +158,7 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     status, document = await run_in_threadpool(
         service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
     )
-    return _json(status, document, _page_link(service, status, document))
+    return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
 @router.get("/api/verify/items")
@@ -181,10 +187,10 @@ async def verify_batch(item: str, request: Request) -> Response:
 
 
 @router.get("/api/verify/answers/{answer_id}", responses=_ANSWER_ERRORS)
-def answer_json(answer_id: str, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+def answer_json(answer_id: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise)."""
     status, document = service.answer_for_client(answer_id, client_key=x_client_key)
-    return _json(status, document, _page_link(service, status, document))
+    return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
 @router.post("/api/check")
