@@ -163,7 +163,7 @@ def problem_document(
     """The problem document for an error answer, from any detail an `HTTPException` or a service carried."""
     members: dict[str, Any] = {}
     if isinstance(detail, dict):
-        members = {k: v for k, v in detail.items() if v is not None}
+        members = {k: v for k, v in detail.items() if v is not None or k not in ("field", "errors")}
         en, zh = members.pop("message", None), members.pop("message_zh", None)
         code = members.pop("code", None)
     else:

@@ -93,6 +93,24 @@ def test_pull_pages_a_snapshot_then_the_increment(hub: SimpleNamespace, person: 
     assert {e.type for e in logged} == {"delivery"} and len(logged) == 5
 
 
+def test_an_after_version_beyond_the_current_version_is_a_problem_naming_it(
+    hub: SimpleNamespace, person: Contract
+) -> None:
+    sub = subscribe(hub.session, department=DEPT, mode="api", fields=["id_number", "name"])
+    early = changes(hub, sub.id, after_version=0)  # nothing published yet: no version 0 to be after
+    assert early.status_code == 400 and early.json()["current_version"] is None
+    assert "尚未发布任何版本" in early.json()["message_zh"]
+    v0 = commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
+    assert changes(hub, sub.id, after_version=v0).json()["rows"] == []  # up to date: an empty page, not an error
+    ahead = changes(hub, sub.id, after_version=v0 + 5)
+    assert ahead.status_code == 400 and ahead.headers["content-type"].startswith("application/problem+json")
+    problem = ahead.json()
+    assert (problem["code"], problem["field"], problem["current_version"]) == ("after_version_ahead", "after_version", v0)
+    assert problem["type"] == "/problems/after_version_ahead" and problem["status"] == 400
+    assert f"current version is {v0}" in problem["message"] and f"当前版本为 {v0}" in problem["message_zh"]
+    assert changes(hub, sub.id, after_version=-1).status_code == 200  # "before the first version" stays valid
+
+
 def test_pull_refuses_revoked_foreign_and_non_api_subscriptions(hub: SimpleNamespace, person: Contract) -> None:
     commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
     revoked = subscribe(hub.session, department=DEPT, mode="api", status="revoked")

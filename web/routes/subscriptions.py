@@ -56,37 +56,43 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 class SubscriptionCreate(BaseModel):
     """An application for a resource (the applying department is the caller)."""
 
-    resource: str = Field(min_length=1, max_length=64, description="Resource code or contract name")
+    resource: str = Field(min_length=1, max_length=64, description="资源 — resource code or contract name")
     purpose: str = Field(min_length=1, max_length=2000, description="用途 — what the data is for")
     legal_basis: str = Field(min_length=1, max_length=2000, description="依据 — the law or policy")
     scope: str | None = Field(default=None, max_length=2000, description="使用范围 — where and by whom (required)")
     valid_until: date | None = Field(default=None, description="使用期限 — last day of use, ISO date (required)")
-    fields: list[str] = Field(min_length=1, max_length=200, description="Data items asked (primary key is added)")
-    pii_access: bool = Field(default=False, description="Ask for unmasked personal information")
-    delivery_mode: Literal["file", "database", "api"]
+    fields: list[str] = Field(
+        min_length=1, max_length=200, description="信息项 — data items asked (the primary key is added)"
+    )
+    pii_access: bool = Field(
+        default=False, description="未脱敏个人信息 — ask for unmasked personal information (the provider decides)"
+    )
+    delivery_mode: Literal["file", "database", "api"] = Field(description="交付方式 — file, database or api")
     target: str | None = Field(
         default=None,
         max_length=64,
-        description="Database mode: the name of one of the department's delivery targets (GET /api/targets), "
+        description="交付目标 — database mode: the name of one of the department's delivery targets (GET /api/targets), "
         "registered by the hub administrator",
     )
     target_url: str | None = Field(
-        default=None, max_length=1000, deprecated=True, description="No longer accepted: name a `target` instead"
+        default=None, max_length=1000, deprecated=True, description="交付地址 — no longer accepted: name a `target`"
     )
-    schedule: str = Field(default="on_publish", max_length=64, description="'on_publish' or a 5-field cron")
+    schedule: str = Field(
+        default="on_publish", max_length=64, description="交付计划 — 'on_publish' or a 5-field cron"
+    )
 
 
 class SubscriptionDecision(BaseModel):
     """The provider department's answer; a refusal must give reasons."""
 
-    approve: bool
-    reason: str | None = Field(default=None, max_length=2000, description="理由 (required when refusing)")
+    approve: bool = Field(description="答复 — true grants, false refuses")
+    reason: str | None = Field(default=None, max_length=2000, description="理由 — required when refusing")
 
 
 class SubscriptionRevoke(BaseModel):
     """Why a grant is withdrawn."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="理由 — why the grant is withdrawn")
 
 
 class SubscriptionEventPublic(BaseModel):
