@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
+from web.openapi import install_openapi
 from web.refusals import install_refusal_logging
 from web.routes import (
     catalog,
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
     install_refusal_logging(app)
+    install_openapi(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")

@@ -32,10 +32,17 @@ from schemas import load_all
 from web.monitor.i18n import label, texts
 from web.problems import PROBLEM_MEDIA_TYPE, problem_document
 from web.refusals import refusal_window
+from web.verify_models import (
+    CheckResult,
+    PublicKey,
+    SealedAnswerPublic,
+    VerificationItemPublic,
+    VerificationItemsPublic,
+)
 
 __all__ = ["get_verification_service", "router"]
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(tags=["verification 数据核验"])
 _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _MAX_BODY = 1024 * 1024
 
@@ -86,8 +93,21 @@ _ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
-_ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselves; the spec still shows both
-    "parameters": [
+
+
+
+def _body(model: str) -> dict[str, Any]:
+    """The hot routes read header and body themselves; the spec still shows both (models in web.verify_models)."""
+    return {
+        "parameters": _CLIENT_KEY_PARAMETER,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        },
+    }
+
+
+_CLIENT_KEY_PARAMETER: list[dict[str, Any]] = [
         {
             "name": "X-Client-Key",
             "in": "header",
@@ -95,8 +115,12 @@ _ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselv
             "description": "审批系统密钥 — the client key",
             "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
         },
-    ],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+]
+_SEALED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": SealedAnswerPublic,
+        "description": "电子核验凭证 — the sealed answer; its printable page is in the `Link` header",
+    }
 }
 
 
@@ -161,41 +185,74 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
-@router.get("/api/verify/items")
-def list_items(service: ServiceDep) -> dict[str, Any]:
-    """The catalogue of verification items: what each asks, replaces, reads and discloses."""
-    data = service.catalogue()
-    return {"data": data, "count": len(data)}
+@router.get(
+    "/api/verify/items",
+    summary="核验事项目录 — list the verification items",
+    description="What each item asks, which proofs it replaces, what it reads and what it discloses.",
+)
+def list_items(service: ServiceDep) -> VerificationItemsPublic:
+    data = [VerificationItemPublic(**entry) for entry in service.catalogue()]
+    return VerificationItemsPublic(data=data, count=len(data))
 
 
-@router.get("/api/verify/public-key")
-def public_key(service: ServiceDep) -> dict[str, str]:
-    """The hub's seal key (PEM, key id, algorithm): check sealed answers offline with it."""
-    return service.public_key()
+@router.get(
+    "/api/verify/public-key",
+    summary="签章公钥 — the hub's seal key",
+    description="The hub's seal key (PEM, key id, algorithm): check sealed answers offline with it.",
+)
+def public_key(service: ServiceDep) -> PublicKey:
+    return PublicKey(**service.public_key())
 
 
-@router.post("/api/verify/{item}", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+@router.post(
+    "/api/verify/{item}",
+    summary="核验 — verify a fact about one subject",
+    description="Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer "
+    "(header X-Client-Key). A refusal is a problem document whose `code` the approval system can act on.",
+    responses={**_SEALED, **_ASK_ERRORS},
+    openapi_extra=_body("VerifyRequest"),
+)
 async def verify_one(item: str, request: Request) -> Response:
-    """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
     return await _ask(item, request, batch=False)
 
 
-@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+@router.post(
+    "/api/verify/{item}/batch",
+    summary="批量核验 — verify up to 100 subjects at once",
+    description="Ask about up to 100 subjects; body {case_number, purpose, subjects: [...], params} -> one sealed "
+    "answer holding every result.",
+    responses={**_SEALED, **_ASK_ERRORS},
+    openapi_extra=_body("VerifyBatchRequest"),
+)
 async def verify_batch(item: str, request: Request) -> Response:
-    """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
     return await _ask(item, request, batch=True)
 
 
-@router.get("/api/verify/answers/{answer_id}", responses=_ANSWER_ERRORS)
+@router.get(
+    "/api/verify/answers/{answer_id}",
+    summary="取回核验凭证 — read back a sealed answer",
+    description="A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise).",
+    responses={**_SEALED, **_ANSWER_ERRORS},
+)
 def answer_json(answer_id: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise)."""
     status, document = service.answer_for_client(answer_id, client_key=x_client_key)
     return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
-@router.post("/api/check")
-async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
-    """Check a sealed answer with the hub's key: body = the sealed JSON, or {"document": ..., "request": ...}."""
+@router.post(
+    "/api/check",
+    summary="验证凭证 — check a sealed answer",
+    description="Check a sealed answer with the hub's key: body = the sealed JSON, or {\"document\": ..., "
+    "\"request\": ...} to check also that it answers that request.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}}},
+        }
+    },
+)
+async def check_api(request: Request, service: ServiceDep) -> CheckResult:
     raw = await request.body()
     request_obj = None
     try:
@@ -205,7 +262,7 @@ async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
     except (ValueError, RecursionError):  # not JSON, or nested too deep: the check says "malformed"
         pass
     result = service.check(raw, request=request_obj)
-    return {"ok": result.ok, "reason": result.reason, "message": result.message}
+    return CheckResult(ok=result.ok, reason=result.reason, message=result.message)
 
 
 # -- pages --------------------------------------------------------------------------------------------
