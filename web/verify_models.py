@@ -30,7 +30,7 @@ class VerifyRequest(BaseModel):
     case_number: str = Field(max_length=64, description="办件编号 — the approval system's case number")
     purpose: str = Field(max_length=200, description="用途 — why the question is asked")
     subject: dict[str, Any] = Field(
-        description="核验对象 — the item's subject fields, e.g. {\"id_number\": ..., \"name\": ...} "
+        description='核验对象 — the item\'s subject fields, e.g. {"id_number": ..., "name": ...} '
         "(GET /api/verify/items lists them)"
     )
     params: dict[str, Any] | None = Field(default=None, description="参数 — the item's parameters, if it takes any")

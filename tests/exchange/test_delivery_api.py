@@ -105,7 +105,11 @@ def test_an_after_version_beyond_the_current_version_is_a_problem_naming_it(
     ahead = changes(hub, sub.id, after_version=v0 + 5)
     assert ahead.status_code == 400 and ahead.headers["content-type"].startswith("application/problem+json")
     problem = ahead.json()
-    assert (problem["code"], problem["field"], problem["current_version"]) == ("after_version_ahead", "after_version", v0)
+    assert (problem["code"], problem["field"], problem["current_version"]) == (
+        "after_version_ahead",
+        "after_version",
+        v0,
+    )
     assert problem["type"] == "/problems/after_version_ahead" and problem["status"] == 400
     assert f"current version is {v0}" in problem["message"] and f"当前版本为 {v0}" in problem["message_zh"]
     assert changes(hub, sub.id, after_version=-1).status_code == 200  # "before the first version" stays valid

@@ -98,6 +98,8 @@ def test_a_browser_on_a_page_route_gets_the_problem_as_a_page(api: Api) -> None:
     assert "请求参数无效" in form.text and "document" in form.text
     gone = api.client.get("/monitor/no-such-page", headers=html)
     assert gone.status_code == 404 and "接口不存在" in gone.text and 'href="/problems' in gone.text
-    assert api.client.get("/api/no-such-route", headers=html).headers["content-type"].startswith(
-        "application/problem+json"
+    assert (
+        api.client.get("/api/no-such-route", headers=html)
+        .headers["content-type"]
+        .startswith("application/problem+json")
     )  # an API path answers as an API whatever the browser prefers

@@ -33,8 +33,10 @@ router = APIRouter(prefix="/api/deliveries", tags=["deliveries 数据交付"])
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A page_token this hub did not issue, or an after_version beyond the current version "
-        "(分页标记无效或版本号超前)"},
+    400: {
+        "description": "A page_token this hub did not issue, or an after_version beyond the current version "
+        "(分页标记无效或版本号超前)"
+    },
     401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
     403: {"description": "The subscription is not granted (revoked, pending, refused) (未授权)"},
     404: {"description": "Unknown subscription, or not this department's (不存在)"},
@@ -137,18 +139,25 @@ def _refused(sub: Subscription, error: DeliveryError) -> HTTPException:
     return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, error.code, str(error), "请求无法完成：" + str(error))
 
 
-@router.get("/{subscription_id}/changes", response_model=ChangesPublic, responses=_ERRORS)
+@router.get(
+    "/{subscription_id}/changes",
+    response_model=ChangesPublic,
+    responses=_ERRORS,
+    summary="拉取变更 — pull a subscription's changes",
+    description="Changes after `after_version` (exclusive) up to the current version, paged, masked and "
+    "restricted; an `after_version` beyond the current version is a 400 problem naming it. `masked_fields` "
+    "says which granted fields arrive masked, why, and how to ask for them.",
+)
 def get_changes(
     subscription_id: RowId,
     session: SessionDep,
     department: CurrentDepartment,
     after_version: int | None = Query(
-        default=None, ge=-1, le=MAX_ROW_ID, description="Last version received; omit for a snapshot"
+        default=None, ge=-1, le=MAX_ROW_ID, description="上次收到的版本 — last version received; omit for a snapshot"
     ),
-    page_token: str | None = Query(default=None, max_length=4096, description="From the previous page"),
-    limit: int = Query(default=1000, ge=1, le=10_000),
+    page_token: str | None = Query(default=None, max_length=4096, description="分页标记 — from the previous page"),
+    limit: int = Query(default=1000, ge=1, le=10_000, description="条数 — rows per page"),
 ) -> dict[str, Any]:
-    """Changes after `after_version` (exclusive) up to the current version, paged, masked and restricted."""
     sub = _own_subscription(session, subscription_id, department.code)
     started = time.perf_counter()
     try:
@@ -203,14 +212,19 @@ def get_changes(
     }
 
 
-@router.get("", response_model=DeliveriesPublic, responses={401: _ERRORS[401]})
+@router.get(
+    "",
+    response_model=DeliveriesPublic,
+    responses={401: _ERRORS[401]},
+    summary="交付记录 — deliveries received",
+    description="The deliveries made to the calling department, newest first.",
+)
 def get_deliveries(
     session: SessionDep,
     department: CurrentDepartment,
-    resource: str | None = Query(default=None, max_length=64),
-    limit: int = Query(default=100, ge=1, le=1000),
+    resource: str | None = Query(default=None, max_length=64, description="资源 — only this resource"),
+    limit: int = Query(default=100, ge=1, le=1000, description="条数 — at most this many, newest first"),
 ) -> dict[str, Any]:
-    """The deliveries made to the calling department, newest first."""
     rows = list_deliveries(session, department=department.code, resource=resource, limit=limit)
     names = [n for n in DeliveryPublic.model_fields if n != "rows"]
     data = [DeliveryPublic(rows=r.rows, **{n: getattr(r, n) for n in names}) for r in rows]

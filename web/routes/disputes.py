@@ -37,7 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 class DisputeCreate(BaseModel):
     """Escalate an application to the sharing authority (the caller must be its applicant)."""
 
-    subscription_id: int = Field(ge=1, le=2**63 - 1)
+    subscription_id: int = Field(ge=1, le=2**63 - 1, description="共享申请编号 — the application escalated")
     grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
 
 
@@ -68,7 +68,7 @@ class DisputesPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提请共享争议协调",
+    summary="提请争议协调 — escalate an application",
     description="The applying department takes a refused application, or one unanswered after its due date, "
     "to the sharing authority (《政务数据共享条例》); the decision is due within the configured working days.",
     responses=_ERRORS,
@@ -90,14 +90,19 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
 
 
 @router.get(
-    "", summary="查看共享争议", description="Disputes raised by or against the caller.", responses={401: _ERRORS[401]}
+    "",
+    summary="共享争议列表 — list disputes",
+    description="Disputes raised by or against the caller.",
+    responses={401: _ERRORS[401]},
 )
 def read_disputes(session: SessionDep, department: CurrentDepartment) -> DisputesPublic:
     data = [_public(d) for d in list_disputes(session, department=department.code)]
     return DisputesPublic(data=data, count=len(data))
 
 
-@router.get("/{dispute_id}", summary="查看共享争议详情", description="One visible dispute.", responses=_ERRORS)
+@router.get(
+    "/{dispute_id}", summary="共享争议详情 — one dispute", description="One visible dispute.", responses=_ERRORS
+)
 def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
     try:
         dispute = get_dispute(session, dispute_id)

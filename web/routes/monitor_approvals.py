@@ -61,7 +61,9 @@ def _same_origin(request: Request, token: str) -> bool:
 def _application(session: Session, subscription_id: int, lang: str) -> tuple[Subscription, dict[str, Any]]:
     sub = session.get(Subscription, subscription_id)
     if sub is None:
-        raise problem(status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found"))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     entry = get_resource(session, sub.resource)
     contract = load_all()[sub.resource]
     by_name = {f.name: f for f in contract.fields}
@@ -115,7 +117,9 @@ def application_page(
     """One application as its provider decides on it (the applicant and administrators read it)."""
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise problem(status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found"))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     return render(
         request,
         "monitor_approval.html",
@@ -143,10 +147,14 @@ def decide_in_browser(
 ) -> Response:
     """Grant or refuse as the provider department; a refusal without reasons is shown back, not saved."""
     if not _same_origin(request, csrf_token):
-        raise problem(status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site"))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise problem(status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found"))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     error = None
     if decision not in ("approve", "refuse"):
         error = label("approval_choose", lang)
@@ -220,7 +228,9 @@ def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, reso
     try:
         entry = get_resource(session, resource)
     except CatalogError as e:
-        raise problem(status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")) from e
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        ) from e
     return render(
         request,
         "monitor_apply.html",
@@ -259,7 +269,9 @@ def apply_in_browser(
 ) -> Response:
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
     if not _same_origin(request, csrf_token):
-        raise problem(status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site"))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     form = {
         "purpose": purpose,
         "legal_basis": legal_basis,

@@ -77,9 +77,7 @@ class SubscriptionCreate(BaseModel):
     target_url: str | None = Field(
         default=None, max_length=1000, deprecated=True, description="交付地址 — no longer accepted: name a `target`"
     )
-    schedule: str = Field(
-        default="on_publish", max_length=64, description="交付计划 — 'on_publish' or a 5-field cron"
-    )
+    schedule: str = Field(default="on_publish", max_length=64, description="交付计划 — 'on_publish' or a 5-field cron")
 
 
 class SubscriptionDecision(BaseModel):
@@ -153,7 +151,7 @@ class SubscriptionsPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提出共享申请",
+    summary="提出共享申请 — apply for a resource",
     description="Apply for a resource as the calling department. 无条件共享 is granted at once (PII "
     "masked); 有条件共享, and `pii_access` on any resource, wait for the provider (answer due in 10 "
     "working days; the provider sees `pii_fields`, purpose and legal basis), 不予共享 is refused by rule.",
@@ -196,7 +194,7 @@ def create_subscription(
 
 @router.get(
     "",
-    summary="查看共享申请",
+    summary="共享申请列表 — list applications",
     description="The calling department's applications and those for the resources it provides. "
     "`role=applicant` or `role=provider` narrows the list; `status` filters it.",
     responses={401: _ERRORS[401]},
@@ -216,14 +214,19 @@ def read_subscriptions(
     return SubscriptionsPublic(data=data, count=len(data))
 
 
-@router.get("/{subscription_id}", summary="查看共享申请详情", description="One visible application.", responses=_ERRORS)
+@router.get(
+    "/{subscription_id}",
+    summary="共享申请详情 — one application",
+    description="One visible application.",
+    responses=_ERRORS,
+)
 def read_subscription(subscription_id: RowId, session: SessionDep, department: CurrentDepartment) -> SubscriptionPublic:
     return _public(session, _visible(session, subscription_id, department))
 
 
 @router.post(
     "/{subscription_id}/decision",
-    summary="审核共享申请",
+    summary="答复共享申请 — grant or refuse an application",
     description="The provider department grants or refuses a pending application; a refusal needs `reason`. "
     "The applicant gets 403; deciding twice 409.",
     responses=_ERRORS,
@@ -245,7 +248,7 @@ def decide_subscription(
 
 @router.post(
     "/{subscription_id}/revoke",
-    summary="撤销共享授权",
+    summary="撤销共享授权 — revoke a grant",
     description="Withdraw a grant (the provider or the subscribing department); deliveries stop from the next one.",
     responses=_ERRORS,
 )

@@ -27,7 +27,14 @@ from web.monitor.csrf import CSRF_HEADER, csrf_valid
 from web.monitor.pages import ApiViewerDep, keys_dir
 from web.problems import problem
 
-__all__ = ["DeliveryTargetCreate", "DeliveryTargetPublic", "DeliveryTargetsPublic", "admin_router", "router"]
+__all__ = [
+    "DeliveryTargetCreate",
+    "DeliveryTargetPublic",
+    "DeliveryTargetRetired",
+    "DeliveryTargetsPublic",
+    "admin_router",
+    "router",
+]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
@@ -59,11 +66,19 @@ class DeliveryTargetsPublic(BaseModel):
     count: int
 
 
+class DeliveryTargetRetired(BaseModel):
+    """A retired target."""
+
+    department_code: str
+    name: str
+    active: bool = Field(description="启用 — always false: the target is retired")
+
+
 class DeliveryTargetCreate(BaseModel):
     """A target for a department: exactly one of url, secret_file, setting."""
 
-    department_code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=64, description="lower-case letters, digits, - and _")
+    department_code: str = Field(min_length=1, max_length=32, description="部门代码 — the department's code")
+    name: str = Field(min_length=1, max_length=64, description="目标名称 — lower-case letters, digits, - and _")
     url: str | None = Field(default=None, max_length=2000, description="SQLAlchemy URL, stored in a 0600 file")
     secret_file: str | None = Field(default=None, max_length=1000, description="A file on the hub holding the URL")
     setting: str | None = Field(default=None, max_length=200, description="A key of GOVHUB_DELIVERY_TARGETS")
@@ -82,7 +97,7 @@ def _public(target: DeliveryTarget) -> DeliveryTargetPublic:
 
 @router.get(
     "",
-    summary="本部门的交付目标",
+    summary="本部门交付目标 — the calling department's targets",
     description="The calling department's delivery target names.",
     responses={401: _ERRORS[401]},
 )
@@ -111,14 +126,19 @@ AdminWriter = Annotated[Viewer, Depends(_admin_writer)]
 
 
 @admin_router.get(
-    "", summary="全部交付目标", description="Every registered target (administrators).", responses=_ERRORS
+    "",
+    summary="全部交付目标 — every target (administrators)",
+    description="Every registered target (administrators).",
+    responses=_ERRORS,
 )
 def all_targets(session: SessionDep, admin: AdminWriter) -> DeliveryTargetsPublic:
     data = [_public(t) for t in list_targets(session)]
     return DeliveryTargetsPublic(data=data, count=len(data))
 
 
-@admin_router.post("", status_code=status.HTTP_201_CREATED, summary="登记交付目标", responses=_ERRORS)
+@admin_router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="登记交付目标 — register a target", responses=_ERRORS
+)
 def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminWriter) -> DeliveryTargetPublic:
     """Register (or re-point) a department's target; refused when it reaches the hub or another department."""
     try:
@@ -138,12 +158,17 @@ def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminW
     return _public(target)
 
 
-@admin_router.delete("/{department_code}/{name}", summary="停用交付目标", responses=_ERRORS)
-def delete_target(department_code: str, name: str, session: SessionDep, admin: AdminWriter) -> dict[str, Any]:
+@admin_router.delete(
+    "/{department_code}/{name}",
+    summary="停用交付目标 — retire a target",
+    description="Retire one target: deliveries naming it fail (and say so) until it is registered again.",
+    responses=_ERRORS,
+)
+def delete_target(department_code: str, name: str, session: SessionDep, admin: AdminWriter) -> DeliveryTargetRetired:
     try:
         remove_target(session, department_code, name)
         session.commit()
     except GovhubError as e:
         session.rollback()
         raise http_error(e) from e
-    return {"department_code": department_code, "name": name, "active": False}
+    return DeliveryTargetRetired(department_code=department_code, name=name, active=False)

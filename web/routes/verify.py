@@ -95,7 +95,6 @@ _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", 
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
 
 
-
 def _body(model: str) -> dict[str, Any]:
     """The hot routes read header and body themselves; the spec still shows both (models in web.verify_models)."""
     return {
@@ -108,13 +107,13 @@ def _body(model: str) -> dict[str, Any]:
 
 
 _CLIENT_KEY_PARAMETER: list[dict[str, Any]] = [
-        {
-            "name": "X-Client-Key",
-            "in": "header",
-            "required": False,
-            "description": "审批系统密钥 — the client key",
-            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
-        },
+    {
+        "name": "X-Client-Key",
+        "in": "header",
+        "required": False,
+        "description": "审批系统密钥 — the client key",
+        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
+    },
 ]
 _SEALED: dict[int | str, dict[str, Any]] = {
     200: {
@@ -243,8 +242,8 @@ def answer_json(answer_id: str, request: Request, service: ServiceDep, x_client_
 @router.post(
     "/api/check",
     summary="验证凭证 — check a sealed answer",
-    description="Check a sealed answer with the hub's key: body = the sealed JSON, or {\"document\": ..., "
-    "\"request\": ...} to check also that it answers that request.",
+    description='Check a sealed answer with the hub\'s key: body = the sealed JSON, or {"document": ..., '
+    '"request": ...} to check also that it answers that request.',
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -313,7 +312,12 @@ def _beijing(issued_at: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@router.get("/verify/answer/{answer_id}/{token}", response_class=HTMLResponse, responses=_NO_ANSWER)
+@router.get(
+    "/verify/answer/{answer_id}/{token}",
+    response_class=HTMLResponse,
+    responses=_NO_ANSWER,
+    summary="核验凭证页 — the printable page of a sealed answer",
+)
 def answer_page(
     answer_id: str, token: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:
@@ -354,7 +358,7 @@ def answer_page(
     return _templates.TemplateResponse(request, "verify_answer.html", context, headers=_PAGE_HEADERS)
 
 
-@router.get("/check", response_class=HTMLResponse)
+@router.get("/check", response_class=HTMLResponse, summary="凭证验证页 — the public check page")
 def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
     """The public check page (no login): paste or scan a sealed answer."""
     return _templates.TemplateResponse(
@@ -362,7 +366,7 @@ def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLRespon
     )
 
 
-@router.post("/check", response_class=HTMLResponse)
+@router.post("/check", response_class=HTMLResponse, summary="验证凭证（页面） — check a pasted sealed answer")
 def check_submit(
     request: Request,
     service: ServiceDep,
