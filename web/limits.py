@@ -1,4 +1,4 @@
-"""A cap on request bodies: anything over `MAX_REQUEST_BYTES` is refused with a 413 problem (`web.problems`) before the app sees it.
+"""A cap on request bodies: anything over `MAX_REQUEST_BYTES` is refused with 413 before the app sees it.
 
 A declared Content-Length over the cap is refused without reading a byte; a chunked body is read
 up to the cap and refused the moment it passes it (so no request can make the app buffer more).

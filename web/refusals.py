@@ -6,10 +6,10 @@ reaches it (a wrong method) and the rest of the app go through one exception han
 another department's subscription (`NotVisible`, a 404 to the caller), wrong methods (405), conflicts
 such as a replayed decision (409), oversized bodies (413, from `web.limits`) and malformed or invalid
 requests (400, 422); then it answers with a problem document (`web.problems`, RFC 9457), or with a page
-for a browser on a page route (`web.problem_pages`). An unexpected failure answers a 500 problem. The event names the department when its key
-checked out (`request.state.department`), else the department code the key claimed, plus the method,
-path and status. A log that cannot be written does not turn a refusal into an error: the refusal
-stands and the failure goes to the application log.
+for a browser on a page route (`web.problem_pages`). An unexpected failure answers a 500 problem.
+The event names the department when its key checked out (`request.state.department`), else the
+department code the key claimed, plus the method, path and status. A log that cannot be written does
+not turn a refusal into an error: the refusal stands and the failure goes to the application log.
 
 Refusals without a valid key (401: missing or invalid key, here and in the verification API) are not
 logged one by one: `refusal_window` counts them per client address and writes one aggregated event per

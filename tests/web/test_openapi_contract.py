@@ -1,4 +1,4 @@
-"""The OpenAPI document is a contract: every route summarised Chinese first, every JSON answer a model, every error a problem."""
+"""The OpenAPI document is a contract: Chinese-first summaries, a model for every JSON answer, errors as problems."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from web.monitor.api_models import (
     MonitorSharing,
 )
 from web.monitor.pages import ApiViewerDep, keys_dir
-from web.problems import problem
 from web.monitor.queries import (
     LogFilter,
     deliveries,
@@ -33,6 +32,7 @@ from web.monitor.queries import (
     pending_applications,
     quality_trend,
 )
+from web.problems import problem
 
 __all__ = ["router"]
 

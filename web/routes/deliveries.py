@@ -104,7 +104,8 @@ def _own_subscription(session: Any, subscription_id: int, department: str) -> Su
             status.HTTP_409_CONFLICT,
             "conflict",
             f"subscription #{sub.id} is delivered by {sub.delivery_mode}, not pulled through the API",
-            f"订阅 #{sub.id} 的交付方式为 {label(f'mode_{sub.delivery_mode}')}（{sub.delivery_mode}），不能通过接口拉取",
+            f"订阅 #{sub.id} 的交付方式为 {label(f'mode_{sub.delivery_mode}')}（{sub.delivery_mode}），"
+            "不能通过接口拉取",
             field="delivery_mode",
         )
     return sub

@@ -29,9 +29,9 @@ from web.deps import SessionDep
 from web.monitor.auth import session_secret
 from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import label
-from web.problems import problem
 from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
+from web.problems import problem
 
 __all__ = ["router", "working_days_left"]
 

@@ -71,8 +71,8 @@ class SubscriptionCreate(BaseModel):
     target: str | None = Field(
         default=None,
         max_length=64,
-        description="交付目标 — database mode: the name of one of the department's delivery targets (GET /api/targets), "
-        "registered by the hub administrator",
+        description="交付目标 — database mode: the name of one of the department's delivery targets "
+        "(GET /api/targets), registered by the hub administrator",
     )
     target_url: str | None = Field(
         default=None, max_length=1000, deprecated=True, description="交付地址 — no longer accepted: name a `target`"
