@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from cli.masking import masked_cell, print_masking
 from cli.support import BEIJING_COLUMN, beijing, console, deprecated_alias, friendly
 
 __all__ = ["catalog_app", "catalog_session", "subscription_app"]
@@ -214,7 +215,17 @@ def _pii_column(sub: Any) -> str:
 
 def _subscription_table(subs: list[Any], title: str) -> Table:
     table = Table(title=title)
-    for column in ("id", "resource", "department 申请部门", "mode", "fields", "pii", "status", "due 答复期限", "note"):
+    columns = (
+        "id",
+        "resource",
+        "department 申请部门",
+        "delivery_mode",
+        "fields",
+        "pii_access",
+        "脱敏 masked",
+        "status",
+    )
+    for column in (*columns, "due 答复期限", "note"):
         table.add_column(column)
     for s in subs:
         colour = _STATUS_COLOUR.get(s.status, "white")
@@ -226,6 +237,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             s.delivery_mode,
             ", ".join(s.fields),
             _pii_column(s),
+            masked_cell(s.resource, s.fields, pii_access=s.pii_access),
             f"[{colour}]{s.status}[/]",
             beijing(s.due_at),
             note,
@@ -279,6 +291,7 @@ def apply_cmd(
             schedule=schedule,  # type: ignore[arg-type]
         )
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
+        print_masking(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
 
 
 @subscription_app.command("decide")

@@ -76,6 +76,9 @@ def test_pull_pages_a_snapshot_then_the_increment(hub: SimpleNamespace, person: 
     assert body["rows"][0]["phone"] is None and body["rows"][0]["name"].startswith("张")
     assert all(len(r["id_number"]) == 64 for r in body["rows"])  # pseudonymous keys
     assert body["next_after_version"] is None
+    masked = [f.name for f in person.fields if f.name in ("id_number", "name", "phone") and f.pii != "none"]
+    assert body["masked_fields"] == masked and [f["name"] for f in body["masking"]["fields"]] == masked
+    assert f"订阅 #{sub.id}" in body["masking"]["reason_zh"] and "pii_access" in body["masking"]["how_to_ask_zh"]
 
     v1 = commit(hub.lake, person, person_rows(person, [pid(9)]), 2)  # lands while paging: the sequence stays on v0
     seen = body["rows"]
@@ -175,7 +178,7 @@ def test_crafted_page_tokens_answer_400_without_server_details(
 
 
 def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person: Contract) -> None:
-    mine = subscribe(hub.session, department=DEPT, mode="file")
+    mine = subscribe(hub.session, department=DEPT, mode="file", fields=["id_number", "birth_date"], pii_access=False)
     subscribe(hub.session, department="11430900MB0000009X", mode="file")
     commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
     assert len(deliver_resource(hub.session, hub.lake, person, secret=SECRET)) == 2
@@ -183,6 +186,7 @@ def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person:
     assert body["count"] == 1
     [row] = body["data"]
     assert (row["subscription_id"], row["status"], row["rows"], row["from_version"]) == (mine.id, "done", 1, None)
+    assert row["masked_fields"] == ["id_number", "birth_date"] and row["masking"]["rule"] == "pii_masking"
 
 
 def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, person: Contract) -> None:
@@ -201,15 +205,16 @@ def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.Monke
         migrate()
         commit(open_lake(), person, person_rows(person, [pid(1), pid(2)]), 1)
         with session_scope() as session:
-            subscribe(session, department=DEPT, mode="file")
+            subscribe(session, department=DEPT, mode="file", fields=["id_number", "gender"], pii_access=False)
         runner = CliRunner()
         ran = runner.invoke(delivery_app, ["run", "person"])
         assert ran.exit_code == 0, ran.output
         assert DEPT in ran.output and "done" in ran.output
+        assert "性别(gender)" in ran.output and "--pii-access" in ran.output  # the masked fields, said out loud
         again = runner.invoke(delivery_app, ["run", "person"])
         assert "up to date" in again.output
         listed = runner.invoke(delivery_app, ["list", "--department", DEPT])
-        assert listed.exit_code == 0 and "snapshot→v0" in listed.output
+        assert listed.exit_code == 0 and "snapshot→v0" in listed.output and "性别(gender)" in listed.output
         assert (tmp_path / "home" / "keys" / "delivery.secret").stat().st_mode & 0o777 == 0o600
     finally:
         reset_settings()

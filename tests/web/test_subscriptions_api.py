@@ -10,6 +10,7 @@ from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER, Api
 from sqlalchemy.orm import Session
 
 from govhub.db import engine_for
+from schemas import load_contract
 from tests.target_support import file_target
 
 APPLICATION = {
@@ -213,3 +214,23 @@ def test_a_duplicate_application_is_409(api: Api) -> None:
     _apply(api)
     response = api.client.post("/api/subscriptions", json=APPLICATION, headers=api.headers(USER))
     assert response.status_code == 409
+
+
+def test_the_answer_says_which_fields_arrive_masked_why_and_how_to_ask(api: Api) -> None:
+    masked = _apply(api, fields=["name", "gender", "birth_date", "region_code"])
+    contract = load_contract("person")
+    expected = [f.name for f in contract.fields if f.pii != "none" and f.name in {*masked["fields"]}]  # from schemas
+    assert masked["masked_fields"] == expected == ["id_number", "name", "gender", "birth_date"]
+    notice = masked["masking"]
+    assert [f["label"] for f in notice["fields"]] == ["公民身份号码", "姓名", "性别", "出生日期"]
+    assert {f["name"]: f["masking"] for f in notice["fields"]} == {
+        "id_number": "pseudonym",
+        "name": "initial",
+        "gender": "initial",
+        "birth_date": "withheld",
+    }
+    assert "pii_access=false" in notice["reason_zh"] and "pii_access=true" in notice["how_to_ask_zh"]
+    assert "性别（gender）" in notice["how_to_ask_zh"] and "市公安局" in notice["how_to_ask_zh"]
+    assert notice["rule"] == "pii_masking" and "《政务数据共享条例》" in notice["rule_text_zh"]
+    unmasked = _apply(api, department=OTHER_USER, fields=["name", "birth_date"], pii_access=True)
+    assert (unmasked["masked_fields"], unmasked["masking"]) == ([], None)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from catalog.subscriptions import Subscription
 from exchange.delivery import DeliveryError, list_deliveries, pull_changes
@@ -24,6 +25,7 @@ from web.auth import CurrentDepartment
 from web.clock import BeijingTime, beijing_json
 from web.deps import MAX_ROW_ID, RowId, SessionDep
 from web.monitor.i18n import label
+from web.masking import MaskingNoticePublic, masking_for
 from web.problems import problem
 from web.refusals import NotVisible
 
@@ -57,6 +59,8 @@ class ChangesPublic(BaseModel):
     rows: list[dict[str, Any]]
     next_page_token: str | None = Field(description="Pass to get the next page; null on the last page")
     next_after_version: int | None = Field(description="On the last page: the after_version of the next pull")
+    masked_fields: list[str] = Field(description="脱敏字段 — granted fields these rows carry masked (no PII access)")
+    masking: MaskingNoticePublic | None = Field(description="脱敏说明 — why, and how to ask for them; null if none")
 
 
 class DeliveryPublic(BaseModel):
@@ -75,6 +79,8 @@ class DeliveryPublic(BaseModel):
     started_at: BeijingTime
     finished_at: BeijingTime | None
     error: str | None
+    masked_fields: list[str] = Field(description="脱敏字段 — granted fields delivered masked (no PII access)")
+    masking: MaskingNoticePublic | None = Field(description="脱敏说明 — why, and how to ask for them; null if none")
 
 
 class DeliveriesPublic(BaseModel):
@@ -201,7 +207,10 @@ def get_changes(
         },
     )
     session.commit()
+    masked, notice = masking_for(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
     return {
+        "masked_fields": masked,
+        "masking": notice,
         "subscription_id": page.subscription_id,
         "resource": page.resource,
         "after_version": page.after_version,
@@ -227,6 +236,20 @@ def get_deliveries(
     limit: int = Query(default=100, ge=1, le=1000, description="条数 — at most this many, newest first"),
 ) -> dict[str, Any]:
     rows = list_deliveries(session, department=department.code, resource=resource, limit=limit)
-    names = [n for n in DeliveryPublic.model_fields if n != "rows"]
-    data = [DeliveryPublic(rows=r.rows, **{n: getattr(r, n) for n in names}) for r in rows]
+    names = [n for n in DeliveryPublic.model_fields if n not in ("rows", "masked_fields", "masking")]
+    grants = {
+        s.id: s
+        for s in session.scalars(select(Subscription).where(Subscription.id.in_({r.subscription_id for r in rows})))
+    }
+    data = []
+    for r in rows:
+        sub = grants.get(r.subscription_id)
+        masked, notice = (
+            masking_for(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
+            if sub is not None
+            else ([], None)
+        )
+        data.append(
+            DeliveryPublic(rows=r.rows, masked_fields=masked, masking=notice, **{n: getattr(r, n) for n in names})
+        )
     return {"data": data, "count": len(data)}

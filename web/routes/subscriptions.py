@@ -28,6 +28,7 @@ from schemas import GovhubError
 from web.auth import CurrentDepartment, http_error
 from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
+from web.masking import MaskingNoticePublic, masking_for
 from web.refusals import NotVisible
 
 __all__ = [
@@ -125,6 +126,10 @@ class SubscriptionPublic(BaseModel):
     pii_access: bool
     pii_fields: list[PiiFieldPublic] = Field(
         description="Personal-information items among `fields`: unmasked when `pii_access` is granted"
+    )
+    masked_fields: list[str] = Field(description="脱敏字段 — fields delivered masked: no PII access is asked")
+    masking: MaskingNoticePublic | None = Field(
+        description="脱敏说明 — which fields are masked, why, and how to ask for them (pii_access); null if none"
     )
     delivery_mode: str
     target: str | None = Field(description="Database mode: the delivery target's name (its connection is never shown)")
@@ -290,6 +295,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
     due = _aware(sub.due_at)
     entry = get_resource(session, sub.resource)
+    masked, notice = masking_for(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
     return SubscriptionPublic(
         id=sub.id,
         resource=sub.resource,
@@ -302,6 +308,8 @@ def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
         fields=list(sub.fields),
         pii_access=sub.pii_access,
         pii_fields=[PiiFieldPublic(name=i.name, label=i.label, pii=i.pii) for i in pii_items(entry, sub.fields)],
+        masked_fields=masked,
+        masking=notice,
         delivery_mode=sub.delivery_mode,
         target=sub.target_name,
         schedule=sub.schedule,
