@@ -20,8 +20,8 @@ join their deliveries on it; the same department always gets the same pseudonym 
 from __future__ import annotations
 
 import hashlib
-import json
 import hmac
+import json
 import logging
 from collections.abc import Sequence
 

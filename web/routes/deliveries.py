@@ -24,8 +24,8 @@ from schemas import LakeError, load_contract
 from web.auth import CurrentDepartment
 from web.clock import BeijingTime, beijing_json
 from web.deps import MAX_ROW_ID, RowId, SessionDep
-from web.monitor.i18n import label
 from web.masking import MaskingNoticePublic, masking_for
+from web.monitor.i18n import label
 from web.problems import problem
 from web.refusals import NotVisible
 
