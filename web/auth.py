@@ -28,7 +28,7 @@ _api_key = APIKeyHeader(
 
 
 def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[str, Any]:
-    """The members of a problem (`web.problems`): a code, an English and a Chinese message, extensions."""
+    """The members of a problem: a code, an English and a Chinese message, extensions (prefer `web.problems`)."""
     return {"code": code, "message": message, "message_zh": message_zh, **extra}
 
 
@@ -61,5 +61,5 @@ CurrentDepartment = Annotated[Department, Depends(current_department)]
 
 
 def http_error(error: GovhubError) -> HTTPException:
-    """A govhub error as a problem answer (`web.problems.problem_from_error`)."""
+    """A govhub error as a problem answer: `web.problems.problem_from_error`, kept under its older name."""
     return problem_from_error(error)

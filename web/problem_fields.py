@@ -2,7 +2,7 @@
 
 A field's Chinese name comes from the contracts (`schemas/`: data items such as `id_number` 公民身份号码),
 the sharing regulation's statements (`catalog.sharing_rules`: 用途, 依据, 使用范围, 使用期限), then the
-Chinese head of the field's own description in the OpenAPI document ("用途 — what the data is for").
+Chinese head of the field's own description in the route's model or parameter ("用途 — what the data is for").
 Each pydantic rule has a Chinese sentence; an unknown rule still names the field and the rule.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from fastapi import FastAPI
+from pydantic import BaseModel
 
 __all__ = ["field_path", "validation_errors", "zh_label"]
 
@@ -55,6 +55,7 @@ _RULES_ZH = {
     "finite_number": "须为有限的数字",
 }
 _MEMBERS_ZH = {"body": "请求体"}
+_DATA_PARENTS = ("subject", "subjects", "rows")  # members holding a contract's data items
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -78,50 +79,64 @@ def _zh_head(description: str | None) -> str | None:
 
 @cache
 def _source_labels() -> dict[str, str]:
-    """Chinese names of the contracts' data items and of the regulation's statements (the sources of truth)."""
-    from catalog.sharing_rules import STATEMENTS
+    """Chinese names of the contracts' data items (the source of truth for them)."""
     from schemas import load_all
 
-    labels = {field.name: field.label for contract in load_all().values() for field in contract.fields}
-    labels |= {name: label_zh for name, label_zh, _hint in STATEMENTS}
-    return labels
+    return {field.name: field.label for contract in load_all().values() for field in contract.fields}
 
 
-def _openapi_labels(app: FastAPI) -> dict[str, str]:
-    """Chinese names from the Chinese-first descriptions of the API's own parameters and model fields."""
-    cached: dict[str, str] | None = getattr(app.state, "problem_field_labels", None)
-    if cached is not None:
-        return cached
+@cache
+def _statement_labels() -> dict[str, str]:
+    """The regulation's statements of an application (用途, 依据, 使用范围, 使用期限)."""
+    from catalog.sharing_rules import STATEMENTS
+
+    return {name: label_zh for name, label_zh, _hint in STATEMENTS}
+
+
+def _route_labels(route: Any) -> dict[str, str]:
+    """Chinese names from the Chinese-first descriptions of one route's parameters and body model fields."""
     labels: dict[str, str] = {}
-    document = app.openapi()
-    for schema in document.get("components", {}).get("schemas", {}).values():
-        for name, prop in (schema.get("properties") or {}).items():
-            head = _zh_head(prop.get("description"))
-            if head:
-                labels.setdefault(name, head)
-    for path in document.get("paths", {}).values():
-        for operation in path.values():
-            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                head = _zh_head(parameter.get("description"))
-                if head:
-                    labels.setdefault(parameter["name"], head)
-    app.state.problem_field_labels = labels
+
+    def note(name: str, description: str | None) -> None:
+        head = _zh_head(description)
+        if head:
+            labels.setdefault(name, head)
+
+    def walk(dependant: Any) -> None:
+        for param in (*dependant.path_params, *dependant.query_params, *dependant.header_params):
+            note(param.alias or param.name, param.field_info.description)
+        for param in dependant.body_params:
+            model = param.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                for name, field in model.model_fields.items():
+                    note(field.alias or name, field.description)
+            note(param.alias or param.name, param.field_info.description)
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None:
+        walk(dependant)
     return labels
 
 
-def zh_label(app: FastAPI | None, name: str) -> str | None:
-    """The Chinese name of one API member (`purpose`, `id_number`, `limit`), None when none is known."""
-    found = _MEMBERS_ZH.get(name) or _source_labels().get(name)
-    if found is None and app is not None:
-        found = _openapi_labels(app).get(name)
-    return found
+def zh_label(route: Any, name: str, *, data_item: bool = False) -> str | None:
+    """The Chinese name of one member of `route`'s request (`purpose`, `limit`) or, with `data_item`, of a
+    contract's data item (`subject.id_number`); None when none is known. A route's own description wins
+    over a data item of the same name (a target's `name` is not a person's 姓名)."""
+    own = _route_labels(route).get(name) if route is not None else None
+    contract = _source_labels().get(name)
+    found = _MEMBERS_ZH.get(name) or _statement_labels().get(name)
+    return found or ((contract or own) if data_item else own)
 
 
-def _zh_field(app: FastAPI | None, path: str) -> str:
+def _zh_field(route: Any, path: str) -> str:
     """`subject.id_number` -> 公民身份号码（subject.id_number）: the Chinese name, then the English one."""
     names = [p for p in re.split(r"[.\[\]]", path) if p and not p.isdigit()]
-    named = [zh for zh in (zh_label(app, n) for n in names) if zh]
-    return f"{named[-1]}（{path}）" if named else path
+    if not names:
+        return path
+    label = zh_label(route, names[-1], data_item=any(n in _DATA_PARENTS for n in names[:-1]))
+    return f"{label}（{path}）" if label else path
 
 
 def _rule_zh(error: dict[str, Any]) -> str:
@@ -135,8 +150,9 @@ def _rule_zh(error: dict[str, Any]) -> str:
         return template.split("{", 1)[0].rstrip("：（ ")
 
 
-def validation_errors(app: FastAPI | None, errors: Sequence[Any]) -> list[dict[str, str]]:
-    """FastAPI/pydantic errors as problem `errors`: field, rule, English and Chinese message, no input echoed."""
+def validation_errors(route: Any, errors: Sequence[Any]) -> list[dict[str, str]]:
+    """FastAPI/pydantic errors of a request to `route` as problem `errors`: field, rule, English and Chinese
+    message (the field named in both), no input echoed."""
     found = []
     for error in errors:
         path = field_path(error.get("loc", ()))
@@ -146,7 +162,7 @@ def validation_errors(app: FastAPI | None, errors: Sequence[Any]) -> list[dict[s
                 "field": path,
                 "rule": rule,
                 "message": f"{path}: {error.get('msg', 'invalid value')}",
-                "message_zh": f"{_zh_field(app, path)}{_rule_zh(error)}",
+                "message_zh": f"{_zh_field(route, path)}{_rule_zh(error)}",
             }
         )
     return found

@@ -185,7 +185,7 @@ async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _logged(exc):
         await _record(request, 422, exc)
-    errors = validation_errors(request.app, exc.errors())
+    errors = validation_errors(request.scope.get("route"), exc.errors())
     first = errors[0] if errors else None
     detail = {
         "code": "invalid_request",

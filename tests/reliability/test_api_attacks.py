@@ -107,6 +107,8 @@ def _valid_body(op: Operation) -> Any:
         return {"case_number": "YY-1", "purpose": "批量核验", "subjects": [{"id_number": P_ZHANG, "name": "张三"}]}
     if op.path.startswith("/api/verify/"):
         return body({"id_number": P_ZHANG, "name": "张三"})
+    if op.path == "/api/check":
+        return {"document": {}, "request": None}
     return None
 
 

@@ -52,6 +52,15 @@ def test_one_bad_field_is_named_by_field_and_a_data_item_by_its_contract_label(a
     assert _problem(applied, 422, "invalid_request")["field"] == "fields[1]"
 
 
+def test_a_field_is_named_by_its_own_routes_description_not_a_data_item_of_the_same_name(api: Api) -> None:
+    answer = api.client.post("/api/disputes", headers=api.headers(USER), json={"subscription_id": "x", "grounds": ""})
+    by_field = {e["field"]: e["message_zh"] for e in _problem(answer, 422, "invalid_request")["errors"]}
+    assert by_field["subscription_id"] == "共享申请编号（subscription_id）须为整数"
+    assert by_field["grounds"].startswith("理由（grounds）至少 1 个字符")
+    unnamed = api.client.get("/api/deliveries", params={"resource": "x" * 65}, headers=api.headers(USER))
+    assert _problem(unnamed, 422, "invalid_request")["message_zh"].startswith("资源（resource）")
+
+
 def test_http_errors_of_every_kind_are_problems(api: Api) -> None:
     unauthenticated = _problem(api.client.get("/api/catalog/resources"), 401, "unauthenticated")
     assert "X-API-Key" in unauthenticated["message_zh"]

@@ -23,9 +23,10 @@ from catalog import (
     search_resources,
 )
 from exchange.delivery import deliveries_for_lineage
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.clock import BeijingTime
 from web.deps import SessionDep
+from web.problems import problem_from_error
 
 __all__ = [
     "LineagePublic",
@@ -234,7 +235,7 @@ def _find(session: SessionDep, code: str) -> Resource:
     try:
         return get_resource(session, code)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -16,8 +16,9 @@ from catalog import CatalogError, Department, SharingDispute, get_dispute, get_r
 from exchange.log import ExchangeLog
 from govhub.sharing_disputes import escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.deps import RowId, SessionDep
+from web.problems import problem_from_error
 from web.refusals import NotVisible
 
 __all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
@@ -85,7 +86,7 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(dispute)
 
 
@@ -107,9 +108,9 @@ def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepa
     try:
         dispute = get_dispute(session, dispute_id)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     if not _visible(session, dispute, department):
-        error = http_error(
+        error = problem_from_error(
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)

@@ -25,10 +25,11 @@ from catalog import (
     revoke,
 )
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
 from web.masking import MaskingNoticePublic, masking_for
+from web.problems import problem_from_error
 from web.refusals import NotVisible
 
 __all__ = [
@@ -166,7 +167,7 @@ def create_subscription(
     body: SubscriptionCreate, session: SessionDep, department: CurrentDepartment
 ) -> SubscriptionPublic:
     if body.target_url is not None:
-        raise http_error(
+        raise problem_from_error(
             CatalogError(
                 "target_url is no longer accepted: a department names one of its delivery targets (`target`), "
                 "which the hub administrator registers; GET /api/targets lists yours",
@@ -193,7 +194,7 @@ def create_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
@@ -247,7 +248,7 @@ def decide_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
@@ -266,7 +267,7 @@ def revoke_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
@@ -277,7 +278,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
         sub.department_code == department.code or get_resource(session, sub.resource).provider_code == department.code
     ):
         return sub
-    error = http_error(
+    error = problem_from_error(
         CatalogError(
             f"unknown subscription #{subscription_id}",
             message_zh=f"共享申请 #{subscription_id} 不存在",

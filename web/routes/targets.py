@@ -20,12 +20,12 @@ from pydantic import BaseModel, Field
 from catalog import DeliveryTarget, list_targets, remove_target
 from govhub.delivery_targets import add_target
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.deps import SessionDep
 from web.monitor.auth import Viewer, session_secret
 from web.monitor.csrf import CSRF_HEADER, csrf_valid
 from web.monitor.pages import ApiViewerDep, keys_dir
-from web.problems import problem
+from web.problems import problem, problem_from_error
 
 __all__ = [
     "DeliveryTargetCreate",
@@ -154,7 +154,7 @@ def create_target(body: DeliveryTargetCreate, session: SessionDep, admin: AdminW
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(target)
 
 
@@ -170,5 +170,5 @@ def delete_target(department_code: str, name: str, session: SessionDep, admin: A
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return DeliveryTargetRetired(department_code=department_code, name=name, active=False)
