@@ -6,18 +6,42 @@ answer pages) gets the same problem as a page, Chinese first, linking to the pro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from web.monitor.i18n import Lang, label, pick_lang
 
-__all__ = ["problem_page", "render_problem", "wants_page"]
+__all__ = ["problem_page", "render_problem", "templates", "wants_page"]
 
-_templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+_LATIN = re.compile(r"`([^`]+)`|([A-Za-z][A-Za-z0-9_./:+-]*[A-Za-z0-9])")
+
+
+def _code_spans(text: str, lang: Lang) -> Markup:
+    """`name` as code; on a Chinese page every Latin token too (API names, headers, commands stay as they are)."""
+
+    def span(match: re.Match[str]) -> str:
+        quoted, word = match.groups()
+        if quoted is None and lang == "en":
+            return str(escape(word))
+        return f'<code translate="no">{escape(quoted or word)}</code>'
+
+    parts, last = [], 0
+    for match in _LATIN.finditer(text):
+        parts.append(str(escape(text[last : match.start()])))
+        parts.append(span(match))
+        last = match.end()
+    parts.append(str(escape(text[last:])))
+    return Markup("".join(parts))
+
+
+templates.env.filters["codes"] = _code_spans
 _API_PREFIXES = ("/api/", "/monitor/api/", "/openapi.json")
 _PAGE_HEADERS = {"Cache-Control": "no-store"}
 
@@ -47,7 +71,7 @@ def render_problem(
         "occurrence": occurrence,
         "other": "en" if lang == "zh" else "zh",
     }
-    return _templates.TemplateResponse(
+    return templates.TemplateResponse(
         request, "problem_page.html", context, status_code=status_code, headers={**_PAGE_HEADERS, **(headers or {})}
     )
 

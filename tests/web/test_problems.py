@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import USER, Api
+from visible_text import identifiers
 
 from exchange.verify.errors import MESSAGES_ZH
 from web.problems import problem_codes
@@ -98,6 +99,8 @@ def test_every_code_the_hub_answers_with_has_a_page_chinese_first(api: Api) -> N
     index = api.client.get("/problems")
     assert all(f'href="/problems/{code}"' in index.text for code in codes)
     _problem(api.client.get("/problems/no_such_problem"), 404, "not_found")
+    for path in ["/problems", *(f"/problems/{code}" for code in codes)]:  # API names shown as code, not prose
+        assert not identifiers(api.client.get(path).text), path
 
 
 def test_a_browser_on_a_page_route_gets_the_problem_as_a_page(api: Api) -> None:

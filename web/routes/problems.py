@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from web.monitor.i18n import label
 from web.monitor.pages import LangDep
-from web.problem_pages import render_problem
+from web.problem_pages import render_problem, templates
 from web.problems import problem, problem_codes
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-_templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
 
 @router.get("/problems", response_class=HTMLResponse)
 def problem_index(request: Request, lang: LangDep) -> HTMLResponse:
     """Every problem type the API answers with, each linking to its page."""
     codes = [(code, label(f"problem_{code}", lang)) for code in problem_codes()]
-    return _templates.TemplateResponse(
+    return templates.TemplateResponse(
         request,
         "problem_index.html",
         {"lang": lang, "t": lambda key: label(key, lang), "codes": codes, "other": "en" if lang == "zh" else "zh"},
