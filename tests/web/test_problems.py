@@ -91,6 +91,7 @@ def test_every_code_the_hub_answers_with_has_a_page_chinese_first(api: Api) -> N
     codes = set(problem_codes())
     expected = set(MESSAGES_ZH) | {"unauthenticated", "forbidden", "not_found", "no_route", "conflict", "invalid"}
     expected |= {"invalid_request", "malformed_request", "after_version_ahead", "bad_page_token", "not_granted"}
+    expected |= {"answer_not_found", "method_not_allowed", "too_large", "rate_limited", "internal_error"}
     assert expected <= codes, expected - codes
     page = api.client.get("/problems/after_version_ahead")
     assert page.status_code == 200 and "版本号超前" in page.text and "current_version" in page.text
@@ -115,3 +116,30 @@ def test_a_browser_on_a_page_route_gets_the_problem_as_a_page(api: Api) -> None:
         .headers["content-type"]
         .startswith("application/problem+json")
     )  # an API path answers as an API whatever the browser prefers
+
+
+def test_an_unexpected_failure_is_a_500_problem_that_keeps_its_cause_to_the_log() -> None:
+    from fastapi.testclient import TestClient
+
+    from web import create_app
+
+    app = create_app()
+
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("secret path /srv/govhub/keys")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/boom")
+    problem = _problem(answer, 500, "internal_error")
+    assert problem["instance"] == "/api/boom" and "secret" not in answer.text and "RuntimeError" not in answer.text
+
+
+def test_nan_in_a_body_is_named_without_being_echoed(api: Api) -> None:
+    answer = api.client.post(
+        "/api/subscriptions",
+        headers={**api.headers(USER), "Content-Type": "application/json"},
+        content=b'{"resource": "person", "purpose": "p", "legal_basis": "b", "fields": NaN, "delivery_mode": "api"}',
+    )
+    problem = _problem(answer, 422, "invalid_request")
+    assert problem["field"] == "fields" and "NaN" not in answer.text

@@ -503,6 +503,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "The data holds no record of the subject: check the number; if it truly does not exist, follow the "
         "business rule for that case.",
     ),
+    "problem_answer_not_found": ("核验凭证不存在", "No such answer"),
+    "problem_answer_not_found_help": (
+        "没有以此编号出具给本审批系统的核验凭证（其他系统的凭证同样答复不存在）。请核对凭证编号和客户端密钥。",
+        "No answer with this id was issued to this client (another client's answer answers the same): check the "
+        "answer id and the client key.",
+    ),
     "problem_store_unavailable": ("核验服务暂不可用", "Verification store unavailable"),
     "problem_store_unavailable_help": (
         "该资源的核验数据暂未就绪。请稍后重试；持续出现请联系平台管理员。",
