@@ -459,3 +459,23 @@ def test_api_mode_records_a_pull_cursor_and_deliver_to_older_version(
     assert result.link == f"/api/deliveries/{sub.id}/changes?after_version="
     [nxt] = run(session, lake, person)
     assert (nxt.from_version, nxt.rows_inserted) == (v0, 1)
+
+
+def test_a_masked_column_of_a_database_delivery_carries_a_comment_saying_so(person: Contract) -> None:
+    from exchange.delivery.targets import _data_table
+
+    table = restrict_and_mask(
+        person_rows(person, [pid(1)]),
+        person,
+        fields=["id_number", "gender", "region_code"],
+        pii_access=False,
+        secret=SECRET,
+        department="11430900MB0000001X",
+    )
+    target = _data_table(table, "person", ["id_number"], sa.MetaData())
+    assert "pii_access" in target.c.gender.comment and "脱敏（initial）" in target.c.gender.comment
+    assert "pseudonym" in target.c.id_number.comment and target.c.region_code.comment is None
+    from sqlalchemy.dialects import postgresql
+
+    comments = sa.schema.SetColumnComment(target.c.gender).compile(dialect=postgresql.dialect())
+    assert "COMMENT ON COLUMN person.gender" in str(comments)  # what PostgreSQL keeps with the table
