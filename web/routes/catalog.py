@@ -42,8 +42,8 @@ __all__ = [
 router = APIRouter(prefix="/api/catalog", tags=["catalog 资源目录"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    404: {"description": "Unknown resource code (资源不存在)"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    404: {"description": "资源不存在 — Unknown resource code"},
 }
 
 

@@ -36,15 +36,15 @@ log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
-        "description": "A page_token this hub did not issue, or an after_version beyond the current version "
-        "(分页标记无效或版本号超前)"
+        "description": "分页标记无效或版本号超前 — a page_token this hub did not issue, or an after_version beyond "
+        "the current version"
     },
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "The subscription is not granted (revoked, pending, refused) (未授权)"},
-    404: {"description": "Unknown subscription, or not this department's (不存在)"},
-    409: {"description": "The subscription is delivered by file or database, not pulled (交付方式不符)"},
-    422: {"description": "Invalid parameters (参数无效)"},
-    503: {"description": "The lake is not available; no server details are given (数据湖暂不可用)"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "未授权 — The subscription is not granted (revoked, pending, refused)"},
+    404: {"description": "不存在 — Unknown subscription, or not this department's"},
+    409: {"description": "交付方式不符 — The subscription is delivered by file or database, not pulled"},
+    422: {"description": "参数无效 — Invalid parameters"},
+    503: {"description": "数据湖暂不可用 — The lake is not available; no server details are given"},
 }
 
 

@@ -26,12 +26,12 @@ __all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
 router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "Only the applying department may escalate (无权操作)"},
-    404: {"description": "Unknown application or dispute, or not visible to this department (不存在)"},
-    409: {"description": "Not refused nor overdue, or a dispute is already open (状态冲突)"},
-    422: {"description": "Invalid request: grounds missing (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "无权操作 — Only the applying department may escalate"},
+    404: {"description": "不存在 — Unknown application or dispute, or not visible to this department"},
+    409: {"description": "状态冲突 — Not refused nor overdue, or a dispute is already open"},
+    422: {"description": "请求无效 — Invalid request: grounds missing"},
 }
 
 

@@ -46,12 +46,12 @@ __all__ = [
 router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions 共享申请"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "The department may not do this (无权操作)"},
-    404: {"description": "Unknown resource or subscription, or not visible to this department (不存在)"},
-    409: {"description": "Already decided, not granted, or a duplicate application (状态冲突)"},
-    422: {"description": "Invalid request: unknown fields, missing reasons, bad delivery target (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "无权操作 — The department may not do this"},
+    404: {"description": "不存在 — Unknown resource or subscription, or not visible to this department"},
+    409: {"description": "状态冲突 — Already decided, not granted, or a duplicate application"},
+    422: {"description": "请求无效 — Invalid request: unknown fields, missing reasons, bad delivery target"},
 }
 
 

@@ -37,14 +37,14 @@ __all__ = [
 ]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key or monitor session (缺少或无效的凭据)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的凭据 — Missing or invalid X-API-Key or monitor session"},
     403: {
-        "description": "Not a hub administrator, a missing X-CSRF-Token, or a target reaching the hub or another "
-        "department (无权操作或目标被拒绝)"
+        "description": "无权操作或目标被拒绝 — not a hub administrator, a missing X-CSRF-Token, or a target "
+        "reaching the hub or another department"
     },
-    404: {"description": "Unknown department or target (不存在)"},
-    422: {"description": "Invalid name or connection (请求无效)"},
+    404: {"description": "不存在 — Unknown department or target"},
+    422: {"description": "请求无效 — Invalid name or connection"},
 }
 
 router = APIRouter(prefix="/api/targets", tags=["targets 交付目标"])

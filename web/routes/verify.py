@@ -79,17 +79,17 @@ def get_verification_service() -> VerificationService:
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
-    403: {"description": "The item is not granted to this client (事项未授权)"},
-    404: {"description": "Unknown item, or no record of the subject (事项或对象不存在)"},
-    422: {"description": "Malformed, oversized or invalid request (请求无效)"},
-    429: {"description": "Rate limit exceeded; see Retry-After (超过频率限制)"},
-    503: {"description": "Serving store or exchange log unavailable (暂不可用)"},
+    401: {"description": "缺少或无效的客户端密钥 — Missing or invalid X-Client-Key"},
+    403: {"description": "事项未授权 — The item is not granted to this client"},
+    404: {"description": "事项或对象不存在 — Unknown item, or no record of the subject"},
+    422: {"description": "请求无效 — Malformed, oversized or invalid request"},
+    429: {"description": "超过频率限制 — Rate limit exceeded; see Retry-After"},
+    503: {"description": "暂不可用 — Serving store or exchange log unavailable"},
 }
-_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "No such answer (凭证不存在)"}}
+_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "凭证不存在 — No such answer"}}
 _ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
-    404: {"description": "No answer with this id for this client (凭证不存在)"},
+    401: {"description": "缺少或无效的客户端密钥 — Missing or invalid X-Client-Key"},
+    404: {"description": "凭证不存在 — No answer with this id for this client"},
 }
 _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
