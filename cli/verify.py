@@ -92,8 +92,11 @@ def ask(
     else:
         status, document = _service(algorithm).ask(item, client_key=client_key, body=body)
     text = json.dumps(document, ensure_ascii=False, indent=2)
-    if status != 200:
-        err.print(text)
+    if status != 200:  # a problem document over HTTP, the service's {"error": ...} in-process: same members
+        problem = document if "code" in document else document.get("error", {})
+        line = f"{problem.get('message_zh', '')} — {problem.get('message', '')} ({problem.get('code', status)})"
+        err.print(f"[bold red]error:[/] {line}", highlight=False)
+        err.print(text, highlight=False)
         raise typer.Exit(1)
     if out is not None:
         out.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

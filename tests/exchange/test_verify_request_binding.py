@@ -129,3 +129,5 @@ def test_the_routes_and_verify_ask_seal_with_the_configured_algorithm(
     assert forced.exit_code == 0 and json.loads(out.read_text(encoding="utf-8"))["seal"]["algorithm"] == "sm2"
     old = CliRunner().invoke(app, [*[("--case" if a == "--case-number" else a) for a in args]])  # the old spelling
     assert old.exit_code == 0 and "--case is deprecated: use --case-number" in old.output
+    refused = CliRunner().invoke(app, [("wrong.key" if a == key else a) for a in args])
+    assert refused.exit_code == 1 and "客户端密钥无效" in refused.output and "(invalid_key)" in refused.output
