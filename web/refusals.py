@@ -186,15 +186,12 @@ async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     if _logged(exc):
         await _record(request, 422, exc)
     errors = validation_errors(request.scope.get("route"), exc.errors())
-    first = errors[0] if errors else None
     detail = {
         "code": "invalid_request",
         "message": "; ".join(e["message"] for e in errors) or "the request is not valid",
         "message_zh": "；".join(e["message_zh"] for e in errors) or "请求参数无效",
     }
-    document = problem_document(422, detail, request.url.path, errors=errors)
-    if first is not None and len(errors) == 1:
-        document["field"] = first["field"]
+    document = problem_document(422, detail, request.url.path, errors=errors)  # one field also named by `field`
     return await _answer(request, 422, document)
 
 
