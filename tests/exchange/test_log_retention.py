@@ -112,9 +112,7 @@ needs_postgres = pytest.mark.skipif(not postgres_available(), reason="no Postgre
 
 @needs_postgres
 @pytest.mark.slow
-def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(
-    signer: Signer, tmp_path: Path
-) -> None:
+def test_postgresql_archive_drops_month_partitions_and_verifies_across_archives(signer: Signer, tmp_path: Path) -> None:
     with postgres_engine() as engine:
         with engine.begin() as conn:
             partition_exchange_event(conn)
