@@ -143,10 +143,11 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
     if not runs:
         return []
     largest = max(r["events"] for r in runs)
-    at = [r for r in runs if r["events"] == largest]
     scale = "" if largest >= TARGET_EVENTS else f" (largest size measured {largest:,}; 30 M not run)"
-    pages = [(r["db"], most) for r in at if (most := _pages_max(r)) is not None]
-    alerts = [(r["db"], max(r.get("alerts_api") or 0, r.get("alerts_page") or 0)) for r in at]
+    pages = [(f"{r['db']} {r['events'] / 1e6:g} M", most) for r in runs if (most := _pages_max(r)) is not None]
+    alerts = [
+        (f"{r['db']} {r['events'] / 1e6:g} M", max(r.get("alerts_api") or 0, r.get("alerts_page") or 0)) for r in runs
+    ]
     verify = [
         (f"{r['db']} {r['events'] / 1e6:g} M", r.get("verify_events_per_s"))
         for r in runs
@@ -170,7 +171,7 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
         [
             "exchange log",
             "monitor: every page < 1 s at 30 M events",
-            f"max {figures(pages, ' s')} at {largest:,}{scale}",
+            f"slowest median: {figures(pages, ' s')}{scale}",
             _pass(at_30m and all(v < PAGE_TARGET_S for _, v in pages)),
         ]
     )
@@ -178,7 +179,7 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
         [
             "exchange log",
             "alerts < 1 s",
-            f"{figures(alerts, ' s')} at {largest:,}{scale}",
+            f"{figures(alerts, ' s')}{scale}",
             _pass(at_30m and all(v < PAGE_TARGET_S for _, v in alerts)),
         ]
     )
