@@ -86,8 +86,12 @@ def _pages_max(run: dict[str, Any]) -> float | None:
 def _cell(value: Any, unit: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, list | tuple):
+        return " / ".join(_cell(v) for v in value)
     if isinstance(value, float):
-        return f"{value:,.2f}{unit}"
+        return f"{value:,.3f}{unit}" if value < 10 else f"{value:,.1f}{unit}"
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value}{unit}"
@@ -104,9 +108,14 @@ def render_yearlog(part: dict[str, Any]) -> str:
     def row(label: str, key: str, unit: str = "") -> None:
         rows.append([label, *(_cell(r.get(key), unit) for r in runs)])
 
-    row("load average before (1/5/15 min)", "load_before")
+    row("load average at the start of the last phase (1/5/15 min)", "load_before")
     row("generate (s; bulk loader, the hub's hashes)", "generate_s")
-    row("first rollup / first check (s, once)", "first_rollup_s")
+    rows.append(
+        [
+            "first rollup / first check (s, once)",
+            *(f"{_cell(r.get('first_rollup_s'))} / {_cell(r.get('first_check_s'))}" for r in runs),
+        ]
+    )
     for name in _PAGES:
         row(f"page `{name}` (s)", name)
     rows.append(

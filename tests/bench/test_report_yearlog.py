@@ -38,4 +38,4 @@ def test_the_table_has_one_column_per_database_and_size(tmp_path: Path) -> None:
     part = load_results([_saved(tmp_path, 5_000_000), _saved(tmp_path, 1_000_000)])
     table = render_yearlog(part)
     assert table.splitlines()[0] == "| measure | sqlite 1,000,000 | sqlite 5,000,000 |"
-    assert "| **every page and API, max (s)** | **0.40** | **0.40** |" in table
+    assert "| **every page and API, max (s)** | **0.400** | **0.400** |" in table
