@@ -177,3 +177,39 @@ def test_postgresql_crash_during_archive_then_rerun_is_one_clean_archive(
         xlog.archive(lake, before=MONTHS_BEFORE_APRIL)
         assert "exchange_event_2026_03" not in _partitions(engine)
         _one_clean_archive(xlog, engine, lake)
+
+
+@needs_postgres
+def test_migration_0011_partitions_a_postgresql_log_with_its_events(signer: Signer) -> None:
+    import uuid
+
+    from alembic import command
+    from alembic.config import Config
+
+    import govhub.db
+
+    name = f"govhub_test_0011_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(govhub.db._MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0010")
+        xlog = _seventy_days(engine, signer)  # on the flat table of 0010
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0011")
+            assert is_partitioned(conn)
+        assert {"exchange_event_2026_01", "exchange_event_2026_04", "exchange_event_default"} <= _partitions(engine)
+        assert xlog.count() == 700
+        assert check_full(xlog).ok  # every event, hash and checkpoint survived the move
+        assert xlog.append(**event_kwargs(700)).seq == 701
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
