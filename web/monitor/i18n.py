@@ -304,9 +304,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "verify_key": ("签章密钥", "Seal key"),
     "verify_answer_id": ("凭证编号", "Answer ID"),
     "verify_scan": (
-        "扫描二维码或在核验页面粘贴凭证 JSON 即可离线验证电子签章。",
-        "Scan the QR code, or paste the answer's JSON on the check page, to verify the seal offline.",
+        "用手机扫描二维码即打开核验页面并验证电子签章；也可在核验地址粘贴凭证 JSON 验证。",
+        "Scan the QR code to open the check page with this answer and verify its seal, or paste the answer's "
+        "JSON at the check address.",
     ),
+    "verify_issuer": ("出具单位", "Issued by"),
+    "verify_check_at": ("核验地址", "Check at"),
     "verify_check_title": ("电子核验凭证验证", "Check a sealed answer"),
     "verify_paste": ("粘贴或扫码录入凭证 JSON", "Paste (or scan) the sealed answer JSON"),
     "verify_submit": ("验证", "Check"),
