@@ -151,10 +151,16 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     address = request.client.host if request.client else None
 
     def unauthenticated(code: str) -> bool:  # requests without a valid key: aggregated per address and window
-        return window.note(address, code=code, status=401, path=request.url.path)
+        return window.note(address, code=code, status=401, path=request.url.path, key=key)
 
     status, document = await run_in_threadpool(
-        service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
+        service.ask,
+        item,
+        client_key=key,
+        body=body,
+        batch=batch,
+        on_unauthenticated=unauthenticated,
+        address=address,
     )
     return _json(status, document, _page_link(service, status, document))
 
