@@ -22,6 +22,7 @@ from web.routes import (
     home,
     monitor,
     monitor_approvals,
+    monitor_quality,
     monitor_signin,
     subscriptions,
     targets,
@@ -80,6 +81,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
+    app.include_router(monitor_quality.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included

@@ -9,8 +9,9 @@ invalid requests (400, 422), wrong methods (405), conflicts such as a replayed d
 bodies (413, from `web.limits`) — are `client_error` events (outcome `invalid`), counted apart. Then it
 answers as FastAPI would. The event names the department when its key checked out
 (`request.state.department`), else the department code the key claimed and the key's id prefix and
-fingerprint (`presented_key`), plus the method, path, status and client address. A log that cannot be written does not turn a refusal into an error: the refusal
-stands and the failure goes to the application log.
+fingerprint (`presented_key`), plus the method, path, status and client address. A log that cannot be
+written does not turn a refusal into an error: the refusal stands and the failure goes to the
+application log.
 
 Refusals without a valid key (401: missing or invalid key, here and in the verification API) are not
 logged one by one: `refusal_window` counts them per client address and writes one aggregated event per

@@ -3,10 +3,11 @@
 Anyone can send requests without a key; logging each one would let them pad the log (and its unsigned
 tail) at will. `RefusalWindow` counts them per address and writes one `denial` event when the
 address's window ends (`rows` = how many were refused; details: the window, the codes, statuses, a
-few paths and what the keys presented were: their id prefix and fingerprint, `presented_key`), and answers "over the limit" once an address passed `limit` in its window, so callers
-answer 429 instead. Windows that ended are written on the next refusal from anyone, by `flush()` (the
-web app's maintenance thread, every minute) and at shutdown (`flush(everything=True)`); at most
-`max_addresses` windows are held, the oldest written first when more arrive.
+few paths and what the keys presented were: their id prefix and fingerprint, `presented_key`), and
+answers "over the limit" once an address passed `limit` in its window, so callers answer 429 instead.
+Windows that ended are written on the next refusal from anyone, by `flush()` (the web app's maintenance
+thread, every minute) and at shutdown (`flush(everything=True)`); at most `max_addresses` windows are
+held, the oldest written first when more arrive.
 """
 
 from __future__ import annotations

@@ -59,9 +59,7 @@ def decode_svg_qr(svg: str) -> str:
     image = Image.new("L", (800, 800), 255)
     draw = ImageDraw.Draw(image)
     for x0, y0, x1, y1 in squares:
-        draw.rectangle(
-            [float(x0) * scale, float(y0) * scale, float(x1) * scale - 1, float(y1) * scale - 1], fill=0
-        )
+        draw.rectangle([float(x0) * scale, float(y0) * scale, float(x1) * scale - 1, float(y1) * scale - 1], fill=0)
     found = zxingcpp.read_barcodes(image)
     assert found, "the QR code on the printed proof does not decode"
     return str(found[0].text)

@@ -19,6 +19,7 @@ __all__ = [
     "Lang",
     "coded",
     "field_label",
+    "item_label",
     "label",
     "one_language",
     "party_label",
@@ -185,6 +186,79 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "home_key": ("平台公钥（SM2）", "The hub's public key (SM2)"),
     "home_key_what": ("离线查验签章所用的公钥", "for checking seals offline"),
+    # quality of a version, GX expectations and Data Docs (web/monitor/expectations.py, data_docs.py)
+    "quality": ("数据质量", "Quality"),
+    "quality_version": ("版本质量详情", "Quality of a version"),
+    "quality_click": ("点击数据点查看该版本的质量详情与期望校验结果", "Click a point for that version's quality"),
+    "scores": ("六维评分（GB/T 36344）", "Six dimension scores (GB/T 36344)"),
+    "score": ("评分", "Score"),
+    "evaluated": ("校验次数", "Checks"),
+    "dimension": ("维度", "Dimension"),
+    "cursor_age": ("源数据最近一次变更距本次采集", "Newest source change before this read"),
+    "days_n": ("{n} 天", "{n} days"),
+    "suite": ("数据集期望校验", "Dataset expectations"),
+    "suite_passed": ("全部通过", "All passed"),
+    "suite_failed": ("未通过", "Failed"),
+    "expectation": ("期望", "Expectation"),
+    "fields": ("字段", "Field(s)"),
+    "observed": ("观测值", "Observed"),
+    "examples": ("不符合的值（已脱敏）", "Unexpected values (masked)"),
+    "passed": ("通过", "passed"),
+    "not_passed": ("未通过", "failed"),
+    "sampled": ("抽样校验 {n} / {total} 行", "validated on a sample of {n} of {total} rows"),
+    "evaluated_rows": ("校验 {n} 行", "{n} rows validated"),
+    "no_suite": ("该版本未保存期望校验结果", "No expectation results are stored for this version"),
+    "data_docs": ("GX 数据文档", "GX Data Docs"),
+    "open_data_docs": ("在 GX 数据文档中查看本版本", "Open this version in GX Data Docs"),
+    "data_docs_what": (
+        "由各版本保存的期望校验结果生成，离线浏览，不加载外部资源",
+        "built from every version's stored expectation results; offline, nothing loaded from outside",
+    ),
+    "gx_expect_table_row_count_to_be_between": ("行数在范围内", "row count within range"),
+    "gx_expect_column_values_to_not_be_null": ("字段值不为空", "values not null"),
+    "gx_expect_column_values_to_be_unique": ("字段值唯一", "values unique"),
+    "gx_expect_compound_columns_to_be_unique": ("字段组合唯一", "column combination unique"),
+    "gx_expect_column_values_to_be_in_set": ("取值在代码表内", "values in the code set"),
+    "gx_expect_column_values_to_be_between": ("取值在范围内", "values within range"),
+    "gx_between": ("范围 {low} ～ {high}", "between {low} and {high}"),
+    "gx_value_set": ("代码表共 {n} 个取值", "code set of {n} values"),
+    "gx_mostly": ("至少 {share} 的行满足", "at least {share} of rows"),
+    "gx_unexpected": ("不符合 {bad} / 共 {total} 行（{share}）", "{bad} of {total} rows unexpected ({share})"),
+    "alert_suite_failed": ("数据集期望校验未通过", "Expectation suite failed"),
+    "alert_text_suite_failed": ("版本 {version}：{n} 项期望未通过（{which}）", "v{version}: {n} failed ({which})"),
+    "alert_client_errors": ("请求有误增多", "Client errors"),
+    "alert_text_client_errors": (
+        "过去一小时请求有误 {total} 次（阈值 {threshold} 次；调用方自身的错误，不计入拒绝访问）：{by}",
+        "{total} client errors in the last hour (> {threshold}; the callers' own mistakes, not denials): {by}",
+    ),
+    # the exchange log as an auditor reads it
+    "item": ("核验事项", "Item"),
+    "address": ("客户端地址", "Client address"),
+    "key_fingerprint": ("密钥指纹", "Key fingerprint"),
+    "key_id": ("密钥标识", "Key id"),
+    "invalid": ("请求有误", "invalid"),
+    "party_address": ("地址", "address"),
+    "party_key": ("密钥指纹", "key"),
+    "aggregated": ("合并记录 {n} 次", "{n} aggregated"),
+    # lineage graph and run detail
+    "lineage_graph": ("血缘图", "Lineage graph"),
+    "version_n": ("版本 {v}", "v{v}"),
+    "lineage_hint": ("点击版本或运行节点查看运行详情", "Click a version or run to open the run"),
+    "source_system": ("源系统", "Source system"),
+    "provider": ("提供部门", "Provider"),
+    "run_detail": ("运行详情", "Run"),
+    "stage": ("阶段", "Stage"),
+    "stage_seconds": ("各阶段耗时（秒）", "Seconds per stage"),
+    "run_kind": ("运行类型", "Kind of run"),
+    "run_kind_ingest": ("采集", "ingest"),
+    "run_kind_recheck": ("待关联复核", "recheck"),
+    "run_kind_reprocess": ("重新处理", "reprocess"),
+    "warned": ("警告接收", "Warned"),
+    "pending_rows": ("待关联", "Pending"),
+    "run_not_found": ("未找到该运行", "No such run"),
+    "reconciled": ("计数核对", "Counts reconciled"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
     # event types of the exchange log
     "ev_ingest": ("采集", "ingest"),
     "ev_quarantine": ("隔离", "quarantine"),
@@ -194,6 +268,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "ev_denial": ("拒绝访问", "denial"),
     "ev_subscription": ("共享申请", "subscription"),
     "ev_admin": ("管理操作", "admin"),
+    "ev_client_error": ("请求有误", "client error"),
     # quality rules (quality/compile.py, quality/verdict.py)
     "rule_required": ("必填", "required"),
     "rule_type": ("数据类型", "type"),
@@ -460,6 +535,21 @@ def field_label(resource: str | None, field: str | None, lang: Lang = "zh") -> s
             for f in other.fields:
                 labels.setdefault(f.name, f.label_en if lang == "en" else f.label)
     return "、".join(labels.get(part.strip(), part.strip()) for part in field.split(","))
+
+
+@cache
+def _items() -> dict[str, tuple[str, str]]:
+    from exchange.verify.items import load_items
+
+    return {code: (item.name, item.name_en) for code, item in load_items().items()}
+
+
+def item_label(item: str | None, lang: Lang = "zh") -> str:
+    """A verification item by its catalogue name (户籍信息核验...); an unknown code shows as it is."""
+    if not item:
+        return "—"
+    names = _items().get(item)
+    return item if names is None else (names[1] if lang == "en" and names[1] else names[0])
 
 
 def system_label(system: str | None, lang: Lang = "zh") -> str:
