@@ -359,7 +359,7 @@ class VerificationService:
         purpose = state.get("purpose", body.get("purpose"))
         denied = status in _DENIALS
         presented: dict[str, str] = state.get("presented") or {}
-        address = state["address"]
+        address = state.get("address")
         if client:
             target = f"client:{client.id}"
         elif address or presented:  # whom an auditor can follow up: the address, else the key's fingerprint
