@@ -5,8 +5,8 @@ the run's quality report). `build_data_docs` turns them back into GX validation 
 own Data Docs site (an index, one page per validation, one per suite) into a folder, and rewrites its
 HTML for an intranet: GX links its styles and scripts from CDNs (Bootstrap, jQuery, bootstrap-table,
 Font Awesome, Vega) and a logo from GX's servers; those become the hub's vendored copies under
-`asset_prefix` (`web/static/vendor/datadocs/`) or are removed (Vega charts, a date picker, a dark
-theme, the newsletter link), so no page loads anything from outside the hub.
+`asset_prefix` (`web/static/vendor/datadocs/`) or are removed (Vega charts, a dark theme, the
+newsletter link), so no page loads anything from outside the hub.
 """
 
 from __future__ import annotations
@@ -40,12 +40,20 @@ _ASSETS: tuple[tuple[str, str | None], ...] = (
     ),
     (r"https://cdnjs\.cloudflare\.com/ajax/libs/font-awesome/[^\"']*/all\.min\.css", "css/fontawesome.min.css"),
     (r"https://cdnjs\.cloudflare\.com/ajax/libs/popper\.js/[^\"']*", None),  # in bootstrap.bundle
-    (r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/[^\"']*", None),
+    (
+        r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/[^\"']*/bootstrap-datepicker\.min\.js",
+        "js/bootstrap-datepicker.min.js",  # the index's date filter (bootstrap-table's filter-control) needs it
+    ),
+    (
+        r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/[^\"']*/bootstrap-datepicker\.min\.css",
+        "css/bootstrap-datepicker.min.css",
+    ),
     (r"https://cdn\.jsdelivr\.net/npm/[^\"']*", None),  # Vega, Vega-Lite, Vega-Embed, the dark theme
 )
 _EXTERNAL_TAG = re.compile(r"<(script|link)\b[^>]*?(?:src|href)=[\"']https?://[^>]*>(?:\s*</script>)?", re.I)
 _EXTERNAL_IMG = re.compile(r"<img\b[^>]*?\bsrc=[\"']https?://[^>]*>", re.I)  # GX's logo, fetched with an id
 _EXTERNAL_HREF = re.compile(r"(<a\b[^>]*?)\shref=[\"']https?://[^\"']*[\"']", re.I)
+_EXTERNAL_CSS = re.compile(r"""url\(\s*["']?(?:https?:)?//[^)]*\)""", re.I)  # GX's dark-theme logo
 _INTEGRITY = re.compile(r"""\s(?:integrity|crossorigin)=["'][^"']*["']""", re.I)
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.I)
 
@@ -170,9 +178,11 @@ def offline_html(html: str, asset_prefix: str) -> str:
     html = _INTEGRITY.sub("", html)  # the CDN files' hashes: the vendored copies differ (bootstrap.bundle)
     html = _EXTERNAL_TAG.sub("", html)
     html = _EXTERNAL_IMG.sub("", html)
+    html = _EXTERNAL_CSS.sub("none", html)
     return _EXTERNAL_HREF.sub(r"\1", html)
 
 
 def external_links(html: str) -> list[str]:
-    """Every `src`/`href` of a page that leaves the hub (what `offline_html` must leave none of)."""
-    return [html[m.start() : m.start() + 120] for m in _EXTERNAL.finditer(html)]
+    """Every `src`/`href` and CSS `url()` of a page that leaves the hub (what `offline_html` must leave none of)."""
+    found = [*_EXTERNAL.finditer(html), *_EXTERNAL_CSS.finditer(html)]
+    return [html[m.start() : m.start() + 120] for m in found]

@@ -32,6 +32,12 @@ def admin(hub: Hub) -> Iterator[TestClient]:  # noqa: F811
         yield client
 
 
+def _docs_page(admin: TestClient) -> str:
+    """The quality page's link to its version's Data Docs validation page."""
+    page = admin.get("/monitor/quality?resource=person").text
+    return page.split('id="docs-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+
+
 def _chart(page: str, call: str) -> dict:
     return json.loads(page.split(f"govhubMonitor.{call}(")[1].split(");\n")[0])
 
@@ -182,8 +188,7 @@ def test_data_docs_are_built_from_the_stored_results_and_load_nothing_from_outsi
     assert "/static/vendor/datadocs/js/jquery.min.js" in index.text
     assert admin.get("/static/vendor/datadocs/js/jquery.min.js").status_code == 200
     assert admin.get("/monitor/data-docs/../../keys/monitor-admins.json").status_code == 404
-    docs_page = admin.get("/monitor/quality?resource=person").text.split('id="docs-page"')[0].rsplit('href="', 1)[1]
-    assert admin.get(docs_page.split('"')[0]).status_code == 200  # the version's own validation page
+    assert admin.get(_docs_page(admin)).status_code == 200  # the version's own validation page
 
 
 def test_departments_may_not_open_the_data_docs(hub: Hub) -> None:  # noqa: F811
@@ -200,3 +205,19 @@ def test_lineage_graph_and_quality_multiples_draw_offline(hub: Hub, tmp_path: Pa
         quality = chromium(f"{base}/monitor/quality?resource=person", tmp_path / "b")
     assert "<canvas" in lineage.split('id="lineage-graph"')[1].split("</div></div>")[0]
     assert "<canvas" in quality.split('id="quality-person"')[1].split("</div></div>")[0]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_data_docs_work_in_chromium_with_the_network_cut(admin: TestClient, hub: Hub, tmp_path: Path) -> None:  # noqa: F811
+    from browser_driver import browser
+
+    docs_page = _docs_page(admin)
+    with serve_as_admin() as base, browser(tmp_path / "profile") as tab:
+        tab.goto(f"{base}{docs_page}")
+        tab.wait_for("typeof jQuery === 'function' && typeof jQuery.fn.bootstrapTable === 'function'")
+        loaded = tab.run("performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(url.startswith(base) for url in loaded), loaded
+        assert "expect_column_values_to_not_be_null" in tab.text() or "not be null" in tab.text().lower()
+        assert tab.run("getComputedStyle(document.body).fontSize") == "16px"  # Bootstrap's reboot applied
+        tab.goto(f"{base}/monitor/data-docs/index.html")
+        tab.wait_for("document.body.innerText.includes('govhub.person')")  # bootstrap-table fills the index
