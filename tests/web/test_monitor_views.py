@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from monitor_browser_support import CHROMIUM, chromium, serve_as_admin
 from sqlalchemy.orm import Session
 from test_monitor import ADMIN, HRSS, PASSWORD, Hub, empty_home, hub  # noqa: F401 (the module's fixtures)
+from visible_text import identifiers
 
 from catalog import record_version
 from govhub.db import get_engine
@@ -74,6 +75,8 @@ def test_the_lineage_graph_names_departments_and_links_full_run_ids(admin: TestC
     assert runs and len(set(runs)) == len(runs) and all(h.startswith("/monitor/runs/person-") for h in runs)
     assert any(link["label"].startswith("库表") for link in graph["links"])  # delivery mode and rows in words
     assert 'class="run-link"' in page and runs[0].rsplit("/", 1)[1] in page  # the full run id, linked
+    menu = page.split('name="resource"')[1].split("</select>")[0]
+    assert '<option value="person" selected>人口基础信息</option>' in menu  # resources by name in the menu
 
 
 def test_a_run_page_shows_the_run_and_an_unknown_run_is_404(admin: TestClient, hub: Hub) -> None:  # noqa: F811
@@ -83,6 +86,7 @@ def test_a_run_page_shows_the_run_and_an_unknown_run_is_404(admin: TestClient, h
     facts = page.text.split('id="run-facts"')[1].split("</table>")[0]
     assert page.status_code == 200 and "人口基础信息" in facts and f"{hub.accepted['person']:,}" in facts
     assert "版本 0" in facts and "采集" in facts
+    assert identifiers(page.text) == set()  # a Chinese page in words (run ids sit in translate="no")
     missing = admin.get("/monitor/runs/person-999999-none")
     assert missing.status_code == 404 and "未找到该运行" in missing.text
 

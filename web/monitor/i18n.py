@@ -243,12 +243,13 @@ LABELS: dict[str, tuple[str, str]] = {
     # lineage graph and run detail
     "lineage_graph": ("血缘图", "Lineage graph"),
     "version_n": ("版本 {v}", "v{v}"),
+    "rows_n": ("{n} 行", "{n} rows"),
     "lineage_hint": ("点击版本或运行节点查看运行详情", "Click a version or run to open the run"),
     "source_system": ("源系统", "Source system"),
     "provider": ("提供部门", "Provider"),
     "run_detail": ("运行详情", "Run"),
     "stage": ("阶段", "Stage"),
-    "stage_seconds": ("各阶段耗时（秒）", "Seconds per stage"),
+    "stage_timings": ("各阶段耗时（秒）", "Seconds per stage"),
     "run_kind": ("运行类型", "Kind of run"),
     "run_kind_ingest": ("采集", "ingest"),
     "run_kind_recheck": ("待关联复核", "recheck"),
@@ -354,6 +355,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "stage_publish": ("发布", "publish"),
     "stage_register": ("登记", "register"),
     "stage_advance": ("推进水位", "advance"),
+    "stage_begin": ("开始", "begin"),
+    "stage_done": ("完成", "done"),
     # quality dimensions (GB/T 36344)
     "dim_conformance": ("规范性", "conformance"),
     "dim_completeness": ("完整性", "completeness"),

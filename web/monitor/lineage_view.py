@@ -58,13 +58,13 @@ def lineage_chart(graph: dict[str, Any], names: dict[str, str], lang: Lang) -> d
         nodes.append(
             {
                 "id": node_id,
-                "name": label("version_n", lang, v=v["version"]),
+                "name": f"{label('version_n', lang, v=v['version'])}\n{v['run_id'] or ''}".strip(),
                 "category": 2,
                 "x": _X[2],
                 "y": y,
                 "href": f"/monitor/runs/{quote(str(v['run_id']), safe='')}" if v.get("run_id") else None,
                 "tip": f"{label('version_n', lang, v=v['version'])} · {beijing_text(v['committed_at'], seconds=True)}\n"
-                f"{label('run_id', lang)}：{v['run_id']}\n{label('rows', lang)}：{v['rows_total']}",
+                f"{label('run_id', lang)}：{v['run_id']}\n{label('rows_n', lang, n=v['rows_total'])}",
             }
         )
         links.append({"source": "resource", "target": node_id, "label": ""})
@@ -94,7 +94,7 @@ def lineage_chart(graph: dict[str, Any], names: dict[str, str], lang: Lang) -> d
             {
                 "source": f"v{version}",
                 "target": f"d:{code}",
-                "label": f"{coded('mode', entry.get('mode'), lang)} {entry['rows']} {label('rows', lang)}",
+                "label": f"{coded('mode', entry.get('mode'), lang)} {label('rows_n', lang, n=entry['rows'])}",
                 "failed": bool(entry["failed"]),
             }
         )

@@ -314,7 +314,7 @@ def lineage_page(
     except CatalogError:  # not registered yet: nothing was ever published
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []
-    names = department_names(session)
+    departments = department_names(session)
     return render(
         request,
         "monitor_lineage.html",
@@ -325,7 +325,7 @@ def lineage_page(
         resources=names,
         resource=chosen,
         graph=graph,
-        chart=lineage_chart(graph, names, lang) if graph else None,
+        chart=lineage_chart(graph, departments, lang) if graph else None,
         events=[ol_event_row(e) for e in events],
-        names=names,
+        names=departments,
     )

@@ -30,7 +30,8 @@
         titles.push({text: (names && names[d]) || d, left: left + 5 + "%", top: top + "%",
                      textStyle: {fontSize: 12, fontWeight: "normal"}});
         xAxes.push({type: "category", gridIndex: i, data: labels, axisLabel: {fontSize: 10}});
-        yAxes.push({type: "value", gridIndex: i, min: 0, max: 1, splitNumber: 2, axisLabel: {fontSize: 10}});
+        yAxes.push({type: "value", gridIndex: i, max: 1, splitNumber: 2, axisLabel: {fontSize: 10},
+                    min: function (v) { return Math.max(0, Math.min(0.9, Math.floor((v.min - 0.02) * 20) / 20)); }});
         series.push({name: (names && names[d]) || d, type: "line", xAxisIndex: i, yAxisIndex: i, symbolSize: 7,
                      connectNulls: false, data: versions.map(function (v) { return v.scores[d]; })});
       });
