@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -83,8 +84,8 @@ def build_data_docs(validations: Iterable[StoredValidation], site: Path, *, asse
 
     from quality.suite import build_suite
 
-    staging = site.with_name(site.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
+    token = secrets.token_hex(4)  # workers building at once never share a folder
+    staging = site.with_name(f"{site.name}.building-{token}")
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,
@@ -111,8 +112,11 @@ def build_data_docs(validations: Iterable[StoredValidation], site: Path, *, asse
     context.build_data_docs(site_names=["hub"])
     for page in staging.rglob("*.html"):
         page.write_text(offline_html(page.read_text(encoding="utf-8"), asset_prefix), encoding="utf-8")
-    shutil.rmtree(site, ignore_errors=True)
+    retired = site.with_name(f"{site.name}.old-{token}")
+    if site.exists():
+        site.rename(retired)  # readers see the old site or the new one, never half of one
     staging.rename(site)
+    shutil.rmtree(retired, ignore_errors=True)
     return site / "index.html"
 
 

@@ -225,3 +225,13 @@ def test_data_docs_work_in_chromium_with_the_network_cut(admin: TestClient, hub:
         assert tab.run("getComputedStyle(document.body).fontSize") == "16px"  # Bootstrap's reboot applied
         tab.goto(f"{base}/monitor/data-docs/index.html")
         tab.wait_for("document.body.innerText.includes('govhub.person')")  # bootstrap-table fills the index
+
+
+def test_the_command_line_builds_the_data_docs(hub: Hub) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from web.monitor.cli import app
+
+    done = CliRunner().invoke(app, ["data-docs"])
+    assert done.exit_code == 0, done.output
+    assert (get_settings().resolved_home / "quality" / "data_docs" / "index.html").exists()

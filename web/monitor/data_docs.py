@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from govhub.settings import get_settings
 from web.deps import SessionDep
-from web.monitor.expectations import StoredSuite, stored_suites
+from web.monitor.expectations import StoredSuite, stored_suites, suite_index
 from web.monitor.pages import AdminDep
 
 __all__ = ["ASSET_PREFIX", "ensure_built", "page_path", "router", "site_dir"]
@@ -47,8 +47,8 @@ def page_path(suite: StoredSuite) -> str:
     return f"validations/{name.replace('.', '/')}/{suite.run_id}/{moment}/v{suite.version}.html"
 
 
-def _stamp(suites: list[StoredSuite]) -> str:
-    seen = "|".join(f"{s.resource}:{s.version}:{s.run_id}:{s.success}" for s in suites)
+def _stamp(index: list[tuple[str, int, str, bool]]) -> str:
+    seen = "|".join(f"{resource}:{version}:{run_id}:{ok}" for resource, version, run_id, ok in index)
     return hashlib.sha256(seen.encode()).hexdigest()
 
 
@@ -58,12 +58,12 @@ def ensure_built(session: Session) -> Path:
 
     site = site_dir()
     with _lock:
-        suites = stored_suites(session)
-        stamp = _stamp(suites)
+        stamp = _stamp(suite_index(session))  # read the results themselves only to rebuild
         marker = site / _STAMP
         if marker.exists() and marker.read_text() == stamp:
             return site
         site.parent.mkdir(parents=True, exist_ok=True)
+        suites = stored_suites(session)
         build_data_docs(
             [StoredValidation(s.resource, s.version, s.run_id, s.validated_at, s.result) for s in suites],
             site,

@@ -21,7 +21,7 @@ from schemas import load_all
 from web.monitor.i18n import Lang, coded, field_label, label
 from web.monitor.redact import mask_value
 
-__all__ = ["StoredSuite", "expectation_rows", "failed_suites", "masked_result", "stored_suites"]
+__all__ = ["StoredSuite", "expectation_rows", "failed_suites", "masked_result", "stored_suites", "suite_index"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,27 @@ def stored_suites(session: Session, resource: str | None = None, version: int | 
     ]
 
 
+def suite_index(session: Session) -> list[tuple[str, int, str, bool]]:
+    """(resource, version, run id, success) of every stored suite result, without reading the results."""
+    stmt = (
+        select(QualityReport.resource, QualityReport.version, QualityReport.run_id, QualityReport.suite_success)
+        .where(QualityReport.suite_result.is_not(None), QualityReport.version.is_not(None))
+        .order_by(QualityReport.resource, QualityReport.version)
+    )
+    return [(resource, int(version), run_id, bool(ok)) for resource, version, run_id, ok in session.execute(stmt)]
+
+
 def failed_suites(session: Session) -> list[StoredSuite]:
-    """Per resource, the newest version's suite result when it failed (what the alerts list)."""
-    newest: dict[str, StoredSuite] = {}
-    for suite in stored_suites(session):
-        newest[suite.resource] = suite
-    return [suite for suite in newest.values() if not suite.success]
+    """Per resource, the newest version's suite result when it failed (what the alerts list); reads only those."""
+    newest: dict[str, tuple[int, bool]] = {}
+    for resource, version, _run, ok in suite_index(session):
+        newest[resource] = (version, ok)
+    return [
+        suite
+        for resource, (version, ok) in sorted(newest.items())
+        if not ok
+        for suite in stored_suites(session, resource, version)[-1:]
+    ]
 
 
 def _pii_classes(resource: str) -> dict[str, str]:
