@@ -90,6 +90,9 @@ def test_the_qr_code_is_a_link_to_the_check_page_that_verifies_the_answer(client
     verdict = opened.text.split('id="verdict"')[1].split("</div></div>")[0]
     assert 'data-ok="true"' in verdict and "验证通过" in verdict
     assert sealed["answer"]["case_number"] in opened.text
+    switch = opened.text.split("<nav>")[1].split('href="')[1].split('"')[0].replace("&amp;", "&")
+    english = client.get(f"/check{switch}")
+    assert 'data-ok="true"' in english.text and "Verified" in english.text  # the other language keeps the answer
 
 
 def test_a_damaged_link_is_not_verified_and_says_why(client: TestClient, hub: ServedHub) -> None:

@@ -337,7 +337,7 @@ def check_page(
     """The public check page (no login): paste a sealed answer, or open the printed QR code's link, which
     carries it (`?answer=`) and is checked at once."""
     if answer is not None:
-        return _checked(request, service, _unpacked(answer.strip()), lang)
+        return _checked(request, service, _unpacked(answer.strip()), lang, link=answer.strip())
     return _templates.TemplateResponse(
         request, "check_page.html", {"t": _TEXT[lang], "lang": lang, "result": None, "text": ""}
     )
@@ -354,8 +354,10 @@ def check_submit(
     return _checked(request, service, document, lang)
 
 
-def _checked(request: Request, service: VerificationService, document: str, lang: Literal["zh", "en"]) -> HTMLResponse:
-    """The check page with the verdict on `document` (the sealed JSON text)."""
+def _checked(
+    request: Request, service: VerificationService, document: str, lang: Literal["zh", "en"], link: str = ""
+) -> HTMLResponse:
+    """The check page with the verdict on `document` (the sealed JSON text); `link`: the `?answer=` it came in."""
     result = service.check(document.strip())
     doc = result.document if result.ok else None
     item = service.items.get(doc["item"]) if doc else None
@@ -382,5 +384,6 @@ def _checked(request: Request, service: VerificationService, document: str, lang
             "item_name": item_name,
             "reason": reason,
             "message": message,
+            "answer": link,
         },
     )
