@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,19 @@ class StoredValidation:
     suite_result: Mapping[str, Any]
 
 
-def build_data_docs(validations: Iterable[StoredValidation], site: Path, *, asset_prefix: str) -> Path:
-    """Build GX Data Docs for `validations` into `site` (replaced whole) and make it offline; returns index.html.
+def build_data_docs(
+    validations: Iterable[StoredValidation],
+    site: Path,
+    *,
+    asset_prefix: str,
+    new: Iterable[StoredValidation] | None = None,
+) -> Path:
+    """Build GX Data Docs for `validations` into `site` and make it offline; returns index.html.
 
-    `asset_prefix`: the URL path of the vendored assets (`/static/vendor/datadocs/`).
+    `asset_prefix`: the URL path of the vendored assets (`/static/vendor/datadocs/`). Without `new` the
+    site is built in a private folder and swapped in whole; with `new` (some of `validations`) and a site
+    already there, only their pages, the suites' pages and the index are rendered into it (GX's
+    incremental build: a year of daily versions costs seconds to rebuild whole, one new page far less).
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -85,7 +95,9 @@ def build_data_docs(validations: Iterable[StoredValidation], site: Path, *, asse
     from quality.suite import build_suite
 
     token = secrets.token_hex(4)  # workers building at once never share a folder
-    staging = site.with_name(f"{site.name}.building-{token}")
+    incremental = new is not None and (site / "index.html").exists()
+    staging = site if incremental else site.with_name(f"{site.name}.building-{token}")
+    started = time.time()
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,
@@ -101,23 +113,36 @@ def build_data_docs(validations: Iterable[StoredValidation], site: Path, *, asse
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
     contracts = load_all()
-    suites: set[str] = set()
+    suites: dict[str, Any] = {}
     for stored in validations:
         contract = contracts.get(stored.resource)
         if contract is not None and stored.resource not in suites:
-            suites.add(stored.resource)
-            context.suites.add(build_suite(contract))
+            suites[stored.resource] = context.suites.add(build_suite(contract))
         identifier, result = _validation(stored)
         context.validation_results_store.set(identifier, result)
-    context.build_data_docs(site_names=["hub"])
+    if incremental:
+        fresh = [_validation(stored)[0] for stored in new or ()]
+        fresh += [_suite_identifier(suite.name) for suite in suites.values()]
+        context.build_data_docs(site_names=["hub"], resource_identifiers=fresh)
+    else:
+        context.build_data_docs(site_names=["hub"])
     for page in staging.rglob("*.html"):
-        page.write_text(offline_html(page.read_text(encoding="utf-8"), asset_prefix), encoding="utf-8")
+        if not incremental or page.stat().st_mtime >= started - 1:
+            page.write_text(offline_html(page.read_text(encoding="utf-8"), asset_prefix), encoding="utf-8")
+    if incremental:
+        return site / "index.html"
     retired = site.with_name(f"{site.name}.old-{token}")
     if site.exists():
         site.rename(retired)  # readers see the old site or the new one, never half of one
     staging.rename(site)
     shutil.rmtree(retired, ignore_errors=True)
     return site / "index.html"
+
+
+def _suite_identifier(name: str) -> Any:
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    return ExpectationSuiteIdentifier(name=name)
 
 
 def _validation(stored: StoredValidation) -> tuple[Any, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from monitor_browser_support import CHROMIUM, chromium, serve_as_admin
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_monitor import ADMIN, HRSS, PASSWORD, Hub, empty_home, hub  # noqa: F401 (the module's fixtures)
 from visible_text import identifiers
@@ -235,3 +236,33 @@ def test_the_command_line_builds_the_data_docs(hub: Hub) -> None:  # noqa: F811
     done = CliRunner().invoke(app, ["data-docs"])
     assert done.exit_code == 0, done.output
     assert (get_settings().resolved_home / "quality" / "data_docs" / "index.html").exists()
+
+
+def test_a_new_version_renders_only_its_page_and_a_removal_rebuilds_whole(admin: TestClient) -> None:
+    from web.monitor.data_docs import ensure_built
+
+    with Session(get_engine()) as session:
+        site = ensure_built(session)
+        old_page = next(site.rglob("v0.html"))
+        before = old_page.stat().st_mtime_ns
+        newest = session.scalars(select(QualityReport).where(QualityReport.resource == "person")).all()[-1]
+        session.add(
+            QualityReport(
+                run_id="person-999999-added",
+                resource="person",
+                version=999,
+                suite_success=True,
+                suite_result=newest.suite_result,
+            )
+        )
+        session.commit()
+        ensure_built(session)
+        assert list(site.rglob("person-999999-added/*/v999.html")) and "person-999999-added" in (
+            site / "index.html"
+        ).read_text(encoding="utf-8")
+        assert old_page.stat().st_mtime_ns == before  # not rendered again
+        assert all(external_links(p.read_text(encoding="utf-8")) == [] for p in site.rglob("*.html"))
+        session.delete(session.get(QualityReport, "person-999999-added"))
+        session.commit()
+        ensure_built(session)
+        assert not list(site.rglob("person-999999-added/*/v999.html"))

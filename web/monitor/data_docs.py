@@ -10,7 +10,7 @@ SIL OFL 1.1 / MIT), the rest are removed, so the pages load nothing from outside
 
 from __future__ import annotations
 
-import hashlib
+import json
 import threading
 from datetime import UTC
 from pathlib import Path
@@ -47,29 +47,36 @@ def page_path(suite: StoredSuite) -> str:
     return f"validations/{name.replace('.', '/')}/{suite.run_id}/{moment}/v{suite.version}.html"
 
 
-def _stamp(index: list[tuple[str, int, str, bool]]) -> str:
-    seen = "|".join(f"{resource}:{version}:{run_id}:{ok}" for resource, version, run_id, ok in index)
-    return hashlib.sha256(seen.encode()).hexdigest()
+def _keys(index: list[tuple[str, int, str, bool]]) -> list[str]:
+    return [f"{resource}:{version}:{run_id}:{ok}" for resource, version, run_id, ok in index]
+
+
+def _key(suite: StoredSuite) -> str:
+    return f"{suite.resource}:{suite.version}:{suite.run_id}:{suite.success}"
 
 
 def ensure_built(session: Session) -> Path:
-    """The site's folder, rebuilt first when the stored suite results changed since the last build."""
+    """The site's folder, brought up to date first when the stored suite results changed since the last build:
+    new versions only are rendered (GX's incremental build); anything else rebuilds the site whole."""
     from quality.data_docs import StoredValidation, build_data_docs
 
     site = site_dir()
     with _lock:
-        stamp = _stamp(suite_index(session))  # read the results themselves only to rebuild
+        keys = _keys(suite_index(session))  # read the results themselves only to build
         marker = site / _STAMP
-        if marker.exists() and marker.read_text() == stamp:
+        built = json.loads(marker.read_text()) if marker.exists() else None
+        if built == keys:
             return site
         site.parent.mkdir(parents=True, exist_ok=True)
         suites = stored_suites(session)
-        build_data_docs(
-            [StoredValidation(s.resource, s.version, s.run_id, s.validated_at, s.result) for s in suites],
-            site,
-            asset_prefix=ASSET_PREFIX,
+        validations = {
+            _key(s): StoredValidation(s.resource, s.version, s.run_id, s.validated_at, s.result) for s in suites
+        }
+        added = (
+            None if built is None or not set(built) <= set(keys) else [validations[k] for k in keys if k not in built]
         )
-        marker.write_text(stamp)
+        build_data_docs(validations.values(), site, asset_prefix=ASSET_PREFIX, new=added)
+        (site / _STAMP).write_text(json.dumps(keys))
     return site
 
 
