@@ -71,7 +71,10 @@ def suite_index(session: Session) -> list[tuple[str, int, str, bool]]:
         .where(QualityReport.suite_result.is_not(None), QualityReport.version.is_not(None))
         .order_by(QualityReport.resource, QualityReport.version)
     )
-    return [(resource, int(version), run_id, bool(ok)) for resource, version, run_id, ok in session.execute(stmt)]
+    rows = session.execute(stmt)
+    return [
+        (resource, int(version or 0), run_id, bool(ok)) for resource, version, run_id, ok in rows
+    ]  # version: not null
 
 
 def failed_suites(session: Session) -> list[StoredSuite]:
