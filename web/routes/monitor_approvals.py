@@ -13,6 +13,7 @@ token (`web.monitor.csrf`); a post without this browser's token is refused (403)
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import CatalogAccessDenied, CatalogError, Resource, Subscription, apply, decide, get_resource
-from catalog.workdays import BEIJING, is_working_day
+from catalog.workdays import BEIJING, CalendarYearMissing, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
 from web.deps import SessionDep
@@ -34,17 +35,26 @@ from web.monitor.queries import department_names
 
 __all__ = ["router", "working_days_left"]
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/monitor", include_in_schema=False)
 
 
 def working_days_left(due: datetime | None, now: datetime) -> int | None:
-    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed."""
+    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed.
+
+    None (the page shows the due date alone) while the official calendar lacks a year in between.
+    """
     if due is None:
         return None
     today, last = to_beijing(now).date(), to_beijing(due).date()
-    if last < today:
-        return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
-    return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+    try:
+        if last < today:
+            return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
+        return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+    except CalendarYearMissing as e:
+        log.warning("working days left unknown: %s", e)
+        return None
 
 
 def _pii(field: Any) -> str | None:

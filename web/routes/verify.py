@@ -44,9 +44,9 @@ _MAX_BODY = 1024 * 1024
 
 
 @cache
-def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> VerificationService:
+def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str, rate_limits: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
-    from exchange.verify import ServingStore
+    from exchange.verify import RateLimiter, ServingStore
     from govhub.db import engine_for
     from govhub.exchange_log import hub_subject_keys
     from govhub.hub_secrets import hub_secret
@@ -59,17 +59,22 @@ def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> Verif
         engine=engine_for(db_url),
         link_secret=hub_secret("answer-link", home=root, keys_dir=keys),
         subject_keys=hub_subject_keys(),
+        limiter=RateLimiter(rate_limits),
     )
 
 
 def get_verification_service() -> VerificationService:
     """The process's service: serving stores under GOVHUB_HOME, the hub key of GOVHUB_SEAL_ALGORITHM in
-    GOVHUB_KEYS_DIR, the metadata DB."""
+    GOVHUB_KEYS_DIR, the metadata DB, per-client limits counted where GOVHUB_RATE_LIMIT_STORAGE says."""
     from govhub.settings import get_settings
 
     settings = get_settings()
     return _service_for(
-        str(settings.resolved_home), str(settings.keys_dir), settings.metadata_url, settings.seal_algorithm
+        str(settings.resolved_home),
+        str(settings.keys_dir),
+        settings.metadata_url,
+        settings.seal_algorithm,
+        settings.rate_limit_storage,
     )
 
 
