@@ -97,13 +97,13 @@ def sample_stream(open_reader: Callable[[list[str] | None], pa.RecordBatchReader
     """The rows `run_suite` would validate, drawn from a re-readable stream holding one batch at a time.
 
     `open_reader(columns)` opens the stream (of only `columns` when given). A first pass counts
-    the live rows (the `_deleted` column only); the second keeps the same sample `run_suite`
+    the live rows (the `_deleted` column, or the first one); the second keeps the same sample `run_suite`
     takes from the whole table, so results do not depend on how the rows were held.
     """
     counts: list[int] = []
     schema = open_reader(None).schema
     has_deleted = "_deleted" in schema.names
-    for batch in open_reader(["_deleted"] if has_deleted else None):
+    for batch in open_reader(["_deleted"] if has_deleted else schema.names[:1]):  # one column to count
         flag = batch.column("_deleted").fill_null(False) if has_deleted else None
         counts.append(batch.num_rows - (pc.sum(flag).as_py() or 0 if flag is not None else 0))
     total = sum(counts)
