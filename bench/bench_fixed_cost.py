@@ -28,8 +28,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._harness import emit, loadavg, print_table, run_case
-from bench.bench_pipeline import OUT, cached_registry, case_change
+from bench._harness import emit, loadavg, print_table, run_case  # noqa: E402
+from bench.bench_pipeline import OUT, cached_registry, case_change  # noqa: E402
 
 STAGES = ("begin", "extract", "validate", "publish", "register", "advance")
 
@@ -85,9 +85,7 @@ def case_runs(db: Path, size: int, changed: int, rounds: int, profile: str | Non
         for name in STAGES:  # unwrap for the next round
             setattr(pipeline, name, getattr(pipeline.stages, name))
         other = [wall - sum(t[0] for t in timings.values()), cpu - sum(t[1] for t in timings.values())]
-        runs.append(
-            {"rows": summary["extracted"], "wall": wall, "cpu": cpu, "stages": {**timings, "other": other}}
-        )
+        runs.append({"rows": summary["extracted"], "wall": wall, "cpu": cpu, "stages": {**timings, "other": other}})
     if profiler is not None:
         import io
         import pstats
@@ -102,12 +100,12 @@ def case_runs(db: Path, size: int, changed: int, rounds: int, profile: str | Non
 def _row(label: str, rows: str, runs: list[dict[str, Any]]) -> list[str]:
     """A table row: medians of wall/CPU over `runs`, per stage `wall/cpu`."""
 
-    def med(get: Any) -> float:
-        return statistics.median(get(r) for r in runs)
+    def med(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}"
 
-    cells = [label, rows, f"{med(lambda r: r['wall']):.2f}", f"{med(lambda r: r['cpu']):.2f}"]
+    cells = [label, rows, med([r["wall"] for r in runs]), med([r["cpu"] for r in runs])]
     for name in (*STAGES, "other"):
-        cells.append(f"{med(lambda r: r['stages'][name][0]):.2f} / {med(lambda r: r['stages'][name][1]):.2f}")
+        cells.append(f"{med([r['stages'][name][0] for r in runs])} / {med([r['stages'][name][1] for r in runs])}")
     return cells
 
 

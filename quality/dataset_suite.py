@@ -89,7 +89,7 @@ def _unique(spec: ExpectationSpec, keys: pa.Table) -> dict[str, Any]:
     if len(names) == 1:
         partial: list[Any] = listed.column(names[0]).to_pylist()
     else:
-        partial = [dict(zip(names, values, strict=True)) for values in zip(*listed.select(names).to_pydict().values())]
+        partial = listed.select(names).to_pylist()
     return _result(
         spec,
         unexpected == 0,
