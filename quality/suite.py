@@ -47,7 +47,7 @@ _KEEP_RESULT_KEYS = (
 # definition per resource and a suite per contract. Guarded by one lock (GX contexts are not thread-safe).
 _GX_LOCK = threading.RLock()
 _GX: dict[str, Any] = {}
-_SUITES: dict[int, tuple[Contract, Any]] = {}
+_SUITES: dict[int, tuple[Contract, gx.ExpectationSuite]] = {}
 
 
 @dataclass(frozen=True)
