@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import govhub.pipeline as pipeline
 from govhub.db import session_scope
 from govhub.models import QualityReport
 from govhub.pipeline import check_version, run_ingest
@@ -25,7 +26,10 @@ def _suite(run_id: str) -> dict:
 def test_large_increments_get_full_gx_small_ones_the_dataset_suite(hub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVHUB_GX_FULL_SUITE_MIN_ROWS", "1000")
     reset_settings()
+    background: list[str] = []  # GX is imported ahead of `register` only when the run will need it
+    monkeypatch.setattr(pipeline, "_import_in_background", background.append)
     full = run_ingest("person", recheck=False)
+    assert background == ["great_expectations"]
     first = _suite(full["run_id"])
     assert (first["engine"], first["scope"], first["suite"]) == ("great_expectations", "increment", "govhub.person")
     assert first["total_rows"] == full["accepted"] and first["gx_version"]
@@ -33,6 +37,7 @@ def test_large_increments_get_full_gx_small_ones_the_dataset_suite(hub, monkeypa
     tick_all(hub.sources.root, day=1)
     small = run_ingest("person", recheck=False)
     assert 0 < small["accepted"] < 1000
+    assert background == ["great_expectations"]  # not again for the small run
     second = _suite(small["run_id"])
     assert (second["engine"], second["gx_version"], second["suite"]) == ("govhub", None, "govhub.person.dataset")
     assert second["success"] and second["statistics"]["unsuccessful_expectations"] == 0
