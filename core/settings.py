@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     )
     rate_limit_storage: str = Field(
         default="memory://",
-        description="Sign-in throttling counters (`limits` storage URI): memory:// per process, redis://... shared.",
+        description="Rate-limit counters (sign-in throttling, verification clients; a `limits` storage URI): "
+        "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
     sharing_answer_working_days: int = Field(
