@@ -17,7 +17,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import label
 from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
+from web.problems import problem
 
 __all__ = ["router", "working_days_left"]
 
@@ -70,7 +71,9 @@ def _same_origin(request: Request, token: str) -> bool:
 def _application(session: Session, subscription_id: int, lang: str) -> tuple[Subscription, dict[str, Any]]:
     sub = session.get(Subscription, subscription_id)
     if sub is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))  # type: ignore[arg-type]
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     entry = get_resource(session, sub.resource)
     contract = load_all()[sub.resource]
     by_name = {f.name: f for f in contract.fields}
@@ -124,7 +127,9 @@ def application_page(
     """One application as its provider decides on it (the applicant and administrators read it)."""
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     return render(
         request,
         "monitor_approval.html",
@@ -152,10 +157,14 @@ def decide_in_browser(
 ) -> Response:
     """Grant or refuse as the provider department; a refusal without reasons is shown back, not saved."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     error = None
     if decision not in ("approve", "refuse"):
         error = label("approval_choose", lang)
@@ -229,7 +238,9 @@ def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, reso
     try:
         entry = get_resource(session, resource)
     except CatalogError as e:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang)) from e
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        ) from e
     return render(
         request,
         "monitor_apply.html",
@@ -268,7 +279,9 @@ def apply_in_browser(
 ) -> Response:
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     form = {
         "purpose": purpose,
         "legal_basis": legal_basis,
