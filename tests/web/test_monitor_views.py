@@ -37,7 +37,7 @@ def admin(hub: Hub) -> Iterator[TestClient]:  # noqa: F811
 def _docs_page(admin: TestClient) -> str:
     """The quality page's link to its version's Data Docs validation page."""
     page = admin.get("/monitor/quality?resource=person").text
-    return page.split('id="docs-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+    return page.split('class="docs-page"')[0].rsplit('href="', 1)[1].split('"')[0]
 
 
 def _chart(page: str, call: str) -> dict:
@@ -46,10 +46,10 @@ def _chart(page: str, call: str) -> dict:
 
 def test_the_quality_page_reads_each_expectation_in_chinese(admin: TestClient) -> None:
     page = admin.get("/monitor/quality?resource=person").text
-    table = page.split('id="expectations"')[1].split("</table>")[0]
+    table = page.split('class="grid small expectations"')[1].split("</table>")[0]
     assert "字段值不为空" in table and "字段值唯一" in table and "公民身份号码" in table
     assert "通过" in table and "不符合" in table and "共" in table  # observed: unexpected of total rows
-    assert 'id="suite-verdict"' in page and 'id="docs-page"' in page
+    assert "suite-verdict" in page and 'class="docs-page"' in page and "本次采集的增量" in page
     english = admin.get("/monitor/quality?resource=person&lang=en").text
     assert "values not null" in english and "Dataset expectations" in english
     assert admin.get("/monitor/quality?resource=person&version=0").status_code == 200
@@ -172,9 +172,19 @@ def test_a_failed_suite_is_an_alert_in_words(empty_home: Path) -> None:  # noqa:
         session.add(
             QualityReport(run_id="le-1", resource="legal_entity", version=0, suite_success=False, suite_result=failed)
         )
+        passed = {**failed, "success": True, "scope": "version", "results": []}  # the scheduled full check passed
+        session.add(
+            QualityReport(
+                run_id="legal_entity-suite-000000",
+                resource="legal_entity",
+                version=0,
+                suite_success=True,
+                suite_result=passed,
+            )
+        )
         session.commit()
         alerts, _ = collect_alerts(session, keys_dir=get_settings().keys_dir)
-    suite = next(a for a in alerts if a.kind == "suite_failed")
+    [suite] = [a for a in alerts if a.kind == "suite_failed"]  # the failed one, not the passed check
     assert suite.resource == "legal_entity" and "1 expectation(s) failed" in suite.detail
     assert "取值在代码表内（登记状态）" in suite.detail_zh
 
@@ -200,7 +210,7 @@ def test_departments_may_not_open_the_data_docs(hub: Hub) -> None:  # noqa: F811
     with TestClient(create_app()) as client:
         assert sign_in(client, api_key=hub.keys[HRSS]).status_code == 303
         assert client.get("/monitor/data-docs/index.html").status_code == 403
-        assert 'id="docs-page"' not in client.get("/monitor/quality?resource=person").text
+        assert 'class="docs-page"' not in client.get("/monitor/quality?resource=person").text
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")

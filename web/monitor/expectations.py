@@ -45,7 +45,7 @@ def stored_suites(session: Session, resource: str | None = None, version: int | 
     stmt = (
         select(QualityReport)
         .where(QualityReport.suite_result.is_not(None), QualityReport.version.is_not(None))
-        .order_by(QualityReport.resource, QualityReport.version)
+        .order_by(QualityReport.resource, QualityReport.version, QualityReport.created_at)
     )
     if resource:
         stmt = stmt.where(QualityReport.resource == resource)
@@ -78,15 +78,20 @@ def suite_index(session: Session) -> list[tuple[str, int, str, bool]]:
 
 
 def failed_suites(session: Session) -> list[StoredSuite]:
-    """Per resource, the newest version's suite result when it failed (what the alerts list); reads only those."""
-    newest: dict[str, tuple[int, bool]] = {}
-    for resource, version, _run, ok in suite_index(session):
-        newest[resource] = (version, ok)
+    """The failed suite results of each resource's newest checked version (the increment's and the scheduled
+    full check's, what the alerts list); reads only those."""
+    newest: dict[str, int] = {}
+    failed: set[tuple[str, int, str]] = set()
+    for resource, version, run_id, ok in suite_index(session):
+        newest[resource] = max(version, newest.get(resource, version))
+        if not ok:
+            failed.add((resource, version, run_id))
     return [
         suite
-        for resource, (version, ok) in sorted(newest.items())
-        if not ok
-        for suite in stored_suites(session, resource, version)[-1:]
+        for resource, version in sorted(newest.items())
+        if any(f[0] == resource and f[1] == version for f in failed)
+        for suite in stored_suites(session, resource, version)
+        if not suite.success
     ]
 
 

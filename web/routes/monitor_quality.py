@@ -53,7 +53,8 @@ def quality_page(
     resource: str = "person",
     version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> HTMLResponse:
-    """One version's quality: the six scores, the trend, and each GX expectation with observed value and verdict."""
+    """One version's quality: the six scores, the trend, and each stored suite result (the increment's, and the
+    scheduled full check of the version when it ran) with every expectation's observed value and verdict."""
     names = resource_names()
     chosen = resource if resource in names else names[0]
     versions = list(
@@ -63,8 +64,16 @@ def quality_page(
     )
     current = next((v for v in versions if v.version == version), versions[-1] if versions else None)
     scores, cursor_age = _scores(current)
-    suites = stored_suites(session, chosen, current.version) if current else []
-    suite = suites[-1] if suites else None
+    checks = [
+        {
+            "suite": suite,
+            "rows": expectation_rows(suite, lang),
+            "docs": data_docs.page_path(suite),
+            "scope": suite.result.get("scope") or "increment",
+            "engine": suite.result.get("engine") or "great_expectations",
+        }
+        for suite in (stored_suites(session, chosen, current.version) if current else [])
+    ]
     return render(
         request,
         "monitor_quality.html",
@@ -78,9 +87,7 @@ def quality_page(
         current=current,
         scores=scores,
         cursor_age=cursor_age,
-        suite=suite,
-        expectations=expectation_rows(suite, lang) if suite else [],
-        docs_page=data_docs.page_path(suite) if suite else None,
+        checks=checks,
         trend=quality_trend(session, chosen),
     )
 
