@@ -133,7 +133,11 @@ class Settings(BaseSettings):
         description="The hub's address as people outside reach it (https://data.yiyang.gov.cn): printed proofs "
         "and their QR codes point at <this>/check; default: the address the request came to.",
     )
-
+    holiday_calendar_file: Path | None = Field(
+        default=None,
+        description="The State Council's holiday arrangement for years the installed chinesecalendar does not "
+        'cover yet (JSON: {"2027": {"holidays": ["2027-01-01", ...], "workdays": [...], "notice": "..."}}).',
+    )
     sharing_answer_working_days: int = Field(
         default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
     )
