@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
+from lake._append import decide
 from lake._changes import (
     DELETED,
     change_predicate,
@@ -25,18 +25,39 @@ from lake._changes import (
     repeated,
     shape_changes,
 )
+from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index
+from lake._state import (
+    COMMIT_VERSION,
+    COMPACTED_THROUGH_KEY,
+    OFFSET_APP,
+    ONE_AT_A_TIME,
+    RUN_SEQ,
+    SYSTEM_COLUMNS,
+    Layout,
+    Pending,
+    changes_uri,
+    compacted_through,
+    conform,
+    pending,
+    resolve,
+    state_batches,
+    winners,
+)
 from lake._store import delta_errors, open_table
 from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
 
-__all__ = ["ChangeSource", "CommitInfo", "CuratedTable"]
+__all__ = ["ChangeSource", "CommitInfo", "CompactionInfo", "CuratedTable"]
 
 log = logging.getLogger(__name__)
 
 RUN_SEQ_KEY = "govhub.run_seq"
 APP_ID_KEY = "govhub.app_id"
 METADATA_KEYS_KEY = "govhub.metadata_keys"
+ROWS_TOTAL_KEY = "govhub.rows_total"
+COUNT_KEYS = ("govhub.rows_inserted", "govhub.rows_updated", "govhub.rows_deleted")
+DATASET_VERSION_KEY = "govhub.dataset_version"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 TABLE_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
 
@@ -46,16 +67,7 @@ ChangeSource = Callable[[Sequence[str] | None], pa.RecordBatchReader]
 # Row groups of 128 Ki rows: the Parquet writer buffers one row group per open file, so this bounds
 # the write's memory (a 1 M-row first load: 160 MB instead of 290 MB with delta-rs' 1 Mi-row default).
 ROW_GROUP_ROWS = 128 * 1024
-# Streamed reads hold one batch, not the scanner's default read-ahead (16 batches, 4 files: memory that
-# grows with the row width and file size, ~200 MB for a 64 Ki-row person scan).
-# pre_buffer off: the Parquet reader's coalesced read-ahead grew with the file (a 1.2 M-row scan: +210 MB
-# with it, +139 MB without).
-_ONE_AT_A_TIME = {
-    "batch_readahead": 1,
-    "fragment_readahead": 1,
-    "use_threads": False,
-    "fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False),
-}
+_ONE_AT_A_TIME = ONE_AT_A_TIME
 # Change sets up to this size are handed to MERGE in memory (file pruning by key range); larger ones stream.
 MERGE_IN_MEMORY_ROWS = 200_000
 
@@ -108,6 +120,16 @@ class CommitInfo:
     rows_deleted: int = 0
 
 
+@dataclass(frozen=True)
+class CompactionInfo:
+    """One compaction: the base version it wrote and the change-table version it includes."""
+
+    base_version: int
+    compacted_through: int
+    dataset_version: int
+    rows: int
+
+
 class CuratedTable:
     """The curated Delta table of one resource at `<root>/curated/<resource>`.
 
@@ -136,14 +158,28 @@ class CuratedTable:
     def _open(self) -> DeltaTable | None:
         return open_table(self.uri, self._options, self._what)
 
+    def _open_changes(self) -> DeltaTable | None:
+        return open_table(changes_uri(self.uri), self._options, f"{self._what} (change table)")
+
+    def _layout(self, version: int | None = None) -> Layout:
+        return resolve(self.uri, self._options, self._what, version)
+
     def exists(self) -> bool:
         """True once the first commit has created the table."""
         return self._open() is not None
 
     def version(self) -> int | None:
-        """The current version, or None before the first commit."""
-        dt = self._open()
-        return None if dt is None else dt.version()
+        """The current dataset version, or None before the first commit."""
+        with delta_errors(self._what, self.uri, "read"):
+            return self._layout().version
+
+    def locate(self, version: int) -> tuple[str, int]:
+        """Where dataset `version` was committed: ("", base version) or ("_changes", change-table version)."""
+        changes = self._open_changes()
+        offset = None if changes is None else changes.transaction_version(OFFSET_APP)
+        if offset is None or version < offset:
+            return "", version
+        return "_changes", version - offset
 
     # -- writing -----------------------------------------------------------------------------
     def commit(
@@ -181,11 +217,139 @@ class CuratedTable:
         props = self._commit_properties(app_id, run_seq, metadata)
         with delta_errors(self._what, self.uri, "written"):
             dt = self._open()
-            if dt is None or not dt.file_uris():
+            if self._open_changes() is None and (dt is None or not dt.file_uris()):
                 return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve)
-            if plan.deleted.any():
-                self._drop_unknown_deletes(dt, plan, keys)
-            return self._merge(dt, source, plan, props, run_seq, metadata, evolve=evolve)
+            return self._append(source, plan, app_id, run_seq, metadata, evolve=evolve)
+
+    def _state_schema(self, layout: Layout) -> pa.Schema:
+        """The columns of the state: the base's (contract types) and any the change table added."""
+        schema = self.schema
+        if layout.base is not None:
+            schema = _normalise(pa.schema(layout.base.schema().to_arrow()).empty_table(), self.schema).schema
+        if layout.changes is not None:
+            stored = _normalise(pa.schema(layout.changes.schema().to_arrow()).empty_table(), self.schema).schema
+            extra = [
+                f.with_nullable(True) for f in stored if f.name not in schema.names and f.name not in SYSTEM_COLUMNS
+            ]
+            schema = pa.schema([*schema, *extra], metadata=schema.metadata)
+        return schema
+
+    def _indexes(self, layout: Layout, schema: pa.Schema) -> tuple[RowIndex, RowIndex, Pending]:
+        """The base's row index (cached per base version) and the pending changes' (per change version)."""
+        keys = list(self.contract.primary_key)
+        types = [schema.field(k).type for k in keys]
+        values = [n for n in schema.names if n not in keys and n != DELETED]
+        tombstone = self.contract.deletes == "tombstone"
+        indexed = pa.schema([*(schema.field(n) for n in [*keys, *values]), pa.field(DELETED, pa.bool_())])
+        base = layout.base
+
+        def base_tables() -> Iterator[pa.Table]:
+            assert base is not None
+            names = set(pa.schema(base.schema().to_arrow()).names)
+            columns = [c for c in [*keys, *values, DELETED] if c in names]
+            for batch in base.to_pyarrow_dataset().to_batches(columns=columns, **_ONE_AT_A_TIME):
+                yield conform(pa.Table.from_batches([batch]), pa.schema([indexed.field(c) for c in columns]))
+
+        empty = RowIndex.build([], keys, types, values)
+        base_index = (
+            empty
+            if base is None
+            else cached_index(
+                self.uri, base.version(), values, lambda: RowIndex.build(base_tables(), keys, types, values)
+            )
+        )
+        pend = pending(layout, keys, types)
+        if layout.changes is None or not pend.rows:
+            return base_index, empty, pend
+        dead = TOMBSTONED if tombstone else ABSENT
+        pending_index = cached_index(
+            f"{changes_uri(self.uri)}@{layout.compacted}",
+            layout.changes.version(),
+            values,
+            lambda: RowIndex.build(
+                (conform(t, indexed) for t in winners(layout, pend, keys, schema)),
+                keys,
+                types,
+                values,
+                deleted_state=dead,
+            ),
+        )
+        return base_index, pending_index, pend
+
+    def _append(
+        self,
+        source: ChangeSource,
+        plan: _Plan,
+        app_id: str,
+        run_seq: int,
+        metadata: Mapping[str, str],
+        *,
+        evolve: bool,
+    ) -> CommitInfo | None:
+        """Append the run's net changes to the change table in ONE commit (merge-on-read)."""
+        keys = list(self.contract.primary_key)
+        contract_schema = arrow_schema(self.contract)
+        incoming = pa.Table.from_batches(
+            list(self._stream(source, plan, contract_schema, evolve=evolve, live_only=False))
+        )
+        layout = self._layout()
+        schema = self._state_schema(layout)
+        types = [schema.field(k).type for k in keys]
+        base_index, pending_index, _ = self._indexes(layout, schema)
+        tombstone = self.contract.deletes == "tombstone"
+
+        def lookup(probe: pa.Table) -> pa.Table:
+            only = Pending.of(probe.cast(pa.schema([pa.field(k, t) for k, t in zip(keys, types, strict=True)])))
+            parts = list(state_batches(layout, keys, schema, tombstone=tombstone, only=only))
+            return pa.concat_tables(parts) if parts else schema.empty_table()
+
+        decision = decide(
+            incoming, keys=keys, types=types, tombstone=tombstone, base=base_index, pending=pending_index, lookup=lookup
+        )
+        if decision.rows.num_rows == 0:
+            log.info("changes for %s equal the stored rows; no commit", self.uri)
+            return None
+        offset = layout.offset
+        change_version = 0 if layout.changes is None else layout.changes.version() + 1
+        version = offset + change_version
+        n = decision.rows.num_rows
+        rows = decision.rows.append_column(COMMIT_VERSION, pa.array(np.full(n, version, dtype=np.int64)))
+        rows = rows.append_column(RUN_SEQ, pa.array(np.full(n, run_seq, dtype=np.int64)))
+        total = self.row_count() + decision.inserted - decision.deleted
+        custom = self._custom_metadata(app_id, run_seq, metadata)
+        counts = (decision.inserted, decision.updated, decision.deleted)
+        custom.update({k: str(v) for k, v in zip(COUNT_KEYS, counts, strict=True)})
+        custom.update({ROWS_TOTAL_KEY: str(total), DATASET_VERSION_KEY: str(version)})
+        write_deltalake(
+            changes_uri(self.uri),
+            rows,
+            mode="append",
+            schema_mode="merge",
+            storage_options=self._options,
+            commit_properties=CommitProperties(
+                custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq), Transaction(OFFSET_APP, offset)]
+            ),
+            name=f"{self.contract.resource}_changes",
+            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+        )
+        changes = self._open_changes()
+        assert changes is not None
+        if changes.version() != change_version:
+            raise LakeError(
+                f"{self._what} at {self.uri}: another writer appended to the change table at the same time "
+                f"(expected version {change_version}, found {changes.version()}); runs of one resource must "
+                "hold its lock. Restore the change table to its version before both commits and re-run."
+            )
+        log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
+        return CommitInfo(
+            version=version,
+            timestamp=_ts(changes.history(1)[0]),
+            run_seq=run_seq,
+            metadata=dict(metadata),
+            rows_inserted=decision.inserted,
+            rows_updated=decision.updated,
+            rows_deleted=decision.deleted,
+        )
 
     def _plan(self, source: ChangeSource, keys: list[str], contract_schema: pa.Schema, *, has_deleted: bool) -> _Plan:
         """First pass over the key and `_deleted` columns: which rows to keep, which are deletions.
@@ -277,9 +441,13 @@ class CuratedTable:
         extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
         return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
 
-    def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
+    def _custom_metadata(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> dict[str, str]:
         custom = {str(k): str(v) for k, v in metadata.items()}
         custom.update({RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))})
+        return custom
+
+    def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
+        custom = self._custom_metadata(app_id, run_seq, metadata)
         return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
 
     def _first_load(
@@ -407,6 +575,13 @@ class CuratedTable:
     def last_commit(self, app_id: str) -> CommitInfo | None:
         """The latest commit made with `app_id` (from the app transaction and the commit history)."""
         with delta_errors(self._what, self.uri, "read"):
+            changes = self._open_changes()
+            if changes is not None and (run_seq := changes.transaction_version(app_id)) is not None:
+                offset = changes.transaction_version(OFFSET_APP) or 0
+                for entry in changes.history():
+                    if entry.get(APP_ID_KEY) == app_id and entry.get(RUN_SEQ_KEY) == str(run_seq):
+                        return _info_from_history(entry, offset=offset)
+                return self._history_lost(app_id, run_seq)
             dt = self._open()
             if dt is None:
                 return None
@@ -416,26 +591,36 @@ class CuratedTable:
             for entry in dt.history():
                 if entry.get(APP_ID_KEY) == app_id and entry.get(RUN_SEQ_KEY) == str(run_seq):
                     return _info_from_history(entry)
+        return self._history_lost(app_id, run_seq)
+
+    def _history_lost(self, app_id: str, run_seq: int) -> CommitInfo:
         raise LakeError(
             f"{self._what} at {self.uri} records app transaction {app_id}={run_seq} but its commit is "
             "no longer in the history (log cleaned up); treat the run as committed"
         )
 
     # -- reading -----------------------------------------------------------------------------
-    def _at(self, version: int | None) -> DeltaTable | None:
-        dt = self._open()
-        if dt is not None and version is not None:
-            dt.load_as_version(version)
-        return dt
+    def _batches(self, layout: Layout, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+        schema = self._state_schema(layout)
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        tombstone = self.contract.deletes == "tombstone"
+        return state_batches(
+            layout, list(self.contract.primary_key), schema, tombstone=tombstone, batch_rows=batch_rows
+        )
 
     def read(self, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
-        """The table's rows at `version` (default: current); an empty table before the first commit."""
+        """The table's rows at dataset `version` (default: current); an empty table before the first commit."""
         with delta_errors(self._what, self.uri, "read"):
-            dt = self._at(version)
-            if dt is None:
+            layout = self._layout(version)
+            if layout.base is None:
                 empty = self.schema.empty_table()
                 return empty.select(columns) if columns else empty
-            return _normalise(dt.to_pyarrow_table(columns=columns), self.schema)
+            parts = list(self._batches(layout, columns, 64 * 1024))
+            if parts:
+                return pa.concat_tables(parts)
+            schema = self._state_schema(layout)
+            return schema.empty_table().select(columns) if columns else schema.empty_table()
 
     def keys(self) -> pa.Array:
         """The primary-key column of the current version (single-column keys)."""
@@ -446,86 +631,220 @@ class CuratedTable:
     def scan(
         self, *, version: int | None = None, columns: list[str] | None = None, batch_rows: int = 64 * 1024
     ) -> Iterator[pa.RecordBatch]:
-        """The table's rows at `version` (default: current), batch by batch with contract types.
+        """The table's rows at dataset `version` (default: current), batch by batch with contract types.
 
-        Files are read in the order the version's log lists them, so a scan of one version always
-        yields the same rows in the same order; nothing beyond a few batches is held in memory.
+        The base's rows whose key has no pending change (files in the order the base version's log
+        lists them), then the last live change per key (in the change table's order), so a scan of one
+        version always yields the same rows in the same order; nothing beyond a few batches and the
+        pending changes' keys is held in memory.
         """
         with delta_errors(self._what, self.uri, "read"):
-            dt = self._at(version)
-            if dt is None:
+            layout = self._layout(version)
+            if layout.base is None:
                 return
-            dataset = dt.to_pyarrow_dataset()
-            batches = dataset.to_batches(columns=columns, batch_size=batch_rows, **_ONE_AT_A_TIME)
-            for batch in batches:
-                if batch.num_rows:
-                    yield from _normalise(pa.Table.from_batches([batch]), self.schema).to_batches()
+            for table in self._batches(layout, columns, batch_rows):
+                yield from table.to_batches()
 
     def key_set(self, column: str, *, version: int | None = None) -> KeySet:
-        """The values of `column` at `version` (default: current) as a compact `KeySet`.
+        """The values of `column` at dataset `version` (default: current) as a compact `KeySet`.
 
         Read one batch at a time: only 8 bytes per row are kept (what reference checks need).
         """
         with delta_errors(self._what, self.uri, "read"):
-            dt = self._at(version)
-            if dt is None:
+            layout = self._layout(version)
+            if layout.base is None:
                 return KeySet.of(pa.array([], pa.string()))
-            batches = dt.to_pyarrow_dataset().to_batches(columns=[column], **_ONE_AT_A_TIME)
-            return KeySet.from_batches(batch.column(0) for batch in batches)
+            return KeySet.from_batches(t.column(column) for t in self._batches(layout, [column], 64 * 1024))
 
     def row_count(self) -> int:
-        """Rows in the current version, from the Delta log's file statistics (no data file is read)."""
-        dt = self._open()
-        if dt is None:
-            return 0
+        """Rows in the current version: recorded by the newest change commit, else the base log's statistics."""
         with delta_errors(self._what, self.uri, "read"):
-            actions = pa.table(dt.get_add_actions(flatten=True))
-        return int(pc.sum(actions.column("num_records")).as_py() or 0) if actions.num_rows else 0
+            changes = self._open_changes()
+            if changes is not None:
+                return int(changes.history(1)[0][ROWS_TOTAL_KEY])
+            dt = self._open()
+            if dt is None:
+                return 0
+            return _stat_rows(dt)
 
     def changes(self, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
-        """The change data feed after `after_version` (exclusive) up to `to_version` (inclusive).
+        """The changes after dataset `after_version` (exclusive) up to `to_version` (inclusive).
 
-        `after_version=None` returns the full snapshot at `to_version` as inserts, all stamped
-        with that version, so a new subscriber starts from a consistent copy.
+        One row per key and version: `insert`, `update_postimage` (tombstones: with `_deleted=true`)
+        or `delete`, with `_commit_version` and `_commit_timestamp`; versions from before the change
+        table come from the base's change data feed (which also has `update_preimage` rows).
+        `after_version=None` returns the full snapshot at `to_version` as inserts, all stamped with
+        that version, so a new subscriber starts from a consistent copy.
+        """
+        with delta_errors(self._what, self.uri, "read"):
+            now = self._layout()
+            if now.base is None:
+                return _cdf_schema(self.schema).empty_table()
+            end = now.version if to_version is None else to_version
+            assert end is not None
+            if after_version is None:
+                return self._snapshot_feed(end)
+            schema = _cdf_schema(self._state_schema(now))
+            if after_version >= end:
+                return schema.empty_table()
+            parts = []
+            if after_version < now.offset - 1:  # versions written before the change table: the base's CDF
+                base = now.base
+                base_end = min(end, now.offset - 1)
+                feed = pa.table(base.load_cdf(starting_version=after_version + 1, ending_version=base_end))
+                parts.append(conform(_normalise_cdf(feed, self.schema), schema))
+            if end >= now.offset and now.changes is not None:
+                parts.append(conform(self._change_rows(now, after_version, end), schema))
+            return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def _change_rows(self, now: Layout, after: int, end: int) -> pa.Table:
+        """The change table's rows of dataset versions (after, end] as change-feed rows."""
+        assert now.changes is not None
+        low = max(after, now.offset - 1)
+        where = (pc.field(COMMIT_VERSION) > pa.scalar(low, pa.int64())) & (
+            pc.field(COMMIT_VERSION) <= pa.scalar(end, pa.int64())
+        )
+        rows = now.changes.to_pyarrow_dataset().to_table(filter=where)
+        stamps = {
+            now.offset + int(e["version"]): _ts(e)
+            for e in now.changes.history(now.changes.version() - (low - now.offset))
+        }
+        kinds = pc.replace_substring_regex(rows.column("_change_type"), "^update$", "update_postimage")
+        when = pa.array([stamps.get(v) for v in rows.column(COMMIT_VERSION).to_pylist()], pa.timestamp("ms", tz="UTC"))
+        data = rows.drop_columns([c for c in (RUN_SEQ, "_change_type", COMMIT_VERSION) if c in rows.column_names])
+        if self.contract.deletes == "delete":
+            data = data.drop_columns([DELETED])
+        data = _normalise(data, self.schema)
+        return (
+            data.append_column("_change_type", kinds.cast(pa.string()))
+            .append_column("_commit_version", rows.column(COMMIT_VERSION).cast(pa.int64()))
+            .append_column("_commit_timestamp", when)
+        )
+
+    def _snapshot_feed(self, end: int) -> pa.Table:
+        snap = self.read(version=end)
+        n = snap.num_rows
+        stamp = self._commit_time(end)
+        snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
+        snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
+        return snap.append_column("_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n))
+
+    def _commit_time(self, version: int) -> datetime:
+        where, at = self.locate(version)
+        dt = self._open_changes() if where else self._open()
+        assert dt is not None
+        for entry in dt.history(dt.version() - at + 1):
+            if int(entry["version"]) == at:
+                return _ts(entry)
+        raise LakeError(f"{self._what} at {self.uri}: the commit of version {version} is no longer in the history")
+
+    def history(self) -> list[dict[str, Any]]:
+        """The dataset versions' commits, newest first (delta-rs commitInfo entries, `version` = dataset version).
+
+        The base's own commits before the change table, then the change table's; compactions are left
+        out (they change no data: see `compactions()`).
         """
         with delta_errors(self._what, self.uri, "read"):
             dt = self._open()
             if dt is None:
-                return _cdf_schema(self.schema).empty_table()
-            end = dt.version() if to_version is None else to_version
-            if after_version is None:
-                dt.load_as_version(end)
-                snap = _normalise(dt.to_pyarrow_table(), self.schema)
-                stamp = _ts(dt.history(1)[0])
-                n = snap.num_rows
-                snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
-                snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
-                return snap.append_column(
-                    "_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n)
-                )
-            if after_version >= end:
-                return _cdf_schema(self._current_schema(dt)).empty_table()
-            feed = pa.table(dt.load_cdf(starting_version=after_version + 1, ending_version=end))
-            return _normalise_cdf(feed, self.schema)
+                return []
+            changes = self._open_changes()
+            if changes is None:
+                return dt.history()
+            offset = changes.transaction_version(OFFSET_APP) or 0
+            later = [{**e, "version": offset + int(e["version"])} for e in changes.history()]
+            return later + [e for e in dt.history() if int(e["version"]) < offset]
 
-    def _current_schema(self, dt: DeltaTable) -> pa.Schema:
-        return _normalise(pa.schema(dt.schema().to_arrow()).empty_table(), self.schema).schema
-
-    def history(self) -> list[dict[str, Any]]:
-        """The table's commit history, newest first (delta-rs commitInfo entries with `version`)."""
+    def compactions(self) -> list[CompactionInfo]:
+        """The base commits that compacted changes, newest first."""
         with delta_errors(self._what, self.uri, "read"):
+            changes = self._open_changes()
             dt = self._open()
-            return [] if dt is None else dt.history()
+            if changes is None or dt is None:
+                return []
+            offset = changes.transaction_version(OFFSET_APP) or 0
+            out = []
+            for entry in dt.history():
+                through = compacted_through(entry)
+                if through is not None:
+                    metrics = entry.get("operationMetrics") or {}
+                    rows = int(metrics.get("num_source_rows", 0) or 0)
+                    out.append(CompactionInfo(int(entry["version"]), through, offset + through, rows))
+            return out
+
+    # -- compaction --------------------------------------------------------------------------
+    def pending_rows(self) -> tuple[int, int]:
+        """(change rows not yet compacted, rows in the base): what the compaction threshold compares."""
+        with delta_errors(self._what, self.uri, "read"):
+            layout = self._layout()
+            if layout.base is None or layout.changes is None:
+                return 0, 0 if layout.base is None else _stat_rows(layout.base)
+            rows = layout.changes.to_pyarrow_dataset().count_rows(filter=layout.pending_filter)
+            return int(rows), _stat_rows(layout.base)
+
+    def compact(self, *, threshold: float | None = None) -> CompactionInfo | None:
+        """MERGE the pending changes (the last change per key) into the base in ONE commit.
+
+        The commit records `govhub.compacted_through` (the change-table version it includes), so
+        readers skip those changes; the change table is never rewritten. With `threshold`, nothing
+        happens unless the pending changes exceed that share of the base's rows. A compaction killed
+        before its commit leaves the state as it was (re-run it); after its commit, it is done.
+        """
+        with delta_errors(self._what, self.uri, "compacted"):
+            layout = self._layout()
+            if layout.base is None or layout.changes is None:
+                return None
+            keys = list(self.contract.primary_key)
+            types = [self._state_schema(layout).field(k).type for k in keys]
+            pend = pending(layout, keys, types)
+            if not pend.rows:
+                return None
+            if threshold is not None and pend.rows <= threshold * _stat_rows(layout.base):
+                return None
+            through = layout.changes.version()
+            schema = self._state_schema(layout)
+            shaped = pa.schema(
+                [*(f.with_nullable(True) for f in schema if f.name != DELETED), pa.field(DELETED, pa.bool_(), False)]
+            )
+            rows = pa.concat_tables([conform(t, shaped) for t in winners(layout, pend, keys, schema)])
+            metadata = {COMPACTED_THROUGH_KEY: str(through), "govhub.operation": "compaction"}
+            props = CommitProperties(custom_metadata=metadata)
+            base = layout.base
+            plan = self._plan(_table_source(rows), keys, arrow_schema(self.contract), has_deleted=True)
+            if plan.deleted.any():
+                self._drop_unknown_deletes(base, plan, keys)
+            evolve = any(n not in self.schema.names for n in schema.names)
+            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve)
+            if info is None:  # the changes were already in the base: record the compaction all the same
+                write_deltalake(
+                    self.uri,
+                    pa.schema(base.schema().to_arrow()).empty_table(),
+                    mode="append",
+                    storage_options=self._options,
+                    commit_properties=props,
+                )
+            dt = self._open()
+            assert dt is not None
+            log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
+            return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)
+
+
+def _stat_rows(dt: DeltaTable) -> int:
+    """Rows of a Delta table version from its log's file statistics (no data file is read)."""
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    return int(pc.sum(actions.column("num_records")).as_py() or 0) if actions.num_rows else 0
 
 
 def _ts(entry: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC)
 
 
-def _info_from_history(entry: Mapping[str, Any]) -> CommitInfo:
+def _info_from_history(entry: Mapping[str, Any], *, offset: int = 0) -> CommitInfo:
     names = json.loads(entry.get(METADATA_KEYS_KEY, "[]"))
     metrics = entry.get("operationMetrics") or {}
-    if entry.get("operation") == "MERGE":
+    if COUNT_KEYS[0] in entry:  # a change-table commit: its counts against the state before
+        counts = tuple(int(entry[k]) for k in COUNT_KEYS)
+    elif entry.get("operation") == "MERGE":
         counts = (
             metrics.get("num_target_rows_inserted", 0),
             metrics.get("num_target_rows_updated", 0),
@@ -534,7 +853,7 @@ def _info_from_history(entry: Mapping[str, Any]) -> CommitInfo:
     else:
         counts = (metrics.get("num_added_rows", 0), 0, 0)
     return CommitInfo(
-        version=int(entry["version"]),
+        version=offset + int(entry["version"]),
         timestamp=_ts(entry),
         run_seq=int(entry[RUN_SEQ_KEY]),
         metadata={n: str(entry[n]) for n in names if n in entry},
