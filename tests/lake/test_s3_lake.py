@@ -27,7 +27,7 @@ def test_s3_merge_cdf_and_crash_recognition(s3_lake, person, rows):
     assert t.commit(rows(person, ["b"], tag="v2"), app_id="ingest", run_seq=3, metadata=META) is None
     assert sorted(t.keys().to_pylist()) == ["a", "b", "d"]
     kinds = sorted(r["_change_type"] for r in t.changes(after_version=0).to_pylist())
-    assert kinds == ["delete", "insert", "update_postimage", "update_preimage"]
+    assert kinds == ["delete", "insert", "update_postimage"]
     last = type(s3_lake)(s3_lake.root, storage_options=s3_lake.storage_options).curated(person).last_commit("ingest")
     assert (last.version, last.run_seq, last.metadata) == (1, 2, META)
 
