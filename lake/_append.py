@@ -57,12 +57,14 @@ def _equal_rows(a: pa.Table, b: pa.Table, columns: Sequence[str]) -> np.ndarray:
     for name in columns:
         x = a.column(name) if name in a.column_names else pa.nulls(a.num_rows)
         y = b.column(name) if name in b.column_names else pa.nulls(b.num_rows)
-        if x.type != y.type and not pa.types.is_null(y.type):
-            y = y.cast(x.type)
+        if pa.types.is_null(x.type) and pa.types.is_null(y.type):
+            continue
+        if pa.types.is_null(x.type):
+            x = pa.nulls(a.num_rows, y.type)
         elif pa.types.is_null(y.type):
-            y = pa.nulls(b.num_rows, x.type if not pa.types.is_null(x.type) else pa.string())
-            if pa.types.is_null(x.type):
-                x = pa.nulls(a.num_rows, pa.string())
+            y = pa.nulls(b.num_rows, x.type)
+        elif x.type != y.type:
+            y = y.cast(x.type)
         both_null = pc.and_(pc.is_null(x), pc.is_null(y))
         equal = pc.or_(pc.fill_null(pc.equal(x, y), False), both_null)
         same &= np.asarray(equal.to_numpy(zero_copy_only=False), dtype=bool)
