@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
+    lake_compact_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        description="Compact a curated table (MERGE its pending changes into the base) once they exceed this "
+        "share of the base's rows; `govhub lake compact` compacts on demand.",
+    )
 
     delivery_targets: dict[str, str] = Field(
         default_factory=dict,

@@ -788,7 +788,8 @@ class CuratedTable:
         The commit records `govhub.compacted_through` (the change-table version it includes), so
         readers skip those changes; the change table is never rewritten. With `threshold`, nothing
         happens unless the pending changes exceed that share of the base's rows. A compaction killed
-        before its commit leaves the state as it was (re-run it); after its commit, it is done.
+        before its commit leaves the state as it was; the next one removes the files it left (so the
+        caller holds the resource's lock); after its commit, it is done.
         """
         with delta_errors(self._what, self.uri, "compacted"):
             layout = self._layout()
@@ -802,6 +803,12 @@ class CuratedTable:
             if threshold is not None and pend.rows <= threshold * _stat_rows(layout.base):
                 return None
             through = layout.changes.version()
+            from lake.integrity import remove_unreferenced  # files of a compaction killed before its commit
+
+            if removed := remove_unreferenced(self):
+                log.warning(
+                    "removed %s file(s) an interrupted compaction of %s left: %s", len(removed), self.uri, removed
+                )
             schema = self._state_schema(layout)
             shaped = pa.schema(
                 [*(f.with_nullable(True) for f in schema if f.name != DELETED), pa.field(DELETED, pa.bool_(), False)]

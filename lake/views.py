@@ -46,8 +46,8 @@ def view_sql(table: CuratedTable, dialect: Dialect = "duckdb", *, name: str | No
     """
     resource = table.contract.resource
     view = name or resource
-    layout = table._layout()  # noqa: SLF001 - the view names the current compaction point
-    schema = table._state_schema(layout)  # noqa: SLF001
+    layout = table._layout()
+    schema = table._state_schema(layout)
     keys = [_q(k, dialect) for k in table.contract.primary_key]
     columns = ", ".join(_q(n, dialect) for n in schema.names)
     if dialect == "trino":
