@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lake._changes import DELETED, fingerprints, row_prints
-from lake._index import ABSENT, LIVE, RowIndex
+from lake._index import ABSENT, LIVE, TOMBSTONED, RowIndex
 from lake._state import CHANGE_TYPE
 
 __all__ = ["Decision", "decide"]
@@ -33,6 +33,7 @@ class Decision:
     inserted: int
     updated: int
     deleted: int
+    index: RowIndex  # the appended rows as a pending-changes index entry (key print, row print, state)
 
 
 def _key_table(table: pa.Table, keys: Sequence[str], rows: np.ndarray) -> pa.Table:
@@ -125,7 +126,13 @@ def decide(
     out = data.filter(pa.array(keep))
     out = out.append_column(CHANGE_TYPE, pa.array(kind[keep].tolist(), pa.string()))
     counts = {k: int(np.count_nonzero(kind == k)) for k in (INSERT, UPDATE, DELETE)}
-    return Decision(out, counts[INSERT], counts[UPDATE], counts[DELETE])
+    state = np.full(n, LIVE, dtype=np.int8)
+    state[dead] = TOMBSTONED if tombstone else ABSENT
+    if len(asked) and tombstone:  # tombstones carry the stored values: their row prints are the stored rows'
+        rows = np.where(dead, prior_rows, rows)
+    order = np.argsort(prints[keep], kind="stable")
+    index = RowIndex(prints[keep][order], rows[keep][order], state[keep][order], tuple(columns))
+    return Decision(out, counts[INSERT], counts[UPDATE], counts[DELETE], index)
 
 
 def _replace_rows(incoming: pa.Table, rows: np.ndarray, values: pa.Table) -> pa.Table:

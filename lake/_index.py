@@ -65,6 +65,18 @@ class RowIndex:
             tuple(columns),
         )
 
+    def merged(self, newer: RowIndex) -> RowIndex:
+        """This index with `newer`'s entries added, replacing the entries of the same keys."""
+        if not len(self.keys):
+            return newer
+        at = np.minimum(np.searchsorted(newer.keys, self.keys), max(len(newer.keys) - 1, 0))
+        kept = ~(newer.keys[at] == self.keys) if len(newer.keys) else np.ones(len(self.keys), dtype=bool)
+        keys = np.concatenate([self.keys[kept], newer.keys])
+        order = np.argsort(keys, kind="stable")
+        rows = np.concatenate([self.rows[kept], newer.rows])[order]
+        state = np.concatenate([self.state[kept], newer.state])[order]
+        return RowIndex(keys[order], rows, state, self.columns)
+
     def lookup(self, prints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per probe print: found, the row print and the state (ABSENT where not found)."""
         n = len(prints)

@@ -191,7 +191,9 @@ class CuratedTable:
         metadata: Mapping[str, str],
         evolve: bool = False,
     ) -> CommitInfo | None:
-        """MERGE a run's accepted changes on the primary key in ONE atomic commit.
+        """Commit a run's accepted changes in ONE atomic commit: the first load appends to the base; every
+        later run appends its net changes (one row per key: `_change_type`, `_deleted`, the dataset
+        version, the run's sequence) to the change table (merge-on-read: no base file is rewritten).
 
         `changes` holds the contract's columns plus an optional `_deleted` flag: a table, a reader
         (read into memory once), or a `ChangeSource` — a function opening a fresh reader of the
@@ -216,10 +218,10 @@ class CuratedTable:
             return None
         props = self._commit_properties(app_id, run_seq, metadata)
         with delta_errors(self._what, self.uri, "written"):
-            dt = self._open()
-            if self._open_changes() is None and (dt is None or not dt.file_uris()):
+            layout = self._layout()
+            if layout.changes is None and (layout.base is None or not layout.base.file_uris()):
                 return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve)
-            return self._append(source, plan, app_id, run_seq, metadata, evolve=evolve)
+            return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve)
 
     def _state_schema(self, layout: Layout) -> pa.Schema:
         """The columns of the state: the base's (contract types) and any the change table added."""
@@ -234,7 +236,7 @@ class CuratedTable:
             schema = pa.schema([*schema, *extra], metadata=schema.metadata)
         return schema
 
-    def _indexes(self, layout: Layout, schema: pa.Schema) -> tuple[RowIndex, RowIndex, Pending]:
+    def _indexes(self, layout: Layout, schema: pa.Schema) -> tuple[RowIndex, RowIndex]:
         """The base's row index (cached per base version) and the pending changes' (per change version)."""
         keys = list(self.contract.primary_key)
         types = [schema.field(k).type for k in keys]
@@ -250,6 +252,12 @@ class CuratedTable:
             for batch in base.to_pyarrow_dataset().to_batches(columns=columns, **_ONE_AT_A_TIME):
                 yield conform(pa.Table.from_batches([batch]), pa.schema([indexed.field(c) for c in columns]))
 
+        def pending_index() -> RowIndex:
+            pend = pending(layout, keys, types)
+            dead = TOMBSTONED if tombstone else ABSENT
+            tables = (conform(t, indexed) for t in winners(layout, pend, keys, schema))
+            return RowIndex.build(tables, keys, types, values, deleted_state=dead)
+
         empty = RowIndex.build([], keys, types, values)
         base_index = (
             empty
@@ -258,26 +266,16 @@ class CuratedTable:
                 self.uri, base.version(), values, lambda: RowIndex.build(base_tables(), keys, types, values)
             )
         )
-        pend = pending(layout, keys, types)
-        if layout.changes is None or not pend.rows:
-            return base_index, empty, pend
-        dead = TOMBSTONED if tombstone else ABSENT
-        pending_index = cached_index(
-            f"{changes_uri(self.uri)}@{layout.compacted}",
-            layout.changes.version(),
-            values,
-            lambda: RowIndex.build(
-                (conform(t, indexed) for t in winners(layout, pend, keys, schema)),
-                keys,
-                types,
-                values,
-                deleted_state=dead,
-            ),
-        )
-        return base_index, pending_index, pend
+        if layout.changes is None:
+            return base_index, empty
+        return base_index, cached_index(self._pending_key(layout), layout.changes.version(), values, pending_index)
+
+    def _pending_key(self, layout: Layout) -> str:
+        return f"{changes_uri(self.uri)}@{layout.compacted}"
 
     def _append(
         self,
+        layout: Layout,
         source: ChangeSource,
         plan: _Plan,
         app_id: str,
@@ -292,10 +290,9 @@ class CuratedTable:
         incoming = pa.Table.from_batches(
             list(self._stream(source, plan, contract_schema, evolve=evolve, live_only=False))
         )
-        layout = self._layout()
         schema = self._state_schema(layout)
         types = [schema.field(k).type for k in keys]
-        base_index, pending_index, _ = self._indexes(layout, schema)
+        base_index, pending_index = self._indexes(layout, schema)
         tombstone = self.contract.deletes == "tombstone"
 
         def lookup(probe: pa.Table) -> pa.Table:
@@ -315,13 +312,16 @@ class CuratedTable:
         n = decision.rows.num_rows
         rows = decision.rows.append_column(COMMIT_VERSION, pa.array(np.full(n, version, dtype=np.int64)))
         rows = rows.append_column(RUN_SEQ, pa.array(np.full(n, run_seq, dtype=np.int64)))
-        total = self.row_count() + decision.inserted - decision.deleted
+        before = (
+            _stat_rows(layout.base) if layout.changes is None else int(layout.changes.history(1)[0][ROWS_TOTAL_KEY])
+        )
+        total = before + decision.inserted - decision.deleted
         custom = self._custom_metadata(app_id, run_seq, metadata)
         counts = (decision.inserted, decision.updated, decision.deleted)
         custom.update({k: str(v) for k, v in zip(COUNT_KEYS, counts, strict=True)})
         custom.update({ROWS_TOTAL_KEY: str(total), DATASET_VERSION_KEY: str(version)})
         write_deltalake(
-            changes_uri(self.uri),
+            changes_uri(self.uri) if layout.changes is None else layout.changes,  # an open table: no re-read
             rows,
             mode="append",
             schema_mode="merge",
@@ -332,8 +332,13 @@ class CuratedTable:
             name=f"{self.contract.resource}_changes",
             writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
         )
-        changes = self._open_changes()
-        assert changes is not None
+        if layout.changes is None:
+            changes = self._open_changes()
+            assert changes is not None
+        else:
+            changes = layout.changes
+            if changes.version() != change_version:
+                changes.update_incremental()
         if changes.version() != change_version:
             raise LakeError(
                 f"{self._what} at {self.uri}: another writer appended to the change table at the same time "
@@ -341,6 +346,13 @@ class CuratedTable:
                 "hold its lock. Restore the change table to its version before both commits and re-run."
             )
         log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
+        # the next run of this process finds the pending changes' index of the new version ready
+        cached_index(
+            self._pending_key(layout),
+            change_version,
+            pending_index.columns,
+            lambda: pending_index.merged(decision.index),
+        )
         return CommitInfo(
             version=version,
             timestamp=_ts(changes.history(1)[0]),
