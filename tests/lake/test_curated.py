@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lake import CommitInfo, Lake
-from lake._changes import fingerprints, repeated
+from lake._changes import _string_hash, _text_hash, fingerprints, repeated
 from schemas import arrow_schema
 from schemas.errors import LakeError
 
@@ -176,6 +176,9 @@ def test_fingerprints_separate_keys_and_flag_repeats():
     assert repeated(prints).tolist() == [0, 2, 3, 6]
     assert len(set(prints.tolist())) == 7
     assert repeated(fingerprints([pa.array([3, 1, 2])])).tolist() == []
+    # repeated text is hashed through a dictionary: the same prints as value by value
+    many = pa.array([None, "湖南省益阳市", "", "a", "abc"] * 2000)
+    assert (fingerprints([many]) == _string_hash(many)).all() and (_text_hash(many) == _string_hash(many)).all()
 
 
 def test_last_commit_recognises_a_crashed_run(tmp_path, person, rows):
