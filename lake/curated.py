@@ -198,8 +198,8 @@ class CuratedTable:
         `changes` holds the contract's columns plus an optional `_deleted` flag: a table, a reader
         (read into memory once), or a `ChangeSource` — a function opening a fresh reader of the
         changes (of some columns only when asked), which is streamed: a first pass reads only the
-        key and `_deleted` columns, the second streams the rows into the table, so memory does not
-        grow with the number of rows. Within `changes` a key appearing several times keeps only its
+        key and `_deleted` columns, the second streams the rows into the first load (memory flat) or
+        collects a later run's kept rows (the change) to classify them. Within `changes` a key appearing several times keeps only its
         LAST occurrence. Rows identical to the stored row and deletes of unknown keys change
         nothing; when nothing changes no commit is made and None is returned. The commit carries
         `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
