@@ -118,7 +118,7 @@ def _text_hash(arr: pa.Array) -> np.ndarray:
     if len(encoded.dictionary) > len(arr) // 4:
         return _string_hash(arr)
     codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    h = _string_hash(encoded.dictionary)[codes]
+    h: np.ndarray = _string_hash(encoded.dictionary)[codes]
     if arr.null_count:
         h[~arr.is_valid().to_numpy(zero_copy_only=False)] = np.uint64(0)
     return h
@@ -127,8 +127,10 @@ def _text_hash(arr: pa.Array) -> np.ndarray:
 def _fixed_width(arr: pa.Array) -> bool:
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    return bool(n) and int(offsets[-1] - offsets[0]) == n * int(offsets[1] - offsets[0]) and bool(
-        (np.diff(offsets) == offsets[1] - offsets[0]).all()
+    return (
+        bool(n)
+        and int(offsets[-1] - offsets[0]) == n * int(offsets[1] - offsets[0])
+        and bool((np.diff(offsets) == offsets[1] - offsets[0]).all())
     )
 
 

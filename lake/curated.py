@@ -1,36 +1,44 @@
-"""Curated Delta tables: one per resource, changed only by one atomic MERGE commit per pipeline run."""
+"""Curated Delta tables: one per resource, a base plus an append-only change table (merge-on-read).
+
+The first load appends to the base; every later run appends its net changes to `_changes` in one
+commit; the state is read as the base plus the last change per key; `compact()` MERGEs the pending
+changes into the base (see `lake/README.md`, "Merge-on-read").
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
 from lake._append import decide
-from lake._changes import (
-    DELETED,
-    change_predicate,
-    fingerprints,
-    key_predicate,
-    last_occurrence,
-    repeated,
-    shape_changes,
-)
+from lake._changes import DELETED, shape_changes
+from lake._feed import change_feed, normalise, stat_rows
 from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index
+from lake._merge import (
+    _ONE_AT_A_TIME,
+    APP_ID_KEY,
+    METADATA_KEYS_KEY,
+    ROW_GROUP_ROWS,
+    RUN_SEQ_KEY,
+    ChangeSource,
+    CommitInfo,
+    MergeWriter,
+    _Plan,
+    _table_source,
+    _ts,
+)
 from lake._state import (
     COMMIT_VERSION,
     COMPACTED_THROUGH_KEY,
     OFFSET_APP,
-    ONE_AT_A_TIME,
     RUN_SEQ,
     SYSTEM_COLUMNS,
     Layout,
@@ -52,72 +60,10 @@ __all__ = ["ChangeSource", "CommitInfo", "CompactionInfo", "CuratedTable"]
 
 log = logging.getLogger(__name__)
 
-RUN_SEQ_KEY = "govhub.run_seq"
-APP_ID_KEY = "govhub.app_id"
-METADATA_KEYS_KEY = "govhub.metadata_keys"
 ROWS_TOTAL_KEY = "govhub.rows_total"
 COUNT_KEYS = ("govhub.rows_inserted", "govhub.rows_updated", "govhub.rows_deleted")
 DATASET_VERSION_KEY = "govhub.dataset_version"
-CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 TABLE_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
-
-
-# A re-readable change stream: called with a column list (or None for all), it opens a fresh reader.
-ChangeSource = Callable[[Sequence[str] | None], pa.RecordBatchReader]
-# Row groups of 128 Ki rows: the Parquet writer buffers one row group per open file, so this bounds
-# the write's memory (a 1 M-row first load: 160 MB instead of 290 MB with delta-rs' 1 Mi-row default).
-ROW_GROUP_ROWS = 128 * 1024
-_ONE_AT_A_TIME = ONE_AT_A_TIME
-# Change sets up to this size are handed to MERGE in memory (file pruning by key range); larger ones stream.
-MERGE_IN_MEMORY_ROWS = 200_000
-
-
-@dataclass
-class _Plan:
-    """What the first pass over a change stream decided: rows kept (last occurrence), deletions."""
-
-    keep: np.ndarray  # bool per row
-    deleted: np.ndarray  # bool per row: a kept deletion of a key the table may hold
-    deleted_keys: pa.Table  # key columns + `__row` (row number) of every deletion row
-
-    @property
-    def rows(self) -> int:
-        return int(np.count_nonzero(self.keep))
-
-
-def _take_rows(source: ChangeSource, keys: list[str], schema: pa.Schema, rows: np.ndarray) -> pa.Table:
-    """The key columns of the given (sorted) row numbers, read from the stream."""
-    parts, offset = [], 0
-    for batch in source(keys):
-        lo, hi = np.searchsorted(rows, [offset, offset + batch.num_rows])
-        if hi > lo:
-            taken = batch.take(pa.array(rows[lo:hi] - offset))
-            parts.append(pa.table({k: taken.column(k).cast(schema.field(k).type) for k in keys}))
-        offset += batch.num_rows
-    return pa.concat_tables(parts)
-
-
-def _table_source(table: pa.Table) -> ChangeSource:
-    """An in-memory table as a re-readable change stream."""
-
-    def open_reader(columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
-        selected = table if columns is None else table.select(list(columns))
-        return pa.RecordBatchReader.from_batches(selected.schema, selected.to_batches())
-
-    return open_reader
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """One commit made by a pipeline run: the dataset version it produced and what it changed."""
-
-    version: int
-    timestamp: datetime
-    run_seq: int
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,7 +76,7 @@ class CompactionInfo:
     rows: int
 
 
-class CuratedTable:
+class CuratedTable(MergeWriter):
     """The curated Delta table of one resource at `<root>/curated/<resource>`.
 
     The table has the contract's Arrow schema (labels kept as field metadata, NOT NULL where the
@@ -199,10 +145,10 @@ class CuratedTable:
         (read into memory once), or a `ChangeSource` — a function opening a fresh reader of the
         changes (of some columns only when asked), which is streamed: a first pass reads only the
         key and `_deleted` columns, the second streams the rows into the first load (memory flat) or
-        collects a later run's kept rows (the change) to classify them. Within `changes` a key appearing several times keeps only its
-        LAST occurrence. Rows identical to the stored row and deletes of unknown keys change
-        nothing; when nothing changes no commit is made and None is returned. The commit carries
-        `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
+        collects a later run's kept rows (the change) to classify them. Within `changes` a key
+        appearing several times keeps only its LAST occurrence. Rows identical to the stored row and
+        deletes of unknown keys change nothing; when nothing changes no commit is made and None is
+        returned. The commit carries `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
         `last_commit(app_id)` recognises it after a crash.
         """
         if isinstance(changes, pa.RecordBatchReader):
@@ -227,9 +173,9 @@ class CuratedTable:
         """The columns of the state: the base's (contract types) and any the change table added."""
         schema = self.schema
         if layout.base is not None:
-            schema = _normalise(pa.schema(layout.base.schema().to_arrow()).empty_table(), self.schema).schema
+            schema = normalise(pa.schema(layout.base.schema().to_arrow()).empty_table(), self.schema).schema
         if layout.changes is not None:
-            stored = _normalise(pa.schema(layout.changes.schema().to_arrow()).empty_table(), self.schema).schema
+            stored = normalise(pa.schema(layout.changes.schema().to_arrow()).empty_table(), self.schema).schema
             extra = [
                 f.with_nullable(True) for f in stored if f.name not in schema.names and f.name not in SYSTEM_COLUMNS
             ]
@@ -312,9 +258,10 @@ class CuratedTable:
         n = decision.rows.num_rows
         rows = decision.rows.append_column(COMMIT_VERSION, pa.array(np.full(n, version, dtype=np.int64)))
         rows = rows.append_column(RUN_SEQ, pa.array(np.full(n, run_seq, dtype=np.int64)))
-        before = (
-            _stat_rows(layout.base) if layout.changes is None else int(layout.changes.history(1)[0][ROWS_TOTAL_KEY])
-        )
+        if layout.changes is None:
+            before = 0 if layout.base is None else stat_rows(layout.base)
+        else:
+            before = int(layout.changes.history(1)[0][ROWS_TOTAL_KEY])
         total = before + decision.inserted - decision.deleted
         custom = self._custom_metadata(app_id, run_seq, metadata)
         counts = (decision.inserted, decision.updated, decision.deleted)
@@ -363,105 +310,6 @@ class CuratedTable:
             rows_deleted=decision.deleted,
         )
 
-    def _plan(self, source: ChangeSource, keys: list[str], contract_schema: pa.Schema, *, has_deleted: bool) -> _Plan:
-        """First pass over the key and `_deleted` columns: which rows to keep, which are deletions.
-
-        Holds 9 bytes per row (a key fingerprint and a flag) plus the keys of deleted rows; keys
-        whose fingerprints repeat are compared exactly in a pass over just those rows.
-        """
-        prints, flags, deleted_keys = [], [], []
-        offset = 0
-        for batch in source([*keys, *([DELETED] if has_deleted else [])]):
-            n = batch.num_rows
-            key_columns = [batch.column(k).cast(contract_schema.field(k).type) for k in keys]
-            prints.append(fingerprints(key_columns))
-            flag = (
-                pc.fill_null(batch.column(DELETED).cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
-                if has_deleted
-                else np.zeros(n, dtype=bool)
-            )
-            flags.append(flag)
-            if flag.any():
-                rows = np.flatnonzero(flag)
-                taken = {k: c.take(pa.array(rows)) for k, c in zip(keys, key_columns, strict=True)}
-                deleted_keys.append(pa.table({**taken, "__row": pa.array(rows + offset, pa.int64())}))
-            offset += n
-        fingerprint = np.concatenate(prints) if prints else np.zeros(0, dtype=np.uint64)
-        deleted = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
-        del prints, flags
-        keep = np.ones(len(fingerprint), dtype=bool)
-        candidates = repeated(fingerprint)
-        if len(candidates):  # the keys of rows whose fingerprints repeat, compared exactly
-            index = _take_rows(source, keys, contract_schema, candidates)
-            last = last_occurrence(index, keys)
-            if last is not None:
-                keep[candidates[~last]] = False
-        schema = pa.schema([*(contract_schema.field(k) for k in keys), pa.field("__row", pa.int64())])
-        deletes = pa.concat_tables(deleted_keys) if deleted_keys else schema.empty_table()
-        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes)
-
-    def _drop_unknown_deletes(self, dt: DeltaTable, plan: _Plan, keys: list[str]) -> None:
-        """Stop sending deletions of keys the table does not hold (they would match no MERGE clause).
-
-        delta-rs 1.6 fails a MERGE when a source row matches no clause and the target has NOT NULL
-        columns. Only the target's key columns are scanned, batch by batch, against the few deleted keys.
-        """
-        live = plan.deleted[plan.deleted_keys.column("__row").to_numpy()]
-        probe = plan.deleted_keys.filter(pa.array(live))
-        rows = probe.column("__row").to_numpy()
-        if len(keys) == 1:
-            wanted = probe.column(keys[0]).combine_chunks()
-            held = []  # the target's key column batch by batch (no table of every key in memory)
-            for batch in dt.to_pyarrow_dataset().to_batches(columns=keys):
-                column = batch.column(0).cast(wanted.type)
-                held.append(column.filter(pc.is_in(column, value_set=wanted)))
-            found = pa.concat_arrays(held) if held else pa.array([], wanted.type)
-            unknown = ~pc.is_in(wanted, value_set=found).to_numpy(zero_copy_only=False)
-        else:  # composite keys: a semi-join of the few deleted keys against the target's keys
-            numbered = probe.select(keys).append_column("__i", pa.array(np.arange(len(rows), dtype=np.int64)))
-            held_rows = numbered.join(dt.to_pyarrow_table(columns=keys), keys, join_type="left semi")
-            unknown = np.ones(len(rows), dtype=bool)
-            unknown[held_rows.column("__i").to_numpy()] = False
-        plan.keep[rows[unknown]] = False
-        plan.deleted[rows[unknown]] = False
-
-    def _stream(
-        self, source: ChangeSource, plan: _Plan, contract_schema: pa.Schema, *, evolve: bool, live_only: bool
-    ) -> Iterator[pa.RecordBatch]:
-        """Second pass: the kept rows, shaped (contract types, `_deleted`), batch by batch."""
-        offset = 0
-        for batch in source(None):
-            n = batch.num_rows
-            keep = plan.keep[offset : offset + n]
-            if live_only:
-                keep = keep & ~plan.deleted[offset : offset + n]
-            offset += n
-            if not keep.any():
-                continue
-            table = pa.Table.from_batches([batch])
-            if not keep.all():
-                table = table.filter(pa.array(keep))
-            shaped = shape_changes(table, contract_schema, evolve=evolve, table=self._what)
-            if live_only:
-                shaped = self._physical(shaped)
-            yield from shaped.to_batches()
-
-    def _physical(self, live: pa.Table) -> pa.Table:
-        """Live rows in the table's physical schema (contract nullability, tombstone column)."""
-        if self.contract.deletes == "delete":
-            live = live.drop_columns([DELETED])
-        extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
-        return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
-
-    def _custom_metadata(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> dict[str, str]:
-        custom = {str(k): str(v) for k, v in metadata.items()}
-        custom.update({RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))})
-        return custom
-
-    def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
-        custom = self._custom_metadata(app_id, run_seq, metadata)
-        return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
-
     def _first_load(
         self,
         source: ChangeSource,
@@ -496,93 +344,6 @@ class CuratedTable:
         dt = DeltaTable(self.uri, storage_options=self._options)
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
         return self._info(dt, run_seq, metadata, inserted=live)
-
-    def _merge(
-        self,
-        dt: DeltaTable,
-        source: ChangeSource,
-        plan: _Plan,
-        props: CommitProperties,
-        run_seq: int,
-        metadata: Mapping[str, str],
-        *,
-        evolve: bool,
-    ) -> CommitInfo | None:
-        rows = int(np.count_nonzero(plan.keep))
-        if rows == 0:
-            return None
-        contract_schema = arrow_schema(self.contract)
-        batches = self._stream(source, plan, contract_schema, evolve=evolve, live_only=False)
-        first = next(batches)
-        streamed = rows > MERGE_IN_MEMORY_ROWS
-        if streamed:  # a large change set streams into delta-rs (no file pruning by the source's key range)
-            shaped: pa.Table | pa.RecordBatchReader = pa.RecordBatchReader.from_batches(
-                first.schema, itertools.chain([first], batches)
-            )
-        else:  # in memory: delta-rs uses the source's key statistics to skip target files
-            shaped = pa.Table.from_batches([first, *batches])
-        target_cols = set(pa.schema(dt.schema().to_arrow()).names)
-        compare = [n for n in first.schema.names if n != DELETED and n not in self.contract.primary_key]
-        changed = change_predicate(
-            [c for c in compare if c in target_cols], [c for c in compare if c not in target_cols]
-        )
-        before = dt.version()
-        merger = dt.merge(
-            shaped,
-            key_predicate(self.contract.primary_key),
-            source_alias="s",
-            target_alias="t",
-            merge_schema=evolve,
-            streamed_exec=streamed,
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
-            commit_properties=props,
-        )
-        if self.contract.deletes == "delete":
-            merger = (
-                merger.when_matched_delete(predicate=f"s.{DELETED}")
-                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND {changed}", except_cols=[DELETED])
-                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}", except_cols=[DELETED])
-            )
-        else:
-            merger = (
-                merger.when_matched_update({DELETED: "true"}, predicate=f"s.{DELETED} AND NOT t.{DELETED}")
-                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND ({changed} OR t.{DELETED})")
-                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}")
-            )
-        metrics = merger.execute()
-        if dt.version() == before:
-            log.info("merge into %s changed nothing; no commit", self.uri)
-            return None
-        log.info("merged into %s: %s", self.uri, metrics)
-        return self._info(
-            dt,
-            run_seq,
-            metadata,
-            inserted=metrics.get("num_target_rows_inserted", 0),
-            updated=metrics.get("num_target_rows_updated", 0),
-            deleted=metrics.get("num_target_rows_deleted", 0),
-        )
-
-    def _info(
-        self,
-        dt: DeltaTable,
-        run_seq: int,
-        metadata: Mapping[str, str],
-        *,
-        inserted: int,
-        updated: int = 0,
-        deleted: int = 0,
-    ) -> CommitInfo:
-        entry = dt.history(1)[0]
-        return CommitInfo(
-            version=dt.version(),
-            timestamp=_ts(entry),
-            run_seq=run_seq,
-            metadata=dict(metadata),
-            rows_inserted=int(inserted),
-            rows_updated=int(updated),
-            rows_deleted=int(deleted),
-        )
 
     def last_commit(self, app_id: str) -> CommitInfo | None:
         """The latest commit made with `app_id` (from the app transaction and the commit history)."""
@@ -677,7 +438,7 @@ class CuratedTable:
             dt = self._open()
             if dt is None:
                 return 0
-            return _stat_rows(dt)
+            return stat_rows(dt)
 
     def changes(self, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
         """The changes after dataset `after_version` (exclusive) up to `to_version` (inclusive).
@@ -688,67 +449,7 @@ class CuratedTable:
         `after_version=None` returns the full snapshot at `to_version` as inserts, all stamped with
         that version, so a new subscriber starts from a consistent copy.
         """
-        with delta_errors(self._what, self.uri, "read"):
-            now = self._layout()
-            if now.base is None:
-                return _cdf_schema(self.schema).empty_table()
-            end = now.version if to_version is None else to_version
-            assert end is not None
-            if after_version is None:
-                return self._snapshot_feed(end)
-            schema = _cdf_schema(self._state_schema(now))
-            if after_version >= end:
-                return schema.empty_table()
-            parts = []
-            if after_version < now.offset - 1:  # versions written before the change table: the base's CDF
-                base = now.base
-                base_end = min(end, now.offset - 1)
-                feed = pa.table(base.load_cdf(starting_version=after_version + 1, ending_version=base_end))
-                parts.append(conform(_normalise_cdf(feed, self.schema), schema))
-            if end >= now.offset and now.changes is not None:
-                parts.append(conform(self._change_rows(now, after_version, end), schema))
-            return pa.concat_tables(parts) if parts else schema.empty_table()
-
-    def _change_rows(self, now: Layout, after: int, end: int) -> pa.Table:
-        """The change table's rows of dataset versions (after, end] as change-feed rows."""
-        assert now.changes is not None
-        low = max(after, now.offset - 1)
-        where = (pc.field(COMMIT_VERSION) > pa.scalar(low, pa.int64())) & (
-            pc.field(COMMIT_VERSION) <= pa.scalar(end, pa.int64())
-        )
-        rows = now.changes.to_pyarrow_dataset().to_table(filter=where)
-        stamps = {
-            now.offset + int(e["version"]): _ts(e)
-            for e in now.changes.history(now.changes.version() - (low - now.offset))
-        }
-        kinds = pc.replace_substring_regex(rows.column("_change_type"), "^update$", "update_postimage")
-        when = pa.array([stamps.get(v) for v in rows.column(COMMIT_VERSION).to_pylist()], pa.timestamp("ms", tz="UTC"))
-        data = rows.drop_columns([c for c in (RUN_SEQ, "_change_type", COMMIT_VERSION) if c in rows.column_names])
-        if self.contract.deletes == "delete":
-            data = data.drop_columns([DELETED])
-        data = _normalise(data, self.schema)
-        return (
-            data.append_column("_change_type", kinds.cast(pa.string()))
-            .append_column("_commit_version", rows.column(COMMIT_VERSION).cast(pa.int64()))
-            .append_column("_commit_timestamp", when)
-        )
-
-    def _snapshot_feed(self, end: int) -> pa.Table:
-        snap = self.read(version=end)
-        n = snap.num_rows
-        stamp = self._commit_time(end)
-        snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
-        snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
-        return snap.append_column("_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n))
-
-    def _commit_time(self, version: int) -> datetime:
-        where, at = self.locate(version)
-        dt = self._open_changes() if where else self._open()
-        assert dt is not None
-        for entry in dt.history(dt.version() - at + 1):
-            if int(entry["version"]) == at:
-                return _ts(entry)
-        raise LakeError(f"{self._what} at {self.uri}: the commit of version {version} is no longer in the history")
+        return change_feed(self, after_version=after_version, to_version=to_version)
 
     def history(self) -> list[dict[str, Any]]:
         """The dataset versions' commits, newest first (delta-rs commitInfo entries, `version` = dataset version).
@@ -790,9 +491,9 @@ class CuratedTable:
         with delta_errors(self._what, self.uri, "read"):
             layout = self._layout()
             if layout.base is None or layout.changes is None:
-                return 0, 0 if layout.base is None else _stat_rows(layout.base)
+                return 0, 0 if layout.base is None else stat_rows(layout.base)
             rows = layout.changes.to_pyarrow_dataset().count_rows(filter=layout.pending_filter)
-            return int(rows), _stat_rows(layout.base)
+            return int(rows), stat_rows(layout.base)
 
     def compact(self, *, threshold: float | None = None) -> CompactionInfo | None:
         """MERGE the pending changes (the last change per key) into the base in ONE commit.
@@ -812,7 +513,7 @@ class CuratedTable:
             pend = pending(layout, keys, types)
             if not pend.rows:
                 return None
-            if threshold is not None and pend.rows <= threshold * _stat_rows(layout.base):
+            if threshold is not None and pend.rows <= threshold * stat_rows(layout.base):
                 return None
             through = layout.changes.version()
             from lake.integrity import remove_unreferenced  # files of a compaction killed before its commit
@@ -848,16 +549,6 @@ class CuratedTable:
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)
 
 
-def _stat_rows(dt: DeltaTable) -> int:
-    """Rows of a Delta table version from its log's file statistics (no data file is read)."""
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    return int(pc.sum(actions.column("num_records")).as_py() or 0) if actions.num_rows else 0
-
-
-def _ts(entry: Mapping[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC)
-
-
 def _info_from_history(entry: Mapping[str, Any], *, offset: int = 0) -> CommitInfo:
     names = json.loads(entry.get(METADATA_KEYS_KEY, "[]"))
     metrics = entry.get("operationMetrics") or {}
@@ -879,39 +570,4 @@ def _info_from_history(entry: Mapping[str, Any], *, offset: int = 0) -> CommitIn
         rows_inserted=int(counts[0]),
         rows_updated=int(counts[1]),
         rows_deleted=int(counts[2]),
-    )
-
-
-def _normalise(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Give contract columns their contract types (delta-rs may return string_view etc.)."""
-    fields = []
-    for f in table.schema:
-        if f.name in schema.names:
-            fields.append(schema.field(f.name).with_nullable(f.nullable or schema.field(f.name).nullable))
-        elif pa.types.is_string_view(f.type):
-            fields.append(f.with_type(pa.string()))
-        else:
-            fields.append(f)
-    target = pa.schema(fields, metadata=schema.metadata)
-    return table if table.schema.equals(target, check_metadata=True) else table.cast(target)
-
-
-def _cdf_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema(
-        [
-            *(f.with_nullable(True) for f in schema),
-            pa.field("_change_type", pa.string()),
-            pa.field("_commit_version", pa.int64()),
-            pa.field("_commit_timestamp", pa.timestamp("ms", tz="UTC")),
-        ],
-        metadata=schema.metadata,
-    )
-
-
-def _normalise_cdf(feed: pa.Table, schema: pa.Schema) -> pa.Table:
-    data = _normalise(feed.drop_columns(list(CDF_COLUMNS)), schema)
-    return (
-        data.append_column("_change_type", feed.column("_change_type").cast(pa.string()))
-        .append_column("_commit_version", feed.column("_commit_version").cast(pa.int64()))
-        .append_column("_commit_timestamp", pc.assume_timezone(feed.column("_commit_timestamp"), "UTC"))
     )

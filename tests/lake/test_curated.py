@@ -143,7 +143,7 @@ def test_streamed_source_dedups_across_batches_and_drops_unknown_deletes(lake, p
     # schema probe, key pass and the exact check of the repeated key (key column only), then the rows
     assert passes == [None, ["id_number"], ["id_number"], None]
     # every fingerprint equal: the exact comparison alone must decide which rows repeat a key
-    monkeypatch.setattr("lake.curated.fingerprints", lambda columns: np.zeros(len(columns[0]), dtype=np.uint64))
+    monkeypatch.setattr("lake._merge.fingerprints", lambda columns: np.zeros(len(columns[0]), dtype=np.uint64))
     change = pa.concat_tables(
         [
             rows(person, ["b", "zz"], tag="v2", deleted=[False, True]),
@@ -158,7 +158,7 @@ def test_streamed_source_dedups_across_batches_and_drops_unknown_deletes(lake, p
 
 
 def test_large_change_sets_stream_into_merge(lake, person, rows, monkeypatch):
-    monkeypatch.setattr("lake.curated.MERGE_IN_MEMORY_ROWS", 5)
+    monkeypatch.setattr("lake._merge.MERGE_IN_MEMORY_ROWS", 5)
     t = lake.curated(person)
     t.commit(rows(person, [f"k{i:02d}" for i in range(20)]), app_id="x", run_seq=1, metadata=META)
     change = rows(person, [f"k{i:02d}" for i in range(10, 30)], tag="v2")
