@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from lake._changes import DELETED, fingerprints, row_prints
 
-__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "RowIndex", "cached_index"]
+__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "RowIndex", "cached_index", "peek_index"]
 
 ABSENT, LIVE, TOMBSTONED = 0, 1, 2
 _CACHE: OrderedDict[tuple[str, int, tuple[str, ...]], RowIndex] = OrderedDict()
@@ -99,3 +99,8 @@ def cached_index(uri: str, version: int, columns: Sequence[str], build: Callable
     else:
         _CACHE.move_to_end(key)
     return index
+
+
+def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | None:
+    """The cached index of `uri` at `version`, if this process has built it."""
+    return _CACHE.get((uri, version, tuple(columns)))

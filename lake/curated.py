@@ -21,7 +21,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from lake._append import decide
 from lake._changes import DELETED, shape_changes
 from lake._feed import change_feed, normalise, stat_rows
-from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index
+from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index, peek_index
 from lake._merge import (
     _ONE_AT_A_TIME,
     APP_ID_KEY,
@@ -486,6 +486,17 @@ class CuratedTable(MergeWriter):
             return out
 
     # -- compaction --------------------------------------------------------------------------
+    def _carry_index(self, layout: Layout, before: int, after: int, schema: pa.Schema) -> None:
+        """A warm process's base index after a compaction: the old base's with the compacted changes'
+        entries laid over it (what the MERGE wrote), so its next run reads nothing of the base."""
+        assert layout.changes is not None
+        keys = list(self.contract.primary_key)
+        values = [n for n in schema.names if n not in keys and n != DELETED]
+        old = peek_index(self.uri, before, values)
+        compacted = peek_index(self._pending_key(layout), layout.changes.version(), values)
+        if old is not None and compacted is not None and after != before:
+            cached_index(self.uri, after, values, lambda: old.merged(compacted))
+
     def pending_rows(self) -> tuple[int, int]:
         """(change rows not yet compacted, rows in the base): what the compaction threshold compares."""
         with delta_errors(self._what, self.uri, "read"):
@@ -530,6 +541,7 @@ class CuratedTable(MergeWriter):
             metadata = {COMPACTED_THROUGH_KEY: str(through), "govhub.operation": "compaction"}
             props = CommitProperties(custom_metadata=metadata)
             base = layout.base
+            before = base.version()
             plan = self._plan(_table_source(rows), keys, arrow_schema(self.contract), has_deleted=True)
             if plan.deleted.any():
                 self._drop_unknown_deletes(base, plan, keys)
@@ -546,6 +558,7 @@ class CuratedTable(MergeWriter):
             dt = self._open()
             assert dt is not None
             log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
+            self._carry_index(layout, before, dt.version(), schema)
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)
 
 

@@ -172,3 +172,25 @@ def test_the_duckdb_view_reads_what_the_hub_reads(lake, person, legal_entity, ro
                 assert seen.to_pylist() == hub.to_pylist(), (step, view)
             table.compact()
     assert "delta.`" in view_sql(t, "spark") and 'govhub."person_changes"' in view_sql(t, "trino")
+
+
+def test_a_warm_process_carries_its_row_index_across_a_compaction(lake, person, rows, monkeypatch):
+    from lake._index import RowIndex
+
+    t = _five_versions(lake, person, rows)
+    t.compact()
+    built = []
+    original = RowIndex.build.__func__
+
+    def counting(cls, tables, *args, **kwargs):
+        tables = list(tables)
+        built.extend(tables)
+        return original(cls, tables, *args, **kwargs)
+
+    monkeypatch.setattr(RowIndex, "build", classmethod(counting))
+    info = t.commit(
+        rows(person, ["c", "a", "g"], tag="v3", deleted=[False, True, False]), app_id="x", run_seq=9, metadata={}
+    )
+    assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (1, 0, 1)  # c re-sent as it is: dropped
+    assert built == []  # neither the base nor the pending changes were read to classify the run
+    assert sorted(_state(t)) == ["b", "c", "d", "e", "g"]
