@@ -209,15 +209,22 @@ class CuratedTable(MergeWriter):
             empty
             if base is None
             else cached_index(
-                self.uri, base.version(), values, lambda: RowIndex.build(base_tables(), keys, types, values)
+                self._base_key(base), base.version(), values, lambda: RowIndex.build(base_tables(), keys, types, values)
             )
         )
         if layout.changes is None:
             return base_index, empty
-        return base_index, cached_index(self._pending_key(layout), layout.changes.version(), values, pending_index)
+        return base_index, cached_index(
+            self._pending_key(layout.changes, layout.compacted), layout.changes.version(), values, pending_index
+        )
 
-    def _pending_key(self, layout: Layout) -> str:
-        return f"{changes_uri(self.uri)}@{layout.compacted}"
+    def _base_key(self, base: DeltaTable) -> str:
+        """The base's cache key: its location and Delta table id (a table re-created in place is another)."""
+        return f"{self.uri}#{base.metadata().id}"
+
+    def _pending_key(self, changes: DeltaTable, compacted: int) -> str:
+        """The pending changes' cache key: the change table's location and id, and the compaction point."""
+        return f"{changes_uri(self.uri)}#{changes.metadata().id}@{compacted}"
 
     def _append(
         self,
@@ -295,7 +302,7 @@ class CuratedTable(MergeWriter):
         log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
         # the next run of this process finds the pending changes' index of the new version ready
         cached_index(
-            self._pending_key(layout),
+            self._pending_key(changes, layout.compacted),
             change_version,
             pending_index.columns,
             lambda: pending_index.merged(decision.index),
@@ -492,10 +499,11 @@ class CuratedTable(MergeWriter):
         assert layout.changes is not None
         keys = list(self.contract.primary_key)
         values = [n for n in schema.names if n not in keys and n != DELETED]
-        old = peek_index(self.uri, before, values)
-        compacted = peek_index(self._pending_key(layout), layout.changes.version(), values)
+        assert layout.base is not None
+        old = peek_index(self._base_key(layout.base), before, values)
+        compacted = peek_index(self._pending_key(layout.changes, layout.compacted), layout.changes.version(), values)
         if old is not None and compacted is not None and after != before:
-            cached_index(self.uri, after, values, lambda: old.merged(compacted))
+            cached_index(self._base_key(layout.base), after, values, lambda: old.merged(compacted))
 
     def pending_rows(self) -> tuple[int, int]:
         """(change rows not yet compacted, rows in the base): what the compaction threshold compares."""

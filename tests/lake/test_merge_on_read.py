@@ -194,3 +194,15 @@ def test_a_warm_process_carries_its_row_index_across_a_compaction(lake, person, 
     assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (1, 0, 1)  # c re-sent as it is: dropped
     assert built == []  # neither the base nor the pending changes were read to classify the run
     assert sorted(_state(t)) == ["b", "c", "d", "e", "g"]
+
+
+def test_a_table_recreated_in_place_is_not_classified_with_the_old_ones_index(lake, person, rows):
+    import shutil
+
+    t = lake.curated(person)
+    t.commit(rows(person, ["a", "b"]), app_id="x", run_seq=1, metadata=META)
+    t.commit(rows(person, ["a"], tag="v2"), app_id="x", run_seq=2, metadata=META)  # the index is cached
+    shutil.rmtree(t.uri)
+    t.commit(rows(person, ["c", "d"]), app_id="x", run_seq=1, metadata=META)
+    info = t.commit(rows(person, ["a", "c"], tag="v2", deleted=[True, False]), app_id="x", run_seq=2, metadata=META)
+    assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (0, 1, 0)  # a is unknown here
