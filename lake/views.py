@@ -27,12 +27,12 @@ def _q(name: str, dialect: Dialect) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _source(uri: str, dialect: Dialect, schema: str) -> str:
+def _source(uri: str, dialect: Dialect) -> str:
     if dialect == "duckdb":
         return "delta_scan('" + uri.replace("'", "''") + "')"
     if dialect == "spark":
         return "delta.`" + uri + "`"
-    return uri  # Trino: a table registered in the Delta Lake connector (see below)
+    raise ValueError(f"no path source for {dialect}: Trino reads tables registered in its Delta connector")
 
 
 def view_sql(table: CuratedTable, dialect: Dialect = "duckdb", *, name: str | None = None) -> str:
@@ -53,8 +53,8 @@ def view_sql(table: CuratedTable, dialect: Dialect = "duckdb", *, name: str | No
     if dialect == "trino":
         base, changes = f"govhub.{_q(resource, dialect)}", f"govhub.{_q(resource + '_changes', dialect)}"
     else:
-        base = _source(table.uri, dialect, "")
-        changes = _source(f"{table.uri.rstrip('/')}/{CHANGES_DIR}", dialect, "")
+        base = _source(table.uri, dialect)
+        changes = _source(f"{table.uri.rstrip('/')}/{CHANGES_DIR}", dialect)
     if layout.changes is None:
         return f"CREATE OR REPLACE VIEW {_q(view, dialect)} AS SELECT {columns} FROM {base}"
     after = layout.offset + layout.compacted
