@@ -32,12 +32,10 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import HOLIDAYS, MAKEUP_WORKDAYS, add_working_days
+from catalog.workdays import add_working_days
 
 __all__ = [
-    "HOLIDAYS",
     "HUB_ADMIN",
-    "MAKEUP_WORKDAYS",
     "Base",
     "CatalogAccessDenied",
     "CatalogError",

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
+    gx_full_suite_min_rows: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Live rows in an increment from which `register` runs the full Great Expectations suite; smaller "
+            "increments get the dataset-level expectations in Arrow, and the scheduled check covers each version."
+        ),
+    )
     lake_compact_threshold: float = Field(
         default=0.10,
         gt=0,
@@ -112,9 +120,15 @@ class Settings(BaseSettings):
     )
     rate_limit_storage: str = Field(
         default="memory://",
-        description="Sign-in throttling counters (`limits` storage URI): memory:// per process, redis://... shared.",
+        description="Rate-limit counters (sign-in throttling, verification clients; a `limits` storage URI): "
+        "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
+    holiday_calendar_file: Path | None = Field(
+        default=None,
+        description="The State Council's holiday arrangement for years the installed chinesecalendar does not "
+        'cover yet (JSON: {"2027": {"holidays": ["2027-01-01", ...], "workdays": [...], "notice": "..."}}).',
+    )
     sharing_answer_working_days: int = Field(
         default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
     )

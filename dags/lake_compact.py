@@ -21,7 +21,7 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 @dag(
     dag_id="lake_compact",
     description="数据湖合并：待合并变更超过阈值的整理表并入基表",
-    schedule="0 19 * * *",  # 03:00 Beijing time
+    schedule="0 20 * * *",  # 04:00 Beijing time, after the quality suite
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

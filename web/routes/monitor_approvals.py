@@ -13,16 +13,17 @@ token (`web.monitor.csrf`); a post without this browser's token is refused (403)
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import CatalogAccessDenied, CatalogError, Resource, Subscription, apply, decide, get_resource
-from catalog.workdays import BEIJING, is_working_day
+from catalog.workdays import BEIJING, calendar_basis, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
 from web.deps import SessionDep
@@ -31,8 +32,11 @@ from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import label
 from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
+from web.problems import problem
 
-__all__ = ["router", "working_days_left"]
+__all__ = ["due_is_provisional", "router", "working_days_left"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/monitor", include_in_schema=False)
 
@@ -45,6 +49,14 @@ def working_days_left(due: datetime | None, now: datetime) -> int | None:
     if last < today:
         return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
     return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+
+
+def due_is_provisional(applied: datetime | None, due: datetime | None) -> bool:
+    """The deadline counts days of a year without an official holiday arrangement (`catalog.workdays`)."""
+    if applied is None or due is None:
+        return False
+    years = range(to_beijing(applied).year, to_beijing(due).year + 1)
+    return any(calendar_basis(year) == "provisional" for year in years)
 
 
 def _pii(field: Any) -> str | None:
@@ -60,7 +72,9 @@ def _same_origin(request: Request, token: str) -> bool:
 def _application(session: Session, subscription_id: int, lang: str) -> tuple[Subscription, dict[str, Any]]:
     sub = session.get(Subscription, subscription_id)
     if sub is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))  # type: ignore[arg-type]
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     entry = get_resource(session, sub.resource)
     contract = load_all()[sub.resource]
     by_name = {f.name: f for f in contract.fields}
@@ -92,6 +106,7 @@ def _application(session: Session, subscription_id: int, lang: str) -> tuple[Sub
         "applied_at": sub.applied_at,
         "due_at": sub.due_at,
         "days_left": working_days_left(sub.due_at, now) if sub.status == "pending" else None,
+        "due_provisional": due_is_provisional(sub.applied_at, sub.due_at),
         "decided_at": sub.decided_at,
         "decided_by": names.get(sub.decided_by or "", sub.decided_by),
         "refusal_reason": sub.refusal_reason,
@@ -114,7 +129,9 @@ def application_page(
     """One application as its provider decides on it (the applicant and administrators read it)."""
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     return render(
         request,
         "monitor_approval.html",
@@ -142,10 +159,14 @@ def decide_in_browser(
 ) -> Response:
     """Grant or refuse as the provider department; a refusal without reasons is shown back, not saved."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     error = None
     if decision not in ("approve", "refuse"):
         error = label("approval_choose", lang)
@@ -219,7 +240,9 @@ def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, reso
     try:
         entry = get_resource(session, resource)
     except CatalogError as e:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang)) from e
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        ) from e
     return render(
         request,
         "monitor_apply.html",
@@ -258,7 +281,9 @@ def apply_in_browser(
 ) -> Response:
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     form = {
         "purpose": purpose,
         "legal_basis": legal_basis,
