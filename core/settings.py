@@ -102,6 +102,12 @@ class Settings(BaseSettings):
             "increments get the dataset-level expectations in Arrow, and the scheduled check covers each version."
         ),
     )
+    lake_compact_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        description="Compact a curated table (MERGE its pending changes into the base) once they exceed this "
+        "share of the base's rows; `govhub lake compact` compacts on demand.",
+    )
 
     delivery_targets: dict[str, str] = Field(
         default_factory=dict,

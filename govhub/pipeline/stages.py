@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from catalog import record_version, utcnow
+from govhub.compaction import compact_table
 from govhub.db import session_scope
 from govhub.exchange_log import log_run
 from govhub.lineage import emit_ingest
@@ -354,6 +355,8 @@ def publish(run_id: str) -> dict[str, int | None]:
                     rows_deleted=info.rows_deleted,
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
+            with session_scope() as session:  # the run whose changes pass the threshold compacts
+                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
     _save(st.run)
     return {"version": st.run.version}
 
