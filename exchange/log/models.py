@@ -87,6 +87,7 @@ class EventType(StrEnum):
     DENIAL = "denial"
     SUBSCRIPTION = "subscription"
     ADMIN = "admin"
+    CORRECTION = "correction"  # 校核纠错: a reported error and its answer (flagged ... closed)
 
 
 class ExchangeEvent(Base):

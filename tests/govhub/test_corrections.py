@@ -1,0 +1,158 @@
+"""校核纠错 end to end at the hub: flag → confirm → the source fixed → the next version closes it, all logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from correction_support import ALICE, BOB, OTHER_USER, POLICE, USER, CorrectionHub, correction_hub
+
+from catalog import CatalogAccessDenied, CatalogError, Reporter, get_flag, list_flags
+from exchange.log import EventType, ExchangeLog
+from govhub.corrections import check_published, decide_logged, flag_logged, notice_key, overdue_logged
+from govhub.delivery_runner import open_lake
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionHub:
+    return correction_hub(tmp_path, monkeypatch)
+
+
+def _flag(hub: CorrectionHub, *, reporter: Reporter | None = None, key: str = ALICE, field: str = "name") -> int:
+    with hub.session() as session:
+        flag = flag_logged(
+            session,
+            reporter=reporter or Reporter("department", USER),
+            resource="person",
+            record_key=key,
+            field=field,
+            problem="姓名用字与户口簿不一致（张叁）",
+            evidence_text="申请人出示户口簿原件",
+            evidence_ref="户口簿 No.0001",
+        )
+        session.commit()
+        return flag.id
+
+
+def _actions(hub: CorrectionHub) -> list[str]:
+    with hub.session() as session:
+        events = ExchangeLog(session).query(type=EventType.CORRECTION)
+        return [e.details["action"] for e in reversed(events)]  # type: ignore[index]
+
+
+def test_flag_confirm_fix_close_and_the_reporter_is_told(hub: CorrectionHub) -> None:
+    flag_id = _flag(hub)
+    with hub.session() as session:
+        flag = get_flag(session, flag_id)
+        assert (flag.status, flag.flagged_value, flag.flagged_version) == ("open", "张三", 0)
+        assert flag.provider_code == POLICE
+    assert check_published("person") == []  # nothing confirmed yet: an open flag does not close
+    with hub.session() as session:
+        decide_logged(session, flag_id, actor_department=POLICE, confirm=True, reason="核实属实，已通知户籍窗口更正")
+        session.commit()
+    assert hub.publish({ALICE: "张三", BOB: "李四"}) is None  # the same values: no version, nothing closes
+    assert check_published("person") == []
+    assert hub.publish({ALICE: "张叁", BOB: "李四"}) == 1
+    closed = check_published("person")
+    assert [f.id for f in closed] == [flag_id]
+    with hub.session() as session:
+        flag = get_flag(session, flag_id)
+        assert (flag.status, flag.closed_version) == ("closed", 1)
+        assert [e.action for e in flag.events] == ["flagged", "confirmed", "notified", "closed", "notified"]
+    assert _actions(hub) == ["flagged", "confirmed", "notified", "closed", "notified"]
+    notice = Path(open_lake().uri(notice_key(flag, "closed")))
+    assert json.loads(notice.read_text(encoding="utf-8"))["status"] == "closed"
+    assert check_published("person") == []  # idempotent: a closed flag stays closed
+
+
+def test_the_log_keeps_a_keyed_hash_never_the_citizen_id(hub: CorrectionHub) -> None:
+    _flag(hub)
+    with hub.session() as session:
+        (event,) = ExchangeLog(session).query(type=EventType.CORRECTION)
+    assert event.subject_hash and event.subject_hash.startswith("hs1:")
+    assert ALICE not in json.dumps(event.details, ensure_ascii=False) and ALICE not in (event.source + event.target)
+
+
+def test_a_rejection_needs_reasons_and_is_final(hub: CorrectionHub) -> None:
+    flag_id = _flag(hub)
+    with hub.session() as session, pytest.raises(CatalogError, match="needs reasons"):
+        decide_logged(session, flag_id, actor_department=POLICE, confirm=False, reason=" ")
+    with hub.session() as session:
+        decide_logged(session, flag_id, actor_department=POLICE, confirm=False, reason="户籍档案记载为张三，无误")
+        session.commit()
+    with hub.session() as session, pytest.raises(CatalogError, match="already answered") as raised:
+        decide_logged(session, flag_id, actor_department=POLICE, confirm=True, reason=None)
+    assert raised.value.kind == "conflict"
+    assert _actions(hub) == ["flagged", "rejected", "notified"]
+
+
+@pytest.mark.parametrize("actor", [USER, OTHER_USER], ids=["the-reporter", "a-stranger"])
+def test_only_the_provider_decides_and_nothing_changes(hub: CorrectionHub, actor: str) -> None:
+    flag_id = _flag(hub)
+    with hub.session() as session, pytest.raises(CatalogAccessDenied, match="only the provider"):
+        decide_logged(session, flag_id, actor_department=actor, confirm=True, reason=None)
+    with hub.session() as session:
+        assert get_flag(session, flag_id).status == "open"
+    assert _actions(hub) == ["flagged"]
+
+
+def test_bad_flags_are_refused_with_the_rule_named(hub: CorrectionHub) -> None:
+    with pytest.raises(CatalogError, match="no published record") as unknown_record:
+        _flag(hub, key="430902200001010000")
+    assert unknown_record.value.kind == "not_found"
+    with pytest.raises(CatalogError, match="has no field 'nickname'"):
+        _flag(hub, field="nickname")
+    with pytest.raises(CatalogAccessDenied, match="no grant"):
+        _flag(hub, field="phone")  # a field the grant does not include
+    with pytest.raises(CatalogAccessDenied, match="no grant"):
+        _flag(hub, reporter=Reporter("department", OTHER_USER))
+    with pytest.raises(CatalogAccessDenied, match="correct name at the source"):
+        _flag(hub, reporter=Reporter("department", POLICE))
+    first = _flag(hub)
+    with pytest.raises(CatalogError, match=f"already has open flag #{first}") as duplicate:
+        _flag(hub, reporter=Reporter("admin", "admin"))
+    assert duplicate.value.kind == "conflict"
+    with hub.session() as session:
+        assert [f.id for f in list_flags(session)] == [first]
+    assert _actions(hub) == ["flagged"]
+
+
+def test_a_client_reports_with_its_case_number(hub: CorrectionHub) -> None:
+    from exchange.verify import register_client
+
+    with hub.session() as session:
+        register_client(session, client_id="budongchan", name="不动产登记系统", allowed_items=["identity_matches"])
+        session.commit()
+    with pytest.raises(CatalogError, match="case number"):
+        _flag(hub, reporter=Reporter("client", "budongchan"))
+    flag_id = _flag(hub, reporter=Reporter("client", "budongchan", case_number="BDC-2026-0001"))
+    with pytest.raises(CatalogAccessDenied, match="no grant"):
+        _flag(hub, reporter=Reporter("client", "budongchan", case_number="BDC-2026-0002"), field="status")
+    with hub.session() as session:
+        assert get_flag(session, flag_id).case_number == "BDC-2026-0001"
+        (event,) = ExchangeLog(session).query(type=EventType.CORRECTION)
+        assert (event.client, event.case_number) == ("budongchan", "BDC-2026-0001")
+
+
+def test_an_unanswered_flag_turns_overdue_once(hub: CorrectionHub) -> None:
+    flag_id = _flag(hub)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+    with hub.session() as session:
+        assert [f.id for f in overdue_logged(session, now=later)] == [flag_id]
+        assert overdue_logged(session, now=later) == []
+        session.commit()
+        assert get_flag(session, flag_id).overdue(later)
+    assert _actions(hub) == ["flagged", "overdue"]
+
+
+def test_a_confirmation_after_the_source_was_fixed_closes_at_once(hub: CorrectionHub) -> None:
+    flag_id = _flag(hub)
+    hub.publish({ALICE: "张叁", BOB: "李四"})
+    with hub.session() as session:
+        flag = decide_logged(session, flag_id, actor_department=POLICE, confirm=True, reason=None)
+        session.commit()
+        assert (flag.status, flag.closed_version) == ("closed", 1)
