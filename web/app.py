@@ -23,6 +23,7 @@ from web.routes import (
     home,
     monitor,
     monitor_approvals,
+    monitor_corrections,
     monitor_signin,
     subscriptions,
     targets,
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
+    app.include_router(monitor_corrections.router)
     install_refusal_logging(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included

@@ -126,6 +126,7 @@ PAGES = [
     "/monitor/exchanges",
     "/monitor/quarantine",
     "/monitor/sharing",
+    "/monitor/corrections",
     "/monitor/lineage",
     "/monitor/alerts",
     "/monitor/log",

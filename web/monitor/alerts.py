@@ -23,8 +23,9 @@ from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog, check_incremental, last_full_check
 from govhub.models import IngestRun
 from web.clock import beijing_text
+from web.monitor.corrections import overdue_by_provider
 from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
-from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
+from web.monitor.queries import DIMENSIONS, as_aware, department_names, overview_rows
 
 __all__ = [
     "CHAIN_MAX_AGE",
@@ -58,6 +59,7 @@ class Alert:
         "chain",
         "full_walk",
         "unsigned_tail",
+        "correction_overdue",
     ]
     severity: Literal["critical", "warning"]
     resource: str | None
@@ -230,6 +232,7 @@ def collect_alerts(
         alerts.extend(_quality_drops(session, row["resource"]))
     alerts.extend(_walk_alerts(session, report, now))
     alerts.extend(_denial_alerts(session, now, denial_threshold))
+    alerts.extend(_correction_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
 
@@ -293,6 +296,26 @@ def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Aler
     by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
     zh = label("alert_text_denials", "zh", total=total, threshold=threshold, by=by_zh)
     return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}", detail_zh=zh)]
+
+
+def _correction_alerts(session: Session, now: datetime) -> list[Alert]:
+    """Correction flags (校核纠错) the provider left unanswered past their due date, one alert per provider."""
+    names = department_names(session)
+    alerts = []
+    for provider, flags in sorted(overdue_by_provider(session, now=now).items()):
+        ids = ", ".join(f"#{f.id}" for f in flags)
+        name = names.get(provider, provider)
+        alerts.append(
+            Alert(
+                "correction_overdue",
+                "warning",
+                flags[0].resource if len({f.resource for f in flags}) == 1 else None,
+                f"{name}: {len(flags)} correction flag(s) unanswered past the due date ({ids})",
+                min(as_aware(f.due_at) for f in flags),  # type: ignore[type-var]
+                label("alert_text_correction_overdue", "zh", provider=name, n=len(flags), ids=ids),
+            )
+        )
+    return alerts
 
 
 def chain_summary(report: ChainReport) -> dict[str, Any]:

@@ -390,6 +390,36 @@ LABELS: dict[str, tuple[str, str]] = {
     "sub_overdue": ("逾期未答复", "overdue"),
     "sub_revoked": ("撤销", "revoked"),
     "verify_valid": ("签章有效：{item}，数据版本 {version}，出具时间 {issued}（北京时间）", ""),
+    # data corrections (校核纠错)
+    "corrections": ("数据纠错", "Corrections"),
+    "ev_correction": ("数据纠错", "correction"),
+    "alert_correction_overdue": ("数据纠错逾期未答复", "Correction overdue"),
+    "alert_text_correction_overdue": (
+        "{provider} 有 {n} 项数据纠错逾期未答复（{ids}），请尽快核实并确认或驳回",
+        "{provider}: {n} correction flag(s) unanswered past the due date ({ids})",
+    ),
+    "correction_by_provider": ("按数据提供部门统计", "By providing department"),
+    "correction_flags": ("纠错记录", "Flags"),
+    "correction_provider": ("提供部门", "Provider"),
+    "correction_reporter": ("提出方", "Reported by"),
+    "correction_admin": ("数据管理员", "Data administrator"),
+    "correction_record": ("记录主键", "Record key"),
+    "correction_problem": ("错误情况", "What is wrong"),
+    "correction_age": ("已历时（天）", "Age (days)"),
+    "correction_oldest": ("最久未答复（天）", "Oldest open (days)"),
+    "correction_answer": ("答复", "Answer"),
+    "correction_closed_at": ("更正于版本 {version}", "corrected in version {version}"),
+    "correction_help": (
+        "需求部门和审批系统对已共享数据提出纠错，数据提供部门在答复期限内核实并确认或驳回；确认后在源系统更正，"
+        "平台在新版本发布时核对该信息项，值已变化即自动关闭并通知提出方。纠错期间相关核验答复会在签章内注明“纠错中”。",
+        "Users flag wrong values; the provider confirms or rejects within the time limit and corrects its source; "
+        "the hub closes a flag when a published version carries another value and tells the reporter. Verification "
+        "answers about a flagged record say so inside the seal.",
+    ),
+    "corr_open": ("待核实", "open"),
+    "corr_confirmed": ("已确认待更正", "confirmed"),
+    "corr_rejected": ("已驳回", "rejected"),
+    "corr_closed": ("已更正关闭", "closed"),
 }
 
 

@@ -1,0 +1,81 @@
+"""The monitor's corrections page and alert: flags by provider with age and outcome, overdue ones in red, Chinese first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from correction_support import ALICE, BOB, POLICE, USER, CorrectionHub, correction_hub
+from fastapi.testclient import TestClient
+from visible_text import identifiers
+
+from catalog import Reporter, issue_api_key
+from govhub.corrections import decide_logged, flag_logged
+from govhub.settings import get_settings
+from tests.monitor_support import sign_in
+from web import create_app
+from web.monitor import collect_alerts
+from web.monitor.auth import create_admin
+
+PASSWORD = "correct horse battery staple 1"
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CorrectionHub]:
+    hub = correction_hub(tmp_path, monkeypatch)
+    create_admin(get_settings().keys_dir, "admin", PASSWORD)
+    with hub.session() as session:
+        for key, field in ((ALICE, "name"), (BOB, "status")):
+            flag_logged(
+                session,
+                reporter=Reporter("department", USER),
+                resource="person",
+                record_key=key,
+                field=field,
+                problem="与户口簿不一致",
+                evidence_ref="户口簿 No.1",
+            )
+        session.commit()
+        decide_logged(session, 2, actor_department=POLICE, confirm=False, reason="档案记载无误")
+        session.commit()
+    yield hub
+
+
+def test_an_admin_sees_flags_by_provider_in_chinese_with_keys_masked(hub: CorrectionHub) -> None:
+    with TestClient(create_app()) as client:
+        assert sign_in(client, username="admin", password=PASSWORD).status_code == 303
+        page = client.get("/monitor/corrections")
+    assert page.status_code == 200
+    assert "数据纠错" in page.text and "市公安局" in page.text and "待核实" in page.text and "已驳回" in page.text
+    assert ALICE not in page.text and "4309" in page.text  # masked for an admin without pii_viewer
+    assert not sorted(identifiers(page.text)), sorted(identifiers(page.text))
+    english = TestClient(create_app())
+    sign_in(english, username="admin", password=PASSWORD)
+    assert "By providing department" in english.get("/monitor/corrections?lang=en").text
+
+
+def test_the_provider_sees_its_flags_and_a_stranger_none(hub: CorrectionHub) -> None:
+    with hub.session() as session:
+        police_key = issue_api_key(session, POLICE)
+        stranger_key = issue_api_key(session, "114309000060124167")
+        session.commit()
+    with TestClient(create_app()) as client:
+        assert sign_in(client, api_key=police_key).status_code == 303
+        page = client.get("/monitor/corrections").text
+        assert ALICE in page and 'id="correction-1"' in page
+    with TestClient(create_app()) as client:
+        assert sign_in(client, api_key=stranger_key).status_code == 303
+        assert 'id="correction-1"' not in client.get("/monitor/corrections").text
+
+
+def test_an_unanswered_flag_past_its_due_date_is_an_alert(hub: CorrectionHub) -> None:
+    with hub.session() as session:
+        found, _ = collect_alerts(session, keys_dir=get_settings().keys_dir)
+        assert "correction_overdue" not in {a.kind for a in found}
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+        found, _ = collect_alerts(session, keys_dir=get_settings().keys_dir, now=later)
+    (alert,) = [a for a in found if a.kind == "correction_overdue"]
+    assert alert.resource == "person" and "#1" in alert.detail and "逾期未答复" in alert.detail_zh
+    assert "#2" not in alert.detail  # the rejected flag was answered
