@@ -173,10 +173,18 @@ def raise_flag(
     evidence_ref = (evidence_ref or "").strip() or None
     if evidence_text is None and evidence_ref is None:
         raise _invalid(
-            "evidence", "give evidence: a text, a reference (document number, file), or both", "必须提供证据（说明或材料编号）", entry
+            "evidence",
+            "give evidence: a text, a reference (document number, file), or both",
+            "必须提供证据（说明或材料编号）",
+            entry,
         )
     if reporter.kind == "client" and not (reporter.case_number or "").strip():
-        raise _invalid("case_number", "an approval system reports with its case number (办件编号)", "核验客户端纠错须提供办件编号", entry)
+        raise _invalid(
+            "case_number",
+            "an approval system reports with its case number (办件编号)",
+            "核验客户端纠错须提供办件编号",
+            entry,
+        )
     duplicate = session.scalars(
         select(CorrectionFlag).where(
             CorrectionFlag.resource == entry.resource,

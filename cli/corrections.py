@@ -43,7 +43,9 @@ def _table(flags: list[Any], title: str) -> Table:
     return table
 
 
-def _reporter(session: Any, as_department: str | None, client: str | None, case_number: str | None, admin: str | None) -> Any:
+def _reporter(
+    session: Any, as_department: str | None, client: str | None, case_number: str | None, admin: str | None
+) -> Any:
     from catalog import CatalogError, Reporter, get_department
 
     given = [x for x in (as_department, client, admin) if x]
@@ -157,8 +159,10 @@ def show_cmd(flag_id: Annotated[int, typer.Argument(help="Flag id.")]) -> None:
     with catalog_session() as session:
         flag = get_flag(session, flag_id)
         console.print(_table([flag], f"纠错 #{flag.id}"))
-        console.print(f"record 记录: {flag.resource} {flag.record_key} · value 被指错误的值: {flag.flagged_value!r} "
-                      f"(version {flag.flagged_version})")
+        console.print(
+            f"record 记录: {flag.resource} {flag.record_key} · value 被指错误的值: {flag.flagged_value!r} "
+            f"(version {flag.flagged_version})"
+        )
         console.print(f"evidence 证据: {flag.evidence_text or '—'} · {flag.evidence_ref or '—'}")
         steps = Table(title="steps 处理过程")
         for column in (f"at 时间{BEIJING_COLUMN}", "action 步骤", "actor 处理方", "note 说明"):

@@ -65,7 +65,9 @@ def correction_flow(console: Console, sources: Any) -> None:
     engine = connect(sources.population_url)
     try:
         with engine.begin() as connection:  # the registry's trigger stamps updated_at: the next extract sees it
-            connection.execute(sa.text("UPDATE person SET name = :name WHERE id_number = :id"), {"name": corrected, "id": id_number})
+            connection.execute(
+                sa.text("UPDATE person SET name = :name WHERE id_number = :id"), {"name": corrected, "id": id_number}
+            )
     finally:
         engine.dispose()
     console.print(f"  [bold]3.[/] the population registry corrects the source 源系统更正: {name!r} → {corrected!r}")
@@ -80,4 +82,8 @@ def correction_flow(console: Console, sources: Any) -> None:
             f"(closed at version {flag.closed_version}; reporter notified)",
             flag,
         )
-    console.print("  follow it: `.venv/bin/govhub correction show " + str(flag_id) + "`, GET /api/corrections, /monitor/corrections")
+    console.print(
+        "  follow it: `.venv/bin/govhub correction show "
+        + str(flag_id)
+        + "`, GET /api/corrections, /monitor/corrections"
+    )

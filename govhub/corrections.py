@@ -80,7 +80,9 @@ def visible_fields(session: Session, reporter: Reporter, resource: str) -> set[s
             kind="not_found",
         )
     allowed = set(client.allowed_items or ())
-    return {f for item in load_items().values() if item.code in allowed and item.resource == resource for f in item.fields}
+    return {
+        f for item in load_items().values() if item.code in allowed and item.resource == resource for f in item.fields
+    }
 
 
 def read_values(
@@ -187,7 +189,14 @@ def decide_logged(
     """The provider's answer, logged; the reporter gets a notice. A confirmation whose record already
     carries another value (the source was fixed before the answer) closes at once."""
     flag = decide_flag(session, flag_id, actor_department=actor_department, confirm=confirm, reason=reason, now=now)
-    _log(session, flag, flag.status, source=f"department:{actor_department}", target=_reporter_party(flag), log=exchange_log)
+    _log(
+        session,
+        flag,
+        flag.status,
+        source=f"department:{actor_department}",
+        target=_reporter_party(flag),
+        log=exchange_log,
+    )
     _notify(session, flag, flag.status, lake=lake, log=exchange_log)
     if confirm:
         _close_corrected(session, [flag], lake=lake, log=exchange_log, now=now)
@@ -337,4 +346,3 @@ def _text(value: Any) -> str | None:
 
 def _short(record_key: str) -> str:
     return record_key if len(record_key) <= 8 else f"{record_key[:6]}…{record_key[-2:]}"
-

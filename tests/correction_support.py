@@ -16,7 +16,7 @@ from govhub.delivery_runner import open_lake
 from govhub.settings import get_settings, reset_settings
 from schemas import arrow_schema, load_contract
 
-__all__ = ["ALICE", "BOB", "POLICE", "USER", "OTHER_USER", "CorrectionHub", "correction_hub", "publish_people"]
+__all__ = ["ALICE", "BOB", "OTHER_USER", "POLICE", "USER", "CorrectionHub", "correction_hub", "publish_people"]
 
 USER = "11430900006012408C"  # 市人社局: granted person (id_number, name, status)
 OTHER_USER = "114309000060124167"  # 市住建局: no grant on person

@@ -1,4 +1,4 @@
-"""`govhub correction`: flag, list, confirm, reject, show; errors in Chinese then English; the time limit is a setting."""
+"""`govhub correction`: flag, list, confirm, reject, show; errors Chinese first; the time limit is a setting."""
 
 from __future__ import annotations
 
@@ -33,7 +33,17 @@ def _run(*args: str, code: int = 0) -> str:
 
 def _flag(*who: str, key: str = ALICE, code: int = 0) -> str:
     return _run(
-        "correction", "flag", "person", key, "name", "--problem", "姓名用字有误", "--evidence", "户口簿原件", *who, code=code
+        "correction",
+        "flag",
+        "person",
+        key,
+        "name",
+        "--problem",
+        "姓名用字有误",
+        "--evidence",
+        "户口簿原件",
+        *who,
+        code=code,
     )
 
 

@@ -1,4 +1,4 @@
-"""The corrections API: flag, list, confirm, reject; bad input refused with a bilingual error, logged, nothing changed."""
+"""The corrections API: flag, list, confirm, reject; bad input refused bilingually, logged, nothing changed."""
 
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ def test_an_approval_system_flags_with_its_case_number(api: Hub) -> None:
         pytest.param(USER, {**FLAG, "resource": "weather"}, 404, "不存在于资源目录", id="unknown-resource"),
         pytest.param(OTHER_USER, FLAG, 403, "未获得该信息项的共享授权", id="no-grant"),
         pytest.param(USER, {**FLAG, "field": "phone"}, 403, "未获得该信息项的共享授权", id="field-not-granted"),
-        pytest.param(USER, {k: v for k, v in FLAG.items() if k != "evidence_ref"}, 422, "必须提供证据", id="no-evidence"),
+        pytest.param(
+            USER, {k: v for k, v in FLAG.items() if k != "evidence_ref"}, 422, "必须提供证据", id="no-evidence"
+        ),
     ],
 )
 def test_bad_flags_are_refused_logged_and_change_nothing(

@@ -1,4 +1,4 @@
-"""The monitor's corrections page and alert: flags by provider with age and outcome, overdue ones in red, Chinese first."""
+"""The monitor's corrections page and alert: flags by provider with age and outcome, overdue ones flagged."""
 
 from __future__ import annotations
 

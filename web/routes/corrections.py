@@ -201,9 +201,7 @@ def read_events(
 
 
 @router.get("/{flag_id}", summary="查看数据纠错详情", description="One visible flag.", responses=_ERRORS)
-def read_correction(
-    flag_id: RowId, session: SessionDep, reporter: ReporterDep
-) -> CorrectionPublic:
+def read_correction(flag_id: RowId, session: SessionDep, reporter: ReporterDep) -> CorrectionPublic:
     return _public(_visible(session, flag_id, reporter))
 
 
@@ -280,7 +278,7 @@ def _public(flag: CorrectionFlag) -> CorrectionPublic:
         record_key=flag.record_key,
         field=flag.field,
         provider_code=flag.provider_code,
-        reporter_kind=flag.reporter_kind,  # type: ignore[arg-type]
+        reporter_kind=flag.reporter_kind,
         reporter=flag.reporter,
         case_number=flag.case_number,
         problem=flag.problem,
@@ -288,9 +286,9 @@ def _public(flag: CorrectionFlag) -> CorrectionPublic:
         evidence_ref=flag.evidence_ref,
         flagged_value=flag.flagged_value,
         flagged_version=flag.flagged_version,
-        status=flag.status,  # type: ignore[arg-type]
-        raised_at=_aware(flag.raised_at),  # type: ignore[arg-type]
-        due_at=_aware(flag.due_at),  # type: ignore[arg-type]
+        status=flag.status,
+        raised_at=_aware(flag.raised_at),
+        due_at=_aware(flag.due_at),
         overdue=flag.overdue(),
         decided_by=flag.decided_by,
         decided_at=_aware(flag.decided_at),
