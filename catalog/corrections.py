@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from catalog.db import Base, utcnow
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 ReporterKind = Literal["department", "client", "admin"]
 FlagStatus = Literal["open", "confirmed", "rejected", "closed"]
 ACTIVE_STATES: tuple[str, ...] = ("open", "confirmed")  # the record is under correction
+_ACTIVE_SQL = "status IN ('open', 'confirmed')"  # the partial unique index: one active flag per record and field
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,17 @@ class CorrectionFlag(Base):
     """One reported error on one field of one curated record, and what became of it."""
 
     __tablename__ = "correction_flag"
+    __table_args__ = (
+        Index(
+            "uq_correction_flag_active",
+            "resource",
+            "record_key",
+            "field",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource: Mapped[str] = mapped_column(String(64), index=True)  # the contract's name
@@ -223,7 +236,17 @@ def raise_flag(
     )
     session.add(flag)
     _event(flag, "flagged", reporter.party, now, f"{problem} [answer due in {days} working days: {CORRECTION_SOURCE}]")
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as e:  # a flag on the same record and field was stored meanwhile (two reporters at once)
+        raise CatalogError(
+            f"{entry.resource} record {_short(record_key)} field {field} was flagged by another request just now; "
+            "list the flags (GET /api/corrections) and follow that one",
+            message_zh=f"该记录的信息项 {field} 刚刚已有纠错，请勿重复提出",
+            kind="conflict",
+            resource=entry.resource,
+            field=field,
+        ) from e
     log.info("correction #%s: %s flagged %s.%s", flag.id, reporter.party, entry.resource, field)
     return flag
 

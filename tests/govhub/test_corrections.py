@@ -156,3 +156,42 @@ def test_a_confirmation_after_the_source_was_fixed_closes_at_once(hub: Correctio
         flag = decide_logged(session, flag_id, actor_department=POLICE, confirm=True, reason=None)
         session.commit()
         assert (flag.status, flag.closed_version) == ("closed", 1)
+
+
+def test_a_failed_check_after_publish_does_not_fail_the_run(
+    hub: CorrectionHub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import govhub.corrections
+    from govhub.pipeline import stages
+
+    def broken(resource: str) -> list[object]:
+        raise OSError("lake unreachable")
+
+    monkeypatch.setattr(govhub.corrections, "check_published", broken)
+    stages._check_corrections("person")  # logged, not raised: the next publish checks again
+    assert "runs again at the next publish" in caplog.text
+
+
+def test_the_store_itself_keeps_one_active_flag_per_record_and_field(hub: CorrectionHub) -> None:
+    import sqlalchemy as sa
+
+    from catalog import CorrectionFlag
+
+    first = _flag(hub)
+    with hub.session() as session:
+        original = get_flag(session, first)
+        twin = CorrectionFlag(
+            **{c: getattr(original, c) for c in ("resource", "record_key", "field", "provider_code", "reporter_kind")},
+            reporter="another",
+            problem="同一错误",
+            status="confirmed",
+            raised_at=original.raised_at,
+            due_at=original.due_at,
+        )
+        session.add(twin)
+        with pytest.raises(sa.exc.IntegrityError):
+            session.flush()  # what a second request racing past the duplicate check meets
+        session.rollback()
+        twin.status = "closed"  # a closed flag does not count: the record may be flagged again later
+        session.add(twin)
+        session.commit()

@@ -40,6 +40,15 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_version", sa.Integer(), nullable=True),
     )
+    active = sa.text("status IN ('open', 'confirmed')")
+    op.create_index(
+        "uq_correction_flag_active",
+        "correction_flag",
+        ["resource", "record_key", "field"],
+        unique=True,
+        sqlite_where=active,
+        postgresql_where=active,
+    )
     op.create_table(
         "correction_event",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -59,4 +68,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("correction_event")
+    op.drop_index("uq_correction_flag_active", table_name="correction_flag")
     op.drop_table("correction_flag")
