@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, bindparam, select
 
 from catalog.corrections import ACTIVE_STATES, CorrectionFlag
 
@@ -27,8 +26,19 @@ class FlagLookup(Protocol):
     def active(self, resource: str) -> Mapping[str, Sequence[int]]: ...
 
 
+_ACTIVE = (
+    select(CorrectionFlag.record_key, CorrectionFlag.id)
+    .where(CorrectionFlag.resource == bindparam("resource"), CorrectionFlag.status.in_(ACTIVE_STATES))
+    .order_by(CorrectionFlag.id)
+)  # built once: SQLAlchemy caches its compiled form on the object
+
+
 class CorrectionMarks:
-    """Reads the active flags of a resource from the metadata store: one indexed query per answer."""
+    """Reads the active flags of a resource from the metadata store: one indexed query per answer.
+
+    Through a Core connection, not an ORM session: measured 60 µs of CPU per lookup against 265 µs
+    (SQLite, in process), about 2.5 % of a sealed answer's CPU (`bench/README.md`).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -36,13 +46,8 @@ class CorrectionMarks:
     def active(self, resource: str) -> dict[str, list[int]]:
         """Record key → ids of its open or confirmed flags on `resource`."""
         marks: dict[str, list[int]] = {}
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(CorrectionFlag.record_key, CorrectionFlag.id)
-                .where(CorrectionFlag.resource == resource, CorrectionFlag.status.in_(ACTIVE_STATES))
-                .order_by(CorrectionFlag.id)
-            )
-            for key, flag_id in rows:
+        with self.engine.connect() as connection:
+            for key, flag_id in connection.execute(_ACTIVE, {"resource": resource}):
                 marks.setdefault(key, []).append(flag_id)
         return marks
 
