@@ -14,7 +14,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,7 +43,7 @@ from govhub.db import session_scope
 from govhub.delivery_runner import open_lake
 from govhub.exchange_log import hub_log, hub_subject_keys
 from govhub.sharing_disputes import apply_sharing_limits
-from schemas import load_contract
+from schemas import AccessDenied, GovhubError, load_contract
 
 __all__ = [
     "KEY_SEPARATOR",
@@ -55,7 +56,7 @@ __all__ = [
     "visible_fields",
 ]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 KEY_SEPARATOR = "|"  # joins the values of a composite primary key, in contract order
 _MISSING = object()
@@ -138,6 +139,43 @@ def flag_logged(
     Raises `CatalogError(not_found)` when the record is not in the current published version, and
     whatever `catalog.raise_flag` raises (unknown field, no grant, duplicate...).
     """
+    with _refusals_logged(
+        session,
+        "flag_refused",
+        party=reporter.party,
+        resource=resource,
+        field=field,
+        reporter=reporter,
+        log=exchange_log,
+    ):
+        return _flag(
+            session,
+            reporter,
+            resource,
+            record_key,
+            field,
+            problem,
+            evidence_text,
+            evidence_ref,
+            lake,
+            now,
+            exchange_log,
+        )
+
+
+def _flag(
+    session: Session,
+    reporter: Reporter,
+    resource: str,
+    record_key: str,
+    field: str,
+    problem: str,
+    evidence_text: str | None,
+    evidence_ref: str | None,
+    lake: Any,
+    now: datetime | None,
+    exchange_log: ExchangeLog | None,
+) -> CorrectionFlag:
     from catalog import get_resource
 
     apply_sharing_limits()
@@ -188,7 +226,10 @@ def decide_logged(
 ) -> CorrectionFlag:
     """The provider's answer, logged; the reporter gets a notice. A confirmation whose record already
     carries another value (the source was fixed before the answer) closes at once."""
-    flag = decide_flag(session, flag_id, actor_department=actor_department, confirm=confirm, reason=reason, now=now)
+    with _refusals_logged(
+        session, "decision_refused", party=f"department:{actor_department}", flag_id=flag_id, log=exchange_log
+    ):
+        flag = decide_flag(session, flag_id, actor_department=actor_department, confirm=confirm, reason=reason, now=now)
     _log(
         session,
         flag,
@@ -224,6 +265,47 @@ def check_published(resource: str, *, lake: Any = None, now: datetime | None = N
         confirmed = list_flags(session, status="confirmed", resource=resource)
         closed = _close_corrected(session, confirmed, lake=lake, log=None, now=now)
     return closed
+
+
+@contextmanager
+def _refusals_logged(
+    session: Session,
+    action: str,
+    *,
+    party: str,
+    log: ExchangeLog | None,
+    resource: str | None = None,
+    field: str | None = None,
+    flag_id: int | None = None,
+    reporter: Reporter | None = None,
+) -> Iterator[None]:
+    """A refused flag or decision changes nothing and is itself logged (a `correction` event, outcome
+    denied or failed, naming the rule): the session is rolled back, the refusal committed, the error re-raised."""
+    try:
+        yield
+    except GovhubError as error:
+        session.rollback()
+        denied = isinstance(error, AccessDenied)
+        (log or hub_log(session)).append(
+            EventType.CORRECTION,
+            source=party[:128],
+            target="govhub",
+            resource=getattr(error, "resource", None) or resource,
+            department=party.removeprefix("department:") if party.startswith("department:") else None,
+            client=reporter.id if reporter is not None and reporter.kind == "client" else None,
+            case_number=reporter.case_number if reporter is not None else None,
+            outcome="denied" if denied else "failed",
+            error_code="forbidden" if denied else str(getattr(error, "kind", "invalid")),
+            details={
+                "action": action,
+                "flag_id": flag_id,
+                "field": getattr(error, "field", None) or field,
+                "message": str(error)[:500],
+            },
+        )
+        session.commit()
+        logger.info("correction %s for %s: %s", action, party, error)
+        raise
 
 
 def notice_key(flag: CorrectionFlag, action: str) -> str:

@@ -39,9 +39,17 @@ def _flag(hub: CorrectionHub, *, reporter: Reporter | None = None, key: str = AL
 
 
 def _actions(hub: CorrectionHub) -> list[str]:
+    """The steps carried out, oldest first (refusals are in `_refusals`)."""
     with hub.session() as session:
-        events = ExchangeLog(session).query(type=EventType.CORRECTION)
+        events = ExchangeLog(session).query(type=EventType.CORRECTION, outcome="ok")
         return [e.details["action"] for e in reversed(events)]  # type: ignore[index]
+
+
+def _refusals(hub: CorrectionHub) -> list[tuple[str, str | None, str | None]]:
+    """(outcome, error code, field) of every refused flag or decision, oldest first."""
+    with hub.session() as session:
+        events = [e for e in ExchangeLog(session).query(type=EventType.CORRECTION) if e.outcome != "ok"]
+        return [(e.outcome, e.error_code, e.details["field"]) for e in reversed(events)]  # type: ignore[index]
 
 
 def test_flag_confirm_fix_close_and_the_reporter_is_told(hub: CorrectionHub) -> None:
@@ -88,6 +96,7 @@ def test_a_rejection_needs_reasons_and_is_final(hub: CorrectionHub) -> None:
         decide_logged(session, flag_id, actor_department=POLICE, confirm=True, reason=None)
     assert raised.value.kind == "conflict"
     assert _actions(hub) == ["flagged", "rejected", "notified"]
+    assert _refusals(hub) == [("failed", "invalid", "reason"), ("failed", "conflict", None)]
 
 
 @pytest.mark.parametrize("actor", [USER, OTHER_USER], ids=["the-reporter", "a-stranger"])
@@ -98,6 +107,7 @@ def test_only_the_provider_decides_and_nothing_changes(hub: CorrectionHub, actor
     with hub.session() as session:
         assert get_flag(session, flag_id).status == "open"
     assert _actions(hub) == ["flagged"]
+    assert _refusals(hub) == [("denied", "forbidden", None)]
 
 
 def test_bad_flags_are_refused_with_the_rule_named(hub: CorrectionHub) -> None:
@@ -119,6 +129,14 @@ def test_bad_flags_are_refused_with_the_rule_named(hub: CorrectionHub) -> None:
     with hub.session() as session:
         assert [f.id for f in list_flags(session)] == [first]
     assert _actions(hub) == ["flagged"]
+    assert _refusals(hub) == [
+        ("failed", "not_found", "record_key"),
+        ("failed", "not_found", "nickname"),
+        ("denied", "forbidden", "phone"),
+        ("denied", "forbidden", "name"),
+        ("denied", "forbidden", "name"),
+        ("failed", "conflict", "name"),
+    ]
 
 
 def test_a_client_reports_with_its_case_number(hub: CorrectionHub) -> None:
@@ -134,7 +152,7 @@ def test_a_client_reports_with_its_case_number(hub: CorrectionHub) -> None:
         _flag(hub, reporter=Reporter("client", "budongchan", case_number="BDC-2026-0002"), field="status")
     with hub.session() as session:
         assert get_flag(session, flag_id).case_number == "BDC-2026-0001"
-        (event,) = ExchangeLog(session).query(type=EventType.CORRECTION)
+        (event,) = ExchangeLog(session).query(type=EventType.CORRECTION, outcome="ok")
         assert (event.client, event.case_number) == ("budongchan", "BDC-2026-0001")
 
 

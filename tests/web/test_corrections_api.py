@@ -111,7 +111,8 @@ def test_bad_flags_are_refused_logged_and_change_nothing(
     detail = answer.json()["detail"]
     assert rule in detail["message_zh"] and detail["message"]
     assert api.get("/api/corrections", POLICE).json()["count"] == 0
-    assert api.log(EventType.CORRECTION) == []
+    (refusal,) = api.log(EventType.CORRECTION)  # the refusal itself, naming the rule; no flag
+    assert refusal.outcome == ("denied" if status == 403 else "failed") and refusal.details["action"] == "flag_refused"
     if status != 404:  # a plain 404 (unknown thing) is not a refusal; the others are denial events
         assert [e.details["status"] for e in api.log(EventType.DENIAL)] == [status]
 
@@ -127,7 +128,13 @@ def test_a_duplicate_and_a_stranger_decision_are_refused(api: Hub) -> None:
     no_reason = api.post(f"/api/corrections/{flag['id']}/reject", {}, POLICE)
     assert no_reason.status_code == 422 and "理由" in no_reason.json()["detail"]["message_zh"]
     assert api.get(f"/api/corrections/{flag['id']}", USER).json()["status"] == "open"
-    assert [e.details["action"] for e in api.log(EventType.CORRECTION)] == ["flagged"]
+    steps = [(e.details["action"], e.outcome) for e in api.log(EventType.CORRECTION)]
+    assert steps == [
+        ("flagged", "ok"),
+        ("flag_refused", "failed"),
+        ("decision_refused", "denied"),
+        ("decision_refused", "failed"),
+    ]
     assert [e.details["status"] for e in api.log(EventType.DENIAL)] == [409, 403, 404, 422]
     rejected = api.post(f"/api/corrections/{flag['id']}/reject", {"reason": "户籍档案记载无误"}, POLICE)
     assert rejected.json()["status"] == "rejected" and rejected.json()["decision_reason"] == "户籍档案记载无误"
