@@ -14,14 +14,11 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from catalog import (
@@ -30,7 +27,6 @@ from catalog import (
     Reporter,
     close_flag,
     decide_flag,
-    granted_subscriptions,
     list_flags,
     mark_overdue,
     raise_flag,
@@ -38,86 +34,25 @@ from catalog import (
 from catalog.corrections import add_event
 from exchange.log import EventType, ExchangeLog
 from exchange.subjects import subject_hash
-from exchange.verify import VerificationClient, load_items
+from govhub.correction_cases import check_case
+from govhub.correction_reads import KEY_SEPARATOR, read_values, visible_fields
 from govhub.db import session_scope
 from govhub.delivery_runner import open_lake
 from govhub.exchange_log import hub_log, hub_subject_keys
 from govhub.sharing_disputes import apply_sharing_limits
-from schemas import AccessDenied, GovhubError, load_contract
+from schemas import AccessDenied, GovhubError
 
 __all__ = [
-    "KEY_SEPARATOR",
     "check_published",
     "decide_logged",
     "flag_logged",
     "notice_key",
     "overdue_logged",
-    "read_values",
-    "visible_fields",
 ]
 
 logger = logging.getLogger(__name__)
 
-KEY_SEPARATOR = "|"  # joins the values of a composite primary key, in contract order
 _MISSING = object()
-
-
-def visible_fields(session: Session, reporter: Reporter, resource: str) -> set[str] | None:
-    """The fields of `resource` the reporter receives: None (all) for an administrator.
-
-    A department: the fields of its granted subscriptions within their term of use; a client: the
-    fields its allowed verification items touch (key, subject, reads, returns).
-    """
-    if reporter.kind == "admin":
-        return None
-    if reporter.kind == "department":
-        subs = granted_subscriptions(session, resource)
-        return {f for sub in subs if sub.department_code == reporter.id for f in (sub.fields or [])}
-    client = session.get(VerificationClient, reporter.id)
-    if client is None or not client.active:
-        raise CatalogError(
-            f"unknown or inactive verification client {reporter.id!r}",
-            message_zh=f"核验客户端 {reporter.id} 不存在或已停用",
-            kind="not_found",
-        )
-    allowed = set(client.allowed_items or ())
-    return {
-        f for item in load_items().values() if item.code in allowed and item.resource == resource for f in item.fields
-    }
-
-
-def read_values(
-    resource: str, wanted: Iterable[tuple[str, str]], *, lake: Any = None
-) -> tuple[dict[tuple[str, str], str | None], int | None]:
-    """The current published values of (record key, field) pairs, as text, and the version read.
-
-    Pairs whose record is not in the current version are absent from the result. Read through the
-    curated table's `scan` (a pass over the key and the wanted columns only).
-    """
-    contract = load_contract(resource)
-    curated = (lake or open_lake()).curated(contract)
-    pairs = list(dict.fromkeys(wanted))
-    version = curated.version()
-    if not pairs or version is None:
-        return {}, version
-    keys = list(contract.primary_key)
-    fields = sorted({f for _, f in pairs})
-    wanted_keys = pa.array(sorted({k for k, _ in pairs}), pa.string())
-    found: dict[tuple[str, str], str | None] = {}
-    columns = list(dict.fromkeys([*keys, *fields]))
-    for batch in curated.scan(version=version, columns=columns):
-        key_text = _key_column(batch, keys)
-        hits = pc.is_in(key_text, value_set=wanted_keys)
-        if not pc.any(hits).as_py():
-            continue
-        chosen = batch.filter(hits)
-        chosen_keys = _key_column(chosen, keys).to_pylist()
-        for name in fields:
-            values = chosen.column(name).to_pylist()
-            for key, value in zip(chosen_keys, values, strict=True):
-                if (key, name) in pairs:
-                    found[(key, name)] = _text(value)
-    return found, version
 
 
 def flag_logged(
@@ -184,6 +119,8 @@ def _flag(
     value: Any = _MISSING
     version = None
     if field in {item.name for item in entry.items} and (fields is None or field in fields):
+        if reporter.kind == "client":  # before the existence check: a client learns nothing about other keys
+            check_case(session, reporter, entry, record_key, lake=lake)
         values, version = read_values(entry.resource, [(record_key, field)], lake=lake)
         value = values.get((record_key, field), _MISSING)
         if value is _MISSING:
@@ -403,27 +340,6 @@ def _log(
 
 def _reporter_party(flag: CorrectionFlag) -> str:
     return f"{flag.reporter_kind}:{flag.reporter}"
-
-
-def _key_column(batch: pa.RecordBatch | pa.Table, keys: list[str]) -> pa.Array:
-    """The primary key as one text column ("|" between the parts of a composite key)."""
-    parts = [pc.cast(batch.column(k), pa.string()) for k in keys]
-    if len(parts) == 1:
-        return parts[0]
-    return pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
-
-
-def _text(value: Any) -> str | None:
-    """A published value as the text a flag keeps (ISO dates, plain decimals, true/false)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
 
 
 def _short(record_key: str) -> str:

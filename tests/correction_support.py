@@ -16,7 +16,17 @@ from govhub.delivery_runner import open_lake
 from govhub.settings import get_settings, reset_settings
 from schemas import arrow_schema, load_contract
 
-__all__ = ["ALICE", "BOB", "OTHER_USER", "POLICE", "USER", "CorrectionHub", "correction_hub", "publish_people"]
+__all__ = [
+    "ALICE",
+    "BOB",
+    "OTHER_USER",
+    "POLICE",
+    "USER",
+    "CorrectionHub",
+    "asked",
+    "correction_hub",
+    "publish_people",
+]
 
 USER = "11430900006012408C"  # 市人社局: granted person (id_number, name, status)
 OTHER_USER = "114309000060124167"  # 市住建局: no grant on person
@@ -87,3 +97,22 @@ def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Correctio
         session.commit()
     publish_people({ALICE: "张三", BOB: "李四"}, run_seq=1)
     return CorrectionHub(home=tmp_path, db_url=url)
+
+
+def asked(client: str, case_number: str, id_number: str) -> None:
+    """Log an answered verification question of `client` in `case_number` about the person `id_number`."""
+    from exchange.log import EventType
+    from exchange.subjects import subject_hash
+    from govhub.exchange_log import hub_log, hub_subject_keys
+
+    hub_log().append(
+        EventType.VERIFICATION,
+        source="hub",
+        target=f"client:{client}",
+        client=client,
+        resource="person",
+        case_number=case_number,
+        subject_hash=subject_hash([id_number], keys=hub_subject_keys()),
+        outcome="ok",
+        details={"item": "identity_matches", "status": 200},
+    )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from correction_support import ALICE, BOB, OTHER_USER, POLICE, USER, CorrectionHub, correction_hub
+from correction_support import ALICE, BOB, OTHER_USER, POLICE, USER, CorrectionHub, asked, correction_hub
 
 from catalog import CatalogAccessDenied, CatalogError, Reporter, get_flag, list_flags
 from exchange.log import EventType, ExchangeLog
@@ -22,12 +22,19 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionHub:
     return correction_hub(tmp_path, monkeypatch)
 
 
-def _flag(hub: CorrectionHub, *, reporter: Reporter | None = None, key: str = ALICE, field: str = "name") -> int:
+def _flag(
+    hub: CorrectionHub,
+    *,
+    reporter: Reporter | None = None,
+    key: str = ALICE,
+    field: str = "name",
+    resource: str = "person",
+) -> int:
     with hub.session() as session:
         flag = flag_logged(
             session,
             reporter=reporter or Reporter("department", USER),
-            resource="person",
+            resource=resource,
             record_key=key,
             field=field,
             problem="姓名用字与户口簿不一致（张叁）",
@@ -147,7 +154,16 @@ def test_a_client_reports_with_its_case_number(hub: CorrectionHub) -> None:
         session.commit()
     with pytest.raises(CatalogError, match="case number"):
         _flag(hub, reporter=Reporter("client", "budongchan"))
-    flag_id = _flag(hub, reporter=Reporter("client", "budongchan", case_number="BDC-2026-0001"))
+    case = Reporter("client", "budongchan", case_number="BDC-2026-0001")
+    with pytest.raises(CatalogAccessDenied, match="asked no question about this person record") as not_asked:
+        _flag(hub, reporter=case)
+    with pytest.raises(CatalogAccessDenied) as unknown:  # a key that does not exist: the very same refusal
+        _flag(hub, reporter=case, key="430902200001010000")
+    assert str(unknown.value) == str(not_asked.value)
+    asked("budongchan", "BDC-2026-0001", ALICE)
+    with pytest.raises(CatalogAccessDenied, match="asked no question"):  # another case did not ask about Bob
+        _flag(hub, reporter=case, key=BOB)
+    flag_id = _flag(hub, reporter=case)
     with pytest.raises(CatalogAccessDenied, match="no grant"):
         _flag(hub, reporter=Reporter("client", "budongchan", case_number="BDC-2026-0002"), field="status")
     with hub.session() as session:
@@ -213,3 +229,34 @@ def test_the_store_itself_keeps_one_active_flag_per_record_and_field(hub: Correc
         twin.status = "closed"  # a closed flag does not count: the record may be flagged again later
         session.add(twin)
         session.commit()
+
+
+def test_a_client_flags_a_record_its_question_found_by_a_secondary_key(hub: CorrectionHub) -> None:
+    """`no_blacklist` looks credit records up by subject code: the flag names the record, the case asked the code."""
+    from exchange.log import EventType
+    from exchange.subjects import subject_hash
+    from exchange.verify import register_client
+    from govhub.exchange_log import hub_log, hub_subject_keys
+    from tests.exchange.verify_support import CREDIT, E_REVOKED, commit_tables
+
+    commit_tables(open_lake(), {"credit_record": CREDIT})
+    with hub.session() as session:
+        register_client(session, client_id="yancao", name="烟草专卖许可系统", allowed_items=["no_blacklist"])
+        session.commit()
+    reporter = Reporter("client", "yancao", case_number="YC-2026-7")
+    record = next(r["record_id"] for r in CREDIT if r["subject_code"] == E_REVOKED)
+    with pytest.raises(CatalogAccessDenied, match="asked no question"):
+        _flag(hub, reporter=reporter, key=record, field="valid_to", resource="credit_record")
+    hub_log().append(
+        EventType.VERIFICATION,
+        source="hub",
+        target="client:yancao",
+        client="yancao",
+        resource="credit_record",
+        case_number="YC-2026-7",
+        subject_hash=subject_hash([E_REVOKED], keys=hub_subject_keys()),
+        outcome="ok",
+    )
+    flag_id = _flag(hub, reporter=reporter, key=record, field="valid_to", resource="credit_record")
+    with hub.session() as session:
+        assert get_flag(session, flag_id).provider_code == "114309000060123604"  # 市发改委 provides credit records

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from correction_support import ALICE, OTHER_USER, POLICE, USER, CorrectionHub, correction_hub
+from correction_support import ALICE, OTHER_USER, POLICE, USER, CorrectionHub, asked, correction_hub
 from fastapi.testclient import TestClient
 
 from catalog import issue_api_key
@@ -60,10 +60,10 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
     created = api.post("/api/corrections", FLAG, USER)
     assert created.status_code == 201, created.text
     flag = created.json()
-    assert (flag["status"], flag["flagged_value"], flag["provider_code"]) == ("open", "张三", POLICE)
+    assert (flag["status"], flag["flagged_value"], flag["provider_code"]) == ("open", None, POLICE)
     assert flag["raised_at"].endswith("+00:00") or flag["raised_at"].endswith("Z")
     seen = api.get("/api/corrections?status=open", POLICE).json()
-    assert [f["id"] for f in seen["data"]] == [flag["id"]]
+    assert [(f["id"], f["flagged_value"]) for f in seen["data"]] == [(flag["id"], "张三")]  # the provider sees it
     confirmed = api.post(f"/api/corrections/{flag['id']}/confirm", {"reason": "核实属实"}, POLICE)
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
     api.hub.publish({ALICE: "张叁"})
@@ -82,9 +82,13 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
 def test_an_approval_system_flags_with_its_case_number(api: Hub) -> None:
     missing = api.post("/api/corrections", FLAG, "client")
     assert missing.status_code == 422 and "办件编号" in missing.json()["detail"]["message_zh"]
+    not_asked = api.post("/api/corrections", {**FLAG, "case_number": "BDC-2026-0001"}, "client")
+    assert not_asked.status_code == 403 and "未核验过该记录" in not_asked.json()["detail"]["message_zh"]
+    asked("budongchan", "BDC-2026-0001", ALICE)
     created = api.post("/api/corrections", {**FLAG, "case_number": "BDC-2026-0001"}, "client")
     assert created.status_code == 201, created.text
     assert created.json()["reporter"] == "budongchan" and created.json()["case_number"] == "BDC-2026-0001"
+    assert created.json()["flagged_value"] is None  # an approval system learns no stored value
     assert api.get("/api/corrections", "client").json()["count"] == 1
     refused = api.post(f"/api/corrections/{created.json()['id']}/confirm", {}, "client")
     assert refused.status_code == 403

@@ -100,7 +100,11 @@ class CorrectionEventPublic(BaseModel):
 
 
 class CorrectionPublic(BaseModel):
-    """A flag, its answer and its history. `record_key` is shown to the reporter and the provider only."""
+    """A flag, its answer and its history, seen by its reporter or its provider.
+
+    `flagged_value` (the published value reported wrong) is shown to the provider only: a reporter may
+    receive the field masked, or (an approval system) only a yes/no about it.
+    """
 
     id: int
     resource: str
@@ -168,7 +172,7 @@ def create_correction(body: CorrectionCreate, session: SessionDep, reporter: Rep
     except GovhubError as e:
         session.rollback()
         raise http_error(e) from e
-    return _public(flag)
+    return _public(flag, reporter)
 
 
 @router.get("", summary="查看数据纠错", description="Flags the caller raised and, for a provider, those on its data.")
@@ -179,7 +183,7 @@ def read_corrections(
 ) -> CorrectionsPublic:
     overdue_logged(session, exchange_log=ExchangeLog(session))
     session.commit()
-    data = [_public(f) for f in list_flags(session, viewer=reporter, status=state)]
+    data = [_public(f, reporter) for f in list_flags(session, viewer=reporter, status=state)]
     return CorrectionsPublic(data=data, count=len(data))
 
 
@@ -202,7 +206,7 @@ def read_events(
 
 @router.get("/{flag_id}", summary="查看数据纠错详情", description="One visible flag.", responses=_ERRORS)
 def read_correction(flag_id: RowId, session: SessionDep, reporter: ReporterDep) -> CorrectionPublic:
-    return _public(_visible(session, flag_id, reporter))
+    return _public(_visible(session, flag_id, reporter), reporter)
 
 
 def _decide(flag_id: int, body: CorrectionDecision, session: SessionDep, reporter: Reporter, *, confirm: bool) -> Any:
@@ -220,7 +224,7 @@ def _decide(flag_id: int, body: CorrectionDecision, session: SessionDep, reporte
     except GovhubError as e:
         session.rollback()
         raise http_error(e) from e
-    return _public(decided)
+    return _public(decided, reporter)
 
 
 @router.post(
@@ -271,7 +275,7 @@ def _event(event: CorrectionEvent) -> CorrectionEventPublic:
     )
 
 
-def _public(flag: CorrectionFlag) -> CorrectionPublic:
+def _public(flag: CorrectionFlag, viewer: Reporter) -> CorrectionPublic:
     return CorrectionPublic(
         id=flag.id,
         resource=flag.resource,
@@ -284,7 +288,7 @@ def _public(flag: CorrectionFlag) -> CorrectionPublic:
         problem=flag.problem,
         evidence_text=flag.evidence_text,
         evidence_ref=flag.evidence_ref,
-        flagged_value=flag.flagged_value,
+        flagged_value=flag.flagged_value if viewer.kind == "department" and viewer.id == flag.provider_code else None,
         flagged_version=flag.flagged_version,
         status=flag.status,
         raised_at=_aware(flag.raised_at),
