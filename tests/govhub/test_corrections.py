@@ -260,3 +260,16 @@ def test_a_client_flags_a_record_its_question_found_by_a_secondary_key(hub: Corr
     flag_id = _flag(hub, reporter=reporter, key=record, field="valid_to", resource="credit_record")
     with hub.session() as session:
         assert get_flag(session, flag_id).provider_code == "114309000060123604"  # 市发改委 provides credit records
+
+
+def test_the_answer_limit_is_a_setting_of_at_least_one_working_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    from govhub.settings import get_settings, reset_settings
+    from schemas import SettingsError
+
+    monkeypatch.setenv("GOVHUB_CORRECTION_ANSWER_WORKING_DAYS", "0")
+    reset_settings()
+    with pytest.raises(SettingsError, match="GOVHUB_CORRECTION_ANSWER_WORKING_DAYS"):
+        get_settings()
+    monkeypatch.delenv("GOVHUB_CORRECTION_ANSWER_WORKING_DAYS")
+    reset_settings()
+    assert get_settings().correction_answer_working_days == 10  # the hub's default (the regulation's: unconfirmed)
