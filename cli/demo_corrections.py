@@ -23,6 +23,39 @@ def _published_person(user_code: str) -> tuple[str, str]:
     raise RuntimeError(f"no published person for {user_code} to flag: run the ingest first")
 
 
+def _ask_alive(console: Console, id_number: str, case_number: str) -> None:
+    """不动产登记 asks whether the person is alive: the sealed answer says whether the record is under correction."""
+    import json
+
+    from sqlalchemy.orm import Session
+
+    from exchange.crypto import load_or_create_signer
+    from exchange.seal import verify_sealed
+    from exchange.verify import ServingStore, VerificationService, build_request, seed_demo_clients
+    from govhub.db import get_engine
+    from govhub.settings import get_settings
+
+    settings = get_settings()
+    signer = load_or_create_signer(settings.keys_dir, algorithm=settings.seal_algorithm)
+    service = VerificationService(store=ServingStore(settings.resolved_home), signer=signer, engine=get_engine())
+    try:
+        with Session(get_engine()) as session:
+            key = seed_demo_clients(session)["bdc-yiyang"]
+            session.commit()
+        body = {"case_number": case_number, "purpose": "不动产转移登记", "subject": {"id_number": id_number}}
+        status, document = service.ask("person_alive", client_key=key, body=body)
+        check = verify_sealed(
+            document, public_key_pem=signer.public_key_pem(), request=build_request("person_alive", body)
+        )
+        shown = {k: v for k, v in document.get("answer", {}).items() if k not in ("answer_id", "case_number")}
+        console.print(
+            f"     不动产登记 asks person_alive 生存状态核验: {json.dumps(shown, ensure_ascii=False)} "
+            f"(HTTP {status}) → offline seal check: {'verified' if check.ok else check.message}"
+        )
+    finally:
+        service.writer.close()
+
+
 def _step(console: Console, number: int, text: str, flag: Any) -> None:
     console.print(f"  [bold]{number}.[/] {text} — 纠错 #{flag.id}: [cyan]{flag.status}[/]")
 
@@ -62,6 +95,7 @@ def correction_flow(console: Console, sources: Any) -> None:
             session, flag_id, actor_department=provider, confirm=True, reason="核对户籍档案属实，已在人口库更正"
         )
         _step(console, 2, f"{PROVIDER} confirms 确认 (reporter notified 已通知提出方)", flag)
+    _ask_alive(console, id_number, "YY-BDC-2026-900001")  # under correction: said inside the seal
     engine = connect(sources.population_url)
     try:
         with engine.begin() as connection:  # the registry's trigger stamps updated_at: the next extract sees it
@@ -82,8 +116,7 @@ def correction_flow(console: Console, sources: Any) -> None:
             f"(closed at version {flag.closed_version}; reporter notified)",
             flag,
         )
+    _ask_alive(console, id_number, "YY-BDC-2026-900002")  # closed: the answer carries no mark any more
     console.print(
-        "  follow it: `.venv/bin/govhub correction show "
-        + str(flag_id)
-        + "`, GET /api/corrections, /monitor/corrections"
+        f"  follow it: `.venv/bin/govhub correction show {flag_id}`, GET /api/corrections, /monitor/corrections"
     )

@@ -39,3 +39,6 @@ def test_demo_runs_shares_verifies_and_reconciles(tmp_path: Path, monkeypatch: p
         assert step in correction
     assert "open" in correction and "confirmed" in correction and "closed at version" in correction
     assert ": closed" in correction.split("4.")[-1]
+    marked, unmarked = correction.split("person_alive")[1:3]
+    assert '"under_correction": true' in marked and "verified" in marked
+    assert "under_correction" not in unmarked.split("\n")[0] and "verified" in unmarked
