@@ -36,7 +36,8 @@ def _ask_alive(console: Console, id_number: str, case_number: str) -> None:
     from govhub.settings import get_settings
 
     settings = get_settings()
-    signer = load_or_create_signer(settings.keys_dir, algorithm=settings.seal_algorithm)
+    keys_dir = settings.keys_dir or settings.resolved_home / "keys"  # set by the settings' validator
+    signer = load_or_create_signer(keys_dir, algorithm=settings.seal_algorithm)
     service = VerificationService(store=ServingStore(settings.resolved_home), signer=signer, engine=get_engine())
     try:
         with Session(get_engine()) as session:
