@@ -61,7 +61,7 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
     assert created.status_code == 201, created.text
     flag = created.json()
     assert (flag["status"], flag["flagged_value"], flag["provider_code"]) == ("open", None, POLICE)
-    assert flag["raised_at"].endswith("+00:00") or flag["raised_at"].endswith("Z")
+    assert flag["raised_at"].endswith("+08:00") and flag["due_at"].endswith("+08:00")  # Beijing time
     seen = api.get("/api/corrections?status=open", POLICE).json()
     assert [(f["id"], f["flagged_value"]) for f in seen["data"]] == [(flag["id"], "张三")]  # the provider sees it
     confirmed = api.post(f"/api/corrections/{flag['id']}/confirm", {"reason": "核实属实"}, POLICE)

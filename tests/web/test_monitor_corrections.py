@@ -79,3 +79,16 @@ def test_an_unanswered_flag_past_its_due_date_is_an_alert(hub: CorrectionHub) ->
     (alert,) = [a for a in found if a.kind == "correction_overdue"]
     assert alert.resource == "person" and "#1" in alert.detail and "逾期未答复" in alert.detail_zh
     assert "#2" not in alert.detail  # the rejected flag was answered
+
+
+def test_the_same_view_as_json_for_a_provider_key(hub: CorrectionHub) -> None:
+    with hub.session() as session:
+        police_key = issue_api_key(session, POLICE)
+        session.commit()
+    with TestClient(create_app()) as client:
+        answer = client.get("/monitor/api/corrections", headers={"X-API-Key": police_key}).json()
+        assert client.get("/monitor/api/corrections").status_code == 401
+    (provider,) = answer["providers"]
+    assert (provider["provider"], provider["open"], provider["rejected"]) == ("市公安局", 1, 1)
+    assert {f["id"] for f in answer["flags"]} == {1, 2}
+    assert answer["flags"][0]["raised_at"].endswith("+08:00")  # Beijing time in the API

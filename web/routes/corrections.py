@@ -24,6 +24,7 @@ from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, overdue_logged
 from schemas import GovhubError
 from web.auth import API_KEY_HEADER, current_department, error_body, http_error
+from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -95,7 +96,7 @@ class CorrectionEventPublic(BaseModel):
     flag_id: int
     action: str
     actor: str
-    at: datetime
+    at: BeijingTime
     note: str | None
 
 
@@ -120,13 +121,13 @@ class CorrectionPublic(BaseModel):
     flagged_value: str | None
     flagged_version: int | None
     status: Literal["open", "confirmed", "rejected", "closed"]
-    raised_at: datetime
-    due_at: datetime
+    raised_at: BeijingTime
+    due_at: BeijingTime
     overdue: bool
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: BeijingTime | None
     decision_reason: str | None
-    closed_at: datetime | None
+    closed_at: BeijingTime | None
     closed_version: int | None
     events: list[CorrectionEventPublic]
 
