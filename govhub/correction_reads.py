@@ -19,6 +19,7 @@ from schemas import load_contract
 __all__ = ["KEY_SEPARATOR", "read_values", "visible_fields"]
 
 KEY_SEPARATOR = "|"  # joins the values of a composite primary key, in contract order
+TOMBSTONE = "_deleted"  # the curated column marking a deleted record of a `deletes: tombstone` contract
 
 
 def visible_fields(session: Session, reporter: Reporter, resource: str) -> set[str] | None:
@@ -50,12 +51,13 @@ def read_values(
 ) -> tuple[dict[tuple[str, str], str | None], int | None]:
     """The current published values of (record key, field) pairs, as text, and the version read.
 
-    Pairs whose record is not in the current version are absent from the result. Read through the
-    curated table's `scan` (a pass over the key and the wanted columns only).
+    Pairs whose record is not in the current version (or is a tombstone, for `deletes: tombstone`
+    contracts) are absent from the result. Read through the curated table's `scan` (a pass over the
+    key and the wanted columns only).
     """
     contract = load_contract(resource)
     curated = (lake or open_lake()).curated(contract)
-    pairs = list(dict.fromkeys(wanted))
+    pairs = set(wanted)
     version = curated.version()
     if not pairs or version is None:
         return {}, version
@@ -63,10 +65,13 @@ def read_values(
     fields = sorted({f for _, f in pairs})
     wanted_keys = pa.array(sorted({k for k, _ in pairs}), pa.string())
     found: dict[tuple[str, str], str | None] = {}
-    columns = list(dict.fromkeys([*keys, *fields]))
+    tombstones = contract.deletes == "tombstone"
+    columns = list(dict.fromkeys([*keys, *fields, *([TOMBSTONE] if tombstones else [])]))
     for batch in curated.scan(version=version, columns=columns):
         key_text = _key_column(batch, keys)
         hits = pc.is_in(key_text, value_set=wanted_keys)
+        if tombstones:  # a deleted record keeps its last values under `_deleted`: it is not published
+            hits = pc.and_(hits, pc.invert(pc.fill_null(batch.column(TOMBSTONE), False)))
         if not pc.any(hits).as_py():
             continue
         chosen = batch.filter(hits)

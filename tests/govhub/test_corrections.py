@@ -273,3 +273,28 @@ def test_the_answer_limit_is_a_setting_of_at_least_one_working_day(monkeypatch: 
     monkeypatch.delenv("GOVHUB_CORRECTION_ANSWER_WORKING_DAYS")
     reset_settings()
     assert get_settings().correction_answer_working_days == 10  # the hub's default (the regulation's: unconfirmed)
+
+
+def test_a_deleted_record_of_a_tombstone_resource_closes_its_flag(hub: CorrectionHub) -> None:
+    """legal_entity keeps deleted records as tombstones (`_deleted`): for a flag the record has left."""
+    import pyarrow as pa
+
+    from schemas import load_contract
+    from tests.exchange.verify_support import E_SHOP, ENTITIES, _fill, commit_tables
+
+    market = "114309000060123529"  # 市市场监管局 provides legal_entity
+    commit_tables(open_lake(), {"legal_entity": ENTITIES})
+    flag_id = _flag(
+        hub, reporter=Reporter("admin", "admin"), key=E_SHOP, field="legal_rep_name", resource="legal_entity"
+    )
+    with hub.session() as session:
+        decide_logged(session, flag_id, actor_department=market, confirm=True, reason="登记信息有误，已注销重办")
+        session.commit()
+    contract = load_contract("legal_entity")
+    shop = _fill(contract, [r for r in ENTITIES if r["uscc"] == E_SHOP])
+    tombstone = shop.append_column("_deleted", pa.array([True]))
+    open_lake().curated(contract).commit(tombstone, app_id="test:legal_entity", run_seq=2, metadata={})
+    (closed,) = check_published("legal_entity")
+    assert closed.id == flag_id and "no longer holds the record" in closed.events[-2].note  # type: ignore[operator]
+    with pytest.raises(CatalogError, match="no published record"):  # and a tombstone cannot be flagged
+        _flag(hub, reporter=Reporter("admin", "admin"), key=E_SHOP, field="name", resource="legal_entity")
