@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from catalog import (
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_NOTICES = "govhub.correction_notices"  # session.info key of the notices waiting for the commit
 
 _MISSING = object()
 
@@ -280,9 +282,11 @@ def _close_corrected(
 
 
 def _notify(session: Session, flag: CorrectionFlag, action: str, *, lake: Any, log: ExchangeLog | None) -> None:
-    """Write the reporter's notice (JSON) to the object store and record that it was sent."""
-    from lake import ObjectStore
+    """Record that the reporter is told, and write its notice (JSON) once the transaction commits.
 
+    Written after the commit, so a rolled-back step leaves no notice behind; the notice's name is fixed
+    by flag and step, so writing it again (a re-run) replaces it. The API's event feed is the record.
+    """
     key = notice_key(flag, action)
     notice = {
         "notice": "correction",
@@ -297,15 +301,45 @@ def _notify(session: Session, flag: CorrectionFlag, action: str, *, lake: Any, l
         "closed_version": flag.closed_version,
         "api": f"/api/corrections/{flag.id}",
     }
+    add_event(flag, "notified", "govhub", note=f"{action}: {key}")
+    _log(session, flag, "notified", source="govhub", target=_reporter_party(flag), log=log, extra={"notice": key})
+    _pending_notices(session).append((lake, key, notice))
+
+
+def _pending_notices(session: Session) -> list[tuple[Any, str, dict[str, Any]]]:
+    """The notices of the session's open transaction: written after its commit, dropped by a rollback."""
+    if _NOTICES not in session.info:
+        session.info[_NOTICES] = []
+
+        def written(committed: Session) -> None:
+            pending, committed.info[_NOTICES] = committed.info[_NOTICES], []
+            for lake, key, notice in pending:
+                _write_notice(lake, key, notice)
+
+        def dropped(rolled_back: Session, _transaction: Any) -> None:
+            rolled_back.info[_NOTICES] = []
+
+        event.listen(session, "after_commit", written)
+        event.listen(session, "after_soft_rollback", dropped)
+    pending: list[tuple[Any, str, dict[str, Any]]] = session.info[_NOTICES]
+    return pending
+
+
+def _write_notice(lake: Any, key: str, notice: dict[str, Any]) -> None:
+    """Put one notice file in the lake's object store; a failure is logged (the event feed still tells)."""
+    from lake import ObjectStore
+
     fd, tmp = tempfile.mkstemp(suffix=".json", prefix="govhub-notice-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(notice, f, ensure_ascii=False, sort_keys=True)
         ObjectStore.from_lake(lake or open_lake()).put_file(key, tmp, content_type="application/json")
+    except Exception:
+        logger.exception(
+            "the correction notice %s could not be written; the reporter still sees the step in the API", key
+        )
     finally:
         os.unlink(tmp)
-    add_event(flag, "notified", "govhub", note=f"{action}: {key}")
-    _log(session, flag, "notified", source="govhub", target=_reporter_party(flag), log=log, extra={"notice": key})
 
 
 def _log(

@@ -298,3 +298,18 @@ def test_a_deleted_record_of_a_tombstone_resource_closes_its_flag(hub: Correctio
     assert closed.id == flag_id and "no longer holds the record" in closed.events[-2].note  # type: ignore[operator]
     with pytest.raises(CatalogError, match="no published record"):  # and a tombstone cannot be flagged
         _flag(hub, reporter=Reporter("admin", "admin"), key=E_SHOP, field="name", resource="legal_entity")
+
+
+def test_a_rolled_back_answer_leaves_no_notice(hub: CorrectionHub) -> None:
+    flag_id = _flag(hub)
+    with hub.session() as session:
+        flag = decide_logged(session, flag_id, actor_department=POLICE, confirm=False, reason="无误")
+        key = notice_key(flag, "rejected")
+        session.rollback()  # e.g. the commit failed: nothing happened, so nobody is told
+        session.commit()
+    assert not Path(open_lake().uri(key)).exists()
+    with hub.session() as session:
+        assert get_flag(session, flag_id).status == "open"
+        decide_logged(session, flag_id, actor_department=POLICE, confirm=False, reason="无误")
+        session.commit()
+    assert json.loads(Path(open_lake().uri(key)).read_text(encoding="utf-8"))["reason"] == "无误"
