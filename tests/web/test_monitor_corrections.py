@@ -92,3 +92,41 @@ def test_the_same_view_as_json_for_a_provider_key(hub: CorrectionHub) -> None:
     assert (provider["provider"], provider["open"], provider["rejected"]) == ("市公安局", 1, 1)
     assert {f["id"] for f in answer["flags"]} == {1, 2}
     assert answer["flags"][0]["raised_at"].endswith("+08:00")  # Beijing time in the API
+
+
+def test_the_provider_confirms_in_the_browser_and_others_cannot(hub: CorrectionHub) -> None:
+    from catalog import get_flag
+    from exchange.log import EventType, ExchangeLog
+    from tests.monitor_support import csrf_token
+
+    with hub.session() as session:
+        police_key = issue_api_key(session, POLICE)
+        user_key = issue_api_key(session, USER)
+        session.commit()
+    with TestClient(create_app()) as client:
+        assert sign_in(client, api_key=user_key).status_code == 303
+        page = client.get("/monitor/corrections").text
+        assert 'id="decide-1"' not in page  # the reporter sees its flag, not the provider's form
+        token = csrf_token(client, "/monitor/corrections")
+        refused = client.post("/monitor/corrections/1/decision", data={"decision": "confirm", "csrf_token": token})
+        assert refused.status_code == 422 and "只有数据提供部门" in refused.text
+    with TestClient(create_app()) as client:
+        assert sign_in(client, api_key=police_key).status_code == 303
+        assert (
+            'id="decide-1"' in client.get("/monitor/corrections").text
+            and 'id="decide-2"' not in client.get("/monitor/corrections").text
+        )  # flag 2 was already answered
+        forged = client.post("/monitor/corrections/1/decision", data={"decision": "confirm", "csrf_token": "x"})
+        assert forged.status_code == 403
+        token = csrf_token(client, "/monitor/corrections")
+        done = client.post(
+            "/monitor/corrections/1/decision",
+            data={"decision": "confirm", "reason": "核实属实", "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/monitor/corrections?done=confirm"
+        assert "已确认" in client.get(done.headers["location"]).text
+    with hub.session() as session:
+        assert get_flag(session, 1).status == "confirmed"
+        actions = [(e.details["action"], e.outcome) for e in ExchangeLog(session).query(type=EventType.CORRECTION)]
+    assert ("confirmed", "ok") in actions and ("decision_refused", "denied") in actions

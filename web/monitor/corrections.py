@@ -57,6 +57,7 @@ def correction_rows(session: Session, viewer: Viewer, *, now: datetime | None = 
                 "case_number": flag.case_number,
                 "problem": flag.problem,
                 "provider": departments.get(flag.provider_code, flag.provider_code),
+                "provider_code": flag.provider_code,
                 "status": flag.status,
                 "raised_at": as_aware(flag.raised_at),
                 "due_at": as_aware(flag.due_at),

@@ -416,6 +416,15 @@ LABELS: dict[str, tuple[str, str]] = {
         "the hub closes a flag when a published version carries another value and tells the reporter. Verification "
         "answers about a flagged record say so inside the seal.",
     ),
+    "correction_confirm": ("确认有误（将在源系统更正）", "Confirm the error (to be corrected at the source)"),
+    "correction_reject": ("驳回（须说明理由）", "Reject (reasons required)"),
+    "correction_reason_hint": ("核实情况或驳回理由", "What was found, or why the value is right"),
+    "correction_choose": ("请选择确认或驳回", "Choose confirm or reject"),
+    "correction_done_confirm": (
+        "已确认。请在源系统更正，新版本发布后平台自动关闭并通知提出方。",
+        "Confirmed. Correct the source; the hub closes the flag and tells the reporter once a new version has the fix.",
+    ),
+    "correction_done_reject": ("已驳回，提出方已收到通知。", "Rejected; the reporter has been told."),
     "corr_open": ("待核实", "open"),
     "corr_confirmed": ("已确认待更正", "confirmed"),
     "corr_rejected": ("已驳回", "rejected"),
