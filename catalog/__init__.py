@@ -9,6 +9,7 @@ from catalog.corrections import (
     get_flag,
     list_flags,
     mark_overdue,
+    may_see,
     raise_flag,
 )
 from catalog.db import Base, utcnow
@@ -92,6 +93,7 @@ __all__ = [
     "list_targets",
     "list_versions",
     "mark_overdue",
+    "may_see",
     "overdue_applications",
     "overdue_disputes",
     "pii_items",

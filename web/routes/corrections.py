@@ -17,8 +17,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags
-from catalog.corrections import may_see
+from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags, may_see
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, overdue_logged
