@@ -28,6 +28,7 @@ from catalog import (
     Reporter,
     close_flag,
     decide_flag,
+    get_resource,
     list_flags,
     mark_overdue,
     raise_flag,
@@ -73,8 +74,10 @@ def flag_logged(
 ) -> CorrectionFlag:
     """Flag an error on a published record: checked, stored and logged in the caller's transaction.
 
-    Raises `CatalogError(not_found)` when the record is not in the current published version, and
-    whatever `catalog.raise_flag` raises (unknown field, no grant, duplicate...).
+    Raises `CatalogError(not_found)` when the record is not in the current published version,
+    `AccessDenied` when an approval system's case did not ask about it (`correction_cases`), and
+    whatever `catalog.raise_flag` raises (unknown field, no grant, duplicate...). A refusal rolls the
+    session back, commits a `flag_refused` event naming the rule, and re-raises.
     """
     with _refusals_logged(
         session,
@@ -113,8 +116,6 @@ def _flag(
     now: datetime | None,
     exchange_log: ExchangeLog | None,
 ) -> CorrectionFlag:
-    from catalog import get_resource
-
     apply_sharing_limits()
     entry = get_resource(session, resource)
     fields = visible_fields(session, reporter, entry.resource)
@@ -164,7 +165,8 @@ def decide_logged(
     now: datetime | None = None,
 ) -> CorrectionFlag:
     """The provider's answer, logged; the reporter gets a notice. A confirmation whose record already
-    carries another value (the source was fixed before the answer) closes at once."""
+    carries another value (the source was fixed before the answer) closes at once. A refusal (not the
+    provider, not open, no reasons) rolls back, commits a `decision_refused` event and re-raises."""
     with _refusals_logged(
         session, "decision_refused", party=f"department:{actor_department}", flag_id=flag_id, log=exchange_log
     ):
