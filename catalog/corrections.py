@@ -43,6 +43,7 @@ __all__ = [
     "get_flag",
     "list_flags",
     "mark_overdue",
+    "masked_key",
     "may_see",
     "raise_flag",
 ]
@@ -385,6 +386,13 @@ def _check_field(entry: Resource, field: str) -> None:
 
 def _invalid(field: str, hint: str, message_zh: str, entry: Resource) -> CatalogError:
     return CatalogError(f"{field} is required: {hint}", message_zh=message_zh, resource=entry.resource, field=field)
+
+
+def masked_key(record_key: str) -> str:
+    """A record key shown to someone who does not hold the record (it may be a citizen ID): ends kept."""
+    if len(record_key) <= 6:
+        return record_key
+    return f"{record_key[:4]}{'*' * (len(record_key) - 6)}{record_key[-2:]}"
 
 
 def _short(record_key: str) -> str:

@@ -64,6 +64,9 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
     assert flag["raised_at"].endswith("+08:00") and flag["due_at"].endswith("+08:00")  # Beijing time
     seen = api.get("/api/corrections?status=open", POLICE).json()
     assert [(f["id"], f["flagged_value"]) for f in seen["data"]] == [(flag["id"], "张三")]  # the provider sees it
+    assert (
+        flag["record_key"] == "4309************34" and seen["data"][0]["record_key"] == ALICE
+    )  # masked for the reporter
     confirmed = api.post(f"/api/corrections/{flag['id']}/confirm", {"reason": "核实属实"}, POLICE)
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
     api.hub.publish({ALICE: "张叁"})

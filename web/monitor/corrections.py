@@ -1,7 +1,7 @@
 """The monitor's view of data corrections (校核纠错): flags with their age, outcomes per provider, overdue alerts.
 
 An administrator sees every flag (record keys masked unless they hold `pii_viewer`); a department sees
-the flags it raised and those on the data it provides (in clear: it typed or owns the key).
+the flags it raised (keys masked) and those on the data it provides (keys in clear: it holds the records).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog import CorrectionFlag, Reporter, list_flags, utcnow
+from catalog.corrections import masked_key
 from web.monitor.auth import Viewer
 from web.monitor.i18n import label
 from web.monitor.queries import as_aware, client_names, department_names
@@ -28,11 +29,11 @@ def _viewer_flags(session: Session, viewer: Viewer) -> list[CorrectionFlag]:
     return list_flags(session, viewer=Reporter("department", viewer.department_code or "-"))
 
 
-def _masked(key: str, viewer: Viewer) -> str:
-    """An administrator without `pii_viewer` sees the record key masked (it may be a citizen ID)."""
-    if not viewer.is_admin or viewer.may_see_pii or len(key) <= 6:
+def _masked(key: str, viewer: Viewer, provider: str) -> str:
+    """The record key in clear for its provider and a `pii_viewer` administrator; masked for the others."""
+    if viewer.may_see_pii or (not viewer.is_admin and viewer.department_code == provider):
         return key
-    return f"{key[:4]}{'*' * (len(key) - 6)}{key[-2:]}"
+    return masked_key(key)
 
 
 def correction_rows(session: Session, viewer: Viewer, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def correction_rows(session: Session, viewer: Viewer, *, now: datetime | None = 
                 "id": flag.id,
                 "resource": flag.resource,
                 "field": flag.field,
-                "record": _masked(flag.record_key, viewer),
+                "record": _masked(flag.record_key, viewer, flag.provider_code),
                 "reporter": reporter,
                 "case_number": flag.case_number,
                 "problem": flag.problem,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags, may_see
+from catalog.corrections import masked_key
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, overdue_logged
@@ -102,8 +103,9 @@ class CorrectionEventPublic(BaseModel):
 class CorrectionPublic(BaseModel):
     """A flag, its answer and its history, seen by its reporter or its provider.
 
-    `flagged_value` (the published value reported wrong) is shown to the provider only: a reporter may
-    receive the field masked, or (an approval system) only a yes/no about it.
+    `record_key` in clear and `flagged_value` (the published value reported wrong) are shown to the
+    provider only: a reporter sees the key masked (it may be a citizen ID; the reporter sent it and
+    follows the flag by its id) and no value (it may receive the field masked, or only a yes/no).
     """
 
     id: int
@@ -175,7 +177,12 @@ def create_correction(body: CorrectionCreate, session: SessionDep, reporter: Rep
     return _public(flag, reporter)
 
 
-@router.get("", summary="查看数据纠错", description="Flags the caller raised and, for a provider, those on its data.")
+@router.get(
+    "",
+    summary="查看数据纠错",
+    description="Flags the caller raised and, for a provider, those on its data.",
+    responses={401: _ERRORS[401], 422: {"description": "Unknown status (请求无效)"}},
+)
 def read_corrections(
     session: SessionDep,
     reporter: ReporterDep,
@@ -187,7 +194,12 @@ def read_corrections(
     return CorrectionsPublic(data=data, count=len(data))
 
 
-@router.get("/events", summary="数据纠错进展", description="Steps of the caller's flags after event id `after`.")
+@router.get(
+    "/events",
+    summary="数据纠错进展",
+    description="Steps of the caller's flags after event id `after`.",
+    responses={401: _ERRORS[401], 422: {"description": "`after` is not an event id (请求无效)"}},
+)
 def read_events(
     session: SessionDep,
     reporter: ReporterDep,
@@ -276,10 +288,11 @@ def _event(event: CorrectionEvent) -> CorrectionEventPublic:
 
 
 def _public(flag: CorrectionFlag, viewer: Reporter) -> CorrectionPublic:
+    provider = viewer.kind == "department" and viewer.id == flag.provider_code
     return CorrectionPublic(
         id=flag.id,
         resource=flag.resource,
-        record_key=flag.record_key,
+        record_key=flag.record_key if provider else masked_key(flag.record_key),
         field=flag.field,
         provider_code=flag.provider_code,
         reporter_kind=flag.reporter_kind,
@@ -288,7 +301,7 @@ def _public(flag: CorrectionFlag, viewer: Reporter) -> CorrectionPublic:
         problem=flag.problem,
         evidence_text=flag.evidence_text,
         evidence_ref=flag.evidence_ref,
-        flagged_value=flag.flagged_value if viewer.kind == "department" and viewer.id == flag.provider_code else None,
+        flagged_value=flag.flagged_value if provider else None,
         flagged_version=flag.flagged_version,
         status=flag.status,
         raised_at=_aware(flag.raised_at),

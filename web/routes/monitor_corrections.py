@@ -90,7 +90,12 @@ def decide_in_browser(
     return RedirectResponse(f"/monitor/corrections?done={decision}{suffix}", status_code=303)
 
 
-@router.get("/api/corrections", tags=["monitor"], summary="Data corrections by provider, and the flags (校核纠错)")
+@router.get(
+    "/api/corrections",
+    tags=["monitor"],
+    summary="Data corrections by provider, and the flags (校核纠错)",
+    responses={401: {"description": "Not signed in and no valid X-API-Key (未登录或 API 密钥无效)"}},
+)
 def api_corrections(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Per providing department the flags by outcome and the oldest open one; every visible flag with its age."""
     return beijing_document({"providers": provider_summary(session, viewer), "flags": correction_rows(session, viewer)})
