@@ -44,13 +44,12 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import HOLIDAYS, MAKEUP_WORKDAYS, add_working_days
+from catalog.workdays import CalendarYearMissing, add_working_days
 
 __all__ = [
-    "HOLIDAYS",
     "HUB_ADMIN",
-    "MAKEUP_WORKDAYS",
     "Base",
+    "CalendarYearMissing",
     "CatalogAccessDenied",
     "CatalogError",
     "CorrectionEvent",

@@ -84,9 +84,9 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
 
 def test_an_approval_system_flags_with_its_case_number(api: Hub) -> None:
     missing = api.post("/api/corrections", FLAG, "client")
-    assert missing.status_code == 422 and "办件编号" in missing.json()["detail"]["message_zh"]
+    assert missing.status_code == 422 and "办件编号" in missing.json()["message_zh"]
     not_asked = api.post("/api/corrections", {**FLAG, "case_number": "BDC-2026-0001"}, "client")
-    assert not_asked.status_code == 403 and "未核验过该记录" in not_asked.json()["detail"]["message_zh"]
+    assert not_asked.status_code == 403 and "未核验过该记录" in not_asked.json()["message_zh"]
     asked("budongchan", "BDC-2026-0001", ALICE)
     created = api.post("/api/corrections", {**FLAG, "case_number": "BDC-2026-0001"}, "client")
     assert created.status_code == 201, created.text
@@ -115,8 +115,9 @@ def test_bad_flags_are_refused_logged_and_change_nothing(
 ) -> None:
     answer = api.post("/api/corrections", body, who)
     assert answer.status_code == status, answer.text
-    detail = answer.json()["detail"]
-    assert rule in detail["message_zh"] and detail["message"]
+    detail = answer.json()
+    assert rule in detail["message_zh"] and detail["message"] and detail["type"].startswith("/problems/")
+    assert answer.headers["content-type"].startswith("application/problem+json")
     assert api.get("/api/corrections", POLICE).json()["count"] == 0
     (refusal,) = api.log(EventType.CORRECTION)  # the refusal itself, naming the rule; no flag
     assert refusal.outcome == ("denied" if status == 403 else "failed") and refusal.details["action"] == "flag_refused"
@@ -127,13 +128,13 @@ def test_bad_flags_are_refused_logged_and_change_nothing(
 def test_a_duplicate_and_a_stranger_decision_are_refused(api: Hub) -> None:
     flag = api.post("/api/corrections", FLAG, USER).json()
     again = api.post("/api/corrections", FLAG, USER)
-    assert again.status_code == 409 and "请勿重复提出" in again.json()["detail"]["message_zh"]
+    assert again.status_code == 409 and "请勿重复提出" in again.json()["message_zh"]
     by_reporter = api.post(f"/api/corrections/{flag['id']}/confirm", {}, USER)
-    assert by_reporter.status_code == 403 and "只有数据提供部门" in by_reporter.json()["detail"]["message_zh"]
+    assert by_reporter.status_code == 403 and "只有数据提供部门" in by_reporter.json()["message_zh"]
     stranger = api.post(f"/api/corrections/{flag['id']}/reject", {"reason": "x"}, OTHER_USER)
     assert stranger.status_code == 404  # a stranger does not learn that the flag exists
     no_reason = api.post(f"/api/corrections/{flag['id']}/reject", {}, POLICE)
-    assert no_reason.status_code == 422 and "理由" in no_reason.json()["detail"]["message_zh"]
+    assert no_reason.status_code == 422 and "理由" in no_reason.json()["message_zh"]
     assert api.get(f"/api/corrections/{flag['id']}", USER).json()["status"] == "open"
     steps = [(e.details["action"], e.outcome) for e in api.log(EventType.CORRECTION)]
     assert steps == [

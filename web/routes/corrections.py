@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Security, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Security, status
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,9 +23,10 @@ from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, overdue_logged
 from schemas import GovhubError
-from web.auth import API_KEY_HEADER, current_department, error_body, http_error
+from web.auth import API_KEY_HEADER, current_department
 from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
+from web.problems import problem, problem_from_error
 from web.refusals import NotVisible
 
 __all__ = ["CorrectionCreate", "CorrectionDecision", "CorrectionPublic", "CorrectionsPublic", "router"]
@@ -33,12 +34,14 @@ __all__ = ["CorrectionCreate", "CorrectionDecision", "CorrectionPublic", "Correc
 router = APIRouter(prefix="/api/corrections", tags=["corrections 校核纠错"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key / X-Client-Key (缺少或无效的密钥)"},
-    403: {"description": "No grant on the field, or not the provider (无权操作)"},
-    404: {"description": "Unknown resource, field, record or flag, or not visible (不存在)"},
-    409: {"description": "An active flag on the same record and field, or already answered (状态冲突)"},
-    422: {"description": "Invalid request: problem, evidence, case number or reason missing (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的密钥 — Missing or invalid X-API-Key / X-Client-Key"},
+    403: {
+        "description": "无权操作 — No grant on the field, a case that did not ask about the record, or not the provider"
+    },
+    404: {"description": "不存在 — Unknown resource, field, record or flag, or not visible"},
+    409: {"description": "状态冲突 — An active flag on the same record and field, or already answered"},
+    422: {"description": "请求无效 — Problem, evidence, case number or reason missing"},
 }
 
 _department_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="DepartmentApiKey")
@@ -56,13 +59,11 @@ def current_reporter(
         return Reporter("department", current_department(request, session, api_key).code)
     client = ClientRegistry(session.get_bind()).authenticate(client_key)  # type: ignore[arg-type]
     if client is None:
-        raise HTTPException(
+        raise problem(
             status.HTTP_401_UNAUTHORIZED,
-            detail=error_body(
-                "unauthenticated",
-                "the client key is not valid (unknown, revoked or inactive)",
-                "核验客户端密钥无效（未知、已作废或已停用）",
-            ),
+            "unauthenticated",
+            "the client key is not valid (unknown, revoked or inactive)",
+            "核验客户端密钥无效（未知、已作废或已停用）：请以本审批系统的客户端密钥调用",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     return Reporter("client", client.id)
@@ -150,9 +151,10 @@ class CorrectionEventsPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提出数据纠错",
-    description="Flag a wrong value on a published record you receive (《政务数据共享条例》校核纠错); the provider "
-    "answers within the configured working days (GOVHUB_CORRECTION_ANSWER_WORKING_DAYS).",
+    summary="提出数据纠错 — flag a wrong value",
+    description="对本部门获得共享的已发布记录提出纠错（《政务数据共享条例》校核纠错），数据提供部门在答复期限内核实。"
+    " — Flag a wrong value on a published record you receive; the provider answers within the configured "
+    "working days (GOVHUB_CORRECTION_ANSWER_WORKING_DAYS).",
     responses=_ERRORS,
 )
 def create_correction(body: CorrectionCreate, session: SessionDep, reporter: ReporterDep) -> CorrectionPublic:
@@ -173,15 +175,16 @@ def create_correction(body: CorrectionCreate, session: SessionDep, reporter: Rep
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(flag, reporter)
 
 
 @router.get(
     "",
-    summary="查看数据纠错",
-    description="Flags the caller raised and, for a provider, those on its data.",
-    responses={401: _ERRORS[401], 422: {"description": "Unknown status (请求无效)"}},
+    summary="查看数据纠错 — the caller's flags",
+    description="本方提出的纠错，以及（数据提供部门）针对本部门数据的纠错。 — Flags the caller raised and, for a "
+    "provider, those on its data.",
+    responses={401: _ERRORS[401], 422: {"description": "请求无效 — Unknown status"}},
 )
 def read_corrections(
     session: SessionDep,
@@ -196,9 +199,9 @@ def read_corrections(
 
 @router.get(
     "/events",
-    summary="数据纠错进展",
-    description="Steps of the caller's flags after event id `after`.",
-    responses={401: _ERRORS[401], 422: {"description": "`after` is not an event id (请求无效)"}},
+    summary="数据纠错进展 — steps after an event id",
+    description="本方纠错在事件编号 `after` 之后的处理步骤。 — Steps of the caller's flags after event id `after`.",
+    responses={401: _ERRORS[401], 422: {"description": "请求无效 — `after` is not an event id"}},
 )
 def read_events(
     session: SessionDep,
@@ -216,7 +219,12 @@ def read_events(
     return CorrectionEventsPublic(data=data, count=len(data))
 
 
-@router.get("/{flag_id}", summary="查看数据纠错详情", description="One visible flag.", responses=_ERRORS)
+@router.get(
+    "/{flag_id}",
+    summary="数据纠错详情 — one flag",
+    description="一项可见的纠错。 — One visible flag.",
+    responses=_ERRORS,
+)
 def read_correction(flag_id: RowId, session: SessionDep, reporter: ReporterDep) -> CorrectionPublic:
     return _public(_visible(session, flag_id, reporter), reporter)
 
@@ -235,15 +243,15 @@ def _decide(flag_id: int, body: CorrectionDecision, session: SessionDep, reporte
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(decided, reporter)
 
 
 @router.post(
     "/{flag_id}/confirm",
-    summary="确认数据错误",
-    description="The provider confirms the error and corrects its source; the flag closes with the next version "
-    "that carries another value.",
+    summary="确认数据错误 — confirm (the provider)",
+    description="数据提供部门确认错误并在源系统更正；新版本数据变化后自动关闭。 — The provider confirms the error and "
+    "corrects its source; the flag closes with the next version that carries another value.",
     responses=_ERRORS,
 )
 def confirm_correction(
@@ -254,8 +262,8 @@ def confirm_correction(
 
 @router.post(
     "/{flag_id}/reject",
-    summary="驳回数据纠错",
-    description="The provider rejects the flag, with reasons (the value is right).",
+    summary="驳回数据纠错 — reject (the provider)",
+    description="数据提供部门驳回纠错，须说明理由。 — The provider rejects the flag, with reasons.",
     responses=_ERRORS,
 )
 def reject_correction(
@@ -268,9 +276,9 @@ def _visible(session: SessionDep, flag_id: int, reporter: Reporter) -> Correctio
     try:
         flag = get_flag(session, flag_id)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     if not may_see(flag, reporter):
-        error = http_error(
+        error = problem_from_error(
             CatalogError(f"unknown correction #{flag_id}", message_zh=f"纠错 #{flag_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)

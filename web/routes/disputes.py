@@ -16,8 +16,9 @@ from catalog import CatalogError, Department, SharingDispute, get_dispute, get_r
 from exchange.log import ExchangeLog
 from govhub.sharing_disputes import escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.deps import RowId, SessionDep
+from web.problems import problem_from_error
 from web.refusals import NotVisible
 
 __all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
@@ -25,19 +26,19 @@ __all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
 router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "Only the applying department may escalate (无权操作)"},
-    404: {"description": "Unknown application or dispute, or not visible to this department (不存在)"},
-    409: {"description": "Not refused nor overdue, or a dispute is already open (状态冲突)"},
-    422: {"description": "Invalid request: grounds missing (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "无权操作 — Only the applying department may escalate"},
+    404: {"description": "不存在 — Unknown application or dispute, or not visible to this department"},
+    409: {"description": "状态冲突 — Not refused nor overdue, or a dispute is already open"},
+    422: {"description": "请求无效 — Invalid request: grounds missing"},
 }
 
 
 class DisputeCreate(BaseModel):
     """Escalate an application to the sharing authority (the caller must be its applicant)."""
 
-    subscription_id: int = Field(ge=1, le=2**63 - 1)
+    subscription_id: int = Field(ge=1, le=2**63 - 1, description="共享申请编号 — the application escalated")
     grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
 
 
@@ -68,7 +69,7 @@ class DisputesPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提请共享争议协调",
+    summary="提请争议协调 — escalate an application",
     description="The applying department takes a refused application, or one unanswered after its due date, "
     "to the sharing authority (《政务数据共享条例》); the decision is due within the configured working days.",
     responses=_ERRORS,
@@ -85,26 +86,31 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(dispute)
 
 
 @router.get(
-    "", summary="查看共享争议", description="Disputes raised by or against the caller.", responses={401: _ERRORS[401]}
+    "",
+    summary="共享争议列表 — list disputes",
+    description="Disputes raised by or against the caller.",
+    responses={401: _ERRORS[401]},
 )
 def read_disputes(session: SessionDep, department: CurrentDepartment) -> DisputesPublic:
     data = [_public(d) for d in list_disputes(session, department=department.code)]
     return DisputesPublic(data=data, count=len(data))
 
 
-@router.get("/{dispute_id}", summary="查看共享争议详情", description="One visible dispute.", responses=_ERRORS)
+@router.get(
+    "/{dispute_id}", summary="共享争议详情 — one dispute", description="One visible dispute.", responses=_ERRORS
+)
 def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
     try:
         dispute = get_dispute(session, dispute_id)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     if not _visible(session, dispute, department):
-        error = http_error(
+        error = problem_from_error(
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from exchange.log import ExchangeLog
@@ -24,6 +24,7 @@ from web.monitor.corrections import correction_rows, provider_summary
 from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import Lang, label
 from web.monitor.pages import ApiViewerDep, LangDep, ViewerDep, keys_dir, render
+from web.problems import problem
 
 __all__ = ["router"]
 
@@ -68,7 +69,9 @@ def decide_in_browser(
 ) -> Response:
     """Confirm or reject as the provider department; an error is shown back on the page (nothing saved)."""
     if not csrf_valid(request, session_secret(keys_dir()), csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     if decision not in ("confirm", "reject"):
         return _page(request, session, viewer, lang, error=label("correction_choose", lang))
     actor = viewer.department_code if not viewer.is_admin and viewer.department_code else f"admin:{viewer.name}"
