@@ -44,12 +44,11 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import CalendarYearMissing, add_working_days
+from catalog.workdays import add_working_days
 
 __all__ = [
     "HUB_ADMIN",
     "Base",
-    "CalendarYearMissing",
     "CatalogAccessDenied",
     "CatalogError",
     "CorrectionEvent",

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
+    holiday_calendar_file: Path | None = Field(
+        default=None,
+        description="The State Council's holiday arrangement for years the installed chinesecalendar does not "
+        'cover yet (JSON: {"2027": {"holidays": ["2027-01-01", ...], "workdays": [...], "notice": "..."}}).',
+    )
     sharing_answer_working_days: int = Field(
         default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
     )
