@@ -25,8 +25,9 @@ from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog, check_incremental, last_full_check
 from govhub.models import IngestRun
 from web.clock import beijing_text
+from web.monitor.corrections import overdue_by_provider
 from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
-from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
+from web.monitor.queries import DIMENSIONS, as_aware, department_names, overview_rows
 
 __all__ = [
     "CHAIN_MAX_AGE",
@@ -64,6 +65,7 @@ class Alert:
         "chain",
         "full_walk",
         "unsigned_tail",
+        "correction_overdue",
     ]
     severity: Literal["critical", "warning"]
     resource: str | None
@@ -238,6 +240,7 @@ def collect_alerts(
     alerts.extend(_suite_alerts(session))
     alerts.extend(_walk_alerts(session, report, now))
     alerts.extend(_refusal_alerts(session, now, denial_threshold, client_error_threshold))
+    alerts.extend(_correction_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
 
@@ -336,6 +339,26 @@ def _refusal_alerts(session: Session, now: datetime, threshold: int, client_erro
         zh = label(f"alert_text_{kind}", "zh", total=total, threshold=limit, by=by_zh)
         what = "denied" if outcome == "denied" else "client errors (not denials)"
         alerts.append(Alert(kind, severity, None, f"{total} {what} in the last hour (> {limit}): {by}", detail_zh=zh))  # type: ignore[arg-type]
+    return alerts
+
+
+def _correction_alerts(session: Session, now: datetime) -> list[Alert]:
+    """Correction flags (校核纠错) the provider left unanswered past their due date, one alert per provider."""
+    names = department_names(session)
+    alerts = []
+    for provider, flags in sorted(overdue_by_provider(session, now=now).items()):
+        ids = ", ".join(f"#{f.id}" for f in flags)
+        name = names.get(provider, provider)
+        alerts.append(
+            Alert(
+                "correction_overdue",
+                "warning",
+                flags[0].resource if len({f.resource for f in flags}) == 1 else None,
+                f"{name}: {len(flags)} correction flag(s) unanswered past the due date ({ids})",
+                min(as_aware(f.due_at) for f in flags),  # type: ignore[type-var]
+                label("alert_text_correction_overdue", "zh", provider=name, n=len(flags), ids=ids),
+            )
+        )
     return alerts
 
 
