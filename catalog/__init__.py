@@ -1,5 +1,17 @@
 """The governed resource catalogue (资源目录): departments, resources, versions, lineage, subscriptions."""
 
+from catalog.corrections import (
+    CorrectionEvent,
+    CorrectionFlag,
+    Reporter,
+    close_flag,
+    decide_flag,
+    get_flag,
+    list_flags,
+    mark_overdue,
+    may_see,
+    raise_flag,
+)
 from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
 from catalog.delivery_targets import (
@@ -32,18 +44,20 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import CalendarYearMissing, add_working_days
+from catalog.workdays import add_working_days
 
 __all__ = [
     "HUB_ADMIN",
     "Base",
-    "CalendarYearMissing",
     "CatalogAccessDenied",
     "CatalogError",
+    "CorrectionEvent",
+    "CorrectionFlag",
     "DatasetVersion",
     "DeliveryReader",
     "DeliveryTarget",
     "Department",
+    "Reporter",
     "Resource",
     "ResourceItem",
     "SharingDispute",
@@ -55,13 +69,16 @@ __all__ = [
     "authenticate",
     "catalogue_dcat",
     "check_target",
+    "close_flag",
     "configure_limits",
     "current_limits",
     "decide",
     "decide_dispute",
+    "decide_flag",
     "escalate",
     "get_department",
     "get_dispute",
+    "get_flag",
     "get_resource",
     "get_target",
     "granted_subscriptions",
@@ -69,12 +86,16 @@ __all__ = [
     "latest_version",
     "lineage",
     "list_disputes",
+    "list_flags",
     "list_subscriptions",
     "list_targets",
     "list_versions",
+    "mark_overdue",
+    "may_see",
     "overdue_applications",
     "overdue_disputes",
     "pii_items",
+    "raise_flag",
     "record_version",
     "register_contracts",
     "register_target",

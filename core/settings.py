@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
+    gx_full_suite_min_rows: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Live rows in an increment from which `register` runs the full Great Expectations suite; smaller "
+            "increments get the dataset-level expectations in Arrow, and the scheduled check covers each version."
+        ),
+    )
+    lake_compact_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        description="Compact a curated table (MERGE its pending changes into the base) once they exceed this "
+        "share of the base's rows; `govhub lake compact` compacts on demand.",
+    )
 
     delivery_targets: dict[str, str] = Field(
         default_factory=dict,
@@ -110,6 +124,26 @@ class Settings(BaseSettings):
         "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
+    issuer_name: str = Field(
+        default="益阳市政务数据共享交换平台",
+        min_length=1,
+        description="The body that issues sealed verification answers, printed on every proof (出具单位).",
+    )
+    issuer_name_en: str = Field(
+        default="Yiyang Government Data Sharing and Exchange Platform",
+        min_length=1,
+        description="The issuing body's English name, on the English printed proof.",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The hub's address as people outside reach it (https://data.yiyang.gov.cn): printed proofs "
+        "and their QR codes point at <this>/check; default: the address the request came to.",
+    )
+    holiday_calendar_file: Path | None = Field(
+        default=None,
+        description="The State Council's holiday arrangement for years the installed chinesecalendar does not "
+        'cover yet (JSON: {"2027": {"holidays": ["2027-01-01", ...], "workdays": [...], "notice": "..."}}).',
+    )
     sharing_answer_working_days: int = Field(
         default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
     )
@@ -117,6 +151,12 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         description="Sharing authority's dispute time limit, working days (政务数据共享条例; UNCONFIRMED).",
+    )
+    correction_answer_working_days: int = Field(
+        default=10,
+        ge=1,
+        description="Provider's time limit to confirm or reject a reported error (校核纠错), working days "
+        "(政务数据共享条例; article and value UNCONFIRMED: the hub's default).",
     )
 
     lineage_transport: Literal["file", "http", "none"] = Field(
@@ -165,6 +205,16 @@ class Settings(BaseSettings):
     def _sqlalchemy_url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
             raise ValueError("expected a SQLAlchemy URL such as postgresql+psycopg://user@host/db")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("expected the hub's address as people reach it, such as https://data.yiyang.gov.cn")
         return value
 
     @property

@@ -16,6 +16,7 @@ from web.openapi import install_openapi
 from web.refusals import install_refusal_logging
 from web.routes import (
     catalog,
+    corrections,
     deliveries,
     disputes,
     docs,
@@ -23,6 +24,8 @@ from web.routes import (
     home,
     monitor,
     monitor_approvals,
+    monitor_corrections,
+    monitor_quality,
     monitor_signin,
     problems,
     subscriptions,
@@ -77,12 +80,15 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
     app.include_router(disputes.router)
+    app.include_router(corrections.router)
     app.include_router(deliveries.router)
     app.include_router(targets.router)
     app.include_router(targets.admin_router)
     app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
+    app.include_router(monitor_quality.router)
+    app.include_router(monitor_corrections.router)
     install_refusal_logging(app)
     install_openapi(app)
     app.add_middleware(BodyLimit)

@@ -85,8 +85,10 @@ class EventType(StrEnum):
     DELIVERY = "delivery"
     VERIFICATION = "verification"
     DENIAL = "denial"
+    CLIENT_ERROR = "client_error"  # a caller's mistake (400/405/409/413/422): refused, not a denial
     SUBSCRIPTION = "subscription"
     ADMIN = "admin"
+    CORRECTION = "correction"  # 校核纠错: a reported error and its answer (flagged ... closed)
 
 
 class ExchangeEvent(Base):

@@ -2,7 +2,9 @@
 
 The web route (web/routes/verify.py), the CLI and the demo all go through `VerificationService.ask`,
 so every query — answered, refused or malformed — passes the same checks and becomes an exchange-log
-event (client, item, case number, purpose, keyed subject hash (`exchange.subjects`), outcome).
+event (client, item, case number, purpose, keyed subject hash (`exchange.subjects`), client address,
+outcome). A refusal (401/403/429) is a `denial`; the caller's own mistake (422) is outcome `invalid`, not a
+denial; a key that did not check out is kept as its id prefix and fingerprint (`exchange.log.presented_key`).
 Answers are sealed (`exchange.seal`) and name the serving-store version they were read from.
 """
 
@@ -26,16 +28,19 @@ from sqlalchemy.orm import Session
 from core.ids import new_id
 from core.time import beijing_today
 from exchange.crypto import Signer
+from exchange.log.refusals import presented_key
 from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.subjects import SubjectKeys
 from exchange.subjects import subject_hash as keyed_subject_hash
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
+from exchange.verify.corrections import CorrectionMarks, FlagLookup, mark_answer, record_keys
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
 from exchange.verify.logwriter import LogWriter
 from exchange.verify.rules import RULES
 from exchange.verify.store import ServingStore, StoreUnavailable
 from exchange.verify.validate import check_text, validate_params, validate_subject
+from schemas import load_contract
 
 __all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "VerificationService", "build_request", "subject_hash"]
 
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 100
 MAX_BODY_BYTES = 256 * 1024
 _DENIALS = frozenset({401, 403, 429})
+_CALLER_MISTAKES = frozenset({422})
 
 
 def subject_hash(subject: Any, item: VerificationItem | None, *, keys: SubjectKeys) -> str | None:
@@ -77,6 +83,8 @@ class VerificationService:
 
     `store` serves the data, `signer` seals, `engine` holds clients, the exchange log and issued answers.
     `today` gives the issuing date in Beijing time (rules default their date parameters to it).
+    `corrections` tells which records are under correction (校核纠错; `exchange.verify.corrections`):
+    their answers carry `under_correction` and the flag ids inside the seal.
     `link_secret` keys the unguessable links to the printable pages (`answer_page_token`); without
     one a random secret is drawn, so links then hold only for this process.
     """
@@ -94,6 +102,7 @@ class VerificationService:
         today: Callable[[], date] | None = None,
         link_secret: bytes | None = None,
         subject_keys: SubjectKeys | None = None,
+        corrections: FlagLookup | None = None,
     ) -> None:
         self.store = store
         self.subject_keys = subject_keys or SubjectKeys.load(Path(store.home) / "keys")
@@ -105,6 +114,7 @@ class VerificationService:
         self.writer = writer or LogWriter(engine, signer=signer)
         self._today = today or beijing_today
         self._link_secret = link_secret or secrets.token_bytes(32)
+        self.corrections = corrections or CorrectionMarks(engine)
 
     # -- catalogue and keys ------------------------------------------------------------------------
 
@@ -182,6 +192,7 @@ class VerificationService:
         batch: bool = False,
         sealed: bool = True,
         on_unauthenticated: Callable[[str], bool] | None = None,
+        address: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Answer one request: (HTTP status, JSON document). Never raises for a caller's mistake.
 
@@ -191,8 +202,9 @@ class VerificationService:
         `sealed=False` returns the same answer without a seal (benchmark baseline only).
         `on_unauthenticated(code)`: a request without a valid key is handed to it instead of the log (the
         web app aggregates those per client address, `exchange.log.refusals`); False answers 429.
+        `address`: the client's network address, kept on every event.
         """
-        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
+        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed, address)
         if status == 401 and on_unauthenticated is not None:
             code = str(events[0].get("error_code") or "unauthenticated") if events else "unauthenticated"
             if on_unauthenticated(code):
@@ -206,11 +218,18 @@ class VerificationService:
         return status, document
 
     def _outcome(
-        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool
+        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool, address: str | None = None
     ) -> tuple[int, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """(status, document, events to log, answers to seal and keep) of one request."""
         started = time.perf_counter()
-        state: dict[str, Any] = {"client": None, "item": None, "body": None, "hashes": [None], "version": None}
+        state: dict[str, Any] = {
+            "client": None,
+            "item": None,
+            "body": None,
+            "hashes": [None],
+            "version": None,
+            "address": address[:64] if address else None,
+        }
         try:
             status, document, outcomes, answers = self._answer(item_code, client_key, body, batch, sealed, state)
         except VerificationError as e:
@@ -236,6 +255,7 @@ class VerificationService:
             raise VerificationError(401, "missing_key", "send the client key in the X-Client-Key header")
         client = self.clients.authenticate(client_key)
         if client is None:
+            state["presented"] = presented_key(client_key)
             raise VerificationError(401, "invalid_key", "the client key is not valid (unknown, revoked or inactive)")
         state["client"] = client
         item = self.items.get(item_code)
@@ -282,7 +302,7 @@ class VerificationService:
         state["version"] = snap.version
         today = self._today()
         rule = RULES[item.rule]
-        results = [rule(item, snap, s, params, today) for s in subjects]
+        results = self._marked(item, snap, subjects, [rule(item, snap, s, params, today) for s in subjects])
         if not batch and results[0] is None:
             raise VerificationError(404, "subject_not_found", f"no {item.resource} record for the subject given")
         answer_id = new_id()
@@ -315,6 +335,23 @@ class VerificationService:
         ]
         return 200, document, events, answers
 
+    def _marked(
+        self, item: VerificationItem, snap: Any, subjects: list[dict[str, str]], results: list[dict[str, Any] | None]
+    ) -> list[dict[str, Any] | None]:
+        """Each found subject's result, marked when a record it reads is under correction."""
+        active = self.corrections.active(item.resource)
+        if not active:
+            return results
+        pk = load_contract(item.resource).primary_key
+        marked: list[dict[str, Any] | None] = []
+        for subject, result in zip(subjects, results, strict=True):
+            if result is None:
+                marked.append(None)
+                continue
+            flags = [f for key in record_keys(item, snap, subject, pk) for f in active.get(key, ())]
+            marked.append(mark_answer(result, flags))
+        return marked
+
     def _subjects(self, item: VerificationItem, raw: Any, batch: bool) -> list[dict[str, str]]:
         if not batch:
             return [validate_subject(item, raw)]
@@ -344,21 +381,33 @@ class VerificationService:
         case_number = state.get("case_number", body.get("case_number"))
         purpose = state.get("purpose", body.get("purpose"))
         denied = status in _DENIALS
+        presented: dict[str, str] = state.get("presented") or {}
+        address = state.get("address")
+        if client:
+            target = f"client:{client.id}"
+        elif address or presented:  # whom an auditor can follow up: the address, else the key's fingerprint
+            target = f"address:{address}" if address else f"key:{presented['key_fingerprint']}"
+        else:
+            target = "client:unknown"
+        outcome = (
+            "ok" if status == 200 else "denied" if denied else "invalid" if status in _CALLER_MISTAKES else "failed"
+        )
+        where = {"address": address} if address else {}
         return {
             "type": "denial" if denied else "verification",
             "source": "hub",
-            "target": f"client:{client.id}" if client else "client:unknown",
+            "target": target,
             "client": client.id if client else None,
             "resource": item.resource if item else None,
             "version": state["version"],
-            "outcome": "ok" if status == 200 else "denied" if denied else "failed",
+            "outcome": outcome,
             "error_code": error_code,
             "request_id": state.get("answer_id"),
             "case_number": case_number[:80] if isinstance(case_number, str) else None,
             "purpose": purpose[:255] if isinstance(purpose, str) else None,
             "subject_hash": subject,
             "duration_ms": (time.perf_counter() - started) * 1000,
-            "details": {"item": item_code[:64], "status": status, **(extra or {})},
+            "details": {"item": item_code[:64], "status": status, **where, **presented, **(extra or {})},
         }
 
 

@@ -15,11 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from catalog import record_version, utcnow
+from govhub.compaction import compact_table
 from govhub.db import session_scope
 from govhub.exchange_log import log_run
 from govhub.lineage import emit_ingest
@@ -30,6 +32,7 @@ from govhub.pipeline.pending import count_open_pending
 from govhub.pipeline.recheck_stages import PendingAger, log_pending, resolve_taken, stage_quarantined
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
+from govhub.pipeline.suite_check import increment_suite
 from lake import StagingArea, commit_manifest
 from schemas import PipelineError, StateError, load_contract
 
@@ -200,6 +203,26 @@ def extract(run_id: str) -> dict[str, int]:
     return {"extracted": rows}
 
 
+def _previous_read(run: IngestRun) -> datetime | None:
+    """When the resource's previous successful ingest finished (UTC): timeliness is judged from it, on the
+    overview's clock (`quality.scorecard`, `govhub.status`)."""
+    from sqlalchemy import select
+
+    with session_scope() as session:
+        finished = session.scalar(
+            select(IngestRun.finished_at)
+            .where(
+                IngestRun.resource == run.resource,
+                IngestRun.status == "succeeded",
+                IngestRun.kind == "ingest",
+                IngestRun.run_id != run.run_id,
+            )
+            .order_by(IngestRun.finished_at.desc())
+            .limit(1)
+        )
+    return finished if finished is None or finished.tzinfo else finished.replace(tzinfo=UTC)
+
+
 def validate(run_id: str) -> dict[str, int]:
     """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
     from quality import Scorecard, quarantine_all
@@ -221,6 +244,7 @@ def validate(run_id: str) -> dict[str, int]:
             return validate_batch(batch, contract, references=references, today=today)
 
         today = st.ctx.today
+        previous_read = _previous_read(st.run)
         with (
             staging.output("accepted") as accepted,
             staging.output("rejected", prepare=_verdict_column("rejected")) as rejected,
@@ -231,7 +255,7 @@ def validate(run_id: str) -> dict[str, int]:
                 still, waiting, expired = ager.split(verdict.rejected)
                 counts.update({k: verdict.counts[k] for k in ("accepted", "warned")})
                 counts.update(rejected=verdict.counts["rejected"] - waiting.num_rows, pending=waiting.num_rows)
-                card = Scorecard.from_verdict(verdict, contract, accessible=True)
+                card = Scorecard.from_verdict(verdict, contract, accessible=True, previous_read=previous_read)
                 scorecard = card if scorecard is None else scorecard.merge(card)
                 for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
                     reasons[(rule, field, severity)] += n
@@ -331,23 +355,31 @@ def publish(run_id: str) -> dict[str, int | None]:
                     rows_deleted=info.rows_deleted,
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
+            with session_scope() as session:  # the run whose changes pass the threshold compacts
+                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
     _save(st.run)
     return {"version": st.run.version}
 
 
 def register(run_id: str) -> dict[str, Any]:
-    """Register the version in the catalogue with its quality: GX suite on the increment, scorecard."""
+    """Register the version in the catalogue with its quality: the increment's suite result, the scorecard.
+
+    An increment of `gx_full_suite_min_rows` live rows or more gets the full Great Expectations
+    suite; a smaller one gets the dataset-level expectations evaluated in Arrow (its row rules were
+    already judged row by row in `validate`), and the scheduled check (`check_version`) runs the
+    full GX suite on the version later. Both results are stored the same way, per version.
+    """
     from catalog import register_contracts
-    from quality import run_suite
     from quality.suite import sample_stream
 
     with _stage(run_id, "register") as st, session_scope() as session:
         register_contracts(session, [st.ctx.contract])  # idempotent: the entry follows its contract
         report = session.get(QualityReport, run_id)
         if st.run.version is not None:
+            settings = st.ctx.settings
             staged = st.ctx.staging(run_id).source("accepted", st.ctx.curated_schema)
-            increment = sample_stream(staged, max_rows=st.ctx.settings.gx_max_rows)
-            suite = run_suite(increment, st.ctx.contract, max_rows=st.ctx.settings.gx_max_rows)
+            increment = sample_stream(staged, max_rows=settings.gx_max_rows)
+            suite = increment_suite(increment, st.ctx.contract, full_from=settings.gx_full_suite_min_rows)
             report.suite_success, report.suite_result = suite.success, suite.to_dict()
             report.version = st.run.version
             record_version(
@@ -389,8 +421,27 @@ def advance(run_id: str) -> dict[str, Any]:
         st.ctx.staging(run_id).clear()
     _save(st.run)
     result = summary(st.run)
+    if st.run.version is not None:
+        _check_corrections(st.run.resource)
     emit_ingest("COMPLETE", resource=st.run.resource, run_id=run_id, orchestrator=st.run.orchestrator, summary=result)
     return result
+
+
+def _check_corrections(resource: str) -> None:
+    """Close the confirmed correction flags the new version fixed (校核纠错, `govhub.corrections`).
+
+    The run has succeeded by now; a check that fails is logged and made again at the next publish
+    (or by `govhub correction check`), since each check compares the whole current version.
+    """
+    from govhub.corrections import check_published
+
+    try:
+        closed = check_published(resource)
+    except Exception:
+        log.exception("correction check after publishing %s failed; it runs again at the next publish", resource)
+        return
+    if closed:
+        log.info("%s: %s correction flag(s) closed by the new version", resource, len(closed))
 
 
 def summary(run: IngestRun) -> dict[str, Any]:

@@ -124,8 +124,10 @@ def _department(hub: Hub, code: str) -> TestClient:
 PAGES = [
     "/monitor",
     "/monitor/exchanges",
+    "/monitor/quality",
     "/monitor/quarantine",
     "/monitor/sharing",
+    "/monitor/corrections",
     "/monitor/lineage",
     "/monitor/alerts",
     "/monitor/log",
