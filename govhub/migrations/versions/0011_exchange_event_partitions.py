@@ -2,13 +2,13 @@
 a month drops its partition instead of deleting its rows (SQLite unchanged: it deletes and vacuums)
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0012
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0010"
+down_revision = "0012"  # after 0012 (corrections), which landed first
 branch_labels = None
 depends_on = None
 
