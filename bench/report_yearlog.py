@@ -102,7 +102,7 @@ def render_yearlog(part: dict[str, Any]) -> str:
     runs = part.get("runs", [])
     if not runs:
         return "_no year-log run_"
-    heads = ["measure", *(f"{r.get('db')} {r.get('events', 0):,}" for r in runs)]
+    heads = ["measure", *(r.get("label") or f"{r.get('db')} {r.get('events', 0):,}" for r in runs)]
     rows: list[list[str]] = []
 
     def row(label: str, key: str, unit: str = "") -> None:
@@ -153,23 +153,17 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
         return []
     largest = max(r["events"] for r in runs)
     scale = "" if largest >= TARGET_EVENTS else f" (largest size measured {largest:,}; 30 M not run)"
-    pages = [(f"{r['db']} {r['events'] / 1e6:g} M", most) for r in runs if (most := _pages_max(r)) is not None]
+    pages = [(_name(r), most) for r in runs if (most := _pages_max(r)) is not None]
     alerts = [
-        (f"{r['db']} {r['events'] / 1e6:g} M", max(r.get("alerts_api") or 0, r.get("alerts_page") or 0)) for r in runs
-    ]
-    verify = [
-        (f"{r['db']} {r['events'] / 1e6:g} M", r.get("verify_events_per_s"))
+        (_name(r), max(r.get("alerts_api") or 0, r.get("alerts_page") or 0))
         for r in runs
-        if r.get("verify_events_per_s")
+        if "alerts_api" in r or "alerts_page" in r
     ]
-    per_cpu = [
-        (f"{r['db']} {r['events'] / 1e6:g} M", r.get("verify_events_per_cpu_s"))
-        for r in runs
-        if r.get("verify_events_per_cpu_s")
-    ]
+    verify = [(_name(r), r.get("verify_events_per_s")) for r in runs if r.get("verify_events_per_s")]
+    per_cpu = [(_name(r), r.get("verify_events_per_cpu_s")) for r in runs if r.get("verify_events_per_cpu_s")]
     loads = [v for r in runs for v in r.get("verify_load_1min") or []]
     load_text = f" at load {min(loads):g}–{max(loads):g}" if loads else ""
-    rss = [(r["db"], r.get("archive_peak_rss_mb")) for r in runs if r.get("archive_peak_rss_mb")]
+    rss = [(_name(r), r.get("archive_peak_rss_mb")) for r in runs if r.get("archive_peak_rss_mb")]
     out = []
 
     def figures(pairs: list[tuple[str, Any]], unit: str) -> str:
@@ -211,6 +205,11 @@ def yearlog_targets(part: dict[str, Any]) -> list[list[str]]:
         ]
     )
     return out
+
+
+def _name(run: dict[str, Any]) -> str:
+    """A run's short name in the targets: its label, else database and size."""
+    return str(run.get("label") or f"{run['db']} {run['events'] / 1e6:g} M")
 
 
 def _pass(ok: bool) -> str:

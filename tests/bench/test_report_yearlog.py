@@ -27,7 +27,7 @@ def test_targets_pass_only_when_measured_at_30_million(tmp_path: Path) -> None:
     assert rows["monitor: every page < 1 s at 30 M events"][3] == "**MISS**"  # fast, but not measured at 30 M
     assert "30 M not run" in rows["alerts < 1 s"][2]
     assert rows["log verify ≥ 100,000 events/s"][3] == "**PASS**"
-    assert rows["archive peak RSS < 500 MB"][2] == "sqlite 350 MB"
+    assert rows["archive peak RSS < 500 MB"][2] == "sqlite 1 M 350 MB"
     big = load_results([_saved(tmp_path, 30_000_000, log_last_page=1.4)])
     rows = {row[1]: row for row in yearlog_targets(big)}
     assert rows["monitor: every page < 1 s at 30 M events"][3] == "**MISS**"  # the oldest page took 1.4 s
