@@ -1,5 +1,6 @@
 """The governed resource catalogue (资源目录): departments, resources, versions, lineage, subscriptions."""
 
+from catalog.admin_keys import AdminKey, authenticate_admin, issue_admin_key, list_admin_keys, revoke_admin_key
 from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
 from catalog.delivery_targets import (
@@ -32,9 +33,15 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import HOLIDAYS, MAKEUP_WORKDAYS, add_working_days
+from catalog.workdays import HOLIDAYS, MAKEUP_WORKDAYS, add_working_days, working_days_left
 
 __all__ = [
+    "AdminKey",
+    "authenticate_admin",
+    "issue_admin_key",
+    "list_admin_keys",
+    "revoke_admin_key",
+    "working_days_left",
     "HOLIDAYS",
     "HUB_ADMIN",
     "MAKEUP_WORKDAYS",

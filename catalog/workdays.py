@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from core.time import BEIJING
 
-__all__ = ["BEIJING", "HOLIDAYS", "MAKEUP_WORKDAYS", "add_working_days", "is_working_day"]
+__all__ = ["BEIJING", "HOLIDAYS", "MAKEUP_WORKDAYS", "add_working_days", "is_working_day", "working_days_left"]
 
 
 def _span(start: str, days: int) -> set[date]:
@@ -64,3 +64,18 @@ def add_working_days(start: datetime, days: int) -> datetime:
             counted += 1
     end = datetime.combine(day, time(23, 59, 59), tzinfo=BEIJING)
     return end.astimezone(UTC)
+
+
+def working_days_left(now: datetime, due: datetime) -> int:
+    """Working days from `now` to `due` (Beijing calendar days, `now`'s day not counted): 0 on the due day,
+    negative once past it (the working days overdue)."""
+    if now.tzinfo is None or due.tzinfo is None:
+        raise ValueError("working_days_left needs timezone-aware datetimes")
+    today, last = now.astimezone(BEIJING).date(), due.astimezone(BEIJING).date()
+    step = 1 if last >= today else -1
+    day, counted = today, 0
+    while day != last:
+        day += timedelta(days=step)
+        if is_working_day(day):
+            counted += step
+    return counted

@@ -508,6 +508,19 @@ class CuratedTable:
             feed = pa.table(dt.load_cdf(starting_version=after_version + 1, ending_version=end))
             return _normalise_cdf(feed, self.schema)
 
+    def changed_values(
+        self, columns: Sequence[str], *, after_version: int, to_version: int
+    ) -> Iterator[pa.RecordBatch]:
+        """`columns` of the change feed after `after_version` up to `to_version`, with `_change_type` and
+        `_commit_version`, batch by batch: only those columns are read (who was touched, not what changed)."""
+        with delta_errors(self._what, self.uri, "read"):
+            dt = self._open()
+            if dt is None or after_version >= to_version:
+                return
+            wanted = [*columns, "_change_type", "_commit_version"]
+            feed = dt.load_cdf(starting_version=after_version + 1, ending_version=to_version, columns=wanted)
+            yield from pa.RecordBatchReader.from_stream(feed)
+
     def _current_schema(self, dt: DeltaTable) -> pa.Schema:
         return _normalise(pa.schema(dt.schema().to_arrow()).empty_table(), self.schema).schema
 
