@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     subject_hash_key: str | None = Field(
         default=None, description="Secret of the keyed subject hash (else <keys>/subject-hash.key is made and used)."
     )
+    idp_public_key: str | None = Field(
+        default=None,
+        description="The 政务服务 app's identity provider's Ed25519 public key (PEM) that signs identity assertions.",
+    )
+    idp_public_key_file: Path | None = Field(
+        default=None, description="The same key as a PEM file (default: <keys>/idp-public.pem when present)."
+    )
+    idp_audience: str = Field(
+        default="govhub-access-record", min_length=1, description="The `aud` an identity assertion must carry."
+    )
+    idp_issuer: str | None = Field(default=None, description="The `iss` an identity assertion must carry (when set).")
 
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
@@ -165,6 +176,16 @@ class Settings(BaseSettings):
         if value is not None and "://" not in value:
             raise ValueError("expected a SQLAlchemy URL such as postgresql+psycopg://user@host/db")
         return value
+
+    @property
+    def idp_public_key_pem(self) -> str | None:
+        """The identity provider's public key: the setting, else its file, else `<keys>/idp-public.pem`; None if none."""
+        if self.idp_public_key:
+            return self.idp_public_key
+        path = self.idp_public_key_file or (self.keys_dir or self.home / "keys") / "idp-public.pem"
+        if self.idp_public_key_file is not None and not path.is_file():
+            raise SettingsError("GOVHUB_IDP_PUBLIC_KEY_FILE", "a readable PEM file", str(path))
+        return path.read_text(encoding="ascii") if path.is_file() else None
 
     @property
     def resolved_home(self) -> Path:

@@ -14,6 +14,7 @@ from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
 from web.refusals import install_refusal_logging
 from web.routes import (
+    access_record,
     catalog,
     deliveries,
     disputes,
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
     app.include_router(disputes.router)
+    app.include_router(access_record.router)
     app.include_router(deliveries.router)
     app.include_router(targets.router)
     app.include_router(targets.admin_router)

@@ -87,6 +87,7 @@ class EventType(StrEnum):
     DENIAL = "denial"
     SUBSCRIPTION = "subscription"
     ADMIN = "admin"
+    ACCESS_RECORD = "access_record"  # a person (through the 政务服务 app) read their own access record
 
 
 class ExchangeEvent(Base):

@@ -1,0 +1,291 @@
+"""The access record API (谁查了我的数据) for the city's 政务服务 app, and the person's printable page.
+
+GET /api/access-record?subject=&kind=person|entity   Authorization: Bearer <identity assertion>
+GET /access-record/print/{token}[?lang=en]            the printable page; the link comes with the record
+
+Only the IdP's assertion for that same subject opens a record (`exchange.access.assertion`): department,
+approval-system and admin keys are refused, so no department can look a person up. Every answer is in
+the exchange log: a record served (`access_record`), or a refusal (`denial`, with the asked subject's
+keyed hash). Assertions that prove nobody (missing, malformed, forged) are counted per address and
+window like other requests without a valid credential (`web.refusals`), so they cannot pad the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from exchange.access import (
+    AccessRecord,
+    AssertionRefused,
+    SubjectKind,
+    VerifiedAssertion,
+    access_record,
+    load_idp_public_key,
+    subject_problem,
+    verify_assertion,
+)
+from exchange.access.links import open_link, seal_link
+from exchange.log import EventType, ExchangeLog
+from exchange.subjects import subject_hash
+from govhub.exchange_log import hub_subject_keys
+from govhub.hub_secrets import hub_secret
+from govhub.settings import get_settings
+from web.access_page import render_missing_page, render_record_page
+from web.clock import beijing_document
+from web.deps import SessionDep
+from web.refusals import claimed_department, refusal_window, too_many
+
+__all__ = ["record_document", "router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["access record 数据使用记录"])
+
+_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+_NOBODY = frozenset({"missing_assertion", "malformed_assertion", "bad_signature", "bad_algorithm"})
+_KEY_HEADERS = ("x-api-key", "x-client-key", "x-admin-key")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed, forged, expired or mis-addressed assertion (身份断言无效)"},
+    403: {"description": "A key was sent, or the assertion names another subject (无权查询)"},
+    422: {"description": "The subject is not a valid ID number or USCC (证件号码无效)"},
+    429: {"description": "Too many requests without a valid assertion (请求过多)"},
+    503: {"description": "The identity provider's key is not configured (未配置身份认证平台公钥)"},
+}
+
+Subject = Annotated[
+    str, Query(min_length=1, max_length=64, description="公民身份号码或统一社会信用代码 — the ID number or USCC")
+]
+Kind = Annotated[SubjectKind, Query(description="person（自然人）或 entity（法人）")]
+Bearer = Annotated[
+    str | None,
+    Header(alias="Authorization", description="Bearer <政务服务身份断言 — the IdP's signed assertion (JWT, EdDSA)>"),
+]
+
+
+@cache
+def _idp_key(pem: str) -> Ed25519PublicKey:
+    return load_idp_public_key(pem)
+
+
+def _link_secret() -> bytes:
+    settings = get_settings()
+    return hub_secret("access-link", home=settings.resolved_home, keys_dir=settings.keys_dir)
+
+
+def _refusal(status: int, code: str, message: str, message_zh: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="govhub-access-record"'} if status == 401 else None
+    body = {"detail": {"code": code, "message": message, "message_zh": message_zh}}
+    return JSONResponse(status_code=status, content=body, headers={**(headers or {}), "Cache-Control": "no-store"})
+
+
+def _hash(subject: str) -> str | None:
+    value = subject.strip().upper()
+    return subject_hash([value], keys=hub_subject_keys()) if value and len(value) <= 64 else None
+
+
+def _log(session: Session, *, kind: EventType, subject: str | None, **fields: Any) -> None:
+    """One event about an access-record request, committed; a failure to log is the server's problem only."""
+    try:
+        ExchangeLog(session).append(
+            kind, source="zwfw-app", target="govhub", subject_hash=_hash(subject) if subject else None, **fields
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("an access-record request could not be written to the exchange log")
+
+
+def _refuse(
+    request: Request, session: Session, *, subject: str, kind: str, error: AssertionRefused, department: str | None
+) -> JSONResponse:
+    """Log the refusal (aggregated when the assertion proves nobody) and answer it (429 past the limit)."""
+    if error.code in _NOBODY:
+        allowed = refusal_window(request.app).note(
+            request.client.host if request.client else None,
+            code=error.code,
+            status=error.status,
+            path=request.url.path,
+        )
+        if not allowed:
+            return too_many(refusal_window(request.app))
+    else:
+        details = {"path": request.url.path, "status": error.status, "kind": kind[:8]}
+        if department is None and claimed_department(request.headers.get("x-api-key")):
+            details["claimed_department"] = claimed_department(request.headers.get("x-api-key"))
+        _log(
+            session,
+            kind=EventType.DENIAL,
+            subject=subject,
+            outcome="denied",
+            error_code=error.code,
+            department=department,
+            details=details,
+        )
+    return _refusal(error.status, error.code, str(error), error.message_zh)
+
+
+def _key_refusal(request: Request, session: Session) -> tuple[AssertionRefused, str | None] | None:
+    """A department, approval-system or admin key on this route: refused, naming the department when the key is its."""
+    sent = [h for h in _KEY_HEADERS if request.headers.get(h)]
+    if not sent:
+        return None
+    from catalog import authenticate
+
+    department = authenticate(session, request.headers.get("x-api-key") or "") if "x-api-key" in sent else None
+    return (
+        AssertionRefused(
+            "key_not_accepted",
+            "department, approval-system and admin keys cannot read a person's access record: only the person, "
+            "signed in through the 政务服务 app, can (send its identity assertion as Authorization: Bearer)",
+            "部门、审批系统和管理员密钥不能查询个人的数据使用记录：只有本人通过政务服务应用登录后才能查询",
+            status=403,
+        ),
+        department.code if department is not None else None,
+    )
+
+
+def _authenticate(authorization: str | None, subject: str, kind: str) -> VerifiedAssertion:
+    """The assertion of the Authorization header, checked, and for this very subject; `AssertionRefused` otherwise."""
+    settings = get_settings()
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AssertionRefused(
+            "missing_assertion",
+            "send the 政务服务 app's identity assertion as 'Authorization: Bearer <assertion>'",
+            "请在请求头 Authorization: Bearer 中提供政务服务应用的身份断言",
+        )
+    pem = settings.idp_public_key_pem
+    if pem is None:
+        raise AssertionRefused(
+            "idp_not_configured",
+            "the hub has no identity-provider key: set GOVHUB_IDP_PUBLIC_KEY (or its file) and restart",
+            "平台尚未配置身份认证平台公钥（GOVHUB_IDP_PUBLIC_KEY），请联系平台管理员",
+            status=503,
+        )
+    verified = verify_assertion(
+        token.strip(), public_key=_idp_key(pem), audience=settings.idp_audience, issuer=settings.idp_issuer
+    )
+    if verified.subject != subject.strip().upper() or verified.kind != kind:
+        raise AssertionRefused(
+            "subject_mismatch",
+            "the assertion authenticates another subject than the one asked for: a person may read only their "
+            "own record",
+            "身份断言与所查询的证件号码不一致：只能查询本人（本单位）的数据使用记录",
+            status=403,
+        )
+    return verified
+
+
+def record_document(record: AccessRecord, *, subject: str, print_path: str) -> dict[str, Any]:
+    """The record as the API answers it (moments in Beijing time, ISO 8601 with +08:00)."""
+    return beijing_document(
+        {
+            "subject_kind": record.kind,
+            "subject_masked": mask_subject(subject),
+            "queries": [
+                {
+                    "at": q.at,
+                    "client": q.client,
+                    "client_name": q.client_name,
+                    "item": q.item,
+                    "item_name": q.item_name,
+                    "case_number": q.case_number,
+                    "purpose": q.purpose,
+                    "answer": q.answer,
+                }
+                for q in record.queries
+            ],
+            "deliveries": [
+                {
+                    "at": d.at,
+                    "department": d.department,
+                    "department_name": d.department_name,
+                    "resource": d.resource,
+                    "subscription_id": d.subscription_id,
+                    "purpose": d.purpose,
+                    "mode": d.mode,
+                    "from_version": d.from_version,
+                    "to_version": d.to_version,
+                }
+                for d in record.deliveries
+            ],
+            "truncated": record.truncated,
+            "print_url": print_path,
+        }
+    )
+
+
+def mask_subject(subject: str) -> str:
+    """`430902**********34`: enough for the person to recognise their own number, not to read it."""
+    value = subject.strip().upper()
+    return value[:6] + "*" * max(0, len(value) - 8) + value[-2:] if len(value) > 8 else "*" * len(value)
+
+
+@router.get(
+    "/api/access-record",
+    summary="查询本人数据使用记录（谁查了我的数据）",
+    description="For the city's 政务服务 app: every verification answer about the person (or entity) and every "
+    "delivery of their record, with who, when and for what purpose. Authenticated by the app's identity "
+    "assertion for that same subject (JWT signed with EdDSA by its IdP); keys are refused. See README.md.",
+    responses=_ERRORS,
+)
+def read_access_record(
+    request: Request, session: SessionDep, subject: Subject, kind: Kind, authorization: Bearer = None
+) -> Response:
+    refused = _key_refusal(request, session)
+    if refused is not None:
+        return _refuse(request, session, subject=subject, kind=kind, error=refused[0], department=refused[1])
+    try:
+        verified = _authenticate(authorization, subject, kind)
+    except AssertionRefused as e:
+        return _refuse(request, session, subject=subject, kind=kind, error=e, department=None)
+    problem = subject_problem(verified.subject, verified.kind)
+    if problem is not None:
+        what = "ID number (GB 11643)" if kind == "person" else "unified social credit code (GB 32100)"
+        error = AssertionRefused(
+            "invalid_subject",
+            f"subject is not a valid {what}: {problem}",
+            "证件号码无效（身份证号须符合 GB 11643，统一社会信用代码须符合 GB 32100）",
+            status=422,
+        )
+        return _refuse(request, session, subject=subject, kind=kind, error=error, department=None)
+    record = access_record(session, verified.subject, kind=verified.kind, keys=hub_subject_keys())
+    token = seal_link(_link_secret(), verified.subject, verified.kind)
+    path = f"/access-record/print/{token}"
+    _log(
+        session,
+        kind=EventType.ACCESS_RECORD,
+        subject=verified.subject,
+        rows=len(record.queries) + len(record.deliveries),
+        details={"via": "api", "kind": verified.kind, "assertion": (verified.token_id or "")[:64]},
+    )
+    body = record_document(record, subject=verified.subject, print_path=path)
+    headers = {"Link": f'<{path}>; rel="alternate"; type="text/html"', "Cache-Control": "no-store"}
+    return JSONResponse(body, headers=headers)
+
+
+@router.get("/access-record/print/{token}", response_class=HTMLResponse, include_in_schema=False)
+def print_access_record(
+    token: str, request: Request, session: SessionDep, lang: Literal["zh", "en"] = "zh"
+) -> HTMLResponse:
+    """The person's printable record, through the link served with it (valid for half an hour)."""
+    linked = open_link(_link_secret(), token)
+    if linked is None:
+        return render_missing_page(request, lang=lang, headers=_PAGE_HEADERS)
+    record = access_record(session, linked.subject, kind=linked.kind, keys=hub_subject_keys())
+    _log(
+        session,
+        kind=EventType.ACCESS_RECORD,
+        subject=linked.subject,
+        rows=len(record.queries) + len(record.deliveries),
+        details={"via": "page", "kind": linked.kind},
+    )
+    return render_record_page(
+        request, record, masked=mask_subject(linked.subject), lang=lang, headers=_PAGE_HEADERS
+    )
