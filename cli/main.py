@@ -136,6 +136,8 @@ def demo(
 
 
 from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.access import access_app  # noqa: E402
+from cli.admin import admin_app  # noqa: E402
 from cli.disputes import dispute_app  # noqa: E402
 from cli.targets import target_app  # noqa: E402
 
@@ -144,6 +146,8 @@ app.add_typer(subscription_app, name="subscription")
 app.add_typer(department_app, name="department")
 app.add_typer(target_app, name="target")
 app.add_typer(dispute_app, name="dispute")
+app.add_typer(admin_app, name="admin")
+app.add_typer(access_app, name="access-record")
 
 
 from cli.verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)

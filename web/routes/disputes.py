@@ -1,7 +1,8 @@
 """Sharing disputes (共享争议) API: the applying department escalates a refused or overdue application.
 
-The sharing authority (the hub's administrators) decides with `govhub dispute decide`; departments
-see the disputes they raised and those about the resources they provide, with the decision.
+The sharing authority (the hub's administrators) decides with its admin API key
+(`POST /api/disputes/{id}/decide`, header `X-Admin-Key`) or `govhub dispute decide`; departments see
+the disputes they raised and those about the resources they provide, with the decision.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from catalog import CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
+from catalog import HUB_ADMIN, CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
 from exchange.log import ExchangeLog
-from govhub.sharing_disputes import escalate_logged
+from govhub.sharing_disputes import decide_logged, escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentAdmin, CurrentDepartment, http_error
 from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
-__all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
+__all__ = ["DisputeCreate", "DisputeDecision", "DisputePublic", "DisputesPublic", "router"]
 
 router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
 
@@ -39,6 +40,13 @@ class DisputeCreate(BaseModel):
 
     subscription_id: int = Field(ge=1, le=2**63 - 1)
     grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
+
+
+class DisputeDecision(BaseModel):
+    """The sharing authority's decision: grant the application or uphold the refusal, with reasons."""
+
+    outcome: Literal["granted", "upheld"] = Field(description="granted（准予共享）或 upheld（维持不予共享）")
+    reason: str = Field(min_length=1, max_length=2000, description="理由 — the reasons for the decision")
 
 
 class DisputePublic(BaseModel):
@@ -108,6 +116,32 @@ def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepa
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)
+    return _public(dispute)
+
+
+@router.post(
+    "/{dispute_id}/decide",
+    summary="共享主管部门处理共享争议",
+    description="The sharing authority (the hub's administrators, `X-Admin-Key`) grants the application or upholds "
+    "the refusal, with reasons; final, once per dispute, logged. Department keys are refused (403).",
+    responses={**_ERRORS, 401: {"description": "Missing or invalid X-Admin-Key (缺少或无效的管理员密钥)"},
+               403: {"description": "A department key cannot decide (部门无权处理)"}},
+)
+def decide(dispute_id: RowId, body: DisputeDecision, session: SessionDep, admin: CurrentAdmin) -> DisputePublic:
+    try:
+        dispute = decide_logged(
+            session,
+            dispute_id,
+            actor=HUB_ADMIN,
+            outcome=body.outcome,
+            reason=body.reason,
+            exchange_log=ExchangeLog(session),
+            decided_with=f"admin-key:{admin.name}",
+        )
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise http_error(e) from e
     return _public(dispute)
 
 
