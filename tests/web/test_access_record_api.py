@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import USER, Api
+from visible_text import identifiers
 from sqlalchemy import insert
 
 from exchange.access import SubjectQuery
 from exchange.log import EventType, ExchangeLog
 from exchange.subjects import subject_hash
+from exchange.verify.clients import register_client
 from govhub.exchange_log import hub_subject_keys
 from govhub.settings import reset_settings
 from quality.codes import make_id_number, make_uscc
@@ -86,6 +88,9 @@ def _denials(api: Api) -> list:
 
 
 def test_the_person_reads_their_record_and_its_printable_page(api: Api, idp: SimulatedIdP) -> None:
+    with api.session() as session:
+        register_client(session, client_id="bdc", name="益阳市不动产登记系统", allowed_items=["person_alive"])
+        session.commit()
     _asked(api)
     _asked(api, OTHER)
     answer = _get(api, idp.assertion(PERSON.lower()))  # the IdP may spell the check character in lower case
@@ -101,6 +106,8 @@ def test_the_person_reads_their_record_and_its_printable_page(api: Api, idp: Sim
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
     assert LABELS["ar_title"][0] in page.text and "不动产登记（转移登记）" in page.text and "符合" in page.text
     assert mask_subject(PERSON) in page.text and PERSON not in page.text
+    assert "益阳市不动产登记系统" in page.text  # the approval system by its name
+    assert identifiers(page.text) == set() and identifiers(api.client.get("/access-record/print/x").text) == set()
     assert LABELS["ar_title"][1] in api.client.get(body["print_url"], params={"lang": "en"}).text
     with api.session() as session:
         reads = ExchangeLog(session).query(type=EventType.ACCESS_RECORD)

@@ -1,4 +1,5 @@
-"""What needs a data administrator now: failed runs, stale resources, quality drops, denial spikes, chain breaks.
+"""What needs a data administrator now: failed runs, stale resources, quality drops, denial spikes, chain breaks,
+overdue sharing disputes.
 
 The chain's state is shown on every page header and on the alerts: each view verifies only the events
 after the last verified signed checkpoint (`exchange.log.check_incremental`, one check at a time per
@@ -58,6 +59,7 @@ class Alert:
         "chain",
         "full_walk",
         "unsigned_tail",
+        "dispute_overdue",
     ]
     severity: Literal["critical", "warning"]
     resource: str | None
@@ -230,6 +232,7 @@ def collect_alerts(
         alerts.extend(_quality_drops(session, row["resource"]))
     alerts.extend(_walk_alerts(session, report, now))
     alerts.extend(_denial_alerts(session, now, denial_threshold))
+    alerts.extend(_dispute_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
 
@@ -293,6 +296,26 @@ def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Aler
     by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
     zh = label("alert_text_denials", "zh", total=total, threshold=threshold, by=by_zh)
     return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}", detail_zh=zh)]
+
+
+def _dispute_alerts(session: Session, now: datetime) -> list[Alert]:
+    """Open sharing disputes past their due date: the authority's own time limit (政务数据共享条例)."""
+    from web.monitor.disputes import overdue_dispute_rows
+
+    alerts = []
+    for d in overdue_dispute_rows(session, now=now):
+        words = {"id": d["id"], "department": d["raised_by"], "application": d["subscription_id"]}
+        alerts.append(
+            Alert(
+                "dispute_overdue",
+                "warning",
+                d["resource"],
+                label("alert_text_dispute_overdue", "en", due=f"{d['due_at']:%Y-%m-%d %H:%M} UTC", **words),
+                d["due_at"],
+                label("alert_text_dispute_overdue", "zh", due=beijing_text(d["due_at"]), **words),
+            )
+        )
+    return alerts
 
 
 def chain_summary(report: ChainReport) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from web.clock import beijing_document
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state, chain_summary, collect_alerts
 from web.monitor.pages import ApiViewerDep, keys_dir
+from web.monitor.disputes import dispute_rows
 from web.monitor.queries import (
     LogFilter,
     deliveries,
@@ -55,9 +56,14 @@ def api_exchanges(
 
 @router.get("/sharing", summary="Pending applications and recent deliveries")
 def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
-    """Applications awaiting a decision (with `overdue`) and the 50 most recent deliveries."""
+    """Applications awaiting a decision (with `overdue`), the 50 most recent deliveries, and sharing disputes
+    (`open` with age and working days left, `decided`)."""
     return beijing_document(
-        {"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)}
+        {
+            "pending": pending_applications(session, viewer),
+            "deliveries": deliveries(session, viewer),
+            "disputes": dispute_rows(session, viewer),
+        }
     )
 
 

@@ -33,6 +33,7 @@ from web.monitor.auth import (
 )
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
 from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
+from web.monitor.disputes import dispute_rows
 from web.monitor.queries import (
     LogFilter,
     client_names,
@@ -209,6 +210,7 @@ def sharing(request: Request, session: SessionDep, viewer: ViewerDep, lang: Lang
         pending=pending_applications(session, viewer),
         subscriptions=subscriptions(session, viewer),
         deliveries=deliveries(session, viewer),
+        disputes=dispute_rows(session, viewer),
     )
 
 
