@@ -131,7 +131,7 @@ def demo(
     """Build the sources, ingest all four through Airflow, share, tick a day, again; then serve the monitor."""
     from cli.demo import run_demo, serve_monitor
 
-    run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
+    run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh, port=port)
     serve_monitor(console, port=port, serve=serve)
 
 
