@@ -19,7 +19,14 @@ from catalog.credentials import hash_secret, secret_matches
 from catalog.db import Base, utcnow
 from catalog.errors import CatalogError
 
-__all__ = ["ADMIN_KEY_PREFIX", "AdminKey", "authenticate_admin", "issue_admin_key", "list_admin_keys", "revoke_admin_key"]
+__all__ = [
+    "ADMIN_KEY_PREFIX",
+    "AdminKey",
+    "authenticate_admin",
+    "issue_admin_key",
+    "list_admin_keys",
+    "revoke_admin_key",
+]
 
 log = logging.getLogger(__name__)
 

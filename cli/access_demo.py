@@ -32,7 +32,15 @@ def _when(text: str | None) -> str:
 def access_table(record: dict[str, Any]) -> Table:
     """`GET /api/access-record`'s answer as one table: queries, then deliveries, newest first."""
     table = Table(title=f"access record — 谁查了我的数据（{record['subject_masked']}）")
-    for column in ("when 时间（北京时间）", "what 类型", "who 单位", "for 事项/资源", "case 办件编号", "purpose 用途", "answer 答复"):
+    for column in (
+        "when 时间（北京时间）",
+        "what 类型",
+        "who 单位",
+        "for 事项/资源",
+        "case 办件编号",
+        "purpose 用途",
+        "answer 答复",
+    ):
         table.add_column(column)
     for q in record["queries"]:
         table.add_row(
@@ -45,8 +53,16 @@ def access_table(record: dict[str, Any]) -> Table:
             ", ".join(f"{k}={v}" for k, v in q["answer"].items()),
         )
     for d in record["deliveries"]:
-        versions = f"v{d['to_version']}" if d["from_version"] is None else f"v{d['from_version'] + 1}–v{d['to_version']}"
+        versions = (
+            f"v{d['to_version']}" if d["from_version"] is None else f"v{d['from_version'] + 1}–v{d['to_version']}"
+        )
         table.add_row(
-            _when(d["at"]), "交付 delivery", d["department_name"], f"{d['resource']} {versions}", "—", d["purpose"], d["mode"]
+            _when(d["at"]),
+            "交付 delivery",
+            d["department_name"],
+            f"{d['resource']} {versions}",
+            "—",
+            d["purpose"],
+            d["mode"],
         )
     return table

@@ -51,7 +51,14 @@ def _dispute_table(disputes: list[Any], title: str) -> Table:
         status = _STATUS.get(d.status, d.status) + (" (逾期 overdue)" if d.overdue() else "")
         decision = f"{d.decided_by}: {d.decision_reason}" if d.decided_by else "—"
         table.add_row(
-            str(d.id), str(d.subscription_id), d.raised_by, d.grounds, beijing(d.due_at), _countdown(d), status, decision
+            str(d.id),
+            str(d.subscription_id),
+            d.raised_by,
+            d.grounds,
+            beijing(d.due_at),
+            _countdown(d),
+            status,
+            decision,
         )
     return table
 
@@ -79,7 +86,7 @@ def decide_cmd(
     grant: Annotated[bool, typer.Option("--grant/--uphold", help="Grant the application or uphold the refusal.")],
     reason: Annotated[str, typer.Option(help="Reasons for the decision.")],
 ) -> None:
-    """Decide a dispute as the sharing authority; logged in the exchange log (the API: POST /api/disputes/{id}/decide)."""
+    """Decide a dispute as the sharing authority; logged (the API: POST /api/disputes/{id}/decide)."""
     from govhub.sharing_disputes import decide_logged
 
     with catalog_session() as session:

@@ -135,9 +135,9 @@ def demo(
     serve_monitor(console, port=port, serve=serve)
 
 
-from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 from cli.access import access_app  # noqa: E402
 from cli.admin import admin_app  # noqa: E402
+from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 from cli.disputes import dispute_app  # noqa: E402
 from cli.targets import target_app  # noqa: E402
 

@@ -179,7 +179,7 @@ class Settings(BaseSettings):
 
     @property
     def idp_public_key_pem(self) -> str | None:
-        """The identity provider's public key: the setting, else its file, else `<keys>/idp-public.pem`; None if none."""
+        """The identity provider's public key: the setting, its file, else `<keys>/idp-public.pem`; None if none."""
         if self.idp_public_key:
             return self.idp_public_key
         path = self.idp_public_key_file or (self.keys_dir or self.home / "keys") / "idp-public.pem"

@@ -115,12 +115,10 @@ def query_rows(events: Iterable[Any], answers: Mapping[str, Mapping[str, Any]]) 
 def record_queries(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert index rows of verification answers (one executemany), in the caller's transaction."""
     if rows:
-        session.execute(insert(SubjectQuery.__table__), rows)
+        session.execute(insert(SubjectQuery), rows)
 
 
-def index_changes(
-    session: Session, curated: CuratedTable, contract: Contract, *, keys: SubjectKeys, upto: int
-) -> int:
+def index_changes(session: Session, curated: CuratedTable, contract: Contract, *, keys: SubjectKeys, upto: int) -> int:
     """Record which subjects each version of `contract.resource` after the mark up to `upto` touched.
 
     Reads only the subject columns of the change feed, groups by (version, subject), hashes each subject
@@ -150,7 +148,7 @@ def index_changes(
             {"resource": resource, "version": v, "subject_hash": h, "change": _change(lo, hi)}
             for v, h, lo, hi in zip(versions, hashes, lows, highs, strict=True)
         ]
-        session.execute(insert(SubjectChange.__table__), rows)
+        session.execute(insert(SubjectChange), rows)
         written += len(rows)
     if mark is None:
         mark = SubjectChangeMark(resource=resource, version=upto, updated_at=utcnow())
@@ -184,8 +182,10 @@ def _changed(curated: CuratedTable, fields: tuple[str, ...], *, after: int, upto
                 "kind_max": pa.array([], pa.int8()),
             }
         )
-    grouped = pa.concat_tables(parts).group_by(["version", "value"], use_threads=False).aggregate(
-        [("kind", "min"), ("kind", "max")]
+    grouped = (
+        pa.concat_tables(parts)
+        .group_by(["version", "value"], use_threads=False)
+        .aggregate([("kind", "min"), ("kind", "max")])
     )
     return grouped.sort_by([("version", "ascending"), ("value", "ascending")])
 

@@ -24,7 +24,9 @@ class SubjectQuery(Base):
 
     __tablename__ = "subject_query"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     subject_hash: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     client: Mapped[str] = mapped_column(String(128))

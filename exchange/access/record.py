@@ -10,6 +10,7 @@ its newest change up to `to` was not a deletion.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -139,7 +140,7 @@ def _query_entries(session: Session, rows: list[SubjectQuery]) -> list[QueryEntr
     return out
 
 
-def _deliveries(session: Session, changes: list[Any]) -> list[DeliveryEntry]:
+def _deliveries(session: Session, changes: Sequence[Any]) -> list[DeliveryEntry]:
     """The done deliveries whose range holds a version that changed the subject (snapshots: see module)."""
     by_resource: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for resource, version, change in changes:
@@ -155,6 +156,7 @@ def _deliveries(session: Session, changes: list[Any]) -> list[DeliveryEntry]:
             )
         )
         for d in rows:
+            versions: tuple[int, ...]
             if d.from_version is None:
                 upto = [(v, c) for v, c in touched if v <= d.to_version]
                 versions = (upto[-1][0],) if upto and upto[-1][1] != "delete" else ()

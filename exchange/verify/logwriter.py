@@ -5,10 +5,11 @@ Request threads hand their events and the prepared answers (documents without a 
 and wait. Two threads form a pipeline: the sealer takes everything queued and seals all its answers
 with ONE signature (a Merkle tree, `exchange.seal.seal_documents`); the committer takes everything
 sealed, appends the events with one `ExchangeLog.append_many` and inserts the sealed answers and the
-access record's index rows (`exchange.access`) in ONE transaction, then wakes the waiters. The next group is sealed while the previous one is being
-committed (the fsync releases the GIL). Under load many requests share one signature and one commit
-(the head lock and the fsync are paid once per batch); when idle a request waits for its own (a tree
-of one). If sealing or the commit fails, every waiter gets the error and no answer of it is returned.
+access record's index rows (`exchange.access`) in ONE transaction, then wakes the waiters. The next
+group is sealed while the previous one is being committed (the fsync releases the GIL). Under load
+many requests share one signature and one commit (the head lock and the fsync are paid once per
+batch); when idle a request waits for its own (a tree of one). If sealing or the commit fails, every
+waiter gets the error and no answer of it is returned.
 """
 
 from __future__ import annotations

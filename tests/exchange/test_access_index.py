@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from test_delivery import commit, lake, person, person_rows, pid, session, subscribe  # noqa: F401  (fixtures)
+from test_delivery import commit, person_rows, pid, subscribe
 
+from catalog import Base
 from exchange.access import (
     SubjectChange,
     SubjectChangeMark,
@@ -27,6 +30,26 @@ from schemas import Contract, load_contract
 
 SECRET = b"hub-test-secret"
 KEYS = SubjectKeys(b"k" * 32)
+
+
+@pytest.fixture(scope="module")
+def person() -> Contract:
+    return load_contract("person")
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(str(tmp_path / "lake"))
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """A hub metadata store with every room's tables (SQLite in tmp_path)."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+    engine.dispose()
 
 
 def test_subject_fields_come_from_the_contracts() -> None:
@@ -116,7 +139,9 @@ def test_retired_keys_still_find_the_record(session: Session, lake: Lake, person
     ("answer", "index", "expected"),
     [
         pytest.param({"answer_id": "a", "case_number": "c", "match": True}, None, {"match": True}, id="predicate"),
-        pytest.param({"answer_id": "a", "name": "益阳", "status": "1"}, None, {"fields": ["name", "status"]}, id="value"),
+        pytest.param(
+            {"answer_id": "a", "name": "益阳", "status": "1"}, None, {"fields": ["name", "status"]}, id="value"
+        ),
         pytest.param({"results": [{"match": False}, {"found": False}]}, 1, {"found": False}, id="batch"),
     ],
 )

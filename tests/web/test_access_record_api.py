@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import USER, Api
-from visible_text import identifiers
 from sqlalchemy import insert
+from visible_text import identifiers
 
 from exchange.access import SubjectQuery
 from exchange.log import EventType, ExchangeLog
@@ -165,14 +165,12 @@ def test_signed_but_wrong_assertions_are_refused_and_logged_one_by_one(
     assert denial.subject_hash == subject_hash([PERSON], keys=hub_subject_keys())
 
 
-def test_a_forged_or_missing_assertion_proves_nobody_and_is_counted_per_address(
-    api: Api, idp: SimulatedIdP
-) -> None:
+def test_a_forged_or_missing_assertion_proves_nobody_and_is_counted_per_address(api: Api, idp: SimulatedIdP) -> None:
     forger = SimulatedIdP.generate()
     forged = _get(api, forger.assertion(PERSON))
     assert forged.status_code == 401 and forged.json()["detail"]["code"] == "bad_signature"
     assert "伪造" in forged.json()["detail"]["message_zh"]
-    header, payload, signature = idp.assertion(OTHER).split(".")
+    header, _payload, signature = idp.assertion(OTHER).split(".")
     mine = idp.assertion(PERSON).split(".")[1]
     assert _get(api, f"{header}.{mine}.{signature}").json()["detail"]["code"] == "bad_signature"  # payload swapped
     none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + mine + "."

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import MARKET, POLICE, USER, Api
 from fastapi.testclient import TestClient
+from monitor_support import sign_in
 from test_disputes_api import _refused
 
 from catalog import HUB_ADMIN, decide_dispute, escalate, utcnow
 from govhub.settings import get_settings, reset_settings
-from monitor_support import sign_in
 from web.monitor import create_admin
 from web.monitor.alerts import collect_alerts
 from web.monitor.auth import Viewer

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from web.clock import beijing_document
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state, chain_summary, collect_alerts
-from web.monitor.pages import ApiViewerDep, keys_dir
 from web.monitor.disputes import dispute_rows
+from web.monitor.pages import ApiViewerDep, keys_dir
 from web.monitor.queries import (
     LogFilter,
     deliveries,

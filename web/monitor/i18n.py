@@ -246,7 +246,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "A verification answer tells the approval system only what is listed; deliveries are for the "
         "subscription's stated purpose. Questions go through the 政务服务 app.",
     ),
-    "ar_basis": ("依据《政务数据共享条例》（国务院令第809号）", "Under the 政务数据共享条例 (State Council Decree 809)"),
+    "ar_basis": (
+        "依据《政务数据共享条例》（国务院令第809号）",
+        "Under the 政务数据共享条例 (State Council Decree 809)",
+    ),
     "ar_print": ("打印", "Print"),
     "ar_lang": ("English", "中文"),
     "ar_missing": ("链接无效或已过期", "This link is not valid or has expired"),

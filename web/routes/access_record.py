@@ -286,6 +286,4 @@ def print_access_record(
         rows=len(record.queries) + len(record.deliveries),
         details={"via": "page", "kind": linked.kind},
     )
-    return render_record_page(
-        request, record, masked=mask_subject(linked.subject), lang=lang, headers=_PAGE_HEADERS
-    )
+    return render_record_page(request, record, masked=mask_subject(linked.subject), lang=lang, headers=_PAGE_HEADERS)

@@ -124,8 +124,11 @@ def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepa
     summary="共享主管部门处理共享争议",
     description="The sharing authority (the hub's administrators, `X-Admin-Key`) grants the application or upholds "
     "the refusal, with reasons; final, once per dispute, logged. Department keys are refused (403).",
-    responses={**_ERRORS, 401: {"description": "Missing or invalid X-Admin-Key (缺少或无效的管理员密钥)"},
-               403: {"description": "A department key cannot decide (部门无权处理)"}},
+    responses={
+        **_ERRORS,
+        401: {"description": "Missing or invalid X-Admin-Key (缺少或无效的管理员密钥)"},
+        403: {"description": "A department key cannot decide (部门无权处理)"},
+    },
 )
 def decide(dispute_id: RowId, body: DisputeDecision, session: SessionDep, admin: CurrentAdmin) -> DisputePublic:
     try:

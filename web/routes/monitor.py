@@ -31,9 +31,9 @@ from web.monitor.alerts import collect_alerts
 from web.monitor.auth import (
     Viewer,
 )
+from web.monitor.disputes import dispute_rows
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
 from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
-from web.monitor.disputes import dispute_rows
 from web.monitor.queries import (
     LogFilter,
     client_names,
