@@ -224,3 +224,25 @@ def test_assertion_times_use_the_clock_given(idp: SimulatedIdP) -> None:
         verify_assertion(
             token, public_key=key, audience="govhub-access-record", now=datetime.fromtimestamp(1_799_999_000, UTC)
         )
+
+
+def test_a_malformed_idp_key_is_named_at_start_or_answers_503(
+    api: Api, idp: SimulatedIdP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.errors import SettingsError
+    from govhub.settings import get_settings
+
+    monkeypatch.setenv("GOVHUB_IDP_PUBLIC_KEY", "not a key")
+    reset_settings()
+    with pytest.raises(SettingsError, match=r"GOVHUB_IDP_PUBLIC_KEY is invalid: .*Ed25519"):
+        get_settings()
+    monkeypatch.setenv("GOVHUB_IDP_PUBLIC_KEY", idp.public_key_pem().replace("\n", "\\n"))  # one line, \n escapes
+    reset_settings()
+    assert get_settings().idp_public_key_pem == idp.public_key_pem()
+    bad = tmp_path / "idp.pem"
+    bad.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    monkeypatch.delenv("GOVHUB_IDP_PUBLIC_KEY")
+    monkeypatch.setenv("GOVHUB_IDP_PUBLIC_KEY_FILE", str(bad))
+    reset_settings()
+    answer = _get(api, idp.assertion(PERSON))
+    assert answer.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY_FILE" in answer.json()["detail"]["message"]

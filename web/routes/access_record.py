@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from core.errors import SettingsError
 from exchange.access import (
     AccessRecord,
     AssertionRefused,
@@ -160,7 +161,16 @@ def _authenticate(authorization: str | None, subject: str, kind: str) -> Verifie
             "send the 政务服务 app's identity assertion as 'Authorization: Bearer <assertion>'",
             "请在请求头 Authorization: Bearer 中提供政务服务应用的身份断言",
         )
-    pem = settings.idp_public_key_pem
+    try:
+        pem = settings.idp_public_key_pem
+    except SettingsError as e:
+        log.error("the identity provider's key cannot be used: %s", e)
+        raise AssertionRefused(
+            "idp_not_configured",
+            f"the hub's identity-provider key is not usable ({e.variable}): fix it and restart",
+            "平台的身份认证平台公钥配置有误，请联系平台管理员",
+            status=503,
+        ) from e
     if pem is None:
         raise AssertionRefused(
             "idp_not_configured",
