@@ -110,10 +110,18 @@ def hash_values(values: Iterable[str], *, keys: SubjectKeys) -> list[str]:
     head = f"{PREFIX}:{keys.key_id}:"
     out = []
     for value in values:
+        text = str(value).strip().upper()
         mac = base.copy()
-        mac.update(canonical_json([str(value).strip().upper()]))
+        mac.update(_one_value_json(text))
         out.append(head + mac.hexdigest())
     return out
+
+
+def _one_value_json(text: str) -> bytes:
+    """`canonical_json([text])`, without the general encoder for the plain ASCII of ID numbers and codes."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return b'["' + text.encode("ascii") + b'"]'
+    return canonical_json([text])
 
 
 def _unique(secrets_: Iterable[bytes]) -> list[bytes]:

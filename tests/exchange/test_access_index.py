@@ -167,3 +167,10 @@ def test_only_answered_verification_events_are_indexed(session: Session) -> None
         (events[0].seq, '{"match":true}'),
         (events[2].seq, '{"found":false}'),
     ]
+
+
+@pytest.mark.parametrize("value", ["430902199001011234", "91350100m000100y43", 'A"B', "a\\b", "益阳", " x ", "\x01"])
+def test_bulk_hashes_equal_the_one_by_one_hash(value: str) -> None:
+    from exchange.subjects import hash_values
+
+    assert hash_values([value], keys=KEYS) == [subject_hash([value], keys=KEYS)]
