@@ -146,9 +146,10 @@ def index_changes(session: Session, curated: CuratedTable, contract: Contract, *
         hashes = hash_values(part.column("value").to_pylist(), keys=keys)
         versions = part.column("version").to_pylist()
         lows, highs = part.column("kind_min").to_pylist(), part.column("kind_max").to_pylist()
+        names = [fields[i] for i in part.column("field_min").to_pylist()]
         rows = [
-            {"resource": resource, "version": v, "subject_hash": h, "change": _change(lo, hi)}
-            for v, h, lo, hi in zip(versions, hashes, lows, highs, strict=True)
+            {"resource": resource, "version": v, "subject_hash": h, "change": _change(lo, hi), "field": f}
+            for v, h, lo, hi, f in zip(versions, hashes, lows, highs, names, strict=True)
         ]
         session.execute(insert(_CHANGES), rows)  # Core: no ORM bulk overhead per row
         written += len(rows)
@@ -162,7 +163,8 @@ def index_changes(session: Session, curated: CuratedTable, contract: Contract, *
 
 
 def _changed(curated: CuratedTable, fields: tuple[str, ...], *, after: int, upto: int) -> pa.Table:
-    """(version, value, kind_min, kind_max) per subject value and version: kinds 0 insert, 1 update, 2 delete."""
+    """(version, value, kind_min, kind_max, field_min) per subject value and version: kinds 0 insert, 1 update,
+    2 delete; field_min the position in `fields` of the first field holding it."""
     parts = []
     if fields:
         for batch in curated.changed_values(fields, after_version=after, to_version=upto):
@@ -171,10 +173,12 @@ def _changed(curated: CuratedTable, fields: tuple[str, ...], *, after: int, upto
             )
             kind = pc.take(pa.array(list(_KIND.values()), pa.int8()), kind)
             version = batch.column("_commit_version").cast(pa.int64())
-            for name in fields:  # trimmed and upper-cased as `subject_hash` does: x and X are one subject
+            for position, name in enumerate(fields):  # trimmed, upper-cased as `subject_hash` does: x, X alike
                 values = pc.utf8_upper(pc.utf8_trim_whitespace(batch.column(name).cast(pa.string())))
                 keep = pc.and_(pc.is_valid(values), pc.not_equal(pc.utf8_length(values), 0))
-                parts.append(pa.table({"version": version, "value": values, "kind": kind}).filter(keep))
+                where = pa.repeat(pa.scalar(position, pa.int8()), batch.num_rows)
+                columns = {"version": version, "value": values, "kind": kind, "field": where}
+                parts.append(pa.table(columns).filter(keep))
     if not parts:
         return pa.table(
             {
@@ -182,12 +186,13 @@ def _changed(curated: CuratedTable, fields: tuple[str, ...], *, after: int, upto
                 "value": pa.array([], pa.string()),
                 "kind_min": pa.array([], pa.int8()),
                 "kind_max": pa.array([], pa.int8()),
+                "field_min": pa.array([], pa.int8()),
             }
         )
     grouped = (
         pa.concat_tables(parts)
         .group_by(["version", "value"], use_threads=False)
-        .aggregate([("kind", "min"), ("kind", "max")])
+        .aggregate([("kind", "min"), ("kind", "max"), ("field", "min")])
     )
     return grouped.sort_by([("version", "ascending"), ("value", "ascending")])
 

@@ -41,7 +41,11 @@ class SubjectQuery(Base):
 
 
 class SubjectChange(Base):
-    """Version `version` of `resource` changed (inserted, updated or deleted) a record of the subject."""
+    """Version `version` of `resource` changed (inserted, updated or deleted) a record of the subject.
+
+    `field` names where the subject is in the record: a delivery whose subscription was not granted that
+    field (a legal representative's ID left out) did not carry the subject.
+    """
 
     __tablename__ = "subject_change"
 
@@ -49,6 +53,7 @@ class SubjectChange(Base):
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     subject_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
     change: Mapped[str] = mapped_column(String(8))  # insert | update | delete (the last of the version)
+    field: Mapped[str] = mapped_column(String(64))  # the contract field that holds the subject's ID or code
 
     __table_args__ = (Index("ix_subject_change_subject_hash", "subject_hash", "resource", "version"),)
 

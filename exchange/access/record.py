@@ -4,7 +4,9 @@ delivery of a version that changed their record, read from the index by keyed su
 The raw ID is hashed under every subject key the hub holds (`exchange.subjects.subject_hashes`) and
 looked up; it is never stored or compared in clear. A delivery of versions (from, to] delivered the
 subject when a version in that range touched one of its records; a snapshot at `to` delivered it when
-its newest change up to `to` was not a deletion.
+its newest change up to `to` was not a deletion. Only deliveries whose subscription was granted the
+field holding the subject count (every subscription has the primary key; a legal representative's ID
+is delivered only to those granted `legal_rep_id`).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def access_record(
         )
     )
     changes = session.execute(
-        select(SubjectChange.resource, SubjectChange.version, SubjectChange.change).where(
+        select(SubjectChange.resource, SubjectChange.version, SubjectChange.change, SubjectChange.field).where(
             SubjectChange.subject_hash.in_(hashes)
         )
     ).all()
@@ -142,20 +144,26 @@ def _query_entries(session: Session, rows: list[SubjectQuery]) -> list[QueryEntr
 
 def _deliveries(session: Session, changes: Sequence[Any]) -> list[DeliveryEntry]:
     """The done deliveries whose range holds a version that changed the subject (snapshots: see module)."""
-    by_resource: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for resource, version, change in changes:
-        by_resource[resource].append((int(version), change))
+    by_resource: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for resource, version, change, field_name in changes:
+        by_resource[resource].append((int(version), change, field_name))
     found: list[tuple[Delivery, tuple[int, ...]]] = []
-    for resource, touched in by_resource.items():
-        touched.sort()
+    granted: dict[int, frozenset[str]] = {}
+    for resource, everything in by_resource.items():
+        everything.sort()
         rows = session.scalars(
             select(Delivery).where(
                 Delivery.resource == resource,
                 Delivery.status == "done",
-                Delivery.to_version >= touched[0][0],
+                Delivery.to_version >= everything[0][0],
             )
         )
         for d in rows:
+            if d.subscription_id not in granted:
+                sub = session.get(Subscription, d.subscription_id)
+                granted[d.subscription_id] = frozenset(sub.fields or ()) if sub is not None else frozenset()
+            # a subscription not granted the field holding the subject did not carry it
+            touched = [(v, c) for v, c, f in everything if f in granted[d.subscription_id]]
             versions: tuple[int, ...]
             if d.from_version is None:
                 upto = [(v, c) for v, c in touched if v <= d.to_version]

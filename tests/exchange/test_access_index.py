@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -174,3 +175,35 @@ def test_bulk_hashes_equal_the_one_by_one_hash(value: str) -> None:
     from exchange.subjects import hash_values
 
     assert hash_values([value], keys=KEYS) == [subject_hash([value], keys=KEYS)]
+
+
+def test_a_legal_representative_sees_only_deliveries_granted_their_id(session: Session, lake: Lake) -> None:
+    from test_delivery import make_rows
+
+    from catalog.departments import Department
+    from catalog.subscriptions import Subscription
+
+    entity = load_contract("legal_entity")
+    rows = make_rows(entity, ["91430902MA4L00001X", "91430902MA4L00002X"])
+    rows = rows.set_column(rows.schema.get_field_index("legal_rep_id"), "legal_rep_id", pa.array([pid(1), pid(2)]))
+    commit(lake, entity, rows, 1)
+    for code, fields in (("11430900MB0000001X", ["uscc", "name"]), ("11430900MB0000002X", ["uscc", "legal_rep_id"])):
+        session.add(Department(code=code, name=f"部门{code[-3:]}"))
+        session.add(
+            Subscription(
+                resource="legal_entity",
+                department_code=code,
+                purpose="企业开办",
+                legal_basis="《市场主体登记管理条例》",
+                fields=fields,
+                pii_access=False,
+                delivery_mode="file",
+                status="granted",
+            )
+        )
+    session.commit()
+    _deliver(session, lake, entity)
+    company = access_record(session, "91430902MA4L00001X", kind="entity", keys=KEYS)
+    assert sorted(d.department for d in company.deliveries) == ["11430900MB0000001X", "11430900MB0000002X"]
+    representative = access_record(session, pid(1), kind="person", keys=KEYS)
+    assert [d.department for d in representative.deliveries] == ["11430900MB0000002X"]  # only where it was granted

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("version", _SEQ, primary_key=True),
         sa.Column("subject_hash", sa.String(128), primary_key=True),
         sa.Column("change", sa.String(8), nullable=False),
+        sa.Column("field", sa.String(64), nullable=False),
     )
     op.create_index("ix_subject_change_subject_hash", "subject_change", ["subject_hash", "resource", "version"])
     op.create_table(
