@@ -20,8 +20,10 @@ __all__ = [
     "API_KEY_HEADER",
     "CurrentAdmin",
     "CurrentDepartment",
+    "DepartmentOrAdmin",
     "current_admin",
     "current_department",
+    "department_or_admin",
     "error_body",
     "http_error",
 ]
@@ -116,6 +118,21 @@ def current_admin(
 
 
 CurrentAdmin = Annotated[AdminKey, Depends(current_admin)]
+
+
+def department_or_admin(
+    request: Request,
+    session: SessionDep,
+    admin_key: Annotated[str | None, Security(_admin_key)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Department | AdminKey:
+    """The sharing authority when an `X-Admin-Key` is sent (it must be valid), else the department of `X-API-Key`."""
+    if admin_key:
+        return current_admin(request, session, admin_key, None)
+    return current_department(request, session, api_key)
+
+
+DepartmentOrAdmin = Annotated[Department | AdminKey, Depends(department_or_admin)]
 
 
 def http_error(error: GovhubError) -> HTTPException:

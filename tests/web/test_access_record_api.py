@@ -20,8 +20,8 @@ from govhub.exchange_log import hub_subject_keys
 from govhub.settings import reset_settings
 from quality.codes import make_id_number, make_uscc
 from simulators.idp import SimulatedIdP
+from web.access_api import mask_subject
 from web.monitor.i18n import LABELS
-from web.routes.access_record import mask_subject
 
 PERSON = make_id_number("430902", datetime(1980, 5, 1).date(), 11)
 OTHER = make_id_number("430903", datetime(1975, 3, 9).date(), 21)

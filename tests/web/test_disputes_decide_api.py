@@ -77,3 +77,14 @@ def test_missing_forged_revoked_keys_and_bad_bodies_are_clear_errors(api: Api) -
     revoked = api.client.post(url, json=decision, headers=admin)
     assert revoked.status_code == 401 and "govhub admin issue-key" in revoked.json()["detail"]["message"]
     assert api.client.get(f"/api/disputes/{dispute}", headers=api.headers(USER)).json()["status"] == "open"
+
+
+def test_the_authority_lists_every_open_dispute_with_its_key(api: Api) -> None:
+    dispute = _open_dispute(api)
+    admin = _admin_key(api)
+    listed = api.client.get("/api/disputes", params={"status": "open"}, headers=admin)
+    assert listed.status_code == 200 and [d["id"] for d in listed.json()["data"]] == [dispute]
+    assert api.client.get(f"/api/disputes/{dispute}", headers=admin).json()["status"] == "open"
+    api.client.post(f"/api/disputes/{dispute}/decide", json={"outcome": "upheld", "reason": "依法"}, headers=admin)
+    assert api.client.get("/api/disputes", params={"status": "open"}, headers=admin).json()["count"] == 0
+    assert api.client.get("/api/disputes", headers={"X-Admin-Key": "gha.nobody.x"}).status_code == 401

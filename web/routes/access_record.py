@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from core.errors import SettingsError
 from exchange.access import (
-    AccessRecord,
     AssertionRefused,
     SubjectKind,
     VerifiedAssertion,
@@ -38,12 +37,12 @@ from exchange.subjects import subject_hash
 from govhub.exchange_log import hub_subject_keys
 from govhub.hub_secrets import hub_secret
 from govhub.settings import get_settings
+from web.access_api import AccessRecordPublic, mask_subject, record_public
 from web.access_page import render_missing_page, render_record_page
-from web.clock import beijing_document
 from web.deps import SessionDep
 from web.refusals import claimed_department, refusal_window, too_many
 
-__all__ = ["record_document", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["access record 数据使用记录"])
@@ -192,58 +191,13 @@ def _authenticate(authorization: str | None, subject: str, kind: str) -> Verifie
     return verified
 
 
-def record_document(record: AccessRecord, *, subject: str, print_path: str) -> dict[str, Any]:
-    """The record as the API answers it (moments in Beijing time, ISO 8601 with +08:00)."""
-    return beijing_document(
-        {
-            "subject_kind": record.kind,
-            "subject_masked": mask_subject(subject),
-            "queries": [
-                {
-                    "at": q.at,
-                    "client": q.client,
-                    "client_name": q.client_name,
-                    "item": q.item,
-                    "item_name": q.item_name,
-                    "case_number": q.case_number,
-                    "purpose": q.purpose,
-                    "answer": q.answer,
-                }
-                for q in record.queries
-            ],
-            "deliveries": [
-                {
-                    "at": d.at,
-                    "department": d.department,
-                    "department_name": d.department_name,
-                    "resource": d.resource,
-                    "subscription_id": d.subscription_id,
-                    "purpose": d.purpose,
-                    "mode": d.mode,
-                    "from_version": d.from_version,
-                    "to_version": d.to_version,
-                }
-                for d in record.deliveries
-            ],
-            "truncated": record.truncated,
-            "print_url": print_path,
-        }
-    )
-
-
-def mask_subject(subject: str) -> str:
-    """`430902**********34`: enough for the person to recognise their own number, not to read it."""
-    value = subject.strip().upper()
-    return value[:6] + "*" * max(0, len(value) - 8) + value[-2:] if len(value) > 8 else "*" * len(value)
-
-
 @router.get(
     "/api/access-record",
     summary="查询本人数据使用记录（谁查了我的数据）",
     description="For the city's 政务服务 app: every verification answer about the person (or entity) and every "
     "delivery of their record, with who, when and for what purpose. Authenticated by the app's identity "
     "assertion for that same subject (JWT signed with EdDSA by its IdP); keys are refused. See README.md.",
-    responses=_ERRORS,
+    responses={200: {"model": AccessRecordPublic, "description": "本人数据使用记录"}, **_ERRORS},
 )
 def read_access_record(
     request: Request, session: SessionDep, subject: Subject, kind: Kind, authorization: Bearer = None
@@ -275,7 +229,7 @@ def read_access_record(
         rows=len(record.queries) + len(record.deliveries),
         details={"via": "api", "kind": verified.kind, "assertion": (verified.token_id or "")[:64]},
     )
-    body = record_document(record, subject=verified.subject, print_path=path)
+    body = record_public(record, subject=verified.subject, print_path=path).model_dump(mode="json")
     headers = {"Link": f'<{path}>; rel="alternate"; type="text/html"', "Cache-Control": "no-store"}
     return JSONResponse(body, headers=headers)
 

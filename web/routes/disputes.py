@@ -8,16 +8,16 @@ the disputes they raised and those about the resources they provide, with the de
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from catalog import HUB_ADMIN, CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
 from exchange.log import ExchangeLog
 from govhub.sharing_disputes import decide_logged, escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentAdmin, CurrentDepartment, http_error
+from web.auth import CurrentAdmin, CurrentDepartment, DepartmentOrAdmin, http_error
 from web.deps import RowId, SessionDep
 from web.refusals import NotVisible
 
@@ -33,6 +33,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Not refused nor overdue, or a dispute is already open (状态冲突)"},
     422: {"description": "Invalid request: grounds missing (请求无效)"},
 }
+
+
+_StatusFilter = Annotated[
+    Literal["open", "granted", "upheld"] | None,
+    Query(alias="status", description="open（待处理）、granted、upheld; all when absent"),
+]
 
 
 class DisputeCreate(BaseModel):
@@ -98,20 +104,32 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
 
 
 @router.get(
-    "", summary="查看共享争议", description="Disputes raised by or against the caller.", responses={401: _ERRORS[401]}
+    "",
+    summary="查看共享争议",
+    description="Disputes raised by or against the calling department; every dispute for the sharing authority "
+    "(`X-Admin-Key`), `status=open` for those awaiting its decision.",
+    responses={401: _ERRORS[401]},
 )
-def read_disputes(session: SessionDep, department: CurrentDepartment) -> DisputesPublic:
-    data = [_public(d) for d in list_disputes(session, department=department.code)]
+def read_disputes(
+    session: SessionDep, caller: DepartmentOrAdmin, dispute_status: _StatusFilter = None
+) -> DisputesPublic:
+    department = caller.code if isinstance(caller, Department) else None
+    data = [_public(d) for d in list_disputes(session, department=department, status=dispute_status)]
     return DisputesPublic(data=data, count=len(data))
 
 
-@router.get("/{dispute_id}", summary="查看共享争议详情", description="One visible dispute.", responses=_ERRORS)
-def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
+@router.get(
+    "/{dispute_id}",
+    summary="查看共享争议详情",
+    description="One dispute visible to the caller (any, for the sharing authority).",
+    responses=_ERRORS,
+)
+def read_dispute(dispute_id: RowId, session: SessionDep, caller: DepartmentOrAdmin) -> DisputePublic:
     try:
         dispute = get_dispute(session, dispute_id)
     except CatalogError as e:
         raise http_error(e) from e
-    if not _visible(session, dispute, department):
+    if isinstance(caller, Department) and not _visible(session, dispute, caller):
         error = http_error(
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
