@@ -78,7 +78,19 @@ def render_record_page(
     return _templates.TemplateResponse(request, "access_record.html", context, headers=headers)
 
 
-def render_missing_page(request: Request, *, lang: Lang, headers: dict[str, str]) -> HTMLResponse:
-    """The page for a link that is not valid (altered, under another secret) or has expired: 404."""
-    context = {"t": texts("ar_", lang), "lang": lang, "other_lang": "en" if lang == "zh" else "zh", "missing": True}
-    return _templates.TemplateResponse(request, "access_record.html", context, status_code=404, headers=headers)
+def render_missing_page(
+    request: Request, *, lang: Lang, headers: dict[str, str], unavailable: bool = False
+) -> HTMLResponse:
+    """The page for a link that is not valid (altered, under another secret) or has expired: 404; or, with
+    `unavailable`, for a record withheld because the exchange log could not be written: 503."""
+    t = texts("ar_", lang)
+    context = {
+        "t": t,
+        "lang": lang,
+        "other_lang": "en" if lang == "zh" else "zh",
+        "missing": True,
+        "heading": t["unavailable"] if unavailable else t["missing"],
+        "hint": t["unavailable_hint"] if unavailable else t["missing_hint"],
+    }
+    status = 503 if unavailable else 404
+    return _templates.TemplateResponse(request, "access_record.html", context, status_code=status, headers=headers)

@@ -246,3 +246,18 @@ def test_a_malformed_idp_key_is_named_at_start_or_answers_503(
     reset_settings()
     answer = _get(api, idp.assertion(PERSON))
     assert answer.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY_FILE" in answer.json()["detail"]["message"]
+
+
+def test_a_record_is_withheld_when_its_read_cannot_be_logged(
+    api: Api, idp: SimulatedIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _get(api, idp.assertion(PERSON)).json()["print_url"]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ExchangeLog, "append", broken)
+    answer = _get(api, idp.assertion(PERSON))
+    assert answer.status_code == 503 and answer.json()["detail"]["code"] == "log_unavailable"
+    page = api.client.get(path)
+    assert page.status_code == 503 and LABELS["ar_unavailable"][0] in page.text and "queries" not in page.text

@@ -257,6 +257,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "请回到政务服务应用重新查询数据使用记录，获取新的打印链接（链接半小时内有效）。",
         "Open your access record in the 政务服务 app again for a new link (links last half an hour).",
     ),
+    "ar_unavailable": ("暂时无法提供数据使用记录", "The access record cannot be shown just now"),
+    "ar_unavailable_hint": (
+        "交换日志暂不可用，为保证每次查看都有记录，本次不予显示，请稍后再试。",
+        "The exchange log is unavailable; every view must be logged, so none is shown. Try again later.",
+    ),
     "ev_access_record": ("本人查询数据使用记录", "access record read"),
     "ev_ingest": ("采集", "ingest"),
     "ev_quarantine": ("隔离", "quarantine"),

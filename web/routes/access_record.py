@@ -89,8 +89,9 @@ def _hash(subject: str) -> str | None:
     return subject_hash([value], keys=hub_subject_keys()) if value and len(value) <= 64 else None
 
 
-def _log(session: Session, *, kind: EventType, subject: str | None, **fields: Any) -> None:
-    """One event about an access-record request, committed; a failure to log is the server's problem only."""
+def _log(session: Session, *, kind: EventType, subject: str | None, **fields: Any) -> bool:
+    """One event about an access-record request, committed; False when the log could not be written (a record
+    is then withheld, as a verification answer is; a refusal stands all the same)."""
     try:
         ExchangeLog(session).append(
             kind, source="zwfw-app", target="govhub", subject_hash=_hash(subject) if subject else None, **fields
@@ -99,6 +100,8 @@ def _log(session: Session, *, kind: EventType, subject: str | None, **fields: An
     except Exception:
         session.rollback()
         log.exception("an access-record request could not be written to the exchange log")
+        return False
+    return True
 
 
 def _refuse(
@@ -222,13 +225,20 @@ def read_access_record(
     record = access_record(session, verified.subject, kind=verified.kind, keys=hub_subject_keys())
     token = seal_link(_link_secret(), verified.subject, verified.kind)
     path = f"/access-record/print/{token}"
-    _log(
+    logged = _log(
         session,
         kind=EventType.ACCESS_RECORD,
         subject=verified.subject,
         rows=len(record.queries) + len(record.deliveries),
         details={"via": "api", "kind": verified.kind, "assertion": (verified.token_id or "")[:64]},
     )
+    if not logged:
+        return _refusal(
+            503,
+            "log_unavailable",
+            "the exchange log is unavailable, so the record is not served; try again later",
+            "交换日志暂不可用，暂不能提供数据使用记录，请稍后再试",
+        )
     body = record_public(record, subject=verified.subject, print_path=path).model_dump(mode="json")
     headers = {"Link": f'<{path}>; rel="alternate"; type="text/html"', "Cache-Control": "no-store"}
     return JSONResponse(body, headers=headers)
@@ -243,11 +253,13 @@ def print_access_record(
     if linked is None:
         return render_missing_page(request, lang=lang, headers=_PAGE_HEADERS)
     record = access_record(session, linked.subject, kind=linked.kind, keys=hub_subject_keys())
-    _log(
+    logged = _log(
         session,
         kind=EventType.ACCESS_RECORD,
         subject=linked.subject,
         rows=len(record.queries) + len(record.deliveries),
         details={"via": "page", "kind": linked.kind},
     )
+    if not logged:
+        return render_missing_page(request, lang=lang, headers=_PAGE_HEADERS, unavailable=True)
     return render_record_page(request, record, masked=mask_subject(linked.subject), lang=lang, headers=_PAGE_HEADERS)
