@@ -11,6 +11,7 @@ from conftest import MARKET, POLICE, USER, Api
 from fastapi.testclient import TestClient
 from monitor_support import sign_in
 from test_disputes_api import _refused
+from visible_text import identifiers
 
 from catalog import HUB_ADMIN, decide_dispute, escalate, utcnow
 from govhub.settings import get_settings, reset_settings
@@ -54,6 +55,7 @@ def test_the_sharing_page_shows_open_disputes_with_their_countdown_and_the_decis
     page = _admin(api).get("/monitor/sharing").text
     assert LABELS["disputes"][0] in page and 'id="open-disputes"' in page and 'id="decided-disputes"' in page
     assert "已逾期" in page and "30 天" in page and "依法不予共享" in page and "维持不予共享" in page
+    assert identifiers(page) == set()  # nothing untranslated on the Chinese page
     with api.session() as session:
         rows = dispute_rows(session, Viewer(kind="admin", name="admin"))
         assert [r["id"] for r in rows["open"]] == [late] and [r["id"] for r in rows["decided"]] == [decided]
