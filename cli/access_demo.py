@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.support import beijing
 from simulators.idp import SimulatedIdP
+from web.access_page import answer_text
 
 __all__ = ["access_table", "demo_idp"]
 
@@ -50,12 +51,11 @@ def access_table(record: dict[str, Any]) -> Table:
             q["item_name"],
             q["case_number"] or "—",
             q["purpose"] or "—",
-            ", ".join(f"{k}={v}" for k, v in q["answer"].items()),
+            answer_text(q["answer"], q["resource"], "zh"),
         )
     for d in record["deliveries"]:
-        versions = (
-            f"v{d['to_version']}" if d["from_version"] is None else f"v{d['from_version'] + 1}–v{d['to_version']}"
-        )
+        start, to = d["from_version"], d["to_version"]
+        versions = f"全量 snapshot v{to}" if start is None else f"v{to}" if start + 1 == to else f"v{start + 1}–v{to}"
         table.add_row(
             _when(d["at"]),
             "交付 delivery",

@@ -20,6 +20,7 @@ class AccessQueryPublic(BaseModel):
     client_name: str = Field(description="查询单位（审批系统）")
     item: str = Field(description="核验事项代码")
     item_name: str = Field(description="核验事项")
+    resource: str | None = Field(description="核验所读的数据资源")
     case_number: str | None = Field(description="办件编号")
     purpose: str | None = Field(description="用途")
     answer: dict[str, Any] = Field(description='答复：{"match": bool} | {"found": false} | {"fields": [...]}')
@@ -68,6 +69,7 @@ def record_public(record: AccessRecord, *, subject: str, print_path: str) -> Acc
                 client_name=q.client_name,
                 item=q.item,
                 item_name=q.item_name,
+                resource=q.resource,
                 case_number=q.case_number,
                 purpose=q.purpose,
                 answer=q.answer,
