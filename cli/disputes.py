@@ -66,11 +66,13 @@ def _dispute_table(disputes: list[Any], title: str) -> Table:
 @dispute_app.command("escalate")
 @bilingual
 def escalate_cmd(
-    subscription_id: Annotated[int, typer.Argument(help="The refused (or overdue) application's id.")],
+    subscription_id: Annotated[
+        int, typer.Argument(help="被拒绝（或逾期未答复）的共享申请编号 — the application's id.")
+    ],
     as_department: AsDepartment,
-    grounds: Annotated[str, typer.Option(help="Why the data is needed despite the answer.")],
+    grounds: Annotated[str, typer.Option(help="提请理由 — why the data is needed despite the answer.")],
 ) -> None:
-    """Take a refused or overdue application to the sharing authority (the applicant only)."""
+    """提请共享争议协调 — take a refused or overdue application to the sharing authority (the applicant only)."""
     from govhub.sharing_disputes import escalate_logged
 
     with catalog_session() as session:
@@ -81,12 +83,15 @@ def escalate_cmd(
 @dispute_app.command("decide")
 @bilingual
 def decide_cmd(
-    dispute_id: Annotated[int, typer.Argument(help="Dispute id.")],
-    as_actor: Annotated[str, typer.Option("--as", help="Must be govhub-admin (the sharing authority).")],
-    grant: Annotated[bool, typer.Option("--grant/--uphold", help="Grant the application or uphold the refusal.")],
-    reason: Annotated[str, typer.Option(help="Reasons for the decision.")],
+    dispute_id: Annotated[int, typer.Argument(help="共享争议编号 — the dispute's id.")],
+    as_actor: Annotated[str, typer.Option("--as", help="必须为 govhub-admin（共享主管部门）— the sharing authority.")],
+    grant: Annotated[
+        bool,
+        typer.Option("--grant/--uphold", help="准予共享或维持不予共享 — grant the application or uphold the refusal."),
+    ],
+    reason: Annotated[str, typer.Option(help="处理理由 — reasons for the decision.")],
 ) -> None:
-    """Decide a dispute as the sharing authority; logged (the API: POST /api/disputes/{id}/decide)."""
+    """处理共享争议 — decide a dispute as the sharing authority; logged (API: POST /api/disputes/{id}/decide)."""
     from govhub.sharing_disputes import decide_logged
 
     with catalog_session() as session:
@@ -104,10 +109,14 @@ def decide_cmd(
 @dispute_app.command("list")
 @bilingual
 def list_cmd(
-    as_department: Annotated[str | None, typer.Option("--as", help="Only this department's disputes.")] = None,
-    overdue: Annotated[bool, typer.Option("--overdue", help="Only open disputes past their due date.")] = False,
+    as_department: Annotated[
+        str | None, typer.Option("--as", help="只看该部门的争议 — only this department's disputes.")
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="只看逾期未处理的争议 — only open disputes past their due date.")
+    ] = False,
 ) -> None:
-    """Disputes raised by or against a department (all without --as), with the working days left."""
+    """查看共享争议 — disputes raised by or against a department (all without --as), with working days left."""
     from catalog import get_department, list_disputes, overdue_disputes
 
     with catalog_session() as session:
