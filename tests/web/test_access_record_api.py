@@ -261,3 +261,13 @@ def test_a_record_is_withheld_when_its_read_cannot_be_logged(
     assert answer.status_code == 503 and answer.json()["detail"]["code"] == "log_unavailable"
     page = api.client.get(path)
     assert page.status_code == 503 and LABELS["ar_unavailable"][0] in page.text and "queries" not in page.text
+
+
+def test_without_a_subject_in_the_address_the_assertion_names_it(api: Api, idp: SimulatedIdP) -> None:
+    _asked(api)
+    answer = api.client.get(URL, headers={"Authorization": f"Bearer {idp.assertion(PERSON)}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["subject_kind"] == "person" and len(answer.json()["queries"]) == 1
+    assert PERSON not in str(answer.request.url)
+    entity = api.client.get(URL, headers={"Authorization": f"Bearer {idp.assertion(ENTITY, kind='entity')}"})
+    assert entity.status_code == 200 and entity.json()["queries"] == []

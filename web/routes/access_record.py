@@ -1,6 +1,6 @@
 """The access record API (谁查了我的数据) for the city's 政务服务 app, and the person's printable page.
 
-GET /api/access-record?subject=&kind=person|entity   Authorization: Bearer <identity assertion>
+GET /api/access-record[?subject=&kind=person|entity]  Authorization: Bearer <identity assertion>
 GET /access-record/print/{token}[?lang=en]            the printable page; the link comes with the record
 
 Only the IdP's assertion for that same subject opens a record (`exchange.access.assertion`): department,
@@ -59,9 +59,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Subject = Annotated[
-    str, Query(min_length=1, max_length=64, description="公民身份号码或统一社会信用代码 — the ID number or USCC")
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="公民身份号码或统一社会信用代码（可省略：即断言中的主体）— the ID number or USCC; when absent, the "
+        "assertion's own subject (keeps the ID out of the address)",
+    ),
 ]
-Kind = Annotated[SubjectKind, Query(description="person（自然人）或 entity（法人）")]
+Kind = Annotated[SubjectKind | None, Query(description="person（自然人）或 entity（法人）；可省略")]
 Bearer = Annotated[
     str | None,
     Header(alias="Authorization", description="Bearer <政务服务身份断言 — the IdP's signed assertion (JWT, EdDSA)>"),
@@ -105,7 +111,13 @@ def _log(session: Session, *, kind: EventType, subject: str | None, **fields: An
 
 
 def _refuse(
-    request: Request, session: Session, *, subject: str, kind: str, error: AssertionRefused, department: str | None
+    request: Request,
+    session: Session,
+    *,
+    subject: str | None,
+    kind: str | None,
+    error: AssertionRefused,
+    department: str | None,
 ) -> JSONResponse:
     """Log the refusal (aggregated when the assertion proves nobody) and answer it (429 past the limit)."""
     if error.code in _NOBODY:
@@ -118,7 +130,7 @@ def _refuse(
         if not allowed:
             return too_many(refusal_window(request.app))
     else:
-        details = {"path": request.url.path, "status": error.status, "kind": kind[:8]}
+        details = {"path": request.url.path, "status": error.status, "kind": (kind or "")[:8]}
         if department is None and claimed_department(request.headers.get("x-api-key")):
             details["claimed_department"] = claimed_department(request.headers.get("x-api-key"))
         _log(
@@ -153,8 +165,9 @@ def _key_refusal(request: Request, session: Session) -> tuple[AssertionRefused, 
     )
 
 
-def _authenticate(authorization: str | None, subject: str, kind: str) -> VerifiedAssertion:
-    """The assertion of the Authorization header, checked, and for this very subject; `AssertionRefused` otherwise."""
+def _authenticate(authorization: str | None, subject: str | None, kind: str | None) -> VerifiedAssertion:
+    """The assertion of the Authorization header, checked, and for the subject asked (when one is); `AssertionRefused`
+    otherwise."""
     settings = get_settings()
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -183,7 +196,8 @@ def _authenticate(authorization: str | None, subject: str, kind: str) -> Verifie
     verified = verify_assertion(
         token.strip(), public_key=_idp_key(pem), audience=settings.idp_audience, issuer=settings.idp_issuer
     )
-    if verified.subject != subject.strip().upper() or verified.kind != kind:
+    other = subject is not None and verified.subject != subject.strip().upper()
+    if other or (kind is not None and verified.kind != kind):
         raise AssertionRefused(
             "subject_mismatch",
             "the assertion authenticates another subject than the one asked for: a person may read only their "
@@ -203,7 +217,7 @@ def _authenticate(authorization: str | None, subject: str, kind: str) -> Verifie
     responses={200: {"model": AccessRecordPublic, "description": "本人数据使用记录"}, **_ERRORS},
 )
 def read_access_record(
-    request: Request, session: SessionDep, subject: Subject, kind: Kind, authorization: Bearer = None
+    request: Request, session: SessionDep, authorization: Bearer = None, subject: Subject = None, kind: Kind = None
 ) -> Response:
     refused = _key_refusal(request, session)
     if refused is not None:
@@ -214,14 +228,14 @@ def read_access_record(
         return _refuse(request, session, subject=subject, kind=kind, error=e, department=None)
     problem = subject_problem(verified.subject, verified.kind)
     if problem is not None:
-        what = "ID number (GB 11643)" if kind == "person" else "unified social credit code (GB 32100)"
+        what = "ID number (GB 11643)" if verified.kind == "person" else "unified social credit code (GB 32100)"
         error = AssertionRefused(
             "invalid_subject",
             f"subject is not a valid {what}: {problem}",
             "证件号码无效（身份证号须符合 GB 11643，统一社会信用代码须符合 GB 32100）",
             status=422,
         )
-        return _refuse(request, session, subject=subject, kind=kind, error=error, department=None)
+        return _refuse(request, session, subject=verified.subject, kind=verified.kind, error=error, department=None)
     record = access_record(session, verified.subject, kind=verified.kind, keys=hub_subject_keys())
     token = seal_link(_link_secret(), verified.subject, verified.kind)
     path = f"/access-record/print/{token}"
