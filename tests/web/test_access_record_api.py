@@ -163,6 +163,9 @@ def test_signed_but_wrong_assertions_are_refused_and_logged_one_by_one(
     [denial] = _denials(api)
     assert (denial.error_code, denial.outcome) == (code, "denied")
     assert denial.subject_hash == subject_hash([PERSON], keys=hub_subject_keys())
+    with api.session() as session:  # nothing was served, and the index is as it was
+        assert ExchangeLog(session).query(type=EventType.ACCESS_RECORD) == []
+        assert len(session.query(SubjectQuery).all()) == 1
 
 
 def test_a_forged_or_missing_assertion_proves_nobody_and_is_counted_per_address(api: Api, idp: SimulatedIdP) -> None:
