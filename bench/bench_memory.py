@@ -42,7 +42,8 @@ class Sub:
     department_code: str
     delivery_mode: str
     pii_access: bool
-    target_url: str | None = None
+    target_url: str | None = None  # the department database (resolved by `_target`, not the catalogue)
+    target_name: str | None = None
     resource: str = "person"
     purpose: str = "bench"
     status: str = "granted"
@@ -75,13 +76,23 @@ def case_deliver(home: str) -> None:
     Base.metadata.create_all(engine)
     subs = [
         Sub(1, "11430900MB0000001X", "file", False, fields=fields),
-        Sub(2, "11430900MB0000002X", "database", True, target_url=f"sqlite:///{work}/dept.db", fields=fields),
+        Sub(
+            2,
+            "11430900MB0000002X",
+            "database",
+            True,
+            target_url=f"sqlite:///{work}/dept.db",
+            target_name="dept-db",
+            fields=fields,
+        ),
         Sub(3, "11430900MB0000003X", "api", False, fields=fields),
     ]
     lake = Lake(f"{home}/lake")
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session:
-        results = deliver_resource(session, lake, contract, secret=SECRET, subscriptions=subs)
+        results = deliver_resource(
+            session, lake, contract, secret=SECRET, subscriptions=subs, targets=lambda sub: str(sub.target_url)
+        )
     seconds = time.perf_counter() - started
     engine.dispose()
     shutil.rmtree(work, ignore_errors=True)

@@ -49,8 +49,15 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "govhub_bench_peers"
 
 # the targets from the product requirement, checked by `targets()`
-TARGET_VS_RAW = 0.5
+TARGET_VS_RAW = 0.7  # the pipeline, begin through publish
+TARGET_INGEST_VS_RAW = 0.5  # `run_ingest` whole
 TARGET_INCREMENTAL = 0.05
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (all threads) and of its waited-for children (dlt's normalisers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _imports(modules: Sequence[str]) -> float:
@@ -70,7 +77,7 @@ def case_raw(url: str, out: Path, *, stream: bool) -> dict[str, Any]:
 
     target = out / "raw.parquet"
     query = f"SELECT * FROM {TABLE}"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     if reader_module == "connectorx":  # PostgreSQL without its ADBC driver: connectorx is the Arrow-native reader
         import connectorx as cx
 
@@ -88,10 +95,11 @@ def case_raw(url: str, out: Path, *, stream: bool) -> dict[str, Any]:
                 _write_stream(pq, target, cur.fetch_record_batch())
             else:
                 pq.write_table(cur.fetch_arrow_table(), target)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     written = pq.ParquetFile(target).metadata.num_rows
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "imports": imports,
         "rows_read": written,
         "rows_written": written,
@@ -114,7 +122,7 @@ def case_dlt(url: str, backend: str, work: Path) -> dict[str, Any]:
     from dlt.sources.sql_database import sql_table
 
     bucket = work / "bucket"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     source = sql_table(
         credentials=url,
         table=TABLE,
@@ -129,14 +137,14 @@ def case_dlt(url: str, backend: str, work: Path) -> dict[str, Any]:
         dataset_name="registry",
     )
     info = pipeline.run(source, loader_file_format="parquet")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     read = pipeline.last_trace.last_normalize_info.row_counts.get(TABLE, 0)
     written = sum(
         pq.ParquetFile(f).metadata.num_rows
         for load_id in info.loads_ids
         for f in (bucket / "registry" / TABLE).glob(f"{load_id}.*.parquet")
     )
-    return {"seconds": seconds, "imports": imports, "rows_read": read, "rows_written": written}
+    return {"seconds": seconds, "cpu": cpu, "imports": imports, "rows_read": read, "rows_written": written}
 
 
 def _connectorx_kwargs(url: str) -> dict[str, Any]:
@@ -158,12 +166,15 @@ def case_govhub(resource: str) -> dict[str, Any]:
 
     migrate()
     marks: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     run_id = pipeline.begin(resource, orchestrator="bench")
+    cpu_marks = {"begin": _cpu() - cpu}
     try:
         for name in ("extract", "validate", "publish"):
             getattr(pipeline, name)(run_id)
             marks[name] = time.perf_counter() - started
+            cpu_marks[name] = _cpu() - cpu
+        pipeline_cpu = _cpu() - cpu
         pipeline_rss = vmhwm_mb()
         pipeline.register(run_id)
         marks["register"] = time.perf_counter() - started
@@ -174,10 +185,18 @@ def case_govhub(resource: str) -> dict[str, Any]:
     total = time.perf_counter() - started
     return {
         "seconds": marks["publish"],
+        "cpu": pipeline_cpu,
+        "total_cpu": _cpu() - cpu,
         "total": total,
         "imports": imports,
         "pipeline_vmhwm_mb": pipeline_rss,
         "stages": _stage_split(marks, total),
+        "stages_cpu": {  # CPU seconds of each stage (begin apart from extract here)
+            name: round(cpu_marks[name] - cpu_marks[prev], 3) if prev else round(cpu_marks[name], 3)
+            for prev, name in zip(
+                ("", "begin", "extract", "validate"), ("begin", "extract", "validate", "publish"), strict=True
+            )
+        },
         **_govhub_counts(summary),
     }
 
@@ -190,10 +209,10 @@ def case_govhub_ingest(resource: str) -> dict[str, Any]:
     from govhub.pipeline import run_ingest
 
     migrate()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     summary = run_ingest(resource, orchestrator="bench")
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "total": seconds, "imports": imports, **_govhub_counts(summary)}
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"seconds": seconds, "cpu": cpu, "total": seconds, "imports": imports, **_govhub_counts(summary)}
 
 
 def _stage_split(marks: dict[str, float], total: float) -> dict[str, float]:
@@ -350,6 +369,10 @@ def one_round(
         else:
             args = ["--case", name]
             env = {"GOVHUB_HOME": str(hubs[name]), "GOVHUB_POPULATION_URL": url}
+            if record and name == "govhub-ingest":  # its clock covers `register`, whose full GX suite a
+                env["GOVHUB_GX_FULL_SUITE_MIN_ROWS"] = "0"  # large load runs: GX is recorded and preloaded
+            # the `govhub` case's clock and RSS mark end with `publish`: those stages never import GX, so
+            # it is not preloaded there (its `register`, after the mark, imports it)
         if record:
             args += ["--record-modules", str(record / f"{name}.txt")]
         if preload and (preload / f"{name}.txt").exists():
@@ -399,6 +422,7 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
             "total": median(r.get("total", r["seconds"]) for r in runs),
             "wall": median(r["wall"] for r in runs),
             "imports": median(r.get("imports", 0.0) for r in runs),
+            "cpu": median(r.get("cpu", float("nan")) for r in runs),
             "rows_read": rows_read,
             "rows_written": runs[0]["rows_written"],
             "rows_consistent": all(r["rows_read"] == rows_read for r in runs),
@@ -412,6 +436,8 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
             entry["pipeline_vmhwm_mb"] = max(r["pipeline_vmhwm_mb"] for r in runs)
         if "stages" in runs[0]:
             entry["stages"] = {s: median(r["stages"][s] for r in runs) for s in runs[0]["stages"]}
+        if "stages_cpu" in runs[0]:
+            entry["stages_cpu"] = {s: median(r["stages_cpu"][s] for r in runs) for s in runs[0]["stages_cpu"]}
         table.append(entry)
     by = {(e["case"], e["phase"]): e for e in table}
     raw = by.get(("raw", "full"))
@@ -420,6 +446,7 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
     for e in table:
         if raw and e["phase"] == "full":
             e["vs_raw"] = e["rows_per_s"] / raw["rows_per_s"]
+            e["vs_raw_cpu"] = raw["cpu"] / e["cpu"] if e["cpu"] else float("nan")
         if fastest_dlt and e["phase"] == "full":
             e["vs_dlt"] = e["rows_per_s"] / fastest_dlt["rows_per_s"]
         if e["phase"] == "incremental" and (e["case"], "full") in by:
@@ -453,13 +480,24 @@ def summarise(results: list[dict], *, rows: int, changed: int) -> dict[str, Any]
 def targets(by: dict[tuple[str, str], dict], fastest_dlt: dict | None) -> list[dict[str, Any]]:
     """PASS/MISS for each target of the product requirement (MISS when a side was not measured)."""
     gh, inc, raw = by.get(("govhub", "full")), by.get(("govhub", "incremental")), by.get(("raw", "full"))
+    ingest = by.get(("govhub-ingest", "full"))
     out = []
 
     def add(name: str, measured: str, ok: bool | None) -> None:
         out.append({"target": name, "measured": measured, "status": "PASS" if ok else "MISS"})
 
     if gh and raw:
-        add(f"govhub full ≥ {TARGET_VS_RAW}× raw (rows/s)", f"{gh['vs_raw']:.2f}×", gh["vs_raw"] >= TARGET_VS_RAW)
+        add(
+            f"govhub full, extract→publish ≥ {TARGET_VS_RAW}× raw (rows/s)",
+            f"{gh['vs_raw']:.2f}× (CPU seconds: {gh['vs_raw_cpu']:.2f}×)",
+            gh["vs_raw"] >= TARGET_VS_RAW,
+        )
+    if ingest and raw:
+        add(
+            f"govhub-ingest full (run_ingest) ≥ {TARGET_INGEST_VS_RAW}× raw (rows/s)",
+            f"{ingest['vs_raw']:.2f}× (CPU seconds: {ingest['vs_raw_cpu']:.2f}×)",
+            ingest["vs_raw"] >= TARGET_INGEST_VS_RAW,
+        )
     if gh and fastest_dlt:
         add(f"govhub full ≥ dlt's fastest backend ({fastest_dlt['case']})", f"{gh['vs_dlt']:.2f}×", gh["vs_dlt"] >= 1)
         rss = gh.get("pipeline_vmhwm_mb", gh["rss_mb"])
@@ -485,8 +523,10 @@ def print_summary(summary: dict[str, Any]) -> None:
             e["phase"],
             e["rows_read"],
             e["seconds"],
+            e["cpu"],
             e["rows_per_s"],
             e.get("vs_raw", nan),
+            e.get("vs_raw_cpu", nan),
             e.get("vs_dlt", nan),
             e.get("incremental_ratio", nan),
             e["wall"],
@@ -495,7 +535,20 @@ def print_summary(summary: dict[str, Any]) -> None:
         for e in summary["cases"]
     ]
     print_table(
-        ["case", "phase", "rows", "median s", "rows/s", "vs raw", "vs dlt best", "inc/full", "wall s", "peak RSS MB"],
+        [
+            "case",
+            "phase",
+            "rows",
+            "median s",
+            "CPU s",
+            "rows/s",
+            "vs raw",
+            "vs raw (CPU)",
+            "vs dlt best",
+            "inc/full",
+            "wall s",
+            "peak RSS MB",
+        ],
         rows,
         title=f"{summary['rows']:,} rows, source {summary.get('source', 'sqlite')}; loadavg {loadavg()}",
     )

@@ -33,14 +33,13 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import HOLIDAYS, MAKEUP_WORKDAYS, add_working_days, working_days_left
+from catalog.workdays import CalendarYearMissing, add_working_days, working_days_left
 
 __all__ = [
-    "HOLIDAYS",
     "HUB_ADMIN",
-    "MAKEUP_WORKDAYS",
     "AdminKey",
     "Base",
+    "CalendarYearMissing",
     "CatalogAccessDenied",
     "CatalogError",
     "DatasetVersion",

@@ -1,51 +1,63 @@
 """Working days for the sharing time limits (`catalog.sharing_rules`: answers, disputes), in Beijing time.
 
-Weekends are days off except official make-up working days (调休); public holidays are days off.
-Both sets are module-level and meant to be extended each year when the State Council publishes
-the next year's arrangement (`HOLIDAYS.update(...)`, `MAKEUP_WORKDAYS.update(...)`).
+The official calendar comes from `chinesecalendar` (the State Council's yearly arrangement: public
+holidays and the weekend days worked in exchange, 调休). A year the installed package does not cover
+is refused with `CalendarYearMissing` rather than guessed: upgrade the package once the next year's
+arrangement is published (usually in November).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import chinese_calendar
+from chinese_calendar.constants import holidays as _official_holidays
+
 from core.time import BEIJING
+from schemas import GovhubError
 
-__all__ = ["BEIJING", "HOLIDAYS", "MAKEUP_WORKDAYS", "add_working_days", "is_working_day", "working_days_left"]
+__all__ = [
+    "BEIJING",
+    "CalendarYearMissing",
+    "add_working_days",
+    "covered_years",
+    "is_working_day",
+    "working_days_left",
+]
 
 
-def _span(start: str, days: int) -> set[date]:
-    first = date.fromisoformat(start)
-    return {first + timedelta(days=i) for i in range(days)}
+class CalendarYearMissing(GovhubError):
+    """The official holiday arrangement for a year is not in the installed `chinesecalendar`.
+
+    `message_zh` is what department users see (the web layer shows it with the English message).
+    """
+
+    def __init__(self, year: int, first: int, last: int) -> None:
+        self.year = year
+        self.message_zh = (
+            f"工作日历中没有 {year} 年的法定节假日安排，无法计算办理时限：请平台管理员在国务院公布 {year} 年"
+            "节假日安排后升级 chinesecalendar 并重启平台"
+        )
+        super().__init__(
+            f"the working-day calendar has no official holidays for {year} (the installed chinesecalendar "
+            f"{getattr(chinese_calendar, '__version__', '?')} covers {first}–{last}); a hub administrator must "
+            f"upgrade it once the State Council has published {year}'s arrangement: "
+            "`pip install --upgrade chinesecalendar` in the hub's environment, then restart the hub"
+        )
 
 
-# 2026 public holidays as recalled from the State Council's notice (国办发明电〔2025〕号):
-# UNCONFIRMED — check against the published notice before relying on exact deadlines.
-HOLIDAYS: set[date] = (
-    _span("2026-01-01", 3)  # 元旦
-    | _span("2026-02-15", 9)  # 春节
-    | _span("2026-04-04", 3)  # 清明节
-    | _span("2026-05-01", 5)  # 劳动节
-    | _span("2026-06-19", 3)  # 端午节
-    | _span("2026-09-25", 3)  # 中秋节
-    | _span("2026-10-01", 7)  # 国庆节
-)
-# Weekend days worked in exchange (调休), same source and status: UNCONFIRMED.
-MAKEUP_WORKDAYS: set[date] = {
-    date(2026, 1, 4),
-    date(2026, 2, 14),
-    date(2026, 2, 28),
-    date(2026, 5, 9),
-    date(2026, 9, 20),
-    date(2026, 10, 10),
-}
+def covered_years() -> tuple[int, int]:
+    """The first and last year whose official arrangement the installed `chinesecalendar` holds."""
+    years = [day.year for day in _official_holidays]
+    return min(years), max(years)
 
 
 def is_working_day(day: date) -> bool:
-    """A weekday that is not a public holiday, or a make-up working day."""
-    if day in MAKEUP_WORKDAYS:
-        return True
-    return day.weekday() < 5 and day not in HOLIDAYS
+    """A weekday that is not a public holiday, or a make-up working day (调休), per the official calendar."""
+    first, last = covered_years()
+    if not first <= day.year <= last:
+        raise CalendarYearMissing(day.year, first, last)
+    return bool(chinese_calendar.is_workday(day))
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from cli.support import BEIJING_COLUMN, beijing, console, friendly
+from cli.masking import masked_cell, print_masking
+from cli.support import BEIJING_COLUMN, beijing, console, deprecated_alias, friendly
 
 __all__ = ["catalog_app", "catalog_session", "subscription_app"]
 
@@ -214,7 +215,17 @@ def _pii_column(sub: Any) -> str:
 
 def _subscription_table(subs: list[Any], title: str) -> Table:
     table = Table(title=title)
-    for column in ("id", "resource", "department 申请部门", "mode", "fields", "pii", "status", "due 答复期限", "note"):
+    columns = (
+        "id",
+        "resource",
+        "department 申请部门",
+        "delivery_mode",
+        "fields",
+        "pii_access",
+        "脱敏 masked",
+        "status",
+    )
+    for column in (*columns, "due 答复期限", "note"):
         table.add_column(column)
     for s in subs:
         colour = _STATUS_COLOUR.get(s.status, "white")
@@ -226,6 +237,7 @@ def _subscription_table(subs: list[Any], title: str) -> Table:
             s.delivery_mode,
             ", ".join(s.fields),
             _pii_column(s),
+            masked_cell(s.resource, s.fields, pii_access=s.pii_access),
             f"[{colour}]{s.status}[/]",
             beijing(s.due_at),
             note,
@@ -241,17 +253,26 @@ def apply_cmd(
     purpose: Annotated[str, typer.Option(help="用途.")],
     legal_basis: Annotated[str, typer.Option(help="依据: the law or policy.")],
     field: Annotated[list[str], typer.Option("--field", "-f", help="A data item (repeat); key added.")],
-    mode: Annotated[str, typer.Option(help="file, database or api.")] = "file",
+    delivery_mode: Annotated[
+        str | None, typer.Option("--delivery-mode", help="交付方式 — file, database or api (default file).")
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Database mode: one of the department's target names.")] = None,
     schedule: Annotated[str, typer.Option(help="'on_publish' or a 5-field cron.")] = "on_publish",
-    pii: Annotated[bool, typer.Option("--pii", help="Ask for unmasked personal information.")] = False,
+    pii_access: Annotated[
+        bool, typer.Option("--pii-access", help="未脱敏个人信息 — ask for unmasked personal information.")
+    ] = False,
     scope: Annotated[str | None, typer.Option(help="使用范围: where and by whom the data is used.")] = None,
     valid_until: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="使用期限: last day of use (YYYY-MM-DD).")
     ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", hidden=True, help="Deprecated: --delivery-mode.")] = None,
+    pii: Annotated[bool, typer.Option("--pii", hidden=True, help="Deprecated: --pii-access.")] = False,
 ) -> None:
-    """Apply for a resource as a department."""
+    """Apply for a resource as a department (options named as the API's fields: delivery_mode, pii_access...)."""
     from catalog import apply
+
+    delivery_mode = deprecated_alias(delivery_mode, mode, name="--delivery-mode", old="--mode", default="file")
+    pii_access = deprecated_alias(pii_access, pii, name="--pii-access", old="--pii", default=False)
 
     with catalog_session() as session:
         sub = apply(
@@ -264,12 +285,13 @@ def apply_cmd(
             valid_until=valid_until.date() if valid_until else None,
             strict=True,
             fields=field,
-            pii_access=pii,
-            delivery_mode=mode,
+            pii_access=pii_access,
+            delivery_mode=delivery_mode,
             target=target,
             schedule=schedule,  # type: ignore[arg-type]
         )
         console.print(_subscription_table([sub], f"申请 #{sub.id}"))
+        print_masking(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
 
 
 @subscription_app.command("decide")

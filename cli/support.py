@@ -14,7 +14,7 @@ from rich.console import Console
 from core.time import BEIJING
 from schemas import GovhubError
 
-__all__ = ["BEIJING_COLUMN", "beijing", "bilingual", "console", "err", "friendly"]
+__all__ = ["BEIJING_COLUMN", "beijing", "bilingual", "console", "deprecated_alias", "err", "friendly"]
 
 BEIJING_COLUMN = "（北京时间 Beijing time）"
 
@@ -30,6 +30,19 @@ def beijing(moment: datetime | None, *, seconds: bool = False) -> str:
 # Rich falls back to 80 columns off a terminal (make, CI, pipes): the run tables need more.
 console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
+
+
+def deprecated_alias(value: Any, old_value: Any, *, name: str, old: str, default: Any) -> Any:
+    """The value of option `name`, or of its hidden deprecated alias `old` (warned about on stderr).
+
+    Options take the API's names (the contract); an old spelling keeps working for scripts that use it.
+    """
+    if old_value is None or old_value is False:
+        return default if value is None else value
+    err.print(f"[yellow]{old} is deprecated: use {name} — {old} 已弃用，请改用 {name}[/]", highlight=False)
+    if value is not None and value is not False and value != old_value:
+        raise typer.BadParameter(f"{name} and {old} disagree; give {name} only — {name} 与 {old} 不一致，请只用 {name}")
+    return old_value
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,7 +21,7 @@ target_app = typer.Typer(
 @target_app.command("add")
 @friendly
 def add(
-    department: Annotated[str, typer.Argument(help="Department code.")],
+    department_code: Annotated[str, typer.Argument(help="Department code.")],
     name: Annotated[str, typer.Argument(help="Target name the department will pick (e.g. person-db).")],
     url: Annotated[
         bool, typer.Option("--url", help="Ask for the SQLAlchemy URL (hidden) and keep it in a 0600 secret file.")
@@ -35,7 +35,12 @@ def add(
     connection = typer.prompt("SQLAlchemy URL", hide_input=True, confirmation_prompt=False) if url else None
     with catalog_session() as session:
         target = add_target(
-            session, department_code=department, name=name, url=connection, secret_file=secret_file, setting=setting
+            session,
+            department_code=department_code,
+            name=name,
+            url=connection,
+            secret_file=secret_file,
+            setting=setting,
         )
         console.print(f"target {target.name!r} of {target.department_code} registered ({target.source})")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.support import console, err, friendly
+from cli.support import console, deprecated_alias, err, friendly
 
 __all__ = ["seal_app", "verify_app"]
 
@@ -64,18 +64,24 @@ def _service(algorithm: str | None) -> Any:
 def ask(
     item: Annotated[str, typer.Argument(help="Item code, e.g. identity_matches (see `govhub verify items`).")],
     client_key: Annotated[str, typer.Option("--client-key", help="The approval system's key.")],
-    case: Annotated[str, typer.Option("--case", help="办件编号 — the case number.")],
     purpose: Annotated[str, typer.Option("--purpose", help="用途 — why the question is asked.")],
     subject: Annotated[list[str], typer.Option("--subject", help="Subject field key=value (repeat).")],
     param: Annotated[list[str] | None, typer.Option("--param", help="Parameter key=value (repeat).")] = None,
+    case_number: Annotated[
+        str | None, typer.Option("--case-number", help="办件编号 — the case number (required).")
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Ask a running hub (http://host:port) instead of in-process.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the sealed answer to this file.")] = None,
     algorithm: Annotated[
         str | None, typer.Option(help="In-process only: seal algorithm (default GOVHUB_SEAL_ALGORITHM).")
     ] = None,
+    case: Annotated[str | None, typer.Option("--case", hidden=True, help="Deprecated: --case-number.")] = None,
 ) -> None:
     """Ask one verification question (in-process or over HTTP) and print the sealed answer."""
-    body = {"case_number": case, "purpose": purpose, "subject": _pairs(subject, "--subject", numbers=False)}
+    case_number = deprecated_alias(case_number, case, name="--case-number", old="--case", default=None)
+    if not case_number:
+        raise typer.BadParameter("--case-number is required — 缺少办件编号 --case-number")
+    body = {"case_number": case_number, "purpose": purpose, "subject": _pairs(subject, "--subject", numbers=False)}
     if param:
         body["params"] = _pairs(param, "--param")
     if url:
@@ -86,8 +92,11 @@ def ask(
     else:
         status, document = _service(algorithm).ask(item, client_key=client_key, body=body)
     text = json.dumps(document, ensure_ascii=False, indent=2)
-    if status != 200:
-        err.print(text)
+    if status != 200:  # a problem document over HTTP, the service's {"error": ...} in-process: same members
+        problem = document if "code" in document else document.get("error", {})
+        line = f"{problem.get('message_zh', '')} — {problem.get('message', '')} ({problem.get('code', status)})"
+        err.print(f"[bold red]error:[/] {line}", highlight=False)
+        err.print(text, highlight=False)
         raise typer.Exit(1)
     if out is not None:
         out.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

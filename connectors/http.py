@@ -1,4 +1,4 @@
-"""HTTP JSON sources (the credit platform): token auth, cursor paging, retries with backoff.
+"""HTTP JSON sources (the credit platform): token auth, cursor paging, retries with backoff (tenacity).
 
 Boundary rule: the state keeps the last (updated_at, key) seen; the next run asks for
 `updated_since=<updated_at>` (inclusive) and drops records at or before that position, so
@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from connectors.arrow_rows import deleted_array, state_value
 from connectors.base import Connector, SchemaDiff, SourceProblem
@@ -27,6 +28,16 @@ from schemas import SettingsError, SourceError
 __all__ = ["HttpConnector"]
 
 log = logging.getLogger(__name__)
+
+
+class _Transient(Exception):
+    """A failed try a retry may cure: its cause, and the server's Retry-After (s) when it sent one."""
+
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NATIVE = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_()}
@@ -119,47 +130,62 @@ class HttpConnector(Connector):
         )
 
     def _get(self, client: httpx.Client, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One page, retried on timeouts, connection errors, 429/5xx and broken JSON."""
+        """One page, retried (tenacity) on timeouts, connection errors, 429/5xx and broken JSON."""
         attempts = self.max_retries + 1
-        cause = ""
-        for attempt in range(1, attempts + 1):
-            retry_after: float | None = None
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._delay,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=self._log_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._get_once, client, params)
+        except _Transient as e:
+            raise SourceError(
+                self.source, f"GET {self.url} failed after {attempts} attempts: {e.cause}", retryable=True
+            ) from None
+
+    def _get_once(self, client: httpx.Client, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One try at a page: the page, `_Transient` for what a retry may cure, `SourceError` otherwise."""
+        try:
+            response = client.get(self.url, params=params)
+        except httpx.TimeoutException:
+            raise _Transient(f"timed out after {self.timeout:g} s") from None
+        except httpx.TransportError as e:
+            raise _Transient(f"connection failed ({type(e).__name__}: {e})") from None
+        status = response.status_code
+        if status == 200:
             try:
-                response = client.get(self.url, params=params)
-            except httpx.TimeoutException:
-                cause = f"timed out after {self.timeout:g} s"
-            except httpx.TransportError as e:
-                cause = f"connection failed ({type(e).__name__}: {e})"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return _page(response.content)
-                    except ValueError as e:
-                        cause = f"invalid JSON in the response ({e})"
-                elif status in (401, 403):
-                    raise SourceError(self.source, f"GET {self.url} refused with HTTP {status}: check the token")
-                elif status in _RETRY_STATUS:
-                    cause = f"HTTP {status}"
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                else:
-                    raise SourceError(self.source, f"GET {self.url} failed with HTTP {status}: {response.text[:200]}")
-            if attempt == attempts:
-                break
-            delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, self.max_retry_after))
-            log.warning(
-                "%s: GET %s attempt %s/%s: %s; retrying in %.2f s",
-                self.source,
-                self.url,
-                attempt,
-                attempts,
-                cause,
-                delay,
-            )
-            self._sleep(delay)
-        raise SourceError(self.source, f"GET {self.url} failed after {attempts} attempts: {cause}", retryable=True)
+                return _page(response.content)
+            except ValueError as e:
+                raise _Transient(f"invalid JSON in the response ({e})") from None
+        if status in (401, 403):
+            raise SourceError(self.source, f"GET {self.url} refused with HTTP {status}: check the token")
+        if status in _RETRY_STATUS:
+            raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+        raise SourceError(self.source, f"GET {self.url} failed with HTTP {status}: {response.text[:200]}")
+
+    def _delay(self, state: RetryCallState) -> float:
+        """Exponential back-off with jitter (half to full), at least the server's Retry-After up to its cap."""
+        delay = min(self.max_backoff, self.backoff * 2.0 ** (state.attempt_number - 1)) * random.uniform(0.5, 1.0)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Transient) and error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, self.max_retry_after))
+        return delay
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s: GET %s attempt %s/%s: %s; retrying in %.2f s",
+            self.source,
+            self.url,
+            state.attempt_number,
+            self.max_retries + 1,
+            error.cause if isinstance(error, _Transient) else error,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
 
     def _batch(self, records: list[dict[str, Any]]) -> pa.RecordBatch:
         """Contract fields by name: strings for text, dates, timestamps and decimals (exact), JSON

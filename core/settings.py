@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
     gx_max_rows: int = Field(default=100_000, ge=1_000)
+    gx_full_suite_min_rows: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Live rows in an increment from which `register` runs the full Great Expectations suite; smaller "
+            "increments get the dataset-level expectations in Arrow, and the scheduled check covers each version."
+        ),
+    )
 
     delivery_targets: dict[str, str] = Field(
         default_factory=dict,
@@ -117,7 +125,8 @@ class Settings(BaseSettings):
     )
     rate_limit_storage: str = Field(
         default="memory://",
-        description="Sign-in throttling counters (`limits` storage URI): memory:// per process, redis://... shared.",
+        description="Rate-limit counters (sign-in throttling, verification clients; a `limits` storage URI): "
+        "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
     sharing_answer_working_days: int = Field(

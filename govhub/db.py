@@ -5,9 +5,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-
 from core.db import engine_for, get_engine, session_scope
 from core.settings import get_settings
 
@@ -19,7 +16,13 @@ _MIGRATE_LOCK_KEY = 0x60B1_0001  # PostgreSQL advisory lock: one upgrade at a ti
 
 
 def migrate(url: str | None = None) -> None:
-    """Bring the metadata store to the newest schema (idempotent, safe at every start)."""
+    """Bring the metadata store to the newest schema (idempotent, safe at every start).
+
+    Alembic is imported here, not with the module: a pipeline stage needs sessions, not migrations.
+    """
+    from alembic import command
+    from alembic.config import Config
+
     engine = engine_for(url or get_settings().metadata_url)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from minio import Minio
-from minio.error import MinioException
-
 from lake._fs import s3_settings
 from schemas.errors import LakeError
 
 if TYPE_CHECKING:
+    from minio import Minio
+
     from lake.lake import Lake
 
 __all__ = ["ObjectStore"]
@@ -41,6 +40,8 @@ class ObjectStore:
         if "://" in endpoint:
             parts = urlsplit(endpoint)
             endpoint, secure = parts.netloc, parts.scheme == "https"
+        from minio import Minio  # imported on use: it pulls in cffi and a C parser (~0.3 s) every stage would pay
+
         client = Minio(
             endpoint,
             access_key=s["access_key"],
@@ -63,7 +64,7 @@ class ObjectStore:
                 shutil.copyfile(path, target)
                 return target.as_uri()
             self._client.fput_object(self.bucket, self._key(key), str(path), content_type=content_type)
-        except (OSError, MinioException) as e:
+        except _store_errors() as e:
             raise LakeError(f"could not upload {path} to {self.root}/{key}: {e}") from e
         return f"s3://{self.bucket}/{self._key(key)}"
 
@@ -73,5 +74,12 @@ class ObjectStore:
             return Path(self.root, key).absolute().as_uri()
         try:
             return self._client.presigned_get_object(self.bucket, self._key(key), expires=expires)
-        except (OSError, MinioException) as e:
+        except _store_errors() as e:
             raise LakeError(f"could not sign a link for {self.root}/{key}: {e}") from e
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """The errors an upload or a signature can raise (evaluated only when one was raised)."""
+    from minio.error import MinioException
+
+    return (OSError, MinioException)

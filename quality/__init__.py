@@ -1,5 +1,6 @@
 """Data quality: national code validators, contract suites, row-level verdicts, scorecards."""
 
+from quality.dataset_suite import run_dataset_suite
 from quality.pending import expired_reason, rebuild_batch, split_pending
 from quality.scorecard import DIMENSIONS, Scorecard
 from quality.suite import SuiteResult, build_suite, run_suite
@@ -26,6 +27,7 @@ __all__ = [
     "expired_reason",
     "quarantine_all",
     "rebuild_batch",
+    "run_dataset_suite",
     "run_suite",
     "split_pending",
     "validate",

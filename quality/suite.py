@@ -1,16 +1,18 @@
-"""Dataset-level expectations: a Great Expectations 1.x suite generated from a contract.
+"""The full Great Expectations 1.x suite generated from a contract, and the result format both engines share.
 
-The suite holds what only makes sense over a whole dataset or increment (volume, null shares,
-uniqueness, value sets, ranges); row-level verdicts come from `quality.verdict`. GX is imported
-lazily (it takes seconds to import) and runs on an in-memory ephemeral context over a pandas
-frame; results are returned as a JSON-ready dict for the hub's own metadata store (GX has no
-S3 store). Tables larger than `max_rows` are validated on a deterministic sample.
+The suite holds the contract's expectations (`quality.expectations`: volume, null shares,
+uniqueness, value sets, ranges); row-level verdicts come from `quality.verdict`, and the
+dataset-level part alone is evaluated without GX by `quality.dataset_suite`. GX is imported
+lazily (it takes seconds to import); a process keeps one in-memory context, its data source and
+each contract's suite, so a warm worker pays the set-up once. Results are returned as a
+JSON-ready dict for the hub's own metadata store (GX has no S3 store). Tables larger than
+`max_rows` are validated on a deterministic sample.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import Contract, QualityError
+from quality.expectations import expectation_specs
+from schemas import Contract
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -40,6 +43,13 @@ _KEEP_RESULT_KEYS = (
 )
 
 
+# A warm worker's GX state: one in-memory context, its pandas data source, a whole-dataframe batch
+# definition per resource and a suite per contract. Guarded by one lock (GX contexts are not thread-safe).
+_GX_LOCK = threading.RLock()
+_GX: dict[str, Any] = {}
+_SUITES: dict[int, tuple[Contract, gx.ExpectationSuite]] = {}
+
+
 @dataclass(frozen=True)
 class SuiteResult:
     """Outcome of a suite run, JSON-serialisable through `to_dict()`."""
@@ -53,7 +63,9 @@ class SuiteResult:
     results: list[dict[str, Any]]
     statistics: dict[str, Any]
     seconds: float
-    gx_version: str
+    gx_version: str | None
+    engine: str = "great_expectations"  # or "govhub": the dataset-level expectations evaluated in Arrow
+    scope: str = "increment"  # or "version": a whole curated version (the scheduled check)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,13 +97,13 @@ def sample_stream(open_reader: Callable[[list[str] | None], pa.RecordBatchReader
     """The rows `run_suite` would validate, drawn from a re-readable stream holding one batch at a time.
 
     `open_reader(columns)` opens the stream (of only `columns` when given). A first pass counts
-    the live rows (the `_deleted` column only); the second keeps the same sample `run_suite`
+    the live rows (the `_deleted` column, or the first one); the second keeps the same sample `run_suite`
     takes from the whole table, so results do not depend on how the rows were held.
     """
     counts: list[int] = []
     schema = open_reader(None).schema
     has_deleted = "_deleted" in schema.names
-    for batch in open_reader(["_deleted"] if has_deleted else None):
+    for batch in open_reader(["_deleted"] if has_deleted else schema.names[:1]):  # one column to count
         flag = batch.column("_deleted").fill_null(False) if has_deleted else None
         counts.append(batch.num_rows - (pc.sum(flag).as_py() or 0 if flag is not None else 0))
     total = sum(counts)
@@ -111,59 +123,35 @@ def sample_stream(open_reader: Callable[[list[str] | None], pa.RecordBatchReader
 
 
 def build_suite(contract: Contract) -> gx.ExpectationSuite:
-    """The contract's dataset expectations: row count, not-null, unique key, value sets, ranges, nulls."""
+    """The contract's dataset expectations (`quality.expectations`) as a GX suite, built once per contract.
+
+    Row count, not-null, unique key, value sets, ranges, null shares. The suite is cached with the
+    hub's GX context: a warm worker builds it once, and every run validates against the same object.
+    """
+    with _GX_LOCK:
+        return _suite_for(contract)
+
+
+def _suite_for(contract: Contract) -> gx.ExpectationSuite:
     import great_expectations as gx
 
-    _ephemeral_context()  # GX 1.x builds suites against the active context
-    ge = gx.expectations
+    cached = _SUITES.get(id(contract))
+    if cached is not None and cached[0] is contract:
+        return cached[1]
+    _context()  # GX 1.x builds suites against the active context
     suite = gx.ExpectationSuite(name=f"govhub.{contract.resource}")
-    dataset = contract.dataset
-    if "min_rows" in dataset:
-        suite.add_expectation(
-            ge.ExpectTableRowCountToBeBetween(min_value=int(dataset["min_rows"]), meta={"from": "dataset.min_rows"})
-        )
-    for f in contract.fields:
-        if f.required:
-            suite.add_expectation(ge.ExpectColumnValuesToNotBeNull(column=f.name, meta={"from": "required"}))
-    if len(contract.primary_key) == 1:
-        suite.add_expectation(
-            ge.ExpectColumnValuesToBeUnique(column=contract.primary_key[0], meta={"from": "primary_key"})
-        )
-    else:
-        suite.add_expectation(
-            ge.ExpectCompoundColumnsToBeUnique(column_list=list(contract.primary_key), meta={"from": "primary_key"})
-        )
-    for f in contract.fields:
-        for check in f.checks:
-            severity = "warning" if check.severity == "warn" else "critical"
-            meta = {"from": f"checks.{check.rule}", "dimension": check.dimension}
-            if check.rule == "enum":
-                codes = sorted(contract.code_tables[check.params["table"]].codes)
-                suite.add_expectation(
-                    ge.ExpectColumnValuesToBeInSet(column=f.name, value_set=codes, severity=severity, meta=meta)
-                )
-            elif check.rule == "range":
-                low, high = (_bound(check.params.get(k), f.type) for k in ("min", "max"))
-                suite.add_expectation(
-                    ge.ExpectColumnValuesToBeBetween(
-                        column=f.name, min_value=low, max_value=high, severity=severity, meta=meta
-                    )
-                )
-    for name, share in (dataset.get("max_null_share") or {}).items():
-        if name not in contract.field_names:
-            raise QualityError(f"{contract.file}: dataset.max_null_share names unknown field '{name}'")
-        suite.add_expectation(
-            ge.ExpectColumnValuesToNotBeNull(
-                column=name,
-                mostly=round(1.0 - float(share), 6),
-                meta={"from": "dataset.max_null_share", "max_null_share": share},
-            )
-        )
+    for spec in expectation_specs(contract):
+        expectation = getattr(gx.expectations, spec.gx_class)
+        kwargs = {k: v for k, v in spec.kwargs.items() if v is not None}  # an open bound is GX's default
+        suite.add_expectation(expectation(**kwargs, severity=spec.severity, meta=dict(spec.meta)))
+    _SUITES[id(contract)] = (contract, suite)
     return suite
 
 
-def run_suite(table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 100_000) -> SuiteResult:
-    """Run the contract's suite over a table of curated rows (source deletions are left out).
+def run_suite(
+    table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 100_000, scope: str = "increment"
+) -> SuiteResult:
+    """Run the contract's full GX suite over a table of curated rows (source deletions are left out).
 
     Args:
         table: typed rows, e.g. `Verdict.accepted` or a dataset version read from the lake, or a
@@ -171,6 +159,7 @@ def run_suite(table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 
         contract: the resource's contract.
         max_rows: above this many rows, a deterministic random sample of `max_rows` is validated
             (uniqueness and row counts then describe the sample; the sample size is recorded).
+        scope: what the rows are, recorded with the result: `increment` or `version`.
     """
     import great_expectations as gx
 
@@ -184,11 +173,10 @@ def run_suite(table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 
         if sampled:
             table = table.take(pa.array(_sample_indices(total, max_rows)))
     frame = _to_pandas(table, contract)
-    context = _ephemeral_context()
-    asset = context.data_sources.add_pandas("govhub").add_dataframe_asset(name=contract.resource)
-    batch = asset.add_batch_definition_whole_dataframe("increment").get_batch(batch_parameters={"dataframe": frame})
-    suite = build_suite(contract)
-    outcome = batch.validate(suite).to_json_dict()
+    with _GX_LOCK:  # one validation at a time on the shared context
+        suite = _suite_for(contract)
+        batch = _batch_definition(contract).get_batch(batch_parameters={"dataframe": frame})
+        outcome = batch.validate(suite).to_json_dict()
     results = [_compact(r) for r in outcome["results"]]
     seconds = time.perf_counter() - started
     log.info(
@@ -210,11 +198,32 @@ def run_suite(table: pa.Table | Sampled, contract: Contract, *, max_rows: int = 
         statistics=dict(outcome.get("statistics") or {}),
         seconds=round(seconds, 3),
         gx_version=gx.__version__,
+        scope=scope,
     )
 
 
-def _ephemeral_context():
-    """A fresh in-memory GX context (no files, no analytics, no progress bars); it becomes the active one."""
+def _context() -> Any:
+    """The hub's in-memory GX context (no files, no analytics, no progress bars), made once per process."""
+    context = _GX.get("context")
+    if context is None:
+        context = _GX["context"] = _ephemeral_context()
+    return context
+
+
+def _batch_definition(contract: Contract) -> Any:
+    """The resource's whole-dataframe batch definition on the cached context (made on first use)."""
+    key = f"batch:{contract.resource}"
+    if key not in _GX:
+        source = _GX.get("source")
+        if source is None:
+            source = _GX["source"] = _context().data_sources.add_pandas("govhub")
+        asset = source.add_dataframe_asset(name=contract.resource)
+        _GX[key] = asset.add_batch_definition_whole_dataframe("increment")
+    return _GX[key]
+
+
+def _ephemeral_context() -> Any:
+    """A fresh in-memory GX context; it becomes the active one."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -239,16 +248,6 @@ def _to_pandas(table: pa.Table, contract: Contract):
         col = table.column(f.name)
         columns[f.name] = col.cast(pa.float64()) if f.type == "decimal" else col
     return pa.table(columns).to_pandas(date_as_object=True)
-
-
-def _bound(raw: Any, kind: str) -> Any:
-    if raw is None:
-        return None
-    if kind == "date":
-        return raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
-    if kind == "integer":
-        return int(raw)
-    return float(raw)
 
 
 def _compact(result: dict[str, Any]) -> dict[str, Any]:

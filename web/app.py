@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from govhub.sharing_disputes import apply_sharing_limits
 from web.limits import BodyLimit
 from web.maintenance import lifespan as _log_maintenance
+from web.openapi import install_openapi
 from web.refusals import install_refusal_logging
 from web.routes import (
     access_record,
@@ -24,6 +25,7 @@ from web.routes import (
     monitor,
     monitor_approvals,
     monitor_signin,
+    problems,
     subscriptions,
     targets,
 )
@@ -70,6 +72,7 @@ def create_app() -> FastAPI:
     apply_sharing_limits()  # GOVHUB_SHARING_*_WORKING_DAYS: the answer and dispute time limits
     app.include_router(home.router)
     app.include_router(docs.router)
+    app.include_router(problems.router)
     app.include_router(health.router)
     app.include_router(verify_routes.router)
     app.include_router(catalog.router)
@@ -83,6 +86,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
     install_refusal_logging(app)
+    install_openapi(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, refusals included
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from catalog import AdminKey, CatalogError, Department, authenticate, authenticate_admin
-from schemas import AccessDenied, GovhubError
+from catalog import AdminKey, Department, authenticate, authenticate_admin
+from schemas import GovhubError
 from web.deps import SessionDep
+from web.problems import problem, problem_from_error
 
 __all__ = [
     "ADMIN_KEY_HEADER",
@@ -42,11 +43,10 @@ _admin_key = APIKeyHeader(
     scheme_name="AdminApiKey",
     description="共享主管部门（平台管理员）API 密钥 — the sharing authority's key (`govhub admin issue-key NAME`).",
 )
-_STATUS = {"not_found": status.HTTP_404_NOT_FOUND, "conflict": status.HTTP_409_CONFLICT}
 
 
 def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[str, Any]:
-    """The `detail` of every error this API returns: a code, an English and a Chinese message."""
+    """The members of a problem: a code, an English and a Chinese message, extensions (prefer `web.problems`)."""
     return {"code": code, "message": message, "message_zh": message_zh, **extra}
 
 
@@ -55,24 +55,20 @@ def current_department(
 ) -> Department:
     """The department calling, from its API key; 401 when there is no valid key (logged by `web.refusals`)."""
     if not api_key:
-        raise HTTPException(
+        raise problem(
             status.HTTP_401_UNAUTHORIZED,
-            detail=error_body(
-                "unauthenticated",
-                f"missing {API_KEY_HEADER} header: call as a department with its API key",
-                "缺少部门 API 密钥（请求头 X-API-Key）",
-            ),
+            "unauthenticated",
+            f"missing {API_KEY_HEADER} header: call as a department with its API key",
+            "缺少部门 API 密钥（请求头 X-API-Key）：请以本部门的 API 密钥调用",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     department = authenticate(session, api_key)
     if department is None:
-        raise HTTPException(
+        raise problem(
             status.HTTP_401_UNAUTHORIZED,
-            detail=error_body(
-                "unauthenticated",
-                "the API key is not valid (unknown, revoked, or the department is inactive)",
-                "API 密钥无效（未知、已作废或部门已停用）",
-            ),
+            "unauthenticated",
+            "the API key is not valid (unknown, revoked, or the department is inactive)",
+            "API 密钥无效（未知、已作废或部门已停用）",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     request.state.department = department.code  # names the caller in the log of a later refusal
@@ -93,24 +89,20 @@ def current_admin(
         department = authenticate(session, api_key)
         if department is not None:
             request.state.department = department.code  # the refusal is logged naming the department
-        raise HTTPException(
+        raise problem(
             status.HTTP_403_FORBIDDEN,
-            detail=error_body(
-                "forbidden",
-                f"only the sharing authority decides disputes: call with its {ADMIN_KEY_HEADER}, not a department key",
-                f"只有共享主管部门（平台管理员）可以处理共享争议，部门密钥无权操作（请使用 {ADMIN_KEY_HEADER}）",
-            ),
+            "forbidden",
+            f"only the sharing authority decides disputes: call with its {ADMIN_KEY_HEADER}, not a department key",
+            f"只有共享主管部门（平台管理员）可以处理共享争议，部门密钥无权操作（请使用 {ADMIN_KEY_HEADER}）",
         )
     key = authenticate_admin(session, admin_key) if admin_key else None
     if key is None:
-        raise HTTPException(
+        raise problem(
             status.HTTP_401_UNAUTHORIZED,
-            detail=error_body(
-                "unauthenticated",
-                f"missing or invalid {ADMIN_KEY_HEADER} (unknown, revoked or malformed): "
-                "issue one with `govhub admin issue-key NAME`",
-                f"缺少或无效的管理员密钥（请求头 {ADMIN_KEY_HEADER}），可用 govhub admin issue-key 签发",
-            ),
+            "unauthenticated",
+            f"missing or invalid {ADMIN_KEY_HEADER} (unknown, revoked or malformed): "
+            "issue one with `govhub admin issue-key NAME`",
+            f"缺少或无效的管理员密钥（请求头 {ADMIN_KEY_HEADER}），可用 govhub admin issue-key 签发",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     request.state.admin = key.name
@@ -136,12 +128,5 @@ DepartmentOrAdmin = Annotated[Department | AdminKey, Depends(department_or_admin
 
 
 def http_error(error: GovhubError) -> HTTPException:
-    """A govhub error as an HTTP answer: CatalogError by kind (404/409/422), AccessDenied 403."""
-    message_zh = getattr(error, "message_zh", "请求无法完成")
-    if isinstance(error, AccessDenied):
-        return HTTPException(status.HTTP_403_FORBIDDEN, detail=error_body("forbidden", str(error), message_zh))
-    if isinstance(error, CatalogError):
-        code = _STATUS.get(error.kind, status.HTTP_422_UNPROCESSABLE_CONTENT)
-        extra = {"field": error.field} if error.field else {}
-        return HTTPException(code, detail=error_body(error.kind, str(error), message_zh, **extra))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=error_body("invalid", str(error), message_zh))
+    """A govhub error as a problem answer: `web.problems.problem_from_error`, kept under its older name."""
+    return problem_from_error(error)

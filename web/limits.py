@@ -14,6 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.problems import PROBLEM_MEDIA_TYPE, problem_document
 from web.refusals import claimed_department, log_refusal
 
 __all__ = ["MAX_REQUEST_BYTES", "BodyLimit"]
@@ -60,8 +61,8 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         detail: dict[str, Any] = {
             "code": "too_large",
-            "message": f"the request body exceeds {self.max_bytes} bytes",
-            "message_zh": f"请求体超过 {self.max_bytes} 字节上限",
+            "message": f"the request body exceeds {self.max_bytes} bytes: split it into smaller requests",
+            "message_zh": f"请求体超过 {self.max_bytes} 字节上限：请拆分为较小的请求",
         }
         claimed = claimed_department(dict(scope["headers"]).get(b"x-api-key", b"").decode("latin-1"))
         await run_in_threadpool(
@@ -73,7 +74,8 @@ class BodyLimit:
             code="too_large",
             claimed=claimed,
         )
-        body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        document = problem_document(413, detail, scope["path"])
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})

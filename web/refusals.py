@@ -5,10 +5,11 @@ reaches it (a wrong method) and the rest of the app go through one exception han
 4xx except a plain 404 (no such route or record): missing or invalid keys (401), forbidden actions (403),
 another department's subscription (`NotVisible`, a 404 to the caller), wrong methods (405), conflicts
 such as a replayed decision (409), oversized bodies (413, from `web.limits`) and malformed or invalid
-requests (400, 422); then it answers as FastAPI would. The event names the department when its key
-checked out (`request.state.department`), else the department code the key claimed, plus the method,
-path and status. A log that cannot be written does not turn a refusal into an error: the refusal
-stands and the failure goes to the application log.
+requests (400, 422); then it answers with a problem document (`web.problems`, RFC 9457), or with a page
+for a browser on a page route (`web.problem_pages`). An unexpected failure answers a 500 problem.
+The event names the department when its key checked out (`request.state.department`), else the
+department code the key claimed, plus the method, path and status. A log that cannot be written does
+not turn a refusal into an error: the refusal stands and the failure goes to the application log.
 
 Refusals without a valid key (401: missing or invalid key, here and in the verification API) are not
 logged one by one: `refusal_window` counts them per client address and writes one aggregated event per
@@ -24,28 +25,27 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from exchange.log import EventType, ExchangeLog, RefusalWindow
 from web.deps import get_session
+from web.problem_fields import validation_errors
+from web.problems import STATUS_CODES, problem_document, problem_response
 
-__all__ = ["NotVisible", "claimed_department", "install_refusal_logging", "log_refusal", "refusal_window"]
+__all__ = [
+    "NotVisible",
+    "claimed_department",
+    "install_refusal_logging",
+    "log_refusal",
+    "refusal_window",
+]
 
 log = logging.getLogger(__name__)
 
-_CODES = {
-    400: "malformed_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid_request",
-}
+_CODES = {status: code for status, code in STATUS_CODES.items() if 400 <= status < 500 and status not in (404, 429)}
 
 
 class NotVisible(HTTPException):
@@ -151,41 +151,58 @@ async def _record(request: Request, status: int, exc: Any) -> bool:
     return True
 
 
-def too_many(window: RefusalWindow) -> JSONResponse:
-    """429 for an address past its limit of refusals without a valid key."""
+def too_many(window: RefusalWindow, instance: str = "") -> JSONResponse:
+    """429 for an address past its limit of refusals without a valid key (a problem document)."""
     seconds = max(1, int(window.window))
-    return JSONResponse(
-        status_code=429,
-        headers={"Retry-After": str(seconds)},
-        content={
-            "detail": {
-                "code": "rate_limited",
-                "message": f"too many requests without a valid key; retry in {seconds} s",
-                "message_zh": f"无有效密钥的请求过多，请 {seconds} 秒后再试",
-            }
-        },
-    )
+    detail = {
+        "code": "rate_limited",
+        "message": f"too many requests without a valid key; retry in {seconds} s",
+        "message_zh": f"无有效密钥的请求过多，请 {seconds} 秒后再试",
+    }
+    return problem_response(429, problem_document(429, detail, instance), headers={"Retry-After": str(seconds)})
+
+
+async def _answer(request: Request, status: int, document: dict[str, Any], headers: Any = None) -> Response:
+    """The problem as JSON, or as a page in the monitor's frame for a browser on a page route."""
+    from web.problem_pages import problem_page, wants_page
+
+    if wants_page(request):
+        return problem_page(request, document, headers=dict(headers or {}))
+    return problem_response(status, document, headers=dict(headers or {}) or None)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if _logged(exc) and not await _record(request, exc.status_code, exc):
-        return too_many(refusal_window(request.app))
-    return await http_exception_handler(request, exc)
+        return too_many(refusal_window(request.app), request.url.path)
+    if exc.status_code < 400:  # a redirect (sign in first) is not a problem
+        return await http_exception_handler(request, exc)
+    document = problem_document(exc.status_code, exc.detail, request.url.path)
+    return await _answer(request, exc.status_code, document, exc.headers)
 
 
 async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _logged(exc):
         await _record(request, 422, exc)
-    try:
-        return await request_validation_exception_handler(request, exc)
-    except ValueError:  # the input held NaN or Infinity, which JSON cannot carry back: answer without it
-        errors = [{k: v for k, v in error.items() if k not in ("input", "ctx")} for error in exc.errors()]
-        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
+    errors = validation_errors(request.scope.get("route"), exc.errors())
+    detail = {
+        "code": "invalid_request",
+        "message": "; ".join(e["message"] for e in errors) or "the request is not valid",
+        "message_zh": "；".join(e["message_zh"] for e in errors) or "请求参数无效",
+    }
+    document = problem_document(422, detail, request.url.path, errors=errors)  # one field also named by `field`
+    return await _answer(request, 422, document)
+
+
+async def _on_crash(request: Request, exc: Exception) -> Response:
+    """500 as a problem: what failed stays in the server log, never in the answer."""
+    log.exception("%s %s failed", request.method, request.url.path[:200], exc_info=exc)
+    return problem_response(500, problem_document(500, None, request.url.path))
 
 
 def install_refusal_logging(app: FastAPI) -> None:
     """Log every refused request of `app` (see the module docstring), answering as before."""
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_invalid_request)
+    app.add_exception_handler(Exception, _on_crash)

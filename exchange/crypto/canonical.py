@@ -2,6 +2,8 @@
 
 The rules are those of RFC 8785 (JSON Canonicalization Scheme, "JCS"), restricted to the types an
 answer carries, plus three documented extensions for Python values that JSON has no type for.
+`canonical_json` writes the bytes with the `rfc8785` library; `canonical_json_inline` writes the same
+bytes without it, for the exchange log's throughput.
 An approval system that checks a seal reproduces them with any JCS library (Java, Go, JS, .NET,
 Python all have one) or with the 40 lines in `exchange/seal_check_reference.py`:
 
@@ -47,19 +49,39 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import rfc8785
+
 from exchange.crypto.errors import SealError
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_json"]
+__all__ = ["MAX_SAFE_INTEGER", "canonical_json", "canonical_json_inline"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _encode_str = json.encoder.encode_basestring  # escapes exactly `"`, `\` and U+0000..U+001F
+_SURROGATE = "a string contains a lone surrogate, which has no UTF-8 form"
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Return the canonical UTF-8 JSON bytes of `obj` (rules in this module's docstring).
+    """Return the canonical UTF-8 JSON bytes of `obj` (rules in this module's docstring), through `rfc8785`.
 
     Deterministic across runs, processes and platforms; raises `SealError` for values that have no
-    canonical form, naming their path (``$.answer.amount``) and what to send instead.
+    canonical form, naming their path (``$.answer.amount``) and what to send instead. The extensions
+    become JSON strings first, then the `rfc8785` library writes the bytes (seals, subject hashes).
+    It costs about 2x `canonical_json_inline`'s CPU (`bench/bench_canonical.py`, 550-byte sealed answer:
+    34.5 µs against 18.0 µs per call, one run at load 6.9): preparing, sealing (SM2, a tree of 100) and
+    serialising an answer took 112 µs CPU against 72 µs inline (+40 µs, load 8), beside ~2.4 ms CPU
+    per single verification request.
+    """
+    try:
+        return rfc8785.dumps(_json_native(obj, "$"))
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as e:  # only strings are left to refuse
+        raise SealError("$", _SURROGATE) from e
+
+
+def canonical_json_inline(obj: Any) -> bytes:
+    """The same bytes as `canonical_json`, written here without the library: the exchange log's hashing.
+
+    Kept for the log's throughput (≥ 100,000 events/s to verify), where `rfc8785` is slower; the two
+    are checked byte for byte against each other on real seal and log payloads and random JSON.
     """
     parts: list[str] = []
     _write(obj, parts, "$")
@@ -67,7 +89,28 @@ def canonical_json(obj: Any) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise SealError("$", "a string contains a lone surrogate, which has no UTF-8 form") from e
+        raise SealError("$", _SURROGATE) from e
+
+
+def _json_native(value: Any, path: str) -> Any:
+    """`value` as `rfc8785` takes it: extensions made strings, mappings dicts, refusals named by path."""
+    if value is None or value is True or value is False or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return int(value)
+        _check_large_int(value, path)
+        return float(value)  # a double prints exactly these digits, and `rfc8785` writes it so
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SealError(path, f"float {value} is not finite; NaN and Infinity cannot be sealed")
+        return value
+    if isinstance(value, Mapping):
+        _check_keys(value, path)
+        return {key: _json_native(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_native(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    return _extension_text(value, path)
 
 
 def _write(value: Any, out: list[str], path: str) -> None:
@@ -81,26 +124,11 @@ def _write(value: Any, out: list[str], path: str) -> None:
     elif isinstance(value, str):
         out.append(_encode_str(value))
     elif isinstance(value, int):
-        text = str(int(value))
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER and _double_text(value) != text:
-            raise SealError(
-                path,
-                f"integer {value} is outside ±(2**53-1) and would be rounded by other JSON readers; "
-                "send it as a string",
-            )
-        out.append(text)
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            _check_large_int(value, path)
+        out.append(str(int(value)))
     elif isinstance(value, float):
         out.append(_format_float(value, path))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise SealError(path, f"Decimal {value} is not finite; only finite numbers can be sealed")
-        out.append(_encode_str(format(value, "f")))
-    elif isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise SealError(path, f"datetime {value.isoformat()} has no timezone; pass an aware datetime")
-        out.append(_encode_str(value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"))
-    elif isinstance(value, date):
-        out.append(_encode_str(value.isoformat()))
     elif isinstance(value, Mapping):
         _write_object(value, out, path)
     elif isinstance(value, list | tuple):
@@ -111,18 +139,12 @@ def _write(value: Any, out: list[str], path: str) -> None:
             _write(item, out, f"{path}[{i}]")
         out.append("]")
     else:
-        raise SealError(
-            path,
-            f"value of type {type(value).__name__} has no canonical JSON form; "
-            "use str, int, float, Decimal, bool, None, date, aware datetime, list or dict",
-        )
+        out.append(_encode_str(_extension_text(value, path)))
 
 
 def _write_object(value: Mapping, out: list[str], path: str) -> None:
     """Append an object with members sorted by key as UTF-16 code units (RFC 8785 3.2.3)."""
-    for key in value:
-        if not isinstance(key, str):
-            raise SealError(path, f"object key {key!r} is a {type(key).__name__}; keys must be strings")
+    _check_keys(value, path)
     out.append("{")
     for i, key in enumerate(sorted(value, key=_utf16_order)):
         if i:
@@ -131,6 +153,40 @@ def _write_object(value: Mapping, out: list[str], path: str) -> None:
         out.append(":")
         _write(value[key], out, f"{path}.{key}")
     out.append("}")
+
+
+def _check_keys(value: Mapping, path: str) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise SealError(path, f"object key {key!r} is a {type(key).__name__}; keys must be strings")
+
+
+def _check_large_int(value: int, path: str) -> None:
+    """Refuse an integer beyond ±(2**53-1) unless a double prints exactly its digits (rule 4)."""
+    if _double_text(value) != str(int(value)):
+        raise SealError(
+            path,
+            f"integer {value} is outside ±(2**53-1) and would be rounded by other JSON readers; send it as a string",
+        )
+
+
+def _extension_text(value: Any, path: str) -> str:
+    """The JSON string an extension type becomes (Decimal, date, aware datetime); anything else is refused."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise SealError(path, f"Decimal {value} is not finite; only finite numbers can be sealed")
+        return format(value, "f")
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise SealError(path, f"datetime {value.isoformat()} has no timezone; pass an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise SealError(
+        path,
+        f"value of type {type(value).__name__} has no canonical JSON form; "
+        "use str, int, float, Decimal, bool, None, date, aware datetime, list or dict",
+    )
 
 
 def _utf16_order(key: str) -> bytes:

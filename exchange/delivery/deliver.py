@@ -26,10 +26,11 @@ from exchange.delivery.feed import NetFeed, StreamChecksum, net_changes, order_b
 from exchange.delivery.lock import delivery_lock
 from exchange.delivery.masking import restrict_and_mask
 from exchange.delivery.models import Delivery
+from exchange.delivery.notice import masked_fields
 from exchange.delivery.snapshot import SnapshotView, snapshot_view
 from exchange.delivery.targets import Rows, target_recorded, write_database, write_file
 from lake import CuratedTable, Lake, ObjectStore
-from schemas import Contract, GovhubError
+from schemas import Contract, GovhubError, load_contract
 
 if TYPE_CHECKING:
     from exchange.log import ExchangeLog
@@ -88,6 +89,7 @@ class DeliveryResult:
     error_code: str | None = None
     seconds: float = 0.0
     recovered: bool = False
+    masked_fields: tuple[str, ...] = ()  # granted fields delivered masked (no PII access): exchange.delivery.notice
 
     @property
     def rows(self) -> int:
@@ -430,6 +432,7 @@ def _finish(
 ) -> DeliveryResult:
     seconds = round(time.perf_counter() - started, 3)
     code = getattr(error, "code", None) or (None if error is None else type(error).__name__)
+    masked = tuple(f.name for f in masked_fields(load_contract(sub.resource), sub.fields, pii_access=sub.pii_access))
     if error is not None:
         row = session.merge(row)
         row.status, row.finished_at, row.error = "failed", utcnow(), str(error)[:4000]
@@ -453,6 +456,7 @@ def _finish(
         error_code=code,
         seconds=seconds,
         recovered=recovered,
+        masked_fields=masked,
     )
     if exchange_log is not None:
         exchange_log.append(
@@ -480,6 +484,7 @@ def _finish(
                 "deleted": result.rows_deleted,
                 "location": row.location,
                 "recovered": recovered,
+                "masked_fields": list(masked),
             },
         )
     session.commit()

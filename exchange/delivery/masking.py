@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Sequence
 
@@ -28,8 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import Contract
+from schemas.contract import Field
 
-__all__ = ["delivered_columns", "mask_column", "pseudonymise", "restrict_and_mask"]
+__all__ = ["delivered_columns", "mask_column", "masking_kind", "pseudonymise", "restrict_and_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 _COUNTY = r"^((?:[^省]{1,8}?省)?(?:[^市州盟]{1,8}?(?:市|自治州|州|地区|盟))?[^区县市旗]{1,8}?(?:区|县|市|旗))"
 _ADDRESS_SUFFIXES = ("address", "place")
 MASK = "*"
+MASKED_KEY = b"govhub:masked"
+NOTICE_KEY = b"govhub:masking"
+"""Arrow field metadata on a masked column: how it was masked (`exchange.delivery.notice` says why)."""
 
 
 def delivered_columns(contract: Contract, fields: Sequence[str]) -> list[str]:
@@ -84,6 +89,19 @@ def _mask_address_values(col: pa.Array) -> pa.Array:
     matched = pc.match_substring_regex(col, _COUNTY)
     truncated = pc.replace_substring_regex(col, _COUNTY + r".*$", r"\1")
     return pc.if_else(matched, truncated, pa.scalar("***"))
+
+
+def masking_kind(field: Field, *, primary_key: bool) -> str | None:
+    """How a field is masked without PII access (the rules above, by contract class and type); None: sent as is."""
+    if field.pii == "none":
+        return None
+    if primary_key:
+        return "pseudonym"
+    if field.pii == "sensitive" or field.type != "string":
+        return "withheld"
+    if field.pii == "identifier":
+        return "partial"
+    return "county" if field.name.endswith(_ADDRESS_SUFFIXES) else "initial"
 
 
 def mask_column(col: pa.Array | pa.ChunkedArray, *, pii: str, name: str) -> pa.Array | pa.ChunkedArray:
@@ -135,6 +153,12 @@ def restrict_and_mask(
     table = table.select([*keep, *system])
     if pii_access:
         return table
+    from exchange.delivery.notice import masking_notice  # the notice reads these rules
+
+    notice = masking_notice(contract, fields, pii_access=False)
+    if notice is not None:  # the file's own metadata says what is masked, why and how to ask
+        metadata = {**(table.schema.metadata or {}), NOTICE_KEY: json.dumps(notice, ensure_ascii=False).encode()}
+        table = table.replace_schema_metadata(metadata)
     classes = {f.name: f.pii for f in contract.fields}
     for name in keep:
         pii = classes[name]
@@ -146,5 +170,7 @@ def restrict_and_mask(
             col = pseudonymise(table.column(name), secret=secret, department=department, resource=contract.resource)
         else:
             col = mask_column(table.column(name), pii=pii, name=name)
-        table = table.set_column(i, pa.field(name, col.type, nullable=True, metadata=old.metadata), col)
+        kind = masking_kind(contract.field(name), primary_key=name in contract.primary_key) or "withheld"
+        metadata = {**(old.metadata or {}), MASKED_KEY: kind.encode()}
+        table = table.set_column(i, pa.field(name, col.type, nullable=True, metadata=metadata), col)
     return table

@@ -87,7 +87,8 @@ def pull_changes(
     """One page of `sub`'s changes after `after_version` (None: a snapshot), masked and restricted.
 
     Raises DeliveryError (code `not_granted`) for a subscription that is not granted (revoked,
-    pending, refused) or not in api mode.
+    pending, refused) or not in api mode, and (code `after_version_ahead`, with `current_version`) for
+    an `after_version` beyond the current version: a silent empty page would hide a wrong bookmark.
     """
     if sub.status != "granted":
         raise DeliveryError(
@@ -123,6 +124,16 @@ def pull_changes(
     else:
         current = curated.version()
         offset = 0
+        if after_version is not None and after_version > (-1 if current is None else current):
+            where = "no version is published yet" if current is None else f"the current version is {current}"
+            raise DeliveryError(
+                f"after_version {after_version} is beyond what {contract.resource} has: {where}; pull with "
+                "after_version at or below the current version, or without it for a snapshot",
+                code="after_version_ahead",
+                subscription_id=sub.id,
+                department=sub.department_code,
+                current_version=current,
+            )
         if current is None or (after_version is not None and after_version >= current):
             return ChangesPage(sub.id, contract.resource, after_version, current, [], 0, None, after_version)
         to_version = current

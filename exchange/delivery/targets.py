@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 
 from exchange.delivery.errors import DeliveryError
 from exchange.delivery.feed import StreamChecksum
+from exchange.delivery.masking import MASKED_KEY
 from lake import ObjectStore
 
 __all__ = ["BOOKKEEPING_TABLE", "FileWritten", "RowStream", "Rows", "target_recorded", "write_database", "write_file"]
@@ -102,9 +103,20 @@ def _sql_type(t: pa.DataType, *, key: bool) -> sa.types.TypeEngine:
     return sa.Text()
 
 
+def _masked_comment(field: pa.Field) -> str | None:
+    """The comment of a masked column (PostgreSQL and MySQL keep it): how, why and how to ask."""
+    kind = (field.metadata or {}).get(MASKED_KEY)
+    if kind is None:
+        return None
+    return (
+        f"脱敏（{kind.decode()}）：未获准访问未脱敏个人信息（pii_access=false），如需请以 pii_access 重新申请，"
+        f"由提供部门审批 — masked ({kind.decode()}): no PII access granted; apply with pii_access"
+    )
+
+
 def _data_table(table: pa.Table, name: str, keys: list[str], metadata: sa.MetaData) -> sa.Table:
     columns = [
-        sa.Column(f.name, _sql_type(f.type, key=k), primary_key=k, nullable=not k)
+        sa.Column(f.name, _sql_type(f.type, key=k), primary_key=k, nullable=not k, comment=_masked_comment(f))
         for f, k in ((f, f.name in keys) for f in table.schema)
         if f.name != "_change_type"
     ]

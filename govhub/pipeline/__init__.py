@@ -10,6 +10,8 @@ from typing import Any
 from govhub.pipeline.recheck import recheck as recheck_pending
 from govhub.pipeline.recheck import recheck_dependents, reprocess
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
+from govhub.pipeline.suite_check import check_version
+from govhub.settings import get_settings
 from schemas import dependency_order as ingest_order
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "advance",
     "begin",
+    "check_version",
     "extract",
     "fail",
     "ingest_order",
@@ -54,8 +57,9 @@ def run_stages(
     """Begin a run of `kind` and run its stages in this process; on failure the run is marked failed."""
     run_id = begin(resource, orchestrator=orchestrator, kind=kind, scope=scope)
     try:
-        extract(run_id)
-        _import_in_background("great_expectations")  # for `register`; overlaps validate and publish
+        extracted = extract(run_id)["extracted"]
+        if extracted >= get_settings().gx_full_suite_min_rows:  # `register` will run the full GX suite
+            _import_in_background("great_expectations")  # overlaps validate and publish
         validate(run_id)
         publish(run_id)
         register(run_id)

@@ -29,16 +29,19 @@ def _run(case: str, phase: str, seconds: float, rows: int, rss: float = 500.0, *
     }
 
 
-def _runs(govhub_full: float = 16.0, govhub_inc: float = 4.0, dlt_inc_rows: int = CHANGED) -> list[dict]:
+def _runs(
+    govhub_full: float = 16.0, govhub_inc: float = 4.0, dlt_inc_rows: int = CHANGED, ingest_full: float = 14.0
+) -> list[dict]:
     stages = {"extract": 1.0, "validate": 1.0, "publish": 1.0, "register": 1.0, "advance": 0.1}
     out = []
     for _ in range(3):
         out += [
-            _run("raw", "full", 8.0, ROWS, 440),
+            _run("raw", "full", 8.0, ROWS, 440, cpu=4.0),
             _run("raw-stream", "full", 9.0, ROWS, 170),
             _run("dlt-pyarrow", "full", 50.0, ROWS, 450),
             _run("dlt-connectorx", "full", 20.0, ROWS, 900),
-            _run("govhub", "full", govhub_full, ROWS, 700, pipeline_vmhwm_mb=600.0, stages=stages),
+            _run("govhub", "full", govhub_full, ROWS, 700, pipeline_vmhwm_mb=600.0, stages=stages, cpu=10.0),
+            _run("govhub-ingest", "full", ingest_full, ROWS, 720, cpu=16.0),
             {"case": "change", "phase": "change", "updated": 10_000, "deleted": 500, "inserted": 500},
             _run("dlt-pyarrow", "incremental", 5.0, dlt_inc_rows),
             _run("dlt-connectorx", "incremental", 4.0, CHANGED),
@@ -54,17 +57,21 @@ def _summary(**kw: object) -> dict:
 
 
 def test_summary_ratios_and_targets_follow_the_measurements() -> None:
-    s = _summary(govhub_full=16.0, govhub_inc=4.0)
+    s = _summary(govhub_full=11.0, govhub_inc=4.0)
     by = {(c["case"], c["phase"]): c for c in s["cases"]}
     assert s["fastest_dlt"] == "dlt-connectorx"
-    assert by[("govhub", "full")]["vs_raw"] == pytest.approx(0.5)
-    assert by[("govhub", "full")]["vs_dlt"] == pytest.approx(20 / 16)
-    assert by[("govhub", "incremental")]["incremental_ratio"] == pytest.approx(0.25)
+    assert by[("govhub", "full")]["vs_raw"] == pytest.approx(8 / 11)
+    assert by[("govhub", "full")]["vs_raw_cpu"] == pytest.approx(0.4)  # CPU seconds: raw 4.0, govhub 10.0
+    assert by[("govhub", "full")]["vs_dlt"] == pytest.approx(20 / 11)
+    assert by[("govhub-ingest", "full")]["vs_raw"] == pytest.approx(8 / 14)
+    assert by[("govhub", "incremental")]["incremental_ratio"] == pytest.approx(4 / 11)
     status = [t["status"] for t in s["targets"]]
-    assert status == ["PASS", "PASS", "PASS", "MISS"]  # 0.5× raw, 1.25× dlt, 600 < 900 MB, 25 % ≥ 5 %
+    # 0.73× raw ≥ 0.7, run_ingest 0.57× ≥ 0.5, 1.8× dlt, 600 < 900 MB, 36 % ≥ 5 %
+    assert status == ["PASS", "PASS", "PASS", "PASS", "MISS"]
+    assert "CPU seconds: 0.40×" in s["targets"][0]["measured"]
 
-    slow = _summary(govhub_full=40.0, govhub_inc=1.0)
-    assert [t["status"] for t in slow["targets"]] == ["MISS", "MISS", "PASS", "PASS"]
+    slow = _summary(govhub_full=40.0, govhub_inc=1.0, ingest_full=20.0)
+    assert [t["status"] for t in slow["targets"]] == ["MISS", "MISS", "MISS", "PASS", "PASS"]
 
 
 def test_row_count_mismatch_is_reported() -> None:

@@ -76,6 +76,22 @@ def test_subscription_workflow(cli: CliRunner) -> None:
     _ok(cli, "subscription", "overdue")
 
 
+def test_apply_takes_the_api_names_and_says_which_fields_arrive_masked(cli: CliRunner) -> None:
+    _ok(cli, "catalog", "seed")
+    statements = ["--purpose", "资格认证", "--legal-basis", "社会保险法", "--scope", "社保经办系统"]
+    statements += ["--valid-until", "2099-12-31", "-f", "gender", "-f", "birth_date", "--as", USER]
+    masked = _ok(cli, "subscription", "apply", "--resource", "person", *statements, "--delivery-mode", "api")
+    flat = " ".join(masked.split())
+    assert "脱敏字段" in flat and "性别(gender)" in flat and "出生日期(birth_date)：不提供" in flat
+    assert "pii_access=false" in flat and "--pii-access" in flat and "市公安局" in flat  # why, and how to ask
+    unmasked = cli.invoke(
+        app, ["subscription", "apply", "--resource", "person", *statements, "--pii", "--mode", "file"]
+    )
+    assert unmasked.exit_code == 0, unmasked.output
+    assert "--pii is deprecated: use --pii-access" in unmasked.output and "脱敏字段" not in unmasked.output
+    assert "--mode is deprecated" in unmasked.output and "file" in unmasked.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

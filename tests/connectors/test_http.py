@@ -136,3 +136,31 @@ def test_schema_drift_from_first_record(credit):
     assert diff.missing == ("source_unit",)
     assert diff.retyped == (("amount", "decimal", "boolean"),)
     assert not _conn(credit, FakeCreditApi([credit_record(1, T0)])).check_schema().drifted
+
+
+def test_each_retry_is_logged_with_the_configured_attempts_and_backoff(credit, caplog):
+    api = FakeCreditApi([credit_record(1, T0)])
+    api.faults = ["503"] * 3
+    waits: list[float] = []
+    conn = HttpConnector(
+        credit,
+        {
+            "base_url": "http://credit.test",
+            "token": "secret",
+            "max_retries": 2,
+            "backoff": 0.4,
+            "max_backoff": 0.6,
+            "transport": httpx.MockTransport(api),
+        },
+        sleep=waits.append,
+    )
+    with caplog.at_level("WARNING", logger="connectors.http"), pytest.raises(SourceError, match="3 attempts: HTTP 503"):
+        list(conn.extract(None))
+    assert len(api.requests) == 3  # max_retries 2: three tries, two waits in between
+    assert 0.2 <= waits[0] <= 0.4 and 0.3 <= waits[1] <= 0.6  # 0.4 × 2^(n-1), capped at 0.6, × jitter ½..1
+    logged = [r.getMessage() for r in caplog.records]
+    assert [m.split(": ", 1)[1].split(";")[0] for m in logged] == [
+        "GET http://credit.test/api/v1/credit-records attempt 1/3: HTTP 503",
+        "GET http://credit.test/api/v1/credit-records attempt 2/3: HTTP 503",
+    ]
+    assert logged[0].endswith(f"retrying in {waits[0]:.2f} s")

@@ -117,3 +117,10 @@ def test_the_readme_names_every_reference_the_contracts_declare() -> None:
             assert f"`govhub.curated.{upstream}`" in line, (name, upstream)
         if not contract.referenced_resources:
             assert not line, name
+
+
+def test_quality_suite_checks_every_resource_daily(dagbag: Any) -> None:
+    dag = dagbag.get_dag("quality_suite")
+    assert dag.schedule == "0 19 * * *"  # 03:00 Beijing time
+    assert dag.task_ids == ["check"]
+    assert sorted(dag.get_task("check").op_kwargs_expand_input.value["resource"]) == sorted(CONTRACTS)

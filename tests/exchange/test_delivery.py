@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -311,6 +312,31 @@ def test_masking_applies_unless_the_grant_covers_pii(person: Contract, lake: Lak
     assert (clear["id_number"], clear["name"], clear["phone"]) == (pid(1), "张v10", "13912340000")
 
 
+def test_a_masked_delivery_says_which_fields_are_masked_why_and_how_to_ask(
+    person: Contract, lake: Lake, session: Session
+) -> None:
+    granted = ["id_number", "name", "gender", "birth_date", "region_code"]
+    subscribe(session, fields=granted, pii_access=False)
+    subscribe(session, department="11430900MB0000002X", fields=granted, pii_access=True)
+    commit(lake, person, person_rows(person, [pid(1)]), 1)
+    masked_result, clear_result = run(session, lake, person, exchange_log=ExchangeLog(session))
+    expected = tuple(f.name for f in person.fields if f.name in granted and f.pii != "none")  # from the contract
+    assert masked_result.masked_fields == expected == ("id_number", "name", "gender", "birth_date")
+    assert clear_result.masked_fields == ()
+    schema = pq.read_schema(Path(lake.root, masked_result.location))  # the file's own metadata says it
+    notice = json.loads(schema.metadata[b"govhub:masking"])
+    assert [f["name"] for f in notice["fields"]] == list(expected) and notice["rule"] == "pii_masking"
+    assert {f["name"]: f["masking"] for f in notice["fields"]}["birth_date"] == "withheld"
+    assert "pii_access" in notice["reason_zh"] and "--pii-access" in notice["how_to_ask_zh"]
+    assert "出生日期（birth_date）" in notice["how_to_ask_zh"] and "市公安局" in notice["how_to_ask_zh"]
+    assert schema.field("gender").metadata[b"govhub:masked"] == b"initial"
+    assert b"govhub:masked" not in (schema.field("region_code").metadata or {})
+    clear = pq.read_schema(Path(lake.root, clear_result.location))
+    assert b"govhub:masking" not in (clear.metadata or {})
+    logged = session.scalars(sa.select(ExchangeEvent).where(ExchangeEvent.type == "delivery")).all()
+    assert sorted(tuple(e.details["masked_fields"]) for e in logged) == [(), expected]  # the log records it too
+
+
 def test_database_mode_upserts_deletes_and_records_in_the_target(
     person: Contract, lake: Lake, session: Session, tmp_path: Path
 ) -> None:
@@ -433,3 +459,23 @@ def test_api_mode_records_a_pull_cursor_and_deliver_to_older_version(
     assert result.link == f"/api/deliveries/{sub.id}/changes?after_version="
     [nxt] = run(session, lake, person)
     assert (nxt.from_version, nxt.rows_inserted) == (v0, 1)
+
+
+def test_a_masked_column_of_a_database_delivery_carries_a_comment_saying_so(person: Contract) -> None:
+    from exchange.delivery.targets import _data_table
+
+    table = restrict_and_mask(
+        person_rows(person, [pid(1)]),
+        person,
+        fields=["id_number", "gender", "region_code"],
+        pii_access=False,
+        secret=SECRET,
+        department="11430900MB0000001X",
+    )
+    target = _data_table(table, "person", ["id_number"], sa.MetaData())
+    assert "pii_access" in target.c.gender.comment and "脱敏（initial）" in target.c.gender.comment
+    assert "pseudonym" in target.c.id_number.comment and target.c.region_code.comment is None
+    from sqlalchemy.dialects import postgresql
+
+    comments = sa.schema.SetColumnComment(target.c.gender).compile(dialect=postgresql.dialect())
+    assert "COMMENT ON COLUMN person.gender" in str(comments)  # what PostgreSQL keeps with the table

@@ -25,6 +25,7 @@ from lake import Lake
 from schemas import Contract, load_contract
 from web.auth import current_department
 from web.deps import get_session
+from web.refusals import install_refusal_logging
 
 DEPT = "11430900MB0000001X"
 
@@ -45,6 +46,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     caller = SimpleNamespace(code=DEPT)
     app = FastAPI()
     app.include_router(routes.router)
+    install_refusal_logging(app)  # errors answer as problems, as in the hub's app
 
     def session_override() -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as s:
@@ -74,6 +76,9 @@ def test_pull_pages_a_snapshot_then_the_increment(hub: SimpleNamespace, person: 
     assert body["rows"][0]["phone"] is None and body["rows"][0]["name"].startswith("张")
     assert all(len(r["id_number"]) == 64 for r in body["rows"])  # pseudonymous keys
     assert body["next_after_version"] is None
+    masked = [f.name for f in person.fields if f.name in ("id_number", "name", "phone") and f.pii != "none"]
+    assert body["masked_fields"] == masked and [f["name"] for f in body["masking"]["fields"]] == masked
+    assert f"订阅 #{sub.id}" in body["masking"]["reason_zh"] and "pii_access" in body["masking"]["how_to_ask_zh"]
 
     v1 = commit(hub.lake, person, person_rows(person, [pid(9)]), 2)  # lands while paging: the sequence stays on v0
     seen = body["rows"]
@@ -89,6 +94,28 @@ def test_pull_pages_a_snapshot_then_the_increment(hub: SimpleNamespace, person: 
     logged = hub.session.scalars(sa.select(ExchangeEvent)).all()
     # 3 snapshot pages, the increment, the empty pull
     assert {e.type for e in logged} == {"delivery"} and len(logged) == 5
+
+
+def test_an_after_version_beyond_the_current_version_is_a_problem_naming_it(
+    hub: SimpleNamespace, person: Contract
+) -> None:
+    sub = subscribe(hub.session, department=DEPT, mode="api", fields=["id_number", "name"])
+    early = changes(hub, sub.id, after_version=0)  # nothing published yet: no version 0 to be after
+    assert early.status_code == 400 and early.json()["current_version"] is None
+    assert "尚未发布任何版本" in early.json()["message_zh"]
+    v0 = commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
+    assert changes(hub, sub.id, after_version=v0).json()["rows"] == []  # up to date: an empty page, not an error
+    ahead = changes(hub, sub.id, after_version=v0 + 5)
+    assert ahead.status_code == 400 and ahead.headers["content-type"].startswith("application/problem+json")
+    problem = ahead.json()
+    assert (problem["code"], problem["field"], problem["current_version"]) == (
+        "after_version_ahead",
+        "after_version",
+        v0,
+    )
+    assert problem["type"] == "/problems/after_version_ahead" and problem["status"] == 400
+    assert f"current version is {v0}" in problem["message"] and f"当前版本为 {v0}" in problem["message_zh"]
+    assert changes(hub, sub.id, after_version=-1).status_code == 200  # "before the first version" stays valid
 
 
 def test_pull_refuses_revoked_foreign_and_non_api_subscriptions(hub: SimpleNamespace, person: Contract) -> None:
@@ -113,7 +140,7 @@ def test_pull_stops_when_the_term_of_use_has_ended(hub: SimpleNamespace, person:
     assert changes(hub, current.id).status_code == 200
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     bad = changes(hub, own.id, page_token="not-a-token")
-    assert bad.status_code == 400 and "page_token" in bad.json()["detail"]["message"]
+    assert bad.status_code == 400 and "page_token" in bad.json()["message"]
 
 
 def _token(raw: str) -> str:
@@ -146,12 +173,12 @@ def test_crafted_page_tokens_answer_400_without_server_details(
     own = subscribe(hub.session, department=DEPT, mode="api", fields=ALL_PERSON)
     answer = changes(hub, own.id, page_token=token)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["detail"]["code"] == "bad_page_token"
+    assert answer.json()["code"] == "bad_page_token"
     assert str(tmp_path) not in answer.text and "lake" not in answer.text.lower()
 
 
 def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person: Contract) -> None:
-    mine = subscribe(hub.session, department=DEPT, mode="file")
+    mine = subscribe(hub.session, department=DEPT, mode="file", fields=["id_number", "birth_date"], pii_access=False)
     subscribe(hub.session, department="11430900MB0000009X", mode="file")
     commit(hub.lake, person, person_rows(person, [pid(1)]), 1)
     assert len(deliver_resource(hub.session, hub.lake, person, secret=SECRET)) == 2
@@ -159,6 +186,7 @@ def test_list_deliveries_of_the_calling_department(hub: SimpleNamespace, person:
     assert body["count"] == 1
     [row] = body["data"]
     assert (row["subscription_id"], row["status"], row["rows"], row["from_version"]) == (mine.id, "done", 1, None)
+    assert row["masked_fields"] == ["id_number", "birth_date"] and row["masking"]["rule"] == "pii_masking"
 
 
 def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, person: Contract) -> None:
@@ -177,15 +205,16 @@ def test_cli_runs_and_lists_deliveries(tmp_path: Path, monkeypatch: pytest.Monke
         migrate()
         commit(open_lake(), person, person_rows(person, [pid(1), pid(2)]), 1)
         with session_scope() as session:
-            subscribe(session, department=DEPT, mode="file")
+            subscribe(session, department=DEPT, mode="file", fields=["id_number", "gender"], pii_access=False)
         runner = CliRunner()
         ran = runner.invoke(delivery_app, ["run", "person"])
         assert ran.exit_code == 0, ran.output
         assert DEPT in ran.output and "done" in ran.output
+        assert "性别(gender)" in ran.output and "--pii-access" in ran.output  # the masked fields, said out loud
         again = runner.invoke(delivery_app, ["run", "person"])
         assert "up to date" in again.output
         listed = runner.invoke(delivery_app, ["list", "--department", DEPT])
-        assert listed.exit_code == 0 and "snapshot→v0" in listed.output
+        assert listed.exit_code == 0 and "snapshot→v0" in listed.output and "性别(gender)" in listed.output
         assert (tmp_path / "home" / "keys" / "delivery.secret").stat().st_mode & 0o777 == 0o600
     finally:
         reset_settings()

@@ -109,7 +109,7 @@ def test_the_routes_and_verify_ask_seal_with_the_configured_algorithm(
         "person_alive",
         "--client-key",
         key,
-        "--case",
+        "--case-number",
         "YY-1",
         "--purpose",
         "测试",
@@ -127,3 +127,7 @@ def test_the_routes_and_verify_ask_seal_with_the_configured_algorithm(
     assert verify_sealed(doc, public_key_pem=pem, request=sent).ok
     forced = CliRunner().invoke(app, [*args[:-2], "--out", str(out), "--algorithm", "sm2"])
     assert forced.exit_code == 0 and json.loads(out.read_text(encoding="utf-8"))["seal"]["algorithm"] == "sm2"
+    old = CliRunner().invoke(app, [*[("--case" if a == "--case-number" else a) for a in args]])  # the old spelling
+    assert old.exit_code == 0 and "--case is deprecated: use --case-number" in old.output
+    refused = CliRunner().invoke(app, [("wrong.key" if a == key else a) for a in args])
+    assert refused.exit_code == 1 and "客户端密钥无效" in refused.output and "(invalid_key)" in refused.output

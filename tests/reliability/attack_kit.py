@@ -117,10 +117,11 @@ def injection_targets(spec: Mapping[str, Any], service: VerificationService) -> 
     for op in operations(spec):
         targets += [Target(op, "path", name) for name in op.params("path")]
         targets += [Target(op, "query", name) for name in op.params("query")]
+        if op.method == "POST" and op.path.startswith("/api/verify/{item}"):
+            targets += _verify_body_targets(op, service)  # the members, and each subject field and param
+            continue
         location, names = body_fields(spec, op)
         targets += [Target(op, location, name) for name in names]
-        if op.method == "POST" and op.path.startswith("/api/verify/{item}"):
-            targets += _verify_body_targets(op, service)
     return targets
 
 

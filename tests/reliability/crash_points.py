@@ -58,7 +58,8 @@ INGEST_POINTS: list[KillPoint] = [
     *_all("the first Delta load", "lake.curated", "write_deltalake"),
     *_all("the Delta MERGE commit", "deltalake.table:TableMerger", "execute"),
     *_both("the catalogue records the version", "govhub.pipeline.stages", "record_version"),
-    *_all("the quality suite", "quality", "run_suite"),
+    *_all("the quality suite", "quality", "run_suite"),  # the full GX suite: large increments
+    *_all("the dataset suite", "quality", "run_dataset_suite"),  # every smaller increment
     *_both("an exchange-log append", "exchange.log.log:ExchangeLog", "append_many"),
     *_both("a metadata commit", "sqlalchemy.orm:Session", "commit"),
     *_both("the staging clean-up", "lake.staging:StagingArea", "clear"),

@@ -560,7 +560,7 @@ def plan_trials(lab: CrashLab, kind: str, count: int, *, seed: int, first_index:
 # - A run killed before `advance` cleared its staging folder left it in the lake for good (found when
 #   the comparison learnt to look at staging folders).
 REGRESSIONS = [
-    ("ingest", "payment", "increment", "after the quality suite", 1),
+    ("ingest", "payment", "increment", "after the dataset suite", 1),
     ("ingest", "credit_record", "first", "after the first Delta load", 1),
     ("ingest", "person", "increment", "after the Delta MERGE commit", 1),
     ("ingest", "person", "first", "after stage extract", 1),

@@ -87,7 +87,7 @@ def run(
                         if not ok_seal:
                             bad_seals.append(f"{item} {body['case_number']}: {check.reason} {check.message}")
                     else:
-                        codes[document.get("error", {}).get("code", "?")] += 1
+                        codes[document.get("code") or document.get("error", {}).get("code", "?")] += 1
 
     pool = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(threads)]
     for t in pool:

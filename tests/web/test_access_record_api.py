@@ -158,7 +158,7 @@ def test_signed_but_wrong_assertions_are_refused_and_logged_one_by_one(
     }[case]
     answer = _get(api, token)
     assert answer.status_code == status, answer.text
-    detail = answer.json()["detail"]
+    detail = answer.json()
     assert detail["code"] == code and words in detail["message_zh"] and "queries" not in answer.text
     [denial] = _denials(api)
     assert (denial.error_code, denial.outcome) == (code, "denied")
@@ -171,16 +171,16 @@ def test_signed_but_wrong_assertions_are_refused_and_logged_one_by_one(
 def test_a_forged_or_missing_assertion_proves_nobody_and_is_counted_per_address(api: Api, idp: SimulatedIdP) -> None:
     forger = SimulatedIdP.generate()
     forged = _get(api, forger.assertion(PERSON))
-    assert forged.status_code == 401 and forged.json()["detail"]["code"] == "bad_signature"
-    assert "伪造" in forged.json()["detail"]["message_zh"]
+    assert forged.status_code == 401 and forged.json()["code"] == "bad_signature"
+    assert "伪造" in forged.json()["message_zh"]
     header, _payload, signature = idp.assertion(OTHER).split(".")
     mine = idp.assertion(PERSON).split(".")[1]
-    assert _get(api, f"{header}.{mine}.{signature}").json()["detail"]["code"] == "bad_signature"  # payload swapped
+    assert _get(api, f"{header}.{mine}.{signature}").json()["code"] == "bad_signature"  # payload swapped
     none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + mine + "."
-    assert _get(api, none_alg).json()["detail"]["code"] == "bad_algorithm"
+    assert _get(api, none_alg).json()["code"] == "bad_algorithm"
     missing = _get(api, None)
-    assert missing.status_code == 401 and missing.json()["detail"]["code"] == "missing_assertion"
-    assert _get(api, "not-a-token").json()["detail"]["code"] == "malformed_assertion"
+    assert missing.status_code == 401 and missing.json()["code"] == "missing_assertion"
+    assert _get(api, "not-a-token").json()["code"] == "malformed_assertion"
     api.client.app.state.refusal_window.flush(everything=True)  # type: ignore[attr-defined]
     [window] = _denials(api)
     assert window.rows == 5 and set(window.details["codes"]) == {  # type: ignore[index]
@@ -193,8 +193,8 @@ def test_a_forged_or_missing_assertion_proves_nobody_and_is_counted_per_address(
 
 def test_department_keys_are_refused_even_with_a_valid_assertion(api: Api, idp: SimulatedIdP) -> None:
     answer = _get(api, idp.assertion(PERSON), **api.headers(USER))
-    assert answer.status_code == 403 and answer.json()["detail"]["code"] == "key_not_accepted"
-    assert "部门" in answer.json()["detail"]["message_zh"]
+    assert answer.status_code == 403 and answer.json()["code"] == "key_not_accepted"
+    assert "部门" in answer.json()["message_zh"]
     only_key = _get(api, None, **api.headers(USER))
     assert only_key.status_code == 403
     denials = _denials(api)
@@ -208,12 +208,12 @@ def test_bad_subjects_and_an_unconfigured_idp_answer_clearly(
 ) -> None:
     wrong_check = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
     answer = _get(api, idp.assertion(wrong_check), wrong_check)
-    assert answer.status_code == 422 and answer.json()["detail"]["code"] == "invalid_subject"
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_subject"
     assert _get(api, idp.assertion(PERSON), kind="citizen").status_code == 422
     monkeypatch.delenv("GOVHUB_IDP_PUBLIC_KEY")
     reset_settings()
     unconfigured = _get(api, idp.assertion(PERSON))
-    assert unconfigured.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY" in unconfigured.json()["detail"]["message"]
+    assert unconfigured.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY" in unconfigured.json()["message"]
 
 
 def test_assertion_times_use_the_clock_given(idp: SimulatedIdP) -> None:
@@ -248,7 +248,7 @@ def test_a_malformed_idp_key_is_named_at_start_or_answers_503(
     monkeypatch.setenv("GOVHUB_IDP_PUBLIC_KEY_FILE", str(bad))
     reset_settings()
     answer = _get(api, idp.assertion(PERSON))
-    assert answer.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY_FILE" in answer.json()["detail"]["message"]
+    assert answer.status_code == 503 and "GOVHUB_IDP_PUBLIC_KEY_FILE" in answer.json()["message"]
 
 
 def test_a_record_is_withheld_when_its_read_cannot_be_logged(
@@ -261,7 +261,7 @@ def test_a_record_is_withheld_when_its_read_cannot_be_logged(
 
     monkeypatch.setattr(ExchangeLog, "append", broken)
     answer = _get(api, idp.assertion(PERSON))
-    assert answer.status_code == 503 and answer.json()["detail"]["code"] == "log_unavailable"
+    assert answer.status_code == 503 and answer.json()["code"] == "log_unavailable"
     page = api.client.get(path)
     assert page.status_code == 503 and LABELS["ar_unavailable"][0] in page.text and "queries" not in page.text
 

@@ -26,7 +26,7 @@ from catalog import record_version
 def test_without_a_valid_key_the_answer_is_401(api: Api, headers: dict, path: str) -> None:
     response = api.client.get(path, headers=headers)
     assert response.status_code == 401
-    detail = response.json()["detail"]
+    detail = response.json()
     assert detail["code"] == "unauthenticated" and "API" in detail["message_zh"] and detail["message"]
 
 
@@ -82,7 +82,7 @@ def test_unknown_resource_is_404_with_both_languages(api: Api) -> None:
     ):
         response = api.client.get(path, headers=api.headers(USER))
         assert response.status_code == 404
-        detail = response.json()["detail"]
+        detail = response.json()
         assert detail["code"] == "not_found"
         assert "unknown resource '999'" in detail["message"] and detail["message_zh"] == "资源 999 不存在于资源目录中"
 

@@ -71,7 +71,7 @@ def test_another_department_may_not_escalate_nor_see_it(api: Api) -> None:
     sid = _refused(api)
     refused = _escalate(api, OTHER_USER, sid)
     assert refused.status_code == 403
-    assert "申请部门" in refused.json()["detail"]["message_zh"]
+    assert "申请部门" in refused.json()["message_zh"]
     assert _escalate(api, POLICE, sid).status_code == 403
     dispute = _escalate(api, USER, sid).json()
     assert api.client.get(f"/api/disputes/{dispute['id']}", headers=api.headers(MARKET)).status_code == 404
@@ -81,7 +81,7 @@ def test_another_department_may_not_escalate_nor_see_it(api: Api) -> None:
 def test_bad_escalations_are_typed_errors(api: Api) -> None:
     sid = _refused(api)
     blank = _escalate(api, USER, sid, grounds=" ")
-    assert blank.status_code == 422 and blank.json()["detail"]["field"] == "grounds"
+    assert blank.status_code == 422 and blank.json()["field"] == "grounds"
     assert _escalate(api, USER, sid).status_code == 201
     assert _escalate(api, USER, sid).status_code == 409  # one dispute per application
     assert _escalate(api, USER, 999).status_code == 404
@@ -91,6 +91,6 @@ def test_a_missing_statement_is_a_bilingual_422_naming_the_field(api: Api) -> No
     body = {k: v for k, v in APPLICATION.items() if k != "scope"}
     answer = api.client.post("/api/subscriptions", json=body, headers=api.headers(USER))
     assert answer.status_code == 422
-    detail = answer.json()["detail"]
+    detail = answer.json()
     assert detail["field"] == "scope" and "scope is required" in detail["message"]
     assert "使用范围" in detail["message_zh"] and "scope" in detail["message_zh"]

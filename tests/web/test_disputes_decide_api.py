@@ -36,7 +36,7 @@ def test_the_authority_decides_through_the_api_once_and_it_is_logged(api: Api) -
     again = api.client.post(
         f"/api/disputes/{dispute}/decide", json={"outcome": "upheld", "reason": "再议"}, headers=admin
     )
-    assert again.status_code == 409 and "已处理" in again.json()["detail"]["message_zh"]
+    assert again.status_code == 409 and "已处理" in again.json()["message_zh"]
     seen = api.client.get(f"/api/disputes/{dispute}", headers=api.headers(USER)).json()
     assert seen["status"] == "granted" and seen["decision_reason"] == "属于履职所需"
     with api.session() as session:
@@ -52,7 +52,7 @@ def test_department_keys_cannot_decide_and_the_refusal_names_the_department(api:
             json={"outcome": "granted", "reason": "自己批准"},
             headers=api.headers(department),
         )
-        assert refused.status_code == 403 and "共享主管部门" in refused.json()["detail"]["message_zh"]
+        assert refused.status_code == 403 and "共享主管部门" in refused.json()["message_zh"]
     with api.session() as session:
         denials = ExchangeLog(session).query(type=EventType.DENIAL)
     assert sorted(d.department for d in denials) == sorted([USER, POLICE])  # type: ignore[type-var]
@@ -75,7 +75,7 @@ def test_missing_forged_revoked_keys_and_bad_bodies_are_clear_errors(api: Api) -
         session.commit()
         assert authenticate_admin(session, admin["X-Admin-Key"]) is None
     revoked = api.client.post(url, json=decision, headers=admin)
-    assert revoked.status_code == 401 and "govhub admin issue-key" in revoked.json()["detail"]["message"]
+    assert revoked.status_code == 401 and "govhub admin issue-key" in revoked.json()["message"]
     assert api.client.get(f"/api/disputes/{dispute}", headers=api.headers(USER)).json()["status"] == "open"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +14,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from catalog.credentials import hash_secret
 from exchange.log import ExchangeEvent
 from govhub.db import engine_for, get_engine, migrate
 from govhub.settings import get_settings, reset_settings
 from tests.monitor_support import CITIZEN_ID, FORMULA, NAME, PHONE, csrf_token, plant_hostile_quarantine, sign_in
 from web import create_app
 from web.monitor import create_admin
+from web.monitor.auth import admin_store_path
 from web.monitor.quarantine import content_disposition, csv_cell
 
 ADMIN, PII_ADMIN, PASSWORD = "admin", "auditor", "monitor-pass-1"
@@ -207,3 +210,15 @@ def test_download_names_are_rfc6266_encoded(home: Path, rule: str) -> None:
         answer = client.get("/monitor/quarantine.csv", params={"resource": "person", "rule": rule})
         assert answer.status_code == 200
         assert answer.headers["content-disposition"] == header
+
+
+def test_an_admin_with_an_old_scrypt_hash_signs_in_and_leaves_an_argon2id_hash(home: Path) -> None:
+    store = admin_store_path(get_settings().keys_dir)
+    admins = json.loads(store.read_text(encoding="utf-8"))
+    admins["legacy"] = {"hash": hash_secret(PASSWORD), "roles": [], "created_at": "2025-01-01T00:00:00+00:00"}
+    store.write_text(json.dumps(admins), encoding="utf-8")
+    with TestClient(create_app()) as client:
+        assert sign_in(client, username="legacy", password=PASSWORD).status_code == 303
+        assert json.loads(store.read_text(encoding="utf-8"))["legacy"]["hash"].startswith("$argon2id$")
+        page = client.get("/monitor", follow_redirects=False)
+        assert page.status_code == 200  # the session made at the rehash holds the new hash's fingerprint

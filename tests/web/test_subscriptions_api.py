@@ -10,6 +10,7 @@ from conftest import FINANCE, MARKET, OTHER_USER, POLICE, USER, Api
 from sqlalchemy.orm import Session
 
 from govhub.db import engine_for
+from schemas import load_contract
 from tests.target_support import file_target
 
 APPLICATION = {
@@ -83,7 +84,7 @@ def test_a_refusal_needs_reasons(api: Api) -> None:
     sub = _apply(api)
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": False})
     assert response.status_code == 422
-    assert response.json()["detail"]["message_zh"] == "不予共享的答复必须说明理由"
+    assert response.json()["message_zh"] == "不予共享的答复必须说明理由"
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": False, "reason": "超出职责"})
     assert response.status_code == 200
     assert response.json()["status"] == "refused" and response.json()["refusal_reason"] == "超出职责"
@@ -93,14 +94,14 @@ def test_deciding_twice_is_409(api: Api) -> None:
     sub = _apply(api)
     assert _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True}).status_code == 200
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", POLICE, {"approve": True})
-    assert response.status_code == 409 and response.json()["detail"]["code"] == "conflict"
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
 
 
 def test_the_applicant_cannot_decide_its_own_application(api: Api) -> None:
     sub = _apply(api)
     response = _post(api, f"/api/subscriptions/{sub['id']}/decision", USER, {"approve": True})
     assert response.status_code == 403
-    assert response.json()["detail"]["message_zh"].startswith("只有提供部门 市公安局")
+    assert response.json()["message_zh"].startswith("只有提供部门 市公安局")
 
 
 @pytest.mark.parametrize("department", [OTHER_USER, MARKET])
@@ -147,7 +148,7 @@ def test_unknown_fields_are_422_naming_them(api: Api) -> None:
         "/api/subscriptions", json=APPLICATION | {"fields": ["name", "salary"]}, headers=api.headers(USER)
     )
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    detail = response.json()
     assert "no field(s) salary; allowed: id_number, name" in detail["message"]
     assert detail["field"] == "salary" and "salary" in detail["message_zh"]
 
@@ -201,15 +202,35 @@ def test_a_department_picks_its_own_named_target_and_never_sees_the_connection(a
         json=APPLICATION | {"delivery_mode": "database", "target_url": "postgresql://postgres@127.0.0.1/govhub"},
         headers=api.headers(USER),
     )
-    assert by_url.status_code == 422 and by_url.json()["detail"]["field"] == "target_url"
+    assert by_url.status_code == 422 and by_url.json()["field"] == "target_url"
 
 
 def test_a_provider_applying_for_its_own_resource_is_422(api: Api) -> None:
     response = api.client.post("/api/subscriptions", json=APPLICATION, headers=api.headers(POLICE))
-    assert response.status_code == 422 and "provides resource person itself" in response.json()["detail"]["message"]
+    assert response.status_code == 422 and "provides resource person itself" in response.json()["message"]
 
 
 def test_a_duplicate_application_is_409(api: Api) -> None:
     _apply(api)
     response = api.client.post("/api/subscriptions", json=APPLICATION, headers=api.headers(USER))
     assert response.status_code == 409
+
+
+def test_the_answer_says_which_fields_arrive_masked_why_and_how_to_ask(api: Api) -> None:
+    masked = _apply(api, fields=["name", "gender", "birth_date", "region_code"])
+    contract = load_contract("person")
+    expected = [f.name for f in contract.fields if f.pii != "none" and f.name in {*masked["fields"]}]  # from schemas
+    assert masked["masked_fields"] == expected == ["id_number", "name", "gender", "birth_date"]
+    notice = masked["masking"]
+    assert [f["label"] for f in notice["fields"]] == ["公民身份号码", "姓名", "性别", "出生日期"]
+    assert {f["name"]: f["masking"] for f in notice["fields"]} == {
+        "id_number": "pseudonym",
+        "name": "initial",
+        "gender": "initial",
+        "birth_date": "withheld",
+    }
+    assert "pii_access=false" in notice["reason_zh"] and "pii_access=true" in notice["how_to_ask_zh"]
+    assert "性别（gender）" in notice["how_to_ask_zh"] and "市公安局" in notice["how_to_ask_zh"]
+    assert notice["rule"] == "pii_masking" and "《政务数据共享条例》" in notice["rule_text_zh"]
+    unmasked = _apply(api, department=OTHER_USER, fields=["name", "birth_date"], pii_access=True)
+    assert (unmasked["masked_fields"], unmasked["masking"]) == ([], None)

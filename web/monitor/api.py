@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 
 from web.clock import beijing_document
 from web.deps import SessionDep
 from web.monitor.alerts import chain_state, chain_summary, collect_alerts
+from web.monitor.api_models import (
+    ChainSummary,
+    MonitorAlerts,
+    MonitorExchanges,
+    MonitorLog,
+    MonitorOverview,
+    MonitorQuality,
+    MonitorSharing,
+)
 from web.monitor.disputes import dispute_rows
 from web.monitor.pages import ApiViewerDep, keys_dir
 from web.monitor.queries import (
@@ -24,29 +33,30 @@ from web.monitor.queries import (
     pending_applications,
     quality_trend,
 )
+from web.problems import problem
 
 __all__ = ["router"]
 
 router = APIRouter(
     prefix="/api",
     tags=["monitor"],
-    responses={401: {"description": "Not signed in and no valid X-API-Key (未登录或 API 密钥无效)"}},
+    responses={401: {"description": "未登录或 API 密钥无效 — not signed in and no valid X-API-Key"}},
 )
 
 
-@router.get("/overview", summary="Per-resource status (监控总览)")
+@router.get("/overview", summary="监控总览 — per-resource status", response_model=MonitorOverview)
 def api_overview(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Per source system and resource: last run, outcome, rows in/accepted/rejected, version, freshness."""
     return beijing_document({"data": overview_rows(session)})
 
 
-@router.get("/quality", summary="Quality scorecard trend (GB/T 36344)")
+@router.get("/quality", summary="质量趋势 — quality scorecard trend (GB/T 36344)", response_model=MonitorQuality)
 def api_quality(session: SessionDep, viewer: ApiViewerDep, resource: str | None = None) -> dict[str, Any]:
     """Per resource, the six GB/T 36344 dimension scores of every published version, oldest first."""
     return {"data": quality_trend(session, resource)}
 
 
-@router.get("/exchanges", summary="Exchange volume over time")
+@router.get("/exchanges", summary="交换量 — exchange volume over time", response_model=MonitorExchanges)
 def api_exchanges(
     session: SessionDep, viewer: ApiViewerDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> dict[str, Any]:
@@ -54,7 +64,9 @@ def api_exchanges(
     return beijing_document(exchange_volume(session, viewer, days=days))
 
 
-@router.get("/sharing", summary="Pending applications and recent deliveries")
+@router.get(
+    "/sharing", summary="共享与交付 — pending applications and recent deliveries", response_model=MonitorSharing
+)
 def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Applications awaiting a decision (with `overdue`), the 50 most recent deliveries, and sharing disputes
     (`open` with age and working days left, `decided`)."""
@@ -69,24 +81,30 @@ def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
 
 @router.get(
     "/alerts",
-    summary="Current alerts (administrators)",
-    responses={403: {"description": "Data administrators only (仅限数据管理员)"}},
+    summary="告警 — current alerts (administrators)",
+    response_model=MonitorAlerts,
+    responses={403: {"description": "仅限数据管理员 — data administrators only"}},
 )
 def api_alerts(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Failed runs, stale resources, quality drops, denied-access spikes and chain breaks."""
     if not viewer.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
+        raise problem(
+            status.HTTP_403_FORBIDDEN,
+            "admins_only",
+            "data administrators only: sign in to the monitor as an administrator",
+            "仅限数据管理员：请以管理员账号登录监控",
+        )
     found, report = collect_alerts(session, keys_dir=keys_dir())
     return beijing_document({"alerts": [a.__dict__ for a in found], "chain": chain_summary(report)})
 
 
-@router.get("/chain", summary="Exchange-log chain state")
+@router.get("/chain", summary="交换日志链 — exchange-log chain state", response_model=ChainSummary)
 def api_chain(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
     """Whether the exchange log verifies: the events after the last verified checkpoint, and the last full walk."""
     return beijing_document(chain_summary(chain_state(session, keys_dir=keys_dir())))
 
 
-@router.get("/log", summary="Exchange-log events, filtered and paged by keyset")
+@router.get("/log", summary="交换日志 — exchange-log events, filtered and paged by keyset", response_model=MonitorLog)
 def api_log(
     session: SessionDep,
     viewer: ApiViewerDep,

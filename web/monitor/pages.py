@@ -34,6 +34,7 @@ from web.monitor.i18n import (
     system_label,
 )
 from web.monitor.queries import DIMENSIONS, client_names
+from web.problems import problem
 
 __all__ = [
     "AdminDep",
@@ -93,13 +94,11 @@ def api_viewer(request: Request, session: SessionDep, api_key: Annotated[str | N
             viewer = Viewer("department", department.name, department.code, (department.code, department.name))
             request.state.department = department.code
     if viewer is None:
-        raise HTTPException(
+        raise problem(
             status.HTTP_401_UNAUTHORIZED,
-            detail={
-                "code": "unauthenticated",
-                "message": "sign in at /monitor/login or send X-API-Key",
-                "message_zh": "请先登录监控页面，或在请求头提供部门 API 密钥",
-            },
+            "unauthenticated",
+            "sign in at /monitor/login or send X-API-Key",
+            "请先登录监控页面，或在请求头 X-API-Key 提供部门 API 密钥",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     return viewer
@@ -111,7 +110,12 @@ ApiViewerDep = Annotated[Viewer, Depends(api_viewer)]
 
 def _admin(viewer: ViewerDep) -> Viewer:
     if not viewer.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="data administrators only — 仅限数据管理员")
+        raise problem(
+            status.HTTP_403_FORBIDDEN,
+            "admins_only",
+            "data administrators only: sign in to the monitor as an administrator",
+            "仅限数据管理员：请以管理员账号登录监控",
+        )
     return viewer
 
 

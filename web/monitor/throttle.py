@@ -1,7 +1,8 @@
 """Sign-in throttling: failed attempts slow down, then lock out, per account and per client address.
 
-Counted with the `limits` library (moving windows) on the storage `GOVHUB_RATE_LIMIT_STORAGE` names
-(`memory://` per process by default; `redis://host:6379/N` shares the counts between workers).
+Counted with the `limits` library (moving windows, `core.rate_limits`) on the storage
+`GOVHUB_RATE_LIMIT_STORAGE` names (`memory://` per process by default; `redis://host:6379/N` shares the
+counts between workers, and while Redis is down each worker counts alone).
 Only failures count. Two tiers per key:
 
 | tier | account (user name or claimed department) | address |
@@ -22,7 +23,9 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from limits import RateLimitItem, parse, storage, strategies
+from limits import RateLimitItem, parse
+
+from core.rate_limits import Limiter
 
 __all__ = ["Blocked", "SignInThrottle"]
 
@@ -45,7 +48,7 @@ class SignInThrottle:
     """Counts failed sign-ins per account and per address and says when to refuse."""
 
     def __init__(self, storage_uri: str = "memory://") -> None:
-        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+        self._limiter = Limiter(storage_uri)
 
     def _keys(self, account: str, address: str) -> list[tuple[str, str, str, RateLimitItem]]:
         values = {"account": account, "address": address}
@@ -61,7 +64,7 @@ class SignInThrottle:
         """The tightest limit this attempt is over (lock-out first), or None when it may go ahead."""
         for scope, tier, value, item in self._keys(account, address):
             if not self._limiter.test(item, "govhub-signin", scope, value):
-                reset = self._limiter.get_window_stats(item, "govhub-signin", scope, value).reset_time
+                reset = self._limiter.reset_time(item, "govhub-signin", scope, value)
                 return Blocked(scope, tier, max(1, math.ceil(reset - time.time())))  # type: ignore[arg-type]
         return None
 
@@ -71,7 +74,7 @@ class SignInThrottle:
         for scope, tier, value, item in self._keys(account, address):
             self._limiter.hit(item, "govhub-signin", scope, value)
             if reached is None and not self._limiter.test(item, "govhub-signin", scope, value):
-                reset = self._limiter.get_window_stats(item, "govhub-signin", scope, value).reset_time
+                reset = self._limiter.reset_time(item, "govhub-signin", scope, value)
                 reached = Blocked(scope, tier, max(1, math.ceil(reset - time.time())))  # type: ignore[arg-type]
         return reached
 

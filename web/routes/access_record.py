@@ -40,6 +40,7 @@ from govhub.settings import get_settings
 from web.access_api import AccessRecordPublic, mask_subject, record_public
 from web.access_page import render_missing_page, render_record_page
 from web.deps import SessionDep
+from web.problems import problem_document, problem_response
 from web.refusals import claimed_department, refusal_window, too_many
 
 __all__ = ["router"]
@@ -51,11 +52,13 @@ _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", 
 _NOBODY = frozenset({"missing_assertion", "malformed_assertion", "bad_signature", "bad_algorithm"})
 _KEY_HEADERS = ("x-api-key", "x-client-key", "x-admin-key")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, malformed, forged, expired or mis-addressed assertion (身份断言无效)"},
-    403: {"description": "A key was sent, or the assertion names another subject (无权查询)"},
-    422: {"description": "The subject is not a valid ID number or USCC (证件号码无效)"},
-    429: {"description": "Too many requests without a valid assertion (请求过多)"},
-    503: {"description": "The identity provider's key is not configured (未配置身份认证平台公钥)"},
+    401: {"description": "身份断言无效 — Missing, malformed, forged, expired or mis-addressed assertion"},
+    403: {"description": "无权查询 — A key was sent, or the assertion names another subject"},
+    422: {"description": "证件号码无效 — The subject is not a valid ID number or USCC"},
+    429: {"description": "请求过多 — Too many requests without a valid assertion"},
+    503: {
+        "description": "暂不可用 — The identity provider's key is not configured, or the exchange log is unavailable"
+    },
 }
 
 Subject = Annotated[
@@ -84,10 +87,13 @@ def _link_secret() -> bytes:
     return hub_secret("access-link", home=settings.resolved_home, keys_dir=settings.keys_dir)
 
 
-def _refusal(status: int, code: str, message: str, message_zh: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="govhub-access-record"'} if status == 401 else None
-    body = {"detail": {"code": code, "message": message, "message_zh": message_zh}}
-    return JSONResponse(status_code=status, content=body, headers={**(headers or {}), "Cache-Control": "no-store"})
+def _refusal(request: Request, status: int, code: str, message: str, message_zh: str) -> JSONResponse:
+    """A refusal as an RFC 9457 problem document (`web.problems`), never cached."""
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="govhub-access-record"'
+    detail = {"code": code, "message": message, "message_zh": message_zh}
+    return problem_response(status, problem_document(status, detail, request.url.path), headers=headers)
 
 
 def _hash(subject: str) -> str | None:
@@ -128,7 +134,7 @@ def _refuse(
             path=request.url.path,
         )
         if not allowed:
-            return too_many(refusal_window(request.app))
+            return too_many(refusal_window(request.app), request.url.path)
     else:
         details = {"path": request.url.path, "status": error.status, "kind": (kind or "")[:8]}
         if department is None and claimed_department(request.headers.get("x-api-key")):
@@ -142,7 +148,7 @@ def _refuse(
             department=department,
             details=details,
         )
-    return _refusal(error.status, error.code, str(error), error.message_zh)
+    return _refusal(request, error.status, error.code, str(error), error.message_zh)
 
 
 def _key_refusal(request: Request, session: Session) -> tuple[AssertionRefused, str | None] | None:
@@ -210,11 +216,11 @@ def _authenticate(authorization: str | None, subject: str | None, kind: str | No
 
 @router.get(
     "/api/access-record",
-    summary="查询本人数据使用记录（谁查了我的数据）",
+    summary="本人数据使用记录 — one's own access record (who used my data)",
     description="For the city's 政务服务 app: every verification answer about the person (or entity) and every "
     "delivery of their record, with who, when and for what purpose. Authenticated by the app's identity "
     "assertion for that same subject (JWT signed with EdDSA by its IdP); keys are refused. See README.md.",
-    responses={200: {"model": AccessRecordPublic, "description": "本人数据使用记录"}, **_ERRORS},
+    responses={200: {"model": AccessRecordPublic, "description": "本人数据使用记录 — the access record"}, **_ERRORS},
 )
 def read_access_record(
     request: Request, session: SessionDep, authorization: Bearer = None, subject: Subject = None, kind: Kind = None
@@ -248,6 +254,7 @@ def read_access_record(
     )
     if not logged:
         return _refusal(
+            request,
             503,
             "log_unavailable",
             "the exchange log is unavailable, so the record is not served; try again later",

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from catalog import (
@@ -23,9 +23,10 @@ from catalog import (
     search_resources,
 )
 from exchange.delivery import deliveries_for_lineage
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.clock import BeijingTime
 from web.deps import SessionDep
+from web.problems import problem_from_error
 
 __all__ = [
     "LineagePublic",
@@ -41,8 +42,8 @@ __all__ = [
 router = APIRouter(prefix="/api/catalog", tags=["catalog 资源目录"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    404: {"description": "Unknown resource code (资源不存在)"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    404: {"description": "资源不存在 — Unknown resource code"},
 }
 
 
@@ -117,6 +118,22 @@ class ResourceDetail(ResourcePublic):
     latest_version: VersionPublic | None
 
 
+class JsonLdResponse(JSONResponse):
+    """JSON-LD (`application/ld+json`)."""
+
+    media_type = "application/ld+json"
+
+
+class DcatCatalogPublic(BaseModel):
+    """DCAT 资源目录 — a W3C DCAT catalogue in JSON-LD; each dataset's `dct:identifier` is the resource code."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    context: dict[str, Any] = Field(alias="@context", description="JSON-LD 上下文 — the vocabularies used")
+    type: str = Field(alias="@type", description="类型 — dcat:Catalog")
+    datasets: list[dict[str, Any]] = Field(alias="dcat:dataset", description="数据集 — one per resource")
+
+
 class LineagePublic(BaseModel):
     """Source system -> resource -> versions -> deliveries."""
 
@@ -129,7 +146,7 @@ class LineagePublic(BaseModel):
 
 @router.get(
     "/resources",
-    summary="查询资源目录",
+    summary="查询资源目录 — list or search the catalogue",
     description="List or search the catalogue. `q` matches names, data items (labels too, Chinese substrings "
     "work), provider and classification; `provider` is a department code or name; `classification` a code "
     "prefix or label; `sharing_type` Chinese or unconditional/conditional/not_shared.",
@@ -152,17 +169,18 @@ def list_resources(
 
 @router.get(
     "/dcat.jsonld",
-    summary="导出资源目录（DCAT JSON-LD）",
+    summary="导出资源目录 — the catalogue as DCAT JSON-LD",
     description="The whole catalogue as a W3C DCAT catalogue in JSON-LD (dct:identifier = resource code).",
-    responses={401: _ERRORS[401], 200: {"content": {"application/ld+json": {}}}},
+    response_class=JsonLdResponse,
+    responses={401: _ERRORS[401], 200: {"model": DcatCatalogPublic}},
 )
 def export_dcat(session: SessionDep, department: CurrentDepartment, request: Request) -> JSONResponse:
-    return JSONResponse(catalogue_dcat(session, base_url=str(request.base_url)), media_type="application/ld+json")
+    return JsonLdResponse(catalogue_dcat(session, base_url=str(request.base_url)))
 
 
 @router.get(
     "/resources/{code}",
-    summary="查看资源详情",
+    summary="资源详情 — one resource",
     description="One resource by its code (or contract name), with its data items and latest version.",
     responses=_ERRORS,
 )
@@ -190,7 +208,7 @@ def read_resource(code: str, session: SessionDep, department: CurrentDepartment)
 
 @router.get(
     "/resources/{code}/versions",
-    summary="资源版本列表",
+    summary="资源版本 — a resource's versions",
     description="The published dataset versions of a resource, newest first.",
     responses=_ERRORS,
 )
@@ -202,7 +220,7 @@ def read_versions(code: str, session: SessionDep, department: CurrentDepartment)
 
 @router.get(
     "/resources/{code}/lineage",
-    summary="资源血缘",
+    summary="资源血缘 — a resource's lineage",
     description="Source system -> resource -> versions -> deliveries. The provider department sees every "
     "delivery; another department only the deliveries made to it.",
     responses=_ERRORS,
@@ -217,7 +235,7 @@ def _find(session: SessionDep, code: str) -> Resource:
     try:
         return get_resource(session, code)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
 
 
 def _aware(value: datetime | None) -> datetime | None:

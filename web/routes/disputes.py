@@ -17,8 +17,9 @@ from catalog import HUB_ADMIN, CatalogError, Department, SharingDispute, get_dis
 from exchange.log import ExchangeLog
 from govhub.sharing_disputes import decide_logged, escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentAdmin, CurrentDepartment, DepartmentOrAdmin, http_error
+from web.auth import CurrentAdmin, CurrentDepartment, DepartmentOrAdmin
 from web.deps import RowId, SessionDep
+from web.problems import problem_from_error
 from web.refusals import NotVisible
 
 __all__ = ["DisputeCreate", "DisputeDecision", "DisputePublic", "DisputesPublic", "router"]
@@ -26,33 +27,33 @@ __all__ = ["DisputeCreate", "DisputeDecision", "DisputePublic", "DisputesPublic"
 router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "Only the applying department may escalate (无权操作)"},
-    404: {"description": "Unknown application or dispute, or not visible to this department (不存在)"},
-    409: {"description": "Not refused nor overdue, or a dispute is already open (状态冲突)"},
-    422: {"description": "Invalid request: grounds missing (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "无权操作 — Only the applying department may escalate"},
+    404: {"description": "不存在 — Unknown application or dispute, or not visible to this department"},
+    409: {"description": "状态冲突 — Not refused nor overdue, or a dispute is already open"},
+    422: {"description": "请求无效 — Invalid request: grounds missing"},
 }
 
 
 _StatusFilter = Annotated[
     Literal["open", "granted", "upheld"] | None,
-    Query(alias="status", description="open（待处理）、granted、upheld; all when absent"),
+    Query(alias="status", description="状态 — open（待处理）、granted、upheld; all when absent"),
 ]
 
 
 class DisputeCreate(BaseModel):
     """Escalate an application to the sharing authority (the caller must be its applicant)."""
 
-    subscription_id: int = Field(ge=1, le=2**63 - 1)
+    subscription_id: int = Field(ge=1, le=2**63 - 1, description="共享申请编号 — the application escalated")
     grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
 
 
 class DisputeDecision(BaseModel):
     """The sharing authority's decision: grant the application or uphold the refusal, with reasons."""
 
-    outcome: Literal["granted", "upheld"] = Field(description="granted（准予共享）或 upheld（维持不予共享）")
-    reason: str = Field(min_length=1, max_length=2000, description="理由 — the reasons for the decision")
+    outcome: Literal["granted", "upheld"] = Field(description="处理结果 — granted（准予共享）or upheld（维持不予共享）")
+    reason: str = Field(min_length=1, max_length=2000, description="处理理由 — the reasons for the decision")
 
 
 class DisputePublic(BaseModel):
@@ -82,7 +83,7 @@ class DisputesPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提请共享争议协调",
+    summary="提请争议协调 — escalate an application",
     description="The applying department takes a refused application, or one unanswered after its due date, "
     "to the sharing authority (《政务数据共享条例》); the decision is due within the configured working days.",
     responses=_ERRORS,
@@ -99,13 +100,13 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(dispute)
 
 
 @router.get(
     "",
-    summary="查看共享争议",
+    summary="共享争议列表 — list disputes",
     description="Disputes raised by or against the calling department; every dispute for the sharing authority "
     "(`X-Admin-Key`), `status=open` for those awaiting its decision.",
     responses={401: _ERRORS[401]},
@@ -120,7 +121,7 @@ def read_disputes(
 
 @router.get(
     "/{dispute_id}",
-    summary="查看共享争议详情",
+    summary="共享争议详情 — one dispute",
     description="One dispute visible to the caller (any, for the sharing authority).",
     responses=_ERRORS,
 )
@@ -128,9 +129,9 @@ def read_dispute(dispute_id: RowId, session: SessionDep, caller: DepartmentOrAdm
     try:
         dispute = get_dispute(session, dispute_id)
     except CatalogError as e:
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     if isinstance(caller, Department) and not _visible(session, dispute, caller):
-        error = http_error(
+        error = problem_from_error(
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)
@@ -139,7 +140,7 @@ def read_dispute(dispute_id: RowId, session: SessionDep, caller: DepartmentOrAdm
 
 @router.post(
     "/{dispute_id}/decide",
-    summary="共享主管部门处理共享争议",
+    summary="处理共享争议 — the sharing authority decides",
     description="The sharing authority (the hub's administrators, `X-Admin-Key`) grants the application or upholds "
     "the refusal, with reasons; final, once per dispute, logged. Department keys are refused (403).",
     responses={
@@ -162,7 +163,7 @@ def decide(dispute_id: RowId, body: DisputeDecision, session: SessionDep, admin:
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(dispute)
 
 

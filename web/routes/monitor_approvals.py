@@ -13,16 +13,17 @@ token (`web.monitor.csrf`); a post without this browser's token is refused (403)
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import CatalogAccessDenied, CatalogError, Resource, Subscription, apply, decide, get_resource
-from catalog.workdays import BEIJING, is_working_day
+from catalog.workdays import BEIJING, CalendarYearMissing, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
 from web.deps import SessionDep
@@ -31,20 +32,30 @@ from web.monitor.csrf import csrf_valid
 from web.monitor.i18n import label
 from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
+from web.problems import problem
 
 __all__ = ["router", "working_days_left"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/monitor", include_in_schema=False)
 
 
 def working_days_left(due: datetime | None, now: datetime) -> int | None:
-    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed."""
+    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed.
+
+    None (the page shows the due date alone) while the official calendar lacks a year in between.
+    """
     if due is None:
         return None
     today, last = to_beijing(now).date(), to_beijing(due).date()
-    if last < today:
-        return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
-    return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+    try:
+        if last < today:
+            return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
+        return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+    except CalendarYearMissing as e:
+        log.warning("working days left unknown: %s", e)
+        return None
 
 
 def _pii(field: Any) -> str | None:
@@ -60,7 +71,9 @@ def _same_origin(request: Request, token: str) -> bool:
 def _application(session: Session, subscription_id: int, lang: str) -> tuple[Subscription, dict[str, Any]]:
     sub = session.get(Subscription, subscription_id)
     if sub is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))  # type: ignore[arg-type]
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     entry = get_resource(session, sub.resource)
     contract = load_all()[sub.resource]
     by_name = {f.name: f for f in contract.fields}
@@ -114,7 +127,9 @@ def application_page(
     """One application as its provider decides on it (the applicant and administrators read it)."""
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     return render(
         request,
         "monitor_approval.html",
@@ -142,10 +157,14 @@ def decide_in_browser(
 ) -> Response:
     """Grant or refuse as the provider department; a refusal without reasons is shown back, not saved."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     _, view = _application(session, subscription_id, lang)
     if not _may_see(viewer, view):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang))
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        )
     error = None
     if decision not in ("approve", "refuse"):
         error = label("approval_choose", lang)
@@ -219,7 +238,9 @@ def _apply_form(request: Request, session: Session, viewer: Any, lang: Any, reso
     try:
         entry = get_resource(session, resource)
     except CatalogError as e:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=label("approval_not_found", lang)) from e
+        raise problem(
+            status.HTTP_404_NOT_FOUND, "not_found", label("approval_not_found", "en"), label("approval_not_found")
+        ) from e
     return render(
         request,
         "monitor_apply.html",
@@ -258,7 +279,9 @@ def apply_in_browser(
 ) -> Response:
     """Apply as the signed-in department; on success, the application's page (pending, or granted at once)."""
     if not _same_origin(request, csrf_token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=label("approval_cross_site", lang))
+        raise problem(
+            status.HTTP_403_FORBIDDEN, "csrf_failed", label("approval_cross_site", "en"), label("approval_cross_site")
+        )
     form = {
         "purpose": purpose,
         "legal_basis": legal_basis,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from govhub.settings import get_settings
@@ -28,6 +28,7 @@ from web.monitor.i18n import Lang
 from web.monitor.pages import LangDep, keys_dir, render, secure_cookies
 from web.monitor.sessions import new_session_id, revoke_session
 from web.monitor.throttle import SignInThrottle
+from web.problems import problem
 from web.refusals import claimed_department, log_refusal
 
 __all__ = ["router"]
@@ -140,7 +141,7 @@ def logout(
     """Sign out: the session id is revoked on the server, so a kept copy of the cookie no longer works."""
     if not csrf_valid(request, session_secret(keys_dir()), csrf_token):
         log_refusal(request.app, method="POST", path=request.url.path, status=403, code="csrf_failed")
-        raise HTTPException(403, detail="the sign-out form expired: reload the page — 页面已过期，请刷新后再退出")
+        raise problem(403, "csrf_failed", "the sign-out form expired: reload the page", "页面已过期，请刷新后再退出")
     viewer = read_cookie(keys_dir(), request.cookies.get(COOKIE_NAME), session)
     if viewer is not None and viewer.session_id:
         revoke_session(session, viewer.session_id, lifetime_seconds=SESSION_SECONDS)

@@ -25,9 +25,11 @@ from catalog import (
     revoke,
 )
 from schemas import GovhubError
-from web.auth import CurrentDepartment, http_error
+from web.auth import CurrentDepartment
 from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
+from web.masking import MaskingNoticePublic, masking_for
+from web.problems import problem_from_error
 from web.refusals import NotVisible
 
 __all__ = [
@@ -44,49 +46,53 @@ __all__ = [
 router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions 共享申请"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8 JSON (请求体无法解析)"},
-    401: {"description": "Missing or invalid X-API-Key (缺少或无效的 API 密钥)"},
-    403: {"description": "The department may not do this (无权操作)"},
-    404: {"description": "Unknown resource or subscription, or not visible to this department (不存在)"},
-    409: {"description": "Already decided, not granted, or a duplicate application (状态冲突)"},
-    422: {"description": "Invalid request: unknown fields, missing reasons, bad delivery target (请求无效)"},
+    400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
+    401: {"description": "缺少或无效的 API 密钥 — Missing or invalid X-API-Key"},
+    403: {"description": "无权操作 — The department may not do this"},
+    404: {"description": "不存在 — Unknown resource or subscription, or not visible to this department"},
+    409: {"description": "状态冲突 — Already decided, not granted, or a duplicate application"},
+    422: {"description": "请求无效 — Invalid request: unknown fields, missing reasons, bad delivery target"},
 }
 
 
 class SubscriptionCreate(BaseModel):
     """An application for a resource (the applying department is the caller)."""
 
-    resource: str = Field(min_length=1, max_length=64, description="Resource code or contract name")
+    resource: str = Field(min_length=1, max_length=64, description="资源 — resource code or contract name")
     purpose: str = Field(min_length=1, max_length=2000, description="用途 — what the data is for")
     legal_basis: str = Field(min_length=1, max_length=2000, description="依据 — the law or policy")
     scope: str | None = Field(default=None, max_length=2000, description="使用范围 — where and by whom (required)")
     valid_until: date | None = Field(default=None, description="使用期限 — last day of use, ISO date (required)")
-    fields: list[str] = Field(min_length=1, max_length=200, description="Data items asked (primary key is added)")
-    pii_access: bool = Field(default=False, description="Ask for unmasked personal information")
-    delivery_mode: Literal["file", "database", "api"]
+    fields: list[str] = Field(
+        min_length=1, max_length=200, description="信息项 — data items asked (the primary key is added)"
+    )
+    pii_access: bool = Field(
+        default=False, description="未脱敏个人信息 — ask for unmasked personal information (the provider decides)"
+    )
+    delivery_mode: Literal["file", "database", "api"] = Field(description="交付方式 — file, database or api")
     target: str | None = Field(
         default=None,
         max_length=64,
-        description="Database mode: the name of one of the department's delivery targets (GET /api/targets), "
-        "registered by the hub administrator",
+        description="交付目标 — database mode: the name of one of the department's delivery targets "
+        "(GET /api/targets), registered by the hub administrator",
     )
     target_url: str | None = Field(
-        default=None, max_length=1000, deprecated=True, description="No longer accepted: name a `target` instead"
+        default=None, max_length=1000, deprecated=True, description="交付地址 — no longer accepted: name a `target`"
     )
-    schedule: str = Field(default="on_publish", max_length=64, description="'on_publish' or a 5-field cron")
+    schedule: str = Field(default="on_publish", max_length=64, description="交付计划 — 'on_publish' or a 5-field cron")
 
 
 class SubscriptionDecision(BaseModel):
     """The provider department's answer; a refusal must give reasons."""
 
-    approve: bool
-    reason: str | None = Field(default=None, max_length=2000, description="理由 (required when refusing)")
+    approve: bool = Field(description="答复 — true grants, false refuses")
+    reason: str | None = Field(default=None, max_length=2000, description="理由 — required when refusing")
 
 
 class SubscriptionRevoke(BaseModel):
     """Why a grant is withdrawn."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="理由 — why the grant is withdrawn")
 
 
 class SubscriptionEventPublic(BaseModel):
@@ -122,6 +128,10 @@ class SubscriptionPublic(BaseModel):
     pii_fields: list[PiiFieldPublic] = Field(
         description="Personal-information items among `fields`: unmasked when `pii_access` is granted"
     )
+    masked_fields: list[str] = Field(description="脱敏字段 — fields delivered masked: no PII access is asked")
+    masking: MaskingNoticePublic | None = Field(
+        description="脱敏说明 — which fields are masked, why, and how to ask for them (pii_access); null if none"
+    )
     delivery_mode: str
     target: str | None = Field(description="Database mode: the delivery target's name (its connection is never shown)")
     schedule: str
@@ -147,7 +157,7 @@ class SubscriptionsPublic(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="提出共享申请",
+    summary="提出共享申请 — apply for a resource",
     description="Apply for a resource as the calling department. 无条件共享 is granted at once (PII "
     "masked); 有条件共享, and `pii_access` on any resource, wait for the provider (answer due in 10 "
     "working days; the provider sees `pii_fields`, purpose and legal basis), 不予共享 is refused by rule.",
@@ -157,7 +167,7 @@ def create_subscription(
     body: SubscriptionCreate, session: SessionDep, department: CurrentDepartment
 ) -> SubscriptionPublic:
     if body.target_url is not None:
-        raise http_error(
+        raise problem_from_error(
             CatalogError(
                 "target_url is no longer accepted: a department names one of its delivery targets (`target`), "
                 "which the hub administrator registers; GET /api/targets lists yours",
@@ -184,13 +194,13 @@ def create_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
 @router.get(
     "",
-    summary="查看共享申请",
+    summary="共享申请列表 — list applications",
     description="The calling department's applications and those for the resources it provides. "
     "`role=applicant` or `role=provider` narrows the list; `status` filters it.",
     responses={401: _ERRORS[401]},
@@ -210,14 +220,19 @@ def read_subscriptions(
     return SubscriptionsPublic(data=data, count=len(data))
 
 
-@router.get("/{subscription_id}", summary="查看共享申请详情", description="One visible application.", responses=_ERRORS)
+@router.get(
+    "/{subscription_id}",
+    summary="共享申请详情 — one application",
+    description="One visible application.",
+    responses=_ERRORS,
+)
 def read_subscription(subscription_id: RowId, session: SessionDep, department: CurrentDepartment) -> SubscriptionPublic:
     return _public(session, _visible(session, subscription_id, department))
 
 
 @router.post(
     "/{subscription_id}/decision",
-    summary="审核共享申请",
+    summary="答复共享申请 — grant or refuse an application",
     description="The provider department grants or refuses a pending application; a refusal needs `reason`. "
     "The applicant gets 403; deciding twice 409.",
     responses=_ERRORS,
@@ -233,13 +248,13 @@ def decide_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
 @router.post(
     "/{subscription_id}/revoke",
-    summary="撤销共享授权",
+    summary="撤销共享授权 — revoke a grant",
     description="Withdraw a grant (the provider or the subscribing department); deliveries stop from the next one.",
     responses=_ERRORS,
 )
@@ -252,7 +267,7 @@ def revoke_subscription(
         session.commit()
     except GovhubError as e:
         session.rollback()
-        raise http_error(e) from e
+        raise problem_from_error(e) from e
     return _public(session, sub)
 
 
@@ -263,7 +278,7 @@ def _visible(session: SessionDep, subscription_id: int, department: Department) 
         sub.department_code == department.code or get_resource(session, sub.resource).provider_code == department.code
     ):
         return sub
-    error = http_error(
+    error = problem_from_error(
         CatalogError(
             f"unknown subscription #{subscription_id}",
             message_zh=f"共享申请 #{subscription_id} 不存在",
@@ -281,6 +296,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
     due = _aware(sub.due_at)
     entry = get_resource(session, sub.resource)
+    masked, notice = masking_for(sub.resource, sub.fields, pii_access=sub.pii_access, subscription_id=sub.id)
     return SubscriptionPublic(
         id=sub.id,
         resource=sub.resource,
@@ -293,6 +309,8 @@ def _public(session: SessionDep, sub: Subscription) -> SubscriptionPublic:
         fields=list(sub.fields),
         pii_access=sub.pii_access,
         pii_fields=[PiiFieldPublic(name=i.name, label=i.label, pii=i.pii) for i in pii_items(entry, sub.fields)],
+        masked_fields=masked,
+        masking=notice,
         delivery_mode=sub.delivery_mode,
         target=sub.target_name,
         schedule=sub.schedule,

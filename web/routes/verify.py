@@ -30,19 +30,27 @@ from core.time import BEIJING
 from exchange.verify import VerificationService
 from schemas import load_all
 from web.monitor.i18n import label, texts
+from web.problems import PROBLEM_MEDIA_TYPE, problem_document
 from web.refusals import refusal_window
+from web.verify_models import (
+    CheckResult,
+    PublicKey,
+    SealedAnswerPublic,
+    VerificationItemPublic,
+    VerificationItemsPublic,
+)
 
 __all__ = ["get_verification_service", "router"]
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(tags=["verification 数据核验"])
 _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _MAX_BODY = 1024 * 1024
 
 
 @cache
-def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> VerificationService:
+def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str, rate_limits: str) -> VerificationService:
     from exchange.crypto import load_or_create_signer
-    from exchange.verify import ServingStore
+    from exchange.verify import RateLimiter, ServingStore
     from govhub.db import engine_for
     from govhub.exchange_log import hub_subject_keys
     from govhub.hub_secrets import hub_secret
@@ -55,55 +63,81 @@ def _service_for(home: str, keys_dir: str, db_url: str, algorithm: str) -> Verif
         engine=engine_for(db_url),
         link_secret=hub_secret("answer-link", home=root, keys_dir=keys),
         subject_keys=hub_subject_keys(),
+        limiter=RateLimiter(rate_limits),
     )
 
 
 def get_verification_service() -> VerificationService:
     """The process's service: serving stores under GOVHUB_HOME, the hub key of GOVHUB_SEAL_ALGORITHM in
-    GOVHUB_KEYS_DIR, the metadata DB."""
+    GOVHUB_KEYS_DIR, the metadata DB, per-client limits counted where GOVHUB_RATE_LIMIT_STORAGE says."""
     from govhub.settings import get_settings
 
     settings = get_settings()
     return _service_for(
-        str(settings.resolved_home), str(settings.keys_dir), settings.metadata_url, settings.seal_algorithm
+        str(settings.resolved_home),
+        str(settings.keys_dir),
+        settings.metadata_url,
+        settings.seal_algorithm,
+        settings.rate_limit_storage,
     )
 
 
 ServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
-    403: {"description": "The item is not granted to this client (事项未授权)"},
-    404: {"description": "Unknown item, or no record of the subject (事项或对象不存在)"},
-    422: {"description": "Malformed, oversized or invalid request (请求无效)"},
-    429: {"description": "Rate limit exceeded; see Retry-After (超过频率限制)"},
-    503: {"description": "Serving store or exchange log unavailable (暂不可用)"},
+    401: {"description": "缺少或无效的客户端密钥 — Missing or invalid X-Client-Key"},
+    403: {"description": "事项未授权 — The item is not granted to this client"},
+    404: {"description": "事项或对象不存在 — Unknown item, or no record of the subject"},
+    422: {"description": "请求无效 — Malformed, oversized or invalid request"},
+    429: {"description": "超过频率限制 — Rate limit exceeded; see Retry-After"},
+    503: {"description": "暂不可用 — Serving store or exchange log unavailable"},
 }
-_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "No such answer (凭证不存在)"}}
+_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "凭证不存在 — No such answer"}}
 _ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid X-Client-Key (缺少或无效的客户端密钥)"},
-    404: {"description": "No answer with this id for this client (凭证不存在)"},
+    401: {"description": "缺少或无效的客户端密钥 — Missing or invalid X-Client-Key"},
+    404: {"description": "凭证不存在 — No answer with this id for this client"},
 }
 _PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 ClientKey = Annotated[str | None, Header(alias="X-Client-Key", description="审批系统密钥 — the client key")]
-_ASK_OPENAPI: dict[str, Any] = {  # the hot routes read header and body themselves; the spec still shows both
-    "parameters": [
-        {
-            "name": "X-Client-Key",
-            "in": "header",
-            "required": False,
-            "description": "审批系统密钥 — the client key",
-            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
+
+
+def _body(model: str) -> dict[str, Any]:
+    """The hot routes read header and body themselves; the spec still shows both (models in web.verify_models)."""
+    return {
+        "parameters": _CLIENT_KEY_PARAMETER,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
         },
-    ],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    }
+
+
+_CLIENT_KEY_PARAMETER: list[dict[str, Any]] = [
+    {
+        "name": "X-Client-Key",
+        "in": "header",
+        "required": False,
+        "description": "审批系统密钥 — the client key",
+        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Client-Key"},
+    },
+]
+_SEALED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": SealedAnswerPublic,
+        "description": "电子核验凭证 — the sealed answer; its printable page is in the `Link` header",
+    }
 }
 
 
-def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
+def _json(status: int, document: Any, headers: dict[str, str] | None = None, *, instance: str = "") -> Response:
+    """The service's answer: the sealed document as it is, a refusal as a problem (`web.problems`)."""
+    media_type = "application/json"
+    if status >= 400:
+        document = problem_document(status, document.get("error") if isinstance(document, dict) else None, instance)
+        media_type = PROBLEM_MEDIA_TYPE
     body = orjson.dumps(document)  # UTF-8, compact, as json.dumps(ensure_ascii=False) but ~10x faster
     if status == 429:
         headers = {**(headers or {}), "Retry-After": "60"}
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _page_link(service: VerificationService, status: int, document: Any) -> dict[str, str] | None:
@@ -152,44 +186,77 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     status, document = await run_in_threadpool(
         service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
     )
-    return _json(status, document, _page_link(service, status, document))
+    return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
-@router.get("/api/verify/items")
-def list_items(service: ServiceDep) -> dict[str, Any]:
-    """The catalogue of verification items: what each asks, replaces, reads and discloses."""
-    data = service.catalogue()
-    return {"data": data, "count": len(data)}
+@router.get(
+    "/api/verify/items",
+    summary="核验事项目录 — list the verification items",
+    description="What each item asks, which proofs it replaces, what it reads and what it discloses.",
+)
+def list_items(service: ServiceDep) -> VerificationItemsPublic:
+    data = [VerificationItemPublic(**entry) for entry in service.catalogue()]
+    return VerificationItemsPublic(data=data, count=len(data))
 
 
-@router.get("/api/verify/public-key")
-def public_key(service: ServiceDep) -> dict[str, str]:
-    """The hub's seal key (PEM, key id, algorithm): check sealed answers offline with it."""
-    return service.public_key()
+@router.get(
+    "/api/verify/public-key",
+    summary="签章公钥 — the hub's seal key",
+    description="The hub's seal key (PEM, key id, algorithm): check sealed answers offline with it.",
+)
+def public_key(service: ServiceDep) -> PublicKey:
+    return PublicKey(**service.public_key())
 
 
-@router.post("/api/verify/{item}", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+@router.post(
+    "/api/verify/{item}",
+    summary="核验 — verify a fact about one subject",
+    description="Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer "
+    "(header X-Client-Key). A refusal is a problem document whose `code` the approval system can act on.",
+    responses={**_SEALED, **_ASK_ERRORS},
+    openapi_extra=_body("VerifyRequest"),
+)
 async def verify_one(item: str, request: Request) -> Response:
-    """Ask one verification question; body {case_number, purpose, subject, params} -> a sealed answer."""
     return await _ask(item, request, batch=False)
 
 
-@router.post("/api/verify/{item}/batch", responses=_ASK_ERRORS, openapi_extra=_ASK_OPENAPI)
+@router.post(
+    "/api/verify/{item}/batch",
+    summary="批量核验 — verify up to 100 subjects at once",
+    description="Ask about up to 100 subjects; body {case_number, purpose, subjects: [...], params} -> one sealed "
+    "answer holding every result.",
+    responses={**_SEALED, **_ASK_ERRORS},
+    openapi_extra=_body("VerifyBatchRequest"),
+)
 async def verify_batch(item: str, request: Request) -> Response:
-    """Ask about up to 100 subjects at once; body {case_number, purpose, subjects: [...], params}."""
     return await _ask(item, request, batch=True)
 
 
-@router.get("/api/verify/answers/{answer_id}", responses=_ANSWER_ERRORS)
-def answer_json(answer_id: str, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
+@router.get(
+    "/api/verify/answers/{answer_id}",
+    summary="取回核验凭证 — read back a sealed answer",
+    description="A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise).",
+    responses={**_SEALED, **_ANSWER_ERRORS},
+)
+def answer_json(answer_id: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise)."""
     status, document = service.answer_for_client(answer_id, client_key=x_client_key)
-    return _json(status, document, _page_link(service, status, document))
+    return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
-@router.post("/api/check")
-async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
-    """Check a sealed answer with the hub's key: body = the sealed JSON, or {"document": ..., "request": ...}."""
+@router.post(
+    "/api/check",
+    summary="验证凭证 — check a sealed answer",
+    description='Check a sealed answer with the hub\'s key: body = the sealed JSON, or {"document": ..., '
+    '"request": ...} to check also that it answers that request.',
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}}},
+        }
+    },
+)
+async def check_api(request: Request, service: ServiceDep) -> CheckResult:
     raw = await request.body()
     request_obj = None
     try:
@@ -199,7 +266,7 @@ async def check_api(request: Request, service: ServiceDep) -> dict[str, Any]:
     except (ValueError, RecursionError):  # not JSON, or nested too deep: the check says "malformed"
         pass
     result = service.check(raw, request=request_obj)
-    return {"ok": result.ok, "reason": result.reason, "message": result.message}
+    return CheckResult(ok=result.ok, reason=result.reason, message=result.message)
 
 
 # -- pages --------------------------------------------------------------------------------------------
@@ -250,7 +317,12 @@ def _beijing(issued_at: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@router.get("/verify/answer/{answer_id}/{token}", response_class=HTMLResponse, responses=_NO_ANSWER)
+@router.get(
+    "/verify/answer/{answer_id}/{token}",
+    response_class=HTMLResponse,
+    responses=_NO_ANSWER,
+    summary="核验凭证页 — the printable page of a sealed answer",
+)
 def answer_page(
     answer_id: str, token: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:
@@ -291,7 +363,7 @@ def answer_page(
     return _templates.TemplateResponse(request, "verify_answer.html", context, headers=_PAGE_HEADERS)
 
 
-@router.get("/check", response_class=HTMLResponse)
+@router.get("/check", response_class=HTMLResponse, summary="凭证验证页 — the public check page")
 def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
     """The public check page (no login): paste or scan a sealed answer."""
     return _templates.TemplateResponse(
@@ -299,7 +371,7 @@ def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLRespon
     )
 
 
-@router.post("/check", response_class=HTMLResponse)
+@router.post("/check", response_class=HTMLResponse, summary="验证凭证（页面） — check a pasted sealed answer")
 def check_submit(
     request: Request,
     service: ServiceDep,
