@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow test-all bench reliability lint format clean venv
+.PHONY: run test test-slow test-all bench reliability lint format clean venv screenshots
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow $(ARGS)
 
 test-all: test test-slow
+
+# docs/screenshots: every page as headless Chromium draws it with the network cut (needs chromium)
+screenshots: $(STAMP)
+	$(VENV)/bin/python tests/web/take_screenshots.py docs/screenshots
 
 BENCH_STAMP := $(VENV)/.installed-bench
 

@@ -150,7 +150,7 @@ def main() -> None:
             label = f"{layout}{' clustered keys' if clustered else ' random keys'}"
             print(
                 f"[{label:24}] first load median {load_s:6.2f} s (x{load_s / pq_s:4.1f} parquet) "
-                f"peak {max(x[1] for x in loads):5.0f} MB | 1% MERGE median {merge_s:6.2f} s "
+                f"peak {max(x[1] for x in loads):5.0f} MB | 1% run (cold process) median {merge_s:6.2f} s "
                 f"= {100 * merge_s / load_s:5.1f}% of first load, peak {max(x[1] for x in merges):5.0f} MB"
             )
             print(f"    merge files/rows: {merges[-1][2]}")

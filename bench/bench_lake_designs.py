@@ -7,7 +7,10 @@ Every design loads the same n rows, then takes `--days` 1 % changes (90 % update
 deletes, random keys: `bench_lake.change_batch`) and reads the current state back. Each design runs
 in its own child process (its own peak RSS); the copy-on-write MERGE is the baseline of the same run.
 
-- **cow** — today's `CuratedTable.commit`: delta-rs MERGE, copy-on-write (every touched file rewritten).
+- **cow** — copy-on-write, the lake before merge-on-read: each run's changes MERGEd into the base
+  (`CuratedTable.commit` then `compact()`, the same delta-rs MERGE; every touched file rewritten).
+- **mor-built** — the built merge-on-read `CuratedTable.commit` (change table, row index, counts,
+  re-sends dropped); `bench_lake_mor.py` details its cold and warm runs, reads and compaction.
 - **mor-delta** — merge-on-read inside Delta: the base table untouched by increments; each run appends
   its net changes (rows + `_deleted`) to a second, append-only Delta table (its CDF is the change feed);
   the current state = base rows whose key has no change + the last live change per key; a compaction
@@ -62,12 +65,12 @@ def _cpu() -> float:
     return time.process_time()
 
 
-# -- copy-on-write: today's CuratedTable ------------------------------------------------------------
-def job_cow(n: int, folder: str, days: int) -> dict[str, Any]:
+# -- copy-on-write (commit + compaction per run) and the built merge-on-read --------------------------
+def job_cow(n: int, folder: str, days: int, compact_each_run: bool = True) -> dict[str, Any]:
     from lake import Lake
 
     table = Lake(folder).curated(CONTRACT)
-    out: dict[str, Any] = {"design": "cow"}
+    out: dict[str, Any] = {"design": "cow" if compact_each_run else "mor-built"}
     rows = person_rows(n)
     start, cpu = time.perf_counter(), _cpu()
     table.commit(rows, app_id="bench", run_seq=1, metadata={})
@@ -78,6 +81,8 @@ def job_cow(n: int, folder: str, days: int) -> dict[str, Any]:
         changes = _day(n, day)
         start, cpu = time.perf_counter(), _cpu()
         table.commit(changes, app_id="bench", run_seq=2 + day, metadata={})
+        if compact_each_run:
+            table.compact()
         out["incr_s"].append(time.perf_counter() - start)
         out["incr_cpu_s"].append(_cpu() - cpu)
     start = time.perf_counter()
@@ -86,12 +91,18 @@ def job_cow(n: int, folder: str, days: int) -> dict[str, Any]:
     start = time.perf_counter()
     feed = table.changes(after_version=table.version() - 1)
     out["feed_s"], out["feed_rows"] = time.perf_counter() - start, feed.num_rows
-    out["compact_s"] = 0.0
+    start = time.perf_counter()
+    table.compact()
+    out["compact_s"] = time.perf_counter() - start
     out["peak_rss_mb"] = vmhwm_mb()
     return out
 
 
-# -- merge-on-read inside Delta ---------------------------------------------------------------------
+def job_mor_built(n: int, folder: str, days: int) -> dict[str, Any]:
+    return job_cow(n, folder, days, compact_each_run=False)
+
+
+# -- merge-on-read inside Delta: the prototype ---------------------------------------------------------------------
 def _mor_state(base: str, changes: str) -> pa.Table:
     """Current state: base rows whose key has no change + the last live change of each key."""
     from deltalake import DeltaTable
@@ -221,14 +232,15 @@ def job_ducklake(n: int, folder: str, days: int) -> dict[str, Any]:
     return out
 
 
-JOBS = {"cow": job_cow, "mor-delta": job_mor_delta, "ducklake": job_ducklake}
+JOBS = {"cow": job_cow, "mor-built": job_mor_built, "mor-delta": job_mor_delta, "ducklake": job_ducklake}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=2)
-    parser.add_argument("--designs", default=",".join(JOBS))
+    # mor-delta is the prototype measured before the build (its compaction now appends, not MERGEs)
+    parser.add_argument("--designs", default="cow,mor-built,ducklake")
     parser.add_argument("--json-out")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_lake_designs_"))

@@ -33,13 +33,12 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import CalendarYearMissing, add_working_days, working_days_left
+from catalog.workdays import add_working_days, working_days_left
 
 __all__ = [
     "HUB_ADMIN",
     "AdminKey",
     "Base",
-    "CalendarYearMissing",
     "CatalogAccessDenied",
     "CatalogError",
     "DatasetVersion",

@@ -25,15 +25,12 @@ _STATUS = {"open": "待处理 open", "granted": "准予共享 granted", "upheld"
 
 def _countdown(dispute: Any) -> str:
     """Working days left before the due date (open disputes), or how many it is overdue."""
-    from catalog import CalendarYearMissing, utcnow, working_days_left
+    from catalog import utcnow, working_days_left
 
     if dispute.status != "open":
         return "—"
     due = dispute.due_at if dispute.due_at.tzinfo else dispute.due_at.replace(tzinfo=UTC)  # SQLite: naive UTC
-    try:
-        left = working_days_left(utcnow(), due)
-    except CalendarYearMissing:
-        return "—（工作日历缺少年份 calendar year missing）"
+    left = working_days_left(utcnow(), due)
     return f"剩 {left} 个工作日 ({left} left)" if left >= 0 else f"[red]逾期 {-left} 个工作日 ({-left} overdue)[/]"
 
 

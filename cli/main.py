@@ -357,5 +357,43 @@ def lake_verify(
         raise typer.Exit(2)
 
 
+@lake_app.command("compact")
+@friendly
+def lake_compact(
+    resources: Annotated[list[str] | None, typer.Argument(help="Resources to compact (default: all).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Compact any pending change, not only past the threshold.")
+    ] = False,
+) -> None:
+    """Merge pending changes into each curated table's base (合并变更): when past the threshold, or now with --force."""
+    from govhub.compaction import compact_lake
+
+    for resource, info in compact_lake([_check_resource(r) for r in resources] if resources else None, force=force):
+        if info is None:
+            console.print(f"{resource}: 无需合并 nothing to compact (pending changes within the threshold).")
+        else:
+            console.print(
+                f"{resource}: 已合并 compacted {info.rows} key(s) through dataset version {info.dataset_version} "
+                f"into base version {info.base_version}."
+            )
+
+
+@lake_app.command("view")
+@friendly
+def lake_view(
+    resource: Annotated[str, typer.Argument(help="The resource whose current state the view shows.")],
+    dialect: Annotated[str, typer.Option(help="duckdb, spark or trino.")] = "duckdb",
+) -> None:
+    """Print the SQL view of a curated table's current state for outside readers (外部读取视图)."""
+    from govhub.delivery_runner import open_lake
+    from lake import view_sql
+    from schemas import load_contract
+
+    if dialect not in ("duckdb", "spark", "trino"):
+        raise typer.BadParameter(f"dialect '{dialect}' is not one of duckdb, spark, trino")
+    table = open_lake().curated(load_contract(_check_resource(resource)))
+    print(view_sql(table, dialect))  # type: ignore[arg-type]
+
+
 if __name__ == "__main__":
     app()

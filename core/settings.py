@@ -113,6 +113,12 @@ class Settings(BaseSettings):
             "increments get the dataset-level expectations in Arrow, and the scheduled check covers each version."
         ),
     )
+    lake_compact_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        description="Compact a curated table (MERGE its pending changes into the base) once they exceed this "
+        "share of the base's rows; `govhub lake compact` compacts on demand.",
+    )
 
     delivery_targets: dict[str, str] = Field(
         default_factory=dict,
@@ -129,6 +135,26 @@ class Settings(BaseSettings):
         "memory:// per process, redis://[:password@]host:6379/N shared by all workers.",
     )
 
+    issuer_name: str = Field(
+        default="益阳市政务数据共享交换平台",
+        min_length=1,
+        description="The body that issues sealed verification answers, printed on every proof (出具单位).",
+    )
+    issuer_name_en: str = Field(
+        default="Yiyang Government Data Sharing and Exchange Platform",
+        min_length=1,
+        description="The issuing body's English name, on the English printed proof.",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The hub's address as people outside reach it (https://data.yiyang.gov.cn): printed proofs "
+        "and their QR codes point at <this>/check; default: the address the request came to.",
+    )
+    holiday_calendar_file: Path | None = Field(
+        default=None,
+        description="The State Council's holiday arrangement for years the installed chinesecalendar does not "
+        'cover yet (JSON: {"2027": {"holidays": ["2027-01-01", ...], "workdays": [...], "notice": "..."}}).',
+    )
     sharing_answer_working_days: int = Field(
         default=10, ge=1, description="Provider's answer time limit, working days (政务数据共享条例; UNCONFIRMED)."
     )
@@ -192,6 +218,16 @@ class Settings(BaseSettings):
     def _sqlalchemy_url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
             raise ValueError("expected a SQLAlchemy URL such as postgresql+psycopg://user@host/db")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("expected the hub's address as people reach it, such as https://data.yiyang.gov.cn")
         return value
 
     @property

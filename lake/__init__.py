@@ -1,15 +1,24 @@
 """The lake: curated and quarantine Delta tables, staging files and the object store, local or S3."""
 
-from lake.curated import CommitInfo, CuratedTable
-from lake.integrity import FileProblem, IntegrityReport, commit_manifest, format_integrity, verify_files
+from lake.curated import CommitInfo, CompactionInfo, CuratedTable
+from lake.integrity import (
+    FileProblem,
+    IntegrityReport,
+    commit_manifest,
+    compaction_manifest,
+    format_integrity,
+    verify_files,
+)
 from lake.keyset import KeySet
 from lake.lake import Lake
 from lake.objects import ObjectStore
 from lake.quarantine import QuarantineTable
 from lake.staging import StagingArea
+from lake.views import view_sql
 
 __all__ = [
     "CommitInfo",
+    "CompactionInfo",
     "CuratedTable",
     "FileProblem",
     "IntegrityReport",
@@ -19,6 +28,8 @@ __all__ = [
     "QuarantineTable",
     "StagingArea",
     "commit_manifest",
+    "compaction_manifest",
     "format_integrity",
     "verify_files",
+    "view_sql",
 ]

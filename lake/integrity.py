@@ -18,12 +18,21 @@ from urllib.parse import unquote
 import pyarrow.fs as pafs
 
 from lake._fs import filesystem_for
-from lake._store import delta_errors, open_table
+from lake._state import CHANGES_DIR as CHANGES
+from lake._store import delta_errors, join_uri, open_table
 
 if TYPE_CHECKING:
     from lake.curated import CuratedTable
 
-__all__ = ["FileProblem", "IntegrityReport", "commit_manifest", "format_integrity", "verify_files"]
+__all__ = [
+    "FileProblem",
+    "IntegrityReport",
+    "commit_manifest",
+    "compaction_manifest",
+    "format_integrity",
+    "remove_unreferenced",
+    "verify_files",
+]
 
 LOG_DIR = "_delta_log"
 _CHUNK = 1 << 20
@@ -60,8 +69,8 @@ class IntegrityReport:
         return not self.problems
 
 
-def _log_path(version: int) -> str:
-    return f"{LOG_DIR}/{version:020d}.json"
+def _log_path(version: int, where: str = "") -> str:
+    return f"{where + '/' if where else ''}{LOG_DIR}/{version:020d}.json"
 
 
 def _sha256(fs: pafs.FileSystem, path: str) -> str:
@@ -83,21 +92,34 @@ def _entry(fs: pafs.FileSystem, base: str, rel: str) -> dict[str, Any]:
     return {"path": rel, "size": fs.get_file_info(full).size, "sha256": _sha256(fs, full)}
 
 
-def commit_manifest(table: CuratedTable, version: int) -> dict[str, Any]:
-    """The files commit `version` wrote: its `_delta_log` entry and every data and change-data file it
-    added, each as `{"path", "size", "sha256"}` (paths relative to the table root). Store it with the
-    dataset version; `verify_files` compares the table with it."""
+def _manifest(table: CuratedTable, where: str, version: int) -> dict[str, Any]:
     with delta_errors(f"curated table '{table.contract.resource}'", table.uri, "checksummed"):
         fs, base = filesystem_for(table.uri, table.storage_options)
         base = base.rstrip("/")
-        log_rel = _log_path(version)
+        log_rel = _log_path(version, where)
+        prefix = f"{where}/" if where else ""
         added = [
-            unquote(action[kind]["path"])
+            prefix + unquote(action[kind]["path"])
             for action in _actions(fs, f"{base}/{log_rel}")
             for kind in ("add", "cdc")
             if kind in action
         ]
         return {"log": _entry(fs, base, log_rel), "files": [_entry(fs, base, rel) for rel in added]}
+
+
+def commit_manifest(table: CuratedTable, version: int) -> dict[str, Any]:
+    """The files dataset `version` wrote: its `_delta_log` entry (the base's, or the change table's under
+    `_changes/`) and every data and change-data file it added, each as `{"path", "size", "sha256"}`
+    (paths relative to the table root). Store it with the dataset version; `verify_files` compares the
+    table with it."""
+    where, at = table.locate(version)
+    return _manifest(table, where, at)
+
+
+def compaction_manifest(table: CuratedTable, base_version: int) -> dict[str, Any]:
+    """The files compaction commit `base_version` of the base wrote (same shape, plus `base_version`).
+    Stored with the dataset version it compacted through (`manifest["compactions"]`)."""
+    return {"base_version": base_version, **_manifest(table, "", base_version)}
 
 
 def _listing(fs: pafs.FileSystem, base: str) -> dict[str, int]:
@@ -164,17 +186,24 @@ def verify_files(table: CuratedTable, manifests: Mapping[int, Mapping[str, Any] 
         for version in sorted(manifests):
             manifest = manifests[version]
             if not manifest:
-                log_rel = _log_path(version)
+                where, at = table.locate(version)
+                log_rel = _log_path(at, where)
                 entries: list[Mapping[str, Any]] = [{"path": log_rel, "size": on_disk.get(log_rel), "sha256": None}]
                 if log_rel in on_disk:
                     entries += [
-                        {"path": unquote(a[k]["path"]), "size": a[k].get("size"), "sha256": None}
+                        {
+                            "path": (f"{where}/" if where else "") + unquote(a[k]["path"]),
+                            "size": a[k].get("size"),
+                            "sha256": None,
+                        }
                         for a in _actions(fs, f"{base}/{log_rel}")
                         for k in ("add", "cdc")
                         if k in a
                     ]
             else:
                 entries = [manifest["log"], *manifest["files"]]
+                for compaction in manifest.get("compactions", []):
+                    entries += [compaction["log"], *compaction["files"]]
             for entry in entries:
                 expected.add(entry["path"])
                 checked += 1
@@ -187,37 +216,52 @@ def verify_files(table: CuratedTable, manifests: Mapping[int, Mapping[str, Any] 
                 "their files were checked for presence and size only"
             )
         for rel in sorted(set(on_disk) - expected):
-            if rel.startswith(f"{LOG_DIR}/") and rel.endswith(".json") and rel[len(LOG_DIR) + 1 : -5].isdigit():
-                version = int(rel[len(LOG_DIR) + 1 : -5])
+            log_dir = _log_dir_of(rel)
+            if log_dir is not None and rel.endswith(".json") and rel[len(log_dir) + 1 : -5].isdigit():
+                version = int(rel[len(log_dir) + 1 : -5])
                 detail = (
                     f"log entry {rel} (version {version}) belongs to no published version: a commit made outside "
-                    "the pipeline, or one not yet registered (the next ingest registers a crashed run's commit)"
+                    "the pipeline, or one not yet registered (the next ingest registers a crashed run's commit, "
+                    "the next `govhub lake compact` a crashed compaction's)"
                 )
             else:
                 detail = f"file {rel} was written by no published version: planted, or left by an interrupted write"
             problems.append(FileProblem("unexpected", rel, None, detail))
-        if manifests and not any(p.path.startswith(LOG_DIR) for p in problems):
-            problems += _live_set_problems(table, fs, base, max(manifests), name)
+        if manifests and not any(_log_dir_of(p.path) is not None for p in problems):
+            for where in ("", CHANGES):
+                problems += _live_set_problems(table, fs, base, where, name)
     return IntegrityReport(name, len(manifests), checked, tuple(problems), tuple(notes))
 
 
-def _live_set_problems(
-    table: CuratedTable, fs: pafs.FileSystem, base: str, newest: int, name: str
-) -> list[FileProblem]:
-    dt = open_table(table.uri, table.storage_options, name)
+def _log_dir_of(rel: str) -> str | None:
+    """The log folder a path lies in (`_delta_log` or `_changes/_delta_log`), None for data files."""
+    for log_dir in (LOG_DIR, f"{CHANGES}/{LOG_DIR}"):
+        if rel == log_dir or rel.startswith(f"{log_dir}/"):
+            return log_dir
+    return None
+
+
+def _live_set_problems(table: CuratedTable, fs: pafs.FileSystem, base: str, where: str, name: str) -> list[FileProblem]:
+    """The live file set of the base (or the change table) as delta-rs reads it vs its commits replayed."""
+    uri = join_uri(table.uri, where) if where else table.uri
+    dt = open_table(uri, table.storage_options, name)
     if dt is None:
-        return [FileProblem("missing", LOG_DIR, newest, f"the table's {LOG_DIR} is gone (version {newest} recorded)")]
-    replayed = _replayed_live(fs, base, range(dt.version() + 1))
+        if where:
+            return []  # a table without a change table (written before merge-on-read, or never changed)
+        return [FileProblem("missing", LOG_DIR, None, f"the table's {LOG_DIR} is gone")]
+    folder = f"{base}/{where}" if where else base
+    replayed = _replayed_live(fs, folder, range(dt.version() + 1))
     read = {unquote(p) for p in dt.get_add_actions(flatten=True).column("path").to_pylist()}
     if read == replayed:
         return []
     extra, gone = sorted(read - replayed), sorted(replayed - read)
+    log_dir = f"{where}/{LOG_DIR}" if where else LOG_DIR
     detail = (
-        f"the files delta-rs reads at version {dt.version()} differ from the recorded commits replayed "
+        f"the files delta-rs reads at version {dt.version()} of {log_dir} differ from the recorded commits replayed "
         f"(reads {len(extra)} file(s) the commits leave out, e.g. {extra[:1]}; misses {len(gone)} they leave "
         f"live, e.g. {gone[:1]}): a checkpoint in the log was altered"
     )
-    return [FileProblem("changed", LOG_DIR, dt.version(), detail)]
+    return [FileProblem("changed", log_dir, None, detail)]
 
 
 def format_integrity(report: IntegrityReport) -> str:
@@ -238,3 +282,36 @@ def format_integrity(report: IntegrityReport) -> str:
         f"to deliveries and verification until it is restored.{notes}"
     )
     return "\n".join(lines)
+
+
+def remove_unreferenced(table: CuratedTable) -> list[str]:
+    """Delete the base's data files no commit of its log references: left by a write killed before its
+    commit (a compaction). Only while holding the resource's lock (no write of the base in flight); the
+    change table and the logs are never touched. Skipped when the log no longer starts at version 0."""
+    fs, base = filesystem_for(table.uri, table.storage_options)
+    base = base.rstrip("/")
+    on_disk = _listing(fs, base)
+    commits = sorted(
+        int(rel[len(LOG_DIR) + 1 : -5])
+        for rel in on_disk
+        if _log_dir_of(rel) == LOG_DIR and rel.endswith(".json") and rel[len(LOG_DIR) + 1 : -5].isdigit()
+    )
+    if not commits or commits[0] != 0:
+        return []
+    referenced: set[str] = set()
+    for version in commits:
+        for action in _actions(fs, f"{base}/{_log_path(version)}"):
+            for kind in ("add", "remove", "cdc"):
+                if kind in action:
+                    referenced.add(unquote(action[kind]["path"]))
+    orphans = sorted(
+        rel
+        for rel in on_disk
+        if _log_dir_of(rel) is None
+        and not rel.startswith(f"{CHANGES}/")
+        and rel.endswith(".parquet")
+        and rel not in referenced
+    )
+    for rel in orphans:
+        fs.delete_file(f"{base}/{rel}")
+    return orphans

@@ -16,6 +16,8 @@ import core.time
 SLOW_LANE = {
     "tests/reliability/test_": "the reliability suite: SIGKILL trials, source faults, fuzzing, load",
     "tests/pipeline/test_crash.py": "ingests killed at each commit point in child processes, then re-run",
+    "tests/lake/test_compaction_crash.py": "compactions killed at each point in child processes, then re-run",
+    "tests/pipeline/test_compaction.py": "three and four ingests of a simulated city with compactions between",
     "tests/pipeline/test_postgres_crash.py": "the same kill-and-rerun trials on PostgreSQL",
     "tests/pipeline/test_postgres_locks.py::test_processes_racing": "processes racing for one resource's lock",
     "tests/dags/test_run_real.py": "an ingest through a real Airflow DAG run",

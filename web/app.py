@@ -24,6 +24,7 @@ from web.routes import (
     home,
     monitor,
     monitor_approvals,
+    monitor_quality,
     monitor_signin,
     problems,
     subscriptions,
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor_signin.router)
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
+    app.include_router(monitor_quality.router)
     install_refusal_logging(app)
     install_openapi(app)
     app.add_middleware(BodyLimit)

@@ -2,14 +2,17 @@
 
 The verification service logs the outcome of every question it is asked (`exchange.verify`). What never
 reaches it (a wrong method) and the rest of the app go through one exception handler, which logs every
-4xx except a plain 404 (no such route or record): missing or invalid keys (401), forbidden actions (403),
-another department's subscription (`NotVisible`, a 404 to the caller), wrong methods (405), conflicts
-such as a replayed decision (409), oversized bodies (413, from `web.limits`) and malformed or invalid
-requests (400, 422); then it answers with a problem document (`web.problems`, RFC 9457), or with a page
-for a browser on a page route (`web.problem_pages`). An unexpected failure answers a 500 problem.
-The event names the department when its key checked out (`request.state.department`), else the
-department code the key claimed, plus the method, path and status. A log that cannot be written does
-not turn a refusal into an error: the refusal stands and the failure goes to the application log.
+4xx except a plain 404 (no such route or record). Refusals — missing or invalid keys (401), forbidden
+actions (403), another department's subscription (`NotVisible`, a 404 to the caller) — are `denial`
+events (outcome `denied`, counted by the denial-spike alert). The caller's own mistakes — malformed or
+invalid requests (400, 422), wrong methods (405), conflicts such as a replayed decision (409), oversized
+bodies (413, from `web.limits`) — are `client_error` events (outcome `invalid`), counted apart. Then it
+answers with a problem document (`web.problems`, RFC 9457), or with a page for a browser on a page route
+(`web.problem_pages`). An unexpected failure answers a 500 problem. The event names the department when
+its key checked out (`request.state.department`), else the department code the key claimed and the
+key's id prefix and fingerprint (`presented_key`), plus the method, path, status and client address. A
+log that cannot be written does not turn a refusal into an error: the refusal stands and the failure
+goes to the application log.
 
 Refusals without a valid key (401: missing or invalid key, here and in the verification API) are not
 logged one by one: `refusal_window` counts them per client address and writes one aggregated event per
@@ -31,11 +34,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from exchange.log import EventType, ExchangeLog, RefusalWindow
+from exchange.log.refusals import presented_key
 from web.deps import get_session
 from web.problem_fields import validation_errors
 from web.problems import STATUS_CODES, problem_document, problem_response
 
 __all__ = [
+    "CALLER_MISTAKES",
     "NotVisible",
     "claimed_department",
     "install_refusal_logging",
@@ -46,6 +51,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CODES = {status: code for status, code in STATUS_CODES.items() if 400 <= status < 500 and status not in (404, 429)}
+
+
+CALLER_MISTAKES = frozenset({400, 405, 409, 413, 422})
+"""Statuses that say the caller got its request wrong: `client_error` events, not denials."""
 
 
 class NotVisible(HTTPException):
@@ -68,21 +77,29 @@ def log_refusal(
     department: str | None = None,
     claimed: str | None = None,
     details: dict[str, Any] | None = None,
+    address: str | None = None,
+    key: str | None = None,
 ) -> None:
-    """Append one denial event through the app's own session provider (so overrides apply)."""
+    """Append one denial (or, for a caller's mistake, client-error) event through the app's own session
+    provider (so overrides apply)."""
     provider = app.dependency_overrides.get(get_session, get_session)
     sessions: Iterator[Any] = provider()
     try:
         session = next(sessions)
         details = {"method": method, "path": path[:200], "status": status, **(details or {})}
+        if address:
+            details["address"] = address[:64]
         if claimed and not department:
             details["claimed_department"] = claimed
+        if key and not department:
+            details.update(presented_key(key))
+        mistake = status in CALLER_MISTAKES
         ExchangeLog(session).append(
-            EventType.DENIAL,
+            EventType.CLIENT_ERROR if mistake else EventType.DENIAL,
             source="hub",
-            target=f"department:{department or 'unknown'}",
+            target=f"department:{department}" if department else f"address:{address or 'unknown'}"[:128],
             department=department,
-            outcome="denied",
+            outcome="invalid" if mistake else "denied",
             error_code=code,
             details=details,
         )
@@ -137,6 +154,7 @@ async def _record(request: Request, status: int, exc: Any) -> bool:
             status=status,
             path=request.url.path,
             claimed=claimed_department(request.headers.get("x-api-key")),
+            key=request.headers.get("x-api-key"),
         )
     await run_in_threadpool(
         log_refusal,
@@ -147,6 +165,8 @@ async def _record(request: Request, status: int, exc: Any) -> bool:
         code="not_visible" if isinstance(exc, NotVisible) else (code or _CODES.get(status, "refused"))[:64],
         department=getattr(request.state, "department", None),
         claimed=claimed_department(request.headers.get("x-api-key")),
+        address=_address(request),
+        key=request.headers.get("x-api-key"),
     )
     return True
 

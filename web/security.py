@@ -3,9 +3,10 @@
 The monitor (`/monitor`, `/static`) gets a strict Content-Security-Policy: scripts, styles, images and
 connections from the hub itself only, inline scripts only with the per-request nonce the page
 templates carry (`request.state.csp_nonce`), no framing, no plugins, forms posting back to the hub.
-Other pages (the verification counter and check pages, the API docs) keep their inline styles and
-get the parts that break nothing: no framing, no plugins, `base-uri 'self'`. A pure ASGI middleware,
-so streamed downloads pass through untouched.
+GX's Data Docs under `/monitor/data-docs` (`web.monitor.data_docs`) keep GX's inline scripts and styles
+but load nothing from outside the hub either. Other pages (the verification counter and check pages,
+the API docs) keep their inline styles and get the parts that break nothing: no framing, no plugins,
+`base-uri 'self'`. A pure ASGI middleware, so streamed downloads pass through untouched.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["SecurityHeaders", "content_security_policy"]
 
 _STRICT_PREFIXES = ("/monitor", "/static")
+_DATA_DOCS = "/monitor/data-docs"  # GX's own pages: inline scripts and styles, every asset from the hub
 _COMMON = {
     b"x-content-type-options": b"nosniff",
     b"referrer-policy": b"no-referrer",
@@ -28,6 +30,12 @@ _COMMON = {
 
 def content_security_policy(path: str, nonce: str) -> str:
     """The CSP for a request path (strict for the monitor, framing rules only elsewhere)."""
+    if path.startswith(_DATA_DOCS):
+        return (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+            "form-action 'self'; frame-ancestors 'none'"
+        )
     if path.startswith(_STRICT_PREFIXES):
         return (
             f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "

@@ -31,8 +31,9 @@ __all__ = ["ExchangeLog", "Outcome", "Signer"]
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "failed", "denied"]
-_OUTCOMES = frozenset({"ok", "failed", "denied"})
+Outcome = Literal["ok", "failed", "denied", "invalid"]
+_OUTCOMES = frozenset({"ok", "failed", "denied", "invalid"})
+"""`invalid`: the caller's own mistake (a malformed request, a conflict: 400/409/422), refused but no denial."""
 _EVENTS = ExchangeEvent.__table__
 _HEAD = ChainHead.__table__
 _HEAD_ID = 1
@@ -164,7 +165,7 @@ class ExchangeLog:
         """Append one event and return it (a detached snapshot); see `ExchangeEvent` for the fields.
 
         Keyword fields: source, target (required); resource, version, rows, bytes, checksum,
-        duration_ms, outcome ("ok", "failed", "denied"), error_code, run_id, request_id, case_number,
+        duration_ms, outcome ("ok", "failed", "denied", "invalid"), error_code, run_id, request_id, case_number,
         purpose, subject_hash, client, department, started_at, finished_at, details (JSON object).
         Failed and denied exchanges are appended the same way as successful ones.
         """
@@ -355,7 +356,7 @@ def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
     out["type"] = kind.value
     out["outcome"] = out["outcome"] or "ok"
     if out["outcome"] not in _OUTCOMES:
-        raise ExchangeLogError(f"outcome {out['outcome']!r} is not one of ok, failed, denied")
+        raise ExchangeLogError(f"outcome {out['outcome']!r} is not one of ok, failed, denied, invalid")
     for name in ("source", "target"):
         if not out[name]:
             raise ExchangeLogError(f"a {kind.value} event needs a non-empty '{name}'")

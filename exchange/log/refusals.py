@@ -2,16 +2,19 @@
 
 Anyone can send requests without a key; logging each one would let them pad the log (and its unsigned
 tail) at will. `RefusalWindow` counts them per address and writes one `denial` event when the
-address's window ends (`rows` = how many were refused; details: the window, the codes, statuses and a
-few paths), and answers "over the limit" once an address passed `limit` in its window, so callers
-answer 429 instead. Windows that ended are written on the next refusal from anyone, by `flush()` (the
-web app's maintenance thread, every minute) and at shutdown (`flush(everything=True)`); at most
-`max_addresses` windows are held, the oldest written first when more arrive.
+address's window ends (`rows` = how many were refused; details: the window, the codes, statuses, a
+few paths and what the keys presented were: their id prefix and fingerprint, `presented_key`), and
+answers "over the limit" once an address passed `limit` in its window, so callers answer 429 instead.
+Windows that ended are written on the next refusal from anyone, by `flush()` (the web app's maintenance
+thread, every minute) and at shutdown (`flush(everything=True)`); at most `max_addresses` windows are
+held, the oldest written first when more arrive.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -22,11 +25,26 @@ from typing import Any
 
 from catalog import utcnow
 
-__all__ = ["RefusalWindow"]
+__all__ = ["RefusalWindow", "presented_key"]
 
 log = logging.getLogger(__name__)
 
 Append = Callable[[Sequence[Mapping[str, Any]]], None]
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def presented_key(key: str | None) -> dict[str, str]:
+    """What an auditor may keep of a key that did not check out: its id prefix (the part before the secret:
+    a client id, or `gh.<department code>`) and a fingerprint (the first 16 hex digits of its SHA-256), which
+    matches a leaked or revoked key without storing it. Empty for no key."""
+    if not key:
+        return {}
+    evidence = {"key_fingerprint": hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:16]}
+    parts = key.split(".")
+    prefix = ".".join(parts[:2]) if parts[0] == "gh" and len(parts) == 3 else parts[0] if len(parts) > 1 else ""
+    if prefix and all(_KEY_ID.match(p) for p in prefix.split(".")):
+        evidence["key_id"] = prefix
+    return evidence
 
 
 @dataclass
@@ -39,6 +57,7 @@ class _Window:
     statuses: Counter[str] = field(default_factory=Counter)
     paths: list[str] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)
+    keys: dict[str, str] = field(default_factory=dict)  # fingerprint -> id prefix ("" when none)
 
 
 class RefusalWindow:
@@ -62,8 +81,19 @@ class RefusalWindow:
         self._windows: dict[str, _Window] = {}
         self.written = 0  # events written (figures)
 
-    def note(self, address: str | None, *, code: str, status: int, path: str, claimed: str | None = None) -> bool:
-        """Count one refusal from `address`; False when the address is over its limit (answer 429)."""
+    def note(
+        self,
+        address: str | None,
+        *,
+        code: str,
+        status: int,
+        path: str,
+        claimed: str | None = None,
+        key: str | None = None,
+    ) -> bool:
+        """Count one refusal from `address` (and the key it presented, see `presented_key`); False when the
+        address is over its limit (answer 429)."""
+        evidence = presented_key(key)
         address = (address or "unknown")[:64]
         now = self._clock()
         with self._lock:
@@ -84,6 +114,8 @@ class RefusalWindow:
                 current.paths.append(path[:200])
             if claimed and len(current.claimed) < 5:
                 current.claimed.add(claimed[:32])
+            if evidence and len(current.keys) < 5:
+                current.keys[evidence["key_fingerprint"]] = evidence.get("key_id", "")
         self._write(due)
         return allowed
 
@@ -123,6 +155,8 @@ class RefusalWindow:
         }
         if w.claimed:
             details["claimed_departments"] = sorted(w.claimed)
+        if w.keys:
+            details["keys"] = [{"key_fingerprint": f, "key_id": i} for f, i in sorted(w.keys.items())]
         top = w.codes.most_common(1)[0][0]
         return {
             "type": "denial",

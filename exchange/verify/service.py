@@ -2,7 +2,9 @@
 
 The web route (web/routes/verify.py), the CLI and the demo all go through `VerificationService.ask`,
 so every query — answered, refused or malformed — passes the same checks and becomes an exchange-log
-event (client, item, case number, purpose, keyed subject hash (`exchange.subjects`), outcome).
+event (client, item, case number, purpose, keyed subject hash (`exchange.subjects`), client address,
+outcome). A refusal (401/403/429) is a `denial`; the caller's own mistake (422) is outcome `invalid`, not a
+denial; a key that did not check out is kept as its id prefix and fingerprint (`exchange.log.presented_key`).
 Answers are sealed (`exchange.seal`) and name the serving-store version they were read from.
 """
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from core.ids import new_id
 from core.time import beijing_today
 from exchange.crypto import Signer
+from exchange.log.refusals import presented_key
 from exchange.seal import VerifyResult, canonical_request, prepare_answer, verify_sealed
 from exchange.subjects import SubjectKeys
 from exchange.subjects import subject_hash as keyed_subject_hash
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 100
 MAX_BODY_BYTES = 256 * 1024
 _DENIALS = frozenset({401, 403, 429})
+_CALLER_MISTAKES = frozenset({422})
 
 
 def subject_hash(subject: Any, item: VerificationItem | None, *, keys: SubjectKeys) -> str | None:
@@ -182,6 +186,7 @@ class VerificationService:
         batch: bool = False,
         sealed: bool = True,
         on_unauthenticated: Callable[[str], bool] | None = None,
+        address: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Answer one request: (HTTP status, JSON document). Never raises for a caller's mistake.
 
@@ -191,8 +196,9 @@ class VerificationService:
         `sealed=False` returns the same answer without a seal (benchmark baseline only).
         `on_unauthenticated(code)`: a request without a valid key is handed to it instead of the log (the
         web app aggregates those per client address, `exchange.log.refusals`); False answers 429.
+        `address`: the client's network address, kept on every event.
         """
-        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed)
+        status, document, events, answers = self._outcome(item_code, client_key, body, batch, sealed, address)
         if status == 401 and on_unauthenticated is not None:
             code = str(events[0].get("error_code") or "unauthenticated") if events else "unauthenticated"
             if on_unauthenticated(code):
@@ -206,11 +212,18 @@ class VerificationService:
         return status, document
 
     def _outcome(
-        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool
+        self, item_code: str, client_key: str | None, body: Any, batch: bool, sealed: bool, address: str | None = None
     ) -> tuple[int, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """(status, document, events to log, answers to seal and keep) of one request."""
         started = time.perf_counter()
-        state: dict[str, Any] = {"client": None, "item": None, "body": None, "hashes": [None], "version": None}
+        state: dict[str, Any] = {
+            "client": None,
+            "item": None,
+            "body": None,
+            "hashes": [None],
+            "version": None,
+            "address": address[:64] if address else None,
+        }
         try:
             status, document, outcomes, answers = self._answer(item_code, client_key, body, batch, sealed, state)
         except VerificationError as e:
@@ -236,6 +249,7 @@ class VerificationService:
             raise VerificationError(401, "missing_key", "send the client key in the X-Client-Key header")
         client = self.clients.authenticate(client_key)
         if client is None:
+            state["presented"] = presented_key(client_key)
             raise VerificationError(401, "invalid_key", "the client key is not valid (unknown, revoked or inactive)")
         state["client"] = client
         item = self.items.get(item_code)
@@ -344,21 +358,33 @@ class VerificationService:
         case_number = state.get("case_number", body.get("case_number"))
         purpose = state.get("purpose", body.get("purpose"))
         denied = status in _DENIALS
+        presented: dict[str, str] = state.get("presented") or {}
+        address = state.get("address")
+        if client:
+            target = f"client:{client.id}"
+        elif address or presented:  # whom an auditor can follow up: the address, else the key's fingerprint
+            target = f"address:{address}" if address else f"key:{presented['key_fingerprint']}"
+        else:
+            target = "client:unknown"
+        outcome = (
+            "ok" if status == 200 else "denied" if denied else "invalid" if status in _CALLER_MISTAKES else "failed"
+        )
+        where = {"address": address} if address else {}
         return {
             "type": "denial" if denied else "verification",
             "source": "hub",
-            "target": f"client:{client.id}" if client else "client:unknown",
+            "target": target,
             "client": client.id if client else None,
             "resource": item.resource if item else None,
             "version": state["version"],
-            "outcome": "ok" if status == 200 else "denied" if denied else "failed",
+            "outcome": outcome,
             "error_code": error_code,
             "request_id": state.get("answer_id"),
             "case_number": case_number[:80] if isinstance(case_number, str) else None,
             "purpose": purpose[:255] if isinstance(purpose, str) else None,
             "subject_hash": subject,
             "duration_ms": (time.perf_counter() - started) * 1000,
-            "details": {"item": item_code[:64], "status": status, **(extra or {})},
+            "details": {"item": item_code[:64], "status": status, **where, **presented, **(extra or {})},
         }
 
 

@@ -15,11 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from catalog import record_version, utcnow
+from govhub.compaction import compact_table
 from govhub.db import session_scope
 from govhub.exchange_log import log_run
 from govhub.lineage import emit_ingest
@@ -201,6 +203,26 @@ def extract(run_id: str) -> dict[str, int]:
     return {"extracted": rows}
 
 
+def _previous_read(run: IngestRun) -> datetime | None:
+    """When the resource's previous successful ingest finished (UTC): timeliness is judged from it, on the
+    overview's clock (`quality.scorecard`, `govhub.status`)."""
+    from sqlalchemy import select
+
+    with session_scope() as session:
+        finished = session.scalar(
+            select(IngestRun.finished_at)
+            .where(
+                IngestRun.resource == run.resource,
+                IngestRun.status == "succeeded",
+                IngestRun.kind == "ingest",
+                IngestRun.run_id != run.run_id,
+            )
+            .order_by(IngestRun.finished_at.desc())
+            .limit(1)
+        )
+    return finished if finished is None or finished.tzinfo else finished.replace(tzinfo=UTC)
+
+
 def validate(run_id: str) -> dict[str, int]:
     """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
     from quality import Scorecard, quarantine_all
@@ -222,6 +244,7 @@ def validate(run_id: str) -> dict[str, int]:
             return validate_batch(batch, contract, references=references, today=today)
 
         today = st.ctx.today
+        previous_read = _previous_read(st.run)
         with (
             staging.output("accepted") as accepted,
             staging.output("rejected", prepare=_verdict_column("rejected")) as rejected,
@@ -232,7 +255,7 @@ def validate(run_id: str) -> dict[str, int]:
                 still, waiting, expired = ager.split(verdict.rejected)
                 counts.update({k: verdict.counts[k] for k in ("accepted", "warned")})
                 counts.update(rejected=verdict.counts["rejected"] - waiting.num_rows, pending=waiting.num_rows)
-                card = Scorecard.from_verdict(verdict, contract, accessible=True)
+                card = Scorecard.from_verdict(verdict, contract, accessible=True, previous_read=previous_read)
                 scorecard = card if scorecard is None else scorecard.merge(card)
                 for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
                     reasons[(rule, field, severity)] += n
@@ -332,6 +355,8 @@ def publish(run_id: str) -> dict[str, int | None]:
                     rows_deleted=info.rows_deleted,
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
+            with session_scope() as session:  # the run whose changes pass the threshold compacts
+                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
     _save(st.run)
     return {"version": st.run.version}
 

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from catalog.workdays import BEIJING, CalendarYearMissing, add_working_days, covered_years, is_working_day
+from catalog.workdays import (
+    BEIJING,
+    HolidayFileInvalid,
+    add_working_days,
+    calendar_basis,
+    covered_years,
+    is_working_day,
+)
+from core.settings import reset_settings
 
 
 def test_plain_weeks_skip_weekends() -> None:
@@ -65,15 +74,44 @@ def test_2026_matches_the_state_council_arrangement() -> None:
     }
 
 
-def test_a_year_without_an_official_arrangement_is_refused_not_guessed() -> None:
-    last = covered_years()[1]
-    with pytest.raises(
-        CalendarYearMissing, match=rf"no official holidays for {last + 1}.*pip install --upgrade chinesecalendar"
-    ):
-        is_working_day(date(last + 1, 3, 9))
-    with pytest.raises(CalendarYearMissing) as missing:  # a deadline reaching past the covered years
-        add_working_days(datetime(last, 12, 28, 2, 0, tzinfo=UTC), 10)
-    assert f"没有 {last + 1} 年的法定节假日安排" in missing.value.message_zh
+def test_a_year_without_an_official_arrangement_is_provisional_not_refused(caplog: pytest.LogCaptureFixture) -> None:
+    year = covered_years()[1] + 1
+    assert calendar_basis(year) == "provisional"
+    assert not is_working_day(date(year, 1, 1))  # 元旦, whatever weekday
+    assert not is_working_day(date(year, 10, 2))  # 国庆节
+    monday = next(date(year, 3, d) for d in range(1, 8) if date(year, 3, d).weekday() == 0)
+    assert is_working_day(monday)
+    assert not is_working_day(monday + timedelta(days=5))  # its Saturday
+    assert add_working_days(datetime(year - 1, 12, 28, 2, 0, tzinfo=UTC), 10) > datetime(year, 1, 1, tzinfo=UTC)
+    assert any(f"no official holiday arrangement for {year}" in r.getMessage() for r in caplog.records)
+
+
+def test_an_administrator_supplies_a_year_from_the_state_councils_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    year = covered_years()[1] + 1
+    saturday = next(date(year, 2, d) for d in range(1, 8) if date(year, 2, d).weekday() == 5)
+    holiday = saturday + timedelta(days=2)  # a Monday off, the Saturday before worked
+    arrangement = tmp_path / "holidays.json"
+    arrangement.write_text(
+        json.dumps({str(year): {"holidays": [holiday.isoformat()], "workdays": [saturday.isoformat()]}})
+    )
+    monkeypatch.setenv("GOVHUB_HOLIDAY_CALENDAR_FILE", str(arrangement))
+    reset_settings()
+    try:
+        assert calendar_basis(year) == "admin_file"
+        assert is_working_day(saturday) and not is_working_day(holiday)
+        assert is_working_day(holiday + timedelta(days=1))
+        arrangement_bad = tmp_path / "bad.json"
+        arrangement_bad.write_text(json.dumps({str(year): {"holidays": ["not a date"]}}))
+        monkeypatch.setenv("GOVHUB_HOLIDAY_CALENDAR_FILE", str(arrangement_bad))
+        reset_settings()
+        with pytest.raises(HolidayFileInvalid, match="GOVHUB_HOLIDAY_CALENDAR_FILE") as bad:
+            is_working_day(holiday)
+        assert "节假日安排文件" in bad.value.message_zh
+    finally:
+        monkeypatch.delenv("GOVHUB_HOLIDAY_CALENDAR_FILE")
+        reset_settings()
 
 
 def test_naive_datetimes_are_refused() -> None:
@@ -81,19 +119,13 @@ def test_naive_datetimes_are_refused() -> None:
         add_working_days(datetime(2026, 3, 6), 10)
 
 
-def test_the_api_answer_tells_the_department_in_chinese_what_is_missing() -> None:
-    from web.auth import http_error
-
-    answer = http_error(CalendarYearMissing(2027, 2004, 2026))
-    assert answer.status_code == 422
-    assert "没有 2027 年的法定节假日安排" in json.dumps(answer.detail, ensure_ascii=False)
-    assert "pip install --upgrade chinesecalendar" in json.dumps(answer.detail)
-
-
-def test_the_approval_page_drops_the_countdown_while_a_year_is_missing() -> None:
-    from web.routes.monitor_approvals import working_days_left
+def test_the_approval_page_marks_a_provisional_deadline() -> None:
+    from web.routes.monitor_approvals import due_is_provisional, working_days_left
 
     last = covered_years()[1]
     due = datetime(last, 12, 30, 15, 59, 59, tzinfo=UTC)
     assert working_days_left(due, datetime(last, 12, 28, 2, tzinfo=UTC)) == 2
-    assert working_days_left(due, datetime(last + 1, 1, 6, 2, tzinfo=UTC)) is None
+    assert not due_is_provisional(datetime(last, 12, 1, tzinfo=UTC), due)
+    late = add_working_days(datetime(last, 12, 28, 2, tzinfo=UTC), 10)
+    assert due_is_provisional(datetime(last, 12, 28, 2, tzinfo=UTC), late)
+    assert working_days_left(late, datetime(last + 1, 1, 4, 2, tzinfo=UTC)) is not None

@@ -23,6 +23,11 @@ def test_one_ingest_dag_per_contract(dagbag: Any) -> None:
     assert ingest == sorted(f"ingest_{r}" for r in CONTRACTS)
 
 
+def test_the_lake_is_compacted_nightly(dagbag: Any) -> None:
+    dag = dagbag.get_dag("lake_compact")
+    assert dag.schedule == "0 20 * * *" and dag.task_ids == ["compact_due_tables"]  # 04:00 Beijing
+
+
 @pytest.mark.parametrize("resource", sorted(CONTRACTS))
 def test_tasks_run_in_stage_order(dagbag: Any, resource: str) -> None:
     dag = dagbag.get_dag(f"ingest_{resource}")

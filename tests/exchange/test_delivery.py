@@ -186,10 +186,11 @@ def test_net_changes_collapse_each_key_to_its_net_effect(person: Contract, lake:
     v2 = commit(lake, person, person_rows(person, [pid(2), pid(3), pid(4)], tag="v3", deleted=[False, True, True]), 3)
     feed = net_changes(lake.curated(person).changes(after_version=v0, to_version=v2), person, snapshot=False)
     net = {r["id_number"]: (r["_change_type"], r["_commit_version"], r["name"]) for r in feed.table.to_pylist()}
-    # 2 updated twice -> one update with the last values; 3 deleted; 4 inserted then deleted -> nothing; 5 inserted
+    # 2 updated twice -> one update with the last values; 3 deleted (with the values its deletion record
+    # carried: the change table keeps what the run sent); 4 inserted then deleted -> nothing; 5 inserted
     assert net == {
         pid(2): ("update", v2, "张v30"),
-        pid(3): ("delete", v2, "张v12"),
+        pid(3): ("delete", v2, "张v31"),
         pid(5): ("insert", 1, "张v22"),
     }
     assert (feed.inserted, feed.updated, feed.deleted) == (1, 1, 1)

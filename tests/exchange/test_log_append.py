@@ -113,7 +113,7 @@ def test_append_many_is_one_chain_in_one_transaction(engine: sa.Engine) -> None:
     ("overrides", "message"),
     [
         pytest.param({"type": "gossip"}, "event type 'gossip' is not one of", id="type"),
-        pytest.param({"outcome": "maybe"}, "outcome 'maybe' is not one of ok, failed, denied", id="outcome"),
+        pytest.param({"outcome": "maybe"}, "outcome 'maybe' is not one of ok, failed, denied, invalid", id="outcome"),
         pytest.param({"source": ""}, "needs a non-empty 'source'", id="source"),
         pytest.param({"purpose": "x" * 300}, "field 'purpose' is 300 characters", id="length"),
         pytest.param({"details": ["a"]}, "details must be a JSON object", id="details-type"),

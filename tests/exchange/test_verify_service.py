@@ -240,7 +240,7 @@ def test_refusals_are_typed_logged_and_leak_nothing(
     [event] = events(hub)[:1]
     assert ExchangeLog(hub.engine).count() == before + 1
     assert event.type == ("denial" if status in (401, 403) else "verification")
-    assert event.outcome == ("denied" if status in (401, 403) else "failed")
+    assert event.outcome == ("denied" if status in (401, 403) else "invalid" if status == 422 else "failed")
     assert event.error_code == code and event.details["item"] == item
     assert P_ZHANG not in json.dumps([event.subject_hash, event.details, event.case_number, event.purpose])
 

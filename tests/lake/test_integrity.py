@@ -30,9 +30,10 @@ def _three_versions(lake: Lake, person, rows) -> tuple[CuratedTable, dict[int, d
 def test_a_manifest_holds_the_log_entry_and_every_file_the_commit_added(lake, person, rows):
     t, manifests = _three_versions(lake, person, rows)
     one = manifests[1]
-    assert one["log"]["path"] == "_delta_log/00000000000000000001.json"
+    assert manifests[0]["log"]["path"] == "_delta_log/00000000000000000000.json"  # the first load: the base
+    assert one["log"]["path"] == "_changes/_delta_log/00000000000000000000.json"  # a run: the change table
     paths = [f["path"] for f in one["files"]]
-    assert any(p.startswith("_change_data/") for p in paths) and any(not p.startswith("_") for p in paths)
+    assert paths and all(p.startswith("_changes/part-") for p in paths)
     root = Path(t.uri)
     for entry in [one["log"], *one["files"]]:
         assert (root / entry["path"]).stat().st_size == entry["size"] and len(entry["sha256"]) == 64
@@ -69,22 +70,26 @@ def test_a_commit_made_outside_the_pipeline_is_unexpected(lake, person, rows):
     t, manifests = _three_versions(lake, person, rows)
     t.commit(rows(person, ["zz"], tag="forged"), app_id="intruder", run_seq=1, metadata=META)
     kinds = sorted((p.kind, p.version, p.path.split("/")[0]) for p in verify_files(t, manifests).problems)
-    assert ("unexpected", None, "_delta_log") in kinds and len(kinds) >= 2  # the log entry and its data file(s)
+    # the change table's log entry and its data file
+    assert {p.path.split("/")[1] for p in verify_files(t, manifests).problems} >= {"_delta_log"}
+    assert kinds == [("unexpected", None, "_changes")] * 2
 
 
 def test_an_altered_checkpoint_is_caught_by_replaying_the_commits(lake, person, rows):
     t, manifests = _three_versions(lake, person, rows)
-    DeltaTable(t.uri).create_checkpoint()
+    changes = Path(t.uri) / "_changes"
+    DeltaTable(str(changes)).create_checkpoint()
     assert verify_files(t, manifests).ok  # checkpoints are derived files, not in any manifest
-    checkpoint = next((Path(t.uri) / "_delta_log").glob("*.checkpoint.parquet"))
+    checkpoint = next((changes / "_delta_log").glob("*.checkpoint.parquet"))
     table = pq.read_table(checkpoint)
     actions = table.to_pylist()
-    for action in actions:  # point the live file at version 0's data: same schema, older rows
+    older = manifests[1]["files"][0]["path"].removeprefix("_changes/")
+    for action in actions:  # point every live file at version 1's changes: same schema, older rows
         if action.get("add"):
-            action["add"]["path"] = manifests[0]["files"][0]["path"]
+            action["add"]["path"] = older
     pq.write_table(pa.Table.from_pylist(actions, schema=table.schema), checkpoint)
     (problem,) = verify_files(t, manifests).problems
-    assert (problem.kind, problem.path) == ("changed", "_delta_log") and "checkpoint" in problem.detail
+    assert (problem.kind, problem.path) == ("changed", "_changes/_delta_log") and "checkpoint" in problem.detail
 
 
 def test_versions_recorded_before_manifests_are_checked_for_presence_and_size(lake, person, rows):

@@ -38,30 +38,55 @@ def test_scores_are_shares_of_passed_evaluations(contracts):
 
 
 @pytest.mark.parametrize(
-    ("age_days", "expected"),
+    ("gap_days", "expected"),
     [
         pytest.param(0.5, 1.0, id="within-cycle"),
         pytest.param(2, 0.5, id="two-cycles"),
         pytest.param(4, 0.25, id="four"),
     ],
 )
-def test_timeliness_from_cursor_age_and_update_cycle(age_days, expected, contracts):
+def test_timeliness_from_the_gap_since_the_previous_read_and_update_cycle(gap_days, expected, contracts):
     card = Scorecard.from_findings(
         _findings({}, {}),
         contracts["person"],
         rows=0,
         accessible=True,
-        latest_cursor=AS_OF - dt.timedelta(days=age_days),
+        previous_read=AS_OF - dt.timedelta(days=gap_days),
         as_of=AS_OF,
     )
     assert card.cycle_days == 1  # 日
     assert card.score("timeliness") == expected
 
 
-def test_no_cursor_means_no_timeliness(contracts):
+def test_an_old_last_change_is_reported_not_scored_so_a_current_copy_reads_one(contracts):
+    """Data last changed 277 days before, read on its daily cycle: 1.0 (it once read 1/277 ≈ 0.004 while
+    the overview said 及时), with the age reported beside it."""
+    card = Scorecard.from_findings(
+        _findings({}, {}),
+        contracts["person"],
+        rows=10,
+        accessible=True,
+        latest_cursor=AS_OF - dt.timedelta(days=277),
+        previous_read=AS_OF - dt.timedelta(hours=20),
+        as_of=AS_OF,
+    )
+    assert card.score("timeliness") == 1.0
+    assert card.to_dict()["cursor_age_days"] == 277.0
+
+
+def test_a_first_read_is_timely_and_a_source_without_a_cursor_is_judged_too(contracts):
     card = Scorecard.from_findings(_findings({}, {}), contracts["payment"], rows=0, accessible=False, as_of=AS_OF)
-    assert card.score("timeliness") is None
+    assert card.score("timeliness") == 1.0
     assert card.score("accessibility") == 0.0
+    late = Scorecard.from_findings(
+        _findings({}, {}),
+        contracts["payment"],
+        rows=0,
+        accessible=True,
+        previous_read=AS_OF - dt.timedelta(days=3),
+        as_of=AS_OF,
+    )
+    assert late.score("timeliness") == round(1 / 3, 6)
 
 
 def test_merge_adds_counts_and_keeps_the_newest_cursor(contracts):

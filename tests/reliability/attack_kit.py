@@ -180,7 +180,7 @@ class Tally:
         if not expect(status):
             problems.append(f"answered {status}: {text[:200]}")
         refusal = status >= 400
-        if must_log and not any(e.outcome in ("denied", "failed") or not refusal for e in events):
+        if must_log and not any(e.outcome in ("denied", "failed", "invalid") or not refusal for e in events):
             problems.append("no exchange-log event records it")
         if leaked:
             problems.append(f"the answer shows protected values {[v[:12] for v in leaked[:3]]}")

@@ -75,7 +75,7 @@ def delta_health(uri: str, read_rows: int | None = None) -> dict[str, Any]:
     on_disk = {
         os.path.relpath(os.path.join(d, f), uri)
         for d, _, files in os.walk(uri)
-        if "_delta_log" not in Path(d).relative_to(uri).parts
+        if not {"_delta_log", "_changes"} & set(Path(d).relative_to(uri).parts)  # _changes: a table of its own
         for f in files
         if f.endswith(".parquet")
     }
@@ -120,7 +120,11 @@ def ingest_snapshot(resource: str) -> dict[str, Any]:
         }
     snapshot["chain_ok"] = hub_log().verify().ok
     snapshot["health"] = {
-        "curated": delta_health(ctx.curated.uri, curated.num_rows),
+        # the state is base + change table (merge-on-read): read() is checked against row_count() below
+        "curated": delta_health(
+            ctx.curated.uri, None if Path(ctx.curated.uri, "_changes").is_dir() else curated.num_rows
+        ),
+        "curated changes": delta_health(str(Path(ctx.curated.uri, "_changes")), None),
         "quarantine": delta_health(ctx.quarantine.uri, None),
     }
     snapshot["curated_row_count"] = ctx.curated.row_count()

@@ -55,7 +55,7 @@ INGEST_POINTS: list[KillPoint] = [
     KillPoint("while validating a batch", "quality", "validate", "before"),
     *_all("the quarantine write", "lake.quarantine", "write_deltalake"),
     *_both("the quarantine delete", "deltalake:DeltaTable", "delete"),
-    *_all("the first Delta load", "lake.curated", "write_deltalake"),
+    *_all("the first Delta load or a run's change append", "lake.curated", "write_deltalake"),
     *_all("the Delta MERGE commit", "deltalake.table:TableMerger", "execute"),
     *_both("the catalogue records the version", "govhub.pipeline.stages", "record_version"),
     *_all("the quality suite", "quality", "run_suite"),  # the full GX suite: large increments

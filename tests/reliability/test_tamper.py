@@ -404,7 +404,8 @@ def test_a_changed_delta_file_is_detected(hub: ReliabilityHub, manifests: dict[i
         tried += 1
         held += not report.ok
         named += any(
-            p.path == target or (target == "_delta_log" and p.path.startswith("_delta_log")) for p in report.problems
+            p.path == target or (target == "_delta_log" and p.path.startswith(("_delta_log", "_changes/_delta_log")))
+            for p in report.problems
         )
         by_reading += _reading_fails(lake)
         if report.ok:
@@ -431,9 +432,9 @@ def test_govhub_lake_verify_names_a_replaced_data_file(hub: ReliabilityHub, mani
     clean = runner.invoke(app, ["lake", "verify", "person"])
     assert clean.exit_code == 0 and "intact" in clean.output, clean.output
     root = hub.home / "lake" / "curated" / "person"
-    data = [e["path"] for e in manifests[max(manifests)]["files"] if not e["path"].startswith("_")]
+    data = [e["path"] for e in manifests[max(manifests)]["files"] if Path(e["path"]).name.startswith("part-")]
     victim, original = root / data[0], (root / data[0]).read_bytes()
-    old = next(e["path"] for e in manifests[min(manifests)]["files"] if not e["path"].startswith("_"))
+    old = next(e["path"] for e in manifests[min(manifests)]["files"] if Path(e["path"]).name.startswith("part-"))
     try:
         shutil.copy(root / old, victim)  # yesterday's valid Parquet under today's name
         result = runner.invoke(app, ["lake", "verify", "person"])

@@ -124,6 +124,7 @@ def _department(hub: Hub, code: str) -> TestClient:
 PAGES = [
     "/monitor",
     "/monitor/exchanges",
+    "/monitor/quality",
     "/monitor/quarantine",
     "/monitor/sharing",
     "/monitor/lineage",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -194,3 +195,47 @@ def test_a_document_beyond_a_qr_codes_capacity_gets_a_note_not_an_error(
     monkeypatch.setattr(routes, "_qr_svg", lambda data: None)
     page = client.get(link)
     assert page.status_code == 200 and 'id="seal-qr-missing"' in page.text and "二维码容量" in page.text
+
+
+def _newest(hub: ServedHub) -> Any:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from exchange.log import ExchangeEvent
+
+    with Session(hub.engine) as session:
+        return session.scalars(select(ExchangeEvent).order_by(ExchangeEvent.seq.desc()).limit(1)).one()
+
+
+def test_events_keep_the_address_a_bad_key_its_fingerprint_and_a_mistake_is_no_denial(hub: ServedHub) -> None:
+    import hashlib
+
+    from sqlalchemy.orm import Session
+
+    from web.deps import get_session
+    from web.refusals import refusal_window
+
+    def session() -> Iterator[Session]:
+        with Session(hub.engine) as s:
+            yield s
+
+    app = create_app()
+    app.dependency_overrides[get_verification_service] = lambda: hub.service
+    app.dependency_overrides[get_session] = session  # the refusal window writes through the app's sessions
+    with TestClient(app) as client:
+        assert post(client, hub, "person_alive", body({"id_number": P_ZHANG})).status_code == 200
+        answered = _newest(hub)
+        assert answered.details["address"] == "testclient" and answered.case_number and answered.purpose
+        wrong = f"{hub.keys['all'].split('.', 1)[0]}.not-the-secret"
+        subject = body({"id_number": P_ZHANG})
+        assert client.post("/api/verify/person_alive", headers={"X-Client-Key": wrong}, json=subject).status_code == 401
+        refusal_window(client.app).flush(everything=True)
+        denial = _newest(hub)
+        assert (denial.type, denial.outcome, denial.target) == ("denial", "denied", "address:testclient")
+        fingerprint = hashlib.sha256(wrong.encode()).hexdigest()[:16]
+        assert denial.details["keys"] == [{"key_fingerprint": fingerprint, "key_id": wrong.split(".")[0]}]
+        assert "not-the-secret" not in json.dumps(denial.details)
+        mistake = post(client, hub, "person_alive", {"purpose": "x", "subject": {"id_number": P_ZHANG}})
+        assert mistake.status_code == 422
+        invalid = _newest(hub)
+        assert (invalid.type, invalid.outcome, invalid.details["address"]) == ("verification", "invalid", "testclient")

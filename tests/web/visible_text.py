@@ -30,6 +30,7 @@ ALLOWED = frozenset(
         "DCAT",
         "Excel",
         "ECharts",
+        "GX",  # Great Expectations, the data-quality tool whose Data Docs the monitor links
         "USCC",
         "GB",
         "YYYY-MM-DD",

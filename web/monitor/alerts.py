@@ -1,5 +1,6 @@
-"""What needs a data administrator now: failed runs, stale resources, quality drops, denial spikes, chain breaks,
-overdue sharing disputes.
+"""What needs a data administrator now: failed runs, stale resources, quality drops, failed expectation suites,
+denial spikes, chain breaks, overdue sharing disputes. Callers' own mistakes (outcome `invalid`: malformed
+requests, conflicts) are no denials: they never feed the denial spike and are counted apart (`client_errors`).
 
 The chain's state is shown on every page header and on the alerts: each view verifies only the events
 after the last verified signed checkpoint (`exchange.log.check_incremental`, one check at a time per
@@ -29,6 +30,7 @@ from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
 
 __all__ = [
     "CHAIN_MAX_AGE",
+    "CLIENT_ERROR_THRESHOLD",
     "DENIAL_THRESHOLD",
     "QUALITY_DROP",
     "Alert",
@@ -40,6 +42,7 @@ __all__ = [
 CHAIN_MAX_AGE = 0.0  # seconds a header may reuse a check; 0: every view checks what is new (single flight)
 FULL_WALK_MAX_AGE = timedelta(days=2)  # a scheduled full walk older than this is itself an alert
 DENIAL_THRESHOLD = 20  # denied requests within the last hour before it is a spike
+CLIENT_ERROR_THRESHOLD = 100  # callers' own mistakes within the last hour before they are worth a look
 QUALITY_DROP = 0.05  # a dimension score this much below the previous version's
 _cache: dict[str, tuple[float, ChainReport]] = {}
 _lock = threading.Lock()
@@ -55,7 +58,9 @@ class Alert:
         "not_fresh",
         "source_problems",
         "quality_drop",
+        "suite_failed",
         "denials",
+        "client_errors",
         "chain",
         "full_walk",
         "unsigned_tail",
@@ -171,6 +176,7 @@ def collect_alerts(
     keys_dir: Path,
     now: datetime | None = None,
     denial_threshold: int = DENIAL_THRESHOLD,
+    client_error_threshold: int = CLIENT_ERROR_THRESHOLD,
     failed_window: timedelta = timedelta(days=7),
 ) -> tuple[list[Alert], ChainReport]:
     """Every current alert, most severe first, and the freshly walked chain report."""
@@ -230,8 +236,9 @@ def collect_alerts(
             )
         alerts.extend(_health_alerts(row))
         alerts.extend(_quality_drops(session, row["resource"]))
+    alerts.extend(_suite_alerts(session))
     alerts.extend(_walk_alerts(session, report, now))
-    alerts.extend(_denial_alerts(session, now, denial_threshold))
+    alerts.extend(_refusal_alerts(session, now, denial_threshold, client_error_threshold))
     alerts.extend(_dispute_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
@@ -272,8 +279,32 @@ def _walk_alerts(session: Session, report: ChainReport, now: datetime) -> list[A
     return alerts
 
 
-def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Alert]:
-    """Refused requests in the last hour (an aggregated refusal counts its `rows`), by client."""
+def _suite_alerts(session: Session) -> list[Alert]:
+    """A resource whose newest version failed its GX expectation suite (`web.monitor.expectations`)."""
+    from web.monitor.expectations import expectation_rows, failed_suites
+
+    alerts = []
+    for suite in failed_suites(session):
+        failed = [row for row in expectation_rows(suite, "en") if not row["success"]]
+        failed_zh = [row for row in expectation_rows(suite, "zh") if not row["success"]]
+        which = ", ".join(f"{row['expectation']}({row['fields']})" for row in failed[:5])
+        which_zh = "；".join(f"{row['name']}（{row['fields']}）" for row in failed_zh[:5])
+        alerts.append(
+            Alert(
+                "suite_failed",
+                "warning",
+                suite.resource,
+                f"v{suite.version}: {len(failed)} expectation(s) failed: {which}",
+                suite.validated_at,
+                label("alert_text_suite_failed", "zh", version=suite.version, n=len(failed), which=which_zh),
+            )
+        )
+    return alerts
+
+
+def _refusal_alerts(session: Session, now: datetime, threshold: int, client_error_threshold: int) -> list[Alert]:
+    """Refused requests in the last hour (an aggregated refusal counts its `rows`), by client; the callers'
+    own mistakes (`invalid`) counted apart, never as denials."""
     since = now - timedelta(hours=1)
     first = session.scalar(  # on the recorded_at index: min(seq) would scan the log from its start
         select(ExchangeEvent.seq)
@@ -283,19 +314,31 @@ def _denial_alerts(session: Session, now: datetime, threshold: int) -> list[Aler
     )
     if first is None:
         return []
-    denials = session.execute(
-        select(ExchangeEvent.client, func.sum(func.coalesce(ExchangeEvent.rows, 1)))
-        .where(ExchangeEvent.seq >= first, ExchangeEvent.outcome == "denied", ExchangeEvent.recorded_at >= since)
-        .group_by(ExchangeEvent.client)
+    counted = session.execute(
+        select(ExchangeEvent.outcome, ExchangeEvent.client, func.sum(func.coalesce(ExchangeEvent.rows, 1)))
+        .where(
+            ExchangeEvent.seq >= first,
+            ExchangeEvent.outcome.in_(("denied", "invalid")),
+            ExchangeEvent.recorded_at >= since,
+        )
+        .group_by(ExchangeEvent.outcome, ExchangeEvent.client)
     ).all()
-    total = sum(int(n) for _, n in denials)
-    if total <= threshold:
-        return []
-    ranked = sorted(denials, key=lambda d: -d[1])
-    by = ", ".join(f"{client or '-'} ×{n}" for client, n in ranked)
-    by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
-    zh = label("alert_text_denials", "zh", total=total, threshold=threshold, by=by_zh)
-    return [Alert("denials", "critical", None, f"{total} denied in the last hour (> {threshold}): {by}", detail_zh=zh)]
+    alerts = []
+    for outcome, kind, limit, severity in (
+        ("denied", "denials", threshold, "critical"),
+        ("invalid", "client_errors", client_error_threshold, "warning"),
+    ):
+        rows = [(client, int(n)) for o, client, n in counted if o == outcome]
+        total = sum(n for _, n in rows)
+        if total <= limit:
+            continue
+        ranked = sorted(rows, key=lambda d: -d[1])
+        by = ", ".join(f"{client or '-'} ×{n}" for client, n in ranked)
+        by_zh = "，".join(f"{party_label('client:' + client) if client else '—'} {n} 次" for client, n in ranked)
+        zh = label(f"alert_text_{kind}", "zh", total=total, threshold=limit, by=by_zh)
+        what = "denied" if outcome == "denied" else "client errors (not denials)"
+        alerts.append(Alert(kind, severity, None, f"{total} {what} in the last hour (> {limit}): {by}", detail_zh=zh))  # type: ignore[arg-type]
+    return alerts
 
 
 def _dispute_alerts(session: Session, now: datetime) -> list[Alert]:

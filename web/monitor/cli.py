@@ -45,3 +45,16 @@ def list_admins() -> None:
     path = admin_store_path(get_settings().keys_dir)
     names = sorted(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else []
     typer.echo("\n".join(names) if names else "no administrators yet: run create-admin")
+
+
+@app.command("data-docs")
+def data_docs_command() -> None:
+    """Build GX's Data Docs from every version's stored suite results (the monitor also builds them on view)."""
+    from sqlalchemy.orm import Session
+
+    from govhub.db import get_engine
+    from web.monitor.data_docs import ensure_built
+
+    with Session(get_engine()) as session:
+        site = ensure_built(session)
+    typer.echo(f"GX Data Docs in {site}: open /monitor/data-docs (administrators)")

@@ -12,21 +12,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from catalog import CalendarYearMissing, list_disputes, utcnow, working_days_left
+from catalog import list_disputes, utcnow, working_days_left
 from web.monitor.auth import Viewer
 from web.monitor.queries import as_aware, department_names
 
 __all__ = ["dispute_rows", "overdue_dispute_rows"]
 
 DECIDED_SHOWN = 20
-
-
-def _left(now: datetime, due: datetime) -> int | None:
-    """Working days left (negative: overdue), or None when the official calendar lacks a year in between."""
-    try:
-        return working_days_left(now, due)
-    except CalendarYearMissing:
-        return None
 
 
 def _row(dispute: Any, names: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -42,7 +34,7 @@ def _row(dispute: Any, names: dict[str, str], now: datetime) -> dict[str, Any]:
         "raised_at": raised,
         "age_days": max(0, (now - raised).days),
         "due_at": due,
-        "working_days_left": _left(now, due) if open_ else None,
+        "working_days_left": working_days_left(now, due) if open_ else None,
         "overdue": open_ and due < now,
         "status": dispute.status,
         "decided_by": dispute.decided_by,

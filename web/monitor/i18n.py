@@ -30,6 +30,7 @@ __all__ = [
     "Lang",
     "coded",
     "field_label",
+    "item_label",
     "label",
     "one_language",
     "party_label",
@@ -133,6 +134,21 @@ def field_label(resource: str | None, field: str | None, lang: Lang = "zh") -> s
             for f in other.fields:
                 labels.setdefault(f.name, f.label_en if lang == "en" else f.label)
     return "、".join(labels.get(part.strip(), part.strip()) for part in field.split(","))
+
+
+@cache
+def _items() -> dict[str, tuple[str, str]]:
+    from exchange.verify.items import load_items
+
+    return {code: (item.name, item.name_en) for code, item in load_items().items()}
+
+
+def item_label(item: str | None, lang: Lang = "zh") -> str:
+    """A verification item by its catalogue name (生存状态核验...); an unknown code shows as it is."""
+    if not item:
+        return "—"
+    names = _items().get(item)
+    return item if names is None else (names[1] if lang == "en" and names[1] else names[0])
 
 
 def system_label(system: str | None, lang: Lang = "zh") -> str:

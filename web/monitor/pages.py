@@ -37,6 +37,7 @@ from web.monitor.queries import DIMENSIONS, client_names
 from web.problems import problem
 
 __all__ = [
+    "NAV",
     "AdminDep",
     "ApiViewerDep",
     "LangDep",
@@ -47,6 +48,19 @@ __all__ = [
     "render",
     "secure_cookies",
 ]
+
+NAV: tuple[tuple[str, str, bool], ...] = (
+    ("overview", "/monitor", False),
+    ("exchanges", "/monitor/exchanges", False),
+    ("quality", "/monitor/quality", False),
+    ("quarantine", "/monitor/quarantine", False),
+    ("sharing", "/monitor/sharing", False),
+    ("catalogue", "/monitor/catalogue", False),
+    ("lineage", "/monitor/lineage", False),
+    ("alerts", "/monitor/alerts", True),
+    ("log", "/monitor/log", False),
+)
+"""The header's navigation: (page key = its `i18n` label, path, administrators only). A new page adds a line."""
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="DepartmentApiKey")
@@ -181,6 +195,11 @@ def render(
             "link": link,
             "chain": chain,
             "page": page,
+            "nav": [
+                (key, path)
+                for key, path, admin_only in NAV
+                if viewer is not None and (viewer.is_admin or not admin_only)
+            ],
             "switch_lang": request.url.path + "?" + urlencode(other),
             # names of codes, from the one catalogue and the contracts (pages show no raw identifiers)
             "code": lambda prefix, value: coded(prefix, value, lang),

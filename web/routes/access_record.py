@@ -41,7 +41,7 @@ from web.access_api import AccessRecordPublic, mask_subject, record_public
 from web.access_page import render_missing_page, render_record_page
 from web.deps import SessionDep
 from web.problems import problem_document, problem_response
-from web.refusals import claimed_department, refusal_window, too_many
+from web.refusals import CALLER_MISTAKES, claimed_department, refusal_window, too_many
 
 __all__ = ["router"]
 
@@ -139,11 +139,12 @@ def _refuse(
         details = {"path": request.url.path, "status": error.status, "kind": (kind or "")[:8]}
         if department is None and claimed_department(request.headers.get("x-api-key")):
             details["claimed_department"] = claimed_department(request.headers.get("x-api-key"))
+        mistake = error.status in CALLER_MISTAKES  # a malformed ID: the caller's mistake, not a denial
         _log(
             session,
-            kind=EventType.DENIAL,
+            kind=EventType.CLIENT_ERROR if mistake else EventType.DENIAL,
             subject=subject,
-            outcome="denied",
+            outcome="invalid" if mistake else "denied",
             error_code=error.code,
             department=department,
             details=details,

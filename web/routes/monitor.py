@@ -4,7 +4,8 @@ GET  /monitor                  per source and resource: last run, counts, versio
 GET  /monitor/exchanges        exchange volume by source, subscriber department, verification client
 GET  /monitor/quarantine       rejected rows by reason with the offending values (paged); .csv to download
 GET  /monitor/sharing          pending applications (overdue flagged), subscriptions, recent deliveries
-GET  /monitor/lineage          a resource: source system → versions → deliveries, and its OpenLineage events
+GET  /monitor/lineage          a resource as a graph: source system → resource → versions (runs) → departments,
+                               and its OpenLineage events
 GET  /monitor/alerts           failed runs, stale resources, quality drops, denial spikes, chain breaks
 GET  /monitor/log              the exchange log, filtered and paged
 GET|POST /monitor/login, POST /monitor/logout: in `web/routes/monitor_signin.py`
@@ -24,14 +25,13 @@ from catalog import Resource
 from core.time import BEIJING
 from exchange.log import EventType, ExchangeLog
 from schemas import load_all
-from web.clock import beijing_text
 from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
-from web.monitor.auth import (
-    Viewer,
-)
+from web.monitor.auth import Viewer
 from web.monitor.disputes import dispute_rows
+from web.monitor.i18n import item_label
+from web.monitor.lineage_view import lineage_chart, ol_event_row
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
 from web.monitor.quarantine import content_disposition, csv_chunks, quarantine_rows, reason_counts
 from web.monitor.queries import (
@@ -290,6 +290,7 @@ def exchange_log(
         newer=found.newer,
         filters=filters,
         names=department_names(session) | client_names(session),
+        item=lambda code: item_label(code, lang),
         resources=resource_names(),
     )
 
@@ -315,6 +316,7 @@ def lineage_page(
     except CatalogError:  # not registered yet: nothing was ever published
         graph = None
     events = read_lineage(chosen, limit=30) if viewer.is_admin else []
+    departments = department_names(session)
     return render(
         request,
         "monitor_lineage.html",
@@ -325,22 +327,7 @@ def lineage_page(
         resources=names,
         resource=chosen,
         graph=graph,
-        events=[_event_row(e) for e in events],
-        names=department_names(session),
+        chart=lineage_chart(graph, departments, lang) if graph else None,
+        events=[ol_event_row(e) for e in events],
+        names=departments,
     )
-
-
-def _event_row(event: dict) -> dict[str, str]:
-    """One OpenLineage event as a table row: when, what, which job and run, from where to where."""
-
-    def names(datasets: list[dict] | None) -> str:
-        return ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or [])
-
-    return {
-        "time": beijing_text(event.get("eventTime"), seconds=True),
-        "type": str(event.get("eventType", "")),
-        "job": str((event.get("job") or {}).get("name", "")),
-        "run": str((event.get("run") or {}).get("runId", ""))[:8],
-        "inputs": names(event.get("inputs")),
-        "outputs": names(event.get("outputs")),
-    }

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import CatalogAccessDenied, CatalogError, Resource, Subscription, apply, decide, get_resource
-from catalog.workdays import BEIJING, CalendarYearMissing, is_working_day
+from catalog.workdays import BEIJING, calendar_basis, is_working_day
 from schemas import load_all
 from web.clock import to_beijing
 from web.deps import SessionDep
@@ -34,7 +34,7 @@ from web.monitor.pages import LangDep, ViewerDep, keys_dir, render
 from web.monitor.queries import department_names
 from web.problems import problem
 
-__all__ = ["router", "working_days_left"]
+__all__ = ["due_is_provisional", "router", "working_days_left"]
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,21 @@ router = APIRouter(prefix="/monitor", include_in_schema=False)
 
 
 def working_days_left(due: datetime | None, now: datetime) -> int | None:
-    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed.
-
-    None (the page shows the due date alone) while the official calendar lacks a year in between.
-    """
+    """Working days from today (Beijing) to the due day, the due day counted; negative once it has passed."""
     if due is None:
         return None
     today, last = to_beijing(now).date(), to_beijing(due).date()
-    try:
-        if last < today:
-            return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
-        return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
-    except CalendarYearMissing as e:
-        log.warning("working days left unknown: %s", e)
-        return None
+    if last < today:
+        return -sum(1 for n in range(1, (today - last).days + 1) if is_working_day(last + timedelta(days=n)))
+    return sum(1 for n in range(1, (last - today).days + 1) if is_working_day(today + timedelta(days=n)))
+
+
+def due_is_provisional(applied: datetime | None, due: datetime | None) -> bool:
+    """The deadline counts days of a year without an official holiday arrangement (`catalog.workdays`)."""
+    if applied is None or due is None:
+        return False
+    years = range(to_beijing(applied).year, to_beijing(due).year + 1)
+    return any(calendar_basis(year) == "provisional" for year in years)
 
 
 def _pii(field: Any) -> str | None:
@@ -105,6 +106,7 @@ def _application(session: Session, subscription_id: int, lang: str) -> tuple[Sub
         "applied_at": sub.applied_at,
         "due_at": sub.due_at,
         "days_left": working_days_left(sub.due_at, now) if sub.status == "pending" else None,
+        "due_provisional": due_is_provisional(sub.applied_at, sub.due_at),
         "decided_at": sub.decided_at,
         "decided_by": names.get(sub.decided_by or "", sub.decided_by),
         "refusal_reason": sub.refusal_reason,

@@ -5,14 +5,18 @@ POST /api/verify/{item}/batch     up to 100 subjects -> one sealed answer holdin
 GET  /api/verify/items            the catalogue;  GET /api/verify/public-key  the seal key
 GET  /api/verify/answers/{id}     a sealed answer issued earlier (JSON; only with the asking client's key)
 POST /api/check                   check a sealed answer (JSON in, {ok, reason, message} out)
-GET  /verify/answer/{id}/{token}  printable page with a QR code carrying the seal (?lang=en); the link,
-                                  with its unguessable token, comes in the answer's `Link` header
-GET|POST /check                   public page: paste (or scan into) the sealed JSON -> verified or not
+GET  /verify/answer/{id}/{token}  printable page naming the issuing body, with the check address and a QR
+                                  code linking to the check page with the seal (?lang=en); the link, with its
+                                  unguessable token, comes in the answer's `Link` header
+GET|POST /check                   public page: paste the sealed JSON, or open `?answer=<base64url of it>` (the
+                                  printed QR code) -> verified or not
 All the work is in `exchange.verify.VerificationService`; these handlers only translate HTTP.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import UTC, datetime
 from functools import cache
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -181,10 +185,16 @@ async def _ask(item: str, request: Request, *, batch: bool) -> Response:
     address = request.client.host if request.client else None
 
     def unauthenticated(code: str) -> bool:  # requests without a valid key: aggregated per address and window
-        return window.note(address, code=code, status=401, path=request.url.path)
+        return window.note(address, code=code, status=401, path=request.url.path, key=key)
 
     status, document = await run_in_threadpool(
-        service.ask, item, client_key=key, body=body, batch=batch, on_unauthenticated=unauthenticated
+        service.ask,
+        item,
+        client_key=key,
+        body=body,
+        batch=batch,
+        on_unauthenticated=unauthenticated,
+        address=address,
     )
     return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
@@ -274,9 +284,32 @@ async def check_api(request: Request, service: ServiceDep) -> CheckResult:
 _TEXT = {lang: texts("verify_", lang) for lang in ("zh", "en")}  # from the one catalogue
 
 
+def public_base(request: Request) -> str:
+    """The hub's address as people reach it: GOVHUB_PUBLIC_BASE_URL, else the address the request came to."""
+    from govhub.settings import get_settings
+
+    return get_settings().public_base_url or str(request.base_url).rstrip("/")
+
+
+def check_link(base: str, document: dict[str, Any]) -> str:
+    """The check page carrying the sealed answer: `<base>/check?answer=<base64url of its canonical JSON>`."""
+    from exchange.crypto import canonical_json
+
+    packed = base64.urlsafe_b64encode(canonical_json(document)).rstrip(b"=").decode("ascii")
+    return f"{base}/check?answer={packed}"
+
+
+def _unpacked(answer: str) -> str:
+    """The sealed JSON a check link carries (base64url, padding optional); "" when it is not base64url."""
+    try:
+        return base64.urlsafe_b64decode(answer + "=" * (-len(answer) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return ""
+
+
 def _qr_svg(data: bytes) -> str | None:
-    """The sealed answer as an inline SVG QR code (qrcode package, no image library needed); None when the
-    document is beyond a QR code's 2,953 bytes (a large batch answer with a long inclusion proof)."""
+    """`data` (the check link) as an inline SVG QR code (qrcode package, no image library needed); None when
+    it is beyond a QR code's 2,953 bytes (a large batch answer with a long inclusion proof)."""
     import qrcode
     import qrcode.exceptions
     import qrcode.image.svg
@@ -326,12 +359,13 @@ def _beijing(issued_at: str) -> str:
 def answer_page(
     answer_id: str, token: str, request: Request, service: ServiceDep, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:
-    """A printable page of a sealed answer with a QR code carrying the whole seal (窗口办).
+    """A printable page of a sealed answer (窗口办): the issuing body, the check address, and a QR code linking to
+    the check page with the whole seal, so a phone's camera opens the verdict.
 
     Reached only through the link handed to the asking client (the token is an HMAC of the answer id
     under a hub secret); it shows what the printed proof shows and nothing more.
     """
-    from exchange.crypto import canonical_json
+    from govhub.settings import get_settings
 
     document = service.answer_for_page(answer_id, token)
     t = _TEXT[lang]
@@ -356,7 +390,9 @@ def answer_page(
         "dataset": (contract.title if lang == "zh" else contract.title_en) if contract else "",
         "rows": _rows(service, document, lang),
         "issued": _beijing(document["issued_at"]),
-        "qr": _qr_svg(canonical_json(document)),
+        "qr": _qr_svg(check_link(public_base(request), document).encode("ascii")),
+        "issuer": get_settings().issuer_name if lang == "zh" else get_settings().issuer_name_en,
+        "check_url": f"{public_base(request)}/check",
         "other_lang": "en" if lang == "zh" else "zh",
         "printed_at": datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"),
     }
@@ -364,8 +400,16 @@ def answer_page(
 
 
 @router.get("/check", response_class=HTMLResponse, summary="凭证验证页 — the public check page")
-def check_page(request: Request, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
-    """The public check page (no login): paste or scan a sealed answer."""
+def check_page(
+    request: Request,
+    service: ServiceDep,
+    lang: Literal["zh", "en"] = "zh",
+    answer: Annotated[str | None, Query(max_length=30_000, description="base64url of the sealed JSON")] = None,
+) -> HTMLResponse:
+    """The public check page (no login): paste a sealed answer, or open the printed QR code's link, which
+    carries it (`?answer=`) and is checked at once."""
+    if answer is not None:
+        return _checked(request, service, _unpacked(answer.strip()), lang, link=answer.strip())
     return _templates.TemplateResponse(
         request, "check_page.html", {"t": _TEXT[lang], "lang": lang, "result": None, "text": ""}
     )
@@ -379,6 +423,13 @@ def check_submit(
     lang: Literal["zh", "en"] = "zh",
 ) -> HTMLResponse:
     """Verify the pasted sealed answer with the hub's public key and say why it passes or fails."""
+    return _checked(request, service, document, lang)
+
+
+def _checked(
+    request: Request, service: VerificationService, document: str, lang: Literal["zh", "en"], link: str = ""
+) -> HTMLResponse:
+    """The check page with the verdict on `document` (the sealed JSON text); `link`: the `?answer=` it came in."""
     result = service.check(document.strip())
     doc = result.document if result.ok else None
     item = service.items.get(doc["item"]) if doc else None
@@ -405,5 +456,6 @@ def check_submit(
             "item_name": item_name,
             "reason": reason,
             "message": message,
+            "answer": link,
         },
     )

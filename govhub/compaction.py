@@ -1,0 +1,81 @@
+"""Compaction of curated tables: MERGE the pending changes into the base, and register what it wrote.
+
+A run appends its changes to the table's change table (merge-on-read); once the pending changes pass
+`lake_compact_threshold` of the base's rows (GOVHUB_LAKE_COMPACT_THRESHOLD, default 10 %) the run
+that crossed it compacts, and `govhub lake compact [RESOURCE]` does it on demand or on a schedule.
+Each compaction commit's manifest (log entry, files, SHA-256) joins the catalogue record of the
+dataset version it compacted through (`files["compactions"]`), so `govhub lake verify` covers it. A
+compaction killed after its commit is registered by the next call (`register_compactions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from catalog import list_versions
+from lake import CompactionInfo, CuratedTable, compaction_manifest
+
+__all__ = ["compact_lake", "compact_table", "register_compactions"]
+
+log = logging.getLogger(__name__)
+
+
+def register_compactions(session: Any, table: CuratedTable) -> int:
+    """Record the manifest of every compaction commit of `table` not yet in the catalogue; how many."""
+    resource = table.contract.resource
+    versions = {v.version: v for v in list_versions(session, resource)}
+    recorded = {int(c["base_version"]) for v in versions.values() for c in (v.files or {}).get("compactions", [])}
+    added = 0
+    for info in reversed(table.compactions()):
+        row = versions.get(info.dataset_version)
+        if info.base_version in recorded or row is None or row.files is None:
+            continue  # recorded already, or its dataset version is not registered yet (a later call does it)
+        files = dict(row.files)
+        files["compactions"] = [*files.get("compactions", []), compaction_manifest(table, info.base_version)]
+        row.files = files
+        added += 1
+        log.info(
+            "registered compaction %s of %s (through version %s)", info.base_version, resource, info.dataset_version
+        )
+    return added
+
+
+def compact_table(session: Any, table: CuratedTable, *, threshold: float | None) -> CompactionInfo | None:
+    """Compact `table` when due (`threshold`: share of the base's rows; None: whenever changes are pending)."""
+    register_compactions(session, table)  # one a killed process committed but did not register
+    info = table.compact(threshold=threshold)
+    if info is not None:
+        register_compactions(session, table)
+    return info
+
+
+def compact_lake(
+    resources: Sequence[str] | None = None, *, force: bool = False
+) -> list[tuple[str, CompactionInfo | None]]:
+    """`govhub lake compact`: each resource's table (default: all) compacted when due, or now with `force`."""
+    from govhub.db import migrate, session_scope
+    from govhub.delivery_runner import open_lake
+    from govhub.pipeline.runs import acquire_lock, release_lock  # the pipeline imports this module
+    from govhub.settings import get_settings
+    from schemas import load_all, load_contract
+
+    migrate()
+    lake = open_lake()
+    settings = get_settings()
+    threshold = None if force else settings.lake_compact_threshold
+    done = []
+    for resource in resources or sorted(load_all()):
+        table = lake.curated(load_contract(resource))
+        if not table.exists():
+            continue
+        holder = f"compact-{uuid.uuid4().hex[:12]}"
+        with session_scope() as session:  # no run writes the table meanwhile (and none of its files is in flight)
+            acquire_lock(session, resource, holder, lease_seconds=settings.lock_lease_seconds)
+            try:
+                done.append((resource, compact_table(session, table, threshold=threshold)))
+            finally:
+                release_lock(session, resource, holder)
+    return done

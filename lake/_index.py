@@ -1,0 +1,109 @@
+"""Fingerprints of a table's rows by key: what a run's change is compared with (insert, update, re-send).
+
+A run changes 1 % of the keys; knowing which of them the table holds, and whether a sent row equals
+the stored one, needs the state before. `RowIndex` keeps, per key, 8 bytes of key fingerprint, 8 of
+row fingerprint and a state byte (16 MB for 1 M rows). The base's index is built by one scan and
+cached per base version in the process (a warm worker builds it once per compaction); the pending
+changes' index is rebuilt from the change table, which compaction keeps small. Equal row prints are
+confirmed on the rows themselves before a sent row is dropped as a re-send.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from lake._changes import DELETED, fingerprints, row_prints
+
+__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "RowIndex", "cached_index", "peek_index"]
+
+ABSENT, LIVE, TOMBSTONED = 0, 1, 2
+_CACHE: OrderedDict[tuple[str, int, tuple[str, ...]], RowIndex] = OrderedDict()
+_CACHE_ENTRIES = 4
+
+
+@dataclass
+class RowIndex:
+    """Sorted key prints, with each key's row print and state (LIVE, TOMBSTONED, or ABSENT: deleted)."""
+
+    keys: np.ndarray
+    rows: np.ndarray
+    state: np.ndarray
+    columns: tuple[str, ...]  # the value columns the row prints cover
+
+    @classmethod
+    def build(
+        cls,
+        tables: Iterable[pa.Table],
+        keys: Sequence[str],
+        types: Sequence[pa.DataType],
+        columns: Sequence[str],
+        *,
+        deleted_state: int = TOMBSTONED,
+    ) -> RowIndex:
+        """Index the rows of `tables` (key columns, `columns`, optionally `_deleted`: rows marked so get
+        `deleted_state`)."""
+        key_parts, row_parts, state_parts = [], [], []
+        for table in tables:
+            key_parts.append(fingerprints([table.column(k).cast(t) for k, t in zip(keys, types, strict=True)]))
+            row_parts.append(row_prints(table, columns))
+            state = np.full(table.num_rows, LIVE, dtype=np.int8)
+            if DELETED in table.column_names:
+                flag = table.column(DELETED).to_numpy(zero_copy_only=False).astype(bool)
+                state[flag] = deleted_state
+            state_parts.append(state)
+        prints = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
+        order = np.argsort(prints, kind="stable")
+        return cls(
+            prints[order],
+            (np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.uint64))[order],
+            (np.concatenate(state_parts) if state_parts else np.zeros(0, dtype=np.int8))[order],
+            tuple(columns),
+        )
+
+    def merged(self, newer: RowIndex) -> RowIndex:
+        """This index with `newer`'s entries added, replacing the entries of the same keys."""
+        if not len(self.keys):
+            return newer
+        at = np.minimum(np.searchsorted(newer.keys, self.keys), max(len(newer.keys) - 1, 0))
+        kept = ~(newer.keys[at] == self.keys) if len(newer.keys) else np.ones(len(self.keys), dtype=bool)
+        keys = np.concatenate([self.keys[kept], newer.keys])
+        order = np.argsort(keys, kind="stable")
+        rows = np.concatenate([self.rows[kept], newer.rows])[order]
+        state = np.concatenate([self.state[kept], newer.state])[order]
+        return RowIndex(keys[order], rows, state, self.columns)
+
+    def lookup(self, prints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per probe print: found, the row print and the state (ABSENT where not found)."""
+        n = len(prints)
+        if not len(self.keys):
+            return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.int8)
+        order = np.argsort(prints)  # sorted probes walk the index in order (a third of the time at 1 M keys)
+        at = np.empty(n, dtype=np.int64)
+        at[order] = np.searchsorted(self.keys, prints[order])
+        np.minimum(at, len(self.keys) - 1, out=at)
+        found = self.keys[at] == prints
+        return found, np.where(found, self.rows[at], 0), np.where(found, self.state[at], ABSENT).astype(np.int8)
+
+
+def cached_index(uri: str, version: int, columns: Sequence[str], build: Callable[[], RowIndex]) -> RowIndex:
+    """The index of `uri` at `version` over `columns`, built once per process by `build()`."""
+    key = (uri, version, tuple(columns))
+    index = _CACHE.get(key)
+    if index is None:
+        index = build()
+        _CACHE[key] = index
+        while len(_CACHE) > _CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return index
+
+
+def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | None:
+    """The cached index of `uri` at `version`, if this process has built it."""
+    return _CACHE.get((uri, version, tuple(columns)))
