@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.demo_corrections import correction_flow
 from cli.report import run_table
 from govhub.db import engine_for, migrate
 from govhub.demo_sharing import deliver_all, delivery_table, seed_subscriptions
@@ -164,6 +165,7 @@ def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh
         console.print(_tick_table(tick.changes))
         second = _ingest_round(console, use_airflow=use_airflow, title="after one day — 增量采集")
         _share(console, second, title="deliveries after one day — 增量交付（变更数据）")
+    correction_flow(console, sources)
     answers = _verification_flows(console, home)
     _access_record(console, answers, port=port)
     moved = sum(s.get("extracted") or 0 for s in second)

@@ -138,6 +138,7 @@ def demo(
 from cli.access import access_app  # noqa: E402
 from cli.admin import admin_app  # noqa: E402
 from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
+from cli.corrections import correction_app  # noqa: E402
 from cli.disputes import dispute_app  # noqa: E402
 from cli.targets import target_app  # noqa: E402
 
@@ -148,6 +149,7 @@ app.add_typer(target_app, name="target")
 app.add_typer(dispute_app, name="dispute")
 app.add_typer(admin_app, name="admin")
 app.add_typer(access_app, name="access-record")
+app.add_typer(correction_app, name="correction")
 
 
 from cli.verify import seal_app, verify_app  # noqa: E402  (sub-apps join at the end)

@@ -53,6 +53,9 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except GovhubError as e:
+            message_zh = getattr(e, "message_zh", None)
+            if message_zh:  # Chinese first, the English detail after
+                err.print(f"[bold red]错误:[/] {message_zh}", highlight=False)
             err.print(f"[bold red]error:[/] {e}", highlight=False)
             cause = e.__cause__
             if cause is not None and not isinstance(cause, GovhubError):

@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Sharing authority's dispute time limit, working days (政务数据共享条例; UNCONFIRMED).",
     )
+    correction_answer_working_days: int = Field(
+        default=10,
+        ge=1,
+        description="Provider's time limit to confirm or reject a reported error (校核纠错), working days "
+        "(政务数据共享条例; article and value UNCONFIRMED: the hub's default).",
+    )
 
     lineage_transport: Literal["file", "http", "none"] = Field(
         default="file", description="OpenLineage events: <home>/lineage/events.jsonl; http also posts them; none."

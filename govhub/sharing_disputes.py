@@ -16,11 +16,12 @@ __all__ = ["apply_sharing_limits", "decide_logged", "escalate_logged"]
 
 
 def apply_sharing_limits() -> SharingLimits:
-    """Push GOVHUB_SHARING_*_WORKING_DAYS into the catalogue's sharing rules."""
+    """Push GOVHUB_SHARING_*_WORKING_DAYS and GOVHUB_CORRECTION_ANSWER_WORKING_DAYS into the sharing rules."""
     settings = get_settings()
     return configure_limits(
         answer_working_days=settings.sharing_answer_working_days,
         dispute_working_days=settings.sharing_dispute_working_days,
+        correction_working_days=settings.correction_answer_working_days,
     )
 
 

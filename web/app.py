@@ -17,6 +17,7 @@ from web.refusals import install_refusal_logging
 from web.routes import (
     access_record,
     catalog,
+    corrections,
     deliveries,
     disputes,
     docs,
@@ -24,6 +25,7 @@ from web.routes import (
     home,
     monitor,
     monitor_approvals,
+    monitor_corrections,
     monitor_quality,
     monitor_signin,
     problems,
@@ -80,6 +82,7 @@ def create_app() -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(disputes.router)
     app.include_router(access_record.router)
+    app.include_router(corrections.router)
     app.include_router(deliveries.router)
     app.include_router(targets.router)
     app.include_router(targets.admin_router)
@@ -87,6 +90,7 @@ def create_app() -> FastAPI:
     app.include_router(monitor.router)
     app.include_router(monitor_approvals.router)
     app.include_router(monitor_quality.router)
+    app.include_router(monitor_corrections.router)
     install_refusal_logging(app)
     install_openapi(app)
     app.add_middleware(BodyLimit)

@@ -89,6 +89,7 @@ class EventType(StrEnum):
     SUBSCRIPTION = "subscription"
     ADMIN = "admin"
     ACCESS_RECORD = "access_record"  # a person (through the 政务服务 app) read their own access record
+    CORRECTION = "correction"  # 校核纠错: a reported error and its answer (flagged ... closed)
 
 
 class ExchangeEvent(Base):

@@ -33,12 +33,14 @@ from exchange.seal import VerifyResult, canonical_request, prepare_answer, verif
 from exchange.subjects import SubjectKeys
 from exchange.subjects import subject_hash as keyed_subject_hash
 from exchange.verify.clients import ClientInfo, ClientRegistry, RateLimiter, VerificationAnswerRecord
+from exchange.verify.corrections import CorrectionMarks, FlagLookup, mark_answer, record_keys
 from exchange.verify.errors import VerificationError
 from exchange.verify.items import VerificationItem, load_items
 from exchange.verify.logwriter import LogWriter
 from exchange.verify.rules import RULES
 from exchange.verify.store import ServingStore, StoreUnavailable
 from exchange.verify.validate import check_text, validate_params, validate_subject
+from schemas import load_contract
 
 __all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "VerificationService", "build_request", "subject_hash"]
 
@@ -81,6 +83,8 @@ class VerificationService:
 
     `store` serves the data, `signer` seals, `engine` holds clients, the exchange log and issued answers.
     `today` gives the issuing date in Beijing time (rules default their date parameters to it).
+    `corrections` tells which records are under correction (校核纠错; `exchange.verify.corrections`):
+    their answers carry `under_correction` and the flag ids inside the seal.
     `link_secret` keys the unguessable links to the printable pages (`answer_page_token`); without
     one a random secret is drawn, so links then hold only for this process.
     """
@@ -98,6 +102,7 @@ class VerificationService:
         today: Callable[[], date] | None = None,
         link_secret: bytes | None = None,
         subject_keys: SubjectKeys | None = None,
+        corrections: FlagLookup | None = None,
     ) -> None:
         self.store = store
         self.subject_keys = subject_keys or SubjectKeys.load(Path(store.home) / "keys")
@@ -109,6 +114,7 @@ class VerificationService:
         self.writer = writer or LogWriter(engine, signer=signer)
         self._today = today or beijing_today
         self._link_secret = link_secret or secrets.token_bytes(32)
+        self.corrections = corrections or CorrectionMarks(engine)
 
     # -- catalogue and keys ------------------------------------------------------------------------
 
@@ -296,7 +302,7 @@ class VerificationService:
         state["version"] = snap.version
         today = self._today()
         rule = RULES[item.rule]
-        results = [rule(item, snap, s, params, today) for s in subjects]
+        results = self._marked(item, snap, subjects, [rule(item, snap, s, params, today) for s in subjects])
         if not batch and results[0] is None:
             raise VerificationError(404, "subject_not_found", f"no {item.resource} record for the subject given")
         answer_id = new_id()
@@ -328,6 +334,23 @@ class VerificationService:
             for i, (h, r) in enumerate(zip(state["hashes"], results, strict=True))
         ]
         return 200, document, events, answers
+
+    def _marked(
+        self, item: VerificationItem, snap: Any, subjects: list[dict[str, str]], results: list[dict[str, Any] | None]
+    ) -> list[dict[str, Any] | None]:
+        """Each found subject's result, marked when a record it reads is under correction."""
+        active = self.corrections.active(item.resource)
+        if not active:
+            return results
+        pk = load_contract(item.resource).primary_key
+        marked: list[dict[str, Any] | None] = []
+        for subject, result in zip(subjects, results, strict=True):
+            if result is None:
+                marked.append(None)
+                continue
+            flags = [f for key in record_keys(item, snap, subject, pk) for f in active.get(key, ())]
+            marked.append(mark_answer(result, flags))
+        return marked
 
     def _subjects(self, item: VerificationItem, raw: Any, batch: bool) -> list[dict[str, str]]:
         if not batch:

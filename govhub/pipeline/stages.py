@@ -421,8 +421,27 @@ def advance(run_id: str) -> dict[str, Any]:
         st.ctx.staging(run_id).clear()
     _save(st.run)
     result = summary(st.run)
+    if st.run.version is not None:
+        _check_corrections(st.run.resource)
     emit_ingest("COMPLETE", resource=st.run.resource, run_id=run_id, orchestrator=st.run.orchestrator, summary=result)
     return result
+
+
+def _check_corrections(resource: str) -> None:
+    """Close the confirmed correction flags the new version fixed (校核纠错, `govhub.corrections`).
+
+    The run has succeeded by now; a check that fails is logged and made again at the next publish
+    (or by `govhub correction check`), since each check compares the whole current version.
+    """
+    from govhub.corrections import check_published
+
+    try:
+        closed = check_published(resource)
+    except Exception:
+        log.exception("correction check after publishing %s failed; it runs again at the next publish", resource)
+        return
+    if closed:
+        log.info("%s: %s correction flag(s) closed by the new version", resource, len(closed))
 
 
 def summary(run: IngestRun) -> dict[str, Any]:

@@ -34,5 +34,13 @@ def test_demo_runs_shares_verifies_and_reconciles(tmp_path: Path, monkeypatch: p
     assert out.count("done") >= 4 and "│ failed" not in out  # a snapshot to each subscriber, then increments
     assert "verified" in out and "failed" not in out.split("verification instead of paper proofs")[-1]
     assert "/monitor — sign in as admin" in out
+    correction = out.split("data correction — 校核纠错")[-1]
+    for step in ("1.", "2.", "3.", "4."):
+        assert step in correction
+    assert "open" in correction and "confirmed" in correction and "closed at version" in correction
+    assert ": closed" in correction.split("4.")[-1]
+    marked, unmarked = correction.split("person_alive")[1:3]
+    assert '"under_correction": true' in marked and "verified" in marked
+    assert "under_correction" not in unmarked.split("\n")[0] and "verified" in unmarked
     record = out.split("谁查了我的数据")[1]  # one person's access record, fetched with a simulated IdP assertion
     assert "核验 query" in record and "交付 delivery" in record and "http://127.0.0.1:8700/access-record/print/" in out

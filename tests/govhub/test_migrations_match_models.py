@@ -15,6 +15,7 @@ import exchange.delivery.models
 import exchange.log
 import exchange.verify  # noqa: F401
 import govhub.models  # noqa: F401
+import web.monitor.sessions  # noqa: F401  (the monitor's revoked-session table)
 from core.db import engine_for
 from govhub.db import migrate
 

@@ -80,6 +80,7 @@ def _path_values(hub: AttackHub) -> dict[str, str]:
         "answer_id": "00000000-0000-0000-0000-000000000000",
         "department_code": OTHER_USER,
         "name": OTHER_TARGET,
+        "flag_id": "1",
     }
 
 
@@ -97,6 +98,16 @@ def _valid_body(op: Operation) -> Any:
         }
     if op.path == "/api/disputes":
         return {"subscription_id": 1, "grounds": "履职确需"}
+    if op.path == "/api/corrections":
+        return {
+            "resource": "person",
+            "record_key": P_ZHANG,
+            "field": "name",
+            "problem": "姓名有误",
+            "evidence_ref": "户口簿",
+        }
+    if op.path.endswith(("/confirm", "/reject")):
+        return {"reason": "核实无误"}
     if op.path == "/monitor/api/targets":
         return {"department_code": USER, "name": "rsj-db", "setting": "rsj"}
     if op.path.endswith("/decision"):

@@ -127,6 +127,7 @@ PAGES = [
     "/monitor/quality",
     "/monitor/quarantine",
     "/monitor/sharing",
+    "/monitor/corrections",
     "/monitor/lineage",
     "/monitor/alerts",
     "/monitor/log",

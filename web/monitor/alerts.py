@@ -25,8 +25,9 @@ from catalog import DatasetVersion, utcnow
 from exchange.log import ChainReport, ExchangeEvent, ExchangeLog, check_incremental, last_full_check
 from govhub.models import IngestRun
 from web.clock import beijing_text
+from web.monitor.corrections import overdue_by_provider
 from web.monitor.i18n import coded, label, one_language, party_label, run_error_label
-from web.monitor.queries import DIMENSIONS, as_aware, overview_rows
+from web.monitor.queries import DIMENSIONS, as_aware, department_names, overview_rows
 
 __all__ = [
     "CHAIN_MAX_AGE",
@@ -65,6 +66,7 @@ class Alert:
         "full_walk",
         "unsigned_tail",
         "dispute_overdue",
+        "correction_overdue",
     ]
     severity: Literal["critical", "warning"]
     resource: str | None
@@ -240,6 +242,7 @@ def collect_alerts(
     alerts.extend(_walk_alerts(session, report, now))
     alerts.extend(_refusal_alerts(session, now, denial_threshold, client_error_threshold))
     alerts.extend(_dispute_alerts(session, now))
+    alerts.extend(_correction_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
 
@@ -356,6 +359,26 @@ def _dispute_alerts(session: Session, now: datetime) -> list[Alert]:
                 label("alert_text_dispute_overdue", "en", due=f"{d['due_at']:%Y-%m-%d %H:%M} UTC", **words),
                 d["due_at"],
                 label("alert_text_dispute_overdue", "zh", due=beijing_text(d["due_at"]), **words),
+            )
+        )
+    return alerts
+
+
+def _correction_alerts(session: Session, now: datetime) -> list[Alert]:
+    """Correction flags (校核纠错) the provider left unanswered past their due date, one alert per provider."""
+    names = department_names(session)
+    alerts = []
+    for provider, flags in sorted(overdue_by_provider(session, now=now).items()):
+        ids = ", ".join(f"#{f.id}" for f in flags)
+        name = names.get(provider, provider)
+        alerts.append(
+            Alert(
+                "correction_overdue",
+                "warning",
+                flags[0].resource if len({f.resource for f in flags}) == 1 else None,
+                f"{name}: {len(flags)} correction flag(s) unanswered past the due date ({ids})",
+                min(as_aware(f.due_at) for f in flags),  # type: ignore[type-var]
+                label("alert_text_correction_overdue", "zh", provider=name, n=len(flags), ids=ids),
             )
         )
     return alerts

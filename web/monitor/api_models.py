@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ChainSummary",
     "MonitorAlerts",
+    "MonitorCorrections",
     "MonitorExchanges",
     "MonitorLog",
     "MonitorOverview",
@@ -105,3 +106,18 @@ class MonitorLog(_Open):
     next_before: int | None = Field(description="下一页 — pass as `before` for older events")
     prev_after: int | None = Field(description="上一页 — pass as `after` for newer events")
     data: list[dict[str, Any]]
+
+
+class CorrectionProvider(_Open):
+    """One providing department's correction flags by outcome."""
+
+    provider: str = Field(description="提供部门 — the providing department, by name")
+    overdue: int = Field(description="超期 — open flags past their due date")
+    oldest_open_days: float | None = Field(description="最久未答天数 — age of the oldest open flag, days")
+
+
+class MonitorCorrections(BaseModel):
+    """数据纠错 — per providing department the flags by outcome, and every flag the viewer may see."""
+
+    providers: list[CorrectionProvider]
+    flags: list[dict[str, Any]]

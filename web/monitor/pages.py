@@ -55,6 +55,7 @@ NAV: tuple[tuple[str, str, bool], ...] = (
     ("quality", "/monitor/quality", False),
     ("quarantine", "/monitor/quarantine", False),
     ("sharing", "/monitor/sharing", False),
+    ("corrections", "/monitor/corrections", False),
     ("catalogue", "/monitor/catalogue", False),
     ("lineage", "/monitor/lineage", False),
     ("alerts", "/monitor/alerts", True),

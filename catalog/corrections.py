@@ -1,0 +1,409 @@
+"""Data corrections (校核纠错): a reported error on one field of one curated record, and its answer.
+
+《政务数据共享条例》 sets up a checking and correction mechanism: users report errors, the providing
+department checks them and corrects its data (article and time limit UNCONFIRMED: `CORRECTION_SOURCE`).
+A flag names a resource, a record (its primary-key value), a field, what is wrong and the evidence. Its
+life: ``open`` → ``confirmed`` (the provider agrees; the error is corrected at the source) → ``closed``
+(by the hub, when a published version carries a different value), or ``open`` → ``rejected`` (with
+reasons, final). An open flag past its due date is marked overdue once. Only the provider decides.
+
+Reporters are a department (a granted subscription whose fields include the flagged one), an approval
+system (a verification client, with its case number 办件编号) or a data administrator. What a reporter
+may see is computed by the caller (`visible_fields`: the hub knows clients and the lake), checked here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from catalog.db import Base, utcnow
+from catalog.errors import CatalogAccessDenied, CatalogError
+from catalog.resources import Resource, get_resource
+from catalog.sharing_rules import CORRECTION_SOURCE, current_limits
+from catalog.subscriptions import SYSTEM_ACTOR, _aware, _now
+from catalog.workdays import add_working_days
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CorrectionEvent",
+    "CorrectionFlag",
+    "Reporter",
+    "ReporterKind",
+    "add_event",
+    "close_flag",
+    "decide_flag",
+    "get_flag",
+    "list_flags",
+    "mark_overdue",
+    "masked_key",
+    "may_see",
+    "raise_flag",
+]
+
+log = logging.getLogger(__name__)
+
+ReporterKind = Literal["department", "client", "admin"]
+FlagStatus = Literal["open", "confirmed", "rejected", "closed"]
+ACTIVE_STATES: tuple[str, ...] = ("open", "confirmed")  # the record is under correction
+_ACTIVE_SQL = "status IN ('open', 'confirmed')"  # the partial unique index: one active flag per record and field
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who reports: a department code, a verification client id (with its case number), or an admin name."""
+
+    kind: ReporterKind
+    id: str
+    case_number: str | None = None
+
+    @property
+    def party(self) -> str:
+        """The reporter as an exchange-log party: department:<code>, client:<id>, admin:<name>."""
+        return f"{self.kind}:{self.id}"
+
+
+class CorrectionFlag(Base):
+    """One reported error on one field of one curated record, and what became of it."""
+
+    __tablename__ = "correction_flag"
+    __table_args__ = (
+        Index(
+            "uq_correction_flag_active",
+            "resource",
+            "record_key",
+            "field",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource: Mapped[str] = mapped_column(String(64), index=True)  # the contract's name
+    record_key: Mapped[str] = mapped_column(String(255), index=True)  # primary-key value ("|" joins a composite)
+    field: Mapped[str] = mapped_column(String(64))
+    provider_code: Mapped[str] = mapped_column(String(32), index=True)  # who must decide
+    reporter_kind: Mapped[str] = mapped_column(String(16))
+    reporter: Mapped[str] = mapped_column(String(64), index=True)
+    case_number: Mapped[str | None] = mapped_column(String(80), nullable=True)  # 办件编号 (clients)
+    problem: Mapped[str] = mapped_column(Text)
+    evidence_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    evidence_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    flagged_value: Mapped[str | None] = mapped_column(Text, nullable=True)  # the value reported wrong, as text
+    flagged_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    events: Mapped[list[CorrectionEvent]] = relationship(
+        back_populates="flag", order_by="CorrectionEvent.id", cascade="all, delete-orphan"
+    )
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        """Still undecided after its due date."""
+        return self.status == "open" and _aware(self.due_at) < _now(now)
+
+    def age_days(self, now: datetime | None = None) -> float:
+        """Days since it was raised (to its closing or decision when it has one)."""
+        end = self.closed_at or (self.decided_at if self.status == "rejected" else None)
+        return (_now(end or now) - _aware(self.raised_at)).total_seconds() / 86400
+
+    def __repr__(self) -> str:
+        return f"CorrectionFlag(#{self.id}, {self.resource}/{self.field}, {self.status})"
+
+
+class CorrectionEvent(Base):
+    """One step of a flag's life (flagged, confirmed, rejected, overdue, closed, notified): who, when, why."""
+
+    __tablename__ = "correction_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("correction_flag.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    flag: Mapped[CorrectionFlag] = relationship(back_populates="events")
+
+
+def raise_flag(
+    session: Session,
+    *,
+    reporter: Reporter,
+    resource: str,
+    record_key: str,
+    field: str,
+    problem: str,
+    evidence_text: str | None = None,
+    evidence_ref: str | None = None,
+    visible_fields: Collection[str] | None,
+    flagged_value: str | None,
+    flagged_version: int | None,
+    now: datetime | None = None,
+) -> CorrectionFlag:
+    """Record a reported error; the provider's answer is due in `correction_working_days` working days.
+
+    `visible_fields` are the resource's fields the reporter may see (None: all, for administrators);
+    the caller has checked that the record exists and read its `flagged_value`. Raises `CatalogError`
+    for an unknown resource or field, a missing problem or evidence, a client without a case number, or
+    a duplicate active flag on the same record and field; `AccessDenied` when the reporter cannot see
+    the field (no grant) or provides the resource itself.
+    """
+    now = _now(now)
+    entry = get_resource(session, resource)
+    _check_field(entry, field)
+    if reporter.kind == "department" and reporter.id == entry.provider_code:
+        raise CatalogAccessDenied(
+            f"department {reporter.id} provides {entry.resource}: correct {field} at the source instead of flagging it",
+            message_zh=f"本部门是资源 {entry.name} 的提供部门，请直接在源系统更正，无需提出纠错",
+            department=reporter.id,
+        )
+    if visible_fields is not None and field not in visible_fields:
+        raise CatalogAccessDenied(
+            f"{reporter.party} has no grant that shows {entry.resource}.{field}: only data a reporter receives "
+            "(a granted subscription, or a verification item it may ask) can be flagged; apply for it first",
+            message_zh=f"无权对资源 {entry.name} 的信息项 {field} 提出纠错：未获得该信息项的共享授权",
+            department=reporter.id,
+        )
+    problem = (problem or "").strip()
+    if not problem:
+        raise _invalid("problem", "say what is wrong with the value", "必须说明数据错误的情况（problem）", entry)
+    evidence_text = (evidence_text or "").strip() or None
+    evidence_ref = (evidence_ref or "").strip() or None
+    if evidence_text is None and evidence_ref is None:
+        raise _invalid(
+            "evidence",
+            "give evidence: a text, a reference (document number, file), or both",
+            "必须提供证据（说明或材料编号）",
+            entry,
+        )
+    if reporter.kind == "client" and not (reporter.case_number or "").strip():
+        raise _invalid(
+            "case_number",
+            "an approval system reports with its case number (办件编号)",
+            "核验客户端纠错须提供办件编号",
+            entry,
+        )
+    duplicate = session.scalars(
+        select(CorrectionFlag).where(
+            CorrectionFlag.resource == entry.resource,
+            CorrectionFlag.record_key == record_key,
+            CorrectionFlag.field == field,
+            CorrectionFlag.status.in_(ACTIVE_STATES),
+        )
+    ).first()
+    if duplicate is not None:
+        raise CatalogError(
+            f"{entry.resource} record {_short(record_key)} field {field} already has {duplicate.status} flag "
+            f"#{duplicate.id}; follow it (GET /api/corrections/{duplicate.id}) instead of flagging again",
+            message_zh=f"该记录的信息项 {field} 已有纠错 #{duplicate.id}（{duplicate.status}），请勿重复提出",
+            kind="conflict",
+            resource=entry.resource,
+            field=field,
+        )
+    days = current_limits().correction_working_days
+    flag = CorrectionFlag(
+        resource=entry.resource,
+        record_key=record_key,
+        field=field,
+        provider_code=entry.provider_code,
+        reporter_kind=reporter.kind,
+        reporter=reporter.id,
+        case_number=(reporter.case_number or "").strip() or None,
+        problem=problem,
+        evidence_text=evidence_text,
+        evidence_ref=evidence_ref,
+        flagged_value=flagged_value,
+        flagged_version=flagged_version,
+        status="open",
+        raised_at=now,
+        due_at=add_working_days(now, days),
+        events=[],
+    )
+    session.add(flag)
+    _event(flag, "flagged", reporter.party, now, f"{problem} [answer due in {days} working days: {CORRECTION_SOURCE}]")
+    try:
+        session.flush()
+    except IntegrityError as e:  # a flag on the same record and field was stored meanwhile (two reporters at once)
+        raise CatalogError(
+            f"{entry.resource} record {_short(record_key)} field {field} was flagged by another request just now; "
+            "list the flags (GET /api/corrections) and follow that one",
+            message_zh=f"该记录的信息项 {field} 刚刚已有纠错，请勿重复提出",
+            kind="conflict",
+            resource=entry.resource,
+            field=field,
+        ) from e
+    log.info("correction #%s: %s flagged %s.%s", flag.id, reporter.party, entry.resource, field)
+    return flag
+
+
+def decide_flag(
+    session: Session,
+    flag_id: int,
+    *,
+    actor_department: str,
+    confirm: bool,
+    reason: str | None,
+    now: datetime | None = None,
+) -> CorrectionFlag:
+    """The provider confirms the error (it will correct the source) or rejects the flag with reasons.
+
+    Raises `AccessDenied` for anyone but the provider; `CatalogError` when the flag is not open or a
+    rejection has no reason.
+    """
+    now = _now(now)
+    flag = get_flag(session, flag_id)
+    if actor_department != flag.provider_code:
+        raise CatalogAccessDenied(
+            f"only the provider of {flag.resource} ({flag.provider_code}) may confirm or reject correction "
+            f"#{flag.id}; {actor_department} may not",
+            message_zh=f"只有数据提供部门可以核实纠错 #{flag.id}",
+            department=actor_department,
+        )
+    if flag.status != "open":
+        raise CatalogError(
+            f"correction #{flag.id} was already answered: it is {flag.status} (by {flag.decided_by}); "
+            "an answer is final",
+            message_zh=f"纠错 #{flag.id} 已处理（{flag.status}），不能重复处理",
+            kind="conflict",
+            resource=flag.resource,
+        )
+    reason = (reason or "").strip() or None
+    if not confirm and reason is None:
+        raise CatalogError(
+            f"rejecting correction #{flag.id} needs reasons: say why the value is right",
+            message_zh="驳回纠错必须说明理由（reason）",
+            resource=flag.resource,
+            field="reason",
+        )
+    late = _aware(flag.due_at) < now
+    note = (reason or "") + (f" [answered after the due date {_aware(flag.due_at).isoformat()}]" if late else "")
+    flag.status = "confirmed" if confirm else "rejected"
+    flag.decided_by, flag.decided_at, flag.decision_reason = actor_department, now, reason
+    _event(flag, flag.status, f"department:{actor_department}", now, note.strip() or None)
+    session.flush()
+    log.info("correction #%s %s by %s", flag.id, flag.status, actor_department)
+    return flag
+
+
+def close_flag(
+    session: Session, flag: CorrectionFlag, *, version: int | None, note: str, now: datetime | None = None
+) -> CorrectionFlag:
+    """Close a confirmed flag: a published version (`version`) no longer carries the flagged value."""
+    if flag.status != "confirmed":
+        raise CatalogError(
+            f"correction #{flag.id} is {flag.status}: only a confirmed flag closes",
+            message_zh=f"纠错 #{flag.id} 当前状态为 {flag.status}，只有已确认的纠错可以关闭",
+            kind="conflict",
+        )
+    now = _now(now)
+    flag.status, flag.closed_at, flag.closed_version = "closed", now, version
+    _event(flag, "closed", SYSTEM_ACTOR, now, note)
+    session.flush()
+    log.info("correction #%s closed at version %s", flag.id, version)
+    return flag
+
+
+def mark_overdue(session: Session, *, now: datetime | None = None) -> list[CorrectionFlag]:
+    """Open flags past their due date not yet marked: each is marked once (and returned) now."""
+    now = _now(now)
+    found = session.scalars(
+        select(CorrectionFlag).where(CorrectionFlag.status == "open", CorrectionFlag.overdue_at.is_(None))
+    )
+    marked = [flag for flag in found if flag.overdue(now)]
+    for flag in marked:
+        flag.overdue_at = now
+        _event(flag, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(flag.due_at).isoformat()}")
+        log.warning("correction #%s on %s is overdue (due %s)", flag.id, flag.resource, flag.due_at)
+    session.flush()
+    return marked
+
+
+def get_flag(session: Session, flag_id: int) -> CorrectionFlag:
+    """One flag by id; `CatalogError(not_found)` when unknown."""
+    flag = session.get(CorrectionFlag, flag_id)
+    if flag is None:
+        raise CatalogError(f"unknown correction #{flag_id}", message_zh=f"纠错 #{flag_id} 不存在", kind="not_found")
+    return flag
+
+
+def list_flags(
+    session: Session,
+    *,
+    viewer: Reporter | None = None,
+    status: str | None = None,
+    resource: str | None = None,
+) -> list[CorrectionFlag]:
+    """Flags a viewer may see, oldest first: a department those it raised and those on what it provides,
+    a client those it raised, an administrator (or None) all."""
+    query = select(CorrectionFlag).order_by(CorrectionFlag.id)
+    if status is not None:
+        query = query.where(CorrectionFlag.status == status)
+    if resource is not None:
+        query = query.where(CorrectionFlag.resource == resource)
+    if viewer is not None and viewer.kind == "department":
+        mine = (CorrectionFlag.reporter_kind == "department") & (CorrectionFlag.reporter == viewer.id)
+        query = query.where(mine | (CorrectionFlag.provider_code == viewer.id))
+    elif viewer is not None and viewer.kind == "client":
+        query = query.where(CorrectionFlag.reporter_kind == "client", CorrectionFlag.reporter == viewer.id)
+    return list(session.scalars(query))
+
+
+def may_see(flag: CorrectionFlag, viewer: Reporter) -> bool:
+    """The reporter, the provider and administrators see a flag."""
+    if viewer.kind == "admin":
+        return True
+    mine = flag.reporter_kind == viewer.kind and flag.reporter == viewer.id
+    return mine or (viewer.kind == "department" and flag.provider_code == viewer.id)
+
+
+def _check_field(entry: Resource, field: str) -> None:
+    names = [item.name for item in entry.items]
+    if field not in names:
+        raise CatalogError(
+            f"resource {entry.resource} has no field {field!r}; fields: {', '.join(names)}",
+            message_zh=f"资源 {entry.name} 没有信息项 {field}",
+            kind="not_found",
+            resource=entry.resource,
+            field=field,
+        )
+
+
+def _invalid(field: str, hint: str, message_zh: str, entry: Resource) -> CatalogError:
+    return CatalogError(f"{field} is required: {hint}", message_zh=message_zh, resource=entry.resource, field=field)
+
+
+def masked_key(record_key: str) -> str:
+    """A record key shown to someone who does not hold the record (it may be a citizen ID): ends kept."""
+    if len(record_key) <= 6:
+        return record_key
+    return f"{record_key[:4]}{'*' * (len(record_key) - 6)}{record_key[-2:]}"
+
+
+def _short(record_key: str) -> str:
+    """A record key for messages: personal ids are not repeated in full."""
+    return record_key if len(record_key) <= 8 else f"{record_key[:6]}…{record_key[-2:]}"
+
+
+def add_event(flag: CorrectionFlag, action: str, actor: str, *, note: str | None, at: datetime | None = None) -> None:
+    """Add one step to a flag's history (e.g. `notified`: the reporter was told)."""
+    _event(flag, action, actor, _now(at), note)
+
+
+def _event(flag: CorrectionFlag, action: str, actor: str, at: datetime, note: str | None) -> None:
+    flag.events.append(CorrectionEvent(action=action, actor=actor[:80], at=at, note=note))
