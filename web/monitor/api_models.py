@@ -21,6 +21,7 @@ __all__ = [
     "MonitorSharing",
     "OverviewRow",
     "QualityPoint",
+    "SharingDisputes",
 ]
 
 
@@ -68,11 +69,19 @@ class MonitorExchanges(_Open):
     events: int = Field(description="事件数 — in the window")
 
 
+class SharingDisputes(BaseModel):
+    """共享争议 — open disputes (age, due date, working days left) and the newest decisions."""
+
+    open: list[dict[str, Any]] = Field(description="待处理 — oldest first, `overdue` and `working_days_left`")
+    decided: list[dict[str, Any]] = Field(description="已处理 — newest first, with outcome and reasons")
+
+
 class MonitorSharing(BaseModel):
-    """共享与交付 — applications awaiting a decision and the most recent deliveries."""
+    """共享与交付 — applications awaiting a decision, sharing disputes and the most recent deliveries."""
 
     pending: list[dict[str, Any]] = Field(description="待审批 — oldest first, `overdue` flagged")
     deliveries: list[dict[str, Any]] = Field(description="最近交付 — newest first")
+    disputes: SharingDisputes = Field(description="共享争议 — open ones and decisions")
 
 
 class ChainSummary(_Open):
