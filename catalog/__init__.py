@@ -1,5 +1,6 @@
 """The governed resource catalogue (资源目录): departments, resources, versions, lineage, subscriptions."""
 
+from catalog.admin_keys import AdminKey, authenticate_admin, issue_admin_key, list_admin_keys, revoke_admin_key
 from catalog.corrections import (
     CorrectionEvent,
     CorrectionFlag,
@@ -44,10 +45,11 @@ from catalog.subscriptions import (
     revoke,
 )
 from catalog.versions import DatasetVersion, latest_version, list_versions, record_version
-from catalog.workdays import add_working_days
+from catalog.workdays import add_working_days, working_days_left
 
 __all__ = [
     "HUB_ADMIN",
+    "AdminKey",
     "Base",
     "CatalogAccessDenied",
     "CatalogError",
@@ -67,6 +69,7 @@ __all__ = [
     "add_working_days",
     "apply",
     "authenticate",
+    "authenticate_admin",
     "catalogue_dcat",
     "check_target",
     "close_flag",
@@ -82,9 +85,11 @@ __all__ = [
     "get_resource",
     "get_target",
     "granted_subscriptions",
+    "issue_admin_key",
     "issue_api_key",
     "latest_version",
     "lineage",
+    "list_admin_keys",
     "list_disputes",
     "list_flags",
     "list_subscriptions",
@@ -105,7 +110,9 @@ __all__ = [
     "resolve_target_url",
     "resource_dcat",
     "revoke",
+    "revoke_admin_key",
     "search_resources",
     "seed_departments",
     "utcnow",
+    "working_days_left",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "calendar_basis",
     "covered_years",
     "is_working_day",
+    "working_days_left",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,3 +138,18 @@ def add_working_days(start: datetime, days: int) -> datetime:
             counted += 1
     end = datetime.combine(day, time(23, 59, 59), tzinfo=BEIJING)
     return end.astimezone(UTC)
+
+
+def working_days_left(now: datetime, due: datetime) -> int:
+    """Working days from `now` to `due` (Beijing calendar days, `now`'s day not counted): 0 on the due day,
+    negative once past it (the working days overdue)."""
+    if now.tzinfo is None or due.tzinfo is None:
+        raise ValueError("working_days_left needs timezone-aware datetimes")
+    today, last = now.astimezone(BEIJING).date(), due.astimezone(BEIJING).date()
+    step = 1 if last >= today else -1
+    day, counted = today, 0
+    while day != last:
+        day += timedelta(days=step)
+        if is_working_day(day):
+            counted += step
+    return counted

@@ -62,7 +62,7 @@ def _share(console: Console, summaries: list[dict[str, Any]], *, title: str) -> 
     console.print(delivery_table(deliver_all(published), title=title))
 
 
-def _verification_flows(console: Console, home: Path) -> None:
+def _verification_flows(console: Console, home: Path) -> list[dict[str, Any]]:
     """The three approval services ask the hub instead of the citizen; each answer is sealed and checked."""
     from exchange.verify.demo import run_approval_flows
     from govhub.db import get_engine
@@ -91,6 +91,35 @@ def _verification_flows(console: Console, home: Path) -> None:
         )
     console.print(table)
     console.print(f"hub public key: {get_settings().keys_dir}; check a saved answer with `govhub seal verify FILE`")
+    return answers
+
+
+def _access_record(console: Console, answers: list[dict[str, Any]], *, port: int) -> None:
+    """One person's access record, as the 政务服务 app fetches it: an assertion from the (simulated) IdP."""
+    from fastapi.testclient import TestClient
+
+    from cli.access_demo import access_table, demo_idp
+    from web.app import create_app
+
+    person = next((a["subject"]["id_number"] for a in answers if "id_number" in (a.get("subject") or {})), None)
+    if person is None:
+        console.print("no person was asked about: no access record to show")
+        return
+    idp = demo_idp(get_settings().keys_dir)
+    answer = TestClient(create_app()).get(
+        "/api/access-record",
+        params={"subject": person, "kind": "person"},
+        headers={"Authorization": f"Bearer {idp.assertion(person)}"},
+    )
+    if answer.status_code != 200:
+        console.print(f"[red]access record not served ({answer.status_code}): {answer.text}[/]")
+        return
+    record = answer.json()
+    console.print(access_table(record))
+    console.print(
+        f"[bold]printable access record (本人数据使用记录，可打印，30 分钟内有效):[/] "
+        f"http://127.0.0.1:{port}{record['print_url']}"
+    )
 
 
 def _fresh_start(home: Path) -> None:
@@ -111,7 +140,7 @@ def _tick_table(changes: dict[str, dict[str, int]]) -> Table:
     return table
 
 
-def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh: bool) -> None:
+def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh: bool, port: int = 8700) -> None:
     """Build sources, ingest everything, tick one day, ingest again; print what moved."""
     from simulators import build_all, tick_all
 
@@ -137,7 +166,8 @@ def run_demo(console: Console, *, size: int, seed: int, use_airflow: bool, fresh
         second = _ingest_round(console, use_airflow=use_airflow, title="after one day — 增量采集")
         _share(console, second, title="deliveries after one day — 增量交付（变更数据）")
     correction_flow(console, sources)
-    _verification_flows(console, home)
+    answers = _verification_flows(console, home)
+    _access_record(console, answers, port=port)
     moved = sum(s.get("extracted") or 0 for s in second)
     total = sum(s.get("extracted") or 0 for s in first)
     console.print(

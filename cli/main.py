@@ -131,10 +131,12 @@ def demo(
     """Build the sources, ingest all four through Airflow, share, tick a day, again; then serve the monitor."""
     from cli.demo import run_demo, serve_monitor
 
-    run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh)
+    run_demo(console, size=size, seed=seed, use_airflow=airflow, fresh=fresh, port=port)
     serve_monitor(console, port=port, serve=serve)
 
 
+from cli.access import access_app  # noqa: E402
+from cli.admin import admin_app  # noqa: E402
 from cli.catalog import catalog_app, department_app, subscription_app  # noqa: E402  (sub-apps join at the end)
 from cli.corrections import correction_app  # noqa: E402
 from cli.disputes import dispute_app  # noqa: E402
@@ -145,6 +147,8 @@ app.add_typer(subscription_app, name="subscription")
 app.add_typer(department_app, name="department")
 app.add_typer(target_app, name="target")
 app.add_typer(dispute_app, name="dispute")
+app.add_typer(admin_app, name="admin")
+app.add_typer(access_app, name="access-record")
 app.add_typer(correction_app, name="correction")
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from core.time import BEIJING
 from schemas import GovhubError
 
-__all__ = ["BEIJING_COLUMN", "beijing", "console", "deprecated_alias", "err", "friendly"]
+__all__ = ["BEIJING_COLUMN", "beijing", "bilingual", "console", "deprecated_alias", "err", "friendly"]
 
 BEIJING_COLUMN = "（北京时间 Beijing time）"
 
@@ -56,6 +56,25 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             message_zh = getattr(e, "message_zh", None)
             if message_zh:  # Chinese first, the English detail after
                 err.print(f"[bold red]错误:[/] {message_zh}", highlight=False)
+            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            cause = e.__cause__
+            if cause is not None and not isinstance(cause, GovhubError):
+                err.print(f"[dim]cause: {type(cause).__name__}: {cause}[/]", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def bilingual(func: Callable[..., Any]) -> Callable[..., Any]:
+    """As `friendly`, Chinese first: the error's `message_zh` (when it has one) on the line above the English."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GovhubError as e:
+            message_zh = getattr(e, "message_zh", None)
+            err.print(f"[bold red]错误：[/]{message_zh or '操作未完成（原因见下行英文说明）'}", highlight=False)
             err.print(f"[bold red]error:[/] {e}", highlight=False)
             cause = e.__cause__
             if cause is not None and not isinstance(cause, GovhubError):

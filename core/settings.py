@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     subject_hash_key: str | None = Field(
         default=None, description="Secret of the keyed subject hash (else <keys>/subject-hash.key is made and used)."
     )
+    idp_public_key: str | None = Field(
+        default=None,
+        description="The 政务服务 app's identity provider's Ed25519 public key (PEM) that signs identity assertions.",
+    )
+    idp_public_key_file: Path | None = Field(
+        default=None, description="The same key as a PEM file (default: <keys>/idp-public.pem when present)."
+    )
+    idp_audience: str = Field(
+        default="govhub-access-record", min_length=1, description="The `aud` an identity assertion must carry."
+    )
+    idp_issuer: str | None = Field(default=None, description="The `iss` an identity assertion must carry (when set).")
 
     batch_size: int = Field(default=100_000, ge=1_000, le=5_000_000)
     lock_lease_seconds: int = Field(default=900, ge=10)
@@ -200,6 +211,14 @@ class Settings(BaseSettings):
                 raise ValueError("expected at least 32 hex digits (openssl rand -hex 32)") from None
         return value
 
+    @field_validator("idp_public_key")
+    @classmethod
+    def _ed25519_pem(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.replace("\\n", "\n")  # a PEM written on one line with \n escapes
+            _check_ed25519_pem(value)
+        return value
+
     @field_validator("db_url", "population_url", "legal_entity_url")
     @classmethod
     def _sqlalchemy_url(cls, value: str | None) -> str | None:
@@ -216,6 +235,23 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
             raise ValueError("expected the hub's address as people reach it, such as https://data.yiyang.gov.cn")
         return value
+
+    @property
+    def idp_public_key_pem(self) -> str | None:
+        """The identity provider's public key: the setting, its file, else `<keys>/idp-public.pem`; None if none."""
+        if self.idp_public_key:
+            return self.idp_public_key
+        path = self.idp_public_key_file or (self.keys_dir or self.home / "keys") / "idp-public.pem"
+        if self.idp_public_key_file is not None and not path.is_file():
+            raise SettingsError("GOVHUB_IDP_PUBLIC_KEY_FILE", "a readable PEM file", str(path))
+        if not path.is_file():
+            return None
+        pem = path.read_text(encoding="ascii", errors="replace")
+        try:
+            _check_ed25519_pem(pem)
+        except ValueError as e:
+            raise SettingsError("GOVHUB_IDP_PUBLIC_KEY_FILE", f"an Ed25519 public key in PEM ({e})", str(path)) from e
+        return pem
 
     @property
     def resolved_home(self) -> Path:
@@ -319,6 +355,19 @@ class Settings(BaseSettings):
                 return {"inbox": inbox, "storage_options": self.object_store_options("inbox")}
             return {"inbox": inbox}
         raise SettingsError(f"GOVHUB_{system.upper()}_*", "a configured source system", system)
+
+
+def _check_ed25519_pem(pem: str) -> None:
+    """ValueError unless `pem` is an Ed25519 public key (SubjectPublicKeyInfo PEM)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.strip().encode("ascii", errors="replace"))
+    except (ValueError, TypeError) as e:
+        raise ValueError("expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY-----)") from e
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"expected an Ed25519 public key, got {type(key).__name__}")
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from exchange.crypto import canonical_json, sm3_hex
 
-__all__ = ["PREFIX", "SubjectKeys", "subject_hash", "subject_hashes"]
+__all__ = ["PREFIX", "SubjectKeys", "hash_values", "subject_hash", "subject_hashes"]
 
 PREFIX = "hs1"
 _CURRENT = "subject-hash.key"
@@ -98,6 +98,30 @@ def subject_hashes(subject: str | Sequence[str], *, keys: SubjectKeys) -> list[s
     """
     values = _values(subject)
     return [f"{PREFIX}:{_key_id(k)}:{_mac(k, values)}" for k in _unique((keys.current, *keys.retired))]
+
+
+def hash_values(values: Iterable[str], *, keys: SubjectKeys) -> list[str]:
+    """`subject_hash([value])` of many single-valued subjects under the current key, one HMAC set up once.
+
+    The same strings `subject_hash` gives (an ID number or company code alone), at a fraction of the cost
+    per value: the keyed state is copied instead of rebuilt (indexing a version's change feed).
+    """
+    base = hmac.new(keys.current, digestmod="sm3")
+    head = f"{PREFIX}:{keys.key_id}:"
+    out = []
+    for value in values:
+        text = str(value).strip().upper()
+        mac = base.copy()
+        mac.update(_one_value_json(text))
+        out.append(head + mac.hexdigest())
+    return out
+
+
+def _one_value_json(text: str) -> bytes:
+    """`canonical_json([text])`, without the general encoder for the plain ASCII of ID numbers and codes."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return b'["' + text.encode("ascii") + b'"]'
+    return canonical_json([text])
 
 
 def _unique(secrets_: Iterable[bytes]) -> list[bytes]:

@@ -53,6 +53,7 @@ def run_deliveries(
     from exchange.log import ExchangeLog
     from govhub.db import migrate, session_scope
     from govhub.delivery_targets import target_resolver
+    from govhub.exchange_log import hub_subject_keys
     from schemas import load_contract
 
     settings = get_settings()
@@ -69,6 +70,7 @@ def run_deliveries(
             secret=secret,
             exchange_log=ExchangeLog(session),
             targets=target_resolver(session, settings),
+            subject_keys=hub_subject_keys(),
         )
     log.info("delivered %s: %s deliveries", resource, len(results))
     delivered = [r.as_dict() for r in results]

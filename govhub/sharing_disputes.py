@@ -62,8 +62,12 @@ def decide_logged(
     reason: str,
     now: datetime | None = None,
     exchange_log: ExchangeLog | None = None,
+    decided_with: str | None = None,
 ) -> SharingDispute:
-    """`catalog.decide_dispute`, logged as an admin event in the same transaction (hub log by default)."""
+    """`catalog.decide_dispute`, logged as an admin event in the same transaction (hub log by default).
+
+    `decided_with` names the admin API key (or `cli`) the decision came through, for the log.
+    """
     dispute = decide_dispute(session, dispute_id, actor=actor, outcome=outcome, reason=reason, now=now)
     sub = dispute.subscription
     (exchange_log or hub_log(session)).append(
@@ -78,6 +82,7 @@ def decide_logged(
             "subscription_id": sub.id,
             "outcome": outcome,
             "reason": reason.strip()[:500],
+            **({"decided_with": decided_with[:64]} if decided_with else {}),
         },
     )
     return dispute

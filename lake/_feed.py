@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from schemas.errors import LakeError
 if TYPE_CHECKING:
     from lake.curated import CuratedTable
 
-__all__ = ["CDF_COLUMNS", "cdf_schema", "change_feed", "normalise", "normalise_cdf", "stat_rows"]
+__all__ = ["CDF_COLUMNS", "cdf_schema", "change_feed", "changed_values", "normalise", "normalise_cdf", "stat_rows"]
 
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
@@ -58,6 +59,31 @@ def change_feed(table: CuratedTable, *, after_version: int | None, to_version: i
         if end >= now.offset and now.changes is not None:
             parts.append(conform(_change_rows(table, now, after_version, end), schema))
         return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def changed_values(
+    table: CuratedTable, columns: Sequence[str], *, after_version: int, to_version: int
+) -> Iterator[pa.RecordBatch]:
+    """`columns` of the changes of dataset versions (after, to], with `_change_type` and `_commit_version`,
+    batch by batch, reading only those columns: the same two sources as `change_feed` (the base's change
+    data feed before the change table, the change table after; its `update` rows read `update_postimage`)."""
+    with delta_errors(table._what, table.uri, "read"):
+        now = table._layout()
+        if now.base is None or after_version >= to_version:
+            return
+        wanted = [*columns, "_change_type", COMMIT_VERSION]
+        if after_version < now.offset - 1:
+            base_end = min(to_version, now.offset - 1)
+            feed = now.base.load_cdf(starting_version=after_version + 1, ending_version=base_end, columns=wanted)
+            yield from pa.RecordBatchReader.from_stream(feed)
+        if to_version >= now.offset and now.changes is not None:
+            low = max(after_version, now.offset - 1)
+            where = (pc.field(COMMIT_VERSION) > pa.scalar(low, pa.int64())) & (
+                pc.field(COMMIT_VERSION) <= pa.scalar(to_version, pa.int64())
+            )
+            for batch in now.changes.to_pyarrow_dataset().to_batches(columns=wanted, filter=where):
+                kinds = pc.replace_substring_regex(batch.column("_change_type"), "^update$", "update_postimage")
+                yield batch.set_column(batch.schema.get_field_index("_change_type"), "_change_type", kinds)
 
 
 def _change_rows(table: CuratedTable, now: Layout, after: int, end: int) -> pa.Table:

@@ -20,7 +20,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 
 from lake._append import decide
 from lake._changes import DELETED, shape_changes
-from lake._feed import change_feed, normalise, stat_rows
+from lake._feed import change_feed, changed_values, normalise, stat_rows
 from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index, peek_index
 from lake._merge import (
     _ONE_AT_A_TIME,
@@ -474,6 +474,13 @@ class CuratedTable(MergeWriter):
             offset = changes.transaction_version(OFFSET_APP) or 0
             later = [{**e, "version": offset + int(e["version"])} for e in changes.history()]
             return later + [e for e in dt.history() if int(e["version"]) < offset]
+
+    def changed_values(
+        self, columns: Sequence[str], *, after_version: int, to_version: int
+    ) -> Iterator[pa.RecordBatch]:
+        """`columns` of the change feed after `after_version` up to `to_version`, with `_change_type` and
+        `_commit_version`, batch by batch: only those columns are read (who was touched, not what changed)."""
+        return changed_values(self, columns, after_version=after_version, to_version=to_version)
 
     def compactions(self) -> list[CompactionInfo]:
         """The base commits that compacted changes, newest first."""

@@ -15,6 +15,7 @@ from web.maintenance import lifespan as _log_maintenance
 from web.openapi import install_openapi
 from web.refusals import install_refusal_logging
 from web.routes import (
+    access_record,
     catalog,
     corrections,
     deliveries,
@@ -80,6 +81,7 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(subscriptions.router)
     app.include_router(disputes.router)
+    app.include_router(access_record.router)
     app.include_router(corrections.router)
     app.include_router(deliveries.router)
     app.include_router(targets.router)

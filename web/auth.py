@@ -11,12 +11,23 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from catalog import Department, authenticate
+from catalog import AdminKey, Department, authenticate, authenticate_admin
 from schemas import GovhubError
 from web.deps import SessionDep
 from web.problems import problem, problem_from_error
 
-__all__ = ["API_KEY_HEADER", "CurrentDepartment", "current_department", "error_body", "http_error"]
+__all__ = [
+    "ADMIN_KEY_HEADER",
+    "API_KEY_HEADER",
+    "CurrentAdmin",
+    "CurrentDepartment",
+    "DepartmentOrAdmin",
+    "current_admin",
+    "current_department",
+    "department_or_admin",
+    "error_body",
+    "http_error",
+]
 
 API_KEY_HEADER = "X-API-Key"
 _api_key = APIKeyHeader(
@@ -24,6 +35,13 @@ _api_key = APIKeyHeader(
     auto_error=False,
     scheme_name="DepartmentApiKey",
     description="部门 API 密钥 — the department's API key (issued by `govhub catalog issue-key`).",
+)
+ADMIN_KEY_HEADER = "X-Admin-Key"
+_admin_key = APIKeyHeader(
+    name=ADMIN_KEY_HEADER,
+    auto_error=False,
+    scheme_name="AdminApiKey",
+    description="共享主管部门（平台管理员）API 密钥 — the sharing authority's key (`govhub admin issue-key NAME`).",
 )
 
 
@@ -58,6 +76,55 @@ def current_department(
 
 
 CurrentDepartment = Annotated[Department, Depends(current_department)]
+
+
+def current_admin(
+    request: Request,
+    session: SessionDep,
+    admin_key: Annotated[str | None, Security(_admin_key)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> AdminKey:
+    """The sharing authority's key calling; a department key is refused (403), no valid admin key is 401."""
+    if not admin_key and api_key:
+        department = authenticate(session, api_key)
+        if department is not None:
+            request.state.department = department.code  # the refusal is logged naming the department
+        raise problem(
+            status.HTTP_403_FORBIDDEN,
+            "forbidden",
+            f"only the sharing authority decides disputes: call with its {ADMIN_KEY_HEADER}, not a department key",
+            f"只有共享主管部门（平台管理员）可以处理共享争议，部门密钥无权操作（请使用 {ADMIN_KEY_HEADER}）",
+        )
+    key = authenticate_admin(session, admin_key) if admin_key else None
+    if key is None:
+        raise problem(
+            status.HTTP_401_UNAUTHORIZED,
+            "unauthenticated",
+            f"missing or invalid {ADMIN_KEY_HEADER} (unknown, revoked or malformed): "
+            "issue one with `govhub admin issue-key NAME`",
+            f"缺少或无效的管理员密钥（请求头 {ADMIN_KEY_HEADER}），可用 govhub admin issue-key 签发",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    request.state.admin = key.name
+    return key
+
+
+CurrentAdmin = Annotated[AdminKey, Depends(current_admin)]
+
+
+def department_or_admin(
+    request: Request,
+    session: SessionDep,
+    admin_key: Annotated[str | None, Security(_admin_key)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Department | AdminKey:
+    """The sharing authority when an `X-Admin-Key` is sent (it must be valid), else the department of `X-API-Key`."""
+    if admin_key:
+        return current_admin(request, session, admin_key, None)
+    return current_department(request, session, api_key)
+
+
+DepartmentOrAdmin = Annotated[Department | AdminKey, Depends(department_or_admin)]
 
 
 def http_error(error: GovhubError) -> HTTPException:

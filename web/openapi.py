@@ -38,7 +38,7 @@ def _problems_everywhere(document: dict[str, Any]) -> None:
             responses = operation["responses"]
             responses.setdefault("500", {"description": _INTERNAL})
             for code, response in responses.items():
-                if _error_status(code):
+                if _error_status(code) and "text/html" not in response.get("content", {}):  # pages answer pages
                     if code == "422" and response.get("description") == "Validation Error":
                         response["description"] = "请求参数无效 — invalid request: `errors` names each field"
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}

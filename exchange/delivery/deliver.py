@@ -34,6 +34,7 @@ from schemas import Contract, GovhubError, load_contract
 
 if TYPE_CHECKING:
     from exchange.log import ExchangeLog
+    from exchange.subjects import SubjectKeys
 
 __all__ = [
     "DeliveryResult",
@@ -139,6 +140,7 @@ def deliver_resource(
     exchange_log: ExchangeLog | None = None,
     subscriptions: Sequence[SubscriptionLike] | None = None,
     targets: TargetResolver | None = None,
+    subject_keys: SubjectKeys | None = None,
 ) -> list[DeliveryResult]:
     """Deliver `contract.resource` up to `version` (default: current) to every granted subscription.
 
@@ -153,6 +155,8 @@ def deliver_resource(
         targets: resolves a database subscription's named target to its checked URL (default:
             `catalog.resolve_target_url` with no reserved stores; `govhub.delivery_runner` passes the
             hub's own stores and the GOVHUB_DELIVERY_TARGETS setting).
+        subject_keys: when given, the subjects each version up to `version` touched are indexed first, once
+            for every subscriber (`exchange.access.index_changes`: the access record of deliveries).
 
     Returns one result per delivery attempted or recovered; subscriptions already at `version` get none.
     A failed delivery (unreachable database...) is recorded failed and does not stop the others.
@@ -175,6 +179,7 @@ def deliver_resource(
             exchange_log=exchange_log,
             subscriptions=subscriptions,
             targets=targets,
+            subject_keys=subject_keys,
         )
 
 
@@ -189,6 +194,7 @@ def _deliver_resource(
     exchange_log: ExchangeLog | None,
     subscriptions: Sequence[SubscriptionLike] | None,
     targets: TargetResolver,
+    subject_keys: SubjectKeys | None = None,
 ) -> list[DeliveryResult]:
     if subscriptions is None:
         from catalog.subscriptions import granted_subscriptions
@@ -198,6 +204,8 @@ def _deliver_resource(
     target = curated.version() if version is None else version
     if target is None or not subscriptions:
         return []
+    if subject_keys is not None:
+        _index_subjects(session, curated, contract, subject_keys, target)
     store = object_store or ObjectStore.from_lake(lake)
     feeds: dict[int, NetFeed] = {}
     results: list[DeliveryResult] = []
@@ -231,6 +239,24 @@ def _deliver_resource(
             )
         )
     return results
+
+
+def _index_subjects(
+    session: Session, curated: CuratedTable, contract: Contract, keys: SubjectKeys, target: int
+) -> None:
+    """The access record: which subjects the versions about to go out touched, committed before they go.
+
+    A failure here does not hold the deliveries back: it is logged, and the next delivery run (or
+    `govhub access-record backfill`) indexes the same versions again from the same mark.
+    """
+    from exchange.access.index import index_changes
+
+    try:
+        index_changes(session, curated, contract, keys=keys, upto=target)
+        session.commit()
+    except (GovhubError, OSError, pa.ArrowException, sa_exc.SQLAlchemyError):
+        session.rollback()
+        log.exception("access record: the subjects %s v%s touched could not be indexed", contract.resource, target)
 
 
 def _record(session: Session, sub: SubscriptionLike, *, from_version: int | None, to_version: int) -> Delivery:

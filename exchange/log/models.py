@@ -88,6 +88,7 @@ class EventType(StrEnum):
     CLIENT_ERROR = "client_error"  # a caller's mistake (400/405/409/413/422): refused, not a denial
     SUBSCRIPTION = "subscription"
     ADMIN = "admin"
+    ACCESS_RECORD = "access_record"  # a person (through the 政务服务 app) read their own access record
     CORRECTION = "correction"  # 校核纠错: a reported error and its answer (flagged ... closed)
 
 

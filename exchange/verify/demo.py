@@ -138,6 +138,7 @@ def run_approval_flows(
                     "service": service_name,
                     "client": client_id,
                     "item": item,
+                    "subject": subject,
                     "case_number": case_number,
                     "status": status,
                     "answer": answer,

@@ -4,11 +4,12 @@ it is returned.
 Request threads hand their events and the prepared answers (documents without a seal) to the writer
 and wait. Two threads form a pipeline: the sealer takes everything queued and seals all its answers
 with ONE signature (a Merkle tree, `exchange.seal.seal_documents`); the committer takes everything
-sealed, appends the events with one `ExchangeLog.append_many` and inserts the sealed answers in ONE
-transaction, then wakes the waiters. The next group is sealed while the previous one is being
-committed (the fsync releases the GIL). Under load many requests share one signature and one commit
-(the head lock and the fsync are paid once per batch); when idle a request waits for its own (a tree
-of one). If sealing or the commit fails, every waiter gets the error and no answer of it is returned.
+sealed, appends the events with one `ExchangeLog.append_many` and inserts the sealed answers and the
+access record's index rows (`exchange.access`) in ONE transaction, then wakes the waiters. The next
+group is sealed while the previous one is being committed (the fsync releases the GIL). Under load
+many requests share one signature and one commit (the head lock and the fsync are paid once per
+batch); when idle a request waits for its own (a tree of one). If sealing or the commit fails, every
+waiter gets the error and no answer of it is returned.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
+from exchange.access.index import query_rows, record_queries
 from exchange.crypto import Signer, canonical_json
 from exchange.log import ExchangeLog
 from exchange.seal import seal_documents
@@ -207,25 +209,31 @@ class LogWriter:
 
     def _commit(self, tickets: list[_Ticket]) -> None:
         events = [e for t in tickets for e in t.events]
+        documents = {  # what each answer told, for the access record's index
+            a["answer_id"]: a["document"] for t in tickets for a in t.answers if isinstance(a["document"], dict)
+        }
         answers = [
             {k: v for k, v in a.items() if k != "stored"} | {"document": a["stored"]} if "stored" in a else a
             for t in tickets
             for a in t.answers
         ]
         if self._lock_path is None:
-            self._transaction(events, answers)
+            self._transaction(events, answers, documents)
             return
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                self._transaction(events, answers)
+                self._transaction(events, answers, documents)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _transaction(self, events: list[Mapping[str, Any]], answers: list[dict[str, Any]]) -> None:
+    def _transaction(
+        self, events: list[Mapping[str, Any]], answers: list[dict[str, Any]], documents: Mapping[str, Any]
+    ) -> None:
         with Session(self._engine) as session:
             xlog = ExchangeLog(session, signer=self._signer, checkpoint_every=self._checkpoint_every)
-            xlog.append_many(events)
+            appended = xlog.append_many(events)
+            record_queries(session, query_rows(appended, documents))  # the access record, in the same commit
             if answers:
                 session.execute(insert(VerificationAnswerRecord.__table__), answers)  # Core: no ORM bulk overhead
             session.commit()

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 
 # importing the rooms registers their tables on the shared metadata
 import catalog
+import exchange.access
 import exchange.delivery.models
 import exchange.log
 import exchange.verify  # noqa: F401

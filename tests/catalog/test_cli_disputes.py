@@ -62,7 +62,9 @@ def test_escalate_and_decide_a_dispute_with_the_decision_in_the_exchange_log(cli
     _refused_application(cli)
     refused = _run(cli, "dispute", "escalate", "1", "--as", OTHER_USER, "--grounds", "冒名", code=1)
     assert "only the applying department" in refused
-    assert "open" in _run(cli, "dispute", "escalate", "1", "--as", USER, "--grounds", "履职确需")
+    assert refused.index("错误：只有申请部门") < refused.index("error:")  # Chinese first
+    opened = _run(cli, "dispute", "escalate", "1", "--as", USER, "--grounds", "履职确需")
+    assert "待处理 open" in opened and "剩 3 个工作日" in opened
     assert "sharing authority" in _run(
         cli, "dispute", "decide", "1", "--as", POLICE, "--grant", "--reason", "x", code=1
     )
@@ -80,6 +82,7 @@ def test_escalate_and_decide_a_dispute_with_the_decision_in_the_exchange_log(cli
         "subscription_id": 1,
         "outcome": "granted",
         "reason": "属于履职所需",
+        "decided_with": "cli",
     }
     escalated = [e for e in events if e.type == EventType.SUBSCRIPTION]
     assert [e.details["action"] for e in escalated] == ["dispute_escalated"]  # type: ignore[index]
@@ -115,3 +118,17 @@ def test_a_missing_statement_is_one_red_line_naming_the_field(cli: CliRunner) ->
         code=1,
     )
     assert "valid_until is required" in out and "共享申请" in out
+
+
+def test_dispute_errors_are_chinese_first_and_admin_keys_are_issued_by_cli(cli: CliRunner) -> None:
+    _run(cli, "catalog", "seed")
+    unknown = _run(cli, "dispute", "decide", "7", "--as", HUB_ADMIN, "--uphold", "--reason", "x", code=1)
+    assert unknown.index("错误：协调 #7 不存在") < unknown.index("error: unknown dispute #7")
+    assert "暂无共享争议" in _run(cli, "dispute", "list")
+    key = _run(cli, "admin", "issue-key", "zhang-wei").strip()
+    assert key.startswith("gha.zhang-wei.") and len(key) > 40
+    assert "有效 yes" in _run(cli, "admin", "list-keys") and key not in _run(cli, "admin", "list-keys")
+    bad = _run(cli, "admin", "issue-key", "张 伟", code=1)
+    assert bad.index("错误：管理员密钥名称") < bad.index("error:")
+    _run(cli, "admin", "revoke-key", "zhang-wei")
+    assert "已作废 no" in _run(cli, "admin", "list-keys")

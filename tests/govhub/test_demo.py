@@ -42,3 +42,5 @@ def test_demo_runs_shares_verifies_and_reconciles(tmp_path: Path, monkeypatch: p
     marked, unmarked = correction.split("person_alive")[1:3]
     assert '"under_correction": true' in marked and "verified" in marked
     assert "under_correction" not in unmarked.split("\n")[0] and "verified" in unmarked
+    record = out.split("谁查了我的数据")[1]  # one person's access record, fetched with a simulated IdP assertion
+    assert "核验 query" in record and "交付 delivery" in record and "http://127.0.0.1:8700/access-record/print/" in out

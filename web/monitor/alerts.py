@@ -1,6 +1,6 @@
 """What needs a data administrator now: failed runs, stale resources, quality drops, failed expectation suites,
-denial spikes, chain breaks. Callers' own mistakes (outcome `invalid`: malformed requests, conflicts) are
-no denials: they never feed the denial spike and are counted apart (`client_errors`).
+denial spikes, chain breaks, overdue sharing disputes. Callers' own mistakes (outcome `invalid`: malformed
+requests, conflicts) are no denials: they never feed the denial spike and are counted apart (`client_errors`).
 
 The chain's state is shown on every page header and on the alerts: each view verifies only the events
 after the last verified signed checkpoint (`exchange.log.check_incremental`, one check at a time per
@@ -65,6 +65,7 @@ class Alert:
         "chain",
         "full_walk",
         "unsigned_tail",
+        "dispute_overdue",
         "correction_overdue",
     ]
     severity: Literal["critical", "warning"]
@@ -240,6 +241,7 @@ def collect_alerts(
     alerts.extend(_suite_alerts(session))
     alerts.extend(_walk_alerts(session, report, now))
     alerts.extend(_refusal_alerts(session, now, denial_threshold, client_error_threshold))
+    alerts.extend(_dispute_alerts(session, now))
     alerts.extend(_correction_alerts(session, now))
     alerts.sort(key=lambda a: (a.severity != "critical", a.kind))
     return alerts, report
@@ -339,6 +341,26 @@ def _refusal_alerts(session: Session, now: datetime, threshold: int, client_erro
         zh = label(f"alert_text_{kind}", "zh", total=total, threshold=limit, by=by_zh)
         what = "denied" if outcome == "denied" else "client errors (not denials)"
         alerts.append(Alert(kind, severity, None, f"{total} {what} in the last hour (> {limit}): {by}", detail_zh=zh))  # type: ignore[arg-type]
+    return alerts
+
+
+def _dispute_alerts(session: Session, now: datetime) -> list[Alert]:
+    """Open sharing disputes past their due date: the authority's own time limit (政务数据共享条例)."""
+    from web.monitor.disputes import overdue_dispute_rows
+
+    alerts = []
+    for d in overdue_dispute_rows(session, now=now):
+        words = {"id": d["id"], "department": d["raised_by"], "application": d["subscription_id"]}
+        alerts.append(
+            Alert(
+                "dispute_overdue",
+                "warning",
+                d["resource"],
+                label("alert_text_dispute_overdue", "en", due=f"{d['due_at']:%Y-%m-%d %H:%M} UTC", **words),
+                d["due_at"],
+                label("alert_text_dispute_overdue", "zh", due=beijing_text(d["due_at"]), **words),
+            )
+        )
     return alerts
 
 

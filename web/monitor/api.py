@@ -22,6 +22,7 @@ from web.monitor.api_models import (
     MonitorQuality,
     MonitorSharing,
 )
+from web.monitor.disputes import dispute_rows
 from web.monitor.pages import ApiViewerDep, keys_dir
 from web.monitor.queries import (
     LogFilter,
@@ -67,9 +68,14 @@ def api_exchanges(
     "/sharing", summary="共享与交付 — pending applications and recent deliveries", response_model=MonitorSharing
 )
 def api_sharing(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:
-    """Applications awaiting a decision (with `overdue`) and the 50 most recent deliveries."""
+    """Applications awaiting a decision (with `overdue`), the 50 most recent deliveries, and sharing disputes
+    (`open` with age and working days left, `decided`)."""
     return beijing_document(
-        {"pending": pending_applications(session, viewer), "deliveries": deliveries(session, viewer)}
+        {
+            "pending": pending_applications(session, viewer),
+            "deliveries": deliveries(session, viewer),
+            "disputes": dispute_rows(session, viewer),
+        }
     )
 
 

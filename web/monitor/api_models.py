@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ChainSummary",
     "MonitorAlerts",
+    "MonitorCorrections",
     "MonitorExchanges",
     "MonitorLog",
     "MonitorOverview",
@@ -20,6 +21,7 @@ __all__ = [
     "MonitorSharing",
     "OverviewRow",
     "QualityPoint",
+    "SharingDisputes",
 ]
 
 
@@ -67,11 +69,19 @@ class MonitorExchanges(_Open):
     events: int = Field(description="事件数 — in the window")
 
 
+class SharingDisputes(BaseModel):
+    """共享争议 — open disputes (age, due date, working days left) and the newest decisions."""
+
+    open: list[dict[str, Any]] = Field(description="待处理 — oldest first, `overdue` and `working_days_left`")
+    decided: list[dict[str, Any]] = Field(description="已处理 — newest first, with outcome and reasons")
+
+
 class MonitorSharing(BaseModel):
-    """共享与交付 — applications awaiting a decision and the most recent deliveries."""
+    """共享与交付 — applications awaiting a decision, sharing disputes and the most recent deliveries."""
 
     pending: list[dict[str, Any]] = Field(description="待审批 — oldest first, `overdue` flagged")
     deliveries: list[dict[str, Any]] = Field(description="最近交付 — newest first")
+    disputes: SharingDisputes = Field(description="共享争议 — open ones and decisions")
 
 
 class ChainSummary(_Open):
@@ -96,3 +106,18 @@ class MonitorLog(_Open):
     next_before: int | None = Field(description="下一页 — pass as `before` for older events")
     prev_after: int | None = Field(description="上一页 — pass as `after` for newer events")
     data: list[dict[str, Any]]
+
+
+class CorrectionProvider(_Open):
+    """One providing department's correction flags by outcome."""
+
+    provider: str = Field(description="提供部门 — the providing department, by name")
+    overdue: int = Field(description="超期 — open flags past their due date")
+    oldest_open_days: float | None = Field(description="最久未答天数 — age of the oldest open flag, days")
+
+
+class MonitorCorrections(BaseModel):
+    """数据纠错 — per providing department the flags by outcome, and every flag the viewer may see."""
+
+    providers: list[CorrectionProvider]
+    flags: list[dict[str, Any]]

@@ -1,27 +1,28 @@
 """Sharing disputes (共享争议) API: the applying department escalates a refused or overdue application.
 
-The sharing authority (the hub's administrators) decides with `govhub dispute decide`; departments
-see the disputes they raised and those about the resources they provide, with the decision.
+The sharing authority (the hub's administrators) decides with its admin API key
+(`POST /api/disputes/{id}/decide`, header `X-Admin-Key`) or `govhub dispute decide`; departments see
+the disputes they raised and those about the resources they provide, with the decision.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from catalog import CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
+from catalog import HUB_ADMIN, CatalogError, Department, SharingDispute, get_dispute, get_resource, list_disputes
 from exchange.log import ExchangeLog
-from govhub.sharing_disputes import escalate_logged
+from govhub.sharing_disputes import decide_logged, escalate_logged
 from schemas import GovhubError
-from web.auth import CurrentDepartment
+from web.auth import CurrentAdmin, CurrentDepartment, DepartmentOrAdmin
 from web.deps import RowId, SessionDep
 from web.problems import problem_from_error
 from web.refusals import NotVisible
 
-__all__ = ["DisputeCreate", "DisputePublic", "DisputesPublic", "router"]
+__all__ = ["DisputeCreate", "DisputeDecision", "DisputePublic", "DisputesPublic", "router"]
 
 router = APIRouter(prefix="/api/disputes", tags=["disputes 共享争议"])
 
@@ -35,11 +36,24 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_StatusFilter = Annotated[
+    Literal["open", "granted", "upheld"] | None,
+    Query(alias="status", description="状态 — open（待处理）、granted、upheld; all when absent"),
+]
+
+
 class DisputeCreate(BaseModel):
     """Escalate an application to the sharing authority (the caller must be its applicant)."""
 
     subscription_id: int = Field(ge=1, le=2**63 - 1, description="共享申请编号 — the application escalated")
     grounds: str = Field(min_length=1, max_length=2000, description="理由 — why the data is needed")
+
+
+class DisputeDecision(BaseModel):
+    """The sharing authority's decision: grant the application or uphold the refusal, with reasons."""
+
+    outcome: Literal["granted", "upheld"] = Field(description="处理结果 — granted（准予共享）or upheld（维持不予共享）")
+    reason: str = Field(min_length=1, max_length=2000, description="处理理由 — the reasons for the decision")
 
 
 class DisputePublic(BaseModel):
@@ -93,27 +107,63 @@ def create_dispute(body: DisputeCreate, session: SessionDep, department: Current
 @router.get(
     "",
     summary="共享争议列表 — list disputes",
-    description="Disputes raised by or against the caller.",
+    description="Disputes raised by or against the calling department; every dispute for the sharing authority "
+    "(`X-Admin-Key`), `status=open` for those awaiting its decision.",
     responses={401: _ERRORS[401]},
 )
-def read_disputes(session: SessionDep, department: CurrentDepartment) -> DisputesPublic:
-    data = [_public(d) for d in list_disputes(session, department=department.code)]
+def read_disputes(
+    session: SessionDep, caller: DepartmentOrAdmin, dispute_status: _StatusFilter = None
+) -> DisputesPublic:
+    department = caller.code if isinstance(caller, Department) else None
+    data = [_public(d) for d in list_disputes(session, department=department, status=dispute_status)]
     return DisputesPublic(data=data, count=len(data))
 
 
 @router.get(
-    "/{dispute_id}", summary="共享争议详情 — one dispute", description="One visible dispute.", responses=_ERRORS
+    "/{dispute_id}",
+    summary="共享争议详情 — one dispute",
+    description="One dispute visible to the caller (any, for the sharing authority).",
+    responses=_ERRORS,
 )
-def read_dispute(dispute_id: RowId, session: SessionDep, department: CurrentDepartment) -> DisputePublic:
+def read_dispute(dispute_id: RowId, session: SessionDep, caller: DepartmentOrAdmin) -> DisputePublic:
     try:
         dispute = get_dispute(session, dispute_id)
     except CatalogError as e:
         raise problem_from_error(e) from e
-    if not _visible(session, dispute, department):
+    if isinstance(caller, Department) and not _visible(session, dispute, caller):
         error = problem_from_error(
             CatalogError(f"unknown dispute #{dispute_id}", message_zh=f"协调 #{dispute_id} 不存在", kind="not_found")
         )
         raise NotVisible(error.status_code, detail=error.detail)
+    return _public(dispute)
+
+
+@router.post(
+    "/{dispute_id}/decide",
+    summary="处理共享争议 — the sharing authority decides",
+    description="The sharing authority (the hub's administrators, `X-Admin-Key`) grants the application or upholds "
+    "the refusal, with reasons; final, once per dispute, logged. Department keys are refused (403).",
+    responses={
+        **_ERRORS,
+        401: {"description": "Missing or invalid X-Admin-Key (缺少或无效的管理员密钥)"},
+        403: {"description": "A department key cannot decide (部门无权处理)"},
+    },
+)
+def decide(dispute_id: RowId, body: DisputeDecision, session: SessionDep, admin: CurrentAdmin) -> DisputePublic:
+    try:
+        dispute = decide_logged(
+            session,
+            dispute_id,
+            actor=HUB_ADMIN,
+            outcome=body.outcome,
+            reason=body.reason,
+            exchange_log=ExchangeLog(session),
+            decided_with=f"admin-key:{admin.name}",
+        )
+        session.commit()
+    except GovhubError as e:
+        session.rollback()
+        raise problem_from_error(e) from e
     return _public(dispute)
 
 

@@ -29,6 +29,7 @@ from web.deps import SessionDep
 from web.monitor import api
 from web.monitor.alerts import collect_alerts
 from web.monitor.auth import Viewer
+from web.monitor.disputes import dispute_rows
 from web.monitor.i18n import item_label
 from web.monitor.lineage_view import lineage_chart, ol_event_row
 from web.monitor.pages import AdminDep, LangDep, ViewerDep, keys_dir, render
@@ -209,6 +210,7 @@ def sharing(request: Request, session: SessionDep, viewer: ViewerDep, lang: Lang
         pending=pending_applications(session, viewer),
         subscriptions=subscriptions(session, viewer),
         deliveries=deliveries(session, viewer),
+        disputes=dispute_rows(session, viewer),
     )
 
 

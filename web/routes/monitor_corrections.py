@@ -19,6 +19,7 @@ from govhub.corrections import decide_logged
 from schemas import GovhubError
 from web.clock import beijing_document
 from web.deps import SessionDep
+from web.monitor.api_models import MonitorCorrections
 from web.monitor.auth import Viewer, session_secret
 from web.monitor.corrections import correction_rows, provider_summary
 from web.monitor.csrf import csrf_valid
@@ -96,7 +97,8 @@ def decide_in_browser(
 @router.get(
     "/api/corrections",
     tags=["monitor"],
-    summary="Data corrections by provider, and the flags (校核纠错)",
+    summary="数据纠错 — data corrections by provider, and the flags (校核纠错)",
+    response_model=MonitorCorrections,
     responses={401: {"description": "Not signed in and no valid X-API-Key (未登录或 API 密钥无效)"}},
 )
 def api_corrections(session: SessionDep, viewer: ApiViewerDep) -> dict[str, Any]:

@@ -95,7 +95,9 @@ _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "超过频率限制 — Rate limit exceeded; see Retry-After"},
     503: {"description": "暂不可用 — Serving store or exchange log unavailable"},
 }
-_NO_ANSWER: dict[int | str, dict[str, Any]] = {404: {"description": "凭证不存在 — No such answer"}}
+_NO_ANSWER: dict[int | str, dict[str, Any]] = {  # a page's own "no such answer" page, for a person at a browser
+    404: {"description": "凭证不存在（页面） — No such answer (a page)", "content": {"text/html": {}}}
+}
 _ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "缺少或无效的客户端密钥 — Missing or invalid X-Client-Key"},
     404: {"description": "凭证不存在 — No answer with this id for this client"},
