@@ -2,13 +2,13 @@
 a month drops its partition instead of deleting its rows (SQLite unchanged: it deletes and vacuums)
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0013
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0012"  # after 0012 (corrections), which landed first
+down_revision = "0013"  # after 0012 (corrections) and 0013 (access record), which landed first
 branch_labels = None
 depends_on = None
 
