@@ -6,6 +6,7 @@ Each part runs as a child process (the parent stays small, so children's peak RS
   city      bench.bench_city --scale S (and --sizes for the RSS-flatness series): the last stdout line's JSON
   verify    bench.bench_verify in a short form (its RESULT-JSON line); PASS/MISS on the durable SM2 row
   delivery  bench.bench_delivery in a short form (its printed lines, parsed)
+  yearlog   bench.bench_year_log phase by phase (bench.report_yearlog): monitor pages, alerts, verify, archive
 
 The README keeps everything outside `<!-- bench:begin -->` / `<!-- bench:end -->` (methods, profiles);
 between them it gets the machine, the commands and the latest tables, plus the results as JSON in a
@@ -39,7 +40,7 @@ README = BENCH / "README.md"
 CHART = BENCH / "rows_per_second.png"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 DATA_RE = re.compile(r"<!-- bench:data (.*?) -->", re.S)
-PARTS = ("peers", "city", "verify", "delivery")
+PARTS = ("peers", "city", "verify", "delivery", "yearlog")
 VERSIONS = ("pyarrow", "deltalake", "dlt", "connectorx", "adbc-driver-sqlite", "sqlalchemy", "great-expectations")
 
 # targets of the product requirement for the parts measured here besides peers
@@ -168,6 +169,17 @@ def run_verify(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "verify_baseline", None):
         argv += ["--baseline", str(args.verify_baseline)]
     return _run_script(argv, parse_verify, lambda p: bool(p["rows"]), persons=args.verify_persons)
+
+
+def run_yearlog_part(args: argparse.Namespace) -> dict[str, Any]:
+    """bench.bench_year_log's phases at --year-log-events on each of --year-log-dbs."""
+    from bench.report_yearlog import run_yearlog
+
+    started = time.perf_counter()
+    part = run_yearlog(args.year_log_events, [d for d in args.year_log_dbs.split(",") if d])
+    if part["status"] != "ok":
+        return _part("failed", command=part.get("command", ""), error=part.get("error", ""))
+    return _part("ok", seconds=time.perf_counter() - started, **{k: v for k, v in part.items() if k != "status"})
 
 
 def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
@@ -591,12 +603,26 @@ def render_delivery(part: dict[str, Any]) -> str:
     )
 
 
-RENDERERS = {"peers": render_peers, "city": render_city, "verify": render_verify, "delivery": render_delivery}
+def render_yearlog_part(part: dict[str, Any]) -> str:
+    """The year-log table (bench.report_yearlog)."""
+    from bench.report_yearlog import render_yearlog
+
+    return render_yearlog(part)
+
+
+RENDERERS = {
+    "peers": render_peers,
+    "city": render_city,
+    "verify": render_verify,
+    "delivery": render_delivery,
+    "yearlog": render_yearlog_part,
+}
 TITLES = {
     "peers": "govhub vs raw ADBC→Parquet vs dlt — `bench_peers.py`",
     "city": "City scale — `bench_city.py`",
     "verify": "Verification API — `bench_verify.py`",
     "delivery": "Deliveries — `bench_delivery.py`",
+    "yearlog": "A year of exchanges: the exchange log and the monitor — `bench_year_log.py`",
 }
 
 
@@ -674,6 +700,10 @@ def _summary_targets(parts: dict[str, Any]) -> list[list[Any]]:
                 _pass(bool(flat.get("flat"))),
             ]
         )
+    if "yearlog" in ok:
+        from bench.report_yearlog import yearlog_targets
+
+        rows += yearlog_targets(ok["yearlog"])
     if "delivery" in ok:
         d = ok["delivery"]
         ratio = d.get("ratio", d["full_s"] / d["incremental_s"])
@@ -749,6 +779,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--delivery-rows", type=int, default=None, help="default 200,000; 20,000 --quick")
     p.add_argument("--delivery-repeat", type=int, default=None, help="default 1")
+    p.add_argument("--year-log-events", type=int, default=None, help="default 1,000,000; 20,000 --quick")
+    p.add_argument("--year-log-dbs", default="sqlite", help="comma-separated: sqlite,postgresql")
+    p.add_argument(
+        "--year-log-results",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="render the yearlog part from saved bench_year_log outputs (one file per database and size)",
+    )
     p.add_argument("--peers-json", type=Path, help="render this bench_peers --json-out file instead of running peers")
     p.add_argument("--readme", type=Path, default=None, help="the README to rewrite (default bench/README.md)")
     p.add_argument("--no-readme", action="store_true", help="print the section, write no file")
@@ -763,6 +802,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "verify_seconds": 2 if q else 5,
         "delivery_rows": 20_000 if q else 200_000,
         "delivery_repeat": 1,
+        "year_log_events": 20_000 if q else 1_000_000,
     }
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -785,7 +825,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{info['cores']} cores, load {info['loadavg_start']}",
         flush=True,
     )
-    runners = {"peers": run_peers, "city": run_city, "verify": run_verify, "delivery": run_delivery}
+    runners = {
+        "peers": run_peers,
+        "city": run_city,
+        "verify": run_verify,
+        "delivery": run_delivery,
+        "yearlog": run_yearlog_part,
+    }
     parts: dict[str, Any] = {}
     for name in args.parts:
         print(f"\n=== {name}", flush=True)
@@ -811,6 +857,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "command": " ; ".join(commands) + " (rendered with --verify-output)",
                 "persons": args.verify_persons,
                 **parse_verify(text),
+            }
+        elif name == "yearlog" and args.year_log_results:
+            from bench.report_yearlog import load_results
+
+            newest = max(p.stat().st_mtime for p in args.year_log_results)
+            parts[name] = {
+                "measured_at": datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "loadavg": "see the table",
+                "command": "python -m bench.bench_year_log --events N --db D --phase <each> (rendered with "
+                "--year-log-results)",
+                **load_results(args.year_log_results),
             }
         else:
             parts[name] = runners[name](args)

@@ -1,4 +1,5 @@
-"""The scheduled check of the exchange log: a full walk (archives and live), then unsigned boundaries signed.
+"""The scheduled check of the exchange log: a full walk (archives and live), then unsigned boundaries signed
+and (PostgreSQL) the coming months' partitions made.
 
 `run_log_check()` is what the `exchange_log_check` DAG runs daily; the result is recorded
 (`exchange_log_check` table), shown on the monitor's alerts and header, and a broken chain raises so
@@ -17,7 +18,8 @@ __all__ = ["run_log_check"]
 
 def run_log_check(*, archives: bool = True) -> dict[str, Any]:
     """Full walk, then checkpoint catch-up; raises ChainBrokenError naming the first bad event."""
-    from govhub.db import migrate
+    from exchange.log.partitions import ensure_partitions
+    from govhub.db import get_engine, migrate
     from govhub.delivery_runner import open_lake
     from govhub.exchange_log import hub_log
 
@@ -28,6 +30,8 @@ def run_log_check(*, archives: bool = True) -> dict[str, Any]:
     if not report.ok:
         raise ChainBrokenError(format_report(report), seq=report.first_bad_seq, event_id=report.first_bad_event_id)
     _, signed = catch_up_checkpoints(hub_log())
+    with get_engine().begin() as conn:  # PostgreSQL: the coming months' partitions, made ahead
+        partitions = ensure_partitions(conn)
     return {
         "ok": True,
         "events": report.events_checked,
@@ -36,4 +40,5 @@ def run_log_check(*, archives: bool = True) -> dict[str, Any]:
         "events_per_second": round(report.events_checked / seconds) if seconds > 0 else None,
         "unsigned_tail": report.unsigned_tail,
         "checkpoints_signed": signed,
+        "partitions_made": partitions,
     }

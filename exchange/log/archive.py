@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from exchange.log._hashing import as_utc, sm3_hex
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
@@ -79,6 +80,7 @@ class _Location:
             )
         self.fs, self.base = filesystem_for(root, options)
         self.root = root
+        self.source = lake_root_or_dir
 
     def path(self, rel: str) -> str:
         return f"{self.base.rstrip('/')}/{rel}"
@@ -205,8 +207,10 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     chain moves: a month ends at the first event recorded in the next month (or at `before`). First the
     chain is checked from the last verified signed checkpoint (`check_incremental`); nothing moves if it
     is broken. Each month is streamed in batches to a temp file and renamed, its SM3 recorded, a
-    checkpoint signed at its last seq (with a signer), its rows deleted, all in one transaction per month:
-    a crash leaves whole months. Then the space is given back (`reclaim_space`). Returns the totals.
+    checkpoint signed at its last seq (with a signer), the file re-read and its chain re-hashed, then its
+    events removed (on partitioned PostgreSQL its month partition detached and dropped, otherwise its rows
+    deleted), all in one transaction per month: a crash leaves whole months, and a re-run writes the same
+    file again. Then the space is given back (`reclaim_space`). Returns the totals.
     """
     from exchange.log.checks import check_incremental
 
@@ -219,6 +223,7 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
             event_id=report.first_bad_event_id,
         )
     cutoff = as_utc(before)
+    _prepare_partitions(xlog)
     months: list[ArchiveInfo] = []
     while (month := _archive_month(xlog, location, cutoff)) is not None:
         months.append(month)
@@ -235,6 +240,14 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
         file_sm3=last.file_sm3,
         files=tuple(m.path for m in months if m.path),
     )
+
+
+def _prepare_partitions(xlog: ExchangeLog) -> None:
+    """On partitioned PostgreSQL, give the months held by the default partition their own (droppable) partition."""
+    from exchange.log.partitions import ensure_partitions
+
+    with xlog._tx() as tx:
+        ensure_partitions(_connection(tx))
 
 
 def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> ArchiveInfo | None:
@@ -262,6 +275,7 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
         rel = "/".join((*_PREFIX, month, f"{first:012d}-{last:012d}.parquet"))
         events, digest = location.write_atomically(rel, _batches(tx, first, last))
         head_hash = tx.execute(select(_EVENTS.c.hash).where(_EVENTS.c.seq == last)).scalar_one()
+        _verify_file(location, rel, digest, first=first, last=last, prev_hash=head.prev_hash, head_hash=head_hash)
         tx.execute(
             insert(ArchiveRecord.__table__).values(
                 from_seq=first,
@@ -283,16 +297,63 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
             .where(marks.c.name == "verified", marks.c.seq < last)
             .values(seq=last, hash=head_hash, checkpoint_id=signed)
         )
-        tx.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
+        dropped = _remove_events(tx, first, last, end)
+    log.info(
+        "archived month %s: %s partition(s) dropped (%s)", month, len(dropped), ", ".join(dropped) or "rows deleted"
+    )
     log.info("archived exchange-log events %s-%s (%s) to %s", first, last, events, location.path(rel))
     return ArchiveInfo(events=events, from_seq=first, to_seq=last, path=rel, head_hash=head_hash, file_sm3=digest)
+
+
+def _verify_file(
+    location: _Location, rel: str, digest: str, *, first: int, last: int, prev_hash: str, head_hash: str
+) -> None:
+    """Re-read the written file and re-hash its chain before any row leaves the database."""
+    from exchange.log._hashing import event_hash
+
+    record = ArchiveRecord(path=rel, from_seq=first, to_seq=last, file_sm3=digest)
+    expected, link = first, prev_hash
+    for row in iter_archive_rows(location.source, [record]):
+        if row["seq"] != expected or row["prev_hash"] != link or event_hash(row) != row["hash"]:
+            raise ChainBrokenError(
+                f"the archive file {location.path(rel)} does not read back as written at seq {row['seq']}; "
+                "nothing was removed from the database: check the lake's storage and archive again",
+                seq=row["seq"],
+            )
+        expected, link = expected + 1, row["hash"]
+    if expected != last + 1 or link != head_hash:
+        raise ChainBrokenError(
+            f"the archive file {location.path(rel)} holds seq {first} to {expected - 1}, not to {last}; nothing was "
+            "removed from the database: check the lake's storage and archive again",
+            seq=expected,
+        )
+
+
+def _connection(tx: Connection | Session) -> Connection:
+    return tx.connection() if isinstance(tx, Session) else tx
+
+
+def _remove_events(tx: Connection | Session, first: int, last: int, end: datetime) -> list[str]:
+    """Take archived events first..last out of the database: on a partitioned PostgreSQL table detach and drop
+    the month partitions they fill, delete any rest (events recorded out of order, the default partition)."""
+    from exchange.log.partitions import droppable_partitions, is_partitioned
+
+    conn = _connection(tx)
+    dropped: list[str] = []
+    if is_partitioned(conn):
+        dropped = droppable_partitions(conn, last_seq=last, before=end)
+        for name in dropped:
+            conn.exec_driver_sql(f"ALTER TABLE exchange_event DETACH PARTITION {name}")
+            conn.exec_driver_sql(f"DROP TABLE {name}")
+    conn.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
+    return dropped
 
 
 def reclaim_space(xlog: ExchangeLog) -> str:
     """Give the archived rows' space back: SQLite `incremental_vacuum` (or `VACUUM`), PostgreSQL `VACUUM`.
 
-    PostgreSQL's plain VACUUM makes the space reusable by new events without shrinking the files (no
-    exclusive lock); the table is not partitioned (see exchange/README.md). Returns what was run.
+    On a partitioned PostgreSQL table the archived months' partitions were dropped (their files are gone);
+    VACUUM then cleans what was deleted row by row. Returns what was run.
     """
     bind = xlog._bind
     engine = bind.get_bind() if hasattr(bind, "get_bind") and not hasattr(bind, "dialect") else bind

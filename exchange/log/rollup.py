@@ -70,9 +70,13 @@ def refresh_rollups(bind: Engine | Session) -> int:
 
 
 def _aggregate(session: Session, dialect: str, lo: int, hi: int) -> int:
+    """Add events lo < seq <= hi to both grains with one INSERT ... SELECT ... GROUP BY ... ON CONFLICT each.
+
+    The database aggregates and upserts in one statement (no group row travels to Python): a year's
+    first refresh took 490 s on PostgreSQL when ~100,000 group rows per step came back as bound VALUES.
+    """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     e = _EVENTS.c
-    added = 0
     for grain in ("h", "d"):
         bucket = _bucket(dialect, grain).label("bucket")
         groups = (bucket, e.type, e.source, func.coalesce(e.department, ""), func.coalesce(e.client, ""), e.outcome)
@@ -91,14 +95,11 @@ def _aggregate(session: Session, dialect: str, lo: int, hi: int) -> int:
             .where(e.seq > lo, e.seq <= hi)
             .group_by(*groups)
         )
-        rows = [dict(r._mapping) for r in session.execute(query)]
-        for start in range(0, len(rows), 2000):
-            stmt = insert(_ROLLUP).values(rows[start : start + 2000])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["grain", "bucket", "type", "source", "department", "client", "outcome"],
-                set_={"events": _ROLLUP.c.events + stmt.excluded.events, "rows": _ROLLUP.c.rows + stmt.excluded.rows},
-            )
-            session.execute(stmt)
-        if grain == "h":
-            added = sum(r["events"] for r in rows)
-    return added
+        columns = ["grain", "bucket", "type", "source", "department", "client", "outcome", "events", "rows"]
+        stmt = insert(_ROLLUP).from_select(columns, query)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["grain", "bucket", "type", "source", "department", "client", "outcome"],
+            set_={"events": _ROLLUP.c.events + stmt.excluded.events, "rows": _ROLLUP.c.rows + stmt.excluded.rows},
+        )
+        session.execute(stmt)
+    return int(session.scalar(select(func.count()).select_from(_EVENTS).where(e.seq > lo, e.seq <= hi)) or 0)

@@ -279,6 +279,16 @@ def _check_pins(session: Session, walk: _Walk, lo: int, hi: int) -> None:
                     return
 
 
+def _raw_fetch(session: Session, sql: str, params: tuple[int, int]) -> list[Any]:
+    """Rows as the driver's tuples, on the session's own connection and transaction (no SQLAlchemy rows)."""
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     """Advance `walk.prev` over the database's events with the SQL-rendered hash (see `_walker`)."""
     from exchange.log._walker import span_walker, walk_spans
@@ -296,7 +306,7 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     elif parallel and url.database and url.database != ":memory:":
         dsn = url.database
-    local = span_walker(lambda sql, params: session.connection().exec_driver_sql(sql, params).fetchall(), dialect)
+    local = span_walker(lambda sql, params: _raw_fetch(session, sql, params), dialect)
     for span in walk_spans(after=walk.prev.seq, until=until, local=local, dsn=dsn, dialect=dialect):
         if not span.events:
             continue

@@ -248,10 +248,11 @@ def log_page(
     older = newer = None
     if rows:
         low, high = rows[-1].seq, rows[0].seq
-        exists_older = session.scalar(base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq < low).limit(1))
-        exists_newer = session.scalar(
-            base.with_only_columns(ExchangeEvent.seq).where(ExchangeEvent.seq > high).limit(1)
-        )
+        # ordered probes: an index seek next to the page; unordered, a partitioned table is scanned from its
+        # oldest partition until a row qualifies (0.7 s at 1 M events on PostgreSQL)
+        probe = base.with_only_columns(ExchangeEvent.seq)
+        exists_older = session.scalar(probe.where(ExchangeEvent.seq < low).order_by(ExchangeEvent.seq.desc()).limit(1))
+        exists_newer = session.scalar(probe.where(ExchangeEvent.seq > high).order_by(ExchangeEvent.seq).limit(1))
         older = low if exists_older is not None else None
         newer = high if exists_newer is not None else None
     return LogPage(rows, min(total, COUNT_CAP), total > COUNT_CAP, older, newer)

@@ -1,0 +1,136 @@
+"""A hash chain walked in spans, in worker processes: rows (seq, prev_hash, hash, bytes) hashed with SM3.
+
+The caller gives the SQL that renders each row's hashed bytes (`exchange.log._walker` does for the
+exchange log). This module imports nothing but the standard library and the database driver, so a
+spawned worker starts in ~0.05 s instead of importing the hub's rooms (3.4 CPU seconds each).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Fetch", "Span", "walk_span", "walk_spans"]
+
+SPAN = 250_000
+
+
+@dataclass
+class Span:
+    """What a walk of events lo < seq <= hi found: its ends and the events whose fast hash did not match."""
+
+    lo: int
+    hi: int
+    events: int = 0
+    first_seq: int | None = None
+    first_prev: str | None = None
+    last_seq: int | None = None
+    last_hash: str | None = None
+    suspects: list[int] = field(default_factory=list)
+
+
+Fetch = Callable[[str, tuple[int, int]], Sequence[Sequence[Any]]]
+
+
+def _batch(fetch: Fetch, sql: tuple[str, str], params: tuple[int, int]) -> Sequence[Sequence[Any]]:
+    """One batch with the fast statement; the guarded one when the database refuses to render a value."""
+    try:
+        return fetch(sql[0], params)
+    except Exception as e:  # sqlite3.OperationalError "JSON cannot hold BLOB values": a value was tampered
+        if sql[0] == sql[1] or "blob" not in str(e).lower():
+            raise
+        return fetch(sql[1], params)
+
+
+def walk_span(fetch: Fetch, sql: tuple[str, str], lo: int, hi: int) -> Span:
+    """Hash every row lo < seq <= hi; links inside the span and seq gaps are checked here.
+
+    `sql`: the fast statement and its guarded form (re-run for a batch the fast one cannot render).
+    """
+    span = Span(lo, hi)
+    base = hashlib.new("sm3")
+    after = lo
+    prev_seq: int | None = None
+    prev_hash: str | None = None
+    suspects = span.suspects
+    while True:
+        rows = _batch(fetch, sql, (after, hi))
+        if not rows:
+            break
+        if span.first_seq is None:
+            span.first_seq, span.first_prev = rows[0][0], rows[0][1]
+            prev_seq, prev_hash = rows[0][0] - 1, rows[0][1]
+        for seq, link, stored, text in rows:
+            digest = base.copy()
+            digest.update(text if isinstance(text, bytes) else text.encode("utf-8"))
+            if digest.hexdigest() != stored or link != prev_hash or seq != prev_seq + 1:  # type: ignore[operator]
+                suspects.append(seq)
+            prev_seq, prev_hash = seq, stored
+        span.events += len(rows)
+        after = rows[-1][0]
+    span.last_seq, span.last_hash = prev_seq if span.events else None, prev_hash if span.events else None
+    return span
+
+
+def _connect(dsn: str, dialect: str) -> Any:
+    if dialect == "postgresql":
+        import psycopg
+
+        return psycopg.connect(dsn)
+    import sqlite3
+
+    return sqlite3.connect(f"file:{dsn}?mode=ro", uri=True)
+
+
+def _span_in_child(dsn: str, dialect: str, sql: tuple[str, str], lo: int, hi: int) -> Span:
+    connection = _connect(dsn, dialect)
+    try:
+
+        def fetch(statement: str, params: tuple[int, int]) -> Sequence[Sequence[Any]]:
+            cursor = connection.cursor()
+            cursor.execute(statement, params)
+            rows: Sequence[Sequence[Any]] = cursor.fetchall()
+            cursor.close()
+            return rows
+
+        return walk_span(fetch, sql, lo, hi)
+    finally:
+        connection.close()
+
+
+def walk_spans(
+    *,
+    after: int,
+    until: int,
+    local: Callable[[int, int], Span],
+    dsn: str | None,
+    dialect: str,
+    sql: tuple[str, str],
+    workers: int | None = None,
+    span: int = SPAN,
+) -> Iterator[Span]:
+    """Spans covering after < seq <= until, in order; in worker processes when `dsn` is given and it pays.
+
+    `sql`: the fast statement and its guarded form, run by the workers on their own read connections.
+    """
+    bounds = [(lo, min(lo + span, until)) for lo in range(after, until, span)]
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if dsn is None or workers < 2 or len(bounds) < 2:
+        for lo, hi in bounds:
+            yield local(lo, hi)
+        return
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = [pool.submit(_span_in_child, dsn, dialect, sql, lo, hi) for lo, hi in bounds[:workers]]
+        queued = iter(bounds[workers:])
+        while pending:
+            done = pending.pop(0).result()
+            following = next(queued, None)
+            if following is not None:
+                pending.append(pool.submit(_span_in_child, dsn, dialect, sql, *following))
+            yield done
