@@ -71,7 +71,7 @@ def bulk_generate(
 ) -> dict[str, Any]:
     """Write `events` chained events and their checkpoints into an empty log; returns timings."""
     dialect = engine.dialect.name
-    if dialect == "postgresql":  # the year's monthly partitions (migration 0011 makes only the coming months)
+    if dialect == "postgresql":  # the year's monthly partitions (migration 0014 makes only the coming months)
         from exchange.log.partitions import ensure_partitions
 
         with engine.begin() as conn:

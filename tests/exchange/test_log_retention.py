@@ -180,7 +180,7 @@ def test_postgresql_crash_during_archive_then_rerun_is_one_clean_archive(
 
 
 @needs_postgres
-def test_migration_0011_partitions_a_postgresql_log_with_its_events(signer: Signer) -> None:
+def test_migration_0014_partitions_a_postgresql_log_with_its_events(signer: Signer) -> None:
     import uuid
 
     from alembic import command
@@ -188,7 +188,7 @@ def test_migration_0011_partitions_a_postgresql_log_with_its_events(signer: Sign
 
     import govhub.db
 
-    name = f"govhub_test_0011_{uuid.uuid4().hex[:8]}"
+    name = f"govhub_test_0014_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -202,7 +202,7 @@ def test_migration_0011_partitions_a_postgresql_log_with_its_events(signer: Sign
         xlog = _seventy_days(engine, signer)  # on the flat table of 0010
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "0011")
+            command.upgrade(config, "0014")
             assert is_partitioned(conn)
         assert {"exchange_event_2026_01", "exchange_event_2026_04", "exchange_event_default"} <= _partitions(engine)
         assert xlog.count() == 700

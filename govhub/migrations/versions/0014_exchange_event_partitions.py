@@ -1,14 +1,14 @@
 """exchange log retention on PostgreSQL: `exchange_event` partitioned by month of `recorded_at`, so archiving
 a month drops its partition instead of deleting its rows (SQLite unchanged: it deletes and vacuums)
 
-Revision ID: 0011
+Revision ID: 0014
 Revises: 0013
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0013"  # after 0012 (corrections) and 0013 (access record), which landed first
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
