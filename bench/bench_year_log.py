@@ -31,12 +31,13 @@ CLIENTS = [f"client-{n:02d}" for n in range(12)]
 SOURCES = ["population", "legal_entity", "credit", "nontax"]
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 BATCH = 2000
+PG_DATABASE = os.environ.get("YEAR_LOG_PG_DATABASE", "wt_log_year_bench")  # a scratch database, recreated
 
 
 def _environment(home: Path, db: str) -> str:
     url = f"sqlite:///{home / 'govhub.db'}"
     if db == "postgresql":
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/wt_log_year_bench"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
     os.environ.update(GOVHUB_HOME=str(home), GOVHUB_DB_URL=url, GOVHUB_LOG_MAINTENANCE_SECONDS="0")
     return url
 
@@ -46,8 +47,8 @@ def _reset_postgres() -> None:
 
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS wt_log_year_bench WITH (FORCE)")
-        conn.exec_driver_sql("CREATE DATABASE wt_log_year_bench")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
     admin.dispose()
 
 
