@@ -17,12 +17,13 @@ import tempfile
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from catalog import (
+    CatalogAccessDenied,
     CatalogError,
     CorrectionFlag,
     Reporter,
@@ -183,6 +184,20 @@ def decide_logged(
     if confirm:
         _close_corrected(session, [flag], lake=lake, log=exchange_log, now=now)
     return flag
+
+
+def refuse_decision(
+    session: Session, flag_id: int, *, reporter: Reporter, exchange_log: ExchangeLog | None = None
+) -> NoReturn:
+    """Only the providing department answers a flag: a data administrator's or approval system's decision
+    is refused (`AccessDenied`), logged as a `decision_refused` event naming the caller, and nothing changes."""
+    with _refusals_logged(session, "decision_refused", party=reporter.party, flag_id=flag_id, log=exchange_log):
+        raise CatalogAccessDenied(
+            f"{reporter.party} cannot confirm or reject correction #{flag_id}: only the providing department "
+            "answers a flag (administrators and approval systems flag and follow it)",
+            message_zh=f"无权确认或驳回纠错 #{flag_id}：只有数据提供部门可以答复纠错"
+            "（管理员和审批系统可提出并跟踪纠错）",
+        )
 
 
 def overdue_logged(

@@ -18,6 +18,7 @@ from web.problems import problem, problem_from_error
 
 __all__ = [
     "ADMIN_KEY_HEADER",
+    "ADMIN_KEY_SCHEME",
     "API_KEY_HEADER",
     "CurrentAdmin",
     "CurrentDepartment",
@@ -43,6 +44,7 @@ _admin_key = APIKeyHeader(
     scheme_name="AdminApiKey",
     description="共享主管部门（平台管理员）API 密钥 — the sharing authority's key (`govhub admin issue-key NAME`).",
 )
+ADMIN_KEY_SCHEME = _admin_key  # for routes that accept the authority's key beside another caller's
 
 
 def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[str, Any]:
