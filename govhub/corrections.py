@@ -51,6 +51,7 @@ __all__ = [
     "flag_logged",
     "notice_key",
     "overdue_logged",
+    "overdue_round",
 ]
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,12 @@ def overdue_logged(
     for flag in marked:
         _log(session, flag, "overdue", source="govhub", target=f"department:{flag.provider_code}", log=exchange_log)
     return marked
+
+
+def overdue_round(*, now: datetime | None = None) -> int:
+    """The scheduled marking of overdue flags (the web app's maintenance): its own transaction; how many marked."""
+    with session_scope() as session:
+        return len(overdue_logged(session, now=now))
 
 
 def check_published(resource: str, *, lake: Any = None, now: datetime | None = None) -> list[CorrectionFlag]:

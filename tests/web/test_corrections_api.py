@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ import pytest
 from correction_support import ALICE, OTHER_USER, POLICE, USER, CorrectionHub, asked, correction_hub
 from fastapi.testclient import TestClient
 
-from catalog import issue_admin_key, issue_api_key
+from catalog import get_flag, issue_admin_key, issue_api_key
 from exchange.log import EventType, ExchangeLog
 from exchange.verify import register_client
 from govhub.corrections import check_published
 from web import create_app
+from web.maintenance import maintain_once
 
 FLAG = {
     "resource": "person",
@@ -181,3 +183,23 @@ def test_a_data_administrator_flags_and_lists_all_but_does_not_decide(api: Hub) 
 def test_a_bad_admin_key_is_401_not_a_department_call(api: Hub) -> None:
     headers = {"X-Admin-Key": "gha.nobody.secret", "X-API-Key": api.keys[USER]}
     assert api.client.get("/api/corrections", headers=headers).status_code == 401
+
+
+def test_reading_flags_writes_nothing_and_the_maintenance_marks_overdue_once(api: Hub) -> None:
+    flag = api.post("/api/corrections", FLAG, USER).json()
+    with api.hub.session() as session:
+        get_flag(session, flag["id"]).due_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        session.commit()
+    seen = api.get("/api/corrections", POLICE).json()["data"]
+    assert [f["overdue"] for f in seen] == [True]  # computed on read ...
+    assert _overdue_steps(api) == []  # ... but a read logs nothing
+    assert maintain_once(api.client.app)["corrections_overdue"] == 1  # type: ignore[arg-type]
+    assert maintain_once(api.client.app)["corrections_overdue"] == 0  # type: ignore[arg-type]
+    api.get("/api/corrections", POLICE)
+    assert _overdue_steps(api) == [("govhub", f"department:{POLICE}")]  # once, by the scheduled round
+    events = api.get("/api/corrections/events?after=0", USER).json()["data"]
+    assert [e["action"] for e in events] == ["flagged", "overdue"]
+
+
+def _overdue_steps(api: Hub) -> list[tuple[str, str]]:
+    return [(e.source, e.target) for e in api.log(EventType.CORRECTION) if e.details["action"] == "overdue"]

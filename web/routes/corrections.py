@@ -22,7 +22,7 @@ from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get
 from catalog.corrections import masked_key
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
-from govhub.corrections import decide_logged, flag_logged, overdue_logged, refuse_decision
+from govhub.corrections import decide_logged, flag_logged, refuse_decision
 from schemas import GovhubError
 from web.auth import ADMIN_KEY_SCHEME, API_KEY_HEADER, current_admin, current_department
 from web.clock import BeijingTime
@@ -197,8 +197,6 @@ def read_corrections(
     reporter: ReporterDep,
     state: Annotated[Literal["open", "confirmed", "rejected", "closed"] | None, Query(alias="status")] = None,
 ) -> CorrectionsPublic:
-    overdue_logged(session, exchange_log=ExchangeLog(session))
-    session.commit()
     data = [_public(f, reporter) for f in list_flags(session, viewer=reporter, status=state)]
     return CorrectionsPublic(data=data, count=len(data))
 
