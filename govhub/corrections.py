@@ -192,7 +192,9 @@ def refuse_decision(
 ) -> NoReturn:
     """Only the providing department answers a flag: a data administrator's or approval system's decision
     is refused (`AccessDenied`), logged as a `decision_refused` event naming the caller, and nothing changes."""
-    with _refusals_logged(session, "decision_refused", party=reporter.party, flag_id=flag_id, log=exchange_log):
+    with _refusals_logged(
+        session, "decision_refused", party=reporter.party, flag_id=flag_id, reporter=reporter, log=exchange_log
+    ):
         raise CatalogAccessDenied(
             f"{reporter.party} cannot confirm or reject correction #{flag_id}: only the providing department "
             "answers a flag (administrators and approval systems flag and follow it)",

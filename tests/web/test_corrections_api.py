@@ -99,6 +99,13 @@ def test_an_approval_system_flags_with_its_case_number(api: Hub) -> None:
     assert api.get("/api/corrections", "client").json()["count"] == 1
     refused = api.post(f"/api/corrections/{created.json()['id']}/confirm", {}, "client")
     assert refused.status_code == 403
+    last = api.log(EventType.CORRECTION)[-1]  # the refusal names the approval system, not a department
+    assert (last.source, last.client, last.department, last.details["action"]) == (
+        "client:budongchan",
+        "budongchan",
+        None,
+        "decision_refused",
+    )
 
 
 @pytest.mark.parametrize(
