@@ -86,11 +86,11 @@ def current_admin(
     admin_key: Annotated[str | None, Security(_admin_key)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> AdminKey:
-    """The sharing authority's key calling; a department key is refused (403), no valid admin key is 401."""
-    if not admin_key and api_key:
-        department = authenticate(session, api_key)
-        if department is not None:
-            request.state.department = department.code  # the refusal is logged naming the department
+    """The sharing authority's key calling; a valid department key is refused (403), no valid admin key
+    (a forged department key included) is 401."""
+    department = authenticate(session, api_key) if not admin_key and api_key else None
+    if department is not None:
+        request.state.department = department.code  # the refusal is logged naming the department
         raise problem(
             status.HTTP_403_FORBIDDEN,
             "forbidden",

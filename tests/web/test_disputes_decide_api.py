@@ -72,6 +72,8 @@ def test_missing_forged_revoked_keys_and_bad_bodies_are_clear_errors(api: Api) -
     admin = _admin_key(api)
     forged = {"X-Admin-Key": admin["X-Admin-Key"][:-3] + "xyz"}
     assert api.client.post(url, json=decision, headers=forged).status_code == 401
+    forged_department = {"X-API-Key": api.headers(USER)["X-API-Key"][:-3] + "xyz"}  # no department: 401, not 403
+    assert api.client.post(url, json=decision, headers=forged_department).status_code == 401
     assert api.client.post(url, json={"outcome": "maybe", "reason": "x"}, headers=admin).status_code == 422
     assert api.client.post(url, json={"outcome": "upheld", "reason": ""}, headers=admin).status_code == 422
     assert api.client.post("/api/disputes/999/decide", json=decision, headers=admin).status_code == 404
