@@ -322,8 +322,10 @@ def close_flag(
 def mark_overdue(session: Session, *, now: datetime | None = None) -> list[CorrectionFlag]:
     """Open flags past their due date not yet marked: each is marked once (and returned) now."""
     now = _now(now)
-    found = session.scalars(
-        select(CorrectionFlag).where(CorrectionFlag.status == "open", CorrectionFlag.overdue_at.is_(None))
+    found = session.scalars(  # rows another worker is marking are skipped: each flag is marked once
+        select(CorrectionFlag)
+        .where(CorrectionFlag.status == "open", CorrectionFlag.overdue_at.is_(None))
+        .with_for_update(skip_locked=True)
     )
     marked = [flag for flag in found if flag.overdue(now)]
     for flag in marked:

@@ -17,12 +17,13 @@ import tempfile
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from catalog import (
+    CatalogAccessDenied,
     CatalogError,
     CorrectionFlag,
     Reporter,
@@ -50,6 +51,7 @@ __all__ = [
     "flag_logged",
     "notice_key",
     "overdue_logged",
+    "overdue_round",
 ]
 
 logger = logging.getLogger(__name__)
@@ -185,6 +187,22 @@ def decide_logged(
     return flag
 
 
+def refuse_decision(
+    session: Session, flag_id: int, *, reporter: Reporter, exchange_log: ExchangeLog | None = None
+) -> NoReturn:
+    """Only the providing department answers a flag: a data administrator's or approval system's decision
+    is refused (`AccessDenied`), logged as a `decision_refused` event naming the caller, and nothing changes."""
+    with _refusals_logged(
+        session, "decision_refused", party=reporter.party, flag_id=flag_id, reporter=reporter, log=exchange_log
+    ):
+        raise CatalogAccessDenied(
+            f"{reporter.party} cannot confirm or reject correction #{flag_id}: only the providing department "
+            "answers a flag (administrators and approval systems flag and follow it)",
+            message_zh=f"无权确认或驳回纠错 #{flag_id}：只有数据提供部门可以答复纠错"
+            "（管理员和审批系统可提出并跟踪纠错）",
+        )
+
+
 def overdue_logged(
     session: Session, *, exchange_log: ExchangeLog | None = None, now: datetime | None = None
 ) -> list[CorrectionFlag]:
@@ -193,6 +211,12 @@ def overdue_logged(
     for flag in marked:
         _log(session, flag, "overdue", source="govhub", target=f"department:{flag.provider_code}", log=exchange_log)
     return marked
+
+
+def overdue_round(*, now: datetime | None = None) -> int:
+    """The scheduled marking of overdue flags (the web app's maintenance): its own transaction; how many marked."""
+    with session_scope() as session:
+        return len(overdue_logged(session, now=now))
 
 
 def check_published(resource: str, *, lake: Any = None, now: datetime | None = None) -> list[CorrectionFlag]:

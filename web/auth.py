@@ -18,6 +18,7 @@ from web.problems import problem, problem_from_error
 
 __all__ = [
     "ADMIN_KEY_HEADER",
+    "ADMIN_KEY_SCHEME",
     "API_KEY_HEADER",
     "CurrentAdmin",
     "CurrentDepartment",
@@ -43,6 +44,7 @@ _admin_key = APIKeyHeader(
     scheme_name="AdminApiKey",
     description="共享主管部门（平台管理员）API 密钥 — the sharing authority's key (`govhub admin issue-key NAME`).",
 )
+ADMIN_KEY_SCHEME = _admin_key  # for routes that accept the authority's key beside another caller's
 
 
 def error_body(code: str, message: str, message_zh: str, **extra: Any) -> dict[str, Any]:
@@ -84,11 +86,11 @@ def current_admin(
     admin_key: Annotated[str | None, Security(_admin_key)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> AdminKey:
-    """The sharing authority's key calling; a department key is refused (403), no valid admin key is 401."""
-    if not admin_key and api_key:
-        department = authenticate(session, api_key)
-        if department is not None:
-            request.state.department = department.code  # the refusal is logged naming the department
+    """The sharing authority's key calling; a valid department key is refused (403), no valid admin key
+    (a forged department key included) is 401."""
+    department = authenticate(session, api_key) if not admin_key and api_key else None
+    if department is not None:
+        request.state.department = department.code  # the refusal is logged naming the department
         raise problem(
             status.HTTP_403_FORBIDDEN,
             "forbidden",

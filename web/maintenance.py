@@ -1,5 +1,6 @@
-"""The web app's log maintenance: every minute, sign unsigned checkpoints, write ended refusal windows,
-refresh the exchange rollups; at shutdown, write every open refusal window.
+"""The web app's maintenance: every minute, sign unsigned checkpoints, write ended refusal windows,
+refresh the exchange rollups, mark corrections past their due date; at shutdown, write every open
+refusal window. Reads (the API, the pages, the alerts) only compute overdue; this writes it, once a flag.
 
 Runs in one daemon thread started by the app's lifespan (`GOVHUB_LOG_MAINTENANCE_SECONDS`, 0: off).
 Several workers may each run it: checkpoint signing and rollup refreshes lock the rows they move, so
@@ -21,13 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def maintain_once(app: FastAPI) -> dict[str, int]:
-    """One round: ended refusal windows written, rollups refreshed, boundaries signed (after a check)."""
+    """One round: ended refusal windows written, overdue corrections marked, rollups refreshed, boundaries
+    signed (after a check)."""
     from exchange.log import catch_up_checkpoints, refresh_rollups
+    from govhub.corrections import overdue_round
     from govhub.db import get_engine
     from govhub.exchange_log import hub_log
     from web.refusals import refusal_window
 
     done = {"refusal_events": refusal_window(app).flush()}
+    done["corrections_overdue"] = overdue_round()
     done["rolled_up"] = refresh_rollups(get_engine())
     report, signed = catch_up_checkpoints(hub_log())
     done["checkpoints_signed"] = signed

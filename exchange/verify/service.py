@@ -141,9 +141,12 @@ class VerificationService:
         record = self._answer_record(answer_id)
         return None if record is None else json.loads(record.document)
 
-    def answer_for_client(self, answer_id: str, *, client_key: str | None) -> tuple[int, dict[str, Any]]:
+    def answer_for_client(
+        self, answer_id: str, *, client_key: str | None, address: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """(status, document) of an answer for the client that asked it: 401 without a valid key, and 404
-        for an unknown id or another client's answer (so ids cannot be probed); refusals are logged."""
+        for an unknown id or another client's answer (so ids cannot be probed); refusals are logged, with
+        the client's `address` and, for a key that did not check out, its id prefix and fingerprint."""
         started = time.perf_counter()
         client = self.clients.authenticate(client_key) if client_key else None
         record = self._answer_record(answer_id) if client is not None else None
@@ -155,7 +158,15 @@ class VerificationService:
         else:
             code = "answer_not_found" if record is None else "answer_of_another_client"
             error = VerificationError(404, "answer_not_found", "no answer with this id was issued to this client")
-        state = {"client": client, "item": None, "body": None, "version": None, "answer_id": answer_id[:36]}
+        state = {
+            "client": client,
+            "item": None,
+            "body": None,
+            "version": None,
+            "answer_id": answer_id[:36],
+            "address": address[:64] if address else None,
+            "presented": presented_key(client_key) if client is None else {},
+        }
         status = 403 if code == "answer_of_another_client" else error.status  # the log tells what the 404 hides
         event = self._event(state, "answers", status, code, None, started, {"read": "answer", "answered": error.status})
         try:

@@ -106,6 +106,8 @@ def _valid_body(op: Operation) -> Any:
             "problem": "姓名有误",
             "evidence_ref": "户口簿",
         }
+    if op.path.endswith("/decide"):
+        return {"outcome": "upheld", "reason": "依法不予共享"}
     if op.path.endswith(("/confirm", "/reject")):
         return {"reason": "核实无误"}
     if op.path == "/monitor/api/targets":

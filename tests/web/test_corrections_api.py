@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ import pytest
 from correction_support import ALICE, OTHER_USER, POLICE, USER, CorrectionHub, asked, correction_hub
 from fastapi.testclient import TestClient
 
-from catalog import issue_api_key
+from catalog import get_flag, issue_admin_key, issue_api_key
 from exchange.log import EventType, ExchangeLog
 from exchange.verify import register_client
 from govhub.corrections import check_published
 from web import create_app
+from web.maintenance import maintain_once
 
 FLAG = {
     "resource": "person",
@@ -36,7 +38,8 @@ class Hub:
         return self.client.get(path, headers=self.headers(who))
 
     def headers(self, who: str) -> dict[str, str]:
-        return {"X-Client-Key" if who == "client" else "X-API-Key": self.keys[who]}
+        header = {"client": "X-Client-Key", "admin": "X-Admin-Key"}.get(who, "X-API-Key")
+        return {header: self.keys[who]}
 
     def log(self, type: str) -> list[Any]:
         with self.hub.session() as session:
@@ -48,6 +51,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     hub = correction_hub(tmp_path, monkeypatch)
     with hub.session() as session:
         keys = {code: issue_api_key(session, code) for code in (USER, OTHER_USER, POLICE)}
+        keys["admin"] = issue_admin_key(session, "zhang-wei")
         _, keys["client"] = register_client(
             session, client_id="budongchan", name="不动产登记系统", allowed_items=["identity_matches"]
         )
@@ -95,6 +99,13 @@ def test_an_approval_system_flags_with_its_case_number(api: Hub) -> None:
     assert api.get("/api/corrections", "client").json()["count"] == 1
     refused = api.post(f"/api/corrections/{created.json()['id']}/confirm", {}, "client")
     assert refused.status_code == 403
+    last = api.log(EventType.CORRECTION)[-1]  # the refusal names the approval system, not a department
+    assert (last.source, last.client, last.department, last.details["action"]) == (
+        "client:budongchan",
+        "budongchan",
+        None,
+        "decision_refused",
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,3 +166,47 @@ def test_a_duplicate_and_a_stranger_decision_are_refused(api: Hub) -> None:
 def test_no_key_is_401(api: Hub) -> None:
     assert api.client.get("/api/corrections").status_code == 401
     assert api.client.get("/api/corrections", headers={"X-Client-Key": "gc.nobody.secret"}).status_code == 401
+
+
+def test_a_data_administrator_flags_and_lists_all_but_does_not_decide(api: Hub) -> None:
+    by_user = api.post("/api/corrections", FLAG, USER).json()
+    created = api.post("/api/corrections", {**FLAG, "field": "phone"}, "admin")  # any field: no grant needed
+    assert created.status_code == 201, created.text
+    flag = created.json()
+    assert (flag["reporter_kind"], flag["reporter"], flag["provider_code"]) == ("admin", "zhang-wei", POLICE)
+    listed = api.get("/api/corrections", "admin").json()
+    assert [f["id"] for f in listed["data"]] == [by_user["id"], flag["id"]]  # every flag, whoever raised it
+    assert api.get(f"/api/corrections/{by_user['id']}", "admin").status_code == 200
+    refused = api.post(f"/api/corrections/{by_user['id']}/confirm", {"reason": "核实属实"}, "admin")
+    assert refused.status_code == 403 and "只有数据提供部门可以答复纠错" in refused.json()["message_zh"]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert api.get(f"/api/corrections/{by_user['id']}", USER).json()["status"] == "open"  # nothing changed
+    steps = [(e.source, e.details["action"], e.outcome) for e in api.log(EventType.CORRECTION)]
+    assert steps[-1] == ("admin:zhang-wei", "decision_refused", "denied")
+    assert ("admin:zhang-wei", "flagged", "ok") in steps
+    assert [e.details["status"] for e in api.log(EventType.DENIAL)] == [403]
+
+
+def test_a_bad_admin_key_is_401_not_a_department_call(api: Hub) -> None:
+    headers = {"X-Admin-Key": "gha.nobody.secret", "X-API-Key": api.keys[USER]}
+    assert api.client.get("/api/corrections", headers=headers).status_code == 401
+
+
+def test_reading_flags_writes_nothing_and_the_maintenance_marks_overdue_once(api: Hub) -> None:
+    flag = api.post("/api/corrections", FLAG, USER).json()
+    with api.hub.session() as session:
+        get_flag(session, flag["id"]).due_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        session.commit()
+    seen = api.get("/api/corrections", POLICE).json()["data"]
+    assert [f["overdue"] for f in seen] == [True]  # computed on read ...
+    assert _overdue_steps(api) == []  # ... but a read logs nothing
+    assert maintain_once(api.client.app)["corrections_overdue"] == 1  # type: ignore[arg-type]
+    assert maintain_once(api.client.app)["corrections_overdue"] == 0  # type: ignore[arg-type]
+    api.get("/api/corrections", POLICE)
+    assert _overdue_steps(api) == [("govhub", f"department:{POLICE}")]  # once, by the scheduled round
+    events = api.get("/api/corrections/events?after=0", USER).json()["data"]
+    assert [e["action"] for e in events] == ["flagged", "overdue"]
+
+
+def _overdue_steps(api: Hub) -> list[tuple[str, str]]:
+    return [(e.source, e.target) for e in api.log(EventType.CORRECTION) if e.details["action"] == "overdue"]

@@ -33,12 +33,17 @@ def test_the_authority_decides_through_the_api_once_and_it_is_logged(api: Api) -
     )
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "granted" and decided.json()["decided_by"] == "govhub-admin"
+    moments = [decided.json()[name] for name in ("raised_at", "due_at", "decided_at")]
+    assert all(moment.endswith("+08:00") for moment in moments), moments  # Beijing time, as the rest of the API
     again = api.client.post(
         f"/api/disputes/{dispute}/decide", json={"outcome": "upheld", "reason": "再议"}, headers=admin
     )
     assert again.status_code == 409 and "已处理" in again.json()["message_zh"]
     seen = api.client.get(f"/api/disputes/{dispute}", headers=api.headers(USER)).json()
     assert seen["status"] == "granted" and seen["decision_reason"] == "属于履职所需"
+    assert seen["raised_at"].endswith("+08:00") and seen["decided_at"].endswith("+08:00")
+    listed = api.client.get("/api/disputes", headers=admin).json()["data"]
+    assert [d["due_at"][-6:] for d in listed] == ["+08:00"]
     with api.session() as session:
         [event] = ExchangeLog(session).query(type=EventType.ADMIN)
     assert event.details["decided_with"] == "admin-key:zhang-wei" and event.details["outcome"] == "granted"  # type: ignore[index]
@@ -67,6 +72,8 @@ def test_missing_forged_revoked_keys_and_bad_bodies_are_clear_errors(api: Api) -
     admin = _admin_key(api)
     forged = {"X-Admin-Key": admin["X-Admin-Key"][:-3] + "xyz"}
     assert api.client.post(url, json=decision, headers=forged).status_code == 401
+    forged_department = {"X-API-Key": api.headers(USER)["X-API-Key"][:-3] + "xyz"}  # no department: 401, not 403
+    assert api.client.post(url, json=decision, headers=forged_department).status_code == 401
     assert api.client.post(url, json={"outcome": "maybe", "reason": "x"}, headers=admin).status_code == 422
     assert api.client.post(url, json={"outcome": "upheld", "reason": ""}, headers=admin).status_code == 422
     assert api.client.post("/api/disputes/999/decide", json=decision, headers=admin).status_code == 404

@@ -240,6 +240,9 @@ def test_sharing_and_log_pages_show_deliveries_and_filter(admin: TestClient) -> 
     assert "<td>denial</td>" in english and "bad key" in english
     later = admin.get("/monitor/log?since=2999-01-01T00:00").text
     assert "无数据" in later
+    elsewhere = admin.get("/monitor/log?address=203.0.113.9").text
+    assert "无数据" in elsewhere and 'name="address" value="203.0.113.9"' in elsewhere
+    assert admin.get("/monitor/api/log?address=203.0.113.9").json()["total"] == 0
 
 
 def test_alerts_show_the_failed_run_and_a_tampered_log_row_as_a_chain_break(admin: TestClient, hub: Hub) -> None:

@@ -72,6 +72,7 @@ def test_an_overdue_dispute_is_an_alert_in_both_languages(api: Api) -> None:
         alerts, _ = collect_alerts(session, keys_dir=get_settings().keys_dir)
     [alert] = [a for a in alerts if a.kind == "dispute_overdue"]
     assert f"#{late}" in alert.detail_zh and "尽快作出决定" in alert.detail_zh and "decide" in alert.detail
+    assert "UTC" not in alert.detail and "Beijing time" in alert.detail  # one clock in both languages
     page = _admin(api).get("/monitor/alerts").text
     assert LABELS["alert_dispute_overdue"][0] in page
     data = _admin(api).get("/monitor/api/sharing").json()

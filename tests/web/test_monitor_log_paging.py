@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.log import ExchangeLog
+from exchange.log import ExchangeEvent, ExchangeLog
 from exchange.subjects import subject_hash
 from govhub.exchange_log import hub_subject_keys
 from govhub.settings import reset_settings
@@ -93,3 +94,22 @@ def test_every_monitor_filter_has_a_seq_index(session: Session) -> None:
     indexes = {i["name"] for i in sa.inspect(session.get_bind()).get_indexes("exchange_event")}
     for column in ("type", "resource", "department", "client", "outcome", "case_number", "subject_hash", "target"):
         assert f"ix_exchange_event_{column}_seq" in indexes
+
+
+def test_the_address_filter_finds_refusals_of_callers_without_a_key_by_index(session: Session) -> None:
+    log = ExchangeLog(session)
+    for target, department in (("address:10.0.0.7", None), ("address:10.0.0.8", None), ("department:D1", "D1")):
+        log.append(
+            "denial", source="hub", target=target, department=department, outcome="denied", details={"address": "x"}
+        )
+    session.commit()
+    found = log_page(session, ADMIN, LogFilter(address=" 10.0.0.7 "))
+    assert [e.target for e in found.events] == ["address:10.0.0.7"] and found.total == 1
+    assert log_page(session, ADMIN, LogFilter(address="10.0.0.9")).events == []
+    assert log_page(session, Viewer("department", "D1", "D1", ("D1",)), LogFilter(address="10.0.0.7")).events == []
+    query = (
+        select(ExchangeEvent.seq).where(ExchangeEvent.target == "address:10.0.0.7").order_by(ExchangeEvent.seq.desc())
+    )
+    compiled = query.limit(50).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = " ".join(str(r) for r in session.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}")).all())
+    assert "ix_exchange_event_target_seq" in plan

@@ -239,3 +239,27 @@ def test_events_keep_the_address_a_bad_key_its_fingerprint_and_a_mistake_is_no_d
         assert mistake.status_code == 422
         invalid = _newest(hub)
         assert (invalid.type, invalid.outcome, invalid.details["address"]) == ("verification", "invalid", "testclient")
+
+
+def test_a_bad_key_reading_back_an_answer_is_logged_with_its_address_and_fingerprint(
+    client: TestClient, hub: ServedHub
+) -> None:
+    import hashlib
+
+    answer_id = post(client, hub, "person_alive", body({"id_number": P_ZHANG})).json()["answer"]["answer_id"]
+    wrong = f"{hub.keys['all'].split('.', 1)[0]}.not-the-secret"
+    assert client.get(f"/api/verify/answers/{answer_id}", headers={"X-Client-Key": wrong}).status_code == 401
+    denial = _newest(hub)
+    assert (denial.type, denial.error_code, denial.target) == ("denial", "invalid_key", "address:testclient")
+    fingerprint = hashlib.sha256(wrong.encode()).hexdigest()[:16]
+    assert denial.details["key_fingerprint"] == fingerprint and denial.details["key_id"] == wrong.split(".")[0]
+    assert denial.details["address"] == "testclient" and "not-the-secret" not in json.dumps(denial.details)
+    assert client.get(f"/api/verify/answers/{answer_id}").status_code == 401
+    missing = _newest(hub)
+    assert (missing.error_code, missing.target, missing.details.get("key_id")) == (
+        "missing_key",
+        "address:testclient",
+        None,
+    )
+    other = client.get(f"/api/verify/answers/{answer_id}", headers={"X-Client-Key": hub.keys["narrow"]})
+    assert other.status_code == 404 and _newest(hub).target.startswith("client:")  # a valid key names its client

@@ -356,7 +356,7 @@ def _dispute_alerts(session: Session, now: datetime) -> list[Alert]:
                 "dispute_overdue",
                 "warning",
                 d["resource"],
-                label("alert_text_dispute_overdue", "en", due=f"{d['due_at']:%Y-%m-%d %H:%M} UTC", **words),
+                label("alert_text_dispute_overdue", "en", due=f"{beijing_text(d['due_at'])} Beijing time", **words),
                 d["due_at"],
                 label("alert_text_dispute_overdue", "zh", due=beijing_text(d["due_at"]), **words),
             )

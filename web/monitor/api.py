@@ -115,6 +115,9 @@ def api_log(
     outcome: str | None = None,
     case_number: Annotated[str | None, Query(max_length=80)] = None,
     subject: Annotated[str | None, Query(max_length=200, description="a citizen ID or company code")] = None,
+    address: Annotated[
+        str | None, Query(max_length=64, description="客户端地址 — refusals of callers without a valid key")
+    ] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="events older than this seq")] = None,
     after: Annotated[int | None, Query(ge=0, le=2**62, description="events newer than this seq")] = None,
     oldest: bool = False,
@@ -132,6 +135,7 @@ def api_log(
         outcome=outcome,
         case_number=case_number or None,
         subject=subject or None,
+        address=address or None,
     )
     page = log_page(session, viewer, where, before=before, after=after, oldest=oldest, per_page=per_page)
     columns = (

@@ -168,7 +168,9 @@ class LogFilter:
     """The exchange-log page's filters; empty strings mean no filter.
 
     `department` matches the department column (deliveries, refusals and API pulls name it there);
-    `subject` is a citizen ID or company code, searched through its keyed hashes (every hub key).
+    `subject` is a citizen ID or company code, searched through its keyed hashes (every hub key);
+    `address` a client address, matched on the target (`address:<ip>`, indexed): the refusals of callers
+    without a valid key, whom only their address names (an authenticated caller's events name it instead).
     """
 
     type: str | None = None
@@ -180,6 +182,7 @@ class LogFilter:
     until: datetime | None = None
     case_number: str | None = None
     subject: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def _filtered(session: Session, viewer: Viewer, where: LogFilter) -> Select[Any]
     ):
         if value:
             stmt = stmt.where(column == value)
+    if where.address and where.address.strip():
+        stmt = stmt.where(ExchangeEvent.target == f"address:{where.address.strip()}"[:128])
     if where.subject:
         stmt = stmt.where(
             ExchangeEvent.subject_hash.in_(subject_hashes(where.subject.strip(), keys=hub_subject_keys()))

@@ -1,7 +1,8 @@
 """Data corrections (校核纠错) API: report an error on a published record, and the provider's answer.
 
 A department (X-API-Key) flags a field of a record it receives through a granted subscription; an
-approval system (X-Client-Key) flags one its verification items read, with its case number (办件编号).
+approval system (X-Client-Key) flags one its verification items read, with its case number (办件编号);
+a data administrator (X-Admin-Key) flags any published field and sees every flag.
 The providing department confirms (and corrects its source) or rejects with reasons; the hub closes a
 confirmed flag when a published version carries another value. Reporters follow their flags with
 `GET /api/corrections/events?after=N`; a notice file also lands beside a department's deliveries.
@@ -21,9 +22,9 @@ from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get
 from catalog.corrections import masked_key
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
-from govhub.corrections import decide_logged, flag_logged, overdue_logged
+from govhub.corrections import decide_logged, flag_logged, refuse_decision
 from schemas import GovhubError
-from web.auth import API_KEY_HEADER, current_department
+from web.auth import ADMIN_KEY_SCHEME, API_KEY_HEADER, current_admin, current_department
 from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
 from web.problems import problem, problem_from_error
@@ -35,9 +36,10 @@ router = APIRouter(prefix="/api/corrections", tags=["corrections 校核纠错"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "请求体无法解析 — The body is not UTF-8 JSON"},
-    401: {"description": "缺少或无效的密钥 — Missing or invalid X-API-Key / X-Client-Key"},
+    401: {"description": "缺少或无效的密钥 — Missing or invalid X-API-Key / X-Client-Key / X-Admin-Key"},
     403: {
-        "description": "无权操作 — No grant on the field, a case that did not ask about the record, or not the provider"
+        "description": "无权操作 — No grant on the field, a case that did not ask about the record, or not the "
+        "provider (administrators flag but do not decide)"
     },
     404: {"description": "不存在 — Unknown resource, field, record or flag, or not visible"},
     409: {"description": "状态冲突 — An active flag on the same record and field, or already answered"},
@@ -52,9 +54,13 @@ def current_reporter(
     request: Request,
     session: SessionDep,
     api_key: Annotated[str | None, Security(_department_key)],
+    admin_key: Annotated[str | None, Security(ADMIN_KEY_SCHEME)],
     client_key: ClientKey = None,
 ) -> Reporter:
-    """The caller: a department by its X-API-Key, else an approval system by its X-Client-Key (401 without)."""
+    """The caller: a data administrator by its X-Admin-Key (it must be valid), a department by its X-API-Key,
+    else an approval system by its X-Client-Key (401 without)."""
+    if admin_key:
+        return Reporter("admin", current_admin(request, session, admin_key, None).name)
     if api_key or not client_key:
         return Reporter("department", current_department(request, session, api_key).code)
     client = ClientRegistry(session.get_bind()).authenticate(client_key)  # type: ignore[arg-type]
@@ -191,8 +197,6 @@ def read_corrections(
     reporter: ReporterDep,
     state: Annotated[Literal["open", "confirmed", "rejected", "closed"] | None, Query(alias="status")] = None,
 ) -> CorrectionsPublic:
-    overdue_logged(session, exchange_log=ExchangeLog(session))
-    session.commit()
     data = [_public(f, reporter) for f in list_flags(session, viewer=reporter, status=state)]
     return CorrectionsPublic(data=data, count=len(data))
 
@@ -232,10 +236,12 @@ def read_correction(flag_id: RowId, session: SessionDep, reporter: ReporterDep) 
 def _decide(flag_id: int, body: CorrectionDecision, session: SessionDep, reporter: Reporter, *, confirm: bool) -> Any:
     flag = _visible(session, flag_id, reporter)
     try:
+        if reporter.kind != "department":
+            refuse_decision(session, flag.id, reporter=reporter, exchange_log=ExchangeLog(session))
         decided = decide_logged(
             session,
             flag.id,
-            actor_department=reporter.id if reporter.kind == "department" else reporter.party,
+            actor_department=reporter.id,
             confirm=confirm,
             reason=body.reason,
             exchange_log=ExchangeLog(session),

@@ -7,7 +7,6 @@ the disputes they raised and those about the resources they provide, with the de
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -18,6 +17,7 @@ from exchange.log import ExchangeLog
 from govhub.sharing_disputes import decide_logged, escalate_logged
 from schemas import GovhubError
 from web.auth import CurrentAdmin, CurrentDepartment, DepartmentOrAdmin
+from web.clock import BeijingTime
 from web.deps import RowId, SessionDep
 from web.problems import problem_from_error
 from web.refusals import NotVisible
@@ -57,19 +57,19 @@ class DisputeDecision(BaseModel):
 
 
 class DisputePublic(BaseModel):
-    """A dispute and, once decided, the authority's decision."""
+    """A dispute and, once decided, the authority's decision; moments in Beijing time (+08:00)."""
 
     id: int
     subscription_id: int
     resource: str
     raised_by: str
-    raised_at: datetime
+    raised_at: BeijingTime
     grounds: str
-    due_at: datetime
+    due_at: BeijingTime
     overdue: bool
     status: Literal["open", "granted", "upheld"]
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: BeijingTime | None
     decision_reason: str | None
 
 
@@ -172,22 +172,18 @@ def _visible(session: SessionDep, dispute: SharingDispute, department: Departmen
     return department.code in (sub.department_code, get_resource(session, sub.resource).provider_code)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _public(dispute: SharingDispute) -> DisputePublic:
     return DisputePublic(
         id=dispute.id,
         subscription_id=dispute.subscription_id,
         resource=dispute.subscription.resource,
         raised_by=dispute.raised_by,
-        raised_at=_aware(dispute.raised_at),
+        raised_at=dispute.raised_at,
         grounds=dispute.grounds,
-        due_at=_aware(dispute.due_at),
+        due_at=dispute.due_at,
         overdue=dispute.overdue(),
         status=dispute.status,
         decided_by=dispute.decided_by,
-        decided_at=_aware(dispute.decided_at),
+        decided_at=dispute.decided_at,
         decision_reason=dispute.decision_reason,
     )

@@ -248,6 +248,7 @@ def exchange_log(
     until: str | None = None,
     case_number: Annotated[str | None, Query(max_length=80)] = None,
     subject: Annotated[str | None, Query(max_length=200)] = None,
+    address: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     oldest: bool = False,
@@ -263,6 +264,7 @@ def exchange_log(
         until=_moment(until),
         case_number=case_number or None,
         subject=subject or None,
+        address=address or None,
     )
     found = log_page(session, viewer, where, before=before, after=after, oldest=oldest, per_page=_PER_PAGE)
     filters = {
@@ -275,6 +277,7 @@ def exchange_log(
         "until": until,
         "case_number": case_number,
         "subject": subject,
+        "address": address,
     }
     return render(
         request,

@@ -252,7 +252,8 @@ async def verify_batch(item: str, request: Request) -> Response:
 )
 def answer_json(answer_id: str, request: Request, service: ServiceDep, x_client_key: ClientKey = None) -> Response:
     """A sealed answer issued earlier to the client whose key is sent, exactly as sealed (404 otherwise)."""
-    status, document = service.answer_for_client(answer_id, client_key=x_client_key)
+    address = request.client.host if request.client else None
+    status, document = service.answer_for_client(answer_id, client_key=x_client_key, address=address)
     return _json(status, document, _page_link(service, status, document), instance=request.url.path)
 
 
