@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Security, status
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags, may_see
@@ -81,6 +81,8 @@ ReporterDep = Annotated[Reporter, Depends(current_reporter)]
 class CorrectionCreate(BaseModel):
     """Report an error on one field of one published record."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt member is the caller's mistake, named, not ignored
+
     resource: str = Field(min_length=1, max_length=64, description="资源 — contract name or catalogue code")
     record_key: str = Field(min_length=1, max_length=255, description="主键值 — the record's primary key as published")
     field: str = Field(min_length=1, max_length=64, description="信息项 — the field whose value is wrong")
@@ -92,6 +94,8 @@ class CorrectionCreate(BaseModel):
 
 class CorrectionDecision(BaseModel):
     """The provider's answer: reasons (required to reject)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=2000, description="理由")
 
