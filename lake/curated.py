@@ -382,11 +382,16 @@ class CuratedTable(MergeWriter):
     # -- reading -----------------------------------------------------------------------------
     def _batches(self, layout: Layout, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
         schema = self._state_schema(layout)
-        if columns is not None:
-            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        keys = list(self.contract.primary_key)
         tombstone = self.contract.deletes == "tombstone"
-        return state_batches(
-            layout, list(self.contract.primary_key), schema, tombstone=tombstone, batch_rows=batch_rows
+        if columns is None:
+            return state_batches(layout, keys, schema, tombstone=tombstone, batch_rows=batch_rows)
+        # the keys decide which row of a key is current, so they are read even when not asked for
+        read = pa.schema([schema.field(c) for c in dict.fromkeys([*columns, *keys])], metadata=schema.metadata)
+        wanted = list(columns)
+        return (
+            batch.select(wanted)
+            for batch in state_batches(layout, keys, read, tombstone=tombstone, batch_rows=batch_rows)
         )
 
     def read(self, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:

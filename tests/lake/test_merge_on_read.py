@@ -206,3 +206,13 @@ def test_a_table_recreated_in_place_is_not_classified_with_the_old_ones_index(la
     t.commit(rows(person, ["c", "d"]), app_id="x", run_seq=1, metadata=META)
     info = t.commit(rows(person, ["a", "c"], tag="v2", deleted=[True, False]), app_id="x", run_seq=2, metadata=META)
     assert (info.rows_inserted, info.rows_updated, info.rows_deleted) == (0, 1, 0)  # a is unknown here
+
+
+def test_reading_some_columns_without_the_key_still_applies_the_pending_changes(lake, person, rows):
+    t = _five_versions(lake, person, rows)
+    names = t.read(columns=["name"])
+    assert names.column_names == ["name"]
+    assert sorted(names.column("name").to_pylist()) == sorted(r["name"] for r in _state(t).values())
+    assert sorted(t.read(columns=["name"], version=2).column("name").to_pylist()) == sorted(
+        r["name"] for r in _state(t, version=2).values()
+    )
