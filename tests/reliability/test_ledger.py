@@ -37,3 +37,12 @@ def test_record_replaces_only_its_own_form(tmp_path: Path) -> None:
     text = doc.read_text(encoding="utf-8")
     assert "prose kept" in text and "long figures" in text and "second bounded" in text
     assert "first bounded" not in text
+
+
+def test_every_fixed_regression_trial_names_a_kill_point_that_exists() -> None:
+    """A renamed commit point must not silently drop a regression trial (the crash loop looks them up)."""
+    from tests.reliability.crash_points import DELIVERY_POINTS, INGEST_POINTS
+    from tests.reliability.crash_support import REGRESSIONS
+
+    labels = {p.label for p in (*INGEST_POINTS, *DELIVERY_POINTS)}
+    assert [r[3] for r in REGRESSIONS if r[3] not in labels] == []
