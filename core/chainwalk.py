@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fetch", "Span", "walk_span", "walk_spans"]
+from core.chaincopy import CopySpec, copy_batches, usable
+
+__all__ = ["Fetch", "Span", "walk_rows", "walk_span", "walk_spans"]
 
 SPAN = 250_000
 
@@ -51,16 +53,26 @@ def walk_span(fetch: Fetch, sql: tuple[str, str], lo: int, hi: int) -> Span:
 
     `sql`: the fast statement and its guarded form (re-run for a batch the fast one cannot render).
     """
+
+    def batches() -> Iterator[Sequence[Sequence[Any]]]:
+        after = lo
+        while rows := _batch(fetch, sql, (after, hi)):
+            yield rows
+            after = rows[-1][0]
+
+    return walk_rows(batches(), lo, hi)
+
+
+def walk_rows(batches: Iterable[Sequence[Sequence[Any]]], lo: int, hi: int) -> Span:
+    """Hash batches of rows (seq, prev_hash, hash, bytes) of the span lo < seq <= hi, in seq order."""
     span = Span(lo, hi)
     base = hashlib.new("sm3")
-    after = lo
     prev_seq: int | None = None
     prev_hash: str | None = None
     suspects = span.suspects
-    while True:
-        rows = _batch(fetch, sql, (after, hi))
+    for rows in batches:
         if not rows:
-            break
+            continue
         if span.first_seq is None:
             span.first_seq, span.first_prev = rows[0][0], rows[0][1]
             prev_seq, prev_hash = rows[0][0] - 1, rows[0][1]
@@ -71,7 +83,6 @@ def walk_span(fetch: Fetch, sql: tuple[str, str], lo: int, hi: int) -> Span:
                 suspects.append(seq)
             prev_seq, prev_hash = seq, stored
         span.events += len(rows)
-        after = rows[-1][0]
     span.last_seq, span.last_hash = prev_seq if span.events else None, prev_hash if span.events else None
     return span
 
@@ -86,9 +97,11 @@ def _connect(dsn: str, dialect: str) -> Any:
     return sqlite3.connect(f"file:{dsn}?mode=ro", uri=True)
 
 
-def _span_in_child(dsn: str, dialect: str, sql: tuple[str, str], lo: int, hi: int) -> Span:
+def _span_in_child(dsn: str, dialect: str, sql: tuple[str, str], copy: CopySpec | None, lo: int, hi: int) -> Span:
     connection = _connect(dsn, dialect)
     try:
+        if copy is not None and dialect == "postgresql" and usable(connection):
+            return walk_rows(copy_batches(connection, copy, lo, hi), lo, hi)
 
         def fetch(statement: str, params: tuple[int, int]) -> Sequence[Sequence[Any]]:
             cursor = connection.cursor()
@@ -110,12 +123,15 @@ def walk_spans(
     dsn: str | None,
     dialect: str,
     sql: tuple[str, str],
+    copy: CopySpec | None = None,
     workers: int | None = None,
     span: int = SPAN,
 ) -> Iterator[Span]:
     """Spans covering after < seq <= until, in order; in worker processes when `dsn` is given and it pays.
 
-    `sql`: the fast statement and its guarded form, run by the workers on their own read connections.
+    `sql`: the fast statement and its guarded form, run by the workers on their own read connections;
+    `copy`: on PostgreSQL the workers read the stored values with COPY and render them in Arrow instead
+    (`core.chaincopy`), unless the server writes times in another DateStyle.
     """
     bounds = [(lo, min(lo + span, until)) for lo in range(after, until, span)]
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
@@ -126,11 +142,11 @@ def walk_spans(
     import multiprocessing
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = [pool.submit(_span_in_child, dsn, dialect, sql, lo, hi) for lo, hi in bounds[:workers]]
+        pending = [pool.submit(_span_in_child, dsn, dialect, sql, copy, lo, hi) for lo, hi in bounds[:workers]]
         queued = iter(bounds[workers:])
         while pending:
             done = pending.pop(0).result()
             following = next(queued, None)
             if following is not None:
-                pending.append(pool.submit(_span_in_child, dsn, dialect, sql, *following))
+                pending.append(pool.submit(_span_in_child, dsn, dialect, sql, copy, *following))
             yield done

@@ -291,7 +291,7 @@ def _raw_fetch(session: Session, sql: str, params: tuple[int, int]) -> list[Any]
 
 def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     """Advance `walk.prev` over the database's events with the SQL-rendered hash (see `_walker`)."""
-    from exchange.log._walker import span_walker, walk_spans
+    from exchange.log._walker import copy_walker, span_walker, walk_spans
 
     until = session.scalar(select(func.max(_EVENTS.c.seq)))
     if until is None or until <= walk.prev.seq:
@@ -307,6 +307,8 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     elif parallel and url.database and url.database != ":memory:":
         dsn = url.database
     local = span_walker(lambda sql, params: _raw_fetch(session, sql, params), dialect)
+    if dialect == "postgresql":  # the stored values by COPY, rendered in Arrow (`core.chaincopy`)
+        local = copy_walker(session.connection().connection.dbapi_connection) or local
     for span in walk_spans(after=walk.prev.seq, until=until, local=local, dsn=dsn, dialect=dialect):
         if not span.events:
             continue
