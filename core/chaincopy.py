@@ -65,14 +65,20 @@ def copy_statement(spec: CopySpec, lo: int, hi: int) -> str:
     )
 
 
-def _time(pc: Any, column: Any) -> tuple[Any, Any]:
+Pieces = tuple[list[Any], Any]
+"""A value's parts in the row's join (constants and arrays, null where the value is null) and its refusals."""
+
+
+def _time(pc: Any, column: Any) -> Pieces:
+    """`YYYY-MM-DD HH:MM:SS[.f]` (PostgreSQL trims the fraction's zeros) as `"YYYY-MM-DDTHH:MM:SS.ffffffZ"`."""
     bad = pc.invert(pc.match_substring_regex(column, _TIME))
-    whole = pc.if_else(pc.equal(pc.utf8_length(column), 19), pc.binary_join_element_wise(column, ".", ""), column)
-    padded = pc.replace_substring(pc.utf8_rpad(whole, width=26, padding="0"), " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise('"', padded, 'Z"', ""), bad
+    date = pc.utf8_slice_codeunits(column, 0, 10)
+    clock = pc.utf8_slice_codeunits(column, 11, 19)
+    fraction = pc.utf8_rpad(pc.utf8_slice_codeunits(column, 20, 26), width=6, padding="0")
+    return ['"', date, "T", clock, ".", fraction, 'Z"'], bad
 
 
-def _fixed3(pa: Any, pc: Any, column: Any) -> tuple[Any, Any]:
+def _fixed3(pa: Any, pc: Any, column: Any) -> Pieces:
     """Python's f"{x:.3f}": round-half-even of x*1000 when no rounding tie is within the product's error."""
     ok = pc.match_substring_regex(column, _FIXED)
     x = pc.cast(pc.if_else(ok, column, "0"), pa.float64())
@@ -83,59 +89,92 @@ def _fixed3(pa: Any, pc: Any, column: Any) -> tuple[Any, Any]:
     ints = pc.cast(n, pa.int64())
     whole = pc.divide(ints, 1000)
     frac = pc.utf8_lpad(pc.cast(pc.subtract(ints, pc.multiply(whole, 1000)), pa.string()), width=3, padding="0")
-    text = pc.binary_join_element_wise('"', pc.cast(whole, pa.string()), ".", frac, '"', "")
-    return text, pc.or_(pc.invert(ok), near)
+    return ['"', pc.cast(whole, pa.string()), ".", frac, '"'], pc.or_(pc.invert(ok), near)
 
 
-def _json(pc: Any, column: Any) -> tuple[Any, Any]:
+def _json(pc: Any, column: Any) -> Pieces:
+    """JSON text verbatim; COPY doubles its backslashes, and any other COPY escape means a raw control char."""
     bad = pc.match_substring(pc.replace_substring(column, "\\\\", ""), "\\")
-    return pc.replace_substring(column, "\\\\", "\\"), bad
+    return [pc.replace_substring(column, "\\\\", "\\")], bad
 
 
-def render(spec: CopySpec, table: Any) -> Any:
-    """The canonical JSON of every row of `table` (COPY's columns as strings, seq as int64), REFUSED where
-    it cannot be rendered exactly; a binary array."""
+class _Constants:
+    """Constant string arrays valid only where a value is (or is not) null: `null_handling="skip"` then
+    joins a nullable value's quotes, or its `null`, with no kernel per column."""
+
+    def __init__(self, pa: Any, pc: Any, rows: int) -> None:
+        self.pa, self.pc, self.rows = pa, pc, rows
+        self.made: dict[str, tuple[Any, Any]] = {}
+
+    def masked(self, text: str, validity: Any) -> Any:
+        pa, rows = self.pa, self.rows
+        if text not in self.made:
+            size = len(text.encode())
+            offsets = pa.array(range(0, size * (rows + 1), size), pa.int32()).buffers()[1]
+            self.made[text] = (offsets, pa.py_buffer(text.encode() * rows))
+        offsets, data = self.made[text]
+        return pa.Array.from_buffers(pa.string(), rows, [validity, offsets, data])
+
+    def value(self, pieces: list[Any], present: Any) -> list[Any]:
+        """`pieces` where `present` is valid, `null` where it is null."""
+        if present.null_count == 0:
+            return pieces
+        valid = present.buffers()[0]
+        missing = self.pc.is_null(present).buffers()[1]
+        return [self.masked(p, valid) if isinstance(p, str) else p for p in pieces] + [self.masked("null", missing)]
+
+
+def render(spec: CopySpec, table: Any) -> tuple[Any, Any]:
+    """The canonical JSON of every row of `table` (COPY's columns as strings, seq as int64), a binary array,
+    and which rows it could not render exactly (a boolean array; None when none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    table = table.combine_chunks()
+    constants = _Constants(pa, pc, table.num_rows)
     parts: list[Any] = []
     flags: list[Any] = []
     texts: list[Any] = []
     for i, (name, kind) in enumerate(spec.fields):
-        key = ("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"
+        parts.append(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":")
         if kind.startswith("literal:"):
-            parts.append(key + kind.removeprefix("literal:"))
+            parts.append(kind.removeprefix("literal:"))
             continue
-        column = table.column(name)
+        column = table.column(name).chunk(0) if table.num_rows else pa.array([], pa.string())
+        pieces: list[Any]
         bad = None
         if kind == "seq":
-            value = pc.cast(column, pa.string())
+            pieces = [pc.cast(column, pa.string())]
         elif kind == "int":
-            value = column
+            pieces = [column]
         elif kind == "text":
             texts.append(column)
-            value = pc.binary_join_element_wise('"', column, '"', "")
+            pieces = ['"', column, '"']
         elif kind == "time":
-            value, bad = _time(pc, column)
+            pieces, bad = _time(pc, column)
         elif kind == "fixed3":
-            value, bad = _fixed3(pa, pc, column)
+            pieces, bad = _fixed3(pa, pc, column)
         elif kind == "json":
-            value, bad = _json(pc, column)
+            pieces, bad = _json(pc, column)
         else:
             raise ValueError(f"chain field {name!r}: unknown kind {kind!r} (one of {sorted(KINDS)} or literal:)")
-        parts += [key, pc.fill_null(value, "null")]
+        parts += constants.value(pieces, column)
         if bad is not None:
             flags.append(pc.fill_null(bad, False))
     if texts:
         joined = pc.binary_join_element_wise(*texts, "", null_handling="replace", null_replacement="")
         flags.append(pc.match_substring_regex(joined, _NEEDS_ESCAPE))
-    rows = pc.binary_join_element_wise(*parts, "}", "")
-    if flags:
-        refused = flags[0]
-        for flag in flags[1:]:
-            refused = pc.or_(refused, flag)
-        rows = pc.if_else(refused, REFUSED.decode(), rows)
-    return pc.cast(rows, pa.binary())
+    merged: list[Any] = []
+    for part in [*parts, "}"]:  # adjacent constants as one scalar
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    rows = pc.binary_join_element_wise(*merged, "", null_handling="skip")
+    refused = None
+    for flag in flags:
+        refused = flag if refused is None else pc.or_(refused, flag)
+    return pc.cast(rows, pa.binary()), refused
 
 
 def _parse(spec: CopySpec, data: bytes) -> Any:
@@ -158,16 +197,23 @@ def _parse(spec: CopySpec, data: bytes) -> Any:
 
 
 def _rows(spec: CopySpec, data: bytes) -> list[tuple[int, str, str, bytes]]:
+    import pyarrow.compute as pc
+
     table = _parse(spec, data)
-    return list(
+    texts, refused = render(spec, table)
+    rows = list(
         zip(
             table.column(spec.seq).to_pylist(),
             table.column(spec.link).to_pylist(),
             table.column(spec.digest).to_pylist(),
-            render(spec, table).to_pylist(),
+            texts.to_pylist(),
             strict=True,
         )
     )
+    if refused is not None:
+        for i in pc.indices_nonzero(refused).to_pylist():
+            rows[i] = (*rows[i][:3], REFUSED)
+    return rows
 
 
 def usable(connection: Any) -> bool:
