@@ -1,4 +1,8 @@
-"""The fast chain walk: the database renders each event's canonical JSON, OpenSSL hashes it, spans in parallel.
+"""The fast chain walk: each event's canonical JSON rendered in bulk, OpenSSL hashes it, spans in parallel.
+
+PostgreSQL sends the stored values by COPY and Arrow kernels render the JSON (`COPY_SPEC`,
+`core.chaincopy`: the server's own rendering, below, cost it 4x the CPU of writing the values and was
+the walk's limit); it stays as the fallback for a server that writes times in another DateStyle.
 
 The hashed bytes of an event (`_hashing.event_hash`) are rebuilt by the database engine in one SQL
 expression per dialect (compiled C in SQLite and PostgreSQL, no Python object per column), so Python
