@@ -35,7 +35,6 @@ REFUSED = b"\x01"
 """What a row the kernels cannot render exactly becomes: no canonical JSON is these bytes."""
 _TIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _FIXED = r"^\d{1,12}(\.\d+)?$"  # no sign (-0 renders "-0.000"), no exponent, NaN or Infinity
-_NEEDS_ESCAPE = '["\\\\\x00-\x1f]'  # what JSON escapes in a string; a COPY escape starts with a backslash
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,23 @@ def _json(pc: Any, column: Any) -> Pieces:
     """JSON text verbatim; COPY doubles its backslashes, and any other COPY escape means a raw control char."""
     bad = pc.match_substring(pc.replace_substring(column, "\\\\", ""), "\\")
     return [pc.replace_substring(column, "\\\\", "\\")], bad
+
+
+def _escapes(pa: Any, columns: list[Any], rows: int) -> Any:
+    """Rows where a string holds a byte JSON escapes (`"`, a backslash: also how COPY escapes, or a control
+    character): one pass over each column's data buffer, not a kernel per value; None when there are none."""
+    import numpy as np
+
+    found = None
+    for column in columns:
+        offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=rows + 1, offset=column.offset * 4)
+        data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+        bad = np.flatnonzero((data < 0x20) | (data == 0x22) | (data == 0x5C))
+        if bad.size:
+            hit = np.zeros(rows, dtype=bool)
+            hit[np.searchsorted(offsets, bad + offsets[0], side="right") - 1] = True
+            found = hit if found is None else found | hit
+    return None if found is None else pa.array(found)
 
 
 class _Constants:
@@ -161,9 +177,9 @@ def render(spec: CopySpec, table: Any) -> tuple[Any, Any]:
         parts += constants.value(pieces, column)
         if bad is not None:
             flags.append(pc.fill_null(bad, False))
-    if texts:
-        joined = pc.binary_join_element_wise(*texts, "", null_handling="replace", null_replacement="")
-        flags.append(pc.match_substring_regex(joined, _NEEDS_ESCAPE))
+    escaped = _escapes(pa, texts, table.num_rows)
+    if escaped is not None:
+        flags.append(escaped)
     merged: list[Any] = []
     for part in [*parts, "}"]:  # adjacent constants as one scalar
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
