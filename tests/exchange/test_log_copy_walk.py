@@ -17,7 +17,7 @@ from log_support import event_kwargs, postgres_available, postgres_engine
 
 from core import chaincopy, chainwalk
 from exchange.crypto import Signer
-from exchange.log import ExchangeLog
+from exchange.log import ExchangeLog, format_report
 from exchange.log import _walker as walker
 from exchange.log._hashing import sm3_hex
 
@@ -83,8 +83,18 @@ def _without_copy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _verdict(xlog: ExchangeLog) -> tuple[Any, ...]:
+    """What `govhub log verify` says, word for word, and the fields a caller reads."""
     report = xlog.verify(parallel=True)
-    return report.ok, report.problem, report.first_bad_seq, report.first_bad_event_id, report.events_checked
+    return report.ok, report.problem, report.first_bad_seq, report.events_checked, format_report(report)
+
+
+def test_an_intact_log_gets_the_same_report_as_the_sql_walk(xlog: ExchangeLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(walker, "SPAN", 9)
+    intact = _verdict(xlog)
+    assert intact[:4] == (True, None, None, PLAIN + len(ODD) + len(KEPT)), intact
+    with monkeypatch.context() as old:
+        _without_copy(old)
+        assert _verdict(xlog) == intact
 
 
 @pytest.mark.parametrize(
