@@ -382,6 +382,7 @@ def after_archive() -> dict[str, Any]:
 
 
 def main() -> None:
+    global PG_DATABASE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -397,7 +398,6 @@ def main() -> None:
     )
     parser.add_argument("--append-many", action="store_true", help="generate through append_many (slow)")
     args = parser.parse_args()
-    global PG_DATABASE
     PG_DATABASE = args.pg_database
     home = args.home or Path(f"/tmp/wt-log-year-bench-{args.db}-{args.events}")
     home.mkdir(parents=True, exist_ok=True)
