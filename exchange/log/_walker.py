@@ -20,14 +20,24 @@ checks the links between spans. Memory stays flat: rows are read `BATCH` at a ti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from core import chainwalk
 from core.chaincopy import CopySpec, copy_batches, usable
 from core.chainwalk import Fetch, Span, walk_rows, walk_span
 
-__all__ = ["BATCH", "COPY_SPEC", "Span", "canonical_sql", "copy_walker", "span_walker", "statements", "walk_spans"]
+__all__ = [
+    "BATCH",
+    "COPY_SPEC",
+    "Span",
+    "Walker",
+    "canonical_sql",
+    "copy_walker",
+    "span_walker",
+    "statements",
+    "walk_spans",
+]
 
 BATCH = 20_000
 SPAN = 250_000
@@ -144,21 +154,25 @@ def statements(dialect: str) -> tuple[str, str]:
     return canonical_sql(dialect), canonical_sql(dialect, guarded=True)
 
 
-def span_walker(fetch: Fetch, dialect: str) -> Callable[[int, int], Span]:
+Walker = Callable[[int, int, Sequence[int]], Span]
+"""Walks the span lo < seq <= hi, reporting the stored hash at the given seqs."""
+
+
+def span_walker(fetch: Fetch, dialect: str) -> Walker:
     """A walker of spans over the caller's own connection (in-process)."""
     sql = statements(dialect)
-    return lambda lo, hi: walk_span(fetch, sql, lo, hi)
+    return lambda lo, hi, pins: walk_span(fetch, sql, lo, hi, pins)
 
 
-def copy_walker(connection: Any) -> Callable[[int, int], Span] | None:
+def copy_walker(connection: Any) -> Walker | None:
     """A walker of spans reading with COPY over the caller's psycopg connection; None if its DateStyle is not ISO."""
     if not usable(connection):
         return None
-    return lambda lo, hi: walk_rows(copy_batches(connection, COPY_SPEC, lo, hi, BATCH), lo, hi)
+    return lambda lo, hi, pins: walk_rows(copy_batches(connection, COPY_SPEC, lo, hi, BATCH), lo, hi, pins)
 
 
 def walk_spans(
-    *, after: int, until: int, local: Callable[[int, int], Span], dsn: str | None, dialect: str
+    *, after: int, until: int, local: Walker, dsn: str | None, dialect: str, pins: Sequence[int] = ()
 ) -> Iterator[Span]:
     """The exchange log's spans after < seq <= until (`core.chainwalk.walk_spans` with this log's SQL;
     on PostgreSQL the workers read with COPY, `COPY_SPEC`)."""
@@ -171,4 +185,5 @@ def walk_spans(
         sql=statements(dialect),
         copy=COPY_SPEC if dialect == "postgresql" else None,
         span=SPAN,
+        pins=pins,
     )

@@ -148,7 +148,7 @@ def test_workers_read_with_copy(xlog: ExchangeLog, engine: sa.Engine, monkeypatc
     spans = chainwalk.walk_spans(
         after=0,
         until=60,
-        local=lambda lo, hi: chainwalk.Span(lo, hi),
+        local=lambda lo, hi, pins: chainwalk.Span(lo, hi),
         dsn=dsn,
         dialect="postgresql",
         sql=walker.statements("postgresql"),
