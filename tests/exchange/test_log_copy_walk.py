@@ -7,6 +7,7 @@ a tampered log must be the exact walk's. Skips without a PostgreSQL server.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from core import chaincopy, chainwalk
 from exchange.crypto import Signer
 from exchange.log import ExchangeLog, format_report
 from exchange.log import _walker as walker
-from exchange.log._hashing import sm3_hex
+from exchange.log._hashing import event_hash, sm3_hex
 
 pytestmark = pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
 
@@ -157,3 +158,29 @@ def test_workers_read_with_copy(xlog: ExchangeLog, engine: sa.Engine, monkeypatc
     )
     with pytest.raises(Exception, match="no_such_column"):
         list(spans)
+
+
+def test_a_rewritten_and_rehashed_chain_is_caught_by_the_hash_the_walk_pinned(
+    engine: sa.Engine, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers report the stored hash at each checkpointed seq; a consistent forgery still fails there."""
+    xlog = ExchangeLog(engine, signer=signer, checkpoint_every=10)
+    for start in range(0, 30, 10):
+        xlog.append_many([event_kwargs(i) for i in range(start, start + 10)])
+    with engine.begin() as conn:
+        rows = [dict(r) for r in conn.exec_driver_sql("SELECT * FROM exchange_event ORDER BY seq").mappings()]
+        prev = rows[2]["hash"]
+        for row in rows[3:]:  # change seq 4, then recompute every later hash and link, as a forger could
+            row.update(prev_hash=prev, rows=0 if row["seq"] == 4 else row["rows"])
+            prev = event_hash({**row, "details": json.loads(row["details"])})
+            conn.exec_driver_sql(
+                "UPDATE exchange_event SET rows = %s, prev_hash = %s, hash = %s WHERE seq = %s",
+                (row["rows"], row["prev_hash"], prev, row["seq"]),
+            )
+        conn.exec_driver_sql("UPDATE exchange_log_head SET hash = %s", (prev,))
+    monkeypatch.setattr(walker, "SPAN", 7)  # the checkpoints at 10, 20 and 30 fall inside worker spans
+    found = _verdict(xlog)
+    assert found[:3] == (False, "checkpoint_mismatch", 10), found
+    with monkeypatch.context() as old:
+        _without_copy(old)
+        assert _verdict(xlog) == found
