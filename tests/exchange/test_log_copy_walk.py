@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from log_support import event_kwargs, postgres_available, postgres_engine
+from sqlalchemy.orm import Session
 
 from core import chaincopy, chainwalk
 from exchange.crypto import Signer
@@ -184,3 +185,44 @@ def test_a_rewritten_and_rehashed_chain_is_caught_by_the_hash_the_walk_pinned(
     with monkeypatch.context() as old:
         _without_copy(old)
         assert _verdict(xlog) == found
+
+
+def _verdict_in(engine: sa.Engine, tampering: Any, *, sql_walk: bool) -> str | None:
+    """Apply a tampering in a transaction, verify inside it (the in-process walker), roll back: the report's
+    text, or None when PostgreSQL refuses the tampering itself (a value of another type)."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            try:
+                with conn.begin_nested():
+                    tampering.apply(conn)
+            except sa.exc.DBAPIError:
+                return None
+            with pytest.MonkeyPatch.context() as patch, Session(bind=conn) as session:
+                if sql_walk:
+                    _without_copy(patch)
+                report = ExchangeLog(session).verify()
+            return format_report(report)
+        finally:
+            trans.rollback()
+
+
+def test_systematic_tamperings_get_the_sql_walks_report(engine: sa.Engine, signer: Signer) -> None:
+    """Every field of events at the first, last and random positions edited, deletions, reorders, forged
+    events and re-hashes (the reliability suite's generator): the COPY walk's report is the SQL walk's,
+    word for word, and says tampered."""
+    from tests.reliability.tamper_log import db_tamperings, load_rows
+
+    xlog = ExchangeLog(engine, signer=signer, checkpoint_every=10)
+    xlog.append_many([event_kwargs(i, started_at=START + timedelta(seconds=i)) for i in range(36)])
+    with engine.connect() as conn:
+        rows = load_rows(conn)
+    tried = 0
+    for tampering in db_tamperings(rows, seed=20261205, per_field=2, per_family=3):
+        copy_report = _verdict_in(engine, tampering, sql_walk=False)
+        if copy_report is None:
+            continue
+        tried += 1
+        assert copy_report.startswith("Exchange log TAMPERED"), (tampering.what, copy_report)
+        assert copy_report == _verdict_in(engine, tampering, sql_walk=True), tampering.what
+    assert tried >= 50
