@@ -81,3 +81,28 @@ def test_curated_key_set_over_many_batches_and_pending_changes_finds_the_missing
     want = pc.if_else(probe.is_valid(), pc.is_in(probe, value_set=held), pa.scalar(None, pa.bool_()))
     assert got.equals(want)
     assert 0 < pc.sum(pc.invert(got)).as_py() < 20_000  # some missing (deleted, never loaded), some found
+
+
+def _sorted(table: pa.Table, key: str) -> list[dict]:
+    return table.sort_by(key).to_pylist()
+
+
+def test_rows_for_some_keys_equals_filtering_the_whole_read(lake, person, legal_entity, rows):
+    """`rows_for` streams the table and keeps the asked keys' current rows: the rows (and columns) a
+    whole `read` filtered by key gives, over base and pending changes, deletes and tombstones alike."""
+    for contract in (person, legal_entity):  # person deletes rows, legal_entity keeps tombstones
+        table = lake.curated(contract)
+        pk = contract.primary_key[0]
+        keys = [f"k{i:04d}" for i in range(300)]
+        asked = pa.table({pk: pa.array([*keys[::7], "absent", None, keys[0]], pa.string())})
+        assert table.rows_for(asked).num_rows == 0  # no table yet
+        table.commit(rows(contract, keys), app_id="t", run_seq=1, metadata={})
+        table.commit(rows(contract, keys[:40], tag="v2"), app_id="t", run_seq=2, metadata={})
+        table.commit(rows(contract, keys[30:60], deleted=[True] * 30), app_id="t", run_seq=3, metadata={})
+        whole = table.read()
+        wanted = pc.is_in(whole.column(pk), value_set=asked.column(pk).drop_null())
+        assert _sorted(table.rows_for(asked), pk) == _sorted(whole.filter(wanted), pk)
+        cursor = contract.source.cursor
+        picked = table.rows_for(asked, columns=[pk, cursor])
+        assert picked.column_names == [pk, cursor]
+        assert _sorted(picked, pk) == _sorted(whole.filter(wanted).select([pk, cursor]), pk)
