@@ -186,7 +186,8 @@ def main() -> None:
     )
     for (label, case), values in peaks.items():
         ratio = values[-1] / values[0]
-        print(f"{label} {case}: largest / smallest size {ratio:.3f} ({'flat' if ratio <= 1.25 else 'NOT flat'} within 1.25)")
+        verdict = "flat" if ratio <= 1.25 else "NOT flat"
+        print(f"{label} {case}: largest / smallest size {ratio:.3f} ({verdict} within 1.25)")
 
 
 if __name__ == "__main__":

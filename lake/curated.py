@@ -448,9 +448,7 @@ class CuratedTable(MergeWriter):
                 return read.empty_table().select(wanted)
             only = Pending.of(probe.group_by(pk, use_threads=False).aggregate([]))
             tombstone = self.contract.deletes == "tombstone"
-            parts = [
-                t.select(wanted) for t in state_batches(layout, pk, read, tombstone=tombstone, only=only)
-            ]
+            parts = [t.select(wanted) for t in state_batches(layout, pk, read, tombstone=tombstone, only=only)]
             return pa.concat_tables(parts) if parts else read.empty_table().select(wanted)
 
     def key_set(self, column: str, *, version: int | None = None) -> KeySet:

@@ -35,7 +35,8 @@ def _sorted_distinct(prints: np.ndarray) -> np.ndarray:
     repeats = prints[1:] == prints[:-1]
     if not repeats.any():
         return prints
-    return prints[np.concatenate([[True], ~repeats])]
+    kept: np.ndarray = prints[np.concatenate([[True], ~repeats])]
+    return kept
 
 
 class KeySet:

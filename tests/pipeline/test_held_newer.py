@@ -71,8 +71,5 @@ def test_rows_the_lake_holds_newer_or_a_later_run_repeats_are_superseded(tmp_pat
     curated.commit(_person_rows(["B"], [15]), app_id="t", run_seq=2, metadata={})  # a pending change: B at 15
     chosen = select_candidates(ctx, rows)
     assert sorted(chosen.superseded.column("row_key").to_pylist()) == ["A", "D", "E", "F"]
-    assert sorted(zip(chosen.taken.column("row_key").to_pylist(), chosen.taken.column("run_seq").to_pylist())) == [
-        ("B", 1),
-        ("C", 1),
-        ("E", 2),
-    ]
+    taken = chosen.taken.select(["row_key", "run_seq"]).sort_by("row_key").to_pylist()
+    assert taken == [{"row_key": "B", "run_seq": 1}, {"row_key": "C", "run_seq": 1}, {"row_key": "E", "run_seq": 2}]
