@@ -11,7 +11,7 @@ confirmed on the rows themselves before a sent row is dropped as a re-send.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from lake._changes import DELETED, fingerprints, row_prints
 
-__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "RowIndex", "cached_index", "peek_index"]
+__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "IndexTap", "RowIndex", "cached_index", "peek_index"]
 
 ABSENT, LIVE, TOMBSTONED = 0, 1, 2
 _CACHE: OrderedDict[tuple[str, int, tuple[str, ...]], RowIndex] = OrderedDict()
@@ -107,3 +107,33 @@ def cached_index(uri: str, version: int, columns: Sequence[str], build: Callable
 def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | None:
     """The cached index of `uri` at `version`, if this process has built it."""
     return _CACHE.get((uri, version, tuple(columns)))
+
+
+class IndexTap:
+    """The row index of the rows a first load streams into the base, fingerprinted as they pass (the
+    load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.fields: tuple[list[pa.Field], list[pa.Field]] | None = None
+        self._keys: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+
+    def wrap(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """`batches`, unchanged, each one's key and row prints kept on the way."""
+        for batch in batches:
+            if self.fields is None:
+                values = [f for f in batch.schema if f.name not in self.keys and f.name != DELETED]
+                self.fields = ([batch.schema.field(k) for k in self.keys], values)
+            table = pa.Table.from_batches([batch])
+            self._keys.append(fingerprints([table.column(k) for k in self.keys]))
+            self._rows.append(row_prints(table, [f.name for f in self.fields[1]]))
+            yield batch
+
+    def index(self) -> RowIndex:
+        """The live rows seen, as a sorted index."""
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        rows = (np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64))[order]
+        values = tuple(f.name for f in self.fields[1]) if self.fields else ()
+        return RowIndex(keys[order], rows, np.full(len(keys), LIVE, dtype=np.int8), values)
