@@ -81,9 +81,12 @@ def _folder(uri: str, options: dict[str, str]) -> tuple[pafs.FileSystem, str]:
     return filesystem_for(join_uri(uri, INDEX_DIR), options)
 
 
-def write_index(uri: str, options: dict[str, str], ident: IndexId, index: RowIndex) -> str:
+def write_index(
+    uri: str, options: dict[str, str], ident: IndexId, index: RowIndex, *, compacted: int | None = None
+) -> str:
     """Write `index` as `ident`'s file under `<uri>/_index/` (temporary name, then renamed); the files of
-    older versions of the same kind are removed. Returns the file's path."""
+    older versions of the same kind are removed, and with `compacted` (a compaction's new base) the pending
+    indexes of the compaction points before it. Returns the file's path."""
     fs, folder = _folder(uri, options)
     fs.create_dir(folder, recursive=True)
     meta = {**ident.metadata(), "rows": str(len(index.keys)), "digest": _digest(index.keys, index.rows, index.state)}
@@ -96,16 +99,18 @@ def write_index(uri: str, options: dict[str, str], ident: IndexId, index: RowInd
     with fs.open_output_stream(temporary) as sink, pa.ipc.new_file(sink, _SCHEMA.with_metadata(meta)) as writer:
         writer.write_batch(batch)
     fs.move(temporary, final)
-    _prune(fs, folder, ident)
+    _prune(fs, folder, ident, compacted)
     return final
 
 
-def _prune(fs: pafs.FileSystem, folder: str, kept: IndexId) -> None:
-    """Remove the files a newer one of the same kind replaces (and temporary files of killed writes)."""
+def _prune(fs: pafs.FileSystem, folder: str, kept: IndexId, compacted: int | None) -> None:
+    """Remove the files a newer one replaces (and temporary files of killed writes)."""
     prefix = "base-" if kept.kind == "base" else "changes-"
+    pending_before = None if compacted is None else f"changes-{compacted + 1:012d}-"
     for info in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
         name = info.base_name
         stale = name.startswith(prefix) and name < kept.name
+        stale |= pending_before is not None and name.startswith("changes-") and name < pending_before
         if stale or (name.endswith(".tmp") and name != kept.name and _old(info)):
             try:
                 fs.delete_file(info.path)

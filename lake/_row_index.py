@@ -50,10 +50,11 @@ def pending_id(changes: DeltaTable, version: int, compacted: int, columns: str) 
     return IndexId("changes", str(changes.metadata().id), version, compacted, columns)
 
 
-def save(uri: str, options: dict[str, str], ident: IndexId, index: RowIndex) -> None:
-    """Write the index file; a failure is logged (the next cold run rebuilds it by a scan)."""
+def save(uri: str, options: dict[str, str], ident: IndexId, index: RowIndex, *, compacted: int | None = None) -> None:
+    """Write the index file (`compacted`: a compaction's, see `write_index`); a failure is logged (the next
+    cold run rebuilds it by a scan)."""
     try:
-        write_index(uri, options, ident, index)
+        write_index(uri, options, ident, index, compacted=compacted)
     except (OSError, pa.ArrowException) as e:
         log.warning("could not write row index %s of %s (%s); the next cold run rebuilds it", ident.name, uri, e)
 

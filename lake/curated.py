@@ -590,7 +590,8 @@ class CuratedTable(MergeWriter):
             return  # the compaction added columns: the next run builds the index over them
         index = compacted_index(old, pending_index)
         cached_index(self._base_key(after), after.version(), values, lambda: index)
-        save(self.uri, self._options, base_id(after, columns), index)
+        assert layout.changes is not None
+        save(self.uri, self._options, base_id(after, columns), index, compacted=layout.changes.version())
 
     def pending_rows(self) -> tuple[int, int]:
         """(change rows not yet compacted, rows in the base): what the compaction threshold compares."""
