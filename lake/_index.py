@@ -10,6 +10,7 @@ confirmed on the rows themselves before a sent row is dropped as a re-send.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -113,11 +114,14 @@ class IndexTap:
     """The row index of the rows a first load streams into the base, fingerprinted as they pass (the
     load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types."""
 
-    def __init__(self, keys: Sequence[str]) -> None:
+    def __init__(self, keys: Sequence[str], key_prints: np.ndarray | None = None) -> None:
         self.keys = list(keys)
+        self.key_prints = key_prints  # the load's own key prints of the streamed rows, in order (or None)
+        self._seen = 0
         self.fields: tuple[list[pa.Field], list[pa.Field]] | None = None
         self._keys: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
+        self.seconds = 0.0  # spent fingerprinting (what the index adds to the load, before its write)
 
     def wrap(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """`batches`, unchanged, each one's key and row prints kept on the way."""
@@ -125,13 +129,21 @@ class IndexTap:
             if self.fields is None:
                 values = [f for f in batch.schema if f.name not in self.keys and f.name != DELETED]
                 self.fields = ([batch.schema.field(k) for k in self.keys], values)
+            started = time.perf_counter()
             table = pa.Table.from_batches([batch])
-            self._keys.append(fingerprints([table.column(k) for k in self.keys]))
+            if self.key_prints is not None:
+                self._keys.append(self.key_prints[self._seen : self._seen + batch.num_rows])
+            else:
+                self._keys.append(fingerprints([table.column(k) for k in self.keys]))
+            self._seen += batch.num_rows
             self._rows.append(row_prints(table, [f.name for f in self.fields[1]]))
+            self.seconds += time.perf_counter() - started
             yield batch
 
-    def index(self) -> RowIndex:
-        """The live rows seen, as a sorted index."""
+    def index(self) -> RowIndex | None:
+        """The live rows seen, as a sorted index (None: the load's key prints and its rows disagree)."""
+        if self.key_prints is not None and self._seen != len(self.key_prints):
+            return None
         keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
         order = np.argsort(keys, kind="stable")
         rows = (np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64))[order]

@@ -385,7 +385,8 @@ class CuratedTable(MergeWriter):
         if live == 0:
             return None
         contract_schema = arrow_schema(self.contract)
-        tap = IndexTap(self.contract.primary_key)
+        prints = None if plan.prints is None else plan.prints[plan.keep & ~plan.deleted]
+        tap = IndexTap(self.contract.primary_key, prints)
         batches = tap.wrap(self._stream(source, plan, contract_schema, evolve=evolve, live_only=True))
         first = next(batches)
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
@@ -571,7 +572,9 @@ class CuratedTable(MergeWriter):
         if columns != signature(*tap.fields):
             log.info("first load of %s: the streamed columns differ from the stored ones; no row index", self.uri)
             return
-        save(self.uri, self._options, base_id(dt, columns), tap.index())
+        index = tap.index()
+        if index is not None:
+            save(self.uri, self._options, base_id(dt, columns), index)
 
     def _compacted_index(self, layout: Layout, schema: pa.Schema, pending_index: RowIndex, after: DeltaTable) -> None:
         """The new base's row index after a compaction: the old base's (cache or file, never a scan) with
