@@ -145,7 +145,12 @@ class IndexTap:
         if self.key_prints is not None and self._seen != len(self.key_prints):
             return None
         keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
+        self._keys = []  # each array is let go as soon as its sorted copy exists (the load's peak memory)
         order = np.argsort(keys, kind="stable")
-        rows = (np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64))[order]
+        keys = keys[order]
+        rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64)
+        self._rows = []
+        rows = rows[order]
+        del order
         values = tuple(f.name for f in self.fields[1]) if self.fields else ()
-        return RowIndex(keys[order], rows, np.full(len(keys), LIVE, dtype=np.int8), values)
+        return RowIndex(keys, rows, np.full(len(keys), LIVE, dtype=np.int8), values)
