@@ -385,7 +385,8 @@ class CuratedTable(MergeWriter):
         if live == 0:
             return None
         contract_schema = arrow_schema(self.contract)
-        prints = None if plan.prints is None else plan.prints[plan.keep & ~plan.deleted]
+        written = plan.keep & ~plan.deleted
+        prints = None if plan.prints is None else plan.prints if written.all() else plan.prints[written]
         tap = IndexTap(self.contract.primary_key, prints)
         batches = tap.wrap(self._stream(source, plan, contract_schema, evolve=evolve, live_only=True))
         first = next(batches)
