@@ -112,15 +112,18 @@ def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | Non
 
 class IndexTap:
     """The row index of the rows a first load streams into the base, fingerprinted as they pass (the
-    load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types."""
+    load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types.
+    With `key_prints` (the load's own key prints of the streamed rows, in order) only the row prints
+    are computed, into one array of that length (no list of parts to join at the end)."""
 
     def __init__(self, keys: Sequence[str], key_prints: np.ndarray | None = None) -> None:
         self.keys = list(keys)
-        self.key_prints = key_prints  # the load's own key prints of the streamed rows, in order (or None)
+        self.key_prints = key_prints
         self._seen = 0
         self.fields: tuple[list[pa.Field], list[pa.Field]] | None = None
         self._keys: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
+        self._row_prints = None if key_prints is None else np.zeros(len(key_prints), dtype=np.uint64)
         self.seconds = 0.0  # spent fingerprinting (what the index adds to the load, before its write)
 
     def wrap(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -131,25 +134,30 @@ class IndexTap:
                 self.fields = ([batch.schema.field(k) for k in self.keys], values)
             started = time.perf_counter()
             table = pa.Table.from_batches([batch])
-            if self.key_prints is not None:
-                self._keys.append(self.key_prints[self._seen : self._seen + batch.num_rows])
-            else:
+            prints = row_prints(table, [f.name for f in self.fields[1]])
+            n, at = batch.num_rows, self._seen
+            if self._row_prints is not None and at + n <= len(self._row_prints):
+                self._row_prints[at : at + n] = prints
+            elif self._row_prints is None:
                 self._keys.append(fingerprints([table.column(k) for k in self.keys]))
-            self._seen += batch.num_rows
-            self._rows.append(row_prints(table, [f.name for f in self.fields[1]]))
+                self._rows.append(prints)
+            self._seen += n
             self.seconds += time.perf_counter() - started
             yield batch
 
     def index(self) -> RowIndex | None:
         """The live rows seen, as a sorted index (None: the load's key prints and its rows disagree)."""
-        if self.key_prints is not None and self._seen != len(self.key_prints):
-            return None
-        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
-        self._keys = []  # each array is let go as soon as its sorted copy exists (the load's peak memory)
+        if self.key_prints is not None and self._row_prints is not None:
+            if self._seen != len(self.key_prints):
+                return None
+            keys, rows = self.key_prints, self._row_prints
+        else:
+            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
+            rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64)
+        self.key_prints = self._row_prints = None  # let go as soon as the sorted copies exist
+        self._keys, self._rows = [], []
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64)
-        self._rows = []
         rows = rows[order]
         del order
         values = tuple(f.name for f in self.fields[1]) if self.fields else ()

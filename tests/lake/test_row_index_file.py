@@ -319,3 +319,22 @@ def test_a_new_column_makes_the_old_index_stale_and_the_counts_stay_right(lake, 
     assert _counts(info) == (0, 2, 0)  # k001 loses its nickname: an update; k002 changed
     assert any("is stale" in r.getMessage() for r in caplog.records)  # indexed without the new column
     assert t.row_index_problems() == []
+
+
+def test_the_first_loads_tap_gives_the_index_a_scan_would_and_refuses_a_short_stream(person, rows):
+    import pyarrow as pa
+
+    from lake._changes import fingerprints
+
+    table = rows(person, [f"k{i:04d}" for i in range(5000)])
+    values = [n for n in table.column_names if n != "id_number"]
+    built = index_module.RowIndex.build([table], ["id_number"], [pa.string()], values)
+    for key_prints in (None, fingerprints([table.column("id_number")])):
+        tap = index_module.IndexTap(["id_number"], key_prints)
+        assert sum(b.num_rows for b in tap.wrap(table.to_batches(max_chunksize=1024))) == 5000
+        got = tap.index()
+        assert got is not None and got.columns == built.columns
+        assert np.array_equal(got.keys, built.keys) and np.array_equal(got.rows, built.rows)
+    short = index_module.IndexTap(["id_number"], fingerprints([table.column("id_number")]))
+    list(short.wrap(table.slice(0, 4000).to_batches()))
+    assert short.index() is None  # the load's prints and the rows it streamed disagree: no index written
