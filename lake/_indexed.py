@@ -152,6 +152,7 @@ class IndexedTable:
             return
         index = tap.index()
         if index is not None:
+            cached_index(self._base_key(dt), dt.version(), index.columns, lambda: index)  # this process's next run
             save(self.uri, self._options, base_id(dt, columns), index)
 
     def _compacted_index(self, layout: Layout, schema: pa.Schema, pending_index: RowIndex, after: DeltaTable) -> None:
@@ -163,9 +164,11 @@ class IndexedTable:
         values, columns = columns_of(schema, keys, DELETED)
         before = layout.base
         old = peek_index(self._base_key(before), before.version(), values)
+        ident = base_id(before, columns)
+        if old is None and index_exists(self.uri, self._options, ident):
+            old = read_index(self.uri, self._options, ident, values)
         if old is None:
-            old = read_index(self.uri, self._options, base_id(before, columns), values)
-        if old is None:  # the next run builds it by a scan
+            log.info("no row index of %s at base version %s: the next run builds one", self.uri, before.version())
             return
         if columns_of(self._state_schema(self._layout()), keys, DELETED)[1] != columns:
             return  # the compaction added columns: the next run builds the index over them
