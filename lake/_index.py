@@ -110,6 +110,9 @@ def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | Non
     return _CACHE.get((uri, version, tuple(columns)))
 
 
+_TAP_ROWS = 128 * 1024
+
+
 class IndexTap:
     """The row index of the rows a first load streams into the base, fingerprinted as they pass (the
     load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types.
@@ -134,7 +137,10 @@ class IndexTap:
                 self.fields = ([batch.schema.field(k) for k in self.keys], values)
             started = time.perf_counter()
             table = pa.Table.from_batches([batch])
-            prints = row_prints(table, [f.name for f in self.fields[1]])
+            names = [f.name for f in self.fields[1]]
+            # a slice at a time: the hashing's temporaries stay small however large the load's batches are
+            parts = [row_prints(table.slice(i, _TAP_ROWS), names) for i in range(0, table.num_rows, _TAP_ROWS)]
+            prints = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, dtype=np.uint64), *parts])
             n, at = batch.num_rows, self._seen
             if self._row_prints is not None and at + n <= len(self._row_prints):
                 self._row_prints[at : at + n] = prints
