@@ -62,7 +62,8 @@ class Readers:
     """Every way the state of one table is read, compared at each step; views generated along the way are kept."""
 
     def __init__(self, table: CuratedTable, con: Any) -> None:
-        self.table, self.con, self.views = table, con, []  # type: list[str]
+        self.table, self.con = table, con
+        self.views: list[str] = []
         self.key = table.contract.primary_key[0]
 
     def agree(self, step: str) -> State:
