@@ -168,7 +168,9 @@ def main() -> None:
                     session, lake, contract, secret=SECRET, subscriptions=[sub], targets=lambda s: str(s.target_url)
                 )
 
-            results, seconds, cpu = _profiled(deliver, profile=args.profile, name=f"{mode}{suffix}", sampler=args.sampler)
+            results, seconds, cpu = _profiled(
+                deliver, profile=args.profile, name=f"{mode}{suffix}", sampler=args.sampler
+            )
             (result,) = results
             assert result.status == "done", result.error
             rows.append([f"{mode} ({'PII' if pii else 'masked'})", result.rows, f"{seconds:.2f}", f"{cpu:.2f}", ""])
