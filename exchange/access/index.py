@@ -164,12 +164,13 @@ def _insert_changes(
     if not table.num_rows:
         return 0
     head = f"{PREFIX}:{keys.key_id}:"  # what `hash_values` puts before the HMAC's hex digest
-    digests = []
-    for start in range(0, table.num_rows, _CHUNK):
+    n = table.num_rows
+    digests = bytearray(32 * n)  # one buffer: sorting and taking from one array, not thousands of chunks
+    for start in range(0, n, _CHUNK):
         hashes = hash_values(table.column("value").slice(start, _CHUNK).to_pylist(), keys=keys)
-        digests.append(pa.array([bytes.fromhex(h[len(head) :]) for h in hashes], pa.binary(32)))
-    table = table.drop_columns(["value"]).append_column("digest", pa.chunked_array(digests, pa.binary(32)))
-    del digests
+        digests[32 * start : 32 * (start + len(hashes))] = b"".join(bytes.fromhex(h[len(head) :]) for h in hashes)
+    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), n, [None, pa.py_buffer(digests)])
+    table = table.drop_columns(["value"]).append_column("digest", column).combine_chunks()
     order = pc.sort_indices(table, sort_keys=[("version", "ascending"), ("digest", "ascending")])
     conn = session.connection()
     driver = conn.dialect.name == "sqlite"  # the driver's executemany, not SQLAlchemy's per-row parameters
@@ -177,10 +178,9 @@ def _insert_changes(
     names = list(compiled.positiontup or ()) if compiled.positional else list(_CHANGES.c.keys())
     for start in range(0, len(order), _CHUNK):
         part = table.take(order.slice(start, _CHUNK))
-        n = part.num_rows
         lows, highs = part.column("kind_min").to_pylist(), part.column("kind_max").to_pylist()
         columns = {
-            "resource": [resource] * n,
+            "resource": [resource] * part.num_rows,
             "version": part.column("version").to_pylist(),
             "subject_hash": [head + d.hex() for d in part.column("digest").to_pylist()],
             "change": [_change(lo, hi) for lo, hi in zip(lows, highs, strict=True)],
