@@ -191,7 +191,7 @@ def _insert_changes(
         else:  # Core: one multi-row statement per page (insertmanyvalues), no ORM bulk overhead per row
             rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
             session.execute(insert(_CHANGES), rows)
-    return table.num_rows
+    return int(n)
 
 
 def _changed(curated: CuratedTable, fields: tuple[str, ...], *, after: int, upto: int) -> pa.Table:
