@@ -253,11 +253,12 @@ class MergeWriter:
                 .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}", except_cols=[DELETED])
             )
         else:
-            merger = (
-                merger.when_matched_update({DELETED: "true"}, predicate=f"s.{DELETED} AND NOT t.{DELETED}")
-                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND ({changed} OR t.{DELETED})")
-                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}")
-            )
+            # A tombstone change row carries the key's last values (the state it was decided against, which
+            # may be a pending update the base does not hold yet): it is written whole, like an update, and a
+            # key inserted and tombstoned while pending is inserted as a tombstone; merge-on-read shows both so.
+            merger = merger.when_matched_update_all(
+                predicate=f"{changed} OR (t.{DELETED} IS DISTINCT FROM s.{DELETED})"
+            ).when_not_matched_insert_all()
         metrics = merger.execute()
         if dt.version() == before:
             log.info("merge into %s changed nothing; no commit", self.uri)

@@ -542,7 +542,7 @@ class CuratedTable(MergeWriter, IndexedTable):
             pending_index = self._pending_index(layout, schema)  # before the MERGE moves `layout.base` on
             base = DeltaTable(self.uri, storage_options=self._options, version=layout.base.version())
             plan = self._plan(_table_source(rows), keys, arrow_schema(self.contract), has_deleted=True)
-            if plan.deleted.any():
+            if plan.deleted.any() and self.contract.deletes == "delete":  # a tombstone is a row: it is written
                 self._drop_unknown_deletes(base, plan, keys)
             evolve = any(n not in self.schema.names for n in schema.names)
             info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve)
