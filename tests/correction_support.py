@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,15 +47,20 @@ class CorrectionHub:
     def session(self) -> Session:
         return Session(engine_for(self.db_url), expire_on_commit=False)
 
-    def publish(self, names: dict[str, str], *, status: str = "1") -> int | None:
-        """Publish the persons `names` (id → name) as the next version; the version, or None when unchanged."""
+    def publish(self, names: dict[str, str], *, status: str = "1", deleted: Collection[str] = ()) -> int | None:
+        """Publish the persons `names` (id → name) as the next version, `deleted` ids removed from it; the
+        version, or None when unchanged."""
         self.run_seq += 1
-        return publish_people(names, run_seq=self.run_seq, status=status)
+        return publish_people(names, run_seq=self.run_seq, status=status, deleted=deleted)
 
 
-def publish_people(names: dict[str, str], *, run_seq: int, status: str = "1") -> int | None:
-    """Commit person rows (every other field fixed) to the curated table of the configured lake."""
+def publish_people(
+    names: dict[str, str], *, run_seq: int, status: str = "1", deleted: Collection[str] = ()
+) -> int | None:
+    """Commit person rows (every other field fixed) to the curated table of the configured lake; the ids in
+    `deleted` are committed as deletions."""
     contract = load_contract("person")
+    names = {**names, **{key: "已删除" for key in deleted}}
     n = len(names)
     columns = {
         "id_number": list(names),
@@ -71,6 +77,8 @@ def publish_people(names: dict[str, str], *, run_seq: int, status: str = "1") ->
         "updated_at": [dt.datetime(2026, 3, 2, tzinfo=dt.UTC)] * n,
     }
     table = pa.table(columns, schema=arrow_schema(contract))
+    if deleted:
+        table = table.append_column("_deleted", pa.array([key in deleted for key in names]))
     info = open_lake().curated(contract).commit(table, app_id="test:person", run_seq=run_seq, metadata={})
     return info.version if info else None
 
