@@ -1,8 +1,15 @@
-"""A hub with published person records and one granted subscription: the ground for correction tests."""
+"""A hub with published person records and one granted subscription: the ground for correction tests.
+
+Prepared once per process and copied for each test (migrations, seeding and the first lake commit cost
+more than a copy of the few files they leave)."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
+import shutil
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +21,9 @@ from sqlalchemy.orm import Session
 from catalog import apply, decide, register_contracts, seed_departments
 from govhub.db import engine_for, migrate
 from govhub.delivery_runner import open_lake
-from govhub.settings import get_settings, reset_settings
+from govhub.settings import get_settings
 from schemas import arrow_schema, load_contract
+from tests.hub_support import home_from_template, template_home
 
 __all__ = [
     "ALICE",
@@ -26,6 +34,7 @@ __all__ = [
     "CorrectionHub",
     "asked",
     "correction_hub",
+    "correction_template",
     "publish_people",
 ]
 
@@ -83,10 +92,25 @@ def publish_people(
     return info.version if info else None
 
 
-def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionHub:
-    """Point govhub at `tmp_path`, seed it, grant 市人社局 person and publish Alice and Bob."""
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path))
-    reset_settings()
+def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, template: Path | None = None) -> CorrectionHub:
+    """Point govhub at `tmp_path`, a copy of `template` (default: `correction_template()`): seeded, 市人社局
+    granted person, Alice and Bob published."""
+    home_from_template(template or correction_template(), tmp_path, monkeypatch)
+    return CorrectionHub(home=tmp_path, db_url=get_settings().metadata_url)
+
+
+@functools.cache
+def correction_template() -> Path:
+    """The correction hub's home, prepared once per process (removed at exit) and copied by each test."""
+    home = Path(tempfile.mkdtemp(prefix="govhub-corrections-"))
+    atexit.register(shutil.rmtree, home, True)
+    with template_home(home):
+        _prepare()
+    return home
+
+
+def _prepare() -> None:
+    """Seed the configured hub, grant 市人社局 person and publish Alice and Bob."""
     url = get_settings().metadata_url
     migrate(url)
     with Session(engine_for(url)) as session:
@@ -104,7 +128,6 @@ def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Correctio
         decide(session, sub.id, actor_department=POLICE, approve=True)
         session.commit()
     publish_people({ALICE: "张三", BOB: "李四"}, run_seq=1)
-    return CorrectionHub(home=tmp_path, db_url=url)
 
 
 def asked(client: str, case_number: str, id_number: str) -> None:
