@@ -205,14 +205,7 @@ def raise_flag(
             "核验客户端纠错须提供办件编号",
             entry,
         )
-    duplicate = session.scalars(
-        select(CorrectionFlag).where(
-            CorrectionFlag.resource == entry.resource,
-            CorrectionFlag.record_key == record_key,
-            CorrectionFlag.field == field,
-            CorrectionFlag.status.in_(ACTIVE_STATES),
-        )
-    ).first()
+    duplicate = _active_flag(session, entry.resource, record_key, field)
     if duplicate is not None:
         raise CatalogError(
             f"{entry.resource} record {_short(record_key)} field {field} already has {duplicate.status} flag "
@@ -344,14 +337,7 @@ def reopen_flag(
             kind="conflict",
             resource=flag.resource,
         )
-    other = session.scalars(
-        select(CorrectionFlag).where(
-            CorrectionFlag.resource == flag.resource,
-            CorrectionFlag.record_key == flag.record_key,
-            CorrectionFlag.field == flag.field,
-            CorrectionFlag.status.in_(ACTIVE_STATES),
-        )
-    ).first()
+    other = _active_flag(session, flag.resource, flag.record_key, flag.field)
     if other is not None:
         raise CatalogError(
             f"correction #{flag.id} cannot reopen: {flag.resource} record {_short(flag.record_key)} field "
@@ -422,6 +408,18 @@ def may_see(flag: CorrectionFlag, viewer: Reporter) -> bool:
         return True
     mine = flag.reporter_kind == viewer.kind and flag.reporter == viewer.id
     return mine or (viewer.kind == "department" and flag.provider_code == viewer.id)
+
+
+def _active_flag(session: Session, resource: str, record_key: str, field: str) -> CorrectionFlag | None:
+    """The open or confirmed flag on a record's field, if any (the store holds one at most)."""
+    return session.scalars(
+        select(CorrectionFlag).where(
+            CorrectionFlag.resource == resource,
+            CorrectionFlag.record_key == record_key,
+            CorrectionFlag.field == field,
+            CorrectionFlag.status.in_(ACTIVE_STATES),
+        )
+    ).first()
 
 
 def _check_field(entry: Resource, field: str) -> None:
