@@ -6,6 +6,11 @@ that crossed it compacts, and `govhub lake compact [RESOURCE]` does it on demand
 Each compaction commit's manifest (log entry, files, SHA-256) joins the catalogue record of the
 dataset version it compacted through (`files["compactions"]`), so `govhub lake verify` covers it. A
 compaction killed after its commit is registered by the next call (`register_compactions`).
+
+Two workers never compact one table at once: each compaction holds the resource's lock (the one ingests
+take), and a compaction removes the files an interrupted one left, which would be another's files in
+flight. A worker that finds the lock held refuses that resource cleanly — nothing written, the holder
+named — and goes on with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
 """
 
 from __future__ import annotations
@@ -13,14 +18,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from catalog import list_versions
 from lake import CompactionInfo, CuratedTable, compaction_manifest
 
-__all__ = ["compact_lake", "compact_table", "register_compactions"]
+__all__ = ["CompactionOutcome", "compact_lake", "compact_table", "register_compactions"]
 
 log = logging.getLogger(__name__)
+HOLDER_PREFIX = "compact-"  # the lock holder id of a compaction (an ingest holds it under its run id)
+
+
+@dataclass(frozen=True)
+class CompactionOutcome:
+    """What `compact_lake` did with one resource: compacted (`info`), nothing due (`info` None), or refused
+    because another worker holds the resource's lock (`busy` names it; nothing was written)."""
+
+    resource: str
+    info: CompactionInfo | None = None
+    busy: str | None = None
 
 
 def register_compactions(session: Any, table: CuratedTable) -> int:
@@ -52,15 +69,17 @@ def compact_table(session: Any, table: CuratedTable, *, threshold: float | None)
     return info
 
 
-def compact_lake(
-    resources: Sequence[str] | None = None, *, force: bool = False
-) -> list[tuple[str, CompactionInfo | None]]:
-    """`govhub lake compact`: each resource's table (default: all) compacted when due, or now with `force`."""
+def compact_lake(resources: Sequence[str] | None = None, *, force: bool = False) -> list[CompactionOutcome]:
+    """`govhub lake compact`: each resource's table (default: all) compacted when due, or now with `force`.
+
+    Each under its resource's lock; a resource whose lock another worker holds is skipped (`busy`), the
+    others are still compacted.
+    """
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
     from govhub.pipeline.runs import acquire_lock, release_lock  # the pipeline imports this module
     from govhub.settings import get_settings
-    from schemas import load_all, load_contract
+    from schemas import StateError, load_all, load_contract
 
     migrate()
     lake = open_lake()
@@ -71,11 +90,29 @@ def compact_lake(
         table = lake.curated(load_contract(resource))
         if not table.exists():
             continue
-        holder = f"compact-{uuid.uuid4().hex[:12]}"
+        holder = f"{HOLDER_PREFIX}{uuid.uuid4().hex[:12]}"
         with session_scope() as session:  # no run writes the table meanwhile (and none of its files is in flight)
-            acquire_lock(session, resource, holder, lease_seconds=settings.lock_lease_seconds)
             try:
-                done.append((resource, compact_table(session, table, threshold=threshold)))
+                acquire_lock(session, resource, holder, lease_seconds=settings.lock_lease_seconds)
+            except StateError:
+                done.append(CompactionOutcome(resource, busy=_holder(session, resource)))
+                log.warning("not compacting %s: %s", resource, done[-1].busy)
+                continue
+            try:
+                done.append(CompactionOutcome(resource, compact_table(session, table, threshold=threshold)))
             finally:
                 release_lock(session, resource, holder)
     return done
+
+
+def _holder(session: Any, resource: str) -> str:
+    """Who holds `resource`'s lock, for the refusal: a compaction or an ingest run, its host, pid and heartbeat."""
+    from govhub.pipeline.runs import resource_state
+
+    state = resource_state(session, resource)
+    holder = state.lock_run_id or "?"
+    what = "another compaction" if holder.startswith(HOLDER_PREFIX) else "ingest run"
+    return (
+        f"{what} {holder} holds the lock of '{resource}' (host {state.lock_host}, pid {state.lock_pid}, last "
+        f"heartbeat {state.lock_heartbeat}); nothing was written: it is compacted by its holder or the next round"
+    )
