@@ -75,7 +75,14 @@ def main() -> None:
             if profiler:
                 profiler.disable()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            rows.append([stage, f"{wall:.2f}", f"{cpu:.2f}", f"{vmhwm_mb():.0f}"])
+            if os.environ.get("FL_TRIM"):
+                import ctypes
+
+                import pyarrow as pa
+
+                pa.default_memory_pool().release_unused()
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            rows.append([stage, f"{wall:.2f}", f"{cpu:.2f}", f"{vmhwm_mb():.0f}", f"{_vmrss_mb():.0f}", _arrow_mb()])
             if profiler:
                 text = io.StringIO()
                 stats = pstats.Stats(profiler, stream=text)
@@ -83,14 +90,30 @@ def main() -> None:
                 stats.sort_stats("tottime").print_stats(30)
                 (OUT / f"profile_full_load_{stage}{args.label}.txt").write_text(text.getvalue())
         total_wall, total_cpu = time.perf_counter() - total_wall, time.process_time() - total_cpu
-        rows.append(["begin→publish", f"{total_wall:.2f}", f"{total_cpu:.2f}", f"{vmhwm_mb():.0f}"])
+        rows.append(["begin→publish", f"{total_wall:.2f}", f"{total_cpu:.2f}", f"{vmhwm_mb():.0f}", "", ""])
         pipeline.register(run_id)
         pipeline.advance(run_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     mode = ("profiled, " if args.profile else "") + ("serial" if args.serial else "two batch threads")
     title = f"{args.rows:,} persons, full load ({mode}); load {load} → {loadavg()}"
-    print_table(["stage", "wall s", "CPU s", "VmHWM MB"], rows, title=title)
+    print_table(["stage", "wall s", "CPU s", "VmHWM MB", "VmRSS MB", "Arrow MB (pool peak)"], rows, title=title)
+
+
+def _vmrss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _arrow_mb() -> str:
+    """Bytes Arrow's default pool holds now and at its peak, in MB."""
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
+    return f"{pool.bytes_allocated() / 2**20:.0f} ({pool.max_memory() / 2**20:.0f})"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from govhub.lineage import emit_ingest
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
 from govhub.pipeline.judge import CountedBatches, judge, judged
+from govhub.pipeline.memory import release_memory
 from govhub.pipeline.pending import count_open_pending
 from govhub.pipeline.recheck_stages import log_pending, resolve_taken, stage_quarantined
 from govhub.pipeline.resources import ResourceContext, open_resource
@@ -200,6 +201,7 @@ def extract(run_id: str) -> dict[str, int]:
         staging = st.ctx.staging(run_id)
         staging.area.remove("extracted")  # an earlier attempt of a run staged before judging
         judge(st.ctx, st.run, staging, CountedBatches(extraction))
+        release_memory()  # the batches are gone: publish's Delta write starts from a small process
         st.run.state_after = extraction.proposed_state
         st.run.problems = [p.to_dict() for p in extraction.problems] or None
     _save(st.run)
