@@ -88,7 +88,7 @@ def test_a_suite_computed_ahead_that_fails_fails_register(hub, monkeypatch: pyte
         raise RuntimeError("the suite could not read the staged rows")
 
     monkeypatch.setattr(suite_check, "increment_result", broken)
-    with pytest.raises(PipelineError, match="register.*the suite could not read the staged rows"):
+    with pytest.raises(PipelineError, match=r"register.*the suite could not read the staged rows"):
         run_ingest("person", recheck=False)
     with session_scope() as session:
         run = session.query(IngestRun).filter_by(resource="person").one()
