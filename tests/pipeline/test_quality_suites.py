@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import govhub.pipeline as pipeline
@@ -30,16 +28,8 @@ def test_large_increments_get_full_gx_small_ones_the_dataset_suite(hub, monkeypa
     reset_settings()
     background: list[str] = []  # GX is imported ahead of `register` only when the run will need it
     monkeypatch.setattr(pipeline, "_import_in_background", background.append)
-    ahead: list[str] = []  # and its suite is computed while `publish` writes, for `register` to take
-    started = pipeline.suite_ahead
-
-    def recorded(resource: str, run_id: str) -> Any:
-        ahead.append(run_id)
-        return started(resource, run_id)
-
-    monkeypatch.setattr(pipeline, "suite_ahead", recorded)
     full = run_ingest("person", recheck=False)
-    assert background == ["great_expectations"] and ahead == [full["run_id"]]
+    assert background == ["great_expectations"]
     first = _suite(full["run_id"])
     assert (first["engine"], first["scope"], first["suite"]) == ("great_expectations", "increment", "govhub.person")
     assert first["total_rows"] == full["accepted"] and first["gx_version"]
@@ -47,7 +37,7 @@ def test_large_increments_get_full_gx_small_ones_the_dataset_suite(hub, monkeypa
     tick_all(hub.sources.root, day=1)
     small = run_ingest("person", recheck=False)
     assert 0 < small["accepted"] < 1000
-    assert background == ["great_expectations"] and ahead == [full["run_id"]]  # not again for the small run
+    assert background == ["great_expectations"]  # not again for the small run
     second = _suite(small["run_id"])
     assert (second["engine"], second["gx_version"], second["suite"]) == ("govhub", None, "govhub.person.dataset")
     assert second["success"] and second["statistics"]["unsuccessful_expectations"] == 0
@@ -73,23 +63,3 @@ def test_scheduled_check_runs_full_gx_once_per_version(hub) -> None:
     assert check_version("person")["skipped"] == "version already checked"
     assert check_version("person", again=True)["skipped"] is None
     assert check_version("person", version=0)["report"] == "person-suite-000000"
-
-
-def test_a_suite_computed_ahead_that_fails_fails_register(hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite's own error reaches `register` from its thread: the run fails there, naming it."""
-    import govhub.pipeline.suite_check as suite_check
-    from govhub.models import IngestRun
-    from schemas import PipelineError
-
-    monkeypatch.setenv("GOVHUB_GX_FULL_SUITE_MIN_ROWS", "1000")
-    reset_settings()
-
-    def broken(ctx: Any, run_id: str) -> Any:
-        raise RuntimeError("the suite could not read the staged rows")
-
-    monkeypatch.setattr(suite_check, "increment_result", broken)
-    with pytest.raises(PipelineError, match=r"register.*the suite could not read the staged rows"):
-        run_ingest("person", recheck=False)
-    with session_scope() as session:
-        run = session.query(IngestRun).filter_by(resource="person").one()
-        assert run.status == "failed" and run.stage == "register"
