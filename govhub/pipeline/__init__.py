@@ -10,7 +10,7 @@ from typing import Any
 from govhub.pipeline.recheck import recheck as recheck_pending
 from govhub.pipeline.recheck import recheck_dependents, reprocess
 from govhub.pipeline.stages import advance, begin, extract, fail, publish, register, summary, validate
-from govhub.pipeline.suite_check import check_version, suite_ahead
+from govhub.pipeline.suite_check import check_version
 from govhub.settings import get_settings
 from schemas import dependency_order as ingest_order
 
@@ -58,13 +58,11 @@ def run_stages(
     run_id = begin(resource, orchestrator=orchestrator, kind=kind, scope=scope)
     try:
         extracted = extract(run_id)["extracted"]
-        large = extracted >= get_settings().gx_full_suite_min_rows  # `register` will run the full GX suite
-        if large:
+        if extracted >= get_settings().gx_full_suite_min_rows:  # `register` will run the full GX suite
             _import_in_background("great_expectations")  # overlaps validate and publish
         validate(run_id)
-        suite = suite_ahead(resource, run_id) if large else None  # on the other core, during publish
         publish(run_id)
-        register(run_id, suite=suite)
+        register(run_id)
         return advance(run_id)
     except BaseException as e:
         fail(run_id, f"{type(e).__name__}: {e}")

@@ -12,10 +12,9 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from catalog import record_version, utcnow
 from govhub.compaction import compact_table
@@ -30,12 +29,9 @@ from govhub.pipeline.pending import count_open_pending
 from govhub.pipeline.recheck_stages import log_pending, resolve_taken, stage_quarantined
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
-from govhub.pipeline.suite_check import increment_result
+from govhub.pipeline.suite_check import increment_suite
 from lake import StagingArea, commit_manifest
 from schemas import PipelineError, StateError, load_contract
-
-if TYPE_CHECKING:
-    from quality import SuiteResult
 
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
 
@@ -274,23 +270,26 @@ def publish(run_id: str) -> dict[str, int | None]:
     return {"version": st.run.version}
 
 
-def register(run_id: str, *, suite: Future[SuiteResult] | None = None) -> dict[str, Any]:
+def register(run_id: str) -> dict[str, Any]:
     """Register the version in the catalogue with its quality: the increment's suite result, the scorecard.
 
     An increment of `gx_full_suite_min_rows` live rows or more gets the full Great Expectations
     suite; a smaller one gets the dataset-level expectations evaluated in Arrow (its row rules were
     already judged row by row in `validate`), and the scheduled check (`check_version`) runs the
     full GX suite on the version later. Both results are stored the same way, per version.
-    `suite` is that result computed ahead (`suite_check.suite_ahead`, started by `run_stages`).
     """
     from catalog import register_contracts
+    from quality.suite import sample_stream
 
     with _stage(run_id, "register") as st, session_scope() as session:
         register_contracts(session, [st.ctx.contract])  # idempotent: the entry follows its contract
         report = session.get(QualityReport, run_id)
         if st.run.version is not None:
-            result = suite.result() if suite is not None else increment_result(st.ctx, run_id)
-            report.suite_success, report.suite_result = result.success, result.to_dict()
+            settings = st.ctx.settings
+            staged = st.ctx.staging(run_id).source("accepted", st.ctx.curated_schema)
+            increment = sample_stream(staged, max_rows=settings.gx_max_rows)
+            suite = increment_suite(increment, st.ctx.contract, full_from=settings.gx_full_suite_min_rows)
+            report.suite_success, report.suite_result = suite.success, suite.to_dict()
             report.version = st.run.version
             record_version(
                 session,

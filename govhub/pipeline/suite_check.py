@@ -10,21 +10,20 @@ its own: run id `<resource>-suite-<version>`, `suite_result.scope == "version"`.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from govhub.db import session_scope
 from govhub.models import QualityReport
-from govhub.pipeline.resources import ResourceContext, open_resource
+from govhub.pipeline.resources import open_resource
 from schemas import Contract
 
 if TYPE_CHECKING:
     from quality import SuiteResult
     from quality.suite import Sampled
 
-__all__ = ["check_version", "increment_result", "increment_suite", "suite_ahead", "version_report_id"]
+__all__ = ["check_version", "increment_suite", "version_report_id"]
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +37,6 @@ def increment_suite(increment: Sampled, contract: Contract, *, full_from: int) -
     from quality import run_dataset_suite
 
     return run_dataset_suite(increment, contract)
-
-
-def increment_result(ctx: ResourceContext, run_id: str) -> SuiteResult:
-    """The suite result of a run's accepted rows as staged by `validate` (what `register` stores)."""
-    from quality.suite import sample_stream
-
-    settings = ctx.settings
-    staged = ctx.staging(run_id).source("accepted", ctx.curated_schema)
-    increment = sample_stream(staged, max_rows=settings.gx_max_rows)
-    return increment_suite(increment, ctx.contract, full_from=settings.gx_full_suite_min_rows)
-
-
-def suite_ahead(resource: str, run_id: str) -> Future[SuiteResult]:
-    """Start `increment_result` of a validated run on a thread of its own; `register` takes its result.
-
-    `run_stages` starts it before `publish` when the increment is large enough for the full GX suite:
-    the suite reads the staged accepted rows, which `publish` does not change, so it can run while
-    the Delta write (native code, the GIL released) runs on the other core. Its result or its error
-    reaches `register` unchanged; a run that fails before `register` just drops it.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govhub-suite")
-    try:
-        return pool.submit(lambda: increment_result(open_resource(resource), run_id))
-    finally:
-        pool.shutdown(wait=False)
 
 
 def version_report_id(resource: str, version: int) -> str:
