@@ -1,12 +1,14 @@
 """Where a full load's time goes: begin, extract, validate and publish of the person pipeline, one by one.
 
-Run: .venv/bin/python -m bench.profile_full_load [--rows 500000] [--profile] [--serial]
+Run: .venv/bin/python -m bench.profile_full_load [--rows 500000] [--profile [--cpu]] [--serial]
 
 One fresh hub over a copy of the cached registry (`bench_pipeline.cached_registry`), the pipeline's
 modules imported first (a warm worker). Each stage is timed (wall and process CPU, all threads) and,
 with `--profile`, run under cProfile; its 30 heaviest functions (cumulative and own time) are written
 to `bench/out/profile_full_load_<stage>.txt`. cProfile sees the calling thread only: `--serial`
-checks batches on that thread (no second batch thread), so validate's per-batch work shows.
+checks batches on that thread (no second batch thread), so the per-batch checks show; `--cpu` times
+the profile in process CPU seconds instead of wall seconds (a shared, loaded machine). Each stage row
+also shows the resident memory after it (VmRSS) and what Arrow's pool holds then (and at its peak).
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def main() -> None:
     total_wall, total_cpu = time.perf_counter(), time.process_time()
     try:
         for stage in STAGES:
-            timer = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
-            profiler = timer if args.profile else None
+            profiler = None
+            if args.profile:
+                profiler = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
             wall, cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
@@ -75,13 +78,6 @@ def main() -> None:
             if profiler:
                 profiler.disable()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if os.environ.get("FL_TRIM"):
-                import ctypes
-
-                import pyarrow as pa
-
-                pa.default_memory_pool().release_unused()
-                ctypes.CDLL("libc.so.6").malloc_trim(0)
             rows.append([stage, f"{wall:.2f}", f"{cpu:.2f}", f"{vmhwm_mb():.0f}", f"{_vmrss_mb():.0f}", _arrow_mb()])
             if profiler:
                 text = io.StringIO()
