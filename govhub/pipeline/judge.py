@@ -45,12 +45,15 @@ def judged(run: IngestRun) -> bool:
     return run.reconciled is not None
 
 
-def judge(ctx: ResourceContext, run: IngestRun, staging: Staging, batches: Iterable[pa.RecordBatch]) -> None:
+def judge(
+    ctx: ResourceContext, run: IngestRun, staging: Staging, batches: Iterable[pa.RecordBatch], *, stage: str
+) -> None:
     """Check `batches` against the contract, stage the outputs, and set the run's counts and report.
 
     Two batches are checked at once (`ordered_map`), outputs are staged in source order. The run's
     `extracted` must be set (or `batches` be a `CountedBatches` whose count is taken at the end)
-    before the counts are reconciled: accepted + rejected + pending must equal it.
+    before the counts are reconciled: accepted + rejected + pending must equal it. `stage` names the
+    stage judging (`extract` or `validate`) in the error when they do not.
     """
     from quality import Scorecard, quarantine_all
     from quality import validate as validate_batch
@@ -101,7 +104,7 @@ def judge(ctx: ResourceContext, run: IngestRun, staging: Staging, batches: Itera
         raise PipelineError(
             run.resource,
             run.run_id,
-            "validate",
+            stage,
             f"counts do not reconcile: extracted {run.extracted} != accepted {counts['accepted']} + "
             f"rejected {counts['rejected']} + pending {counts['pending']}",
         )

@@ -200,7 +200,7 @@ def extract(run_id: str) -> dict[str, int]:
         extraction = connector.extract(st.run.state_before)
         staging = st.ctx.staging(run_id)
         staging.area.remove("extracted")  # an earlier attempt of a run staged before judging
-        judge(st.ctx, st.run, staging, CountedBatches(extraction))
+        judge(st.ctx, st.run, staging, CountedBatches(extraction), stage="extract")
         release_memory()  # the batches are gone: publish's Delta write starts from a small process
         st.run.state_after = extraction.proposed_state
         st.run.problems = [p.to_dict() for p in extraction.problems] or None
@@ -216,7 +216,7 @@ def validate(run_id: str) -> dict[str, int]:
     with _stage(run_id, "validate") as st:
         if not judged(st.run):
             staging = st.ctx.staging(run_id)
-            judge(st.ctx, st.run, staging, staging.batches("extracted"))
+            judge(st.ctx, st.run, staging, staging.batches("extracted"), stage="validate")
     _save(st.run)
     return {
         "accepted": st.run.accepted or 0,
