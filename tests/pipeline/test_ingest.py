@@ -193,3 +193,24 @@ def test_a_source_ingest_judges_its_rows_as_extract_reads_them(hub) -> None:
     assert counts["accepted"] + counts["rejected"] + counts["pending"] == extracted
     assert staging.area.rows("accepted") == accepted  # validate did not judge the rows a second time
     fail(run_id, "test over")
+
+
+def test_counts_that_do_not_reconcile_fail_the_extract_that_judged_them(hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that loses a row is caught where the rows were judged, and nothing is published."""
+    import dataclasses
+
+    import quality
+
+    checked = quality.validate
+
+    def losing_a_row(batch, contract, **kwargs):  # type: ignore[no-untyped-def]
+        verdict = checked(batch, contract, **kwargs)
+        counts = {**verdict.counts, "accepted": verdict.counts["accepted"] - 1}
+        return dataclasses.replace(verdict, accepted=verdict.accepted.slice(1), counts=counts)
+
+    monkeypatch.setattr(quality, "validate", losing_a_row)
+    with pytest.raises(PipelineError, match=r"failed in extract: .*counts do not reconcile: extracted \d+"):
+        run_ingest("person")
+    with session_scope() as session:
+        assert session.get(ResourceState, "person").watermark is None
+    assert open_resource("person").curated.version() is None
