@@ -52,6 +52,7 @@ class _Plan:
     keep: np.ndarray  # bool per row
     deleted: np.ndarray  # bool per row: a kept deletion of a key the table may hold
     deleted_keys: pa.Table  # key columns + `__row` (row number) of every deletion row
+    prints: np.ndarray | None = None  # key fingerprint per row (a first load's row index reuses them)
 
     @property
     def rows(self) -> int:
@@ -141,7 +142,7 @@ class MergeWriter:
                 keep[candidates[~last]] = False
         schema = pa.schema([*(contract_schema.field(k) for k in keys), pa.field("__row", pa.int64())])
         deletes = pa.concat_tables(deleted_keys) if deleted_keys else schema.empty_table()
-        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes)
+        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes, prints=fingerprint)
 
     def _drop_unknown_deletes(self, dt: DeltaTable, plan: _Plan, keys: list[str]) -> None:
         """Stop sending deletions of keys the table does not hold (they would match no MERGE clause).
