@@ -53,6 +53,7 @@ from lake._state import (
     winners,
 )
 from lake._store import delta_errors, open_table
+from lake._writer import writer_properties
 from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
@@ -304,7 +305,7 @@ class CuratedTable(MergeWriter, IndexedTable):
             name=self.contract.resource,
             description=self.contract.title,
             target_file_size=self._target_file_size,
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+            writer_properties=writer_properties(first),
         )
         dt = DeltaTable(self.uri, storage_options=self._options)
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
