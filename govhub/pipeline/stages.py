@@ -265,7 +265,13 @@ def publish(run_id: str) -> dict[str, int | None]:
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
             with session_scope() as session:  # the run whose changes pass the threshold compacts
-                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
+                compact_table(
+                    session,
+                    st.ctx.curated,
+                    threshold=st.ctx.settings.lake_compact_threshold,
+                    holder=run_id,
+                    lease_seconds=st.ctx.settings.lock_lease_seconds,
+                )
     _save(st.run)
     return {"version": st.run.version}
 
