@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ from lake._state import (
     winners,
 )
 from lake._store import delta_errors, open_table
+from lake._writer import writer_properties
 from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
@@ -304,7 +305,7 @@ class CuratedTable(MergeWriter, IndexedTable):
             name=self.contract.resource,
             description=self.contract.title,
             target_file_size=self._target_file_size,
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+            writer_properties=writer_properties(first),
         )
         dt = DeltaTable(self.uri, storage_options=self._options)
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
@@ -505,7 +506,9 @@ class CuratedTable(MergeWriter, IndexedTable):
             rows = layout.changes.to_pyarrow_dataset().count_rows(filter=layout.pending_filter)
             return int(rows), stat_rows(layout.base)
 
-    def compact(self, *, threshold: float | None = None) -> CompactionInfo | None:
+    def compact(
+        self, *, threshold: float | None = None, fence: Callable[[], None] | None = None
+    ) -> CompactionInfo | None:
         """MERGE the pending changes (the last change per key) into the base in ONE commit.
 
         The commit records `govhub.compacted_through` (the change-table version it includes), so
@@ -513,6 +516,9 @@ class CuratedTable(MergeWriter, IndexedTable):
         happens unless the pending changes exceed that share of the base's rows. A compaction killed
         before its commit leaves the state as it was; the next one removes the files it left (so the
         caller holds the resource's lock); after its commit, it is done.
+
+        `fence` (when given) is called before removing those files and right before the commit; it
+        raises when the caller no longer holds the lock, and the compaction stops with nothing written.
         """
         with delta_errors(self._what, self.uri, "compacted"):
             layout = self._layout()
@@ -528,6 +534,8 @@ class CuratedTable(MergeWriter, IndexedTable):
             through = layout.changes.version()
             from lake.integrity import remove_unreferenced  # files of a compaction killed before its commit
 
+            if fence is not None:  # they could be the files in flight of a worker that took the lock over
+                fence()
             if removed := remove_unreferenced(self):
                 log.warning(
                     "removed %s file(s) an interrupted compaction of %s left: %s", len(removed), self.uri, removed
@@ -545,8 +553,10 @@ class CuratedTable(MergeWriter, IndexedTable):
             if plan.deleted.any() and self.contract.deletes == "delete":  # a tombstone is a row: it is written
                 self._drop_unknown_deletes(base, plan, keys)
             evolve = any(n not in self.schema.names for n in schema.names)
-            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve)
+            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve, fence=fence)
             if info is None:  # the changes were already in the base: record the compaction all the same
+                if fence is not None:
+                    fence()
                 write_deltalake(
                     self.uri,
                     pa.schema(base.schema().to_arrow()).empty_table(),
