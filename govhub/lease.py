@@ -1,10 +1,10 @@
 """Keeping a resource's lock alive through one long step, and fencing the step's commit on it.
 
-An ingest run refreshes its lock at the start of each stage (`heartbeat`); a compaction is one long
-step (a MERGE of a province-size table can outlast `GOVHUB_LOCK_LEASE_SECONDS`), so `LeaseKeeper`
-calls the same `heartbeat` from a background thread every third of the lease. Should the holder lose
+An ingest stage (a province-size extract or publish) and a compaction (a MERGE of a province-size
+table) can each outlast `GOVHUB_LOCK_LEASE_SECONDS`, so while one runs `LeaseKeeper` calls the lock's
+`heartbeat` from a background thread every third of the lease. Should the holder lose
 the lock all the same (its process stalled past the lease and another worker took over), `check` —
-the fence, called right before the Delta commit — raises `LeaseLost`, and the holder stops without
+the fence, called right before a Delta commit — raises `LeaseLost`, and the holder stops without
 writing: the worker that took over owns the table now.
 """
 
@@ -51,8 +51,13 @@ class LeaseKeeper:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop refreshing (before the holder releases the lock itself, so no refresh finds it gone)."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     @property
     def lost(self) -> str | None:

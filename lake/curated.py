@@ -138,6 +138,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         run_seq: int,
         metadata: Mapping[str, str],
         evolve: bool = False,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """Commit a run's accepted changes in ONE atomic commit: the first load appends to the base; every
         later run appends its net changes (one row per key: `_change_type`, `_deleted`, the dataset
@@ -151,7 +152,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         appearing several times keeps only its LAST occurrence. Rows identical to the stored row and
         deletes of unknown keys change nothing; when nothing changes no commit is made and None is
         returned. The commit carries `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
-        `last_commit(app_id)` recognises it after a crash.
+        `last_commit(app_id)` recognises it after a crash. `fence` (when given) is called right before delta-rs
+        writes and commits; raising there (the caller lost its lock) leaves the table untouched.
         """
         if isinstance(changes, pa.RecordBatchReader):
             changes = changes.read_all()
@@ -168,8 +170,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         with delta_errors(self._what, self.uri, "written"):
             layout = self._layout()
             if layout.changes is None and (layout.base is None or not layout.base.file_uris()):
-                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve)
-            return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve)
+                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve, fence=fence)
+            return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve, fence=fence)
 
     def _state_schema(self, layout: Layout) -> pa.Schema:
         """The columns of the state: the base's (contract types) and any the change table added."""
@@ -194,6 +196,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """Append the run's net changes to the change table in ONE commit (merge-on-read)."""
         keys = list(self.contract.primary_key)
@@ -232,6 +235,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         counts = (decision.inserted, decision.updated, decision.deleted)
         custom.update({k: str(v) for k, v in zip(COUNT_KEYS, counts, strict=True)})
         custom.update({ROWS_TOTAL_KEY: str(total), DATASET_VERSION_KEY: str(version)})
+        if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
+            fence()
         write_deltalake(
             changes_uri(self.uri) if layout.changes is None else layout.changes,  # an open table: no re-read
             rows,
@@ -282,6 +287,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """A plain streamed append into a missing or empty table (one commit, same metadata)."""
         live = int(np.count_nonzero(plan.keep & ~plan.deleted))
@@ -294,6 +300,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         batches = tap.wrap(self._stream(source, plan, contract_schema, evolve=evolve, live_only=True))
         first = next(batches)
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        if fence is not None:  # the rows stream into the write: this is the last moment before it
+            fence()
         write_deltalake(
             self.uri,
             reader,
