@@ -34,7 +34,6 @@ def test_targets_pass_only_when_measured_at_30_million(tmp_path: Path) -> None:
     assert rows["alerts < 1 s"][3] == "**PASS**"
 
 
-
 def test_a_30_million_log_generated_but_not_timed_passes_nothing(tmp_path: Path) -> None:
     generated_only = tmp_path / "sqlite-30m.jsonl"
     generated_only.write_text(json.dumps({"db": "sqlite", "events": 30_000_000, "generate_s": 4456.6}) + "\n")
@@ -44,6 +43,7 @@ def test_a_30_million_log_generated_but_not_timed_passes_nothing(tmp_path: Path)
         assert rows[target][3] == "**MISS**", target  # the 10 M pages were fast, the 30 M ones never timed
         assert "largest size timed 10,000,000; 30 M not timed" in rows[target][2]
     assert "sqlite 30 M" not in rows["alerts < 1 s"][2]
+
 
 def test_the_table_has_one_column_per_database_and_size(tmp_path: Path) -> None:
     part = load_results([_saved(tmp_path, 5_000_000), _saved(tmp_path, 1_000_000)])
