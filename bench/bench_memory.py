@@ -1,6 +1,7 @@
 """Peak RSS of a snapshot delivery and of a reference check as the person table grows (1x, 2x, 4x).
 
-Run: .venv/bin/python -m bench.bench_memory [--sizes 250000,500000,1000000] [--baseline-root DIR]
+Run: .venv/bin/python -m bench.bench_memory [--sizes 250000,500000,1000000] [--baseline-root DIR] [--repeat N]
+     [--cases deliver,refs]
 
 For each size a person table is loaded once (`bench_lake.person_rows` through `CuratedTable.commit`),
 then, each in its own process (peak RSS = the child's VmHWM):
@@ -9,6 +10,10 @@ then, each in its own process (peak RSS = the child's VmHWM):
   pseudonymised (no PII access), a department database (SQLite, PII access), api (masked).
 - **refs**: the key set a `references` check gets for `person.id_number`
   (`ResourceContext.references()`), then 1 M lookups in 64 Ki-value batches, as validate makes them.
+
+A case's peak varies by ±5 % from one process to the next (allocator and I/O thread timing):
+`--repeat N` runs each case N times and reports the median, with the lowest and highest beside it.
+The last line gives each case's largest over smallest size (medians), against the 1.25 line.
 
 `--baseline-root` runs the same cases again with another checkout of govhub first on the path
 (e.g. the code before a change, extracted with `git archive`), in the same run.
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._harness import emit, loadavg, print_table, run_case, vmhwm_mb
+from bench._harness import emit, loadavg, median, print_table, run_case, vmhwm_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="250000,500000,1000000")
     parser.add_argument("--baseline-root", help="another govhub checkout to measure in the same run")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case (the median is reported)")
+    parser.add_argument("--cases", default="deliver,refs", help="which cases to run (comma-separated)")
     parser.add_argument("--case", choices=["load", "deliver", "refs"], help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
@@ -153,20 +160,34 @@ def main() -> None:
     if args.baseline_root:  # this script may be newer than the baseline checkout
         shutil.copyfile(__file__, Path(args.baseline_root, "bench", "bench_memory.py"))
     load_start, table = loadavg(), []
+    peaks: dict[tuple[str, str], list[float]] = {}
     for size in (int(s) for s in args.sizes.split(",")):
         home = tempfile.mkdtemp(prefix=f"bench-memory-{size}-")
         try:
             _child(["--case", "load", "--home", home, "--rows", str(size)], ROOT)
             for label, root in roots.items():
-                for case in ("deliver", "refs"):
-                    r = _child(["--case", case, "--home", home], root)
-                    table.append([f"{size:,}", label, case, f"{r['seconds']:.1f}", f"{r['vmhwm_mb']:.0f}"])
-                    print(json.dumps({"size": size, "code": label, "case": case, **r}, default=str), flush=True)
+                for case in args.cases.split(","):
+                    runs = []
+                    for _ in range(args.repeat):
+                        r = _child(["--case", case, "--home", home], root)
+                        runs.append(r)
+                        print(json.dumps({"size": size, "code": label, "case": case, **r}, default=str), flush=True)
+                    hwm = [r["vmhwm_mb"] for r in runs]
+                    peaks.setdefault((label, case), []).append(median(hwm))
+                    spread = f"{min(hwm):.0f}–{max(hwm):.0f}" if len(hwm) > 1 else ""
+                    seconds = median(r["seconds"] for r in runs)
+                    table.append([f"{size:,}", label, case, f"{seconds:.1f}", f"{median(hwm):.0f}", spread])
         finally:
             shutil.rmtree(home, ignore_errors=True)
     print_table(
-        ["persons", "code", "case", "work s", "peak RSS MB (VmHWM)"], table, title=f"load {load_start} → {loadavg()}"
+        ["persons", "code", "case", "work s", "peak RSS MB (VmHWM, median)", "lowest–highest"],
+        table,
+        title=f"load {load_start} → {loadavg()}, {args.repeat} run(s) a case",
     )
+    for (label, case), values in peaks.items():
+        ratio = values[-1] / values[0]
+        verdict = "flat" if ratio <= 1.25 else "NOT flat"
+        print(f"{label} {case}: largest / smallest size {ratio:.3f} ({verdict} within 1.25)")
 
 
 if __name__ == "__main__":

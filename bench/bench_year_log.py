@@ -2,6 +2,8 @@
 
     python -m bench.bench_year_log --events 1000000 --db sqlite      # or --db postgresql
     python -m bench.bench_year_log --events 1000000 --db sqlite --phase pages   # reuse a generated log
+    python -m bench.bench_year_log --events 5000000 --db postgresql --pg-database my_scratch --phase verify \
+        --verify-sql-repeat 1   # also walk the old way (the server renders the JSON), for the ratio
 
 The generator bulk-loads the year (`bench.year_log_gen`: `event_hash`'s bytes for every event, rendered
 from a pool of 16,384 event templates; a checkpoint signed with the hub key (its `seal_algorithm`) every
@@ -250,9 +252,10 @@ def pages() -> dict[str, Any]:
     return out
 
 
-def verify_figures(repeat: int = 3) -> dict[str, Any]:
+def verify_figures(repeat: int = 3, sql_repeat: int = 0) -> dict[str, Any]:
     """Full walk (`govhub log verify`'s path) `repeat` times: median events/s, wall and CPU (workers included);
-    then the per-row Python rehash on 100,000 events in the same run, for scale."""
+    on PostgreSQL `sql_repeat` walks the old way (the server renders the JSON) right after; then the
+    per-row Python rehash on 100,000 events in the same run, for scale."""
     import statistics
 
     from sqlalchemy import select
@@ -273,6 +276,9 @@ def verify_figures(repeat: int = 3) -> dict[str, Any]:
         rates.append(round(report.events_checked / seconds))
         cpu_rates.append(round(report.events_checked / max(_cpu() - before, 1e-9)))
     assert report is not None
+    figures: dict[str, Any] = {}
+    if get_engine().dialect.name == "postgresql" and sql_repeat:
+        figures = _sql_walk_figures(sql_repeat)
     table = ExchangeEvent.__table__
     with Session(get_engine()) as session:
         rows = [r._mapping for r in session.execute(select(table).order_by(table.c.seq).limit(100_000))]
@@ -290,6 +296,34 @@ def verify_figures(repeat: int = 3) -> dict[str, Any]:
         "python_rehash_events_per_s_excluding_reads": round(python_rate),
         "python_bad": bad,
         "unsigned_tail": report.unsigned_tail,
+        **figures,
+    }
+
+
+def _sql_walk_figures(repeat: int) -> dict[str, Any]:
+    """The same full walk with PostgreSQL rendering each event's JSON in SQL (the walk before COPY), right
+    after the COPY walks: the ratio of the two is measured at one load."""
+    import statistics
+
+    from exchange.log import _walker, check_full
+    from govhub.exchange_log import hub_log
+
+    saved = _walker.COPY_SPEC, _walker.copy_walker
+    _walker.COPY_SPEC, _walker.copy_walker = None, lambda connection: None  # type: ignore[assignment]
+    rates, loads = [], []
+    try:
+        for _ in range(repeat):
+            loads.append(round(os.getloadavg()[0], 1))
+            started = time.perf_counter()
+            report = check_full(hub_log(), parallel=True)
+            rates.append(round(report.events_checked / (time.perf_counter() - started)))
+            assert report.ok, report.detail
+    finally:
+        _walker.COPY_SPEC, _walker.copy_walker = saved
+    return {
+        "verify_sql_events_per_s_runs": rates,
+        "verify_sql_events_per_s": round(statistics.median(rates)),
+        "verify_sql_load_1min": loads,
     }
 
 
@@ -348,15 +382,23 @@ def after_archive() -> dict[str, Any]:
 
 
 def main() -> None:
+    global PG_DATABASE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument(
+        "--pg-database", default=PG_DATABASE, help="PostgreSQL scratch database (generate recreates it)"
+    )
     parser.add_argument("--phase", choices=["all", "generate", "pages", "verify", "archive", "after"], default="all")
     parser.add_argument("--archive-months", type=int, default=6)
     parser.add_argument("--verify-repeat", type=int, default=3, help="full walks in the verify phase (median)")
+    parser.add_argument(
+        "--verify-sql-repeat", type=int, default=0, help="PostgreSQL: walks rendering the JSON in SQL, to compare"
+    )
     parser.add_argument("--append-many", action="store_true", help="generate through append_many (slow)")
     args = parser.parse_args()
+    PG_DATABASE = args.pg_database
     home = args.home or Path(f"/tmp/wt-log-year-bench-{args.db}-{args.events}")
     home.mkdir(parents=True, exist_ok=True)
     url = _environment(home, args.db)
@@ -374,7 +416,7 @@ def main() -> None:
     if args.phase in ("all", "pages"):
         figures.update(pages())
     if args.phase in ("all", "verify"):
-        figures.update(verify_figures(args.verify_repeat))
+        figures.update(verify_figures(args.verify_repeat, args.verify_sql_repeat))
     if args.phase in ("all", "archive"):  # run it as its own phase: ru_maxrss is then the archive's
         figures.update(archive_child(args.archive_months))
         figures["db_bytes_after_archive"] = _size(url, home)

@@ -129,6 +129,12 @@ def render_yearlog(part: dict[str, Any]) -> str:
     row("log verify: runs (events/s)", "verify_events_per_s_runs")
     row("log verify: events per CPU second of the walker (client side)", "verify_events_per_cpu_s")
     row("log verify: load average at each run", "verify_load_1min")
+    if any("verify_sql_events_per_s_runs" in r for r in runs):  # PostgreSQL, `--verify-sql-repeat`
+        row(
+            "log verify, same run, the server rendering the JSON (SQL walk): runs (events/s)",
+            "verify_sql_events_per_s_runs",
+        )
+        row("log verify, SQL walk: load average at each run", "verify_sql_load_1min")
     row("archive: events / files", "archived")
     row("archive (s)", "archive_s")
     row("archive peak RSS (MB)", "archive_peak_rss_mb")

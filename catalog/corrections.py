@@ -4,8 +4,11 @@
 department checks them and corrects its data (article and time limit UNCONFIRMED: `CORRECTION_SOURCE`).
 A flag names a resource, a record (its primary-key value), a field, what is wrong and the evidence. Its
 life: ``open`` → ``confirmed`` (the provider agrees; the error is corrected at the source) → ``closed``
-(by the hub, when a published version carries a different value), or ``open`` → ``rejected`` (with
-reasons, final). An open flag past its due date is marked overdue once. Only the provider decides.
+(by the hub, when a published version carries a different value or no longer holds the record), or
+``open`` → ``rejected`` (with reasons, final). A flag closed because its record left goes back to
+``confirmed`` (``reopened``) when the record is published again carrying the value confirmed wrong: the
+error was never corrected, so the flag must neither vanish nor stay closed. An open flag past its due
+date is marked overdue once. Only the provider decides.
 
 Reporters are a department (a granted subscription whose fields include the flagged one), an approval
 system (a verification client, with its case number 办件编号) or a data administrator. What a reporter
@@ -46,6 +49,8 @@ __all__ = [
     "masked_key",
     "may_see",
     "raise_flag",
+    "record_left",
+    "reopen_flag",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 ReporterKind = Literal["department", "client", "admin"]
 FlagStatus = Literal["open", "confirmed", "rejected", "closed"]
 ACTIVE_STATES: tuple[str, ...] = ("open", "confirmed")  # the record is under correction
+RECORD_LEFT = "no longer holds the record"  # the closing note of a flag whose record left the published version
 _ACTIVE_SQL = "status IN ('open', 'confirmed')"  # the partial unique index: one active flag per record and field
 
 
@@ -199,14 +205,7 @@ def raise_flag(
             "核验客户端纠错须提供办件编号",
             entry,
         )
-    duplicate = session.scalars(
-        select(CorrectionFlag).where(
-            CorrectionFlag.resource == entry.resource,
-            CorrectionFlag.record_key == record_key,
-            CorrectionFlag.field == field,
-            CorrectionFlag.status.in_(ACTIVE_STATES),
-        )
-    ).first()
+    duplicate = _active_flag(session, entry.resource, record_key, field)
     if duplicate is not None:
         raise CatalogError(
             f"{entry.resource} record {_short(record_key)} field {field} already has {duplicate.status} flag "
@@ -319,6 +318,43 @@ def close_flag(
     return flag
 
 
+def record_left(flag: CorrectionFlag) -> bool:
+    """A closed flag whose latest closing was its record leaving the published version (not a corrected value)."""
+    closings = [e for e in flag.events if e.action == "closed"]
+    return flag.status == "closed" and bool(closings) and RECORD_LEFT in (closings[-1].note or "")
+
+
+def reopen_flag(
+    session: Session, flag: CorrectionFlag, *, version: int | None, note: str, now: datetime | None = None
+) -> CorrectionFlag:
+    """Put a flag closed by its record leaving back to ``confirmed``: `version` holds the record again with the
+    value the provider confirmed wrong. Raises `CatalogError(conflict)` for any other flag, and when another
+    flag on the same record and field is active (it already follows the error)."""
+    if not record_left(flag):
+        raise CatalogError(
+            f"correction #{flag.id} is {flag.status}: only a flag closed because its record left reopens",
+            message_zh=f"纠错 #{flag.id} 当前状态为 {flag.status}，只有因记录删除而关闭的纠错可以重新打开",
+            kind="conflict",
+            resource=flag.resource,
+        )
+    other = _active_flag(session, flag.resource, flag.record_key, flag.field)
+    if other is not None:
+        raise CatalogError(
+            f"correction #{flag.id} cannot reopen: {flag.resource} record {_short(flag.record_key)} field "
+            f"{flag.field} is followed by {other.status} flag #{other.id}",
+            message_zh=f"纠错 #{flag.id} 不能重新打开：该记录的信息项 {flag.field} 已有纠错 #{other.id}",
+            kind="conflict",
+            resource=flag.resource,
+            field=flag.field,
+        )
+    now = _now(now)
+    flag.status, flag.closed_at, flag.closed_version = "confirmed", None, None
+    _event(flag, "reopened", SYSTEM_ACTOR, now, note)
+    session.flush()
+    log.warning("correction #%s reopened: version %s carries the flagged value again", flag.id, version)
+    return flag
+
+
 def mark_overdue(session: Session, *, now: datetime | None = None) -> list[CorrectionFlag]:
     """Open flags past their due date not yet marked: each is marked once (and returned) now."""
     now = _now(now)
@@ -372,6 +408,18 @@ def may_see(flag: CorrectionFlag, viewer: Reporter) -> bool:
         return True
     mine = flag.reporter_kind == viewer.kind and flag.reporter == viewer.id
     return mine or (viewer.kind == "department" and flag.provider_code == viewer.id)
+
+
+def _active_flag(session: Session, resource: str, record_key: str, field: str) -> CorrectionFlag | None:
+    """The open or confirmed flag on a record's field, if any (the store holds one at most)."""
+    return session.scalars(
+        select(CorrectionFlag).where(
+            CorrectionFlag.resource == resource,
+            CorrectionFlag.record_key == record_key,
+            CorrectionFlag.field == field,
+            CorrectionFlag.status.in_(ACTIVE_STATES),
+        )
+    ).first()
 
 
 def _check_field(entry: Resource, field: str) -> None:

@@ -17,8 +17,9 @@ access_app = typer.Typer(
 @access_app.command("backfill")
 @bilingual
 def backfill() -> None:
-    """Index what happened before the index existed: verification answers in the live exchange log, and the
-    versions of every resource up to its newest delivery. Safe to re-run: only what is missing is added."""
+    """Index what happened before the index existed: verification answers in the exchange log (its archive
+    files in the lake included), and the versions of every resource up to its newest delivery. Safe to
+    re-run: only what is missing is added."""
     from exchange.access import backfill_changes, backfill_queries
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
@@ -27,9 +28,10 @@ def backfill() -> None:
 
     migrate()
     with session_scope() as session:
-        queries = backfill_queries(session)
-        changes = backfill_changes(session, open_lake(), load_all().values(), keys=hub_subject_keys())
+        lake = open_lake()
+        queries = backfill_queries(session, archives=lake)
+        changes = backfill_changes(session, lake, load_all().values(), keys=hub_subject_keys())
     console.print(f"核验查询 verification answers indexed: {queries:,}")
     for resource, rows in changes.items():
         console.print(f"{resource}: 数据版本涉及的主体 subjects of delivered versions indexed: {rows:,}")
-    console.print("完成 done — archived events (govhub log archive) are not re-read: backfill before archiving")
+    console.print("完成 done — archived exchange-log events included")

@@ -370,14 +370,20 @@ def lake_compact(
     """Merge pending changes into each curated table's base (合并变更): when past the threshold, or now with --force."""
     from govhub.compaction import compact_lake
 
-    for resource, info in compact_lake([_check_resource(r) for r in resources] if resources else None, force=force):
-        if info is None:
+    outcomes = compact_lake([_check_resource(r) for r in resources] if resources else None, force=force)
+    for outcome in outcomes:
+        resource, info = outcome.resource, outcome.info
+        if outcome.busy is not None:
+            err.print(f"{resource}: 正被占用，未合并 busy, not compacted: {outcome.busy}")
+        elif info is None:
             console.print(f"{resource}: 无需合并 nothing to compact (pending changes within the threshold).")
         else:
             console.print(
                 f"{resource}: 已合并 compacted {info.rows} key(s) through dataset version {info.dataset_version} "
                 f"into base version {info.base_version}."
             )
+    if any(o.busy is not None for o in outcomes):
+        raise typer.Exit(1)
 
 
 @lake_app.command("view")

@@ -4,7 +4,7 @@
 `GOVHUB_LAKE_COMPACT_THRESHOLD` of the base's rows (the ingest that crosses it compacts too; this
 catches a table whose compaction failed or was killed, and registers a compaction a killed process
 committed). Each table is compacted under its resource's lock, so it waits for no ingest and no
-ingest runs beside it.
+ingest runs beside it: a table whose lock is held is skipped (`busy` in the task's result), not waited for.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ def lake_compact() -> None:
     def compact_due_tables() -> dict[str, Any]:
         from govhub.compaction import compact_lake
 
-        return {
-            resource: None if info is None else {"base_version": info.base_version, "through": info.dataset_version}
-            for resource, info in compact_lake()
+        return {  # a table another worker holds is left to it (or to tomorrow): `busy` says who
+            o.resource: {"busy": o.busy}
+            if o.busy is not None
+            else None
+            if o.info is None
+            else {"base_version": o.info.base_version, "through": o.info.dataset_version}
+            for o in compact_lake()
         }
 
     compact_due_tables()

@@ -6,6 +6,16 @@ that crossed it compacts, and `govhub lake compact [RESOURCE]` does it on demand
 Each compaction commit's manifest (log entry, files, SHA-256) joins the catalogue record of the
 dataset version it compacted through (`files["compactions"]`), so `govhub lake verify` covers it. A
 compaction killed after its commit is registered by the next call (`register_compactions`).
+
+Two workers never compact one table at once: each compaction holds the resource's lock (the one ingests
+take), and a compaction removes the files an interrupted one left, which would be another's files in
+flight. A worker that finds the lock held refuses that resource cleanly — nothing written, the holder
+named — and goes on with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
+
+A compaction can outlast the lock's lease (`GOVHUB_LOCK_LEASE_SECONDS`), so it keeps the lock alive from a
+background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it right before
+removing an interrupted compaction's files and before its Delta commit: a compaction whose lock another
+worker took over all the same (its process stalled past the lease) stops there, nothing written.
 """
 
 from __future__ import annotations
@@ -13,14 +23,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from catalog import list_versions
 from lake import CompactionInfo, CuratedTable, compaction_manifest
 
-__all__ = ["compact_lake", "compact_table", "register_compactions"]
+__all__ = ["CompactionOutcome", "compact_lake", "compact_table", "register_compactions"]
 
 log = logging.getLogger(__name__)
+HOLDER_PREFIX = "compact-"  # the lock holder id of a compaction (an ingest holds it under its run id)
+
+
+@dataclass(frozen=True)
+class CompactionOutcome:
+    """What `compact_lake` did with one resource: compacted (`info`), nothing due (`info` None), or refused
+    because another worker holds the resource's lock (`busy` names it; nothing was written)."""
+
+    resource: str
+    info: CompactionInfo | None = None
+    busy: str | None = None
 
 
 def register_compactions(session: Any, table: CuratedTable) -> int:
@@ -43,24 +65,38 @@ def register_compactions(session: Any, table: CuratedTable) -> int:
     return added
 
 
-def compact_table(session: Any, table: CuratedTable, *, threshold: float | None) -> CompactionInfo | None:
-    """Compact `table` when due (`threshold`: share of the base's rows; None: whenever changes are pending)."""
+def compact_table(
+    session: Any, table: CuratedTable, *, threshold: float | None, holder: str, lease_seconds: float
+) -> CompactionInfo | None:
+    """Compact `table` when due (`threshold`: share of the base's rows; None: whenever changes are pending).
+
+    `holder` holds the resource's lock (a compaction's id, or the ingest run that crossed the threshold);
+    the lock is kept alive while the compaction runs and checked before its commit, which raises
+    `LeaseLost` (nothing written) when another worker took it over.
+    """
+    from govhub.lease import LeaseKeeper  # it imports the pipeline, which imports this module
+
     register_compactions(session, table)  # one a killed process committed but did not register
-    info = table.compact(threshold=threshold)
+    session.commit()  # no write stays open while the lease is refreshed from another session (SQLite)
+    with LeaseKeeper(table.contract.resource, holder, lease_seconds=lease_seconds) as lease:
+        info = table.compact(threshold=threshold, fence=lease.check)
     if info is not None:
         register_compactions(session, table)
     return info
 
 
-def compact_lake(
-    resources: Sequence[str] | None = None, *, force: bool = False
-) -> list[tuple[str, CompactionInfo | None]]:
-    """`govhub lake compact`: each resource's table (default: all) compacted when due, or now with `force`."""
+def compact_lake(resources: Sequence[str] | None = None, *, force: bool = False) -> list[CompactionOutcome]:
+    """`govhub lake compact`: each resource's table (default: all) compacted when due, or now with `force`.
+
+    Each under its resource's lock; a resource whose lock another worker holds is skipped (`busy`), the
+    others are still compacted.
+    """
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
+    from govhub.lease import LeaseLost
     from govhub.pipeline.runs import acquire_lock, release_lock  # the pipeline imports this module
     from govhub.settings import get_settings
-    from schemas import load_all, load_contract
+    from schemas import StateError, load_all, load_contract
 
     migrate()
     lake = open_lake()
@@ -71,11 +107,38 @@ def compact_lake(
         table = lake.curated(load_contract(resource))
         if not table.exists():
             continue
-        holder = f"compact-{uuid.uuid4().hex[:12]}"
+        holder = f"{HOLDER_PREFIX}{uuid.uuid4().hex[:12]}"
         with session_scope() as session:  # no run writes the table meanwhile (and none of its files is in flight)
-            acquire_lock(session, resource, holder, lease_seconds=settings.lock_lease_seconds)
             try:
-                done.append((resource, compact_table(session, table, threshold=threshold)))
+                acquire_lock(session, resource, holder, lease_seconds=settings.lock_lease_seconds)
+            except StateError:
+                done.append(CompactionOutcome(resource, busy=_holder(session, resource)))
+                log.warning("not compacting %s: %s", resource, done[-1].busy)
+                continue
+            try:
+                info = compact_table(
+                    session, table, threshold=threshold, holder=holder, lease_seconds=settings.lock_lease_seconds
+                )
+                done.append(CompactionOutcome(resource, info))
+            except LeaseLost as e:  # displaced while it ran: the new holder owns the table; nothing was written
+                session.expire_all()
+                done.append(
+                    CompactionOutcome(resource, busy=f"lost the lock while compacting; {_holder(session, resource)}")
+                )
+                log.error("compaction %s of %s stopped before its commit: %s", holder, resource, e)
             finally:
                 release_lock(session, resource, holder)
     return done
+
+
+def _holder(session: Any, resource: str) -> str:
+    """Who holds `resource`'s lock, for the refusal: a compaction or an ingest run, its host, pid and heartbeat."""
+    from govhub.pipeline.runs import resource_state
+
+    state = resource_state(session, resource)
+    holder = state.lock_run_id or "?"
+    what = "another compaction" if holder.startswith(HOLDER_PREFIX) else "ingest run"
+    return (
+        f"{what} {holder} holds the lock of '{resource}' (host {state.lock_host}, pid {state.lock_pid}, last "
+        f"heartbeat {state.lock_heartbeat}); nothing was written: it is compacted by its holder or the next round"
+    )

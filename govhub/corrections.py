@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from catalog import (
@@ -34,7 +34,7 @@ from catalog import (
     mark_overdue,
     raise_flag,
 )
-from catalog.corrections import add_event
+from catalog.corrections import RECORD_LEFT, CorrectionEvent, add_event, record_left, reopen_flag
 from exchange.log import EventType, ExchangeLog
 from exchange.subjects import subject_hash
 from govhub.correction_cases import check_case
@@ -220,13 +220,16 @@ def overdue_round(*, now: datetime | None = None) -> int:
 
 
 def check_published(resource: str, *, lake: Any = None, now: datetime | None = None) -> list[CorrectionFlag]:
-    """After `resource` published: close each confirmed flag whose record now carries another value.
+    """After `resource` published: close each confirmed flag whose record now carries another value (or left),
+    and reopen each flag closed because its record left when the record is back with the flagged value.
 
     Idempotent: a flag is compared with the current version each time, so a check missed after a
     crash is made by the next publish (or `govhub correction check`). Also marks overdue flags.
+    Returns the flags it closed.
     """
     with session_scope() as session:
         overdue_logged(session, now=now)
+        _reopen_returned(session, resource, lake=lake, now=now)
         confirmed = list_flags(session, status="confirmed", resource=resource)
         closed = _close_corrected(session, confirmed, lake=lake, log=None, now=now)
     return closed
@@ -296,7 +299,7 @@ def _close_corrected(
             if current is not _MISSING and current == flag.flagged_value:
                 continue
             note = (
-                f"version {version} no longer holds the record"
+                f"version {version} {RECORD_LEFT}"
                 if current is _MISSING
                 else f"version {version} carries a corrected value (was {flag.flagged_value!r})"
             )
@@ -305,6 +308,51 @@ def _close_corrected(
             _notify(session, flag, "closed", lake=lake, log=log)
             closed.append(flag)
     return closed
+
+
+def _reopen_returned(session: Session, resource: str, *, lake: Any, now: datetime | None) -> list[CorrectionFlag]:
+    """Reopen the flags closed because their record left whose record is published again with the flagged value.
+
+    Closing on departure is right while the record is gone, but the provider confirmed that value wrong:
+    a record re-inserted with it carries the same uncorrected error, so its answers must be marked under
+    correction again. Back with another value, the flag stays closed. When a newer flag on the same record
+    and field is active, that one follows the error and the old flag stays closed (an event says why).
+    """
+    left = [
+        flag
+        for flag in session.scalars(
+            select(CorrectionFlag)
+            .where(CorrectionFlag.resource == resource, CorrectionFlag.status == "closed")
+            .where(
+                CorrectionFlag.id.in_(
+                    select(CorrectionEvent.flag_id).where(
+                        CorrectionEvent.action == "closed", CorrectionEvent.note.contains(RECORD_LEFT)
+                    )
+                )
+            )
+            .order_by(CorrectionFlag.id)
+        )
+        if record_left(flag)
+    ]
+    if not left:
+        return []
+    values, version = read_values(resource, [(f.record_key, f.field) for f in left], lake=lake)
+    reopened = []
+    for flag in left:
+        current = values.get((flag.record_key, flag.field), _MISSING)
+        if current is _MISSING or current != flag.flagged_value:
+            continue
+        note = f"version {version} holds the record again with the value confirmed wrong ({flag.flagged_value!r})"
+        try:
+            reopen_flag(session, flag, version=version, note=note, now=now)
+        except CatalogError as e:  # a newer active flag follows the same error
+            if not any(ev.action == "superseded" for ev in flag.events):
+                add_event(flag, "superseded", "govhub", note=f"{note}; {e}", at=now)
+            continue
+        _log(session, flag, "reopened", source="govhub", target=_reporter_party(flag), log=None, version=version)
+        _notify(session, flag, "reopened", lake=lake, log=None)
+        reopened.append(flag)
+    return reopened
 
 
 def _notify(session: Session, flag: CorrectionFlag, action: str, *, lake: Any, log: ExchangeLog | None) -> None:

@@ -10,8 +10,9 @@ confirmed on the rows themselves before a sent row is dropped as a re-send.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from lake._changes import DELETED, fingerprints, row_prints
 
-__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "RowIndex", "cached_index", "peek_index"]
+__all__ = ["ABSENT", "LIVE", "TOMBSTONED", "IndexTap", "RowIndex", "cached_index", "peek_index"]
 
 ABSENT, LIVE, TOMBSTONED = 0, 1, 2
 _CACHE: OrderedDict[tuple[str, int, tuple[str, ...]], RowIndex] = OrderedDict()
@@ -107,3 +108,63 @@ def cached_index(uri: str, version: int, columns: Sequence[str], build: Callable
 def peek_index(uri: str, version: int, columns: Sequence[str]) -> RowIndex | None:
     """The cached index of `uri` at `version`, if this process has built it."""
     return _CACHE.get((uri, version, tuple(columns)))
+
+
+_TAP_ROWS = 128 * 1024
+
+
+class IndexTap:
+    """The row index of the rows a first load streams into the base, fingerprinted as they pass (the
+    load reads nothing twice). `fields` are the key and value columns the prints cover, in batch types.
+    With `key_prints` (the load's own key prints of the streamed rows, in order) only the row prints
+    are computed, into one array of that length (no list of parts to join at the end)."""
+
+    def __init__(self, keys: Sequence[str], key_prints: np.ndarray | None = None) -> None:
+        self.keys = list(keys)
+        self.key_prints = key_prints
+        self._seen = 0
+        self.fields: tuple[list[pa.Field], list[pa.Field]] | None = None
+        self._keys: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+        self._row_prints = None if key_prints is None else np.zeros(len(key_prints), dtype=np.uint64)
+        self.seconds = 0.0  # spent fingerprinting (what the index adds to the load, before its write)
+
+    def wrap(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """`batches`, unchanged, each one's key and row prints kept on the way."""
+        for batch in batches:
+            if self.fields is None:
+                values = [f for f in batch.schema if f.name not in self.keys and f.name != DELETED]
+                self.fields = ([batch.schema.field(k) for k in self.keys], values)
+            started = time.perf_counter()
+            table = pa.Table.from_batches([batch])
+            names = [f.name for f in self.fields[1]]
+            # a slice at a time: the hashing's temporaries stay small however large the load's batches are
+            parts = [row_prints(table.slice(i, _TAP_ROWS), names) for i in range(0, table.num_rows, _TAP_ROWS)]
+            prints = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, dtype=np.uint64), *parts])
+            n, at = batch.num_rows, self._seen
+            if self._row_prints is not None and at + n <= len(self._row_prints):
+                self._row_prints[at : at + n] = prints
+            elif self._row_prints is None:
+                self._keys.append(fingerprints([table.column(k) for k in self.keys]))
+                self._rows.append(prints)
+            self._seen += n
+            self.seconds += time.perf_counter() - started
+            yield batch
+
+    def index(self) -> RowIndex | None:
+        """The live rows seen, as a sorted index (None: the load's key prints and its rows disagree)."""
+        if self.key_prints is not None and self._row_prints is not None:
+            if self._seen != len(self.key_prints):
+                return None
+            keys, rows = self.key_prints, self._row_prints
+        else:
+            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
+            rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.uint64)
+        self.key_prints = self._row_prints = None  # let go as soon as the sorted copies exist
+        self._keys, self._rows = [], []
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        rows = rows[order]
+        del order
+        values = tuple(f.name for f in self.fields[1]) if self.fields else ()
+        return RowIndex(keys, rows, np.full(len(keys), LIVE, dtype=np.int8), values)

@@ -52,6 +52,7 @@ class _Plan:
     keep: np.ndarray  # bool per row
     deleted: np.ndarray  # bool per row: a kept deletion of a key the table may hold
     deleted_keys: pa.Table  # key columns + `__row` (row number) of every deletion row
+    prints: np.ndarray | None = None  # key fingerprint per row (a first load's row index reuses them)
 
     @property
     def rows(self) -> int:
@@ -141,7 +142,7 @@ class MergeWriter:
                 keep[candidates[~last]] = False
         schema = pa.schema([*(contract_schema.field(k) for k in keys), pa.field("__row", pa.int64())])
         deletes = pa.concat_tables(deleted_keys) if deleted_keys else schema.empty_table()
-        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes)
+        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes, prints=fingerprint)
 
     def _drop_unknown_deletes(self, dt: DeltaTable, plan: _Plan, keys: list[str]) -> None:
         """Stop sending deletions of keys the table does not hold (they would match no MERGE clause).
@@ -215,6 +216,7 @@ class MergeWriter:
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         rows = int(np.count_nonzero(plan.keep))
         if rows == 0:
@@ -252,11 +254,14 @@ class MergeWriter:
                 .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}", except_cols=[DELETED])
             )
         else:
-            merger = (
-                merger.when_matched_update({DELETED: "true"}, predicate=f"s.{DELETED} AND NOT t.{DELETED}")
-                .when_matched_update_all(predicate=f"NOT s.{DELETED} AND ({changed} OR t.{DELETED})")
-                .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}")
-            )
+            # A tombstone change row carries the key's last values (the state it was decided against, which
+            # may be a pending update the base does not hold yet): it is written whole, like an update, and a
+            # key inserted and tombstoned while pending is inserted as a tombstone; merge-on-read shows both so.
+            merger = merger.when_matched_update_all(
+                predicate=f"{changed} OR (t.{DELETED} IS DISTINCT FROM s.{DELETED})"
+            ).when_not_matched_insert_all()
+        if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
+            fence()
         metrics = merger.execute()
         if dt.version() == before:
             log.info("merge into %s changed nothing; no commit", self.uri)

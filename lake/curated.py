@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +21,9 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from lake._append import decide
 from lake._changes import DELETED, shape_changes
 from lake._feed import change_feed, changed_values, normalise, stat_rows
-from lake._index import ABSENT, TOMBSTONED, RowIndex, cached_index, peek_index
+from lake._index import IndexTap, cached_index
+from lake._indexed import IndexedTable
 from lake._merge import (
-    _ONE_AT_A_TIME,
     APP_ID_KEY,
     METADATA_KEYS_KEY,
     ROW_GROUP_ROWS,
@@ -35,6 +35,7 @@ from lake._merge import (
     _table_source,
     _ts,
 )
+from lake._row_index import columns_of, pending_id, save
 from lake._state import (
     COMMIT_VERSION,
     COMPACTED_THROUGH_KEY,
@@ -52,6 +53,7 @@ from lake._state import (
     winners,
 )
 from lake._store import delta_errors, open_table
+from lake._writer import writer_properties
 from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
@@ -76,7 +78,7 @@ class CompactionInfo:
     rows: int
 
 
-class CuratedTable(MergeWriter):
+class CuratedTable(MergeWriter, IndexedTable):
     """The curated Delta table of one resource at `<root>/curated/<resource>`.
 
     The table has the contract's Arrow schema (labels kept as field metadata, NOT NULL where the
@@ -182,50 +184,6 @@ class CuratedTable(MergeWriter):
             schema = pa.schema([*schema, *extra], metadata=schema.metadata)
         return schema
 
-    def _indexes(self, layout: Layout, schema: pa.Schema) -> tuple[RowIndex, RowIndex]:
-        """The base's row index (cached per base version) and the pending changes' (per change version)."""
-        keys = list(self.contract.primary_key)
-        types = [schema.field(k).type for k in keys]
-        values = [n for n in schema.names if n not in keys and n != DELETED]
-        tombstone = self.contract.deletes == "tombstone"
-        indexed = pa.schema([*(schema.field(n) for n in [*keys, *values]), pa.field(DELETED, pa.bool_())])
-        base = layout.base
-
-        def base_tables() -> Iterator[pa.Table]:
-            assert base is not None
-            names = set(pa.schema(base.schema().to_arrow()).names)
-            columns = [c for c in [*keys, *values, DELETED] if c in names]
-            for batch in base.to_pyarrow_dataset().to_batches(columns=columns, **_ONE_AT_A_TIME):
-                yield conform(pa.Table.from_batches([batch]), pa.schema([indexed.field(c) for c in columns]))
-
-        def pending_index() -> RowIndex:
-            pend = pending(layout, keys, types)
-            dead = TOMBSTONED if tombstone else ABSENT
-            tables = (conform(t, indexed) for t in winners(layout, pend, keys, schema))
-            return RowIndex.build(tables, keys, types, values, deleted_state=dead)
-
-        empty = RowIndex.build([], keys, types, values)
-        base_index = (
-            empty
-            if base is None
-            else cached_index(
-                self._base_key(base), base.version(), values, lambda: RowIndex.build(base_tables(), keys, types, values)
-            )
-        )
-        if layout.changes is None:
-            return base_index, empty
-        return base_index, cached_index(
-            self._pending_key(layout.changes, layout.compacted), layout.changes.version(), values, pending_index
-        )
-
-    def _base_key(self, base: DeltaTable) -> str:
-        """The base's cache key: its location and Delta table id (a table re-created in place is another)."""
-        return f"{self.uri}#{base.metadata().id}"
-
-    def _pending_key(self, changes: DeltaTable, compacted: int) -> str:
-        """The pending changes' cache key: the change table's location and id, and the compaction point."""
-        return f"{changes_uri(self.uri)}#{changes.metadata().id}@{compacted}"
-
     def _append(
         self,
         layout: Layout,
@@ -300,13 +258,11 @@ class CuratedTable(MergeWriter):
                 "hold its lock. Restore the change table to its version before both commits and re-run."
             )
         log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
-        # the next run of this process finds the pending changes' index of the new version ready
-        cached_index(
-            self._pending_key(changes, layout.compacted),
-            change_version,
-            pending_index.columns,
-            lambda: pending_index.merged(decision.index),
-        )
+        # the next run finds the pending changes' index of the new version ready: in this process, or on disk
+        after = pending_index.merged(decision.index)
+        cached_index(self._pending_key(changes, layout.compacted), change_version, after.columns, lambda: after)
+        _, columns = columns_of(schema, keys, DELETED)
+        save(self.uri, self._options, pending_id(changes, change_version, layout.compacted, columns), after)
         return CommitInfo(
             version=version,
             timestamp=_ts(changes.history(1)[0]),
@@ -332,7 +288,10 @@ class CuratedTable(MergeWriter):
         if live == 0:
             return None
         contract_schema = arrow_schema(self.contract)
-        batches = self._stream(source, plan, contract_schema, evolve=evolve, live_only=True)
+        written = plan.keep & ~plan.deleted
+        prints = None if plan.prints is None else plan.prints if written.all() else plan.prints[written]
+        tap = IndexTap(self.contract.primary_key, prints)
+        batches = tap.wrap(self._stream(source, plan, contract_schema, evolve=evolve, live_only=True))
         first = next(batches)
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         write_deltalake(
@@ -346,10 +305,11 @@ class CuratedTable(MergeWriter):
             name=self.contract.resource,
             description=self.contract.title,
             target_file_size=self._target_file_size,
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+            writer_properties=writer_properties(first),
         )
         dt = DeltaTable(self.uri, storage_options=self._options)
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
+        self._save_first_index(dt, tap)
         return self._info(dt, run_seq, metadata, inserted=live)
 
     def last_commit(self, app_id: str) -> CommitInfo | None:
@@ -430,16 +390,48 @@ class CuratedTable(MergeWriter):
             for table in self._batches(layout, columns, batch_rows):
                 yield from table.to_batches()
 
+    def rows_for(self, keys: pa.Table, *, columns: list[str] | None = None) -> pa.Table:
+        """The current rows (their `columns`, default all) whose primary key is one of the rows of `keys`.
+
+        `keys` holds the primary-key columns (null keys match nothing). The table is streamed batch
+        by batch and only matching rows are kept, so a few keys cost a batch of memory, not the
+        table's key column (a re-check asking whether the lake holds some keys, and at what cursor).
+        """
+        pk = list(self.contract.primary_key)
+        with delta_errors(self._what, self.uri, "read"):
+            layout = self._layout(None)
+            schema = self._state_schema(layout)
+            wanted = list(columns or schema.names)
+            read = pa.schema([schema.field(c) for c in dict.fromkeys([*wanted, *pk])], metadata=schema.metadata)
+            probe = keys.select(pk).cast(pa.schema([pa.field(k, schema.field(k).type) for k in pk])).drop_null()
+            if layout.base is None or not probe.num_rows:
+                return read.empty_table().select(wanted)
+            only = Pending.of(probe.group_by(pk, use_threads=False).aggregate([]))
+            tombstone = self.contract.deletes == "tombstone"
+            parts = [t.select(wanted) for t in state_batches(layout, pk, read, tombstone=tombstone, only=only)]
+            return pa.concat_tables(parts) if parts else read.empty_table().select(wanted)
+
     def key_set(self, column: str, *, version: int | None = None) -> KeySet:
         """The values of `column` at dataset `version` (default: current) as a compact `KeySet`.
 
-        Read one batch at a time: only 8 bytes per row are kept (what reference checks need).
+        Read one batch at a time: only 8 bytes per row are kept (what reference checks need). The
+        Arrow pool's freed pages are handed back after each batch: the allocator otherwise keeps
+        every row group's read buffers (≈ 4 MB a 131 Ki-row group of ID numbers), so the peak
+        would grow with the table instead of staying at one batch.
         """
         with delta_errors(self._what, self.uri, "read"):
             layout = self._layout(version)
             if layout.base is None:
                 return KeySet.of(pa.array([], pa.string()))
-            return KeySet.from_batches(t.column(column) for t in self._batches(layout, [column], 64 * 1024))
+            pool = pa.default_memory_pool()
+
+            def columns() -> Iterator[pa.ChunkedArray]:
+                for table in self._batches(layout, [column], 64 * 1024):
+                    yield table.column(column)
+                    del table
+                    pool.release_unused()
+
+            return KeySet.from_batches(columns())
 
     def row_count(self) -> int:
         """Rows in the current version: recorded by the newest change commit, else the base log's statistics."""
@@ -505,18 +497,6 @@ class CuratedTable(MergeWriter):
             return out
 
     # -- compaction --------------------------------------------------------------------------
-    def _carry_index(self, layout: Layout, before: int, after: int, schema: pa.Schema) -> None:
-        """A warm process's base index after a compaction: the old base's with the compacted changes'
-        entries laid over it (what the MERGE wrote), so its next run reads nothing of the base."""
-        assert layout.changes is not None
-        keys = list(self.contract.primary_key)
-        values = [n for n in schema.names if n not in keys and n != DELETED]
-        assert layout.base is not None
-        old = peek_index(self._base_key(layout.base), before, values)
-        compacted = peek_index(self._pending_key(layout.changes, layout.compacted), layout.changes.version(), values)
-        if old is not None and compacted is not None and after != before:
-            cached_index(self._base_key(layout.base), after, values, lambda: old.merged(compacted))
-
     def pending_rows(self) -> tuple[int, int]:
         """(change rows not yet compacted, rows in the base): what the compaction threshold compares."""
         with delta_errors(self._what, self.uri, "read"):
@@ -526,7 +506,9 @@ class CuratedTable(MergeWriter):
             rows = layout.changes.to_pyarrow_dataset().count_rows(filter=layout.pending_filter)
             return int(rows), stat_rows(layout.base)
 
-    def compact(self, *, threshold: float | None = None) -> CompactionInfo | None:
+    def compact(
+        self, *, threshold: float | None = None, fence: Callable[[], None] | None = None
+    ) -> CompactionInfo | None:
         """MERGE the pending changes (the last change per key) into the base in ONE commit.
 
         The commit records `govhub.compacted_through` (the change-table version it includes), so
@@ -534,6 +516,9 @@ class CuratedTable(MergeWriter):
         happens unless the pending changes exceed that share of the base's rows. A compaction killed
         before its commit leaves the state as it was; the next one removes the files it left (so the
         caller holds the resource's lock); after its commit, it is done.
+
+        `fence` (when given) is called before removing those files and right before the commit; it
+        raises when the caller no longer holds the lock, and the compaction stops with nothing written.
         """
         with delta_errors(self._what, self.uri, "compacted"):
             layout = self._layout()
@@ -549,6 +534,8 @@ class CuratedTable(MergeWriter):
             through = layout.changes.version()
             from lake.integrity import remove_unreferenced  # files of a compaction killed before its commit
 
+            if fence is not None:  # they could be the files in flight of a worker that took the lock over
+                fence()
             if removed := remove_unreferenced(self):
                 log.warning(
                     "removed %s file(s) an interrupted compaction of %s left: %s", len(removed), self.uri, removed
@@ -560,14 +547,16 @@ class CuratedTable(MergeWriter):
             rows = pa.concat_tables([conform(t, shaped) for t in winners(layout, pend, keys, schema)])
             metadata = {COMPACTED_THROUGH_KEY: str(through), "govhub.operation": "compaction"}
             props = CommitProperties(custom_metadata=metadata)
-            base = layout.base
-            before = base.version()
+            pending_index = self._pending_index(layout, schema)  # before the MERGE moves `layout.base` on
+            base = DeltaTable(self.uri, storage_options=self._options, version=layout.base.version())
             plan = self._plan(_table_source(rows), keys, arrow_schema(self.contract), has_deleted=True)
-            if plan.deleted.any():
+            if plan.deleted.any() and self.contract.deletes == "delete":  # a tombstone is a row: it is written
                 self._drop_unknown_deletes(base, plan, keys)
             evolve = any(n not in self.schema.names for n in schema.names)
-            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve)
+            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve, fence=fence)
             if info is None:  # the changes were already in the base: record the compaction all the same
+                if fence is not None:
+                    fence()
                 write_deltalake(
                     self.uri,
                     pa.schema(base.schema().to_arrow()).empty_table(),
@@ -578,7 +567,7 @@ class CuratedTable(MergeWriter):
             dt = self._open()
             assert dt is not None
             log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
-            self._carry_index(layout, before, dt.version(), schema)
+            self._compacted_index(layout, schema, pending_index, dt)
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import pyarrow.fs as pafs
 
 from lake._fs import filesystem_for
+from lake._index_file import INDEX_DIR
 from lake._state import CHANGES_DIR as CHANGES
 from lake._store import delta_errors, join_uri, open_table
 
@@ -128,7 +129,9 @@ def _listing(fs: pafs.FileSystem, base: str) -> dict[str, int]:
     return {
         info.path[len(base) + 1 :]: info.size
         for info in infos
-        if info.type == pafs.FileType.File and not info.path.endswith(_DERIVED)
+        if info.type == pafs.FileType.File
+        and not info.path.endswith(_DERIVED)
+        and not info.path[len(base) + 1 :].startswith(f"{INDEX_DIR}/")
     }
 
 
@@ -230,6 +233,17 @@ def verify_files(table: CuratedTable, manifests: Mapping[int, Mapping[str, Any] 
         if manifests and not any(_log_dir_of(p.path) is not None for p in problems):
             for where in ("", CHANGES):
                 problems += _live_set_problems(table, fs, base, where, name)
+            if not problems:  # the row index files against a scan (derived data: counted, not manifested)
+                problems += [
+                    FileProblem(
+                        "changed",
+                        rel,
+                        None,
+                        f"row index {rel} disagrees with the table: {why}; delete it "
+                        "(the next run rebuilds it by a scan)",
+                    )
+                    for rel, why in table.row_index_problems()
+                ]
     return IntegrityReport(name, len(manifests), checked, tuple(problems), tuple(notes))
 
 

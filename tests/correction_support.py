@@ -1,8 +1,16 @@
-"""A hub with published person records and one granted subscription: the ground for correction tests."""
+"""A hub with published person records and one granted subscription: the ground for correction tests.
+
+Prepared once per process and copied for each test (migrations, seeding and the first lake commit cost
+more than a copy of the few files they leave)."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
+import shutil
+import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +21,9 @@ from sqlalchemy.orm import Session
 from catalog import apply, decide, register_contracts, seed_departments
 from govhub.db import engine_for, migrate
 from govhub.delivery_runner import open_lake
-from govhub.settings import get_settings, reset_settings
+from govhub.settings import get_settings
 from schemas import arrow_schema, load_contract
+from tests.hub_support import home_from_template, template_home
 
 __all__ = [
     "ALICE",
@@ -25,6 +34,7 @@ __all__ = [
     "CorrectionHub",
     "asked",
     "correction_hub",
+    "correction_template",
     "publish_people",
 ]
 
@@ -46,15 +56,20 @@ class CorrectionHub:
     def session(self) -> Session:
         return Session(engine_for(self.db_url), expire_on_commit=False)
 
-    def publish(self, names: dict[str, str], *, status: str = "1") -> int | None:
-        """Publish the persons `names` (id → name) as the next version; the version, or None when unchanged."""
+    def publish(self, names: dict[str, str], *, status: str = "1", deleted: Collection[str] = ()) -> int | None:
+        """Publish the persons `names` (id → name) as the next version, `deleted` ids removed from it; the
+        version, or None when unchanged."""
         self.run_seq += 1
-        return publish_people(names, run_seq=self.run_seq, status=status)
+        return publish_people(names, run_seq=self.run_seq, status=status, deleted=deleted)
 
 
-def publish_people(names: dict[str, str], *, run_seq: int, status: str = "1") -> int | None:
-    """Commit person rows (every other field fixed) to the curated table of the configured lake."""
+def publish_people(
+    names: dict[str, str], *, run_seq: int, status: str = "1", deleted: Collection[str] = ()
+) -> int | None:
+    """Commit person rows (every other field fixed) to the curated table of the configured lake; the ids in
+    `deleted` are committed as deletions."""
     contract = load_contract("person")
+    names = {**names, **{key: "已删除" for key in deleted}}
     n = len(names)
     columns = {
         "id_number": list(names),
@@ -71,14 +86,31 @@ def publish_people(names: dict[str, str], *, run_seq: int, status: str = "1") ->
         "updated_at": [dt.datetime(2026, 3, 2, tzinfo=dt.UTC)] * n,
     }
     table = pa.table(columns, schema=arrow_schema(contract))
+    if deleted:
+        table = table.append_column("_deleted", pa.array([key in deleted for key in names]))
     info = open_lake().curated(contract).commit(table, app_id="test:person", run_seq=run_seq, metadata={})
     return info.version if info else None
 
 
-def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionHub:
-    """Point govhub at `tmp_path`, seed it, grant 市人社局 person and publish Alice and Bob."""
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path))
-    reset_settings()
+def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, template: Path | None = None) -> CorrectionHub:
+    """Point govhub at `tmp_path`, a copy of `template` (default: `correction_template()`): seeded, 市人社局
+    granted person, Alice and Bob published."""
+    home_from_template(template or correction_template(), tmp_path, monkeypatch)
+    return CorrectionHub(home=tmp_path, db_url=get_settings().metadata_url)
+
+
+@functools.cache
+def correction_template() -> Path:
+    """The correction hub's home, prepared once per process (removed at exit) and copied by each test."""
+    home = Path(tempfile.mkdtemp(prefix="govhub-corrections-"))
+    atexit.register(shutil.rmtree, home, True)
+    with template_home(home):
+        _prepare()
+    return home
+
+
+def _prepare() -> None:
+    """Seed the configured hub, grant 市人社局 person and publish Alice and Bob."""
     url = get_settings().metadata_url
     migrate(url)
     with Session(engine_for(url)) as session:
@@ -96,7 +128,6 @@ def correction_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Correctio
         decide(session, sub.id, actor_department=POLICE, approve=True)
         session.commit()
     publish_people({ALICE: "张三", BOB: "李四"}, run_seq=1)
-    return CorrectionHub(home=tmp_path, db_url=url)
 
 
 def asked(client: str, case_number: str, id_number: str) -> None:

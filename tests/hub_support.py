@@ -1,7 +1,11 @@
-"""Point this test's govhub at a simulator home: the one place tests map sources to GOVHUB_* settings."""
+"""Point this test's govhub at a simulator home: the one place tests map sources to GOVHUB_* settings; and
+hub homes prepared once and copied for each test (migrations, password hashes and keys cost more than a copy)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,32 @@ import pytest
 from govhub.settings import reset_settings
 from simulators import SimulatorHome
 
-__all__ = ["configure_hub_env"]
+__all__ = ["configure_hub_env", "home_from_template", "template_home"]
+
+
+@contextmanager
+def template_home(home: Path) -> Iterator[Path]:
+    """GOVHUB_HOME pointed at `home` while a template is prepared in it; the environment restored after, the
+    store's connections closed so that the files can be copied."""
+    from govhub.db import engine_for
+    from govhub.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("GOVHUB_HOME", str(home))
+        reset_settings()
+        try:
+            yield home
+        finally:
+            engine_for(get_settings().metadata_url).dispose()
+            reset_settings()
+
+
+def home_from_template(template: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of a prepared hub home at `home`, made this test's GOVHUB_HOME (settings reloaded)."""
+    shutil.copytree(template, home, symlinks=True, dirs_exist_ok=True)
+    monkeypatch.setenv("GOVHUB_HOME", str(home))
+    reset_settings()
+    return home
 
 
 def configure_hub_env(monkeypatch: pytest.MonkeyPatch, home: Path, sources: SimulatorHome, credit_url: str) -> None:

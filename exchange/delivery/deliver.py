@@ -298,13 +298,11 @@ def _deliver_one(
     session.commit()  # `running` is on record before anything leaves the hub
     link: str | None = None
     try:
-
-        def open_rows() -> Rows:  # a snapshot streams once per call
-            if isinstance(feed, NetFeed):
-                return delivery_view(feed, contract, sub, secret=secret)
-            return snapshot_view(feed, sub, version=to_version, secret=secret)
-
-        rows = open_rows()
+        rows: Rows  # a snapshot streams once, straight into its target
+        if isinstance(feed, NetFeed):
+            rows = delivery_view(feed, contract, sub, secret=secret)
+        else:
+            rows = snapshot_view(feed, sub, version=to_version, secret=secret)
         if sub.delivery_mode == "file":
             written = write_file(
                 rows,
@@ -314,19 +312,27 @@ def _deliver_one(
             )
             row.location, row.bytes, row.checksum, link = written.key, written.bytes, written.checksum, written.link
         elif sub.delivery_mode == "database":
-            # counts and checksum on record before the target commits (a first streamed pass for a
-            # snapshot), so a crash between the target's commit and the hub's record loses nothing
-            row.checksum, row.bytes = _checksum(rows)
-            if isinstance(rows, SnapshotView):
-                row.rows_inserted = rows.rows
-                rows = open_rows()
             row.location = sub.resource
-            session.commit()
+
+            def on_record(checksum: str, size: int, count: int) -> None:
+                # one pass: counts and checksum go on record after the rows are in the target's open
+                # transaction and before it commits, so a crash between the two commits loses nothing
+                row.checksum, row.bytes = checksum, size
+                if isinstance(rows, SnapshotView):
+                    row.rows_inserted = count
+                session.commit()
+
             _write_database_once(
-                rows, contract, sub, url=targets(sub), from_version=from_version, to_version=to_version
+                rows,
+                contract,
+                sub,
+                url=targets(sub),
+                from_version=from_version,
+                to_version=to_version,
+                on_record=on_record,
             )
         elif sub.delivery_mode == "api":
-            row.checksum, row.bytes = _checksum(rows)
+            row.checksum, row.bytes, _ = _checksum(rows)
             after = "" if from_version is None else str(from_version)
             row.location = f"after_version={after}&to_version={to_version}"
             link = f"/api/deliveries/{sub.id}/changes?after_version={after}"
@@ -347,19 +353,28 @@ def _deliver_one(
     return _finish(session, row, sub, started, exchange_log, link=link)
 
 
-def _checksum(rows: Rows) -> tuple[str, int]:
-    """SHA-256 and size of the rows' Arrow IPC stream, batch by batch."""
+def _checksum(rows: Rows) -> tuple[str, int, int]:
+    """SHA-256 and size of the rows' Arrow IPC stream, batch by batch, and the number of rows."""
     if isinstance(rows, pa.Table):
-        return table_checksum(rows)
-    checksum = StreamChecksum(rows.schema)
+        return (*table_checksum(rows), rows.num_rows)
+    checksum, count = StreamChecksum(rows.schema), 0
     for batch in rows:
         checksum.add(batch)
-    return checksum.finish()
+        count += batch.num_rows
+    return (*checksum.finish(), count)
 
 
 def _write_database_once(
-    rows: Rows, contract: Contract, sub: SubscriptionLike, *, url: str, from_version: int | None, to_version: int
+    rows: Rows,
+    contract: Contract,
+    sub: SubscriptionLike,
+    *,
+    url: str,
+    from_version: int | None,
+    to_version: int,
+    on_record: Callable[[str, int, int], None],
 ) -> None:
+    """Write the rows unless the target already holds the version; `on_record(checksum, bytes, rows)` either way."""
     where: dict[str, Any] = {
         "subscription_id": sub.id,
         "department": sub.department_code,
@@ -367,6 +382,7 @@ def _write_database_once(
     }
     if target_recorded(url, to_version=to_version, **where):
         log.info("subscription %s: target already holds v%s; not writing again", sub.id, to_version)
+        on_record(*_checksum(rows))
         return
     write_database(
         rows,
@@ -375,6 +391,7 @@ def _write_database_once(
         keys=list(contract.primary_key),
         from_version=from_version,
         to_version=to_version,
+        before_commit=on_record,
         **where,
     )
 

@@ -20,7 +20,6 @@ join their deliveries on it; the same department always gets the same pseudonym 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 _COUNTY = r"^((?:[^省]{1,8}?省)?(?:[^市州盟]{1,8}?(?:市|自治州|州|地区|盟))?[^区县市旗]{1,8}?(?:区|县|市|旗))"
 _ADDRESS_SUFFIXES = ("address", "place")
 MASK = "*"
+_SHA256_BLOCK = 64  # bytes: the HMAC key block of SHA-256
 MASKED_KEY = b"govhub:masked"
 NOTICE_KEY = b"govhub:masking"
 """Arrow field metadata on a masked column: how it was masked (`exchange.delivery.notice` says why)."""
@@ -122,16 +122,29 @@ def pseudonymise(col: pa.Array | pa.ChunkedArray, *, secret: bytes, department: 
     """Keyed, stable pseudonyms of a key column: HMAC-SHA256(secret, "<department>|<resource>|<value>")."""
     if not secret:
         raise ValueError("pseudonymising a key needs a non-empty hub secret")
-    prefix = f"{department}|{resource}|".encode()
-    base = hmac.new(secret, prefix, hashlib.sha256)  # the prefix is absorbed once, copied per value
-    out = []
-    for value in col.to_pylist():
+    # HMAC spelled out (RFC 2104) on hashlib's own objects: the keyed inner state has absorbed the
+    # prefix once and each value copies it; `hmac.HMAC.copy` costs a Python object per value on top.
+    key = hashlib.sha256(secret).digest() if len(secret) > _SHA256_BLOCK else secret
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(f"{department}|{resource}|".encode())
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    copy_inner, copy_outer = inner.copy, outer.copy
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        values = col.cast(pa.binary()).to_pylist()  # UTF-8 bytes, no `str.encode` per value
+    else:
+        values = [None if v is None else str(v).encode() for v in col.to_pylist()]
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
         if value is None:
-            out.append(None)
+            append(None)
             continue
-        h = base.copy()
-        h.update(str(value).encode())
-        out.append(h.hexdigest())
+        h = copy_inner()
+        h.update(value)
+        o = copy_outer()
+        o.update(h.digest())
+        append(o.hexdigest())
     return pa.array(out, pa.string())
 
 

@@ -32,7 +32,6 @@ __all__ = ["BATCH_ROWS", "SPILL_ABOVE_ROWS", "SnapshotView", "key_is_pseudonymis
 BATCH_ROWS = 64 * 1024
 SPILL_ABOVE_ROWS = 100_000
 _DELETED = "_deleted"
-_IPC = pa.ipc.IpcWriteOptions(compression="zstd")
 
 
 class SnapshotView:
@@ -116,30 +115,67 @@ def _ordered_by_pseudonym(
 
 
 class _Buckets:
-    """Rows spilled by the first hex digits of the pseudonym, one compressed Arrow IPC file per prefix."""
+    """Rows spilled by the first hex digits of the pseudonym, one Arrow IPC file per prefix.
+
+    Uncompressed: a local temporary file read back once, where zstd cost ~2 µs a row each way (a 4 M-row
+    masked person snapshot spills ~0.7 GB; `spill_dir`, default the system's temporary folder).
+
+    A view is sorted by its prefixes once and cut into one slice per prefix (not filtered once per
+    prefix: 256 passes over every view); the slices are held until `FLUSH_ROWS` rows are (a view's
+    worth: smaller views are written together), then each prefix's are written as one batch. Holding
+    four views' worth saved no measurable CPU and cost ~45 MB of peak. Draining reads consecutive
+    prefixes until a batch's worth is in hand and sorts them together: the batches out are
+    `BATCH_ROWS` long whatever the table's size.
+    """
 
     DIGITS = 2  # 256 buckets: ~16 k rows each at the city's 4 M persons
+    FLUSH_ROWS = BATCH_ROWS
 
     def __init__(self, folder: Path, schema: pa.Schema, key: str) -> None:
         self.folder, self.schema, self.key = folder, schema, key
         self.writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
+        self.held: dict[str, list[pa.Table]] = {}
+        self.held_rows = 0
 
     def add(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
         prefix = pc.utf8_slice_codeunits(table.column(self.key), 0, self.DIGITS)
-        for value in pc.unique(prefix).to_pylist():
-            part = table.filter(pc.equal(prefix, value))
+        order = pc.sort_indices(prefix)
+        table = table.take(order)
+        runs = pc.run_end_encode(pc.take(prefix, order).combine_chunks())
+        start = 0
+        for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+            self.held.setdefault(value, []).append(table.slice(start, end - start))
+            start = end
+        self.held_rows += table.num_rows
+        if self.held_rows >= self.FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for value, parts in self.held.items():
             if value not in self.writers:
                 path = self.folder / f"{value}.arrow"
-                self.writers[value] = pa.ipc.new_file(str(path), self.schema, options=_IPC)
-            self.writers[value].write_table(part)
+                self.writers[value] = pa.ipc.new_file(str(path), self.schema)
+            self.writers[value].write_table(pa.concat_tables(parts).combine_chunks())
+        self.held, self.held_rows = {}, 0
 
     def drain(self, keys: list[str]) -> Iterator[pa.RecordBatch]:
+        self._flush()
         for writer in self.writers.values():
             writer.close()
+        group: list[pa.Table] = []  # consecutive prefixes, sorted together; a sorted tail carried on
+        rows = 0
         for value in sorted(self.writers):
             path = self.folder / f"{value}.arrow"
             with pa.memory_map(str(path)) as source:
-                table = pa.ipc.open_file(source).read_all()
-            yield from order_by_key(table, keys).to_batches(BATCH_ROWS)
-            del table
+                group.append(pa.ipc.open_file(source).read_all())
             path.unlink()
+            rows += group[-1].num_rows
+            if rows >= BATCH_ROWS:
+                ordered = order_by_key(pa.concat_tables(group), keys).combine_chunks()
+                full = rows - rows % BATCH_ROWS
+                yield from ordered.slice(0, full).to_batches(BATCH_ROWS)
+                group, rows = [ordered.slice(full)], rows - full
+        if rows:
+            yield from order_by_key(pa.concat_tables(group), keys).combine_chunks().to_batches(BATCH_ROWS)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,13 +243,16 @@ def write_database(
     from_version: int | None,
     to_version: int,
     target_name: str = "",
+    before_commit: Callable[[str, int, int], None] | None = None,
 ) -> tuple[str, int]:
     """Apply a net feed to table `<resource>` in the target and record the version, in one transaction.
 
     A snapshot (`from_version=None`) replaces the table's rows; an increment deletes the changed keys
     and inserts their new state (a portable upsert: same result on SQLite, PostgreSQL, MariaDB). The
     rows are applied batch by batch; the bookkeeping row, written last in the same transaction, carries
-    the SHA-256 of the rows' Arrow IPC stream. Returns that checksum and the stream's size in bytes.
+    the SHA-256 of the rows' Arrow IPC stream. `before_commit(checksum, bytes, rows)` is called after
+    that and before the target commits (the hub records what is about to arrive; if it raises, the
+    target rolls back). Returns the checksum and the stream's size in bytes.
     """
     schema = rows.schema
     with _connect(url, department, subscription_id, target_name) as engine:
@@ -257,6 +260,7 @@ def write_database(
         target = _data_table(schema.empty_table(), resource, keys, metadata)
         book = _bookkeeping(metadata)
         checksum, count = StreamChecksum(schema), 0
+        hub_failure: BaseException | None = None
         try:
             with engine.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
@@ -282,7 +286,15 @@ def write_database(
                         checksum=digest,
                     )
                 )
+                if before_commit is not None:
+                    try:
+                        before_commit(digest, size, count)
+                    except BaseException as e:  # the caller's own failure: not the target's to report
+                        hub_failure = e
+                        raise
         except sa_exc.DBAPIError as e:
+            if e is hub_failure:
+                raise
             log.error(
                 "writing %s v%s to %s failed: %s",
                 resource,

@@ -1,4 +1,8 @@
-"""The fast chain walk: the database renders each event's canonical JSON, OpenSSL hashes it, spans in parallel.
+"""The fast chain walk: each event's canonical JSON rendered in bulk, OpenSSL hashes it, spans in parallel.
+
+PostgreSQL sends the stored values by COPY and Arrow kernels render the JSON (`COPY_SPEC`,
+`core.chaincopy`: the server's own rendering, below, cost it 4x the CPU of writing the values and was
+the walk's limit); it stays as the fallback for a server that writes times in another DateStyle.
 
 The hashed bytes of an event (`_hashing.event_hash`) are rebuilt by the database engine in one SQL
 expression per dialect (compiled C in SQLite and PostgreSQL, no Python object per column), so Python
@@ -16,12 +20,24 @@ checks the links between spans. Memory stays flat: rows are read `BATCH` at a ti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from core import chainwalk
-from core.chainwalk import Fetch, Span, walk_span
+from core.chaincopy import CopySpec, copy_batches, usable
+from core.chainwalk import Fetch, Span, walk_rows, walk_span
 
-__all__ = ["BATCH", "Span", "canonical_sql", "span_walker", "statements", "walk_spans"]
+__all__ = [
+    "BATCH",
+    "COPY_SPEC",
+    "Span",
+    "Walker",
+    "canonical_sql",
+    "copy_walker",
+    "span_walker",
+    "statements",
+    "walk_spans",
+]
 
 BATCH = 20_000
 SPAN = 250_000
@@ -56,6 +72,22 @@ _FIELDS = (
 """`HASHED_FIELDS` plus "v", in the canonical (sorted) key order."""
 _TIMES = frozenset({"recorded_at", "started_at", "finished_at"})
 _INTS = frozenset({"seq", "version", "rows", "bytes"})
+
+
+def _kind(name: str) -> str:
+    if name == "v":
+        return "literal:1"
+    if name == "seq":
+        return "seq"
+    if name in _TIMES:
+        return "time"
+    if name in _INTS:
+        return "int"
+    return {"duration_ms": "fixed3", "details": "json"}.get(name, "text")
+
+
+COPY_SPEC = CopySpec("exchange_event", tuple((name, _kind(name)) for name in _FIELDS))
+"""The exchange log for `core.chaincopy`: PostgreSQL's walk reads stored values with COPY, renders in Arrow."""
 _BAD = "'\x01'"  # renders a value of the wrong storage type unlike any canonical JSON: the hash cannot match
 
 
@@ -122,16 +154,36 @@ def statements(dialect: str) -> tuple[str, str]:
     return canonical_sql(dialect), canonical_sql(dialect, guarded=True)
 
 
-def span_walker(fetch: Fetch, dialect: str) -> Callable[[int, int], Span]:
+Walker = Callable[[int, int, Sequence[int]], Span]
+"""Walks the span lo < seq <= hi, reporting the stored hash at the given seqs."""
+
+
+def span_walker(fetch: Fetch, dialect: str) -> Walker:
     """A walker of spans over the caller's own connection (in-process)."""
     sql = statements(dialect)
-    return lambda lo, hi: walk_span(fetch, sql, lo, hi)
+    return lambda lo, hi, pins: walk_span(fetch, sql, lo, hi, pins)
+
+
+def copy_walker(connection: Any) -> Walker | None:
+    """A walker of spans reading with COPY over the caller's psycopg connection; None if its DateStyle is not ISO."""
+    if not usable(connection):
+        return None
+    return lambda lo, hi, pins: walk_rows(copy_batches(connection, COPY_SPEC, lo, hi, BATCH), lo, hi, pins)
 
 
 def walk_spans(
-    *, after: int, until: int, local: Callable[[int, int], Span], dsn: str | None, dialect: str
+    *, after: int, until: int, local: Walker, dsn: str | None, dialect: str, pins: Sequence[int] = ()
 ) -> Iterator[Span]:
-    """The exchange log's spans after < seq <= until (`core.chainwalk.walk_spans` with this log's SQL)."""
+    """The exchange log's spans after < seq <= until (`core.chainwalk.walk_spans` with this log's SQL;
+    on PostgreSQL the workers read with COPY, `COPY_SPEC`)."""
     return chainwalk.walk_spans(
-        after=after, until=until, local=local, dsn=dsn, dialect=dialect, sql=statements(dialect), span=SPAN
+        after=after,
+        until=until,
+        local=local,
+        dsn=dsn,
+        dialect=dialect,
+        sql=statements(dialect),
+        copy=COPY_SPEC if dialect == "postgresql" else None,
+        span=SPAN,
+        pins=pins,
     )

@@ -265,12 +265,17 @@ def _stored_hash(session: Session, seq: int) -> str | None:
     return session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == seq))
 
 
-def _check_pins(session: Session, walk: _Walk, lo: int, hi: int) -> None:
-    """Good checkpoints signed at seqs in lo < seq <= hi must name the hash the fast walk confirmed there."""
+def _check_pins(session: Session, walk: _Walk, lo: int, hi: int, seen: Mapping[int, str]) -> None:
+    """Good checkpoints signed at seqs in lo < seq <= hi must name the hash the fast walk confirmed there
+    (`seen`: the hashes the walk reported at those seqs; any it did not are read here)."""
     seqs = sorted(s for s in walk.by_seq if lo < s <= hi)
     for start in range(0, len(seqs), 500):
         part = seqs[start : start + 500]
-        stored = dict(session.execute(select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq.in_(part))).all())
+        unseen = [seq for seq in part if seq not in seen]
+        stored = dict(seen)
+        if unseen:
+            query = select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq.in_(unseen))
+            stored.update(dict(session.execute(query).all()))  # type: ignore[arg-type]
         for seq in part:
             for cp in walk.by_seq[seq]:
                 if cp.head_hash != stored.get(seq):
@@ -291,7 +296,7 @@ def _raw_fetch(session: Session, sql: str, params: tuple[int, int]) -> list[Any]
 
 def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     """Advance `walk.prev` over the database's events with the SQL-rendered hash (see `_walker`)."""
-    from exchange.log._walker import span_walker, walk_spans
+    from exchange.log._walker import copy_walker, span_walker, walk_spans
 
     until = session.scalar(select(func.max(_EVENTS.c.seq)))
     if until is None or until <= walk.prev.seq:
@@ -307,7 +312,10 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
     elif parallel and url.database and url.database != ":memory:":
         dsn = url.database
     local = span_walker(lambda sql, params: _raw_fetch(session, sql, params), dialect)
-    for span in walk_spans(after=walk.prev.seq, until=until, local=local, dsn=dsn, dialect=dialect):
+    if dialect == "postgresql":  # the stored values by COPY, rendered in Arrow (`core.chaincopy`)
+        local = copy_walker(session.connection().connection.dbapi_connection) or local
+    pins = sorted(walk.by_seq)
+    for span in walk_spans(after=walk.prev.seq, until=until, local=local, dsn=dsn, dialect=dialect, pins=pins):
         if not span.events:
             continue
         start = walk.prev
@@ -333,7 +341,7 @@ def _fast_walk(session: Session, walk: _Walk, *, parallel: bool) -> None:
             walk.first_seq = span.first_seq if walk.first_seq is None else walk.first_seq
             walk.checked += good_to - start.seq
             walk.prev = _Point(good_to, good_hash)
-        _check_pins(session, walk, start.seq, walk.prev.seq)
+        _check_pins(session, walk, start.seq, walk.prev.seq, span.pinned)
         if walk.finding is not None or good_to != span.last_seq:
             return
 

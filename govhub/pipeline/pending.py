@@ -156,16 +156,18 @@ def _held_newer(ctx: ResourceContext, rows: pa.Table) -> np.ndarray:
     contract = ctx.contract
     if len(contract.primary_key) != 1 or not ctx.curated.exists():
         return np.zeros(rows.num_rows, dtype=bool)
+    from quality.cast import cast_field
+
     key = contract.primary_key[0]
     cursor = contract.source.cursor
     columns = [key] + ([cursor] if cursor and cursor != key else [])
-    held = ctx.curated.read(columns=columns)
     records = [json.loads(r) for r in rows.column("record").to_pylist()]
     wanted = pa.array([r.get(key) for r in records], pa.string())
+    typed = cast_field(wanted, contract.field(key)).values  # a key that does not cast is held by no row
+    held = ctx.curated.rows_for(pa.table({key: typed}), columns=columns)  # these keys' rows only, streamed
     found = pc.is_in(wanted, value_set=held.column(key).cast(pa.string()))
     if not cursor or cursor == key:
         return np.asarray(found.to_numpy(zero_copy_only=False))
-    from quality.cast import cast_field
 
     at = dict(zip(held.column(key).cast(pa.string()).to_pylist(), held.column(cursor).to_pylist(), strict=True))
     ours = cast_field(pa.array([r.get(cursor) for r in records], pa.string()), contract.field(cursor)).values

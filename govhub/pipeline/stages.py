@@ -11,14 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-
-import pyarrow as pa
 
 from catalog import record_version, utcnow
 from govhub.compaction import compact_table
@@ -27,9 +23,10 @@ from govhub.exchange_log import log_run
 from govhub.lineage import emit_ingest
 from govhub.models import IngestRun, QualityReport
 from govhub.pipeline.drift import apply_drift_policy
-from govhub.pipeline.parallel import ordered_map
+from govhub.pipeline.judge import CountedBatches, judge, judged
+from govhub.pipeline.memory import release_memory
 from govhub.pipeline.pending import count_open_pending
-from govhub.pipeline.recheck_stages import PendingAger, log_pending, resolve_taken, stage_quarantined
+from govhub.pipeline.recheck_stages import log_pending, resolve_taken, stage_quarantined
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
 from govhub.pipeline.suite_check import increment_suite
@@ -184,7 +181,12 @@ def _recover_committed_run(session: Any, ctx: ResourceContext) -> None:
 
 
 def extract(run_id: str) -> dict[str, int]:
-    """Read every change since the watermark into the run's staging area."""
+    """Read every change since the watermark; a source ingest judges each batch as it is read.
+
+    The rows of a source ingest go straight into `validate`'s outputs (accepted, rejected, pending,
+    warned; `govhub.pipeline.judge`), so `validate` only confirms the counts. A recheck or
+    reprocess run stages the quarantined rows it takes, and `validate` judges them.
+    """
     with _stage(run_id, "extract") as st:
         if st.run.kind != "ingest":  # quarantined rows again: the watermark stays where it is
             st.run.extracted = stage_quarantined(st.ctx, st.run)
@@ -193,128 +195,35 @@ def extract(run_id: str) -> dict[str, int]:
             return {"extracted": st.run.extracted}
         connector = st.ctx.connector()
         drift = apply_drift_policy(st.ctx.contract, connector)
+        st.run.drift = drift.as_dict() if drift else None
+        st.run.reconciled = None
         extraction = connector.extract(st.run.state_before)
-        rows = st.ctx.staging(run_id).write_batches("extracted", extraction)
-        st.run.extracted = rows
+        staging = st.ctx.staging(run_id)
+        staging.area.remove("extracted")  # an earlier attempt of a run staged before judging
+        judge(st.ctx, st.run, staging, CountedBatches(extraction), stage="extract")
+        release_memory()  # the batches are gone: publish's Delta write starts from a small process
         st.run.state_after = extraction.proposed_state
         st.run.problems = [p.to_dict() for p in extraction.problems] or None
-        st.run.drift = drift.as_dict() if drift else None
     _save(st.run)
-    return {"extracted": rows}
-
-
-def _previous_read(run: IngestRun) -> datetime | None:
-    """When the resource's previous successful ingest finished (UTC): timeliness is judged from it, on the
-    overview's clock (`quality.scorecard`, `govhub.status`)."""
-    from sqlalchemy import select
-
-    with session_scope() as session:
-        finished = session.scalar(
-            select(IngestRun.finished_at)
-            .where(
-                IngestRun.resource == run.resource,
-                IngestRun.status == "succeeded",
-                IngestRun.kind == "ingest",
-                IngestRun.run_id != run.run_id,
-            )
-            .order_by(IngestRun.finished_at.desc())
-            .limit(1)
-        )
-    return finished if finished is None or finished.tzinfo else finished.replace(tzinfo=UTC)
+    return {"extracted": st.run.extracted or 0}
 
 
 def validate(run_id: str) -> dict[str, int]:
-    """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile."""
-    from quality import Scorecard, quarantine_all
-    from quality import validate as validate_batch
+    """Split the staged rows into accepted and rejected-with-reasons; counts must reconcile.
 
+    A source ingest's rows were judged as `extract` read them: then this stage only reports them.
+    """
     with _stage(run_id, "validate") as st:
-        contract = st.ctx.contract
-        staging = st.ctx.staging(run_id)
-        references, versions = st.ctx.references_at()
-        ager = PendingAger(st.ctx, st.run, staging, versions=versions)
-        drift = st.run.drift if st.run.drift and st.run.drift.get("quarantine") else None
-        counts: Counter[str] = Counter()
-        reasons: Counter[tuple[str, str, str]] = Counter()
-        scorecard: Scorecard | None = None
-
-        def check(batch: pa.RecordBatch) -> Any:
-            if drift:
-                return quarantine_all(batch, contract, rule="schema_drift", message=drift["message"])
-            return validate_batch(batch, contract, references=references, today=today)
-
-        today = st.ctx.today
-        previous_read = _previous_read(st.run)
-        with (
-            staging.output("accepted") as accepted,
-            staging.output("rejected", prepare=_verdict_column("rejected")) as rejected,
-            staging.output("pending", prepare=_verdict_column("pending")) as pending,
-            staging.output("warned", prepare=_verdict_column("warned")) as warned,
-        ):  # batch by batch: two batches are checked at once, outputs are staged in source order
-            for verdict in ordered_map(check, staging.batches("extracted")):
-                still, waiting, expired = ager.split(verdict.rejected)
-                counts.update({k: verdict.counts[k] for k in ("accepted", "warned")})
-                counts.update(rejected=verdict.counts["rejected"] - waiting.num_rows, pending=waiting.num_rows)
-                card = Scorecard.from_verdict(verdict, contract, accessible=True, previous_read=previous_read)
-                scorecard = card if scorecard is None else scorecard.merge(card)
-                for (rule, field, severity, _dimension), n in verdict.findings.failed.items():
-                    reasons[(rule, field, severity)] += n
-                accepted.write(verdict.accepted)
-                rejected.write(still)
-                rejected.write(expired)
-                pending.write(waiting)
-                warned.write(verdict.warned)
-        st.run.accepted, st.run.rejected, st.run.warned = counts["accepted"], counts["rejected"], counts["warned"]
-        st.run.pending = counts["pending"]
-        st.run.outcomes = ager.outcomes(accepted=counts["accepted"])
-        settled = counts["accepted"] + counts["rejected"] + counts["pending"]
-        st.run.reconciled = (st.run.extracted or 0) == settled
-        st.run.top_reasons = _top_reasons(contract, reasons)
-        if not st.run.reconciled:
-            raise PipelineError(
-                st.run.resource,
-                run_id,
-                "validate",
-                f"counts do not reconcile: extracted {st.run.extracted} != accepted {counts['accepted']} + "
-                f"rejected {counts['rejected']} + pending {counts['pending']}",
-            )
-        with session_scope() as session:
-            session.merge(
-                QualityReport(
-                    run_id=run_id,
-                    resource=st.run.resource,
-                    scorecard=scorecard.to_dict() if scorecard else {},
-                    findings=st.run.top_reasons,
-                )
-            )
+        if not judged(st.run):
+            staging = st.ctx.staging(run_id)
+            judge(st.ctx, st.run, staging, staging.batches("extracted"), stage="validate")
     _save(st.run)
     return {
-        "accepted": st.run.accepted,
-        "rejected": st.run.rejected,
-        "pending": st.run.pending,
-        "warned": st.run.warned,
+        "accepted": st.run.accepted or 0,
+        "rejected": st.run.rejected or 0,
+        "pending": st.run.pending or 0,
+        "warned": st.run.warned or 0,
     }
-
-
-def _top_reasons(contract: Any, reasons: Counter[tuple[str, str, str]], limit: int = 10) -> list[dict[str, Any]]:
-    """The most frequent findings, labelled for a data admin: rule, field and its Chinese label."""
-    labels = {f.name: f.label for f in contract.fields}
-    return [
-        {
-            "reason": f"{rule} {labels.get(field, field)}",
-            "rule": rule,
-            "field": field,
-            "severity": severity,
-            "rows": rows,
-        }
-        for (rule, field, severity), rows in reasons.most_common(limit)
-        if rows
-    ]
-
-
-def _verdict_column(verdict: str) -> Any:
-    """A function adding the `verdict` column (rejected / warned) to a quarantine table."""
-    return lambda t: t.append_column("verdict", pa.array([verdict] * t.num_rows, pa.string()))
 
 
 def publish(run_id: str) -> dict[str, int | None]:
@@ -356,7 +265,13 @@ def publish(run_id: str) -> dict[str, int | None]:
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
             with session_scope() as session:  # the run whose changes pass the threshold compacts
-                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
+                compact_table(
+                    session,
+                    st.ctx.curated,
+                    threshold=st.ctx.settings.lake_compact_threshold,
+                    holder=run_id,
+                    lease_seconds=st.ctx.settings.lock_lease_seconds,
+                )
     _save(st.run)
     return {"version": st.run.version}
 

@@ -128,6 +128,13 @@ def test_city_absent_is_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert part["status"] == "not run"
 
 
+def _verify_row(code: str, db: str, mode: str, **changed: object) -> dict:
+    """One row of the verification benchmark's RESULT-JSON: single answers, 100 of them all logged."""
+    row = {"code": code, "db": db, "mode": mode, "scenario": "single", "answers_s": 2600.0, "p50": 3.0}
+    row |= {"p99": 12.0, "non2xx": 0, "answers": 100, "logged": 100, "cpu_ms": 0.8, "load": "0.5"}
+    return {**row, **changed}
+
+
 def test_parsers_read_the_scripts_output() -> None:
     verify = (
         "in-process: lookup_us 18.000, seal_ms 0.560\n\n"
@@ -142,62 +149,10 @@ def test_parsers_read_the_scripts_output() -> None:
     assert parsed["rows"][1]["p99"] == 674.5 and parsed["rows"][1]["non2xx"] == 2
     assert parsed["in_process"] == "lookup_us 18.000, seal_ms 0.560"
     rows = [
-        {
-            "code": "before",
-            "db": "sqlite",
-            "mode": "sm2/commit",
-            "scenario": "single",
-            "answers_s": 2600.0,
-            "p50": 3.0,
-            "p99": 12.0,
-            "non2xx": 0,
-            "answers": 100,
-            "logged": 100,
-            "cpu_ms": 0.8,
-            "load": "0.5",
-        },
-        {
-            "code": "after",
-            "db": "postgresql",
-            "mode": "sm2/commit",
-            "scenario": "single",
-            "answers_s": 2600.0,
-            "p50": 3.0,
-            "p99": 12.0,
-            "non2xx": 0,
-            "answers": 100,
-            "logged": 100,
-            "cpu_ms": 0.8,
-            "load": "0.5",
-        },
-        {
-            "code": "after",
-            "db": "sqlite",
-            "mode": "sm2/queued",
-            "scenario": "single",
-            "answers_s": 2600.0,
-            "p50": 3.0,
-            "p99": 12.0,
-            "non2xx": 0,
-            "answers": 100,
-            "logged": 100,
-            "cpu_ms": 0.8,
-            "load": "0.5",
-        },
-        {
-            "code": "after",
-            "db": "sqlite",
-            "mode": "sm2/commit",
-            "scenario": "single",
-            "answers_s": 2500.0,
-            "p50": 3.0,
-            "p99": 12.0,
-            "non2xx": 0,
-            "answers": 1000,
-            "logged": 999,
-            "cpu_ms": 0.8,
-            "load": "0.5",
-        },
+        _verify_row("before", "sqlite", "sm2/commit"),
+        _verify_row("after", "postgresql", "sm2/commit"),
+        _verify_row("after", "sqlite", "sm2/queued"),
+        _verify_row("after", "sqlite", "sm2/commit", answers_s=2500.0, answers=1000, logged=999),
     ]
     result = report.parse_verify("noise\nRESULT-JSON " + json.dumps({"rows": rows, "in_process": {"seal_sm2_ms": 0.3}}))
     assert result["in_process"] == "seal_sm2_ms 0.300" and len(result["rows"]) == 4

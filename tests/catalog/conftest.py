@@ -1,4 +1,5 @@
-"""A migrated metadata store per test (copied from one migrated per session), seeded and registered."""
+"""A migrated metadata store per test (copied from one migrated per session), seeded and registered; the
+CLI tests' hub home and their complete `subscription apply` arguments."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from catalog import Department, register_contracts, seed_departments
 from govhub.db import engine_for, migrate
+from govhub.settings import reset_settings
 from schemas import Contract, load_all
 
 USER = "11430900006012408C"  # 市人社局, a using department (seeded, generated USCC)
@@ -54,3 +57,26 @@ def contracts() -> dict[str, Contract]:
 @pytest.fixture
 def departments(session: Session) -> dict[str, Department]:
     return {d.code: d for d in session.query(Department)}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner for `govhub` commands on a hub home of its own (`tmp_path / "hub"`)."""
+    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
+    reset_settings()
+    yield CliRunner()
+    reset_settings()
+
+
+def apply_args(
+    *fields: str,
+    department: str = USER,
+    scope: str = "社保经办系统",
+    valid_until: str | None = "2099-12-31",
+) -> list[str]:
+    """`subscription apply` of `department` for person `fields` with every statement the rules ask for
+    (`valid_until` None leaves that one out)."""
+    args = ["subscription", "apply", "--as", department, "--resource", "person", "--purpose", "资格认证"]
+    args += ["--legal-basis", "社会保险法", "--scope", scope]
+    args += ["--valid-until", valid_until] if valid_until is not None else []
+    return [*args, *(a for f in fields for a in ("-f", f))]

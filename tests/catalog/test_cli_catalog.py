@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import POLICE, USER
+from conftest import POLICE, USER, apply_args
 from typer.testing import CliRunner
 
 from cli.main import app
 from govhub.settings import reset_settings
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
-    reset_settings()
-    yield CliRunner()
-    reset_settings()
 
 
 def _ok(cli: CliRunner, *args: str) -> str:
@@ -48,27 +39,7 @@ def test_issue_key_prints_a_key_once(cli: CliRunner) -> None:
 
 def test_subscription_workflow(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
-    applied = _ok(
-        cli,
-        "subscription",
-        "apply",
-        "--as",
-        USER,
-        "--resource",
-        "person",
-        "--purpose",
-        "资格认证",
-        "--legal-basis",
-        "社会保险法",
-        "--scope",
-        "社保经办系统",
-        "--valid-until",
-        "2099-12-31",
-        "-f",
-        "name",
-        "-f",
-        "status",
-    )
+    applied = _ok(cli, *apply_args("name", "status"))
     assert "pending" in applied
     assert "1" in _ok(cli, "subscription", "list", "--as", POLICE, "--status", "pending")
     assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", POLICE, "--approve")
@@ -78,15 +49,12 @@ def test_subscription_workflow(cli: CliRunner) -> None:
 
 def test_apply_takes_the_api_names_and_says_which_fields_arrive_masked(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
-    statements = ["--purpose", "资格认证", "--legal-basis", "社会保险法", "--scope", "社保经办系统"]
-    statements += ["--valid-until", "2099-12-31", "-f", "gender", "-f", "birth_date", "--as", USER]
-    masked = _ok(cli, "subscription", "apply", "--resource", "person", *statements, "--delivery-mode", "api")
+    application = apply_args("gender", "birth_date")
+    masked = _ok(cli, *application, "--delivery-mode", "api")
     flat = " ".join(masked.split())
     assert "脱敏字段" in flat and "性别(gender)" in flat and "出生日期(birth_date)：不提供" in flat
     assert "pii_access=false" in flat and "--pii-access" in flat and "市公安局" in flat  # why, and how to ask
-    unmasked = cli.invoke(
-        app, ["subscription", "apply", "--resource", "person", *statements, "--pii", "--mode", "file"]
-    )
+    unmasked = cli.invoke(app, [*application, "--pii", "--mode", "file"])
     assert unmasked.exit_code == 0, unmasked.output
     assert "--pii is deprecated: use --pii-access" in unmasked.output and "脱敏字段" not in unmasked.output
     assert "--mode is deprecated" in unmasked.output and "file" in unmasked.output
@@ -99,28 +67,7 @@ def test_apply_takes_the_api_names_and_says_which_fields_arrive_masked(cli: CliR
         pytest.param(
             ["subscription", "decide", "7", "--as", POLICE, "--approve"], "unknown subscription #7", id="unknown-id"
         ),
-        pytest.param(
-            [
-                "subscription",
-                "apply",
-                "--as",
-                USER,
-                "--resource",
-                "person",
-                "--purpose",
-                "p",
-                "--legal-basis",
-                "l",
-                "--scope",
-                "s",
-                "--valid-until",
-                "2099-12-31",
-                "-f",
-                "salary",
-            ],
-            "has no field(s) salary",
-            id="unknown-field",
-        ),
+        pytest.param(apply_args("salary"), "has no field(s) salary", id="unknown-field"),
     ],
 )
 def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message: str) -> None:
@@ -133,25 +80,7 @@ def test_govhub_errors_are_one_red_line(cli: CliRunner, args: list[str], message
 
 def test_times_are_beijing_time_and_say_so(cli: CliRunner) -> None:
     _ok(cli, "catalog", "seed")
-    _ok(
-        cli,
-        "subscription",
-        "apply",
-        "--as",
-        USER,
-        "--resource",
-        "person",
-        "--purpose",
-        "资格认证",
-        "--legal-basis",
-        "社会保险法",
-        "--scope",
-        "人社局社保待遇资格认证系统",
-        "--valid-until",
-        "2099-12-31",
-        "-f",
-        "name",
-    )
+    _ok(cli, *apply_args("name", scope="人社局社保待遇资格认证系统"))
     listed = _ok(cli, "subscription", "list", "--as", POLICE)
     assert "23:59" in listed  # due by the end of a Beijing working day, not 15:59 UTC
     status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
@@ -165,25 +94,7 @@ def test_department_list_and_names_wherever_codes_are(cli: CliRunner) -> None:
     assert listed.exit_code == 0, listed.output
     assert USER in listed.output and "市人社局" in listed.output and "issue-key" in listed.output
     assert _ok(cli, "catalog", "issue-key", "市人社局").strip().startswith(f"gh.{USER}.")
-    _ok(
-        cli,
-        "subscription",
-        "apply",
-        "--as",
-        "市人社局",
-        "--resource",
-        "person",
-        "--purpose",
-        "资格认证",
-        "--legal-basis",
-        "社会保险法",
-        "--scope",
-        "人社局社保待遇资格认证系统",
-        "--valid-until",
-        "2099-12-31",
-        "-f",
-        "name",
-    )
+    _ok(cli, *apply_args("name", department="市人社局", scope="人社局社保待遇资格认证系统"))
     assert "granted" in _ok(cli, "subscription", "decide", "1", "--as", "市公安局", "--approve")
     unknown = cli.invoke(app, ["catalog", "issue-key", "市不存在局"])
     assert unknown.exit_code != 0 and "市不存在局" in unknown.output
@@ -207,21 +118,7 @@ def test_targets_are_registered_by_name_and_never_printed(
     refused = cli.invoke(app, ["target", "add", USER, "evil", "--url"], input=f"sqlite:///{hub_db}\n")
     assert refused.exit_code == 1 and "store of the hub itself" in " ".join(refused.output.split())
     assert not (tmp_path / "hub" / "keys" / "delivery-targets" / USER / "evil.url").exists()
-    application = [
-        "--resource",
-        "person",
-        "--purpose",
-        "社保",
-        "--legal-basis",
-        "《社会保险法》",
-        "-f",
-        "name",
-        "--scope",
-        "社保经办系统",
-        "--valid-until",
-        "2099-12-31",
-    ]
-    applied = _ok(cli, "subscription", "apply", "--as", USER, *application, "--mode", "database", "--target", "rsj-db")
+    applied = _ok(cli, *apply_args("name"), "--mode", "database", "--target", "rsj-db")
     assert "database" in applied
     _ok(cli, "target", "remove", USER, "rsj-db")
     assert "rsj-db" not in _ok(cli, "target", "list")

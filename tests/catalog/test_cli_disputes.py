@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import OTHER_USER, POLICE, USER
+from conftest import OTHER_USER, POLICE, USER, apply_args
 from typer.testing import CliRunner
 
 from catalog import HUB_ADMIN, configure_limits
@@ -18,12 +17,11 @@ from govhub.settings import reset_settings
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
+def cli(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The catalogue's CLI runner with a dispute time limit of 3 working days."""
     monkeypatch.setenv("GOVHUB_SHARING_DISPUTE_WORKING_DAYS", "3")
     reset_settings()
-    yield CliRunner()
-    reset_settings()
+    yield cli
     configure_limits(answer_working_days=10, dispute_working_days=10)
 
 
@@ -36,25 +34,7 @@ def _run(cli: CliRunner, *args: str, code: int = 0) -> str:
 
 def _refused_application(cli: CliRunner) -> None:
     _run(cli, "catalog", "seed")
-    _run(
-        cli,
-        "subscription",
-        "apply",
-        "--as",
-        USER,
-        "--resource",
-        "person",
-        "--purpose",
-        "资格认证",
-        "--legal-basis",
-        "社会保险法",
-        "--scope",
-        "社保经办系统",
-        "--valid-until",
-        "2099-12-31",
-        "-f",
-        "name",
-    )
+    _run(cli, *apply_args("name"))
     _run(cli, "subscription", "decide", "1", "--as", POLICE, "--refuse", "--reason", "超出履职范围")
 
 
@@ -99,24 +79,7 @@ def test_the_dispute_time_limit_comes_from_the_settings(cli: CliRunner) -> None:
 
 def test_a_missing_statement_is_one_red_line_naming_the_field(cli: CliRunner) -> None:
     _run(cli, "catalog", "seed")
-    out = _run(
-        cli,
-        "subscription",
-        "apply",
-        "--as",
-        USER,
-        "--resource",
-        "person",
-        "--purpose",
-        "资格认证",
-        "--legal-basis",
-        "社会保险法",
-        "--scope",
-        "社保经办系统",
-        "-f",
-        "name",
-        code=1,
-    )
+    out = _run(cli, *apply_args("name", valid_until=None), code=1)
     assert "valid_until is required" in out and "共享申请" in out
 
 

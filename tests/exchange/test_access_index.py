@@ -207,3 +207,20 @@ def test_a_legal_representative_sees_only_deliveries_granted_their_id(session: S
     assert sorted(d.department for d in company.deliveries) == ["11430900MB0000001X", "11430900MB0000002X"]
     representative = access_record(session, pid(1), kind="person", keys=KEYS)
     assert [d.department for d in representative.deliveries] == ["11430900MB0000002X"]  # only where it was granted
+
+
+def test_a_versions_subjects_go_in_in_index_order_with_their_hashes_and_changes(
+    session: Session, lake: Lake, person: Contract
+) -> None:
+    """Inserted in (version, subject hash) order (random order made a large first version thrash SQLite's
+    indexes); every row still carries the subject's own hash and change."""
+    keys = [pid(i) for i in range(40)]
+    commit(lake, person, person_rows(person, keys), 1)
+    commit(lake, person, person_rows(person, keys[:10], tag="v2", deleted=[True] * 3 + [False] * 7), 2)
+    assert index_changes(session, lake.curated(person), person, keys=KEYS, upto=1) == 50
+    session.commit()
+    stored = session.execute(sa.text("SELECT version, subject_hash, change FROM subject_change ORDER BY rowid")).all()
+    assert [(v, h) for v, h, _ in stored] == sorted((v, h) for v, h, _ in stored)
+    expected = {(0, subject_hash([k], keys=KEYS), "insert") for k in keys}
+    expected |= {(1, subject_hash([k], keys=KEYS), "delete" if i < 3 else "update") for i, k in enumerate(keys[:10])}
+    assert set(map(tuple, stored)) == expected

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 from test_delivery import commit, person, person_rows, pid, subscribe  # noqa: F401  (the person fixture)
 
 from exchange.access import access_record
 from govhub.db import engine_for
 from govhub.exchange_log import hub_subject_keys
-from govhub.settings import reset_settings
 from lake import Lake
 from schemas import Contract
 from tests.service_db import MetadataStore, metadata_store, parametrize_stores  # noqa: F401
@@ -20,29 +17,14 @@ from tests.service_db import MetadataStore, metadata_store, parametrize_stores  
 pytestmark = parametrize_stores()
 
 
-@pytest.fixture
-def store_url(metadata_store: MetadataStore, tmp_path: Path) -> str:  # noqa: F811
-    return metadata_store.fresh_url(tmp_path)
-
-
-@pytest.fixture
-def hub(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
-    monkeypatch.setenv("GOVHUB_DB_URL", store_url)
-    monkeypatch.setenv("GOVHUB_LINEAGE_TRANSPORT", "none")
-    reset_settings()
-    yield tmp_path / "hub"
-    reset_settings()
-
-
 def test_run_deliveries_indexes_the_versions_and_the_record_finds_them(
     person: Contract,  # noqa: F811
     store_url: str,
-    hub: Path,
+    hub_home: Path,
 ) -> None:
     from govhub.delivery_runner import run_deliveries
 
-    lake = Lake(str(hub / "lake"))
+    lake = Lake(str(hub_home / "lake"))
     with Session(engine_for(store_url), expire_on_commit=False) as session:
         subscribe(session)
     commit(lake, person, person_rows(person, [pid(1), pid(2)]), 1)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from exchange.access import SubjectQuery, access_record, backfill_queries
+from exchange.log import ChainBrokenError, ExchangeLog, ExchangeLogError
 from tests.exchange.verify_support import E_SHOP, P_UNKNOWN, P_ZHANG, ServedHub, body, build_hub
 
 
@@ -60,3 +63,35 @@ def test_backfill_rebuilds_the_index_from_the_log_exactly_once(hub: ServedHub) -
         assert backfill_queries(session, chunk=2) == before
         assert backfill_queries(session) == 0
     assert [q.answer for q in _record(hub, P_ZHANG).queries] == [{"match": False}, {"match": True}]
+
+
+def test_backfill_reads_the_answers_archived_to_parquet(tmp_path: Path) -> None:
+    """Answers given before the index existed and archived since still reach the citizen's access record."""
+    served = build_hub(tmp_path)
+    key = served.keys["all"]
+    for name in ("张三", "李四"):
+        assert (
+            served.service.ask("identity_matches", client_key=key, body=body({"id_number": P_ZHANG, "name": name}))[0]
+            == 200
+        )
+    served.service.writer.close()
+    with Session(served.engine) as session:  # as on a hub that answered before the index existed
+        session.execute(delete(SubjectQuery))
+        session.commit()
+    xlog = ExchangeLog(served.engine, signer=served.signer)
+    info = xlog.archive(served.lake, before=datetime.now(UTC) + timedelta(days=1))
+    assert info.events >= 2 and xlog.count() == 0
+    with Session(served.engine) as session:
+        with pytest.raises(ExchangeLogError, match=r"archived to Parquet: give the lake"):
+            backfill_queries(session)  # without the archives it refuses: no silent gap in anyone's record
+        assert backfill_queries(session, archives=served.lake, chunk=1) == 2
+        assert backfill_queries(session, archives=served.lake) == 0
+    assert [q.answer for q in _record(served, P_ZHANG).queries] == [{"match": False}, {"match": True}]
+
+    archive = tmp_path / "lake" / info.path  # type: ignore[operator]
+    archive.write_bytes(archive.read_bytes()[:-64])  # damaged after archiving: named, never skipped
+    with Session(served.engine) as session:
+        session.execute(delete(SubjectQuery))
+        session.commit()
+        with pytest.raises(ChainBrokenError, match=r"archive file .*parquet"):
+            backfill_queries(session, archives=served.lake)

@@ -22,6 +22,7 @@ from test_delivery import (
     target_rows,
 )
 
+import exchange.delivery.deliver as deliver_module
 import exchange.delivery.snapshot as snapshot_module
 from exchange.delivery import net_changes
 from exchange.delivery.deliver import delivery_view
@@ -141,3 +142,77 @@ def test_a_crash_after_the_target_committed_a_snapshot_keeps_its_counts_and_chec
     engine.dispose()
     assert (book.rows, book.checksum) == (300, recovered.checksum)
     assert len(target_rows(url)) == 300 and sub.id == recovered.subscription_id
+
+
+def test_a_database_snapshot_reads_the_table_once_and_records_before_the_target_commits(
+    session, lake, person, tmp_path, monkeypatch
+):
+    """One streamed pass: the hub's counts and checksum are committed inside the target's open transaction."""
+    import sqlalchemy as sa
+
+    from lake.curated import CuratedTable
+
+    commit(lake, person, person_rows(person, KEYS), 1)
+    url = f"sqlite:///{tmp_path / 'dept.db'}"
+    sub = subscribe(session, mode="database", target_url=url)
+    scans: list[int] = []
+    real_scan = CuratedTable.scan
+    monkeypatch.setattr(CuratedTable, "scan", lambda self, **kw: scans.append(1) or real_scan(self, **kw))
+    seen: list[tuple[str | None, int]] = []  # (the hub's checksum, the target's versions) at each hub commit
+    real_commit = session.commit
+
+    def hub_commit() -> None:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            has = sa.inspect(conn).has_table("_govhub_delivery")
+            held = conn.execute(sa.text("SELECT count(*) FROM _govhub_delivery")).scalar() if has else 0
+        engine.dispose()
+        records = [o for o in session.identity_map.values() if isinstance(o, deliver_module.Delivery)]
+        seen.append((records[0].checksum if records else None, held))
+        real_commit()
+
+    monkeypatch.setattr(session, "commit", hub_commit)
+    (result,) = run(session, lake, person)
+    assert result.status == "done" and result.rows_inserted == 300 and len(scans) == 1
+    record = session.scalars(
+        sa.select(deliver_module.Delivery).where(deliver_module.Delivery.subscription_id == sub.id)
+    ).one()
+    assert (record.rows_inserted, record.checksum, record.bytes) == (300, result.checksum, result.bytes)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        book = conn.execute(sa.text("SELECT rows, checksum FROM _govhub_delivery")).one()
+    engine.dispose()
+    assert (book.rows, book.checksum) == (300, result.checksum)
+    assert (result.checksum, 0) in seen  # on record while the target had not committed yet
+
+
+def test_a_hub_failure_before_the_target_commits_rolls_the_target_back_and_is_not_called_a_target_error(tmp_path):
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    from exchange.delivery.targets import write_database
+
+    table = pa.table({"id_number": KEYS[:5], "_change_type": ["insert"] * 5})
+    url = f"sqlite:///{tmp_path / 'dept.db'}"
+
+    def hub_down(checksum: str, size: int, rows: int) -> None:
+        assert rows == 5 and len(checksum) == 64 and size > 0
+        raise sa_exc.OperationalError("COMMIT", {}, Exception("the hub's metadata store went away"))
+
+    with pytest.raises(sa_exc.OperationalError, match="metadata store went away"):
+        write_database(
+            table,
+            url=url,
+            resource="person",
+            keys=["id_number"],
+            subscription_id=1,
+            department="D",
+            from_version=None,
+            to_version=3,
+            before_commit=hub_down,
+        )
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM person")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM _govhub_delivery")).scalar() == 0
+    engine.dispose()

@@ -33,7 +33,6 @@ import exchange.delivery.deliver as deliver_module
 from exchange.delivery import Delivery
 from exchange.log import ExchangeEvent, ExchangeLog
 from govhub.db import engine_for
-from govhub.settings import reset_settings
 from lake import Lake
 from schemas import Contract
 from tests.service_db import MetadataStore, metadata_store, parametrize_stores  # noqa: F401
@@ -42,26 +41,10 @@ pytestmark = parametrize_stores()
 
 
 @pytest.fixture
-def store_url(metadata_store: MetadataStore, tmp_path: Path) -> str:  # noqa: F811
-    return metadata_store.fresh_url(tmp_path)
-
-
-@pytest.fixture
 def session(store_url: str) -> Iterator[Session]:
     """A session on an empty store migrated through the Alembic chain (replaces test_delivery's create_all)."""
     with Session(engine_for(store_url), expire_on_commit=False) as s:
         yield s
-
-
-@pytest.fixture
-def hub_home(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """GOVHUB_HOME in tmp_path (its lake is where the test commits) over the store: for run_deliveries."""
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
-    monkeypatch.setenv("GOVHUB_DB_URL", store_url)
-    monkeypatch.setenv("GOVHUB_LINEAGE_TRANSPORT", "none")
-    reset_settings()
-    yield tmp_path / "hub"
-    reset_settings()
 
 
 def _deliver_at_once(runs: int = 2) -> tuple[list[dict], list[BaseException]]:

@@ -68,39 +68,54 @@ def _fill(contract: Contract, records: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.table({k: pa.array(v, schema.field(k).type) for k, v in columns.items()}, schema=schema)
 
 
+def _person(id_number: str, name: str, born: dt.date, region: str, household: str, status: str) -> dict[str, Any]:
+    return dict(
+        id_number=id_number, name=name, birth_date=born, region_code=region, household_number=household, status=status
+    )
+
+
+def _credit(
+    record_id: str, kind: str, subject: str, code: str, since: dt.date, until: dt.date | None, **more: Any
+) -> dict:
+    """A credit record decided and valid from `since` (to `until`, None: open-ended)."""
+    return dict(
+        record_id=record_id,
+        record_type=kind,
+        subject_type=subject,
+        subject_code=code,
+        decision_date=since,
+        valid_from=since,
+        valid_to=until,
+        **more,
+    )
+
+
+def _payment(
+    code: str, payer: str, name: str, amount: str, status: str, number: str, day: dt.date, channel: str
+) -> dict:
+    """A non-tax payment of the fee item FEE_ITEM, paid at 02:00 UTC on `day` and settled that day."""
+    return dict(
+        payment_code=code,
+        payer_id=payer,
+        payer_name=name,
+        amount=decimal.Decimal(amount),
+        status=status,
+        receipt_code="43000026",
+        receipt_number=number,
+        item_code=FEE_ITEM,
+        fiscal_region="430900",
+        paid_at=dt.datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC),
+        channel=channel,
+        collector_code="430900001",
+        settlement_date=day,
+    )
+
+
 PERSONS = [
-    dict(
-        id_number=P_ZHANG,
-        name="张三",
-        birth_date=dt.date(1980, 5, 1),
-        region_code="430902",
-        household_number="000000001",
-        status="1",
-    ),
-    dict(
-        id_number=P_LI,
-        name="李四",
-        birth_date=dt.date(2010, 5, 2),
-        region_code="430902",
-        household_number="000000001",
-        status="1",
-    ),
-    dict(
-        id_number=P_WANG,
-        name="王五",
-        birth_date=dt.date(1940, 1, 1),
-        region_code="430903",
-        household_number="000000002",
-        status="3",
-    ),
-    dict(
-        id_number=P_ZHAO,
-        name="赵六",
-        birth_date=dt.date(1990, 7, 7),
-        region_code="430921",
-        household_number="000000001",
-        status="2",
-    ),
+    _person(P_ZHANG, "张三", dt.date(1980, 5, 1), "430902", "000000001", "1"),
+    _person(P_LI, "李四", dt.date(2010, 5, 2), "430902", "000000001", "1"),
+    _person(P_WANG, "王五", dt.date(1940, 1, 1), "430903", "000000002", "3"),
+    _person(P_ZHAO, "赵六", dt.date(1990, 7, 7), "430921", "000000001", "2"),
 ]
 ENTITIES = [
     dict(
@@ -126,84 +141,17 @@ ENTITIES = [
     ),
 ]
 CREDIT = [
-    dict(
-        record_id="BLK000000000001",
-        record_type="black",
-        subject_type="legal",
-        subject_code=E_REVOKED,
-        decision_date=dt.date(2024, 1, 1),
-        valid_from=dt.date(2024, 1, 1),
-        valid_to=None,
+    _credit("BLK000000000001", "black", "legal", E_REVOKED, dt.date(2024, 1, 1), None),
+    _credit("BLK000000000002", "black", "legal", E_SHOP, dt.date(2018, 1, 1), dt.date(2019, 12, 31)),
+    _credit("CF0000000000001", "cf", "legal", E_SHOP, dt.date(2023, 6, 1), dt.date(2026, 6, 1)),
+    _credit(
+        "XK0000000000001", "xk", "legal", E_SHOP, dt.date(2021, 7, 1), dt.date(2026, 6, 30), document_number=PERMIT_NO
     ),
-    dict(
-        record_id="BLK000000000002",
-        record_type="black",
-        subject_type="legal",
-        subject_code=E_SHOP,
-        decision_date=dt.date(2018, 1, 1),
-        valid_from=dt.date(2018, 1, 1),
-        valid_to=dt.date(2019, 12, 31),
-    ),
-    dict(
-        record_id="CF0000000000001",
-        record_type="cf",
-        subject_type="legal",
-        subject_code=E_SHOP,
-        decision_date=dt.date(2023, 6, 1),
-        valid_from=dt.date(2023, 6, 1),
-        valid_to=dt.date(2026, 6, 1),
-    ),
-    dict(
-        record_id="XK0000000000001",
-        record_type="xk",
-        subject_type="legal",
-        subject_code=E_SHOP,
-        document_number=PERMIT_NO,
-        decision_date=dt.date(2021, 7, 1),
-        valid_from=dt.date(2021, 7, 1),
-        valid_to=dt.date(2026, 6, 30),
-    ),
-    dict(
-        record_id="BLK000000000003",
-        record_type="black",
-        subject_type="natural",
-        subject_code=P_WANG,
-        decision_date=dt.date(2025, 1, 1),
-        valid_from=dt.date(2025, 1, 1),
-        valid_to=None,
-    ),
+    _credit("BLK000000000003", "black", "natural", P_WANG, dt.date(2025, 1, 1), None),
 ]
 PAYMENTS = [
-    dict(
-        payment_code=PAY_OK,
-        payer_id=P_ZHANG,
-        payer_name="张三",
-        amount=decimal.Decimal("120.00"),
-        status="1",
-        receipt_code="43000026",
-        receipt_number="0000000001",
-        item_code=FEE_ITEM,
-        fiscal_region="430900",
-        paid_at=dt.datetime(2026, 3, 1, 2, 0, tzinfo=UTC),
-        channel="3",
-        collector_code="430900001",
-        settlement_date=dt.date(2026, 3, 1),
-    ),
-    dict(
-        payment_code=PAY_REFUNDED,
-        payer_id=P_ZHAO,
-        payer_name="赵六",
-        amount=decimal.Decimal("80.00"),
-        status="2",
-        receipt_code="43000026",
-        receipt_number="0000000002",
-        item_code=FEE_ITEM,
-        fiscal_region="430900",
-        paid_at=dt.datetime(2026, 2, 1, 2, 0, tzinfo=UTC),
-        channel="1",
-        collector_code="430900001",
-        settlement_date=dt.date(2026, 2, 1),
-    ),
+    _payment(PAY_OK, P_ZHANG, "张三", "120.00", "1", "0000000001", dt.date(2026, 3, 1), "3"),
+    _payment(PAY_REFUNDED, P_ZHAO, "赵六", "80.00", "2", "0000000002", dt.date(2026, 2, 1), "1"),
 ]
 RECORDS = {"person": PERSONS, "legal_entity": ENTITIES, "credit_record": CREDIT, "payment": PAYMENTS}
 

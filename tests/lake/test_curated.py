@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+import lake._index as index_cache
 from lake import CommitInfo, Lake
 from lake._changes import _string_hash, _text_hash, fingerprints, repeated
 from schemas import arrow_schema
@@ -231,6 +233,9 @@ def test_missing_data_file_raises_lake_error(lake, person, rows):
         f.unlink()
     with pytest.raises(LakeError, match=r"curated table 'person' at .* could not be read.*restore"):
         t.read()
+    # a run classifies on the row index (this process's, else its file): without either, it scans the base
+    shutil.rmtree(Path(t.uri) / "_index")
+    index_cache._CACHE.clear()
     with pytest.raises(LakeError, match=r"curated table 'person'.*could not be written"):
         t.commit(rows(person, ["a"], tag="v2"), app_id="x", run_seq=2, metadata=META)
 

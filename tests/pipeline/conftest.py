@@ -42,8 +42,10 @@ class Hub:
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metadata_store: MetadataStore) -> Iterator[Hub]:  # noqa: F811
     """A fresh hub over 1,500 simulated persons (2 % bad records) and their entities, credit, payments."""
+    (tmp_path / "hub").mkdir()
+    url = metadata_store.fresh_url(tmp_path / "hub")  # SQLite: the module's migrated file, where the hub keeps it
     if metadata_store.kind == "postgresql":
-        monkeypatch.setenv("GOVHUB_DB_URL", metadata_store.fresh_url(tmp_path))
+        monkeypatch.setenv("GOVHUB_DB_URL", url)
     sources = build_all(tmp_path / "sources", size=1_500, seed=11, bad_share=0.02)
     with CreditSimulator(sources.credit_db, token=sources.token, rate_limit=1_000) as credit:
         configure_hub_env(monkeypatch, tmp_path / "hub", sources, credit.base_url)

@@ -172,3 +172,45 @@ def test_every_hop_is_in_the_exchange_log_and_the_chain_verifies(hub) -> None:
     publish = next(e for e in log.query(type="publish", resource="person"))
     assert publish.version == 0 and publish.rows == summary["accepted"]
     assert log.verify().ok
+
+
+def test_a_source_ingest_judges_its_rows_as_extract_reads_them(hub) -> None:
+    """No staged copy of the raw extraction: extract leaves the verdicts, validate confirms them."""
+    run_id = begin("person")
+    extract(run_id)
+    extracted = extract(run_id)["extracted"]  # a retried extract judges again and replaces its outputs
+    staging = open_resource("person").staging(run_id)
+    assert not staging.area.exists("extracted")
+    with session_scope() as session:
+        run = session.get(IngestRun, run_id)
+        accepted, rejected, reconciled = run.accepted, run.rejected, run.reconciled
+    assert extracted == hub.sources.counts["person"]
+    assert reconciled is True and rejected > 0
+    assert staging.area.rows("accepted") == accepted
+    assert staging.area.rows("rejected") == rejected
+    counts = validate(run_id)
+    assert counts["accepted"] == accepted and counts["rejected"] == rejected
+    assert counts["accepted"] + counts["rejected"] + counts["pending"] == extracted
+    assert staging.area.rows("accepted") == accepted  # validate did not judge the rows a second time
+    fail(run_id, "test over")
+
+
+def test_counts_that_do_not_reconcile_fail_the_extract_that_judged_them(hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that loses a row is caught where the rows were judged, and nothing is published."""
+    import dataclasses
+
+    import quality
+
+    checked = quality.validate
+
+    def losing_a_row(batch, contract, **kwargs):  # type: ignore[no-untyped-def]
+        verdict = checked(batch, contract, **kwargs)
+        counts = {**verdict.counts, "accepted": verdict.counts["accepted"] - 1}
+        return dataclasses.replace(verdict, accepted=verdict.accepted.slice(1), counts=counts)
+
+    monkeypatch.setattr(quality, "validate", losing_a_row)
+    with pytest.raises(PipelineError, match=r"failed in extract: .*counts do not reconcile: extracted \d+"):
+        run_ingest("person")
+    with session_scope() as session:
+        assert session.get(ResourceState, "person").watermark is None
+    assert open_resource("person").curated.version() is None

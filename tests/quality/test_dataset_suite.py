@@ -8,23 +8,11 @@ import sys
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from quality_factories import TODAY, as_table, good_rows
+from conftest import RESOURCES
 
-from quality import build_suite, run_dataset_suite, run_suite, validate
+from quality import build_suite, run_dataset_suite, run_suite
 from quality.expectations import expectation_specs
 from quality.suite import sample_stream
-
-RESOURCES = ["person", "legal_entity", "payment", "credit_record"]
-
-
-@pytest.fixture(scope="module")
-def accepted(contracts, references) -> dict[str, pa.Table]:
-    out = {}
-    for resource in RESOURCES:
-        contract = contracts[resource]
-        verdict = validate(as_table(good_rows(resource, 6), contract), contract, references=references, today=TODAY)
-        out[resource] = verdict.accepted
-    return out
 
 
 def _damaged(table: pa.Table, resource: str) -> pa.Table:

@@ -57,6 +57,7 @@ INGEST_POINTS: list[KillPoint] = [
     *_both("the quarantine delete", "deltalake:DeltaTable", "delete"),
     *_all("the first Delta load or a run's change append", "lake.curated", "write_deltalake"),
     *_all("the Delta MERGE commit", "deltalake.table:TableMerger", "execute"),
+    *_both("the row index write", "lake._row_index", "write_index"),  # after a first load or change commit
     *_both("the catalogue records the version", "govhub.pipeline.stages", "record_version"),
     *_all("the quality suite", "quality", "run_suite"),  # the full GX suite: large increments
     *_all("the dataset suite", "quality", "run_dataset_suite"),  # every smaller increment

@@ -10,6 +10,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -112,6 +113,25 @@ def test_unmasked_pii_of_an_unconditional_resource_waits_for_the_provider(hub: A
     assert held == tried and disclosures == 0
 
 
+def _apply_for_database(hub: AttackHub, **aim: str) -> Any:
+    """The user department applies for credit records delivered to a database it names (`target` or `target_url`)."""
+    application = {**APPLICATION, "resource": "credit_record", "fields": ["record_id"], "delivery_mode": "database"}
+    return hub.client.post("/api/subscriptions", headers=hub.headers("user"), json={**application, **aim})
+
+
+def _deliver(hub: AttackHub, session: Session, subscription_id: int, **kwargs: Any) -> list[Any]:
+    """Credit records delivered now to one subscription, its target resolved as the hub does."""
+    return deliver_resource(
+        session,
+        hub.served.lake,
+        load_contract("credit_record"),
+        secret=delivery_secret(),
+        targets=target_resolver(session, get_settings()),
+        subscriptions=[session.get(Subscription, subscription_id)],
+        **kwargs,
+    )
+
+
 def _hub_tables(hub: AttackHub) -> set[str]:
     return set(sa.inspect(hub.engine).get_table_names())
 
@@ -128,35 +148,8 @@ def test_department_chosen_targets_are_refused(hub: AttackHub) -> None:
     ]
     names = [OTHER_TARGET, "../../keys/hub-ed25519", "zj-credit-db ", "ZJ-CREDIT-DB", "x" * 64, "'; DROP TABLE x;--"]
     before = _hub_tables(hub)
-    answers = []
-    for url in urls:
-        answers.append(
-            hub.client.post(
-                "/api/subscriptions",
-                headers=hub.headers("user"),
-                json={
-                    **APPLICATION,
-                    "resource": "credit_record",
-                    "fields": ["record_id"],
-                    "delivery_mode": "database",
-                    "target_url": url,
-                },
-            )
-        )
-    for name in names:
-        answers.append(
-            hub.client.post(
-                "/api/subscriptions",
-                headers=hub.headers("user"),
-                json={
-                    **APPLICATION,
-                    "resource": "credit_record",
-                    "fields": ["record_id"],
-                    "delivery_mode": "database",
-                    "target": name,
-                },
-            )
-        )
+    aims = [{"target_url": url} for url in urls] + [{"target": name} for name in names]
+    answers = [_apply_for_database(hub, **aim) for aim in aims]
     refused = sum(a.status_code in (404, 422) for a in answers)
     secrets = [str(hub_db), str(hub.served.home), "10.0.0.9", "zhujian", "5432", "s3cret"]
     disclosures = _disclosed([a.text for a in answers], secrets)
@@ -214,32 +207,14 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
                 held += 1
             session.rollback()
         # behind the hub's back: the registered secret file now points elsewhere; delivery must refuse it
-        grant = hub.client.post(
-            "/api/subscriptions",
-            headers=hub.headers("user"),
-            json={
-                **APPLICATION,
-                "resource": "credit_record",
-                "fields": ["record_id"],
-                "delivery_mode": "database",
-                "target": "rsj-db",
-            },
-        ).json()
+        grant = _apply_for_database(hub, target="rsj-db").json()
         assert grant["status"] == "granted", grant
         secret = Path(get_target(session, USER, "rsj-db").connection_ref.removeprefix("file:"))
         errors = []
         for url in hijacks.values():
             secret.write_text(url)
             tried += 1
-            results = deliver_resource(
-                session,
-                hub.served.lake,
-                load_contract("credit_record"),
-                secret=delivery_secret(),
-                exchange_log=ExchangeLog(session),
-                targets=target_resolver(session, settings),
-                subscriptions=[session.get(Subscription, grant["id"])],
-            )
+            results = _deliver(hub, session, grant["id"], exchange_log=ExchangeLog(session))
             errors += [r.error or "" for r in results]
             held += all(r.status == "failed" for r in results) and bool(results)
         secret.write_text(f"sqlite:///{user_db}")
@@ -272,7 +247,6 @@ def test_targets_reaching_the_hub_or_another_department_deliver_nothing(hub: Att
 
 def test_a_failing_target_tells_the_department_its_name_never_host_or_port(hub: AttackHub) -> None:
     """The port scanner: targets on closed ports and unknown hosts fail with the target's name only."""
-    settings = get_settings()
     probes = {
         "closed-port": "postgresql+psycopg://scan@127.0.0.1:5999/x",
         "no-host": "mysql+pymysql://a@no-such-host.invalid:1/x",
@@ -287,29 +261,11 @@ def test_a_failing_target_tells_the_department_its_name_never_host_or_port(hub: 
                 errors.append(str(e))
                 continue
             session.commit()
-            sub = hub.client.post(
-                "/api/subscriptions",
-                headers=hub.headers("user"),
-                json={
-                    **APPLICATION,
-                    "resource": "credit_record",
-                    "fields": ["record_id"],
-                    "delivery_mode": "database",
-                    "target": f"probe-{name}",
-                    "purpose": f"探测 {name}",
-                },
-            ).json()
+            sub = _apply_for_database(hub, target=f"probe-{name}", purpose=f"探测 {name}").json()
             if "id" not in sub:
                 errors.append(str(sub))
                 continue
-            results = deliver_resource(
-                session,
-                hub.served.lake,
-                load_contract("credit_record"),
-                secret=delivery_secret(),
-                targets=target_resolver(session, settings),
-                subscriptions=[session.get(Subscription, sub["id"])],
-            )
+            results = _deliver(hub, session, sub["id"])
             errors += [r.error or "" for r in results]
             hub.client.post(f"/api/subscriptions/{sub['id']}/revoke", headers=hub.headers("user"), json={"reason": "x"})
     listed = hub.client.get("/api/deliveries", headers=hub.headers("user")).text

@@ -1,7 +1,9 @@
 """The web app over a fresh migrated store per test, with departments seeded and API keys issued.
 
 The store is migrated, seeded and given keys once per session (scrypt makes key issuing slow),
-then copied for each test; the app's session dependency is pointed at the copy.
+then copied for each test; the app's session dependency is pointed at the copy. The app itself is built
+once per session too (its seventy routes take longer to build than most tests take to run): each test
+gets it with its state cleared, the sharing limits re-read and its own TestClient (lifespan included).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from catalog import issue_api_key, register_contracts, seed_departments
 from govhub.db import engine_for, migrate
+from govhub.sharing_disputes import apply_sharing_limits
 from web import create_app
 from web.deps import get_session
 
@@ -60,18 +64,27 @@ def web_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     return Template(path=path, keys=keys)
 
 
+@pytest.fixture(scope="session")
+def web_app() -> FastAPI:
+    return create_app()
+
+
 @pytest.fixture
-def api(web_template: Template, tmp_path: Path) -> Iterator[Api]:
+def api(web_app: FastAPI, web_template: Template, tmp_path: Path) -> Iterator[Api]:
     path = tmp_path / "govhub.db"
     shutil.copy(web_template.path, path)
     url = f"sqlite:///{path}"
-    app = create_app()
 
     def _session() -> Iterator[Session]:
         with Session(engine_for(url), expire_on_commit=False) as session:
             yield session
 
-    app.dependency_overrides[get_session] = _session
-    with TestClient(app) as client:
-        yield Api(client=client, db_url=url, keys=web_template.keys)
-    engine_for(url).dispose()
+    web_app.state._state.clear()  # the refusal window and sign-in throttle of an earlier test
+    apply_sharing_limits()  # as create_app does, from this test's settings
+    web_app.dependency_overrides[get_session] = _session
+    try:
+        with TestClient(web_app) as client:
+            yield Api(client=client, db_url=url, keys=web_template.keys)
+    finally:
+        web_app.dependency_overrides.clear()
+        engine_for(url).dispose()

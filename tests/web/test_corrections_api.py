@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from correction_support import ALICE, OTHER_USER, POLICE, USER, CorrectionHub, asked, correction_hub
+from correction_support import (
+    ALICE,
+    OTHER_USER,
+    POLICE,
+    USER,
+    CorrectionHub,
+    asked,
+    correction_hub,
+    correction_template,
+)
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from catalog import get_flag, issue_admin_key, issue_api_key
 from exchange.log import EventType, ExchangeLog
 from exchange.verify import register_client
 from govhub.corrections import check_published
+from govhub.db import engine_for
+from govhub.settings import get_settings
+from tests.hub_support import template_home
 from web import create_app
 from web.maintenance import maintain_once
 
@@ -46,16 +60,26 @@ class Hub:
             return list(reversed(ExchangeLog(session).query(type=type)))
 
 
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    hub = correction_hub(tmp_path, monkeypatch)
-    with hub.session() as session:
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The correction hub with API keys of three departments, an admin key and an approval system's key
+    (scrypt makes issuing them slow: once per module, the home copied for each test)."""
+    home = tmp_path_factory.mktemp("corrections-api")
+    shutil.copytree(correction_template(), home, dirs_exist_ok=True)
+    with template_home(home), Session(engine_for(get_settings().metadata_url)) as session:
         keys = {code: issue_api_key(session, code) for code in (USER, OTHER_USER, POLICE)}
         keys["admin"] = issue_admin_key(session, "zhang-wei")
         _, keys["client"] = register_client(
             session, client_id="budongchan", name="不动产登记系统", allowed_items=["identity_matches"]
         )
         session.commit()
+    return home, keys
+
+
+@pytest.fixture
+def api(keyed: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    template, keys = keyed
+    hub = correction_hub(tmp_path, monkeypatch, template=template)
     with TestClient(create_app()) as client:
         yield Hub(hub, client, keys)
 

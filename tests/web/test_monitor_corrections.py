@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import shutil
 from pathlib import Path
 
 import pytest
-from correction_support import ALICE, BOB, POLICE, USER, CorrectionHub, correction_hub
+from correction_support import ALICE, BOB, POLICE, USER, CorrectionHub, correction_hub, correction_template
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 from visible_text import identifiers
 
 from catalog import Reporter, issue_api_key
 from govhub.corrections import decide_logged, flag_logged
+from govhub.db import engine_for
 from govhub.settings import get_settings
+from tests.hub_support import template_home
 from tests.monitor_support import sign_in
 from web import create_app
 from web.monitor import collect_alerts
@@ -22,11 +25,14 @@ from web.monitor.auth import create_admin
 PASSWORD = "correct horse battery staple 1"
 
 
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CorrectionHub]:
-    hub = correction_hub(tmp_path, monkeypatch)
-    create_admin(get_settings().keys_dir, "admin", PASSWORD)
-    with hub.session() as session:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The correction hub with an administrator (Argon2id: slow by design), Alice's name flagged and Bob's status
+    flagged and rejected; prepared once, copied for each test."""
+    home = tmp_path_factory.mktemp("monitor-corrections")
+    shutil.copytree(correction_template(), home, dirs_exist_ok=True)
+    with template_home(home), Session(engine_for(get_settings().metadata_url), expire_on_commit=False) as session:
+        create_admin(get_settings().keys_dir, "admin", PASSWORD)
         for key, field in ((ALICE, "name"), (BOB, "status")):
             flag_logged(
                 session,
@@ -40,7 +46,12 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CorrectionH
         session.commit()
         decide_logged(session, 2, actor_department=POLICE, confirm=False, reason="档案记载无误")
         session.commit()
-    yield hub
+    return home
+
+
+@pytest.fixture
+def hub(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionHub:
+    return correction_hub(tmp_path, monkeypatch, template=template)
 
 
 def test_an_admin_sees_flags_by_provider_in_chinese_with_keys_masked(hub: CorrectionHub) -> None:

@@ -18,6 +18,7 @@ from catalog.credentials import hash_secret
 from exchange.log import ExchangeEvent
 from govhub.db import engine_for, get_engine, migrate
 from govhub.settings import get_settings, reset_settings
+from tests.hub_support import home_from_template, template_home
 from tests.monitor_support import CITIZEN_ID, FORMULA, NAME, PHONE, csrf_token, plant_hostile_quarantine, sign_in
 from web import create_app
 from web.monitor import create_admin
@@ -27,15 +28,20 @@ from web.monitor.quarantine import content_disposition, csv_cell
 ADMIN, PII_ADMIN, PASSWORD = "admin", "auditor", "monitor-pass-1"
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated hub with the two administrators (Argon2id hashes are slow by design) and a hostile quarantine."""
+    with template_home(tmp_path_factory.mktemp("monitor") / "hub") as hub:
+        migrate()
+        create_admin(get_settings().keys_dir, ADMIN, PASSWORD)
+        create_admin(get_settings().keys_dir, PII_ADMIN, PASSWORD, may_see_pii=True)
+        plant_hostile_quarantine()
+    return hub
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path / "hub"))
-    reset_settings()
-    migrate()
-    create_admin(get_settings().keys_dir, ADMIN, PASSWORD)
-    create_admin(get_settings().keys_dir, PII_ADMIN, PASSWORD, may_see_pii=True)
-    plant_hostile_quarantine()
-    yield tmp_path / "hub"
+def home(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield home_from_template(template, tmp_path / "hub", monkeypatch)
     engine_for(get_settings().metadata_url).dispose()
     reset_settings()
 
