@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,12 @@ def _fill(xlog: ExchangeLog, old: int = 600, new: int = 50) -> datetime:
     time.sleep(0.01)
     xlog.append_many([event_kwargs(i) for i in range(old, old + new)])
     return cutoff
+
+
+def _said(output: str, *needles: str) -> bool:
+    """Every needle is in the output, whatever the console's line wrapping did to spaces."""
+    flat = "".join(output.split())
+    return all("".join(n.split()) in flat for n in needles)
 
 
 def _statements(engine: sa.Engine) -> list[str]:
@@ -182,3 +188,52 @@ def test_vacuum_is_refused_when_the_disk_is_short(
     assert "VACUUM" not in seen and _pragma(path, "page_count") == pages_before
     assert xlog.count() == 50  # the months were archived before the refusal and stay archived
     assert xlog.verify(archives=tmp_path / "lake").ok
+
+
+def test_the_cli_reports_an_old_database_and_vacuums_only_when_asked_and_the_disk_has_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from core.time import BEIJING
+    from govhub.db import migrate
+    from govhub.exchange_log import hub_log
+    from govhub.settings import reset_settings
+
+    home = tmp_path / "hub"
+    home.mkdir()
+    db = home / "govhub.db"
+    with sqlite3.connect(db) as conn:  # a store made before incremental mode: it already has a page
+        conn.execute("CREATE TABLE made_before (x)")
+        conn.execute("DROP TABLE made_before")
+    monkeypatch.setenv("GOVHUB_HOME", str(home))
+    monkeypatch.delenv("GOVHUB_DB_URL", raising=False)
+    reset_settings()
+    migrate()
+    assert _pragma(db, "auto_vacuum") == 0
+    hub_log().append_many([event_kwargs(i, details={"n": i, "pad": _PADDING}) for i in range(300)])
+    day = f"{datetime.now(BEIJING) + timedelta(days=1):%Y-%m-%d}"
+    cli = CliRunner()
+    pages = _pragma(db, "page_count")
+
+    first = cli.invoke(app, ["log", "archive", "--before", day])
+    assert first.exit_code == 0, first.output
+    assert _said(first.output, "已归档 300 个事件", "未执行 VACUUM", "govhub log archive --vacuum", "new events reuse")
+    assert _pragma(db, "page_count") == pages
+
+    with monkeypatch.context() as short:
+        short.setattr(
+            "exchange.log.reclaim.shutil.disk_usage",
+            lambda _where: shutil._ntuple_diskusage(10**12, 10**12 - 1, 1),  # type: ignore[attr-defined]
+        )
+        refused = cli.invoke(app, ["log", "archive", "--before", day, "--vacuum"])
+    assert refused.exit_code == 1
+    assert _said(refused.output, "错误", "拒绝执行完整 VACUUM", "refusing a full VACUUM", "archive without --vacuum")
+    assert _pragma(db, "page_count") == pages
+
+    done = cli.invoke(app, ["log", "archive", "--before", day, "--vacuum"])
+    assert done.exit_code == 0, done.output
+    assert _said(done.output, "已完整 VACUUM") and _pragma(db, "page_count") < pages // 2
+    assert _pragma(db, "auto_vacuum") == 2
+    reset_settings()
