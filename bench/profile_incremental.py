@@ -35,7 +35,10 @@ from bench.bench_pipeline import OUT, cached_registry  # noqa: E402
 
 STAGES = ("begin", "extract", "validate", "publish", "register", "advance")
 # what bench_peers' govhub case imports before its clock starts (its preload adds the lazy ones)
-MODULES = ["pyarrow", "deltalake", "govhub.pipeline", "connectors", "quality", "lake", "adbc_driver_sqlite"]
+MODULES = [
+    *("pyarrow", "deltalake", "govhub.pipeline", "connectors", "quality", "lake", "adbc_driver_sqlite"),
+    "openlineage.client",  # the default file transport emits events: bench_peers preloads it too
+]
 
 
 def run_stages(*, profile: bool, cpu: bool, label: str) -> dict[str, list[float]]:
