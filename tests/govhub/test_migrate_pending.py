@@ -54,10 +54,7 @@ def test_an_up_to_date_store_does_not_import_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     migrate(url)
     engine_for(url).dispose()
-    code = (
-        "import sys; from govhub.db import migrate; "
-        f"migrate({url!r}); print('alembic' in sys.modules)"
-    )
+    code = f"import sys; from govhub.db import migrate; migrate({url!r}); print('alembic' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False", done.stderr
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"  # a new store: Alembic creates every table
