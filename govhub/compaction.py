@@ -11,6 +11,11 @@ Two workers never compact one table at once: each compaction holds the resource'
 take), and a compaction removes the files an interrupted one left, which would be another's files in
 flight. A worker that finds the lock held refuses that resource cleanly — nothing written, the holder
 named — and goes on with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
+
+A compaction can outlast the lock's lease (`GOVHUB_LOCK_LEASE_SECONDS`), so it keeps the lock alive from a
+background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it right before
+removing an interrupted compaction's files and before its Delta commit: a compaction whose lock another
+worker took over all the same (its process stalled past the lease) stops there, nothing written.
 """
 
 from __future__ import annotations
@@ -60,10 +65,21 @@ def register_compactions(session: Any, table: CuratedTable) -> int:
     return added
 
 
-def compact_table(session: Any, table: CuratedTable, *, threshold: float | None) -> CompactionInfo | None:
-    """Compact `table` when due (`threshold`: share of the base's rows; None: whenever changes are pending)."""
+def compact_table(
+    session: Any, table: CuratedTable, *, threshold: float | None, holder: str, lease_seconds: float
+) -> CompactionInfo | None:
+    """Compact `table` when due (`threshold`: share of the base's rows; None: whenever changes are pending).
+
+    `holder` holds the resource's lock (a compaction's id, or the ingest run that crossed the threshold);
+    the lock is kept alive while the compaction runs and checked before its commit, which raises
+    `LeaseLost` (nothing written) when another worker took it over.
+    """
+    from govhub.lease import LeaseKeeper  # it imports the pipeline, which imports this module
+
     register_compactions(session, table)  # one a killed process committed but did not register
-    info = table.compact(threshold=threshold)
+    session.commit()  # no write stays open while the lease is refreshed from another session (SQLite)
+    with LeaseKeeper(table.contract.resource, holder, lease_seconds=lease_seconds) as lease:
+        info = table.compact(threshold=threshold, fence=lease.check)
     if info is not None:
         register_compactions(session, table)
     return info
@@ -77,6 +93,7 @@ def compact_lake(resources: Sequence[str] | None = None, *, force: bool = False)
     """
     from govhub.db import migrate, session_scope
     from govhub.delivery_runner import open_lake
+    from govhub.lease import LeaseLost
     from govhub.pipeline.runs import acquire_lock, release_lock  # the pipeline imports this module
     from govhub.settings import get_settings
     from schemas import StateError, load_all, load_contract
@@ -99,7 +116,16 @@ def compact_lake(resources: Sequence[str] | None = None, *, force: bool = False)
                 log.warning("not compacting %s: %s", resource, done[-1].busy)
                 continue
             try:
-                done.append(CompactionOutcome(resource, compact_table(session, table, threshold=threshold)))
+                info = compact_table(
+                    session, table, threshold=threshold, holder=holder, lease_seconds=settings.lock_lease_seconds
+                )
+                done.append(CompactionOutcome(resource, info))
+            except LeaseLost as e:  # displaced while it ran: the new holder owns the table; nothing was written
+                session.expire_all()
+                done.append(
+                    CompactionOutcome(resource, busy=f"lost the lock while compacting; {_holder(session, resource)}")
+                )
+                log.error("compaction %s of %s stopped before its commit: %s", holder, resource, e)
             finally:
                 release_lock(session, resource, holder)
     return done

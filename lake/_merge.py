@@ -216,6 +216,7 @@ class MergeWriter:
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         rows = int(np.count_nonzero(plan.keep))
         if rows == 0:
@@ -259,6 +260,8 @@ class MergeWriter:
             merger = merger.when_matched_update_all(
                 predicate=f"{changed} OR (t.{DELETED} IS DISTINCT FROM s.{DELETED})"
             ).when_not_matched_insert_all()
+        if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
+            fence()
         metrics = merger.execute()
         if dt.version() == before:
             log.info("merge into %s changed nothing; no commit", self.uri)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +138,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         run_seq: int,
         metadata: Mapping[str, str],
         evolve: bool = False,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """Commit a run's accepted changes in ONE atomic commit: the first load appends to the base; every
         later run appends its net changes (one row per key: `_change_type`, `_deleted`, the dataset
@@ -151,7 +152,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         appearing several times keeps only its LAST occurrence. Rows identical to the stored row and
         deletes of unknown keys change nothing; when nothing changes no commit is made and None is
         returned. The commit carries `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
-        `last_commit(app_id)` recognises it after a crash.
+        `last_commit(app_id)` recognises it after a crash. `fence` (when given) is called right before delta-rs
+        writes and commits; raising there (the caller lost its lock) leaves the table untouched.
         """
         if isinstance(changes, pa.RecordBatchReader):
             changes = changes.read_all()
@@ -168,8 +170,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         with delta_errors(self._what, self.uri, "written"):
             layout = self._layout()
             if layout.changes is None and (layout.base is None or not layout.base.file_uris()):
-                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve)
-            return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve)
+                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve, fence=fence)
+            return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve, fence=fence)
 
     def _state_schema(self, layout: Layout) -> pa.Schema:
         """The columns of the state: the base's (contract types) and any the change table added."""
@@ -194,6 +196,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """Append the run's net changes to the change table in ONE commit (merge-on-read)."""
         keys = list(self.contract.primary_key)
@@ -232,6 +235,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         counts = (decision.inserted, decision.updated, decision.deleted)
         custom.update({k: str(v) for k, v in zip(COUNT_KEYS, counts, strict=True)})
         custom.update({ROWS_TOTAL_KEY: str(total), DATASET_VERSION_KEY: str(version)})
+        if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
+            fence()
         write_deltalake(
             changes_uri(self.uri) if layout.changes is None else layout.changes,  # an open table: no re-read
             rows,
@@ -282,6 +287,7 @@ class CuratedTable(MergeWriter, IndexedTable):
         metadata: Mapping[str, str],
         *,
         evolve: bool,
+        fence: Callable[[], None] | None = None,
     ) -> CommitInfo | None:
         """A plain streamed append into a missing or empty table (one commit, same metadata)."""
         live = int(np.count_nonzero(plan.keep & ~plan.deleted))
@@ -294,6 +300,8 @@ class CuratedTable(MergeWriter, IndexedTable):
         batches = tap.wrap(self._stream(source, plan, contract_schema, evolve=evolve, live_only=True))
         first = next(batches)
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        if fence is not None:  # the rows stream into the write: this is the last moment before it
+            fence()
         write_deltalake(
             self.uri,
             reader,
@@ -506,7 +514,9 @@ class CuratedTable(MergeWriter, IndexedTable):
             rows = layout.changes.to_pyarrow_dataset().count_rows(filter=layout.pending_filter)
             return int(rows), stat_rows(layout.base)
 
-    def compact(self, *, threshold: float | None = None) -> CompactionInfo | None:
+    def compact(
+        self, *, threshold: float | None = None, fence: Callable[[], None] | None = None
+    ) -> CompactionInfo | None:
         """MERGE the pending changes (the last change per key) into the base in ONE commit.
 
         The commit records `govhub.compacted_through` (the change-table version it includes), so
@@ -514,6 +524,9 @@ class CuratedTable(MergeWriter, IndexedTable):
         happens unless the pending changes exceed that share of the base's rows. A compaction killed
         before its commit leaves the state as it was; the next one removes the files it left (so the
         caller holds the resource's lock); after its commit, it is done.
+
+        `fence` (when given) is called before removing those files and right before the commit; it
+        raises when the caller no longer holds the lock, and the compaction stops with nothing written.
         """
         with delta_errors(self._what, self.uri, "compacted"):
             layout = self._layout()
@@ -529,6 +542,8 @@ class CuratedTable(MergeWriter, IndexedTable):
             through = layout.changes.version()
             from lake.integrity import remove_unreferenced  # files of a compaction killed before its commit
 
+            if fence is not None:  # they could be the files in flight of a worker that took the lock over
+                fence()
             if removed := remove_unreferenced(self):
                 log.warning(
                     "removed %s file(s) an interrupted compaction of %s left: %s", len(removed), self.uri, removed
@@ -546,8 +561,10 @@ class CuratedTable(MergeWriter, IndexedTable):
             if plan.deleted.any() and self.contract.deletes == "delete":  # a tombstone is a row: it is written
                 self._drop_unknown_deletes(base, plan, keys)
             evolve = any(n not in self.schema.names for n in schema.names)
-            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve)
+            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve, fence=fence)
             if info is None:  # the changes were already in the base: record the compaction all the same
+                if fence is not None:
+                    fence()
                 write_deltalake(
                     self.uri,
                     pa.schema(base.schema().to_arrow()).empty_table(),

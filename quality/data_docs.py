@@ -15,7 +15,6 @@ import datetime as dt
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +96,7 @@ def build_data_docs(
     token = secrets.token_hex(4)  # workers building at once never share a folder
     incremental = new is not None and (site / "index.html").exists()
     staging = site if incremental else site.with_name(f"{site.name}.building-{token}")
-    started = time.time()
+    kept = _stamps(site) if incremental else {}  # the pages as they are before GX renders any
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,
@@ -126,9 +125,13 @@ def build_data_docs(
         context.build_data_docs(site_names=["hub"], resource_identifiers=fresh)
     else:
         context.build_data_docs(site_names=["hub"])
-    for page in staging.rglob("*.html"):
-        if not incremental or page.stat().st_mtime >= started - 1:
-            page.write_text(offline_html(page.read_text(encoding="utf-8"), asset_prefix), encoding="utf-8")
+    for page, stamp in _stamps(staging).items():
+        if kept.get(page) == stamp:
+            continue  # not rendered by this build: already offline, and left untouched
+        html = page.read_text(encoding="utf-8")
+        offline = offline_html(html, asset_prefix)
+        if offline != html:
+            page.write_text(offline, encoding="utf-8")
     if incremental:
         return site / "index.html"
     retired = site.with_name(f"{site.name}.old-{token}")
@@ -137,6 +140,19 @@ def build_data_docs(
     staging.rename(site)
     shutil.rmtree(retired, ignore_errors=True)
     return site / "index.html"
+
+
+def _stamps(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Every page of a site with its modification time (ns) and size, to tell the pages a build rendered.
+
+    A page GX renders is written in place with its CDN links and `integrity` hashes, so its size differs
+    from the offline copy it replaces even where the file system's clock is too coarse to move its time.
+    """
+    found: dict[Path, tuple[int, int]] = {}
+    for page in folder.rglob("*.html"):
+        stat = page.stat()
+        found[page] = (stat.st_mtime_ns, stat.st_size)
+    return found
 
 
 def _suite_identifier(name: str) -> Any:

@@ -110,7 +110,19 @@ def heartbeat(session: Session, resource: str, run_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise StateError(f"run {run_id} no longer holds the lock of '{resource}'; another run took over. Stop here.")
+        now = session.execute(
+            select(ResourceState.lock_run_id, ResourceState.lock_host, ResourceState.lock_pid).where(
+                ResourceState.resource == resource
+            )
+        ).one_or_none()
+        held = (
+            f"run {now[0]} holds it now (host {now[1]}, pid {now[2]})"
+            if now is not None and now[0]
+            else "nobody holds it now"
+        )
+        raise StateError(
+            f"run {run_id} no longer holds the lock of '{resource}'; another run took over: {held}. Stop here."
+        )
 
 
 def release_lock(session: Session, resource: str, run_id: str) -> None:

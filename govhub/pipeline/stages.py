@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog import record_version, utcnow
 from govhub.compaction import compact_table
@@ -33,6 +33,9 @@ from govhub.pipeline.suite_check import increment_suite
 from lake import StagingArea, commit_manifest
 from schemas import PipelineError, StateError, load_contract
 
+if TYPE_CHECKING:
+    from govhub.lease import LeaseKeeper
+
 __all__ = ["advance", "begin", "extract", "fail", "publish", "register", "validate"]
 
 log = logging.getLogger(__name__)
@@ -50,11 +53,21 @@ def app_id(resource: str) -> str:
 class _Stage:
     run: IngestRun
     ctx: ResourceContext
+    lease: LeaseKeeper
 
 
 @contextmanager
 def _stage(run_id: str, name: str) -> Iterator[_Stage]:
-    """Load the run, refresh its lock, time the stage, and record failures with the stage's name."""
+    """Load the run, refresh its lock, time the stage, and record failures with the stage's name.
+
+    The lock is kept alive while the stage runs (`LeaseKeeper`: a province-size extract, validate or
+    publish can outlast `GOVHUB_LOCK_LEASE_SECONDS`), so no other worker takes it over meanwhile. A
+    stage whose lock was taken over all the same (its process stalled past the lease) fails with
+    `LeaseLost`, naming the new holder, instead of saving its results; `publish` also checks the lock
+    right before its quarantine and Delta commits (`st.lease.check`), so it writes nothing.
+    """
+    from govhub.lease import LeaseKeeper, LeaseLost  # it imports the pipeline's lock functions, and so this package
+
     started = time.perf_counter()
     with session_scope() as session:
         run = get_run(session, run_id)
@@ -63,14 +76,34 @@ def _stage(run_id: str, name: str) -> Iterator[_Stage]:
         heartbeat(session, run.resource, run_id)
         run.stage = name
     ctx = open_resource(run.resource)
+    lease = LeaseKeeper(run.resource, run_id, lease_seconds=ctx.settings.lock_lease_seconds)
     try:
-        yield _Stage(run=run, ctx=ctx)
+        with lease:
+            yield _Stage(run=run, ctx=ctx, lease=lease)
+            lease.stop()
+            if lease.lost is not None:  # displaced while the stage ran: its results are not saved
+                raise LeaseLost(f"{name} of run {run_id} stopped: {lease.lost}")
     except StateError:
         raise
     except Exception as e:
+        if name != "advance" and _displaced(lease):  # e.g. the new holder's `begin` cleared our staged files
+            raise LeaseLost(f"{name} of run {run_id} stopped: {lease.lost}") from e
         raise PipelineError(run.resource, run_id, name, str(e)) from e
     finally:
         run.stage_seconds = {**(run.stage_seconds or {}), name: round(time.perf_counter() - started, 3)}
+
+
+def _displaced(lease: LeaseKeeper) -> bool:
+    """Whether a failed stage had lost its lock: then the takeover, not the symptom, is its error."""
+    from govhub.lease import LeaseLost
+
+    try:
+        lease.check()
+    except LeaseLost:
+        return True
+    except Exception:  # the metadata database is away: report the stage's own error
+        log.warning("could not check the lock of run %s after its stage failed", lease.holder, exc_info=True)
+    return False
 
 
 def _save(run: IngestRun) -> None:
@@ -231,6 +264,7 @@ def publish(run_id: str) -> dict[str, int | None]:
     with _stage(run_id, "publish") as st:
         staging = st.ctx.staging(run_id)
         flagged = staging.concatenated(["rejected", "pending", "warned"])
+        st.lease.check()  # still the lock's holder: nothing below is written by a displaced run
         if st.run.kind != "ingest":  # marks the rows it took and writes its own slice, in one commit
             resolve_taken(st.ctx, st.run, staging, flagged)
         elif flagged is not None:
@@ -248,6 +282,7 @@ def publish(run_id: str) -> dict[str, int | None]:
             run_seq=st.run.seq,
             metadata=metadata,
             evolve=st.ctx.contract.schema_drift == "evolve",
+            fence=st.lease.check,  # checked right before delta-rs writes and commits
         )
         st.run.version = info.version if info else None
         st.run.stage_seconds = {**(st.run.stage_seconds or {})}
@@ -265,7 +300,13 @@ def publish(run_id: str) -> dict[str, int | None]:
                     files=commit_manifest(st.ctx.curated, info.version),
                 )
             with session_scope() as session:  # the run whose changes pass the threshold compacts
-                compact_table(session, st.ctx.curated, threshold=st.ctx.settings.lake_compact_threshold)
+                compact_table(
+                    session,
+                    st.ctx.curated,
+                    threshold=st.ctx.settings.lake_compact_threshold,
+                    holder=run_id,
+                    lease_seconds=st.ctx.settings.lock_lease_seconds,
+                )
     _save(st.run)
     return {"version": st.run.version}
 
@@ -307,6 +348,8 @@ def register(run_id: str) -> dict[str, Any]:
 def advance(run_id: str) -> dict[str, Any]:
     """Move the watermark to the run's proposed state (only after the commit) and release the lock."""
     with _stage(run_id, "advance") as st:
+        st.lease.stop()  # it releases the lock below: no refresh may find it gone
+        st.lease.check()  # and a displaced run must not move the watermark
         with session_scope() as session:
             state = resource_state(session, st.run.resource)
             if state.last_seq >= st.run.seq:

@@ -1,9 +1,10 @@
 """GX Data Docs of the hub, built from the stored suite results and served offline under /monitor/data-docs.
 
-The site lives in `<GOVHUB_HOME>/quality/data_docs` and is rebuilt (whole, by `quality.build_data_docs`)
+The site lives in `<GOVHUB_HOME>/quality/data_docs` and is brought up to date (by `quality.build_data_docs`)
 when the stored results changed since its last build: a page view after a new version, or
-`govhub monitor data-docs` ahead of time. One build at a time per process; values GX quotes are masked
-first (`web.monitor.expectations`). GX's CDN assets are the hub's vendored copies in
+`govhub monitor data-docs` ahead of time. New versions only render their own pages and the index; any
+other change (a version removed or changed) rebuilds the site whole. One build at a time per process; values
+GX quotes are masked first (`web.monitor.expectations`). GX's CDN assets are the hub's vendored copies in
 `web/static/vendor/datadocs/` (MIT: Bootstrap, jQuery, bootstrap-table; Font Awesome Free: CC BY 4.0 /
 SIL OFL 1.1 / MIT), the rest are removed, so the pages load nothing from outside.
 """
