@@ -371,12 +371,19 @@ class SqlConnector(Connector):
 
 
 def _after(columns: Sequence[sa.ColumnElement], values: Sequence[Any]) -> sa.ColumnElement[bool]:
-    """Lexicographic `(c1, c2, ...) > (v1, v2, ...)` spelled out, portable and index-friendly."""
+    """Lexicographic `(c1, c2, ...) > (v1, v2, ...)` spelled out, portable and index-friendly.
+
+    The leading `c1 >= v1` is implied by the OR that follows, but without it SQLite cannot seek
+    the `(cursor, pk)` index on an OR and walks the whole index instead: a 1 % increment of a
+    500,000-row table read every index entry (~55 ms CPU) to return the 5,500 changed rows.
+    """
     terms = []
     for i, (col, value) in enumerate(zip(columns, values, strict=True)):
         equal = [c == v for c, v in zip(columns[:i], values[:i], strict=True)]
         terms.append(sa.and_(*equal, col > value))
-    return sa.or_(*terms)
+    if len(terms) == 1:
+        return terms[0]
+    return sa.and_(columns[0] >= values[0], sa.or_(*terms))
 
 
 @contextmanager

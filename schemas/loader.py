@@ -15,12 +15,15 @@ __all__ = ["CONTRACTS_DIR", "dependency_order", "dependents", "load_all", "load_
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 _NOT_CONTRACTS = {"systems.yaml"}
+# libyaml's parser where PyYAML was built with it: the same documents, ~8x less CPU than the pure-Python
+# one (every fresh process that runs a stage reads all the contracts: 35 → 4 ms)
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_file(path: Path) -> Contract:
     """Load one contract file, naming the file in every error."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as e:
         raise ContractError(str(path), f"cannot read YAML: {e}") from e
     contract = parse_contract(raw, file=path.name)
@@ -64,7 +67,7 @@ def load_contract(resource: str, folder: Path | None = None) -> Contract:
 def load_systems(folder: Path | None = None) -> dict[str, dict[str, Any]]:
     """The source systems (人口库, 法人库, 信用平台, 非税系统) with their labels and providers."""
     path = (folder or CONTRACTS_DIR) / "systems.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     return {name: dict(spec) for name, spec in raw["systems"].items()}
 
 

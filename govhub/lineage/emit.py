@@ -43,6 +43,11 @@ def lineage_client() -> Any | None:
     return _client(json.dumps(config, sort_keys=True))
 
 
+def _lineage_on() -> bool:
+    """Whether a transport is configured (`GOVHUB_LINEAGE_TRANSPORT` other than `none`)."""
+    return get_settings().lineage_transport_config is not None
+
+
 @lru_cache(maxsize=4)
 def _client(config_json: str) -> Any:
     from openlineage.client import OpenLineageClient
@@ -69,6 +74,8 @@ def emit_ingest(
     if orchestrator == "airflow":  # the Airflow provider reports these runs
         return
     try:
+        if not _lineage_on():  # lineage off: build nothing, import no openlineage module
+            return
         contract = load_contract(resource)
         rows = summary.get("extracted") if summary else None
         _emit(
@@ -91,6 +98,12 @@ def emit_deliveries(resource: str, results: Sequence[Mapping[str, Any]], *, orch
     `results` are `DeliveryResult.as_dict()` dicts, as `run_deliveries` returns them.
     """
     if orchestrator == "airflow":
+        return
+    try:
+        if not _lineage_on():
+            return
+    except Exception as e:  # a transport misconfigured: logged, never fails the deliveries
+        log.warning("lineage: deliveries of %s not emitted: %s", resource, e, exc_info=True)
         return
     for result in results:
         try:

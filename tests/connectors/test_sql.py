@@ -194,3 +194,25 @@ def test_missing_contract_column_is_delivered_as_nulls(sqlite_url, person):
     insert(engine, table, [row])
     batch = next(iter(connector_for(person, {"url": sqlite_url}).extract(None)))
     assert batch.column("phone").null_count == 1 and batch.schema.field("phone").type == pa.string()
+
+
+def test_sqlite_incremental_read_seeks_the_cursor_index(sqlite_url, person):
+    """An incremental read must range-seek the `(cursor, pk)` index, not walk all of it: with the
+    keyset predicate spelled as a bare OR, SQLite scanned every index entry of the table."""
+    engine = sa.create_engine(sqlite_url)
+    table = make_table(engine, person)
+    insert(engine, table, [person_row(i, BASE + dt.timedelta(seconds=i)) for i in range(50)])
+    conn = SqlConnector(person, {"url": sqlite_url})
+    first = conn.extract(None)
+    assert len(_ids(first)) == 50
+    state = first.proposed_state
+    plan = conn._plan(conn._reflect(engine))
+    after = conn._start_position(state, plan)
+    sql, params = conn._compile(engine, conn._statement(plan, conn._read_mode(engine, plan, after), after))
+    with engine.connect() as c:
+        steps = [row[-1] for row in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert any(s.startswith("SEARCH") and "updated_at>" in s.replace(" ", "") for s in steps), steps
+    assert not any(s.startswith("SCAN") for s in steps), steps
+    insert(engine, table, [person_row(i, BASE + dt.timedelta(seconds=49)) for i in (60, 61)])  # same cursor, later key
+    assert _ids(conn.extract(state)) == [person_row(i, BASE)["id_number"] for i in (60, 61)]
+    engine.dispose()

@@ -110,3 +110,34 @@ def test_credit_source_is_named_by_base_url_and_endpoint(home: Path, monkeypatch
     source = event["inputs"][0]
     assert (source["namespace"], source["name"]) == ("http://credit.example:8701", "/api/v1/credit-records")
     assert source["facets"]["govhub_source"]["system"] == "credit"
+
+
+_EMIT_BOTH = (
+    "import sys; from govhub.lineage import emit_deliveries, emit_ingest; "
+    "emit_ingest('START', resource='person', run_id='person-000001-abcd'); "
+    "emit_deliveries('person', [{'subscription_id': 1, 'department_code': 'rsj', 'mode': 'file', "
+    "'status': 'done', 'seconds': 0.1, 'to_version': 0}]); "
+    "print('openlineage' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(("transport", "imported", "events"), [("none", "False", 0), ("file", "True", 3)])
+def test_openlineage_is_imported_only_when_a_transport_is_configured(
+    home: Path, monkeypatch: pytest.MonkeyPatch, transport: str, imported: str, events: int
+) -> None:
+    """Lineage off: a fresh process emits nothing and never imports the client (~0.2 CPU s); on: it
+    still writes the ingest START and the delivery's START and COMPLETE."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("GOVHUB_LINEAGE_TRANSPORT", transport)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", _EMIT_BOTH], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == imported, done.stderr
+    lines = (home / "lineage" / "events.jsonl").read_text().splitlines() if events else []
+    assert len(lines) == events
+    if transport == "none":
+        assert not (home / "lineage" / "events.jsonl").exists()

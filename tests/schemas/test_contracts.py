@@ -175,3 +175,12 @@ def test_dependents_follow_the_references() -> None:
     assert dependents("person") == ["legal_entity", "credit_record", "payment"]
     assert dependents("legal_entity") == ["credit_record"]
     assert dependents("credit_record") == []
+
+
+def test_contracts_read_alike_with_libyaml_and_pure_python_parsers():
+    """The loader takes libyaml's parser when PyYAML has it: every shipped file must read the same."""
+    from schemas.loader import _SAFE_LOADER
+
+    for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=_SAFE_LOADER) == yaml.safe_load(text), path.name
