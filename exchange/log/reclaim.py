@@ -111,7 +111,10 @@ def _reclaim_sqlite(conn: Connection, *, vacuum: bool, chunk_bytes: int) -> Recl
         while (free := _pragma(conn, "freelist_count")) > 0:
             # executescript steps the pragma to its end: execute() would free a single page per call
             raw.executescript(f"PRAGMA incremental_vacuum({min(chunk, free)})")  # type: ignore[union-attr]
-            returned += free - _pragma(conn, "freelist_count")
+            step = free - _pragma(conn, "freelist_count")
+            if step <= 0:  # nothing moved (never seen): stop rather than spin, the pages stay for new events
+                break
+            returned += step
         method = "incremental_vacuum"
     elif mode == 1:  # FULL: pages went back at each commit
         method = "auto_vacuum"
