@@ -333,13 +333,14 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def archive_child(months: int) -> dict[str, Any]:
-    """Archive the first `months` months (in this process: its peak RSS is the archive's)."""
+def archive_child(months: int, vacuum: bool = False) -> dict[str, Any]:
+    """Archive the first `months` months (in this process: its peak RSS is the archive's); `vacuum` allows a
+    full SQLite VACUUM on a database not in incremental mode."""
     from govhub.delivery_runner import open_lake
     from govhub.exchange_log import hub_log
 
     started = time.perf_counter()
-    info = hub_log().archive(open_lake(), before=YEAR_START + timedelta(days=round(30.44 * months)))
+    info = hub_log().archive(open_lake(), before=YEAR_START + timedelta(days=round(30.44 * months)), vacuum=vacuum)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -347,6 +348,9 @@ def archive_child(months: int) -> dict[str, Any]:
         "files": len(info.files),
         "archive_s": round(seconds, 1),
         "archive_peak_rss_mb": round(peak),
+        "reclaim": info.reclaim.method if info.reclaim else None,
+        "reclaim_pages_returned": info.reclaim.pages_returned if info.reclaim else 0,
+        "reclaim_free_pages_left": info.reclaim.free_pages if info.reclaim else 0,
     }
 
 
@@ -392,6 +396,7 @@ def main() -> None:
     )
     parser.add_argument("--phase", choices=["all", "generate", "pages", "verify", "archive", "after"], default="all")
     parser.add_argument("--archive-months", type=int, default=6)
+    parser.add_argument("--vacuum", action="store_true", help="archive: allow a full SQLite VACUUM (older databases)")
     parser.add_argument("--verify-repeat", type=int, default=3, help="full walks in the verify phase (median)")
     parser.add_argument(
         "--verify-sql-repeat", type=int, default=0, help="PostgreSQL: walks rendering the JSON in SQL, to compare"
@@ -418,7 +423,7 @@ def main() -> None:
     if args.phase in ("all", "verify"):
         figures.update(verify_figures(args.verify_repeat, args.verify_sql_repeat))
     if args.phase in ("all", "archive"):  # run it as its own phase: ru_maxrss is then the archive's
-        figures.update(archive_child(args.archive_months))
+        figures.update(archive_child(args.archive_months, args.vacuum))
         figures["db_bytes_after_archive"] = _size(url, home)
     if args.phase in ("all", "after"):
         figures.update(after_archive())

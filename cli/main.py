@@ -258,8 +258,20 @@ def log_archive(
     before: Annotated[
         str, typer.Option(help="Archive the events recorded before this day (YYYY-MM-DD, Beijing time).")
     ],
+    vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="完整 VACUUM — on a SQLite database made before incremental mode, rewrite the file to shrink it "
+            "(needs ~2x its used size free; refused when the disk is short). Later archives then shrink it in steps.",
+        ),
+    ] = False,
 ) -> None:
-    """Move old events to Parquet in the lake, one file per month, and give the space back."""
+    """Move old events to Parquet in the lake, one file per month, and give the space back.
+
+    SQLite databases in incremental mode shrink in small steps; older ones keep their free pages (new events
+    reuse them) unless --vacuum is given.
+    """
     from datetime import datetime
 
     from core.time import BEIJING
@@ -272,17 +284,20 @@ def log_archive(
     except ValueError as e:
         raise typer.BadParameter(f"--before must be a day as YYYY-MM-DD, got {before!r}") from e
     migrate()
-    info = hub_log().archive(open_lake(), before=cutoff)
+    info = hub_log().archive(open_lake(), before=cutoff, vacuum=vacuum)
     if not info.events:
-        console.print("Nothing recorded before that day is still in the database.")
-        return
-    console.print(
-        f"{info.events:,} events (seq {info.from_seq}–{info.to_seq}) archived to {len(info.files)} "
-        f"monthly file(s), each pinned by a signed checkpoint:",
-        highlight=False,
-    )
-    for path in info.files:
-        console.print(f"  {path}", highlight=False)
+        console.print("该日期之前的事件已全部归档 — nothing recorded before that day is still in the database.")
+    else:
+        console.print(
+            f"已归档 {info.events:,} 个事件 — {info.events:,} events (seq {info.from_seq}–{info.to_seq}) archived to "
+            f"{len(info.files)} monthly file(s), each pinned by a signed checkpoint:",
+            highlight=False,
+        )
+        for path in info.files:
+            console.print(f"  {path}", highlight=False)
+    if info.reclaim is not None:
+        for line in info.reclaim.describe():
+            console.print(line, highlight=False)
 
 
 @log_app.command("rotate-subject-key")

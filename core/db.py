@@ -38,7 +38,13 @@ class Base(DeclarativeBase):
 
 @cache
 def engine_for(url: str) -> Engine:
-    """One pooled engine per URL; SQLite gets WAL and a busy timeout so CLI and web can share it."""
+    """One pooled engine per URL; SQLite gets WAL and a busy timeout so CLI and web can share it.
+
+    A new SQLite file (no page yet) is made `auto_vacuum=INCREMENTAL` before anything is written: the mode
+    can only be chosen before the first table, and it lets the exchange-log archive give space back in
+    small steps (`PRAGMA incremental_vacuum`) instead of a full `VACUUM` that needs twice the file's size
+    free. An existing file is left in its mode: setting it there would take the write lock at every connect.
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -46,6 +52,8 @@ def engine_for(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

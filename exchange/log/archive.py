@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from exchange.log._hashing import as_utc, sm3_hex
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
 from exchange.log.models import ArchiveRecord, Checkpoint, ExchangeEvent
+from exchange.log.reclaim import ReclaimReport, reclaim_space
 
 if TYPE_CHECKING:
     from exchange.log.log import ExchangeLog
@@ -51,7 +52,7 @@ ARCHIVE_SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class ArchiveInfo:
     """What `archive` moved: seq range, the newest file (relative to the lake root, None if nothing was
-    due) and every file written (one per month)."""
+    due), every file written (one per month) and how the space was given back."""
 
     events: int
     from_seq: int | None = None
@@ -60,6 +61,7 @@ class ArchiveInfo:
     head_hash: str | None = None
     file_sm3: str | None = None
     files: tuple[str, ...] = ()
+    reclaim: ReclaimReport | None = None
 
 
 class _Location:
@@ -200,7 +202,9 @@ def _batches(conn: Any, first: int, last: int) -> Iterator[pa.RecordBatch]:
         after = rows[-1]["seq"]
 
 
-def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datetime) -> ArchiveInfo:
+def archive_events(
+    xlog: ExchangeLog, lake_root_or_dir: object, *, before: datetime, vacuum: bool = False
+) -> ArchiveInfo:
     """Move the events recorded before `before` to Parquet in the lake, one file per calendar month (UTC).
 
     Files: `<root>/exchange_log/archive/<YYYY-MM>/<from>-<to>.parquet`. Only a contiguous prefix of the
@@ -210,7 +214,8 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     checkpoint signed at its last seq (with a signer), the file re-read and its chain re-hashed, then its
     events removed (on partitioned PostgreSQL its month partition detached and dropped, otherwise its rows
     deleted), all in one transaction per month: a crash leaves whole months, and a re-run writes the same
-    file again. Then the space is given back (`reclaim_space`). Returns the totals.
+    file again. Then the space is given back (`exchange.log.reclaim`): `vacuum` allows a full SQLite VACUUM
+    on a database not in incremental mode (run even when no month is due). Returns the totals.
     """
     from exchange.log.checks import check_incremental
 
@@ -228,8 +233,8 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
     while (month := _archive_month(xlog, location, cutoff)) is not None:
         months.append(month)
     if not months:
-        return ArchiveInfo(events=0)
-    reclaim_space(xlog)
+        return ArchiveInfo(events=0, reclaim=reclaim_space(xlog, vacuum=True) if vacuum else None)
+    reclaimed = reclaim_space(xlog, vacuum=vacuum)
     last = months[-1]
     return ArchiveInfo(
         events=sum(m.events for m in months),
@@ -239,6 +244,7 @@ def archive_events(xlog: ExchangeLog, lake_root_or_dir: object, *, before: datet
         head_hash=last.head_hash,
         file_sm3=last.file_sm3,
         files=tuple(m.path for m in months if m.path),
+        reclaim=reclaimed,
     )
 
 
@@ -347,26 +353,3 @@ def _remove_events(tx: Connection | Session, first: int, last: int, end: datetim
             conn.exec_driver_sql(f"DROP TABLE {name}")
     conn.execute(delete(_EVENTS).where(_EVENTS.c.seq.between(first, last)))
     return dropped
-
-
-def reclaim_space(xlog: ExchangeLog) -> str:
-    """Give the archived rows' space back: SQLite `incremental_vacuum` (or `VACUUM`), PostgreSQL `VACUUM`.
-
-    On a partitioned PostgreSQL table the archived months' partitions were dropped (their files are gone);
-    VACUUM then cleans what was deleted row by row. Returns what was run.
-    """
-    bind = xlog._bind
-    engine = bind.get_bind() if hasattr(bind, "get_bind") and not hasattr(bind, "dialect") else bind
-    with engine.connect() as conn:  # type: ignore[union-attr]
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        if conn.dialect.name == "sqlite":
-            mode = conn.exec_driver_sql("PRAGMA auto_vacuum").scalar()
-            statement = "PRAGMA incremental_vacuum" if mode == 2 else "VACUUM"
-        elif conn.dialect.name == "postgresql":
-            statement = "VACUUM (ANALYZE) exchange_event"
-        else:
-            return "nothing"
-        conn.exec_driver_sql(statement).close()
-        if conn.dialect.name == "sqlite":  # in WAL mode the rewritten pages sit in the WAL until a checkpoint
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
-    return statement

@@ -335,11 +335,11 @@ class ExchangeLog:
                 parallel=parallel,
             )
 
-    def archive(self, lake_root_or_dir: str | Path, *, before: datetime) -> ArchiveInfo:
+    def archive(self, lake_root_or_dir: str | Path, *, before: datetime, vacuum: bool = False) -> ArchiveInfo:
         """Move events recorded before `before` to Parquet in the lake; see `exchange.log.archive`."""
         from exchange.log.archive import archive_events
 
-        return archive_events(self, lake_root_or_dir, before=before)
+        return archive_events(self, lake_root_or_dir, before=before, vacuum=vacuum)
 
 
 def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
