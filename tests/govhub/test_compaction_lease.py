@@ -16,45 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from correction_support import publish_people
+from compaction_support import PEOPLE, RENAMED, pending_person_hub, person_names, person_table
 from sqlalchemy.orm import Session
 
 from govhub.compaction import CompactionOutcome, compact_lake
-from govhub.db import engine_for, migrate
-from govhub.delivery_runner import open_lake
+from govhub.db import engine_for
 from govhub.lease import LeaseKeeper, LeaseLost
 from govhub.pipeline.runs import acquire_lock, heartbeat, release_lock, resource_state
 from govhub.settings import get_settings, reset_settings
 from lake.curated import CuratedTable
-from schemas import StateError, load_contract
+from schemas import StateError
 
 LEASE = 1
-PEOPLE = {f"43090219900101{n:04d}": f"居民{n}" for n in range(40)}
-RENAMED = {key: f"{name}（改）" for key, name in list(PEOPLE.items())[:10]}
 INGEST = "person-000003-abcdef"
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A hub whose person table has a base of 40 and 10 pending changes, and a lease of 1 s."""
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path))
+    yield pending_person_hub(tmp_path, monkeypatch, lease_seconds=LEASE)
     reset_settings()
-    get_settings().lock_lease_seconds = LEASE
-    migrate()
-    publish_people(PEOPLE, run_seq=1)
-    publish_people({**PEOPLE, **RENAMED}, run_seq=2)
-    assert _person().pending_rows()[0] == 10
-    yield tmp_path
-    reset_settings()
-
-
-def _person() -> CuratedTable:
-    return open_lake().curated(load_contract("person"))
-
-
-def _names() -> dict[str, str]:
-    rows = _person().read(columns=["id_number", "name"]).to_pylist()
-    return {r["id_number"]: r["name"] for r in rows}
 
 
 def _files(home: Path) -> set[Path]:
@@ -108,9 +89,9 @@ def test_a_compaction_longer_than_the_lease_is_not_displaced(home: Path, monkeyp
     finally:
         done = _finish(go_on, outcomes)
     assert done.busy is None and done.info is not None and done.info.rows == 10
-    table = _person()
+    table = person_table()
     assert len(table.compactions()) == 1 and table.pending_rows()[0] == 0
-    assert _names() == {**PEOPLE, **RENAMED}
+    assert person_names() == {**PEOPLE, **RENAMED}
     with _session() as session:
         assert resource_state(session, "person").lock_run_id is None  # released by its holder
 
@@ -131,9 +112,9 @@ def test_a_compaction_whose_lock_was_taken_over_does_not_commit(home: Path, monk
         done = _finish(go_on, outcomes)
     assert done.info is None and done.busy is not None
     assert "lost the lock while compacting" in done.busy and f"ingest run {INGEST}" in done.busy
-    table = _person()
+    table = person_table()
     assert table.compactions() == [] and table.pending_rows()[0] == 10  # nothing committed
-    assert _names() == {**PEOPLE, **RENAMED} and _files(home) == before  # and no file written or removed
+    assert person_names() == {**PEOPLE, **RENAMED} and _files(home) == before  # and no file written or removed
     with _session() as session:
         assert resource_state(session, "person").lock_run_id == INGEST  # the new holder keeps its lock
         release_lock(session, "person", INGEST)

@@ -13,48 +13,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from correction_support import publish_people
+from compaction_support import PEOPLE, RENAMED, pending_person_hub, person_names, person_table
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from govhub.compaction import CompactionOutcome, compact_lake
-from govhub.db import engine_for, migrate
+from govhub.db import engine_for
 from govhub.delivery_runner import open_lake
 from govhub.pipeline.runs import acquire_lock, release_lock, resource_state
 from govhub.settings import get_settings, reset_settings
 from lake.curated import CuratedTable
-from schemas import load_contract
-
-PEOPLE = {f"43090219900101{n:04d}": f"居民{n}" for n in range(40)}
-RENAMED = {key: f"{name}（改）" for key, name in list(PEOPLE.items())[:10]}
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A hub whose person table has a base of 40 and 10 pending changes."""
-    monkeypatch.setenv("GOVHUB_HOME", str(tmp_path))
+    yield pending_person_hub(tmp_path, monkeypatch)
     reset_settings()
-    migrate()
-    publish_people(PEOPLE, run_seq=1)
-    publish_people({**PEOPLE, **RENAMED}, run_seq=2)
-    assert _person().pending_rows()[0] == 10
-    yield tmp_path
-    reset_settings()
-
-
-def _person() -> CuratedTable:
-    return open_lake().curated(load_contract("person"))
-
-
-def _names() -> dict[str, str]:
-    rows = _person().read(columns=["id_number", "name"]).to_pylist()
-    return {r["id_number"]: r["name"] for r in rows}
 
 
 def _assert_one_compaction_nothing_lost() -> None:
-    table = _person()
+    table = person_table()
     assert len(table.compactions()) == 1 and table.pending_rows()[0] == 0
-    assert _names() == {**PEOPLE, **RENAMED}
+    assert person_names() == {**PEOPLE, **RENAMED}
     with Session(engine_for(get_settings().metadata_url)) as session:
         assert resource_state(session, "person").lock_run_id is None  # released by the worker that held it
 
@@ -115,7 +96,7 @@ def test_a_held_resource_is_skipped_and_the_others_compacted(home: Path) -> None
         outcomes = {o.resource: o for o in compact_lake(force=True)}
         assert outcomes["person"].info is None and f"ingest run {run}" in (outcomes["person"].busy or "")
         assert outcomes["legal_entity"].busy is None and outcomes["legal_entity"].info is not None
-        assert len(_person().compactions()) == 0 and resource_state(session, "person").lock_run_id == run
+        assert len(person_table().compactions()) == 0 and resource_state(session, "person").lock_run_id == run
         from cli.main import app
 
         result = CliRunner().invoke(app, ["lake", "compact", "person", "--force"])
