@@ -157,11 +157,14 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
             found = [(f.name, f.type) for f in parquet.schema_arrow]
             if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
                 raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
+            pool = pa.default_memory_pool()
             for batch in parquet.iter_batches(batch_size=5000):
                 for row in batch.to_pylist():
                     if row["details"] is not None:
                         row["details"] = json.loads(row["details"])
                     yield row
+                # the allocator otherwise keeps each row group's freed buffers: memory would grow with the file
+                pool.release_unused()
         except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range, JSON)
             raise ChainBrokenError(
                 f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
@@ -200,6 +203,7 @@ def _batches(conn: Any, first: int, last: int) -> Iterator[pa.RecordBatch]:
             return
         yield _to_arrow(rows).to_batches()[0]
         after = rows[-1]["seq"]
+        pa.default_memory_pool().release_unused()
 
 
 def archive_events(
