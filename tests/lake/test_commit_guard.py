@@ -89,11 +89,14 @@ def _stall_merge(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) -
 
 
 def _readers(table: CuratedTable) -> dict[str, Any]:
-    """What every reader of the table says: rows, versions, history, feed, counts, key set, index health."""
+    """What every reader of the table says: rows, versions, history, feed, counts, key set, index health.
+
+    A cold handle (another process) reads the same rows, and its row index files agree with a scan."""
     key = table.contract.primary_key[0]
-    cold = CuratedTable(table.uri, table.contract)  # another process: the row index from its files
+    cold = CuratedTable(table.uri, table.contract, storage_options=table.storage_options)  # another process
     rows = table.read().sort_by(key)
     assert cold.read().sort_by(key).equals(rows)
+    assert cold.row_index_problems() == []  # the row index files agree with a scan
     assert pa.Table.from_batches(list(table.scan()), schema=rows.schema).sort_by(key).equals(rows)
     snapshot = table.changes(after_version=None).sort_by(key)
     keys = rows.column(key).to_pylist()
@@ -105,7 +108,6 @@ def _readers(table: CuratedTable) -> dict[str, Any]:
         "snapshot": snapshot.column(key).to_pylist(),
         "key_set": table.key_set(key).contains(pa.array(keys)).to_pylist(),
         "compactions": [(c.base_version, c.compacted_through) for c in table.compactions()],
-        "index_problems": cold.row_index_problems(),
     }
 
 
@@ -259,3 +261,26 @@ def test_a_failure_after_the_commit_landed_is_not_reported_as_a_refusal(
     assert not isinstance(failed.value, CommitRefused) and "Nothing was committed" not in str(failed.value)
     entry = DeltaTable(f"{table.uri}/_changes").history(1)[0]
     assert entry["govhub.run_seq"] == "2" and len(entry[COMMIT_ID_KEY]) == 32
+
+
+def test_on_s3_the_conditional_put_refuses_a_stalled_commit(
+    s3_lake: Lake, clean: Lake, person: Any, rows: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an S3-protocol store the put-if-absent is S3's conditional put (`aws_conditional_put=etag`): the
+    same races, stalled inside delta-rs, are refused there too (the first load, then a change commit)."""
+    stalled, other = s3_lake.curated(person), s3_lake.curated(person)
+    reference = clean.curated(person)
+    for seq, (theirs, ours) in enumerate(
+        [
+            (rows(person, list("abc")), rows(person, list("abcd"), tag="v2")),
+            (rows(person, ["a", "e"], tag="v3"), rows(person, ["b"], tag="v4", deleted=[True])),
+        ],
+        start=1,
+    ):
+        _stall_inside(monkeypatch, lambda t=theirs, s=seq: other.commit(t, app_id=APP, run_seq=s, metadata=META))
+        with pytest.raises(CommitRefused) as refused:
+            stalled.commit(ours, app_id=APP, run_seq=seq, metadata=META)
+        assert f"{APP} sequence {seq} was refused" in str(refused.value)
+        monkeypatch.undo()
+        reference.commit(theirs, app_id=APP, run_seq=seq, metadata=META)
+        assert _readers(stalled) == _readers(reference)
