@@ -62,6 +62,11 @@ class Guard:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
+    def version(self) -> int:
+        """The version the guarded commit lands as: the one after the version it was decided against."""
+        return 0 if self.expected is None else self.expected + 1
+
+    @property
     def mode(self) -> Literal["error", "append"]:
         """The write mode that commits only on top of the expected state: create, or append to it."""
         return "error" if self.expected is None else "append"
@@ -77,7 +82,10 @@ class Guard:
         try:
             yield
         except (DeltaError, OSError, ValueError) as e:
-            refusal = self._refusal()
+            try:
+                refusal = self._refusal()
+            except LakeError:  # the table cannot be read back now: report the write's own failure
+                refusal = None
             if refusal is None:
                 raise
             raise refusal from e

@@ -321,7 +321,7 @@ class CuratedTable(MergeWriter, IndexedTable):
                 target_file_size=self._target_file_size,
                 writer_properties=writer_properties(first),
             )
-        dt = DeltaTable(self.uri, storage_options=self._options)
+        dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
         self._save_first_index(dt, tap)
         return self._info(dt, run_seq, metadata, inserted=live)
@@ -583,8 +583,7 @@ class CuratedTable(MergeWriter, IndexedTable):
                         storage_options=self._options,
                         commit_properties=props,
                     )
-            dt = self._open()
-            assert dt is not None
+            dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
             log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
             self._compacted_index(layout, schema, pending_index, dt)
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)

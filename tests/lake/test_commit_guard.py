@@ -17,13 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 from deltalake.table import TableMerger
 
 import lake.curated as curated_module
 from lake import CommitRefused, CuratedTable, Lake
 from lake._guard import COMMIT_ID_KEY
+from lake.curated import TABLE_CONFIGURATION
 from schemas import LakeError
 
 APP = "govhub.ingest.person"
@@ -125,26 +126,32 @@ def clean(tmp_path: Path) -> Lake:
 
 
 @pytest.mark.parametrize("stall", [_stall_before, _stall_inside], ids=["before-delta-rs", "inside-delta-rs"])
+@pytest.mark.parametrize("empty", [False, True], ids=["no-table", "empty-table"])
 def test_a_first_load_into_a_table_another_writer_created_meanwhile_is_refused(
-    lake: Lake, clean: Lake, person: Any, rows: Any, monkeypatch: pytest.MonkeyPatch, stall: Any
+    lake: Lake, clean: Lake, person: Any, rows: Any, monkeypatch: pytest.MonkeyPatch, stall: Any, empty: bool
 ) -> None:
     stalled, other = lake.curated(person), lake.curated(person)  # two workers on one resource
+    if empty:  # a table without rows (all deleted before the change table existed): the first load appends
+        for table in (stalled, clean.curated(person)):
+            write_deltalake(table.uri, table.schema.empty_table(), mode="append", configuration=TABLE_CONFIGURATION)
+    first = 1 if empty else 0  # the version the first load becomes
     theirs, ours = rows(person, list("abc")), rows(person, list("abcd"), tag="v2")
     calls = stall(monkeypatch, lambda: other.commit(theirs, app_id=APP, run_seq=1, metadata=META))
     with pytest.raises(CommitRefused) as refused:
         stalled.commit(ours, app_id=APP, run_seq=1, metadata=META)
     assert calls == [1]
-    _refused(refused, commit=f"{APP} sequence 1", since="did not exist", won=f"version 0: {APP} sequence 1")
-    assert refused.value.expected is None and refused.value.found == 0
+    since = "was at version 0" if empty else "did not exist"
+    _refused(refused, commit=f"{APP} sequence 1", since=since, won=f"version {first}: {APP} sequence 1")
+    assert refused.value.expected == (0 if empty else None) and refused.value.found == first
     monkeypatch.undo()
 
     clean.curated(person).commit(theirs, app_id=APP, run_seq=1, metadata=META)
     assert _readers(stalled) == _readers(clean.curated(person))  # exactly the other writer's commit
-    assert DeltaTable(stalled.uri).version() == 0 and stalled.last_commit(APP).run_seq == 1  # type: ignore[union-attr]
+    assert DeltaTable(stalled.uri).version() == first and stalled.last_commit(APP).run_seq == 1  # type: ignore[union-attr]
 
     again = stalled.commit(ours, app_id=APP, run_seq=2, metadata=META)  # the re-run, decided on the table as it is
     clean.curated(person).commit(ours, app_id=APP, run_seq=2, metadata=META)
-    assert again is not None and (again.version, again.rows_inserted, again.rows_updated) == (1, 1, 3)
+    assert again is not None and (again.version, again.rows_inserted, again.rows_updated) == (first + 1, 1, 3)
     assert _readers(stalled) == _readers(clean.curated(person))
 
 
