@@ -66,6 +66,7 @@ def correction_rows(session: Session, viewer: Viewer, *, now: datetime | None = 
                 "age_days": round(flag.age_days(now), 1),
                 "reason": flag.decision_reason,
                 "closed_version": flag.closed_version,
+                "closed_reason": flag.closed_reason,
             }
         )
     return rows
