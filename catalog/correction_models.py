@@ -1,7 +1,6 @@
 """The stored data corrections (校核纠错): a flag on one field of one curated record, and the steps of its life.
 
-The rules that raise, answer, close and reopen flags are in `catalog.corrections`, which also re-exports
-these names (import them from there).
+The rules that raise, answer, close and reopen flags are in `catalog.corrections`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ date is marked overdue once. Only the provider decides.
 Reporters are a department (a granted subscription whose fields include the flagged one), an approval
 system (a verification client, with its case number 办件编号) or a data administrator. What a reporter
 may see is computed by the caller (`visible_fields`: the hub knows clients and the lake), checked here.
-The stored flags and steps are `catalog.correction_models` (re-exported here).
+The stored flags and steps are `catalog.correction_models`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ from catalog.correction_models import (
     ClosedReason,
     CorrectionEvent,
     CorrectionFlag,
-    FlagStatus,
     Reporter,
-    ReporterKind,
-    masked_key,
     short_key,
 )
 from catalog.errors import CatalogAccessDenied, CatalogError, CatalogErrorKind
@@ -46,25 +43,16 @@ from catalog.subscriptions import SYSTEM_ACTOR, _aware, _now
 from catalog.workdays import add_working_days
 
 __all__ = [
-    "ACTIVE_STATES",
-    "ClosedReason",
-    "CorrectionEvent",
-    "CorrectionFlag",
-    "FlagStatus",
-    "Reporter",
-    "ReporterKind",
     "add_event",
     "close_flag",
     "decide_flag",
     "get_flag",
     "list_flags",
     "mark_overdue",
-    "masked_key",
     "may_see",
     "raise_flag",
     "record_left",
     "reopen_flag",
-    "short_key",
 ]
 
 log = logging.getLogger(__name__)

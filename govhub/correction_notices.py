@@ -24,7 +24,7 @@ from govhub.correction_reads import KEY_SEPARATOR
 from govhub.delivery_runner import open_lake
 from govhub.exchange_log import hub_log, hub_subject_keys
 
-__all__ = ["log_step", "notice_key", "notify"]
+__all__ = ["log_and_notify", "log_step", "notice_key", "notify"]
 
 logger = logging.getLogger(__name__)
 _NOTICES = "govhub.correction_notices"  # session.info key of the notices waiting for the commit
@@ -35,6 +35,21 @@ def notice_key(flag: CorrectionFlag, action: str) -> str:
     if flag.reporter_kind == "department":
         return f"deliveries/{flag.reporter}/notices/correction-{flag.id}-{action}.json"
     return f"notices/{flag.reporter_kind}/{flag.reporter}/correction-{flag.id}-{action}.json"
+
+
+def log_and_notify(
+    session: Session,
+    flag: CorrectionFlag,
+    action: str,
+    *,
+    source: str,
+    lake: Any,
+    log: ExchangeLog | None,
+    version: int | None = None,
+) -> None:
+    """A step the reporter is told of (an answer, a closing, a reopening): logged, then notified."""
+    log_step(session, flag, action, source=source, target=flag.reporter_party, log=log, version=version)
+    notify(session, flag, action, lake=lake, log=log)
 
 
 def notify(session: Session, flag: CorrectionFlag, action: str, *, lake: Any, log: ExchangeLog | None) -> None:

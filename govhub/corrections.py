@@ -33,10 +33,11 @@ from catalog import (
     mark_overdue,
     raise_flag,
 )
-from catalog.corrections import add_event, reopen_flag, short_key
+from catalog.correction_models import short_key
+from catalog.corrections import add_event, reopen_flag
 from exchange.log import EventType, ExchangeLog
 from govhub.correction_cases import check_case
-from govhub.correction_notices import log_step, notice_key, notify
+from govhub.correction_notices import log_and_notify, log_step, notice_key
 from govhub.correction_reads import read_values, visible_fields
 from govhub.db import session_scope
 from govhub.exchange_log import hub_log
@@ -152,15 +153,7 @@ def decide_logged(
         session, "decision_refused", party=f"department:{actor_department}", flag_id=flag_id, log=exchange_log
     ):
         flag = decide_flag(session, flag_id, actor_department=actor_department, confirm=confirm, reason=reason, now=now)
-    log_step(
-        session,
-        flag,
-        flag.status,
-        source=f"department:{actor_department}",
-        target=flag.reporter_party,
-        log=exchange_log,
-    )
-    notify(session, flag, flag.status, lake=lake, log=exchange_log)
+    log_and_notify(session, flag, flag.status, source=f"department:{actor_department}", lake=lake, log=exchange_log)
     if confirm:
         _close_corrected(session, [flag], lake=lake, log=exchange_log, now=now)
     return flag
@@ -272,8 +265,7 @@ def _close_corrected(
             close_flag(
                 session, flag, version=version, reason="record_left" if current is _MISSING else "corrected", now=now
             )
-            log_step(session, flag, "closed", source="govhub", target=flag.reporter_party, log=log, version=version)
-            notify(session, flag, "closed", lake=lake, log=log)
+            log_and_notify(session, flag, "closed", source="govhub", lake=lake, log=log, version=version)
             closed.append(flag)
     return closed
 
@@ -311,8 +303,7 @@ def _reopen_returned(session: Session, resource: str, *, lake: Any, now: datetim
             if not any(ev.action == "superseded" for ev in flag.events):
                 add_event(flag, "superseded", "govhub", note=f"{note}; {e}", at=now)
             continue
-        log_step(session, flag, "reopened", source="govhub", target=flag.reporter_party, log=None, version=version)
-        notify(session, flag, "reopened", lake=lake, log=None)
+        log_and_notify(session, flag, "reopened", source="govhub", lake=lake, log=None, version=version)
         reopened.append(flag)
     return reopened
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog import CorrectionFlag, Reporter, list_flags, utcnow
-from catalog.corrections import masked_key
+from catalog.correction_models import masked_key
 from web.monitor.auth import Viewer
 from web.monitor.i18n import label
 from web.monitor.queries import as_aware, client_names, department_names

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags, may_see
-from catalog.corrections import masked_key
+from catalog.correction_models import masked_key
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, refuse_decision
