@@ -8,14 +8,18 @@ figures (`seconds` of the measured work, `vmhwm_mb`) through `emit`.
 Gotcha: on Linux a child's `ru_maxrss` includes the parent's RSS at fork/exec time (exec keeps the
 old mm's high-water mark), so keep the parent small: build data in a child case, never in the
 parent. `vmhwm_mb()` (VmHWM, reset at exec) is the child's own peak and is reported beside it.
+`write_profile` writes a cProfile's heaviest functions the same way for every profiling script.
 
     from bench._harness import run_case, median, print_table, loadavg
 """
 
 from __future__ import annotations
 
+import cProfile
+import io
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CaseResult", "emit", "loadavg", "median", "print_table", "run_case", "vmhwm_mb"]
+__all__ = ["CaseResult", "emit", "loadavg", "median", "print_table", "run_case", "vmhwm_mb", "write_profile"]
 
 
 @dataclass
@@ -127,6 +131,16 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells:
         print("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def write_profile(profiler: cProfile.Profile, path: Path, *, top: int = 30) -> None:
+    """Write the profile's `top` heaviest functions, by cumulative and then by own time, to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    path.write_text(text.getvalue())
 
 
 def _fmt(value: Any) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._harness import emit, loadavg, print_table, run_case  # noqa: E402
-from bench.bench_pipeline import OUT, cached_registry, case_change  # noqa: E402
+from bench.bench_pipeline import OUT, cached_registry, case_change, registry_hub  # noqa: E402
 
 STAGES = ("begin", "extract", "validate", "publish", "register", "advance")
 
@@ -127,11 +126,7 @@ def main() -> None:
         return
     registry = cached_registry(args.size)
     work = Path(tempfile.mkdtemp(prefix="bench_fixed_cost_"))
-    db = work / "population.sqlite"
-    shutil.copyfile(registry, db)
-    env = {"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"}
-    for key in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL"):
-        os.environ.pop(key, None)
+    db, env = registry_hub(registry, work)
     me = [sys.executable, str(Path(__file__).resolve())]
     load_start = loadavg()
     try:

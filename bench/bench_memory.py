@@ -28,31 +28,17 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._delivery_hub import Sub, delivery_hub
 from bench._harness import emit, loadavg, median, print_table, run_case, vmhwm_mb
 
 ROOT = Path(__file__).resolve().parents[1]
+# copied into a --baseline-root checkout with this script: the bench code that may be newer than it
+OWN_FILES = ("bench_memory.py", "_delivery_hub.py")
 
 SECRET = b"bench-memory-secret-32-bytes-...."
-
-
-@dataclass
-class Sub:
-    """A subscription as delivery reads it (`SubscriptionLike`)."""
-
-    id: int
-    department_code: str
-    delivery_mode: str
-    pii_access: bool
-    target_url: str | None = None  # the department database (resolved by `_target`, not the catalogue)
-    target_name: str | None = None
-    resource: str = "person"
-    purpose: str = "bench"
-    status: str = "granted"
-    fields: list[str] = field(default_factory=list)
 
 
 def case_load(home: str, rows: int) -> None:
@@ -64,44 +50,28 @@ def case_load(home: str, rows: int) -> None:
 
 
 def case_deliver(home: str) -> None:
-    import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    import exchange.delivery.models
-    import exchange.log.models  # noqa: F401 (tables)
-    from catalog import Base
     from exchange.delivery import deliver_resource
-    from lake import Lake
-    from schemas import load_contract
 
-    contract = load_contract("person")
-    fields = [f.name for f in contract.fields]
-    work = Path(tempfile.mkdtemp(prefix="bench-memory-", dir=home))
-    engine = sa.create_engine(f"sqlite:///{work}/hub.db")
-    Base.metadata.create_all(engine)
-    subs = [
-        Sub(1, "11430900MB0000001X", "file", False, fields=fields),
-        Sub(
-            2,
-            "11430900MB0000002X",
-            "database",
-            True,
-            target_url=f"sqlite:///{work}/dept.db",
-            target_name="dept-db",
-            fields=fields,
-        ),
-        Sub(3, "11430900MB0000003X", "api", False, fields=fields),
-    ]
-    lake = Lake(f"{home}/lake")
-    started = time.perf_counter()
-    with Session(engine, expire_on_commit=False) as session:
-        results = deliver_resource(
-            session, lake, contract, secret=SECRET, subscriptions=subs, targets=lambda sub: str(sub.target_url)
-        )
-    seconds = time.perf_counter() - started
-    engine.dispose()
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(Path(home, "lake", "deliveries"), ignore_errors=True)
+    with delivery_hub(home, prefix="bench-memory-") as hub:
+        fields, dept_db = hub.fields, f"sqlite:///{hub.work}/dept.db"
+        subs = [
+            Sub(1, "11430900MB0000001X", "file", False, fields=fields),
+            Sub(2, "11430900MB0000002X", "database", True, target_url=dept_db, target_name="dept-db", fields=fields),
+            Sub(3, "11430900MB0000003X", "api", False, fields=fields),
+        ]
+        started = time.perf_counter()
+        with Session(hub.engine, expire_on_commit=False) as session:
+            results = deliver_resource(
+                session,
+                hub.lake,
+                hub.contract,
+                secret=SECRET,
+                subscriptions=subs,
+                targets=lambda sub: str(sub.target_url),
+            )
+        seconds = time.perf_counter() - started
     emit(
         {
             "seconds": seconds,
@@ -158,7 +128,8 @@ def main() -> None:
         return case_refs(args.home)
     roots = {"after": ROOT, **({"before": Path(args.baseline_root)} if args.baseline_root else {})}
     if args.baseline_root:  # this script may be newer than the baseline checkout
-        shutil.copyfile(__file__, Path(args.baseline_root, "bench", "bench_memory.py"))
+        for name in OWN_FILES:
+            shutil.copyfile(Path(__file__).with_name(name), Path(args.baseline_root, "bench", name))
     load_start, table = loadavg(), []
     peaks: dict[tuple[str, str], list[float]] = {}
     for size in (int(s) for s in args.sizes.split(",")):

@@ -177,16 +177,25 @@ def cached_registry(size: int) -> Path:
     return path
 
 
+def registry_hub(registry: Path, work: Path) -> tuple[Path, dict[str, str]]:
+    """Copy `registry` into `work` as the source of a hub at `work/hub`: the copy and the hub's variables.
+
+    The store variables are dropped from this process's environment, so the hub (and every child given
+    these variables) uses the embedded default under GOVHUB_HOME.
+    """
+    db = work / "population.sqlite"
+    shutil.copyfile(registry, db)
+    for key in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL"):
+        os.environ.pop(key, None)
+    return db, {"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"}
+
+
 def one_round(size: int, round_no: int, *, profile: bool, warm: bool) -> dict[str, CaseResult]:
     """raw, full, change, incremental for one size, each in its own subprocess."""
     work = OUT / f"run_{size}_{round_no}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    db = work / "population.sqlite"
-    shutil.copyfile(cached_registry(size), db)
-    env = {"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"}
-    for key in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL"):  # the embedded default under GOVHUB_HOME
-        os.environ.pop(key, None)
+    db, env = registry_hub(cached_registry(size), work)
     out: dict[str, CaseResult] = {}
     prof = (lambda name: ["--profile-to", str(OUT / f"profile_{name}_{size}.txt")]) if profile else (lambda name: [])
     out["raw"] = _child(["--case", "raw", "--db", str(db), "--out", str(work)])

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "lake"))  # lake_moto: moto's S3 server in a child process
 
 from bench._harness import CaseResult, emit, loadavg, median, print_table, run_case  # noqa: E402
-from bench.bench_pipeline import STAGES, cached_registry, case_ingest  # noqa: E402
+from bench.bench_pipeline import STAGES, cached_registry, case_ingest, registry_hub  # noqa: E402
 
 CASES = ("embedded", "production")
 BUCKET = "lake"
@@ -81,9 +81,7 @@ def one_round(size: int, round_no: int) -> dict[str, CaseResult]:
         work = OUT / f"prod_{size}_{round_no}_{case}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        db = work / "population.sqlite"
-        shutil.copyfile(cached_registry(size), db)
-        env = {"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"}
+        _, env = registry_hub(cached_registry(size), work)
         try:
             if case == "embedded":
                 out[case] = _child(env)

@@ -13,7 +13,9 @@ heaviest functions (cumulative and own time) go to `bench/out/profile_delivery_<
 `--sampler` takes a statistical profile with pyinstrument instead (install it by hand; cProfile's cost
 per call inflates the per-row Python loops), written beside it as `.sampled.txt`.
 `--access-record` indexes the version's subjects first (`subject_keys`, as `run_deliveries` does) and
-times that apart. `--home` reuses a loaded table (`--keep` leaves it for the next run).
+times that apart. `--home` reuses a loaded table (`--keep` leaves it for the next run). To profile
+another checkout (e.g. one extracted with `git archive`), copy this file with `_harness.py` and
+`_delivery_hub.py` into its bench/ and run it there.
 """
 
 from __future__ import annotations
@@ -21,38 +23,20 @@ from __future__ import annotations
 import argparse
 import cProfile
 import inspect
-import io
 import json
-import pstats
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._harness import loadavg, print_table, vmhwm_mb  # noqa: E402
+from bench._delivery_hub import Sub, delivery_hub  # noqa: E402
+from bench._harness import loadavg, print_table, vmhwm_mb, write_profile  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SECRET = b"bench-profile-delivery-secret-32"
-
-
-@dataclass
-class Sub:
-    """A subscription as delivery reads it (`SubscriptionLike`)."""
-
-    id: int
-    department_code: str
-    delivery_mode: str
-    pii_access: bool
-    target_url: str | None = None
-    target_name: str | None = None
-    resource: str = "person"
-    purpose: str = "bench"
-    status: str = "granted"
-    fields: list[str] = field(default_factory=list)
 
 
 def _load(home: Path, rows: int, *, pending: bool) -> None:
@@ -91,12 +75,7 @@ def _profiled(run, *, profile: bool, name: str, sampler: bool = False):  # type:
     seconds = time.perf_counter() - wall
     work = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     if profiler is not None:
-        OUT.mkdir(exist_ok=True)
-        text = io.StringIO()
-        stats = pstats.Stats(profiler, stream=text)
-        stats.sort_stats("cumulative").print_stats(30)
-        stats.sort_stats("tottime").print_stats(30)
-        (OUT / f"profile_delivery_{name}.txt").write_text(text.getvalue())
+        write_profile(profiler, OUT / f"profile_delivery_{name}.txt")
     return out, seconds, work
 
 
@@ -118,67 +97,56 @@ def main() -> None:
     _load(home, args.rows, pending=args.pending)
     print(f"table ready in {time.perf_counter() - started:.1f} s at {home}", file=sys.stderr)
 
-    import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    import exchange.delivery.models
-    import exchange.log.models  # noqa: F401 (tables)
-    from catalog import Base
     from exchange.delivery import deliver_resource
-    from lake import Lake
-    from schemas import load_contract
 
-    contract = load_contract("person")
     extra = inspect.signature(deliver_resource).parameters
-    fields = [f.name for f in contract.fields]
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=home))
-    engine = sa.create_engine(f"sqlite:///{work}/hub.db")
-    Base.metadata.create_all(engine)
-    lake = Lake(f"{home}/lake")
     suffix = "_pending" if args.pending else ""
     rows: list[list[object]] = []
     load = [loadavg()]
-    with Session(engine, expire_on_commit=False) as session:
-        if args.access_record:
-            from exchange.access.index import index_changes
-            from exchange.subjects import SubjectKeys
+    with delivery_hub(home, prefix="run-") as hub:
+        contract, lake, work = hub.contract, hub.lake, hub.work
+        with Session(hub.engine, expire_on_commit=False) as session:
+            if args.access_record:
+                from exchange.access.index import index_changes
+                from exchange.subjects import SubjectKeys
 
-            keys = SubjectKeys(b"bench-subject-hash-key-32-bytes-")
-            curated = lake.curated(contract)
-            target = curated.version()
-            assert target is not None
+                keys = SubjectKeys(b"bench-subject-hash-key-32-bytes-")
+                curated = lake.curated(contract)
+                target = curated.version()
+                assert target is not None
 
-            def index() -> int:
-                n = index_changes(session, curated, contract, keys=keys, upto=target)
-                session.commit()
-                return n
+                def index() -> int:
+                    n = index_changes(session, curated, contract, keys=keys, upto=target)
+                    session.commit()
+                    return n
 
-            written, seconds, cpu = _profiled(index, profile=args.profile, name=f"access{suffix}", sampler=args.sampler)
-            rows.append(["access record", written, f"{seconds:.2f}", f"{cpu:.2f}", ""])
-        for i, mode in enumerate(args.modes.split(","), start=1):
-            pii = mode == "database"
-            sub = Sub(i, f"11430900MB{i:07d}X", mode, pii, fields=fields)
-            if mode == "database":
-                sub.target_url, sub.target_name = f"sqlite:///{work}/dept{i}.db", f"dept{i}"
-
-            def deliver(sub: Sub = sub):  # type: ignore[no-untyped-def]
-                if "targets" not in extra:  # the code before targets were resolved by name (--baseline)
-                    return deliver_resource(session, lake, contract, secret=SECRET, subscriptions=[sub])
-                return deliver_resource(
-                    session, lake, contract, secret=SECRET, subscriptions=[sub], targets=lambda s: str(s.target_url)
+                written, seconds, cpu = _profiled(
+                    index, profile=args.profile, name=f"access{suffix}", sampler=args.sampler
                 )
+                rows.append(["access record", written, f"{seconds:.2f}", f"{cpu:.2f}", ""])
+            for i, mode in enumerate(args.modes.split(","), start=1):
+                pii = mode == "database"
+                sub = Sub(i, f"11430900MB{i:07d}X", mode, pii, fields=hub.fields)
+                if mode == "database":
+                    sub.target_url, sub.target_name = f"sqlite:///{work}/dept{i}.db", f"dept{i}"
 
-            results, seconds, cpu = _profiled(
-                deliver, profile=args.profile, name=f"{mode}{suffix}", sampler=args.sampler
-            )
-            (result,) = results
-            assert result.status == "done", result.error
-            rows.append([f"{mode} ({'PII' if pii else 'masked'})", result.rows, f"{seconds:.2f}", f"{cpu:.2f}", ""])
-    rows[-1][-1] = f"{vmhwm_mb():.0f}"
-    load.append(loadavg())
-    engine.dispose()
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(home / "lake" / "deliveries", ignore_errors=True)
+                def deliver(sub: Sub = sub):  # type: ignore[no-untyped-def]
+                    if "targets" not in extra:  # the code before targets were resolved by name (--baseline)
+                        return deliver_resource(session, lake, contract, secret=SECRET, subscriptions=[sub])
+                    return deliver_resource(
+                        session, lake, contract, secret=SECRET, subscriptions=[sub], targets=lambda s: str(s.target_url)
+                    )
+
+                results, seconds, cpu = _profiled(
+                    deliver, profile=args.profile, name=f"{mode}{suffix}", sampler=args.sampler
+                )
+                (result,) = results
+                assert result.status == "done", result.error
+                rows.append([f"{mode} ({'PII' if pii else 'masked'})", result.rows, f"{seconds:.2f}", f"{cpu:.2f}", ""])
+        rows[-1][-1] = f"{vmhwm_mb():.0f}"
+        load.append(loadavg())
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     print_table(["delivery", "rows", "wall s", "CPU s", "peak RSS MB"], rows)

@@ -14,10 +14,7 @@ also shows the resident memory after it (VmRSS) and what Arrow's pool holds then
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import shutil
 import sys
 import tempfile
@@ -27,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._harness import loadavg, print_table, vmhwm_mb  # noqa: E402
-from bench.bench_pipeline import OUT, cached_registry  # noqa: E402
+from bench._stages import timed_stages  # noqa: E402
+from bench.bench_pipeline import OUT, cached_registry, registry_hub  # noqa: E402
 
 STAGES = ("begin", "extract", "validate", "publish")
 MODULES = ["pyarrow", "deltalake", "govhub.pipeline", "connectors", "quality", "lake", "adbc_driver_sqlite.dbapi"]
@@ -43,11 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     registry = cached_registry(args.rows)
     work = Path(tempfile.mkdtemp(prefix="profile_full_load_"))
-    db = work / "population.sqlite"
-    shutil.copyfile(registry, db)
-    os.environ.update({"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"})
-    for key in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL"):
-        os.environ.pop(key, None)
+    _, env = registry_hub(registry, work)
+    os.environ.update(env)
     import importlib
 
     for module in MODULES:
@@ -59,32 +54,19 @@ def main() -> None:
         import govhub.pipeline.parallel as parallel
 
         parallel.workers = lambda: 1
+
+    def profile_file(stage: str) -> Path:
+        return OUT / f"profile_full_load_{stage}{args.label}.txt"
+
     migrate()
     load = loadavg()
     rows, run_id = [], ""
     total_wall, total_cpu = time.perf_counter(), time.process_time()
     try:
-        for stage in STAGES:
-            profiler = None
-            if args.profile:
-                profiler = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
-            wall, cpu = time.perf_counter(), time.process_time()
-            if profiler:
-                profiler.enable()
-            if stage == "begin":
-                run_id = pipeline.begin("person", orchestrator="bench")
-            else:
-                getattr(pipeline, stage)(run_id)
-            if profiler:
-                profiler.disable()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            rows.append([stage, f"{wall:.2f}", f"{cpu:.2f}", f"{vmhwm_mb():.0f}", f"{_vmrss_mb():.0f}", _arrow_mb()])
-            if profiler:
-                text = io.StringIO()
-                stats = pstats.Stats(profiler, stream=text)
-                stats.sort_stats("cumulative").print_stats(30)
-                stats.sort_stats("tottime").print_stats(30)
-                (OUT / f"profile_full_load_{stage}{args.label}.txt").write_text(text.getvalue())
+        for t in timed_stages(STAGES, profile=args.profile, cpu=args.cpu, profile_file=profile_file):
+            run_id = t.run_id
+            memory = [f"{vmhwm_mb():.0f}", f"{_vmrss_mb():.0f}", _arrow_mb()]
+            rows.append([t.stage, f"{t.wall:.2f}", f"{t.cpu:.2f}", *memory])
         total_wall, total_cpu = time.perf_counter() - total_wall, time.process_time() - total_cpu
         rows.append(["begin→publish", f"{total_wall:.2f}", f"{total_cpu:.2f}", f"{vmhwm_mb():.0f}", "", ""])
         pipeline.register(run_id)

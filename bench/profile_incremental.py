@@ -14,24 +14,21 @@ on the same hub (one fresh process each) and prints the median.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import importlib
-import io
 import json
 import os
-import pstats
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._harness import loadavg, print_table  # noqa: E402
-from bench.bench_pipeline import OUT, cached_registry  # noqa: E402
+from bench._stages import timed_stages  # noqa: E402
+from bench.bench_pipeline import OUT, cached_registry, registry_hub  # noqa: E402
 
 STAGES = ("begin", "extract", "validate", "publish", "register", "advance")
 # what bench_peers' govhub case imports before its clock starts (its preload adds the lazy ones)
@@ -43,31 +40,14 @@ MODULES = [
 
 def run_stages(*, profile: bool, cpu: bool, label: str) -> dict[str, list[float]]:
     """The person pipeline's stages once, in this process; {stage: [wall, cpu]}."""
-    from govhub import pipeline
     from govhub.db import migrate
 
+    def profile_file(stage: str) -> Path:
+        return OUT / f"profile_incremental_{stage}{label}.txt"
+
     migrate()
-    out: dict[str, list[float]] = {}
-    run_id = ""
-    for stage in STAGES:
-        profiler = (cProfile.Profile(time.process_time) if cpu else cProfile.Profile()) if profile else None
-        wall, cpu_s = time.perf_counter(), time.process_time()
-        if profiler:
-            profiler.enable()
-        if stage == "begin":
-            run_id = pipeline.begin("person", orchestrator="bench")
-        else:
-            getattr(pipeline, stage)(run_id)
-        if profiler:
-            profiler.disable()
-        out[stage] = [time.perf_counter() - wall, time.process_time() - cpu_s]
-        if profiler:
-            text = io.StringIO()
-            stats = pstats.Stats(profiler, stream=text)
-            stats.sort_stats("cumulative").print_stats(30)
-            stats.sort_stats("tottime").print_stats(30)
-            (OUT / f"profile_incremental_{stage}{label}.txt").write_text(text.getvalue())
-    return out
+    stages = timed_stages(STAGES, profile=profile, cpu=cpu, profile_file=profile_file)
+    return {t.stage: [t.wall, t.cpu] for t in stages}
 
 
 def _child(args: list[str], env: dict[str, str]) -> str:
@@ -103,11 +83,7 @@ def main() -> None:
 
     registry = cached_registry(args.rows)
     work = Path(tempfile.mkdtemp(prefix="profile_incremental_", dir=OUT))
-    db = work / "population.sqlite"
-    shutil.copyfile(registry, db)
-    env = {"GOVHUB_HOME": str(work / "hub"), "GOVHUB_POPULATION_URL": f"sqlite:///{db}"}
-    for key in ("GOVHUB_DB_URL", "GOVHUB_LAKE_URL"):
-        os.environ.pop(key, None)
+    db, env = registry_hub(registry, work)
     load = loadavg()
     try:
         full = json.loads(_child(["--case", "full"], env))

@@ -1,18 +1,8 @@
 """The governed resource catalogue (资源目录): departments, resources, versions, lineage, subscriptions."""
 
 from catalog.admin_keys import AdminKey, authenticate_admin, issue_admin_key, list_admin_keys, revoke_admin_key
-from catalog.corrections import (
-    CorrectionEvent,
-    CorrectionFlag,
-    Reporter,
-    close_flag,
-    decide_flag,
-    get_flag,
-    list_flags,
-    mark_overdue,
-    may_see,
-    raise_flag,
-)
+from catalog.correction_models import CorrectionEvent, CorrectionFlag, Reporter
+from catalog.corrections import close_flag, decide_flag, get_flag, list_flags, mark_overdue, may_see, raise_flag
 from catalog.db import Base, utcnow
 from catalog.dcat import catalogue_dcat, resource_dcat
 from catalog.delivery_targets import (

@@ -4,8 +4,9 @@
 department checks them and corrects its data (article and time limit UNCONFIRMED: `CORRECTION_SOURCE`).
 A flag names a resource, a record (its primary-key value), a field, what is wrong and the evidence. Its
 life: ``open`` → ``confirmed`` (the provider agrees; the error is corrected at the source) → ``closed``
-(by the hub, when a published version carries a different value or no longer holds the record), or
-``open`` → ``rejected`` (with reasons, final). A flag closed because its record left goes back to
+(by the hub, when a published version carries a different value or no longer holds the record: its
+``closed_reason``, ``corrected`` or ``record_left``), or ``open`` → ``rejected`` (with reasons, final).
+A flag closed because its record left goes back to
 ``confirmed`` (``reopened``) when the record is published again carrying the value confirmed wrong: the
 error was never corrected, so the flag must neither vanish nor stay closed. An open flag past its due
 date is marked overdue once. Only the provider decides.
@@ -13,40 +14,41 @@ date is marked overdue once. Only the provider decides.
 Reporters are a department (a granted subscription whose fields include the flagged one), an approval
 system (a verification client, with its case number 办件编号) or a data administrator. What a reporter
 may see is computed by the caller (`visible_fields`: the hub knows clients and the lake), checked here.
+The stored flags and steps are `catalog.correction_models`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
-from catalog.db import Base, utcnow
-from catalog.errors import CatalogAccessDenied, CatalogError
-from catalog.resources import Resource, get_resource
+from catalog.correction_models import (
+    ACTIVE_STATES,
+    ClosedReason,
+    CorrectionEvent,
+    CorrectionFlag,
+    Reporter,
+    short_key,
+)
+from catalog.errors import CatalogAccessDenied, CatalogError, CatalogErrorKind
+from catalog.resources import get_resource
 from catalog.sharing_rules import CORRECTION_SOURCE, current_limits
 from catalog.subscriptions import SYSTEM_ACTOR, _aware, _now
 from catalog.workdays import add_working_days
 
 __all__ = [
-    "ACTIVE_STATES",
-    "CorrectionEvent",
-    "CorrectionFlag",
-    "Reporter",
-    "ReporterKind",
     "add_event",
     "close_flag",
     "decide_flag",
     "get_flag",
     "list_flags",
     "mark_overdue",
-    "masked_key",
     "may_see",
     "raise_flag",
     "record_left",
@@ -54,97 +56,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-ReporterKind = Literal["department", "client", "admin"]
-FlagStatus = Literal["open", "confirmed", "rejected", "closed"]
-ACTIVE_STATES: tuple[str, ...] = ("open", "confirmed")  # the record is under correction
-RECORD_LEFT = "no longer holds the record"  # the closing note of a flag whose record left the published version
-_ACTIVE_SQL = "status IN ('open', 'confirmed')"  # the partial unique index: one active flag per record and field
-
-
-@dataclass(frozen=True)
-class Reporter:
-    """Who reports: a department code, a verification client id (with its case number), or an admin name."""
-
-    kind: ReporterKind
-    id: str
-    case_number: str | None = None
-
-    @property
-    def party(self) -> str:
-        """The reporter as an exchange-log party: department:<code>, client:<id>, admin:<name>."""
-        return f"{self.kind}:{self.id}"
-
-
-class CorrectionFlag(Base):
-    """One reported error on one field of one curated record, and what became of it."""
-
-    __tablename__ = "correction_flag"
-    __table_args__ = (
-        Index(
-            "uq_correction_flag_active",
-            "resource",
-            "record_key",
-            "field",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    resource: Mapped[str] = mapped_column(String(64), index=True)  # the contract's name
-    record_key: Mapped[str] = mapped_column(String(255), index=True)  # primary-key value ("|" joins a composite)
-    field: Mapped[str] = mapped_column(String(64))
-    provider_code: Mapped[str] = mapped_column(String(32), index=True)  # who must decide
-    reporter_kind: Mapped[str] = mapped_column(String(16))
-    reporter: Mapped[str] = mapped_column(String(64), index=True)
-    case_number: Mapped[str | None] = mapped_column(String(80), nullable=True)  # 办件编号 (clients)
-    problem: Mapped[str] = mapped_column(Text)
-    evidence_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    evidence_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    flagged_value: Mapped[str | None] = mapped_column(Text, nullable=True)  # the value reported wrong, as text
-    flagged_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-    events: Mapped[list[CorrectionEvent]] = relationship(
-        back_populates="flag", order_by="CorrectionEvent.id", cascade="all, delete-orphan"
-    )
-
-    def overdue(self, now: datetime | None = None) -> bool:
-        """Still undecided after its due date."""
-        return self.status == "open" and _aware(self.due_at) < _now(now)
-
-    def age_days(self, now: datetime | None = None) -> float:
-        """Days since it was raised (to its closing or decision when it has one)."""
-        end = self.closed_at or (self.decided_at if self.status == "rejected" else None)
-        return (_now(end or now) - _aware(self.raised_at)).total_seconds() / 86400
-
-    def __repr__(self) -> str:
-        return f"CorrectionFlag(#{self.id}, {self.resource}/{self.field}, {self.status})"
-
-
-class CorrectionEvent(Base):
-    """One step of a flag's life (flagged, confirmed, rejected, overdue, closed, notified): who, when, why."""
-
-    __tablename__ = "correction_event"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    flag_id: Mapped[int] = mapped_column(ForeignKey("correction_flag.id", ondelete="CASCADE"), index=True)
-    action: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(80))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-    flag: Mapped[CorrectionFlag] = relationship(back_populates="events")
 
 
 def raise_flag(
@@ -172,7 +83,15 @@ def raise_flag(
     """
     now = _now(now)
     entry = get_resource(session, resource)
-    _check_field(entry, field)
+    names = [item.name for item in entry.items]
+    if field not in names:
+        raise _refusal(
+            entry.resource,
+            field,
+            f"resource {entry.resource} has no field {field!r}; fields: {', '.join(names)}",
+            f"资源 {entry.name} 没有信息项 {field}",
+            "not_found",
+        )
     if reporter.kind == "department" and reporter.id == entry.provider_code:
         raise CatalogAccessDenied(
             f"department {reporter.id} provides {entry.resource}: correct {field} at the source instead of flagging it",
@@ -188,32 +107,38 @@ def raise_flag(
         )
     problem = (problem or "").strip()
     if not problem:
-        raise _invalid("problem", "say what is wrong with the value", "必须说明数据错误的情况（problem）", entry)
+        raise _refusal(
+            entry.resource,
+            "problem",
+            "problem is required: say what is wrong with the value",
+            "必须说明数据错误的情况（problem）",
+        )
     evidence_text = (evidence_text or "").strip() or None
     evidence_ref = (evidence_ref or "").strip() or None
     if evidence_text is None and evidence_ref is None:
-        raise _invalid(
+        raise _refusal(
+            entry.resource,
             "evidence",
-            "give evidence: a text, a reference (document number, file), or both",
+            "evidence is required: give evidence: a text, a reference (document number, file), or both",
             "必须提供证据（说明或材料编号）",
-            entry,
         )
     if reporter.kind == "client" and not (reporter.case_number or "").strip():
-        raise _invalid(
+        raise _refusal(
+            entry.resource,
             "case_number",
-            "an approval system reports with its case number (办件编号)",
+            "case_number is required: an approval system reports with its case number (办件编号)",
             "核验客户端纠错须提供办件编号",
-            entry,
         )
+    where = f"{entry.resource} record {short_key(record_key)} field {field}"
     duplicate = _active_flag(session, entry.resource, record_key, field)
     if duplicate is not None:
-        raise CatalogError(
-            f"{entry.resource} record {_short(record_key)} field {field} already has {duplicate.status} flag "
-            f"#{duplicate.id}; follow it (GET /api/corrections/{duplicate.id}) instead of flagging again",
-            message_zh=f"该记录的信息项 {field} 已有纠错 #{duplicate.id}（{duplicate.status}），请勿重复提出",
-            kind="conflict",
-            resource=entry.resource,
-            field=field,
+        raise _refusal(
+            entry.resource,
+            field,
+            f"{where} already has {duplicate.status} flag #{duplicate.id}; "
+            f"follow it (GET /api/corrections/{duplicate.id}) instead of flagging again",
+            f"该记录的信息项 {field} 已有纠错 #{duplicate.id}（{duplicate.status}），请勿重复提出",
+            "conflict",
         )
     days = current_limits().correction_working_days
     flag = CorrectionFlag(
@@ -235,17 +160,23 @@ def raise_flag(
         events=[],
     )
     session.add(flag)
-    _event(flag, "flagged", reporter.party, now, f"{problem} [answer due in {days} working days: {CORRECTION_SOURCE}]")
+    add_event(
+        flag,
+        "flagged",
+        reporter.party,
+        at=now,
+        note=f"{problem} [answer due in {days} working days: {CORRECTION_SOURCE}]",
+    )
     try:
         session.flush()
     except IntegrityError as e:  # a flag on the same record and field was stored meanwhile (two reporters at once)
-        raise CatalogError(
-            f"{entry.resource} record {_short(record_key)} field {field} was flagged by another request just now; "
+        raise _refusal(
+            entry.resource,
+            field,
+            f"{where} was flagged by another request just now; "
             "list the flags (GET /api/corrections) and follow that one",
-            message_zh=f"该记录的信息项 {field} 刚刚已有纠错，请勿重复提出",
-            kind="conflict",
-            resource=entry.resource,
-            field=field,
+            f"该记录的信息项 {field} 刚刚已有纠错，请勿重复提出",
+            "conflict",
         ) from e
     log.info("correction #%s: %s flagged %s.%s", flag.id, reporter.party, entry.resource, field)
     return flag
@@ -284,52 +215,55 @@ def decide_flag(
         )
     reason = (reason or "").strip() or None
     if not confirm and reason is None:
-        raise CatalogError(
+        raise _refusal(
+            flag.resource,
+            "reason",
             f"rejecting correction #{flag.id} needs reasons: say why the value is right",
-            message_zh="驳回纠错必须说明理由（reason）",
-            resource=flag.resource,
-            field="reason",
+            "驳回纠错必须说明理由（reason）",
         )
     late = _aware(flag.due_at) < now
     note = (reason or "") + (f" [answered after the due date {_aware(flag.due_at).isoformat()}]" if late else "")
     flag.status = "confirmed" if confirm else "rejected"
     flag.decided_by, flag.decided_at, flag.decision_reason = actor_department, now, reason
-    _event(flag, flag.status, f"department:{actor_department}", now, note.strip() or None)
+    add_event(flag, flag.status, f"department:{actor_department}", at=now, note=note.strip() or None)
     session.flush()
     log.info("correction #%s %s by %s", flag.id, flag.status, actor_department)
     return flag
 
 
 def close_flag(
-    session: Session, flag: CorrectionFlag, *, version: int | None, note: str, now: datetime | None = None
+    session: Session, flag: CorrectionFlag, *, version: int | None, reason: ClosedReason, now: datetime | None = None
 ) -> CorrectionFlag:
-    """Close a confirmed flag: a published version (`version`) no longer carries the flagged value."""
+    """Close a confirmed flag: published `version` carries another value (`corrected`) or no longer holds the
+    record (`record_left`); the reason is kept in `closed_reason` and said in the closing step's note."""
     if flag.status != "confirmed":
         raise CatalogError(
             f"correction #{flag.id} is {flag.status}: only a confirmed flag closes",
             message_zh=f"纠错 #{flag.id} 当前状态为 {flag.status}，只有已确认的纠错可以关闭",
             kind="conflict",
         )
-    now = _now(now)
-    flag.status, flag.closed_at, flag.closed_version = "closed", now, version
-    _event(flag, "closed", SYSTEM_ACTOR, now, note)
-    session.flush()
-    log.info("correction #%s closed at version %s", flag.id, version)
+    note = (
+        f"version {version} no longer holds the record"
+        if reason == "record_left"
+        else f"version {version} carries a corrected value (was {flag.flagged_value!r})"
+    )
+    _close_or_reopen(session, flag, "closed", version=version, reason=reason, note=note, now=now)
+    log.info("correction #%s closed (%s) at version %s", flag.id, reason, version)
     return flag
 
 
 def record_left(flag: CorrectionFlag) -> bool:
     """A closed flag whose latest closing was its record leaving the published version (not a corrected value)."""
-    closings = [e for e in flag.events if e.action == "closed"]
-    return flag.status == "closed" and bool(closings) and RECORD_LEFT in (closings[-1].note or "")
+    return flag.status == "closed" and flag.closed_reason == "record_left"
 
 
 def reopen_flag(
     session: Session, flag: CorrectionFlag, *, version: int | None, note: str, now: datetime | None = None
 ) -> CorrectionFlag:
-    """Put a flag closed by its record leaving back to ``confirmed``: `version` holds the record again with the
-    value the provider confirmed wrong. Raises `CatalogError(conflict)` for any other flag, and when another
-    flag on the same record and field is active (it already follows the error)."""
+    """Put a flag closed by its record leaving back to ``confirmed`` (its closing cleared, `closed_reason`
+    too): `version` holds the record again with the value the provider confirmed wrong. Raises
+    `CatalogError(conflict)` for any other flag, and when another flag on the same record and field is
+    active (it already follows the error)."""
     if not record_left(flag):
         raise CatalogError(
             f"correction #{flag.id} is {flag.status}: only a flag closed because its record left reopens",
@@ -339,18 +273,15 @@ def reopen_flag(
         )
     other = _active_flag(session, flag.resource, flag.record_key, flag.field)
     if other is not None:
-        raise CatalogError(
-            f"correction #{flag.id} cannot reopen: {flag.resource} record {_short(flag.record_key)} field "
+        raise _refusal(
+            flag.resource,
+            flag.field,
+            f"correction #{flag.id} cannot reopen: {flag.resource} record {short_key(flag.record_key)} field "
             f"{flag.field} is followed by {other.status} flag #{other.id}",
-            message_zh=f"纠错 #{flag.id} 不能重新打开：该记录的信息项 {flag.field} 已有纠错 #{other.id}",
-            kind="conflict",
-            resource=flag.resource,
-            field=flag.field,
+            f"纠错 #{flag.id} 不能重新打开：该记录的信息项 {flag.field} 已有纠错 #{other.id}",
+            "conflict",
         )
-    now = _now(now)
-    flag.status, flag.closed_at, flag.closed_version = "confirmed", None, None
-    _event(flag, "reopened", SYSTEM_ACTOR, now, note)
-    session.flush()
+    _close_or_reopen(session, flag, "reopened", version=None, reason=None, note=note, now=now)
     log.warning("correction #%s reopened: version %s carries the flagged value again", flag.id, version)
     return flag
 
@@ -366,7 +297,7 @@ def mark_overdue(session: Session, *, now: datetime | None = None) -> list[Corre
     marked = [flag for flag in found if flag.overdue(now)]
     for flag in marked:
         flag.overdue_at = now
-        _event(flag, "overdue", SYSTEM_ACTOR, now, f"no answer by {_aware(flag.due_at).isoformat()}")
+        add_event(flag, "overdue", SYSTEM_ACTOR, at=now, note=f"no answer by {_aware(flag.due_at).isoformat()}")
         log.warning("correction #%s on %s is overdue (due %s)", flag.id, flag.resource, flag.due_at)
     session.flush()
     return marked
@@ -410,6 +341,30 @@ def may_see(flag: CorrectionFlag, viewer: Reporter) -> bool:
     return mine or (viewer.kind == "department" and flag.provider_code == viewer.id)
 
 
+def add_event(flag: CorrectionFlag, action: str, actor: str, *, note: str | None, at: datetime | None = None) -> None:
+    """Add one step to a flag's history (e.g. `notified`: the reporter was told)."""
+    flag.events.append(CorrectionEvent(action=action, actor=actor[:80], at=_now(at), note=note))
+
+
+def _close_or_reopen(
+    session: Session,
+    flag: CorrectionFlag,
+    action: Literal["closed", "reopened"],
+    *,
+    version: int | None,
+    reason: ClosedReason | None,
+    note: str,
+    now: datetime | None,
+) -> None:
+    """The hub's step: a closing keeps when, at which version and why; a reopening (back to confirmed) clears them."""
+    now = _now(now)
+    closing = action == "closed"
+    flag.status = "closed" if closing else "confirmed"
+    flag.closed_at, flag.closed_version, flag.closed_reason = (now, version, reason) if closing else (None, None, None)
+    add_event(flag, action, SYSTEM_ACTOR, at=now, note=note)
+    session.flush()
+
+
 def _active_flag(session: Session, resource: str, record_key: str, field: str) -> CorrectionFlag | None:
     """The open or confirmed flag on a record's field, if any (the store holds one at most)."""
     return session.scalars(
@@ -422,38 +377,8 @@ def _active_flag(session: Session, resource: str, record_key: str, field: str) -
     ).first()
 
 
-def _check_field(entry: Resource, field: str) -> None:
-    names = [item.name for item in entry.items]
-    if field not in names:
-        raise CatalogError(
-            f"resource {entry.resource} has no field {field!r}; fields: {', '.join(names)}",
-            message_zh=f"资源 {entry.name} 没有信息项 {field}",
-            kind="not_found",
-            resource=entry.resource,
-            field=field,
-        )
-
-
-def _invalid(field: str, hint: str, message_zh: str, entry: Resource) -> CatalogError:
-    return CatalogError(f"{field} is required: {hint}", message_zh=message_zh, resource=entry.resource, field=field)
-
-
-def masked_key(record_key: str) -> str:
-    """A record key shown to someone who does not hold the record (it may be a citizen ID): ends kept."""
-    if len(record_key) <= 6:
-        return record_key
-    return f"{record_key[:4]}{'*' * (len(record_key) - 6)}{record_key[-2:]}"
-
-
-def _short(record_key: str) -> str:
-    """A record key for messages: personal ids are not repeated in full."""
-    return record_key if len(record_key) <= 8 else f"{record_key[:6]}…{record_key[-2:]}"
-
-
-def add_event(flag: CorrectionFlag, action: str, actor: str, *, note: str | None, at: datetime | None = None) -> None:
-    """Add one step to a flag's history (e.g. `notified`: the reporter was told)."""
-    _event(flag, action, actor, _now(at), note)
-
-
-def _event(flag: CorrectionFlag, action: str, actor: str, at: datetime, note: str | None) -> None:
-    flag.events.append(CorrectionEvent(action=action, actor=actor[:80], at=at, note=note))
+def _refusal(
+    resource: str, field: str, message: str, message_zh: str, kind: CatalogErrorKind = "invalid"
+) -> CatalogError:
+    """A refused step naming the resource and the field it is about (`kind` picks the API's 404/422/409)."""
+    return CatalogError(message, message_zh=message_zh, kind=kind, resource=resource, field=field)

@@ -15,7 +15,9 @@ named — and goes on with the others (`CompactionOutcome.busy`); the holder, or
 A compaction can outlast the lock's lease (`GOVHUB_LOCK_LEASE_SECONDS`), so it keeps the lock alive from a
 background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it right before
 removing an interrupted compaction's files and before its Delta commit: a compaction whose lock another
-worker took over all the same (its process stalled past the lease) stops there, nothing written.
+worker took over all the same (its process stalled past the lease) stops there, nothing written. One that
+stalls after that check, inside delta-rs, has its commit refused if the worker that took over committed
+to the base meanwhile (`lake.CommitRefused`): it is reported like a lost lock, nothing written.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog import list_versions
-from lake import CompactionInfo, CuratedTable, compaction_manifest
+from lake import CommitRefused, CompactionInfo, CuratedTable, compaction_manifest
 
 __all__ = ["CompactionOutcome", "compact_lake", "compact_table", "register_compactions"]
 
@@ -120,10 +122,13 @@ def compact_lake(resources: Sequence[str] | None = None, *, force: bool = False)
                     session, table, threshold=threshold, holder=holder, lease_seconds=settings.lock_lease_seconds
                 )
                 done.append(CompactionOutcome(resource, info))
-            except LeaseLost as e:  # displaced while it ran: the new holder owns the table; nothing was written
+            except (LeaseLost, CommitRefused) as e:  # displaced while it ran: the new holder owns the table
                 session.expire_all()
+                refused = " (its commit was refused: the table had moved on)" if isinstance(e, CommitRefused) else ""
                 done.append(
-                    CompactionOutcome(resource, busy=f"lost the lock while compacting; {_holder(session, resource)}")
+                    CompactionOutcome(
+                        resource, busy=f"lost the lock while compacting{refused}; {_holder(session, resource)}"
+                    )
                 )
                 log.error("compaction %s of %s stopped before its commit: %s", holder, resource, e)
             finally:

@@ -5,7 +5,9 @@ table) can each outlast `GOVHUB_LOCK_LEASE_SECONDS`, so while one runs `LeaseKee
 `heartbeat` from a background thread every third of the lease. Should the holder lose
 the lock all the same (its process stalled past the lease and another worker took over), `check` —
 the fence, called right before a Delta commit — raises `LeaseLost`, and the holder stops without
-writing: the worker that took over owns the table now.
+writing: the worker that took over owns the table now. A holder that stalls after the fence, inside
+delta-rs, is stopped by the commit itself: it lands only on the table version it was decided against
+(`lake/_guard.py`), so it is refused when the new holder committed meanwhile.
 """
 
 from __future__ import annotations

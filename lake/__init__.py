@@ -1,6 +1,6 @@
 """The lake: curated and quarantine Delta tables, staging files and the object store, local or S3."""
 
-from lake.curated import CommitInfo, CompactionInfo, CuratedTable
+from lake.curated import CommitInfo, CommitRefused, CompactionInfo, CuratedTable
 from lake.integrity import (
     FileProblem,
     IntegrityReport,
@@ -18,6 +18,7 @@ from lake.views import view_sql
 
 __all__ = [
     "CommitInfo",
+    "CommitRefused",
     "CompactionInfo",
     "CuratedTable",
     "FileProblem",

@@ -21,6 +21,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from lake._append import decide
 from lake._changes import DELETED, shape_changes
 from lake._feed import change_feed, changed_values, normalise, stat_rows
+from lake._guard import CommitRefused, Guard, compaction_commit, run_commit
 from lake._index import IndexTap, cached_index
 from lake._indexed import IndexedTable
 from lake._merge import (
@@ -58,7 +59,7 @@ from lake.keyset import KeySet
 from schemas import Contract, arrow_schema
 from schemas.errors import LakeError
 
-__all__ = ["ChangeSource", "CommitInfo", "CompactionInfo", "CuratedTable"]
+__all__ = ["ChangeSource", "CommitInfo", "CommitRefused", "CompactionInfo", "CuratedTable"]
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,9 @@ class CuratedTable(MergeWriter, IndexedTable):
         deletes of unknown keys change nothing; when nothing changes no commit is made and None is
         returned. The commit carries `metadata`, `govhub.run_seq` and the app transaction (app_id, run_seq), so
         `last_commit(app_id)` recognises it after a crash. `fence` (when given) is called right before delta-rs
-        writes and commits; raising there (the caller lost its lock) leaves the table untouched.
+        writes and commits; raising there (the caller lost its lock) leaves the table untouched. The commit
+        itself lands only on the table version it was decided against (`lake/_guard.py`): when another writer
+        committed since, it raises `CommitRefused` and nothing is committed.
         """
         if isinstance(changes, pa.RecordBatchReader):
             changes = changes.read_all()
@@ -170,7 +173,10 @@ class CuratedTable(MergeWriter, IndexedTable):
         with delta_errors(self._what, self.uri, "written"):
             layout = self._layout()
             if layout.changes is None and (layout.base is None or not layout.base.file_uris()):
-                return self._first_load(source, plan, props, run_seq, metadata, evolve=evolve, fence=fence)
+                guard = self._guard(self.uri, layout.base, *run_commit(app_id, run_seq))
+                return self._first_load(
+                    source, plan, props, run_seq, metadata, evolve=evolve, fence=fence, base=layout.base, guard=guard
+                )
             return self._append(layout, source, plan, app_id, run_seq, metadata, evolve=evolve, fence=fence)
 
     def _state_schema(self, layout: Layout) -> pa.Schema:
@@ -185,6 +191,11 @@ class CuratedTable(MergeWriter, IndexedTable):
             ]
             schema = pa.schema([*schema, *extra], metadata=schema.metadata)
         return schema
+
+    def _guard(self, uri: str, table: DeltaTable | None, commit: str, redo: str) -> Guard:
+        """The guard of a commit to `uri` decided against `table` (None: no table there yet)."""
+        what = self._what if uri == self.uri else f"{self._what} (change table)"
+        return Guard(what, uri, self._options, None if table is None else table.version(), commit, redo)
 
     def _append(
         self,
@@ -235,33 +246,25 @@ class CuratedTable(MergeWriter, IndexedTable):
         counts = (decision.inserted, decision.updated, decision.deleted)
         custom.update({k: str(v) for k, v in zip(COUNT_KEYS, counts, strict=True)})
         custom.update({ROWS_TOTAL_KEY: str(total), DATASET_VERSION_KEY: str(version)})
+        guard = self._guard(changes_uri(self.uri), layout.changes, *run_commit(app_id, run_seq))
+        props = CommitProperties(
+            custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq), Transaction(OFFSET_APP, offset)]
+        )
         if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
             fence()
-        write_deltalake(
-            changes_uri(self.uri) if layout.changes is None else layout.changes,  # an open table: no re-read
-            rows,
-            mode="append",
-            schema_mode="merge",
-            storage_options=self._options,
-            commit_properties=CommitProperties(
-                custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq), Transaction(OFFSET_APP, offset)]
-            ),
-            name=f"{self.contract.resource}_changes",
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
-        )
-        if layout.changes is None:
-            changes = self._open_changes()
-            assert changes is not None
-        else:
-            changes = layout.changes
-            if changes.version() != change_version:
-                changes.update_incremental()
-        if changes.version() != change_version:
-            raise LakeError(
-                f"{self._what} at {self.uri}: another writer appended to the change table at the same time "
-                f"(expected version {change_version}, found {changes.version()}); runs of one resource must "
-                "hold its lock. Restore the change table to its version before both commits and re-run."
+        with guard.check():  # lands as change-table version `change_version` (the rows carry it), or is refused
+            write_deltalake(
+                changes_uri(self.uri) if layout.changes is None else layout.changes,  # at the version read
+                rows,
+                mode=guard.mode,
+                schema_mode="merge",
+                storage_options=self._options,
+                commit_properties=guard.properties(props),
+                name=f"{self.contract.resource}_changes",
+                writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
             )
+        changes = layout.changes if layout.changes is not None else self._open_changes()
+        assert changes is not None and changes.version() == change_version  # the write moved the open table on
         log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
         # the next run finds the pending changes' index of the new version ready: in this process, or on disk
         after = pending_index.merged(decision.index)
@@ -288,8 +291,10 @@ class CuratedTable(MergeWriter, IndexedTable):
         *,
         evolve: bool,
         fence: Callable[[], None] | None = None,
+        base: DeltaTable | None,
+        guard: Guard,
     ) -> CommitInfo | None:
-        """A plain streamed append into a missing or empty table (one commit, same metadata)."""
+        """A plain streamed append into a missing or empty table (one commit, same metadata), guarded by `guard`."""
         live = int(np.count_nonzero(plan.keep & ~plan.deleted))
         if live == 0:
             return None
@@ -302,20 +307,21 @@ class CuratedTable(MergeWriter, IndexedTable):
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         if fence is not None:  # the rows stream into the write: this is the last moment before it
             fence()
-        write_deltalake(
-            self.uri,
-            reader,
-            mode="append",
-            configuration=TABLE_CONFIGURATION,
-            schema_mode="merge" if evolve else None,
-            storage_options=self._options,
-            commit_properties=props,
-            name=self.contract.resource,
-            description=self.contract.title,
-            target_file_size=self._target_file_size,
-            writer_properties=writer_properties(first),
-        )
-        dt = DeltaTable(self.uri, storage_options=self._options)
+        with guard.check():  # creates the table, or appends to the empty one at the version read; else refused
+            write_deltalake(
+                self.uri if base is None else base,
+                reader,
+                mode=guard.mode,
+                configuration=TABLE_CONFIGURATION,
+                schema_mode="merge" if evolve else None,
+                storage_options=self._options,
+                commit_properties=guard.properties(props),
+                name=self.contract.resource,
+                description=self.contract.title,
+                target_file_size=self._target_file_size,
+                writer_properties=writer_properties(first),
+            )
+        dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
         self._save_first_index(dt, tap)
         return self._info(dt, run_seq, metadata, inserted=live)
@@ -527,6 +533,8 @@ class CuratedTable(MergeWriter, IndexedTable):
 
         `fence` (when given) is called before removing those files and right before the commit; it
         raises when the caller no longer holds the lock, and the compaction stops with nothing written.
+        The commit lands only on the base version the compaction read (`lake/_guard.py`): when another
+        writer committed to the base since, it raises `CommitRefused` and nothing is committed.
         """
         with delta_errors(self._what, self.uri, "compacted"):
             layout = self._layout()
@@ -561,19 +569,21 @@ class CuratedTable(MergeWriter, IndexedTable):
             if plan.deleted.any() and self.contract.deletes == "delete":  # a tombstone is a row: it is written
                 self._drop_unknown_deletes(base, plan, keys)
             evolve = any(n not in self.schema.names for n in schema.names)
-            info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve, fence=fence)
-            if info is None:  # the changes were already in the base: record the compaction all the same
-                if fence is not None:
-                    fence()
-                write_deltalake(
-                    self.uri,
-                    pa.schema(base.schema().to_arrow()).empty_table(),
-                    mode="append",
-                    storage_options=self._options,
-                    commit_properties=props,
-                )
-            dt = self._open()
-            assert dt is not None
+            guard = self._guard(self.uri, base, *compaction_commit(through))
+            props = guard.properties(props)
+            with guard.check():  # the MERGE commits on top of the base version read, or is refused
+                info = self._merge(base, _table_source(rows), plan, props, 0, {}, evolve=evolve, fence=fence)
+                if info is None:  # the changes were already in the base: record the compaction all the same
+                    if fence is not None:
+                        fence()
+                    write_deltalake(
+                        base,  # still at the version read: the MERGE committed nothing
+                        pa.schema(base.schema().to_arrow()).empty_table(),
+                        mode="append",
+                        storage_options=self._options,
+                        commit_properties=props,
+                    )
+            dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
             log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
             self._compacted_index(layout, schema, pending_index, dt)
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)

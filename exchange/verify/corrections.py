@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, bindparam, select
 
-from catalog.corrections import ACTIVE_STATES, CorrectionFlag
+from catalog.correction_models import ACTIVE_STATES, CorrectionFlag
 
 __all__ = ["CorrectionMarks", "FlagLookup", "mark_answer"]
 

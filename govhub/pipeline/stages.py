@@ -30,7 +30,7 @@ from govhub.pipeline.recheck_stages import log_pending, resolve_taken, stage_qua
 from govhub.pipeline.resources import ResourceContext, open_resource
 from govhub.pipeline.runs import acquire_lock, get_run, heartbeat, new_run_id, release_lock, resource_state
 from govhub.pipeline.suite_check import increment_suite
-from lake import StagingArea, commit_manifest
+from lake import CommitRefused, StagingArea, commit_manifest
 from schemas import PipelineError, StateError, load_contract
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ def _stage(run_id: str, name: str) -> Iterator[_Stage]:
     publish can outlast `GOVHUB_LOCK_LEASE_SECONDS`), so no other worker takes it over meanwhile. A
     stage whose lock was taken over all the same (its process stalled past the lease) fails with
     `LeaseLost`, naming the new holder, instead of saving its results; `publish` also checks the lock
-    right before its quarantine and Delta commits (`st.lease.check`), so it writes nothing.
+    right before its quarantine and Delta commits (`st.lease.check`), so it writes nothing; one that stalls
+    after that check, inside delta-rs, has its commit refused when the new holder committed meanwhile
+    (`lake.CommitRefused`, named in the `LeaseLost`).
     """
     from govhub.lease import LeaseKeeper, LeaseLost  # it imports the pipeline's lock functions, and so this package
 
@@ -87,7 +89,8 @@ def _stage(run_id: str, name: str) -> Iterator[_Stage]:
         raise
     except Exception as e:
         if name != "advance" and _displaced(lease):  # e.g. the new holder's `begin` cleared our staged files
-            raise LeaseLost(f"{name} of run {run_id} stopped: {lease.lost}") from e
+            refused = f" {e}" if isinstance(e, CommitRefused) else ""  # it stalled inside the commit
+            raise LeaseLost(f"{name} of run {run_id} stopped: {lease.lost}{refused}") from e
         raise PipelineError(run.resource, run_id, name, str(e)) from e
     finally:
         run.stage_seconds = {**(run.stage_seconds or {}), name: round(time.perf_counter() - started, 3)}

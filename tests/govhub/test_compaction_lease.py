@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from compaction_support import PEOPLE, RENAMED, pending_person_hub, person_names, person_table
+from deltalake.table import TableMerger
 from sqlalchemy.orm import Session
 
 from govhub.compaction import CompactionOutcome, compact_lake
@@ -120,6 +121,48 @@ def test_a_compaction_whose_lock_was_taken_over_does_not_commit(home: Path, monk
         release_lock(session, "person", INGEST)
         session.commit()
     assert compact_lake(["person"], force=True)[0].info is not None  # the next round compacts it
+
+
+def test_a_compaction_that_stalls_inside_its_merge_after_the_fence_is_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fence passes, then the compaction's process stalls inside delta-rs' MERGE past the lease: another
+    compaction takes the lock over and compacts. The stalled MERGE's commit is refused (the base moved on),
+    reported like a lost lock; the base holds exactly one compaction and every reader sees the same rows."""
+
+    def stalled(self: LeaseKeeper) -> None:  # the holder's process stalls: no refresh reaches the database
+        self._stop.wait(60)
+
+    execute = TableMerger.execute
+    other: list[CompactionOutcome] = []
+    merges: list[int] = []
+
+    def held(merger: TableMerger) -> dict[str, Any]:
+        merges.append(1)
+        if len(merges) == 1:  # the stalled compaction's MERGE, past its fence
+            time.sleep(LEASE + 1.5)  # the lease runs out: another compaction takes the lock over and compacts
+            monkeypatch.setattr(LeaseKeeper, "_run", keeper_run)
+            worker = threading.Thread(target=lambda: other.extend(compact_lake(["person"], force=True)))
+            worker.start()
+            worker.join(60)
+            assert not worker.is_alive()
+        return execute(merger)
+
+    keeper_run = LeaseKeeper._run
+    monkeypatch.setattr(LeaseKeeper, "_run", stalled)
+    monkeypatch.setattr(TableMerger, "execute", held)
+    (done,) = compact_lake(["person"], force=True)
+    (theirs,) = other
+    assert len(merges) == 2 and theirs.busy is None and theirs.info is not None and theirs.info.rows == 10
+    assert done.info is None and done.busy is not None
+    assert "lost the lock while compacting (its commit was refused" in done.busy
+    table = person_table()
+    assert [c.base_version for c in table.compactions()] == [theirs.info.base_version]
+    assert table.pending_rows()[0] == 0 and person_names() == {**PEOPLE, **RENAMED}
+    assert table.row_index_problems() == []
+    assert compact_lake(["person"], force=True)[0].info is None  # the next round: nothing left to compact
+    with _session() as session:
+        assert resource_state(session, "person").lock_run_id is None
 
 
 def test_the_keeper_refreshes_the_lock_and_the_fence_names_the_new_holder(home: Path) -> None:

@@ -51,7 +51,8 @@ def _closed_by_departure(hub: CorrectionHub) -> int:
     assert [f.id for f in check_published("person")] == [flag_id]
     with hub.session() as session:
         flag = get_flag(session, flag_id)
-        assert (flag.status, flag.closed_version) == ("closed", 1)
+        assert (flag.status, flag.closed_version, flag.closed_reason) == ("closed", 1, "record_left")
+        assert flag.events[-2].note == "version 1 no longer holds the record"  # the closing step says it too
     return flag_id
 
 
@@ -66,7 +67,7 @@ def test_a_record_back_with_the_flagged_value_reopens_its_flag(hub: CorrectionHu
     assert check_published("person") == []
     with hub.session() as session:
         flag = get_flag(session, flag_id)
-        assert (flag.status, flag.closed_at, flag.closed_version) == ("confirmed", None, None)
+        assert (flag.status, flag.closed_at, flag.closed_version, flag.closed_reason) == ("confirmed", None, None, None)
         assert [e.action for e in flag.events][-2:] == ["reopened", "notified"]
         assert "version 2 holds the record again" in (flag.events[-2].note or "")
         actions = [e.details["action"] for e in ExchangeLog(session).query(type=EventType.CORRECTION, outcome="ok")]
@@ -79,7 +80,8 @@ def test_a_record_back_with_the_flagged_value_reopens_its_flag(hub: CorrectionHu
     assert hub.publish({ALICE: "张叁", BOB: "李四"}) == 3  # now corrected at the source: closes for good
     assert [f.id for f in check_published("person")] == [flag_id]
     with hub.session() as session:
-        assert (get_flag(session, flag_id).status, get_flag(session, flag_id).closed_version) == ("closed", 3)
+        flag = get_flag(session, flag_id)
+        assert (flag.status, flag.closed_version, flag.closed_reason) == ("closed", 3, "corrected")
     assert _marked(hub) == {}
 
 
@@ -89,7 +91,7 @@ def test_a_record_back_with_another_value_keeps_its_flag_closed(hub: CorrectionH
     assert check_published("person") == []
     with hub.session() as session:
         flag = get_flag(session, flag_id)
-        assert (flag.status, flag.closed_version) == ("closed", 1)
+        assert (flag.status, flag.closed_version, flag.closed_reason) == ("closed", 1, "record_left")
         assert "reopened" not in [e.action for e in flag.events]
     assert _marked(hub) == {}
 
@@ -113,6 +115,7 @@ def test_a_newer_flag_on_the_returned_record_is_not_doubled(hub: CorrectionHub) 
     with hub.session() as session:
         flag = get_flag(session, old)
         assert flag.status == "closed" and [e.action for e in flag.events].count("superseded") == 1
+        assert flag.closed_reason == "record_left"  # still closed because its record left: the newer flag follows
         assert f"flag #{new}" in (flag.events[-1].note or "")
     assert _marked(hub) == {ALICE: [new]}
 
@@ -123,7 +126,7 @@ def test_only_a_flag_closed_by_departure_reopens(hub: CorrectionHub) -> None:
     check_published("person")  # closed by a corrected value
     with Session(engine_for(hub.db_url)) as session:
         flag = get_flag(session, flag_id)
-        assert flag.status == "closed"
+        assert (flag.status, flag.closed_reason) == ("closed", "corrected")
         with pytest.raises(CatalogError, match="only a flag closed because its record left reopens"):
             reopen_flag(session, flag, version=1, note="by hand")
     assert hub.publish({ALICE: "张三", BOB: "李四"}) == 2  # the wrong value back after a correction: not reopened

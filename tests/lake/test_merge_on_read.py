@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pytest
 from deltalake import DeltaTable, write_deltalake
+from lake_steps import duckdb_with_delta
 
 from lake import Lake
 from lake.curated import TABLE_CONFIGURATION
@@ -144,17 +144,9 @@ def test_scan_streams_base_then_changes_in_a_stable_order(lake, person, rows):
 
 
 def test_the_duckdb_view_reads_what_the_hub_reads(lake, person, legal_entity, rows):
-    duckdb = pytest.importorskip("duckdb")
-    extension = pytest.importorskip("duckdb_extension_delta")
-    from pathlib import Path
-
     from lake.views import view_sql
 
-    path = next(Path(extension.__file__).parent.glob("extensions/*/delta.duckdb_extension"), None)
-    if path is None:
-        pytest.skip("the duckdb delta extension has no binary for this platform")
-    con = duckdb.connect()
-    con.execute(f"LOAD '{path}'")
+    con = duckdb_with_delta()
     t = _five_versions(lake, person, rows)
     tomb = lake.curated(legal_entity)
     tomb.commit(rows(legal_entity, ["a", "b"]), app_id="x", run_seq=1, metadata=META)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lake_steps import Runs
 
 import lake._index as index_module
 from lake import verify_files
@@ -20,12 +21,17 @@ from lake._row_index import base_id, columns_of
 from lake.curated import CuratedTable
 
 ROOT = Path(__file__).resolve().parents[2]
-META = {"run_id": "r"}
 
 
 def _cold() -> None:
     """What a fresh process holds: no row index in memory."""
     index_module._CACHE.clear()
+
+
+def _cold_watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A fresh process (no row index in memory) whose every scan to build an index is recorded."""
+    _cold()
+    return _no_scans(monkeypatch)
 
 
 def _no_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -50,27 +56,35 @@ def _counts(info) -> tuple[int, int, int]:
     return (info.rows_inserted, info.rows_updated, info.rows_deleted)
 
 
-def _loaded(lake, contract, rows, n: int = 50):
-    t = lake.curated(contract)
-    t.commit(rows(contract, [f"k{i:03d}" for i in range(n)]), app_id="x", run_seq=1, metadata=META)
-    return t
+def _loaded(lake, contract, rows, n: int = 50) -> Runs:
+    """The table of `contract` with the keys k000, k001, … loaded as run 1."""
+    runs = Runs(lake.curated(contract), rows)
+    runs.run([f"k{i:03d}" for i in range(n)])
+    return runs
+
+
+def _in_child(code: str, lake) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh Python process (a worker), the lake's root as its argument."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), str(Path(lake.root))],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_first_load_writes_the_base_index_and_a_cold_run_reads_no_table(lake, person, rows, monkeypatch):
-    t = _loaded(lake, person, rows)
+    runs = _loaded(lake, person, rows)
+    t = runs.table
     assert [n.split("-")[0] for n in _files(t)] == ["base"]
     assert t.row_index_problems() == []  # what the load took as rows streamed by equals a scan of the base
-    _cold()
-    scans = _no_scans(monkeypatch)
-    info = t.commit(
-        rows(person, ["k001", "k002", "new"], tag="v2", deleted=[False, True, False]),
-        app_id="x",
-        run_seq=2,
-        metadata=META,
-    )
+    scans = _cold_watched(monkeypatch)
+    info = runs.run(["k001", "k002", "new"], tag="v2", deleted=[False, True, False])
     assert _counts(info) == (1, 1, 1)
     _cold()
-    info = t.commit(rows(person, ["k001", "k003"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+    info = runs.run(["k001", "k003"], tag="v2")
     assert _counts(info) == (0, 1, 0)  # k001 re-sent as the pending change has it: dropped
     assert scans == []  # neither the base nor the change table was scanned to classify
     assert [n.split("-")[0] for n in _files(t)] == ["base", "changes"]  # older change indexes pruned
@@ -78,9 +92,9 @@ def test_the_first_load_writes_the_base_index_and_a_cold_run_reads_no_table(lake
 
 
 def test_the_index_survives_a_process_restart(lake, person, rows):
-    t = _loaded(lake, person, rows)
-    t.commit(rows(person, ["k001", "n1"], tag="v2"), app_id="x", run_seq=2, metadata=META)
-    child = textwrap.dedent(
+    runs = _loaded(lake, person, rows)
+    runs.run(["k001", "n1"], tag="v2")
+    out = _in_child(
         """
         import sys
         from lake import Lake
@@ -96,15 +110,8 @@ def test_the_index_survives_a_process_restart(lake, person, rows):
         t = Lake(sys.argv[1]).curated(load_contract("person"))
         info = t.commit(make_rows(t.contract, ["k001", "k002", "n2"], tag="v2"), app_id="x", run_seq=3, metadata={})
         print(info.rows_inserted, info.rows_updated, info.rows_deleted)
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", child, str(Path(lake.root))],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        """,
+        lake,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1", "0"]  # k001 as pending: dropped; k002 updated; n2 new
@@ -133,42 +140,34 @@ def _corrupt(path: Path, how: str) -> None:
 def test_a_missing_or_corrupt_index_is_rebuilt_by_a_scan_and_counts_stay_right(
     lake, legal_entity, rows, monkeypatch, caplog, kind, how
 ):
-    t = _loaded(lake, legal_entity, rows)
-    t.commit(
-        rows(legal_entity, ["k001", "k002"], tag="v2", deleted=[False, True]), app_id="x", run_seq=2, metadata=META
-    )
+    runs = _loaded(lake, legal_entity, rows)
+    t = runs.table
+    runs.run(["k001", "k002"], tag="v2", deleted=[False, True])
     (victim,) = [p for p in (Path(t.uri) / INDEX_DIR).glob(f"{kind}-*.arrow")]
     _corrupt(victim, how)
-    _cold()
-    scans = _no_scans(monkeypatch)
+    scans = _cold_watched(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="lake._index_file"):
-        info = t.commit(
-            rows(legal_entity, ["k001", "k002", "k003", "n1"], tag="v2", deleted=[False, False, True, False]),
-            app_id="x",
-            run_seq=3,
-            metadata=META,
-        )
+        info = runs.run(["k001", "k002", "k003", "n1"], tag="v2", deleted=[False, False, True, False])
     assert _counts(info) == (1, 2, 0)  # k001 pending as sent: dropped; k002 revived, k003 tombstoned; n1 new
     assert scans == ["_scan_base" if kind == "base" else "_scan_pending"]
     assert any("rebuilding it by a scan" in r.getMessage() for r in caplog.records)
     assert t.row_index_problems() == []  # the rebuilt index was written again, and it is right (a scan too)
     scans.clear()
     _cold()
-    t.commit(rows(legal_entity, ["k004"], tag="v3"), app_id="x", run_seq=4, metadata=META)
+    runs.run(["k004"], tag="v3")
     assert scans == []  # the rebuild is paid once, not by every cold run
 
 
 def test_an_index_of_another_table_or_column_set_is_not_trusted(lake, tmp_path, person, rows, caplog, monkeypatch):
-    t = _loaded(lake, person, rows)
-    other = type(lake)(str(tmp_path / "other")).curated(person)
-    other.commit(rows(person, ["zzz"]), app_id="x", run_seq=1, metadata=META)
-    (mine,) = (Path(t.uri) / INDEX_DIR).glob("base-*.arrow")
-    (theirs,) = (Path(other.uri) / INDEX_DIR).glob("base-*.arrow")
+    runs = _loaded(lake, person, rows)
+    other = Runs(type(lake)(str(tmp_path / "other")).curated(person), rows)
+    other.run(["zzz"])
+    (mine,) = (Path(runs.table.uri) / INDEX_DIR).glob("base-*.arrow")
+    (theirs,) = (Path(other.table.uri) / INDEX_DIR).glob("base-*.arrow")
     mine.write_bytes(theirs.read_bytes())  # a valid file with a good digest, of another table
-    _cold()
-    scans = _no_scans(monkeypatch)
+    scans = _cold_watched(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="lake._index_file"):
-        info = t.commit(rows(person, ["k001", "zzz"], tag="v2"), app_id="x", run_seq=2, metadata=META)
+        info = runs.run(["k001", "zzz"], tag="v2")
     assert _counts(info) == (1, 1, 0)
     assert scans == ["_scan_base"] and any("is stale" in r.getMessage() for r in caplog.records)
 
@@ -176,7 +175,7 @@ def test_an_index_of_another_table_or_column_set_is_not_trusted(lake, tmp_path, 
 def test_verify_names_an_index_that_disagrees_with_the_table(lake, person, rows):
     from lake import commit_manifest
 
-    t = _loaded(lake, person, rows)
+    t = _loaded(lake, person, rows).table
     manifests = {0: commit_manifest(t, 0)}
     assert verify_files(t, manifests).ok
     dt = t._open()
@@ -192,15 +191,11 @@ def test_verify_names_an_index_that_disagrees_with_the_table(lake, person, rows)
 
 
 def test_a_compaction_writes_the_new_base_index(lake, person, rows, monkeypatch):
-    t = _loaded(lake, person, rows)
-    t.commit(
-        rows(person, ["k001", "k002", "n1"], tag="v2", deleted=[False, True, False]),
-        app_id="x",
-        run_seq=2,
-        metadata=META,
-    )
-    _cold()  # a compaction in a cold process: the old base's index and the pending one from their files
-    scans = _no_scans(monkeypatch)
+    runs = _loaded(lake, person, rows)
+    t = runs.table
+    runs.run(["k001", "k002", "n1"], tag="v2", deleted=[False, True, False])
+    # a compaction in a cold process: the old base's index and the pending one from their files
+    scans = _cold_watched(monkeypatch)
     info = t.compact()
     assert info is not None and scans == []
     assert f"base-{info.base_version:012d}" in " ".join(_files(t))
@@ -208,14 +203,15 @@ def test_a_compaction_writes_the_new_base_index(lake, person, rows, monkeypatch)
     assert t.row_index_problems() == []
     scans.clear()
     _cold()
-    got = t.commit(rows(person, ["k002", "k005", "n1"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+    got = runs.run(["k002", "k005", "n1"], tag="v2")
     assert _counts(got) == (1, 1, 0)  # k002 back (deleted), n1 re-sent as is, k005 updated
     assert scans == []
 
 
 def test_a_run_killed_between_its_commit_and_the_index_write_is_counted_right_next_time(lake, person, rows):
-    t = _loaded(lake, person, rows)
-    child = textwrap.dedent(
+    runs = _loaded(lake, person, rows)
+    t = runs.table
+    out = _in_child(
         """
         import os, signal, sys
         import lake._row_index
@@ -229,32 +225,26 @@ def test_a_run_killed_between_its_commit_and_the_index_write_is_counted_right_ne
         lake._row_index.write_index = killed
         t = Lake(sys.argv[1]).curated(load_contract("person"))
         t.commit(make_rows(t.contract, ["k001", "n1"], tag="v2"), app_id="x", run_seq=2, metadata={})
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", child, str(Path(lake.root))],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        """,
+        lake,
     )
     assert out.returncode == -9, out.stderr
     assert t.last_commit("x").run_seq == 2  # the change was committed, its index was not written
     assert not any(n.startswith("changes-") for n in _files(t))
+    runs.seq = 2  # the killed child's run: the next is 3
     _cold()
-    info = t.commit(rows(person, ["k001", "n1", "n2", "k004"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+    info = runs.run(["k001", "n1", "n2", "k004"], tag="v2")
     assert _counts(info) == (1, 1, 0)  # k001 and n1 as the killed run left them: dropped
     assert t.row_index_problems() == []
     assert t.row_count() == 52
 
 
 def test_the_index_lives_in_an_s3_lake_too(s3_lake, person, rows, monkeypatch):
-    t = _loaded(s3_lake, person, rows, n=20)
-    t.commit(rows(person, ["k001", "n1"], tag="v2"), app_id="x", run_seq=2, metadata=META)
-    _cold()
-    scans = _no_scans(monkeypatch)
-    info = t.commit(rows(person, ["k001", "k002", "n2"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+    runs = _loaded(s3_lake, person, rows, n=20)
+    t = runs.table
+    runs.run(["k001", "n1"], tag="v2")
+    scans = _cold_watched(monkeypatch)
+    info = runs.run(["k001", "k002", "n2"], tag="v2")
     assert _counts(info) == (1, 1, 0) and scans == []
     assert t.row_index_problems() == []
     assert any(str(p).startswith(f"{INDEX_DIR}/base-") for p in _s3_names(s3_lake, t))
@@ -295,30 +285,30 @@ def test_every_contracts_index_agrees_with_a_scan_after_load_changes_and_compact
     from schemas import load_contract
 
     contract = load_contract(resource)
-    t = _loaded(lake, contract, rows, n=40)
+    runs = _loaded(lake, contract, rows, n=40)
+    t = runs.table
     assert t.row_index_problems() == []
-    changed = rows(contract, ["k001", "k002", "new"], tag="v2", deleted=[False, True, False])
-    t.commit(changed, app_id="x", run_seq=2, metadata=META)
+    runs.run(["k001", "k002", "new"], tag="v2", deleted=[False, True, False])
     assert t.row_index_problems() == []
     t.compact()
     assert t.row_index_problems() == []
     _cold()
-    again = t.commit(rows(contract, ["k001", "k002", "new"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+    again = runs.run(["k001", "k002", "new"], tag="v2")
     assert again is not None and _counts(again) == ((1, 0, 0) if contract.deletes == "delete" else (0, 1, 0))
 
 
 def test_a_new_column_makes_the_old_index_stale_and_the_counts_stay_right(lake, legal_entity, rows, caplog):
     import pyarrow as pa
 
-    t = _loaded(lake, legal_entity, rows)
+    runs = _loaded(lake, legal_entity, rows)
     drifted = rows(legal_entity, ["k001"], tag="v2").append_column("nickname", pa.array(["B"]))
-    t.commit(drifted, app_id="x", run_seq=2, metadata=META, evolve=True)
+    runs.commit(drifted, evolve=True)
     _cold()
     with caplog.at_level(logging.WARNING, logger="lake._index_file"):
-        info = t.commit(rows(legal_entity, ["k001", "k002"], tag="v2"), app_id="x", run_seq=3, metadata=META)
+        info = runs.run(["k001", "k002"], tag="v2")
     assert _counts(info) == (0, 2, 0)  # k001 loses its nickname: an update; k002 changed
     assert any("is stale" in r.getMessage() for r in caplog.records)  # indexed without the new column
-    assert t.row_index_problems() == []
+    assert runs.table.row_index_problems() == []
 
 
 def test_the_first_loads_tap_gives_the_index_a_scan_would_and_refuses_a_short_stream(person, rows):

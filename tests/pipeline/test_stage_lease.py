@@ -9,6 +9,7 @@ and the re-run leaves the state of one clean run.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -120,3 +121,63 @@ def test_a_run_whose_lock_was_taken_over_during_publish_does_not_commit(
     summary = run_ingest("person", recheck=False)
     assert summary["run_id"].startswith("person-000001-")
     _assert_one_clean_run(summary)
+
+
+def test_a_run_that_stalls_inside_its_commit_after_the_fence_is_refused(
+    short_lease: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fence passes, then the run's process stalls inside delta-rs' write for longer than the lease:
+    another worker takes the lock over and runs the resource to the end. The stalled commit is refused
+    (its table moved on), the run fails naming the takeover and the refusal, and the table holds exactly
+    the other worker's commit; the re-run converges on the state of one clean run."""
+    import lake.curated as curated_module
+    from lake import CommitRefused
+
+    run = LeaseKeeper._run
+    write = curated_module.write_deltalake
+    stalled: list[str] = []
+    other: list[dict[str, Any]] = []
+
+    def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
+        if not stalled:
+            stalled.append(self.holder)
+        if self.holder == stalled[0]:
+            self._stop.wait(60)
+        else:
+            run(self)
+
+    def stalled_write(*args: Any, **kwargs: Any) -> None:
+        if not other and _holder() == stalled[0]:  # past the fence: the stalled run's own write
+            time.sleep(LEASE + 1)  # the lease runs out, and another worker runs the resource to the end
+            worker = threading.Thread(target=lambda: other.append(run_ingest("person", recheck=False)))
+            worker.start()
+            worker.join(300)
+            assert not worker.is_alive() and other
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
+    monkeypatch.setattr(curated_module, "write_deltalake", stalled_write)
+    with pytest.raises(LeaseLost) as lost:
+        run_ingest("person", recheck=False)
+    monkeypatch.undo()
+    message = str(lost.value)
+    assert f"publish of run {stalled[0]} stopped" in message and "Nothing was committed" in message
+    assert "govhub.ingest.person sequence 1 was refused" in message and "re-run the ingest" in message
+    assert isinstance(lost.value.__cause__, CommitRefused)
+
+    (theirs,) = other
+    assert theirs["run_id"] != stalled[0]
+    _assert_one_clean_run(theirs)  # exactly the other worker's commit: one version, its rows once
+    ctx = open_resource("person")
+    assert len(ctx.curated.history()) == 1 and ctx.curated.read().num_rows == theirs["accepted"]
+    assert ctx.curated.row_index_problems() == []
+    failed, succeeded = _runs()
+    assert (failed.run_id, failed.status, succeeded.run_id) == (stalled[0], "failed", theirs["run_id"])
+
+    again = run_ingest("person", recheck=False)  # the re-run: nothing new at the source, nothing committed
+    assert again["status"] == "succeeded" and again["version"] is None
+    ctx = open_resource("person")
+    assert ctx.curated.row_count() == theirs["accepted"] and len(ctx.curated.history()) == 1
+    with session_scope() as session:
+        state = resource_state(session, "person")
+        assert (state.last_seq, state.last_version, state.lock_run_id) == (2, 0, None)

@@ -88,7 +88,12 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
     created = api.post("/api/corrections", FLAG, USER)
     assert created.status_code == 201, created.text
     flag = created.json()
-    assert (flag["status"], flag["flagged_value"], flag["provider_code"]) == ("open", None, POLICE)
+    assert (flag["status"], flag["flagged_value"], flag["provider_code"], flag["closed_reason"]) == (
+        "open",
+        None,
+        POLICE,
+        None,
+    )
     assert flag["raised_at"].endswith("+08:00") and flag["due_at"].endswith("+08:00")  # Beijing time
     seen = api.get("/api/corrections?status=open", POLICE).json()
     assert [(f["id"], f["flagged_value"]) for f in seen["data"]] == [(flag["id"], "张三")]  # the provider sees it
@@ -100,7 +105,7 @@ def test_flag_confirm_and_close_seen_by_both_sides(api: Hub) -> None:
     api.hub.publish({ALICE: "张叁"})
     check_published("person")
     mine = api.get(f"/api/corrections/{flag['id']}", USER).json()
-    assert mine["status"] == "closed" and mine["closed_version"] == 1
+    assert (mine["status"], mine["closed_version"], mine["closed_reason"]) == ("closed", 1, "corrected")
     events = api.get("/api/corrections/events?after=0", USER).json()["data"]
     assert [e["action"] for e in events] == ["flagged", "confirmed", "notified", "closed", "notified"]
     after = events[2]["id"]

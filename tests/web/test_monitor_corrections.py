@@ -141,3 +141,22 @@ def test_the_provider_confirms_in_the_browser_and_others_cannot(hub: CorrectionH
         assert get_flag(session, 1).status == "confirmed"
         actions = [(e.details["action"], e.outcome) for e in ExchangeLog(session).query(type=EventType.CORRECTION)]
     assert ("confirmed", "ok") in actions and ("decision_refused", "denied") in actions
+
+
+def test_a_flag_closed_because_its_record_left_says_so(hub: CorrectionHub) -> None:
+    from govhub.corrections import check_published
+
+    with hub.session() as session:
+        decide_logged(session, 1, actor_department=POLICE, confirm=True, reason="核实属实")
+        police_key = issue_api_key(session, POLICE)
+        session.commit()
+    assert hub.publish({BOB: "李四"}, deleted=[ALICE]) == 1
+    assert [f.id for f in check_published("person")] == [1]
+    with TestClient(create_app()) as client:
+        assert sign_in(client, api_key=police_key).status_code == 303
+        row = client.get("/monitor/corrections").text.split('id="correction-1"')[1].split("</tr>")[0]
+        assert "版本 1 已不含该记录" in row and "更正于版本" not in row  # not called corrected: the record left
+        english = client.get("/monitor/corrections?lang=en").text.split('id="correction-1"')[1].split("</tr>")[0]
+        assert "record gone from version 1" in english
+        flags = client.get("/monitor/api/corrections", headers={"X-API-Key": police_key}).json()["flags"]
+    assert {f["id"]: f["closed_reason"] for f in flags} == {1: "record_left", 2: None}

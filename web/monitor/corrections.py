@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog import CorrectionFlag, Reporter, list_flags, utcnow
-from catalog.corrections import masked_key
+from catalog.correction_models import masked_key
 from web.monitor.auth import Viewer
 from web.monitor.i18n import label
 from web.monitor.queries import as_aware, client_names, department_names
@@ -66,6 +66,7 @@ def correction_rows(session: Session, viewer: Viewer, *, now: datetime | None = 
                 "age_days": round(flag.age_days(now), 1),
                 "reason": flag.decision_reason,
                 "closed_version": flag.closed_version,
+                "closed_reason": flag.closed_reason,
             }
         )
     return rows

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from catalog import CatalogError, CorrectionEvent, CorrectionFlag, Reporter, get_flag, list_flags, may_see
-from catalog.corrections import masked_key
+from catalog.correction_models import masked_key
 from exchange.log import ExchangeLog
 from exchange.verify import ClientRegistry
 from govhub.corrections import decide_logged, flag_logged, refuse_decision
@@ -141,6 +141,10 @@ class CorrectionPublic(BaseModel):
     decision_reason: str | None
     closed_at: BeijingTime | None
     closed_version: int | None
+    closed_reason: Literal["corrected", "record_left"] | None = Field(
+        description="关闭原因 — why the flag closed: `corrected` (a published version carries another value) or "
+        "`record_left` (a published version no longer holds the record); null while not closed"
+    )
     events: list[CorrectionEventPublic]
 
 
@@ -330,5 +334,6 @@ def _public(flag: CorrectionFlag, viewer: Reporter) -> CorrectionPublic:
         decision_reason=flag.decision_reason,
         closed_at=_aware(flag.closed_at),
         closed_version=flag.closed_version,
+        closed_reason=flag.closed_reason,
         events=[_event(e) for e in flag.events],
     )
