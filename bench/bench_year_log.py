@@ -125,8 +125,8 @@ def _event(rng: random.Random, n: int, keys: Any) -> dict[str, Any]:
     }
 
 
-def generate(events: int, *, bulk: bool = True) -> dict[str, Any]:
-    """Write `events` events over 365 days; returns timings.
+def generate(events: int, *, bulk: bool = True, days: int = 365) -> dict[str, Any]:
+    """Write `events` events over `days` days (a year by default); returns timings.
 
     `bulk` (the default): `bench.year_log_gen` (the hub's hashes and signed checkpoints, loaded with the
     driver's bulk path); otherwise through the hub's own `append_many` with an injected clock.
@@ -151,10 +151,11 @@ def generate(events: int, *, bulk: bool = True) -> dict[str, Any]:
             lambda n: _event(rng, n, keys),
             events=events,
             start=YEAR_START,
+            span=timedelta(days=days),
             checkpoint_every=settings.log_checkpoint_every,
         )
         return {**figures, "events": events, "generator": "bulk"}
-    step = timedelta(days=365) / events
+    step = timedelta(days=days) / events
     moment = {"now": YEAR_START}
     xlog = ExchangeLog(
         get_engine(), signer=signer, checkpoint_every=settings.log_checkpoint_every, clock=lambda: moment["now"]
@@ -402,6 +403,9 @@ def main() -> None:
         "--verify-sql-repeat", type=int, default=0, help="PostgreSQL: walks rendering the JSON in SQL, to compare"
     )
     parser.add_argument("--append-many", action="store_true", help="generate through append_many (slow)")
+    parser.add_argument(
+        "--days", type=int, default=365, help="spread the events over this many days (fewer: bigger months)"
+    )
     args = parser.parse_args()
     PG_DATABASE = args.pg_database
     home = args.home or Path(f"/tmp/wt-log-year-bench-{args.db}-{args.events}")
@@ -415,7 +419,7 @@ def main() -> None:
             for p in home.glob("govhub.db*"):
                 p.unlink()
         before = _cpu()
-        figures.update(generate(args.events, bulk=not args.append_many))
+        figures.update(generate(args.events, bulk=not args.append_many, days=args.days))
         figures["generate_cpu_s"] = round(_cpu() - before, 1)
         figures["db_bytes"] = _size(url, home)
     if args.phase in ("all", "pages"):

@@ -117,3 +117,29 @@ def test_archives_in_an_s3_lake_keep_the_chain_verifiable(engine: sa.Engine) -> 
         assert report.ok and report.archives_checked == 1 and report.events_checked == 40
     finally:
         context.__exit__(None, None, None)
+
+
+def test_reading_an_archive_back_holds_one_row_group_at_a_time(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory while re-reading an archive does not grow with the file (a year's month is millions of events)."""
+    import pyarrow as pa
+
+    from exchange.log import archive as archive_module
+    from exchange.log.archive import iter_archive_rows
+    from exchange.log.models import ArchiveRecord
+
+    monkeypatch.setattr(archive_module, "_BATCH", 40)  # one row group per 40 events: 60 groups
+    xlog = ExchangeLog(engine)
+    lake = tmp_path / "lake"
+    info = xlog.archive(lake, before=_two_periods(xlog, old=2400, new=1))
+    parquet = pq.ParquetFile(lake / info.path)
+    assert parquet.num_row_groups == 60
+    group_bytes = max(parquet.read_row_group(g).nbytes for g in range(parquet.num_row_groups))
+    record = ArchiveRecord(path=info.path, from_seq=info.from_seq, to_seq=info.to_seq, file_sm3=info.file_sm3)
+    held, seqs = 0, []
+    for row in iter_archive_rows(lake, [record]):
+        held = max(held, pa.total_allocated_bytes())
+        seqs.append(row["seq"])
+    assert seqs == list(range(1, 2401))
+    assert held < 6 * group_bytes, f"{held} bytes held while reading back, {group_bytes} per row group"
