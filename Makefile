@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/govhub demo $(ARGS)
 
-# the fast lane covers every room; the `slow` marker (reliability suite, full pipelines) is the rest
+# the fast lane covers every room; the `slow` marker (reliability suite, full pipelines) is the rest.
+# It runs in TEST_WORKERS processes (pytest-xdist), a test module's tests in one process, so module
+# fixtures (a migrated PostgreSQL database, a built hub) are made once; TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow" $(ARGS)
+	$(VENV)/bin/pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow $(ARGS)
