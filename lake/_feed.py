@@ -120,13 +120,14 @@ def _change_rows(table: TableReader, now: Layout, after: int, end: int) -> pa.Ta
 def _snapshot_feed(table: TableReader, end: int) -> pa.Table:
     snap = table.read(version=end)
     n = snap.num_rows
-    stamp = _commit_time(table, end)
+    stamp = _version_time(table, end)
     snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
     snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
     return snap.append_column("_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n))
 
 
-def _commit_time(table: TableReader, version: int) -> datetime:
+def _version_time(table: TableReader, version: int) -> datetime:
+    """When dataset `version` was committed (its base or change-table commit)."""
     where, at = table.locate(version)
     dt = table._open_changes() if where else table._open()
     assert dt is not None
