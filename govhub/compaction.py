@@ -10,7 +10,8 @@ compaction killed after its commit is registered by the next call (`register_com
 Two workers never compact one table at once: each compaction holds the resource's lock (the one ingests
 take). Once its commit has landed, a compaction removes the base's files a killed or refused write left
 (`lake/_sweep.py`: only files listed before its commit, whose writers the guard now refuses). A worker
-that finds the lock held refuses that resource cleanly — nothing written, the holder named — and goes on with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
+that finds the lock held refuses that resource cleanly — nothing written, the holder named — and goes on
+with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
 
 A compaction can outlast the lock's lease (`GOVHUB_LOCK_LEASE_SECONDS`), so it keeps the lock alive from a
 background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it before it writes
