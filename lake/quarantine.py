@@ -18,7 +18,6 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from lake._guard import Guard
 from lake._store import delta_errors, open_table
-from lake._sweep import data_files, sweep
 from schemas import Contract
 
 __all__ = ["QuarantineTable"]
@@ -151,8 +150,7 @@ class QuarantineTable:
     def _commit(
         self, dt: DeltaTable | None, data: pa.Table | pa.RecordBatchReader, predicate: str, guard: Guard
     ) -> None:
-        """Create the table, or overwrite `predicate`'s rows of it at the version read, guarded; then sweep."""
-        listed = data_files(self.uri, self._options)
+        """Create the table, or overwrite `predicate`'s rows of it at the version read, guarded."""
         props = guard.properties(CommitProperties())
         with guard.check():
             if dt is None:
@@ -167,4 +165,3 @@ class QuarantineTable:
                     storage_options=self._options,
                     commit_properties=props,
                 )
-        sweep(self.uri, self._options, listed, landed=guard.version)
