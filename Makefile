@@ -23,11 +23,11 @@ run: $(STAMP)
 	$(VENV)/bin/govhub demo $(ARGS)
 
 # the fast lane covers every room; the `slow` marker (reliability suite, full pipelines) is the rest.
-# It runs in TEST_WORKERS processes (pytest-xdist), a test module's tests in one process, so module
-# fixtures (a migrated PostgreSQL database, a built hub) are made once; TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 2
+# TEST_WORKERS=2 runs it in two processes (pytest-xdist, a test module's tests in one, so module fixtures
+# are made once): on a busy shared machine 14 % less wall for 20 % more CPU (bench/README.md).
+TEST_WORKERS ?= 0
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(VENV)/bin/pytest -q -m "not slow" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(ARGS)
 
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow $(ARGS)
