@@ -337,12 +337,12 @@ def _verify_file(
 ) -> None:
     """Re-read the written file and re-hash its chain before any row leaves the database (at line rate,
     `archive_walk.walk_batch`: rows the kernels refuse are hashed exactly)."""
-    from exchange.log.archive_walk import walk_batch
+    from exchange.log.archive_walk import rendered_ahead, walk_batch
 
     record = ArchiveRecord(path=rel, from_seq=first, to_seq=last, file_sm3=digest)
     expected, link = first, prev_hash
-    for item in iter_archive_batches(location.source, [record]):
-        done = walk_batch(item.batch, expected - 1, link)
+    for item, texts in rendered_ahead(iter_archive_batches(location.source, [record])):
+        done = walk_batch(item.batch, expected - 1, link, (), texts)
         if done.bad is not None:
             seq = item.batch.column("seq")[done.bad].as_py()
             raise ChainBrokenError(

@@ -17,10 +17,12 @@ used `json.dumps`' spaced separators).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,12 +31,18 @@ from core.chaincopy import REFUSED, render
 from exchange.log._hashing import canonical_value, event_hash, sm3_hex
 from exchange.log._walker import COPY_SPEC
 
-__all__ = ["BatchWalk", "batch_rows", "batch_texts", "walk_batch"]
+if TYPE_CHECKING:
+    from exchange.log.archive import ArchiveBatch
+
+__all__ = ["BatchWalk", "Rendered", "batch_rows", "batch_texts", "rendered_ahead", "walk_batch"]
+
+Rendered = tuple[pa.Array, "pa.Array | None"]
+"""A batch's rows as hashed bytes (binary) and the rows refused (None when none): `batch_texts`."""
 
 
 def batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
     """A batch's events as mappings `event_hash` accepts (details parsed); raises on JSON that does not parse."""
-    rows = batch.to_pylist()
+    rows: list[dict[str, Any]] = batch.to_pylist()
     for row in rows:
         if row["details"] is not None:
             row["details"] = json.loads(row["details"])
@@ -63,7 +71,7 @@ def _details(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pa.array(texts, pa.string()), pa.array(bad, pa.bool_())
 
 
-def batch_texts(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array | None]:
+def batch_texts(batch: pa.RecordBatch) -> Rendered:
     """The canonical JSON of every archived event in `batch` (binary) and the rows refused (None when none)."""
     columns: dict[str, pa.Array] = {}
     refused: pa.Array | None = None
@@ -104,10 +112,17 @@ def _exact(batch: pa.RecordBatch, i: int, seq: int, link: str) -> bool:
         return False
 
 
-def walk_batch(batch: pa.RecordBatch, seq: int, link: str, pins: Container[int] | Mapping[int, Any] = ()) -> BatchWalk:
+def walk_batch(
+    batch: pa.RecordBatch,
+    seq: int,
+    link: str,
+    pins: Container[int] | Mapping[int, Any] = (),
+    rendered_texts: Rendered | None = None,
+) -> BatchWalk:
     """Check the batch's rows follow event `seq` with hash `link`: each row's hash, link and seq; stops at the
-    first row that fails even the exact check. `pins`: seqs whose stored hash is reported (`BatchWalk.pinned`)."""
-    texts, refused = batch_texts(batch)
+    first row that fails even the exact check. `pins`: seqs whose stored hash is reported (`BatchWalk.pinned`);
+    `rendered_texts`: the batch's `batch_texts` when already made (`rendered_ahead`)."""
+    texts, refused = rendered_texts if rendered_texts is not None else batch_texts(batch)
     rendered: list[bytes] = texts.to_pylist()
     if refused is not None:
         for i in pc.indices_nonzero(refused).to_pylist():
@@ -137,3 +152,38 @@ def walk_batch(batch: pa.RecordBatch, seq: int, link: str, pins: Container[int] 
     if done.good:
         done.last = (seqs[done.good - 1], hashes[done.good - 1])
     return done
+
+
+class rendered_ahead:
+    """Archive batches with their `batch_texts`, the next batch rendered in a thread while the caller hashes
+    this one (Arrow's kernels run without the GIL). A read error of the next batch (an altered or damaged
+    file) is raised only after the batch before it was handed out, so the walk still names a changed event
+    first; `rest()` is every batch not yet handed out, for a walk that stops early."""
+
+    def __init__(self, items: Iterator[ArchiveBatch]) -> None:
+        self.items = items
+        self.ahead: list[ArchiveBatch] = []
+
+    def __iter__(self) -> Iterator[tuple[ArchiveBatch, Rendered]]:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: tuple[ArchiveBatch, Future[Rendered]] | None = None
+            while True:
+                try:
+                    item = next(self.items, None)
+                except Exception:
+                    if pending is not None:
+                        self.ahead = []
+                        yield pending[0], pending[1].result()
+                    raise
+                if item is not None:
+                    following = (item, pool.submit(batch_texts, item.batch))
+                if pending is not None:
+                    self.ahead = [item] if item is not None else []
+                    yield pending[0], pending[1].result()
+                if item is None:
+                    return
+                pending = following
+
+    def rest(self) -> Iterator[ArchiveBatch]:
+        """The batches read but not handed out, then the unread ones."""
+        return itertools.chain(self.ahead, self.items)

@@ -42,7 +42,8 @@ def orm_batch(conn: Connection, lo: int, hi: int) -> pa.RecordBatch:
     """Events lo <= seq <= hi through SQLAlchemy's column types (any dialect, any stored value)."""
     schema = _schema()
     rows: Sequence[Mapping[str, Any]] = [
-        r._mapping for r in conn.execute(select(_EVENTS).where(_EVENTS.c.seq.between(lo, hi)).order_by(_EVENTS.c.seq))
+        dict(r._mapping)
+        for r in conn.execute(select(_EVENTS).where(_EVENTS.c.seq.between(lo, hi)).order_by(_EVENTS.c.seq))
     ]
     columns: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in schema.names}
     columns["details"] = [None if v is None else canonical_value(v).decode("utf-8") for v in columns["details"]]

@@ -249,10 +249,11 @@ def _slow_walk(session: Session, rows: Iterator[Mapping[str, Any]], walk: _Walk)
 def _archive_walk(batches: Iterator[ArchiveBatch], walk: _Walk) -> Iterator[Mapping[str, Any]] | None:
     """Advance `walk` over archived events at line rate (`archive_walk.walk_batch`); the rows from the first
     event that fails even the exact check on (for `_slow_walk` to classify), None when none did."""
-    from exchange.log.archive_walk import walk_batch
+    from exchange.log.archive_walk import rendered_ahead, walk_batch
 
-    for item in batches:
-        done = walk_batch(item.batch, walk.prev.seq, walk.prev.hash, walk.by_seq)
+    ahead = rendered_ahead(batches)
+    for item, texts in ahead:
+        done = walk_batch(item.batch, walk.prev.seq, walk.prev.hash, walk.by_seq, texts)
         last, stop = done.last, done.bad
         for seq, (i, found) in done.pinned.items():
             wrong = next((cp for cp in walk.by_seq[seq] if cp.head_hash != found), None)
@@ -267,7 +268,7 @@ def _archive_walk(batches: Iterator[ArchiveBatch], walk: _Walk) -> Iterator[Mapp
         if walk.finding is not None:
             return None
         if stop is not None:
-            return itertools.chain(item.rows()[stop:], (row for rest in batches for row in rest.rows()))
+            return itertools.chain(item.rows()[stop:], (row for rest in ahead.rest() for row in rest.rows()))
     return None
 
 
