@@ -8,10 +8,10 @@ render byte for byte (a string needing a JSON escape, a float in exponent form o
 tie, a time outside years 0001-9999) cannot match its hash, and every row whose hash or link does not
 match is re-checked exactly (`event_hash` on the row as a mapping) before it is called changed.
 
-`details` is the one value no kernel checks: each is parsed once (so a match means it is one whole JSON
-value: its text cannot reach into the next field's) and used verbatim when it is the canonical text the
-hub writes, re-encoded canonically when it is not (files written before archives kept canonical text
-used `json.dumps`' spaced separators).
+`details` is the one value no kernel checks: each is parsed once (`orjson`, strict: so a match means it
+is one whole JSON value, its text cannot reach into the next field's) and used verbatim when it is the
+canonical text the hub writes, re-encoded canonically when it is not (files written before archives
+kept the stored canonical text used `json.dumps`' spaced separators).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,10 +60,11 @@ def _details(column: pa.Array) -> tuple[pa.Array, pa.Array]:
             bad.append(False)
             continue
         try:
-            value = json.loads(text)
             if ": " in text or ", " in text:  # spaced separators (or a string holding them): re-encode
-                text = canonical_value(value).decode("utf-8")
-        except Exception:
+                text = canonical_value(json.loads(text)).decode("utf-8")
+            else:  # verbatim: it must be one whole JSON value (strict; 3x json.loads' speed)
+                orjson.loads(text)
+        except Exception:  # not JSON, nested too deep, a lone surrogate: the exact check decides
             texts.append(None)
             bad.append(True)
             continue
