@@ -11,13 +11,13 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from lake._changes import DELETED
-from lake._merge import _ts
+from lake._record import commit_time
 from lake._state import COMMIT_VERSION, RUN_SEQ, Layout, conform
 from lake._store import delta_errors
 from schemas.errors import LakeError
 
 if TYPE_CHECKING:
-    from lake.curated import CuratedTable
+    from lake._read import TableReader
 
 __all__ = ["CDF_COLUMNS", "cdf_schema", "change_feed", "changed_values", "normalise", "normalise_cdf", "stat_rows"]
 
@@ -30,7 +30,7 @@ def stat_rows(dt: DeltaTable) -> int:
     return int(pc.sum(actions.column("num_records")).as_py() or 0) if actions.num_rows else 0
 
 
-def change_feed(table: CuratedTable, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
+def change_feed(table: TableReader, *, after_version: int | None, to_version: int | None = None) -> pa.Table:
     """The changes after dataset `after_version` (exclusive) up to `to_version` (inclusive).
 
     One row per key and version: `insert`, `update_postimage` (tombstones: with `_deleted=true`)
@@ -62,7 +62,7 @@ def change_feed(table: CuratedTable, *, after_version: int | None, to_version: i
 
 
 def changed_values(
-    table: CuratedTable, columns: Sequence[str], *, after_version: int, to_version: int
+    table: TableReader, columns: Sequence[str], *, after_version: int, to_version: int
 ) -> Iterator[pa.RecordBatch]:
     """`columns` of the changes of dataset versions (after, to], with `_change_type` and `_commit_version`,
     batch by batch, reading only those columns: the same two sources as `change_feed` (the base's change
@@ -77,27 +77,34 @@ def changed_values(
             feed = now.base.load_cdf(starting_version=after_version + 1, ending_version=base_end, columns=wanted)
             yield from pa.RecordBatchReader.from_stream(feed)
         if to_version >= now.offset and now.changes is not None:
-            low = max(after_version, now.offset - 1)
-            where = (pc.field(COMMIT_VERSION) > pa.scalar(low, pa.int64())) & (
-                pc.field(COMMIT_VERSION) <= pa.scalar(to_version, pa.int64())
-            )
+            _, where = _versions(now, after_version, to_version)
             for batch in now.changes.to_pyarrow_dataset().to_batches(columns=wanted, filter=where):
-                kinds = pc.replace_substring_regex(batch.column("_change_type"), "^update$", "update_postimage")
+                kinds = _postimage(batch.column("_change_type"))
                 yield batch.set_column(batch.schema.get_field_index("_change_type"), "_change_type", kinds)
 
 
-def _change_rows(table: CuratedTable, now: Layout, after: int, end: int) -> pa.Table:
-    """The change table's rows of dataset versions (after, end] as change-feed rows."""
-    assert now.changes is not None
+def _versions(now: Layout, after: int, end: int) -> tuple[int, pc.Expression]:
+    """The change table's part of dataset versions (after, end]: the version it starts after, and its row filter."""
     low = max(after, now.offset - 1)
     where = (pc.field(COMMIT_VERSION) > pa.scalar(low, pa.int64())) & (
         pc.field(COMMIT_VERSION) <= pa.scalar(end, pa.int64())
     )
+    return low, where
+
+
+def _postimage(kinds: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A change row's `update` as the feed names it: `update_postimage` (the change table keeps no pre-images)."""
+    return pc.replace_substring_regex(kinds, "^update$", "update_postimage")
+
+
+def _change_rows(table: TableReader, now: Layout, after: int, end: int) -> pa.Table:
+    """The change table's rows of dataset versions (after, end] as change-feed rows."""
+    assert now.changes is not None
+    low, where = _versions(now, after, end)
     rows = now.changes.to_pyarrow_dataset().to_table(filter=where)
-    stamps = {
-        now.offset + int(e["version"]): _ts(e) for e in now.changes.history(now.changes.version() - (low - now.offset))
-    }
-    kinds = pc.replace_substring_regex(rows.column("_change_type"), "^update$", "update_postimage")
+    entries = now.changes.history(now.changes.version() - (low - now.offset))
+    stamps = {now.offset + int(e["version"]): commit_time(e) for e in entries}
+    kinds = _postimage(rows.column("_change_type"))
     when = pa.array([stamps.get(v) for v in rows.column(COMMIT_VERSION).to_pylist()], pa.timestamp("ms", tz="UTC"))
     data = rows.drop_columns([c for c in (RUN_SEQ, "_change_type", COMMIT_VERSION) if c in rows.column_names])
     if table.contract.deletes == "delete":
@@ -110,22 +117,23 @@ def _change_rows(table: CuratedTable, now: Layout, after: int, end: int) -> pa.T
     )
 
 
-def _snapshot_feed(table: CuratedTable, end: int) -> pa.Table:
+def _snapshot_feed(table: TableReader, end: int) -> pa.Table:
     snap = table.read(version=end)
     n = snap.num_rows
-    stamp = _commit_time(table, end)
+    stamp = _version_time(table, end)
     snap = snap.append_column("_change_type", pa.repeat(pa.scalar("insert", pa.string()), n))
     snap = snap.append_column("_commit_version", pa.repeat(pa.scalar(end, pa.int64()), n))
     return snap.append_column("_commit_timestamp", pa.repeat(pa.scalar(stamp, pa.timestamp("ms", tz="UTC")), n))
 
 
-def _commit_time(table: CuratedTable, version: int) -> datetime:
+def _version_time(table: TableReader, version: int) -> datetime:
+    """When dataset `version` was committed (its base or change-table commit)."""
     where, at = table.locate(version)
     dt = table._open_changes() if where else table._open()
     assert dt is not None
     for entry in dt.history(dt.version() - at + 1):
         if int(entry["version"]) == at:
-            return _ts(entry)
+            return commit_time(entry)
     raise LakeError(f"{table._what} at {table.uri}: the commit of version {version} is no longer in the history")
 
 

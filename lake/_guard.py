@@ -25,7 +25,7 @@ from typing import Literal
 from deltalake import CommitProperties
 from deltalake.exceptions import DeltaError
 
-from lake._merge import APP_ID_KEY, RUN_SEQ_KEY
+from lake._record import APP_ID_KEY, RUN_SEQ_KEY
 from lake._state import COMPACTED_THROUGH_KEY
 from lake._store import open_table
 from schemas.errors import LakeError

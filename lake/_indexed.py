@@ -21,26 +21,15 @@ from lake._index_file import INDEX_DIR, IndexId, index_exists, read_index, signa
 from lake._row_index import base_id, columns_of, compacted_index, differences, load_or_build, pending_id, save
 from lake._state import ONE_AT_A_TIME, Layout, changes_uri, conform, pending, winners
 from lake._store import delta_errors
-from schemas import Contract
+from lake._table import TableBase
 
 __all__ = ["IndexedTable"]
 
 log = logging.getLogger(__name__)
 
 
-class IndexedTable:
-    """The row-index side of a curated table (its attributes and state come from `CuratedTable`)."""
-
-    uri: str
-    contract: Contract
-    _options: dict[str, str]
-    _what: str
-
-    def _layout(self, version: int | None = None) -> Layout:
-        raise NotImplementedError
-
-    def _state_schema(self, layout: Layout) -> pa.Schema:
-        raise NotImplementedError
+class IndexedTable(TableBase):
+    """The row-index side of a curated table."""
 
     def _indexes(self, layout: Layout, schema: pa.Schema) -> tuple[RowIndex, RowIndex]:
         """The base's row index and the pending changes': from the process's cache (per base version and

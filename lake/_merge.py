@@ -1,20 +1,17 @@
-"""The MERGE side of curated tables: a change stream's first pass (last occurrence per key, deletions)
-and the copy-on-write MERGE that compaction runs. `CuratedTable` inherits it."""
+"""The MERGE side of curated tables: a change stream's passes (last occurrence per key, deletions, the kept
+rows shaped) and the copy-on-write MERGE that compaction runs. `CuratedTable` inherits it."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties
+from deltalake import CommitProperties, DeltaTable, WriterProperties
 
 from lake._changes import (
     DELETED,
@@ -25,28 +22,25 @@ from lake._changes import (
     repeated,
     shape_changes,
 )
-from lake._state import ONE_AT_A_TIME
-from schemas import Contract, arrow_schema
+from lake._record import CommitInfo, info_of
+from lake._table import TableBase
+from schemas import arrow_schema
 
-__all__ = ["ChangeSource", "CommitInfo", "MergeWriter"]
+__all__ = ["MERGE_IN_MEMORY_ROWS", "ROW_GROUP_ROWS", "ChangeSource", "MergeWriter", "Plan", "table_source"]
 
 log = logging.getLogger(__name__)
 
-RUN_SEQ_KEY = "govhub.run_seq"
-APP_ID_KEY = "govhub.app_id"
-METADATA_KEYS_KEY = "govhub.metadata_keys"
 # A re-readable change stream: called with a column list (or None for all), it opens a fresh reader.
 ChangeSource = Callable[[Sequence[str] | None], pa.RecordBatchReader]
 # Row groups of 128 Ki rows: the Parquet writer buffers one row group per open file, so this bounds
 # the write's memory (a 1 M-row first load: 160 MB instead of 290 MB with delta-rs' 1 Mi-row default).
 ROW_GROUP_ROWS = 128 * 1024
-_ONE_AT_A_TIME = ONE_AT_A_TIME
 # Change sets up to this size are handed to MERGE in memory (file pruning by key range); larger ones stream.
 MERGE_IN_MEMORY_ROWS = 200_000
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What the first pass over a change stream decided: rows kept (last occurrence), deletions."""
 
     keep: np.ndarray  # bool per row
@@ -71,7 +65,7 @@ def _take_rows(source: ChangeSource, keys: list[str], schema: pa.Schema, rows: n
     return pa.concat_tables(parts)
 
 
-def _table_source(table: pa.Table) -> ChangeSource:
+def table_source(table: pa.Table) -> ChangeSource:
     """An in-memory table as a re-readable change stream."""
 
     def open_reader(columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
@@ -81,33 +75,10 @@ def _table_source(table: pa.Table) -> ChangeSource:
     return open_reader
 
 
-@dataclass(frozen=True)
-class CommitInfo:
-    """One commit made by a pipeline run: the dataset version it produced and what it changed."""
+class MergeWriter(TableBase):
+    """A change stream's passes and the MERGE into the base."""
 
-    version: int
-    timestamp: datetime
-    run_seq: int
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_deleted: int = 0
-
-
-def _ts(entry: Mapping[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC)
-
-
-class MergeWriter:
-    """A change stream's passes and the MERGE into the base (the table's attributes, set by `CuratedTable`)."""
-
-    uri: str
-    contract: Contract
-    schema: pa.Schema
-    _options: dict[str, str]
-    _what: str
-
-    def _plan(self, source: ChangeSource, keys: list[str], contract_schema: pa.Schema, *, has_deleted: bool) -> _Plan:
+    def _plan(self, source: ChangeSource, keys: list[str], contract_schema: pa.Schema, *, has_deleted: bool) -> Plan:
         """First pass over the key and `_deleted` columns: which rows to keep, which are deletions.
 
         Holds 9 bytes per row (a key fingerprint and a flag) plus the keys of deleted rows; keys
@@ -142,9 +113,9 @@ class MergeWriter:
                 keep[candidates[~last]] = False
         schema = pa.schema([*(contract_schema.field(k) for k in keys), pa.field("__row", pa.int64())])
         deletes = pa.concat_tables(deleted_keys) if deleted_keys else schema.empty_table()
-        return _Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes, prints=fingerprint)
+        return Plan(keep=keep, deleted=deleted & keep, deleted_keys=deletes, prints=fingerprint)
 
-    def _drop_unknown_deletes(self, dt: DeltaTable, plan: _Plan, keys: list[str]) -> None:
+    def _drop_unknown_deletes(self, dt: DeltaTable, plan: Plan, keys: list[str]) -> None:
         """Stop sending deletions of keys the table does not hold (they would match no MERGE clause).
 
         delta-rs 1.6 fails a MERGE when a source row matches no clause and the target has NOT NULL
@@ -170,7 +141,7 @@ class MergeWriter:
         plan.deleted[rows[unknown]] = False
 
     def _stream(
-        self, source: ChangeSource, plan: _Plan, contract_schema: pa.Schema, *, evolve: bool, live_only: bool
+        self, source: ChangeSource, plan: Plan, contract_schema: pa.Schema, *, evolve: bool, live_only: bool
     ) -> Iterator[pa.RecordBatch]:
         """Second pass: the kept rows, shaped (contract types, `_deleted`), batch by batch."""
         offset = 0
@@ -197,20 +168,11 @@ class MergeWriter:
         extra = [live.schema.field(n) for n in live.column_names if n not in self.schema.names]
         return live.cast(pa.schema([*self.schema, *extra], metadata=self.schema.metadata))
 
-    def _custom_metadata(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> dict[str, str]:
-        custom = {str(k): str(v) for k, v in metadata.items()}
-        custom.update({RUN_SEQ_KEY: str(run_seq), APP_ID_KEY: app_id, METADATA_KEYS_KEY: json.dumps(sorted(custom))})
-        return custom
-
-    def _commit_properties(self, app_id: str, run_seq: int, metadata: Mapping[str, str]) -> CommitProperties:
-        custom = self._custom_metadata(app_id, run_seq, metadata)
-        return CommitProperties(custom_metadata=custom, app_transactions=[Transaction(app_id, run_seq)])
-
     def _merge(
         self,
         dt: DeltaTable,
         source: ChangeSource,
-        plan: _Plan,
+        plan: Plan,
         props: CommitProperties,
         run_seq: int,
         metadata: Mapping[str, str],
@@ -267,32 +229,11 @@ class MergeWriter:
             log.info("merge into %s changed nothing; no commit", self.uri)
             return None
         log.info("merged into %s: %s", self.uri, metrics)
-        return self._info(
+        return info_of(
             dt,
             run_seq,
             metadata,
             inserted=metrics.get("num_target_rows_inserted", 0),
             updated=metrics.get("num_target_rows_updated", 0),
             deleted=metrics.get("num_target_rows_deleted", 0),
-        )
-
-    def _info(
-        self,
-        dt: DeltaTable,
-        run_seq: int,
-        metadata: Mapping[str, str],
-        *,
-        inserted: int,
-        updated: int = 0,
-        deleted: int = 0,
-    ) -> CommitInfo:
-        entry = dt.history(1)[0]
-        return CommitInfo(
-            version=dt.version(),
-            timestamp=_ts(entry),
-            run_seq=run_seq,
-            metadata=dict(metadata),
-            rows_inserted=int(inserted),
-            rows_updated=int(updated),
-            rows_deleted=int(deleted),
         )

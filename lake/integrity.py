@@ -23,6 +23,7 @@ from lake._state import CHANGES_DIR as CHANGES
 from lake._store import delta_errors, join_uri, open_table
 
 if TYPE_CHECKING:
+    from lake._table import TableBase
     from lake.curated import CuratedTable
 
 __all__ = [
@@ -298,7 +299,7 @@ def format_integrity(report: IntegrityReport) -> str:
     return "\n".join(lines)
 
 
-def remove_unreferenced(table: CuratedTable) -> list[str]:
+def remove_unreferenced(table: TableBase) -> list[str]:
     """Delete the base's data files no commit of its log references: left by a write killed before its
     commit (a compaction). Only while holding the resource's lock (no write of the base in flight); the
     change table and the logs are never touched. Skipped when the log no longer starts at version 0."""

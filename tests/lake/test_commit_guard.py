@@ -21,7 +21,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 from deltalake.table import TableMerger
 
-import lake.curated as curated_module
+import lake._commit as commit_module
 from lake import CommitRefused, CuratedTable, Lake
 from lake._guard import COMMIT_ID_KEY
 from lake.curated import TABLE_CONFIGURATION
@@ -32,9 +32,9 @@ META = {"govhub.run_id": "r"}
 
 
 def _stall_before(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) -> list[int]:
-    """The next delta-rs write of this module waits for `other` (the other writer) to commit first, as a
-    writer stalled right after its fence does; `other`'s own writes pass through."""
-    real = curated_module.write_deltalake
+    """The next delta-rs write of a run's commit (`lake/_commit.py`) waits for `other` (the other writer) to
+    commit first, as a writer stalled right after its fence does; `other`'s own writes pass through."""
+    real = commit_module.write_deltalake
     calls: list[int] = []
 
     def stalled(*args: Any, **kwargs: Any) -> None:
@@ -43,14 +43,15 @@ def _stall_before(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) 
             other()
         real(*args, **kwargs)
 
-    monkeypatch.setattr(curated_module, "write_deltalake", stalled)
+    monkeypatch.setattr(commit_module, "write_deltalake", stalled)
     return calls
 
 
 def _stall_inside(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) -> list[int]:
-    """The next delta-rs write of this module stalls INSIDE delta-rs: when delta-rs (its table state loaded)
-    pulls the first batch of rows, the other writer commits from another thread before the rows flow on."""
-    real = curated_module.write_deltalake
+    """The next delta-rs write of a run's commit (`lake/_commit.py`) stalls INSIDE delta-rs: when delta-rs (its
+    table state loaded) pulls the first batch of rows, the other writer commits from another thread before the
+    rows flow on."""
+    real = commit_module.write_deltalake
     calls: list[int] = []
 
     def stalled(table: Any, data: pa.Table | pa.RecordBatchReader, **kwargs: Any) -> None:
@@ -70,7 +71,7 @@ def _stall_inside(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) 
 
         return real(table, pa.RecordBatchReader.from_batches(reader.schema, rows()), **kwargs)
 
-    monkeypatch.setattr(curated_module, "write_deltalake", stalled)
+    monkeypatch.setattr(commit_module, "write_deltalake", stalled)
     return calls
 
 
@@ -256,13 +257,13 @@ def test_a_failure_after_the_commit_landed_is_not_reported_as_a_refusal(
     the error does not claim that nothing was committed."""
     table = lake.curated(person)
     table.commit(rows(person, list("abc")), app_id=APP, run_seq=1, metadata=META)
-    real = curated_module.write_deltalake
+    real = commit_module.write_deltalake
 
     def then_fail(*args: Any, **kwargs: Any) -> None:
         real(*args, **kwargs)
         raise DeltaError("post-commit hook failed")
 
-    monkeypatch.setattr(curated_module, "write_deltalake", then_fail)
+    monkeypatch.setattr(commit_module, "write_deltalake", then_fail)
     with pytest.raises(LakeError, match="post-commit hook failed") as failed:
         table.commit(rows(person, ["d"]), app_id=APP, run_seq=2, metadata=META)
     assert not isinstance(failed.value, CommitRefused) and "Nothing was committed" not in str(failed.value)

@@ -130,11 +130,11 @@ def test_a_run_that_stalls_inside_its_commit_after_the_fence_is_refused(
     another worker takes the lock over and runs the resource to the end. The stalled commit is refused
     (its table moved on), the run fails naming the takeover and the refusal, and the table holds exactly
     the other worker's commit; the re-run converges on the state of one clean run."""
-    import lake.curated as curated_module
+    import lake._commit as commit_module
     from lake import CommitRefused
 
     run = LeaseKeeper._run
-    write = curated_module.write_deltalake
+    write = commit_module.write_deltalake
     stalled: list[str] = []
     other: list[dict[str, Any]] = []
 
@@ -156,7 +156,7 @@ def test_a_run_that_stalls_inside_its_commit_after_the_fence_is_refused(
         write(*args, **kwargs)
 
     monkeypatch.setattr(LeaseKeeper, "_run", refresh)
-    monkeypatch.setattr(curated_module, "write_deltalake", stalled_write)
+    monkeypatch.setattr(commit_module, "write_deltalake", stalled_write)
     with pytest.raises(LeaseLost) as lost:
         run_ingest("person", recheck=False)
     monkeypatch.undo()
