@@ -17,7 +17,6 @@ kept the stored canonical text used `json.dumps`' spaced separators).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from collections.abc import Container, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -157,35 +156,31 @@ def walk_batch(
 
 
 class rendered_ahead:
-    """Archive batches with their `batch_texts`, the next batch rendered in a thread while the caller hashes
-    this one (Arrow's kernels run without the GIL). A read error of the next batch (an altered or damaged
-    file) is raised only after the batch before it was handed out, so the walk still names a changed event
-    first; `rest()` is every batch not yet handed out, for a walk that stops early."""
+    """Archive batches with their `batch_texts`, the next batch read and rendered in a thread while the caller
+    hashes this one (Parquet's decoding and Arrow's kernels run without the GIL). A read error of the next
+    batch (an altered or damaged file) is raised only when the caller asks for that batch, so the walk still
+    names a changed event before it; `rest()` is every batch not yet handed out, for a walk that stops early."""
 
     def __init__(self, items: Iterator[ArchiveBatch]) -> None:
         self.items = items
-        self.ahead: list[ArchiveBatch] = []
+        self.pending: Future[tuple[ArchiveBatch, Rendered] | None] | None = None
+
+    def _fetch(self) -> tuple[ArchiveBatch, Rendered] | None:
+        item = next(self.items, None)
+        return None if item is None else (item, batch_texts(item.batch))
 
     def __iter__(self) -> Iterator[tuple[ArchiveBatch, Rendered]]:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending: tuple[ArchiveBatch, Future[Rendered]] | None = None
-            while True:
-                try:
-                    item = next(self.items, None)
-                except Exception:
-                    if pending is not None:
-                        self.ahead = []
-                        yield pending[0], pending[1].result()
-                    raise
-                if item is not None:
-                    following = (item, pool.submit(batch_texts, item.batch))
-                if pending is not None:
-                    self.ahead = [item] if item is not None else []
-                    yield pending[0], pending[1].result()
-                if item is None:
-                    return
-                pending = following
+            self.pending = pool.submit(self._fetch)
+            while (ready := self.pending.result()) is not None:
+                self.pending = pool.submit(self._fetch)
+                yield ready
 
     def rest(self) -> Iterator[ArchiveBatch]:
-        """The batches read but not handed out, then the unread ones."""
-        return itertools.chain(self.ahead, self.items)
+        """The batches read but not handed out, then the unread ones (lazily: a read error only when reached)."""
+        if self.pending is not None:
+            ready = self.pending.result()
+            if ready is None:
+                return
+            yield ready[0]
+        yield from self.items
