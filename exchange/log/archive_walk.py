@@ -73,7 +73,15 @@ def _details(column: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def batch_texts(batch: pa.RecordBatch) -> Rendered:
-    """The canonical JSON of every archived event in `batch` (binary) and the rows refused (None when none)."""
+    """The canonical JSON of every archived event in `batch` (binary) and the rows refused (None when none);
+    every row refused when a column cannot be rendered at all (the exact check then names what is wrong)."""
+    try:
+        return _render(batch)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return pa.array([REFUSED] * batch.num_rows, pa.binary()), None
+
+
+def _render(batch: pa.RecordBatch) -> Rendered:
     columns: dict[str, pa.Array] = {}
     refused: pa.Array | None = None
     for name, kind in COPY_SPEC.fields:
@@ -88,6 +96,7 @@ def batch_texts(batch: pa.RecordBatch) -> Rendered:
             column, refused = _details(column)
         columns[name] = column
     texts, flagged = render(COPY_SPEC, pa.table(columns), copy_text=False)
+    texts = pc.fill_null(texts, pa.scalar(REFUSED, pa.binary()))
     if flagged is not None:
         refused = flagged if refused is None else pc.or_(refused, flagged)
     return texts, refused

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from log_support import event_kwargs, sql
 
 from exchange.crypto import Signer
-from exchange.log import ExchangeLog
+from exchange.log import ChainBrokenError, ExchangeLog
 from exchange.log import archive_walk as walk_module
 from exchange.log._hashing import sm3_hex
 
@@ -103,6 +103,19 @@ def test_a_tampered_archived_value_is_named(
     assert (report.problem, report.first_bad_seq, report.first_bad_event_id) == ("changed", index + 1, event_id)
     assert report.events_checked == index
     assert exact_calls[-1] == index + 1 and set(exact_calls) <= {3, 4, 5, 6, index + 1}
+
+
+def test_an_archived_value_python_cannot_read_names_the_file(engine: sa.Engine, tmp_path: Path) -> None:
+    """A time beyond year 9999 renders (the kernels refuse it) but cannot be read back: the file is damaged."""
+    xlog, lake, rel = _archived(engine, tmp_path)
+    table = pq.read_table(lake / rel)
+    times = table.column("recorded_at").cast(pa.int64()).to_pylist()
+    times[9] = 2**62  # year 17036
+    column = pa.array(times, pa.int64()).cast(table.schema.field("recorded_at").type)
+    index = table.schema.get_field_index("recorded_at")
+    pq.write_table(table.set_column(index, table.schema.field("recorded_at"), column), lake / rel)
+    with pytest.raises(ChainBrokenError, match=r"archive file .*000000000001-000000000012\.parquet.* is unreadable"):
+        xlog.verify(archives=lake)
 
 
 def test_files_written_with_spaced_details_verify_on_the_fast_path(
