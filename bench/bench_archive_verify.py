@@ -6,8 +6,7 @@
 `per_row` is what `verify` and the archive's read-back did per archived event before: the row as a
 Python mapping (`iter_archive_rows`: `to_pylist`, `json.loads(details)`), then `event_hash` and the link
 checks. `arrow` is `archive_walk.walk_batch` over the same batches, the next one rendered ahead in a
-thread (`rendered_ahead`); `--workers` adds the whole file walked in runs by two worker processes, as
-`verify --parallel` does (`archive_spans.join_runs`, start-up included). Both walk
+thread as `verify` does (`rendered_ahead`). Both walk
 the first `--events` events of the file (whole row groups) in this process; prints one JSON object.
 """
 
@@ -64,36 +63,14 @@ def arrow(root: str, record: Any, events: int) -> tuple[int, float]:
     return checked, time.perf_counter() - start
 
 
-def workers(root: str, record: Any, events: int) -> tuple[int, float]:
-    """Events checked and seconds, the whole file in runs walked by two worker processes (`archive_spans`)."""
-    from exchange.log.archive import _Location
-    from exchange.log.archive_spans import join_runs
-
-    start = time.perf_counter()
-    first = _first_prev(root, record)
-    joined = join_runs(_Location(root), [record], (record.from_seq - 1, first), {})
-    if joined.resume is not None:
-        raise SystemExit(f"run at {joined.resume} does not verify")
-    return joined.events, time.perf_counter() - start
-
-
-def _first_prev(root: str, record: Any) -> str:
-    import pyarrow.parquet as pq
-
-    batch = next(pq.ParquetFile(Path(root) / record.path).iter_batches(batch_size=1, columns=["prev_hash"]))
-    return str(batch.column(0)[0].as_py())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--events", type=int, default=500_000)
-    parser.add_argument("--workers", action="store_true", help="also the whole file in two worker processes")
     args = parser.parse_args()
     root, record = _record(args.file.resolve())
     figures: dict[str, Any] = {"load_before": os.getloadavg()}
-    walks = [("per_row", per_row), ("arrow", arrow)] + ([("workers", workers)] if args.workers else [])
-    for name, walk in walks:
+    for name, walk in (("per_row", per_row), ("arrow", arrow)):
         checked, seconds = walk(root, record, args.events)
         figures[f"{name}_events"] = checked
         figures[f"{name}_s"] = round(seconds, 2)

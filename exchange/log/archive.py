@@ -87,7 +87,7 @@ class _Location:
                 "(lake.Lake(root, storage_options=...)) instead of its URL"
             )
         self.fs, self.base = filesystem_for(root, options)
-        self.root, self.options = root, options
+        self.root = root
         self.source = lake_root_or_dir
 
     def path(self, rel: str) -> str:
@@ -151,18 +151,16 @@ def _unreadable(where: str, seq: int, e: Exception) -> ChainBrokenError:
     )
 
 
-def iter_archive_batches(
-    root: object, records: Sequence[ArchiveRecord], first_group: int = 0
-) -> Iterator[ArchiveBatch]:
+def iter_archive_batches(root: object, records: Sequence[ArchiveRecord]) -> Iterator[ArchiveBatch]:
     """Events of the archive files in order, a batch at a time (one row group held); checks each file's SM3.
 
     A file whose bytes differ from the SM3 recorded when it was written still yields its events first
     (so the chain walk can name the first changed event), then raises ChainBrokenError if the walk got
     through them: a changed byte that alters no event (header, statistics) is still a changed file.
-    An unreadable file raises ChainBrokenError too. `first_group`: the first file is read from that row group.
+    An unreadable file raises ChainBrokenError too.
     """
     location = _Location(root)
-    for k, record in enumerate(records):
+    for record in records:
         where = f"archive file {location.path(record.path)} (events seq {record.from_seq}-{record.to_seq})"
         if not location.exists(record.path):
             raise ChainBrokenError(
@@ -179,7 +177,7 @@ def iter_archive_batches(
             found = [(f.name, f.type) for f in parquet.schema_arrow]
             if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
                 raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
-            batches = _file_batches(parquet, first_group if k == 0 else 0)
+            batches = _file_batches(parquet)
             while True:
                 try:
                     batch = next(batches)
@@ -204,14 +202,14 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
         yield from item.rows()
 
 
-def _file_batches(parquet: pq.ParquetFile, first_group: int = 0) -> Iterator[pa.RecordBatch]:
+def _file_batches(parquet: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
     """A file's rows in batches of 5,000, one row group at a time, with flat memory whatever the file's size.
 
     One reader over the whole file keeps every row group's decoded buffers until it is done (a 2.5 M-event
     month held 350 MB); a reader per row group lets each group's buffers go before the next is read.
     """
     pool = pa.default_memory_pool()
-    for group in range(first_group, parquet.num_row_groups):
+    for group in range(parquet.num_row_groups):
         yield from parquet.iter_batches(batch_size=5000, row_groups=[group])
         pool.release_unused()  # the allocator otherwise keeps the freed buffers for itself
 

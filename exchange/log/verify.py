@@ -14,7 +14,6 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from exchange.crypto import SealError
-from exchange.log import archive_spans
 from exchange.log._hashing import checkpoint_payload, event_hash
 from exchange.log.errors import ChainBrokenError, ExchangeLogError
 from exchange.log.models import GENESIS_HASH, ArchiveRecord, ChainHead, Checkpoint, ExchangeEvent
@@ -247,23 +246,6 @@ def _slow_walk(session: Session, rows: Iterator[Mapping[str, Any]], walk: _Walk)
         walk.checked += 1
 
 
-def _archive_runs(root: object, records: list[ArchiveRecord], walk: _Walk) -> Iterator[ArchiveBatch]:
-    """Join the archive's runs walked in worker processes (`archive_spans`); the batches to walk serially
-    from where they stopped (none when every archived event checked out)."""
-    from exchange.log.archive import _Location, iter_archive_batches
-
-    expected = {seq: [cp.head_hash for cp in cps] for seq, cps in walk.by_seq.items()}
-    joined = archive_spans.join_runs(_Location(root), records, (walk.prev.seq, walk.prev.hash), expected)
-    if joined.events:
-        walk.first_seq = joined.first_seq if walk.first_seq is None else walk.first_seq
-        walk.checked += joined.events
-        walk.prev = _Point(*joined.last)
-    if joined.resume is None:
-        return iter(())
-    k, group = joined.resume
-    return iter_archive_batches(root, records[k:], group)
-
-
 def _archive_walk(batches: Iterator[ArchiveBatch], walk: _Walk) -> Iterator[Mapping[str, Any]] | None:
     """Advance `walk` over archived events at line rate (`archive_walk.walk_batch`); the rows from the first
     event that fails even the exact check on (for `_slow_walk` to classify), None when none did."""
@@ -460,8 +442,6 @@ def verify_chain(
                 f"checkpoint {cp.id} at seq {prev.seq} disagrees with the archive head hash",
             )
     if archive_rows is not None and walk.finding is None:
-        if parallel and sum(r.to_seq - r.from_seq + 1 for r in records) >= archive_spans.PARALLEL_FROM:
-            archive_rows = _archive_runs(archives, records, walk)
         rest = _archive_walk(archive_rows, walk)
         if rest is not None:
             _slow_walk(session, rest, walk)

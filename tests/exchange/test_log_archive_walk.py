@@ -163,30 +163,3 @@ def test_a_month_is_read_into_arrow_with_the_values_the_orm_reads(engine: sa.Eng
         slow = pa.Table.from_batches([archive_write.orm_batch(conn, 1, 13)])
     assert fast.num_rows == 13 and fast.equals(slow)
     assert fast.column("purpose")[12].as_py() == "" and fast.column("details")[12].as_py() is None
-
-
-def test_archives_walked_in_worker_processes_join_or_hand_over_to_the_serial_walk(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signer: Signer, exact_calls: list[int]
-) -> None:
-    """Runs of row groups walked in two spawned workers: intact they join, a change is named, a checkpoint checked."""
-    from exchange.log import archive_spans, archive_write
-
-    monkeypatch.setattr(archive_write, "BATCH", 3)  # 4 row groups of 3 events
-    monkeypatch.setattr(archive_spans, "GROUPS", 1)  # one task each
-    monkeypatch.setattr(archive_spans, "PARALLEL_FROM", 1)
-    xlog, lake, rel = _archived(engine, tmp_path, signer=signer)
-    assert pq.ParquetFile(lake / rel).num_row_groups == 4
-
-    exact_calls.clear()
-    report = xlog.verify(archives=lake, parallel=True)
-    assert report.ok and report.events_checked == 14 and report.first_seq == 1
-    assert exact_calls == []  # every run joined: the refused rows were hashed exactly in the workers
-    with xlog._tx() as tx:  # a validly signed checkpoint naming another hash at archived seq 5
-        checkpoint = xlog._sign(tx, 5, "0" * 64)
-    report = xlog.verify(archives=lake, parallel=True)
-    assert (report.problem, report.first_bad_seq) == ("checkpoint_mismatch", 5)
-    sql(engine, "DELETE FROM exchange_log_checkpoint WHERE id = :i", i=checkpoint.id)
-    event_id = _rewrite(lake, rel, "target", lambda v: v + "x", 7)  # seq 8, in the third run
-    report = xlog.verify(archives=lake, parallel=True)
-    assert (report.problem, report.first_bad_seq, report.first_bad_event_id) == ("changed", 8, event_id)
-    assert report.events_checked == 7 and exact_calls[-1] == 8  # the serial walk took over at its run
