@@ -8,13 +8,14 @@ dataset version it compacted through (`files["compactions"]`), so `govhub lake v
 compaction killed after its commit is registered by the next call (`register_compactions`).
 
 Two workers never compact one table at once: each compaction holds the resource's lock (the one ingests
-take), and a compaction removes the files an interrupted one left, which would be another's files in
-flight. A worker that finds the lock held refuses that resource cleanly — nothing written, the holder
-named — and goes on with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
+take). Once its commit has landed, a compaction removes the base's files a killed or refused write left
+(`lake/_sweep.py`: only files listed before its commit, whose writers the guard now refuses). A worker
+that finds the lock held refuses that resource cleanly — nothing written, the holder named — and goes on
+with the others (`CompactionOutcome.busy`); the holder, or the next round, compacts it.
 
 A compaction can outlast the lock's lease (`GOVHUB_LOCK_LEASE_SECONDS`), so it keeps the lock alive from a
-background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it right before
-removing an interrupted compaction's files and before its Delta commit: a compaction whose lock another
+background thread (`govhub.lease.LeaseKeeper`, the ingest's `heartbeat`) and checks it before it writes
+and right before its Delta commit: a compaction whose lock another
 worker took over all the same (its process stalled past the lease) stops there, nothing written. One that
 stalls after that check, inside delta-rs, has its commit refused if the worker that took over committed
 to the base meanwhile (`lake.CommitRefused`): it is reported like a lost lock, nothing written.

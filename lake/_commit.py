@@ -34,6 +34,7 @@ from lake._record import (
 from lake._row_index import columns_of, pending_id, save
 from lake._state import COMMIT_VERSION, OFFSET_APP, RUN_SEQ, Layout, Pending, changes_uri, state_batches
 from lake._store import delta_errors
+from lake._sweep import data_files, sweep
 from lake._writer import writer_properties
 from schemas import arrow_schema
 from schemas.errors import LakeError
@@ -73,7 +74,9 @@ class CommitWriter(MergeWriter, IndexedTable):
         `last_commit(app_id)` recognises it after a crash. `fence` (when given) is called right before delta-rs
         writes and commits; raising there (the caller lost its lock) leaves the table untouched. The commit
         itself lands only on the table version it was decided against (`lake/_guard.py`): when another writer
-        committed since, it raises `CommitRefused` and nothing is committed.
+        committed since, it raises `CommitRefused` and nothing is committed. Once it has landed, the data
+        files of that table listed right before it that no commit references (a killed or refused write's)
+        are removed (`lake/_sweep.py`).
         """
         if isinstance(changes, pa.RecordBatchReader):
             changes = changes.read_all()
@@ -151,6 +154,7 @@ class CommitWriter(MergeWriter, IndexedTable):
         )
         if fence is not None:  # the last moment before delta-rs writes and commits: is the caller still entitled?
             fence()
+        listed = data_files(changes_uri(self.uri), self._options)  # swept once this commit landed (`_sweep.py`)
         with guard.check():  # lands as change-table version `change_version` (the rows carry it), or is refused
             write_deltalake(
                 changes_uri(self.uri) if layout.changes is None else layout.changes,  # at the version read
@@ -165,6 +169,7 @@ class CommitWriter(MergeWriter, IndexedTable):
         changes = layout.changes if layout.changes is not None else self._open_changes()
         assert changes is not None and changes.version() == change_version  # the write moved the open table on
         log.info("appended %s change rows to %s (dataset version %s)", n, changes_uri(self.uri), version)
+        sweep(changes_uri(self.uri), self._options, listed, landed=change_version)
         # the next run finds the pending changes' index of the new version ready: in this process, or on disk
         after = pending_index.merged(decision.index)
         cached_index(self._pending_key(changes, layout.compacted), change_version, after.columns, lambda: after)
@@ -206,6 +211,7 @@ class CommitWriter(MergeWriter, IndexedTable):
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         if fence is not None:  # the rows stream into the write: this is the last moment before it
             fence()
+        listed = data_files(self.uri, self._options)  # swept once this commit landed (`_sweep.py`)
         with guard.check():  # creates the table, or appends to the empty one at the version read; else refused
             write_deltalake(
                 self.uri if base is None else base,
@@ -222,6 +228,7 @@ class CommitWriter(MergeWriter, IndexedTable):
             )
         dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
         log.info("first load of %s rows into %s (version %s)", live, self.uri, dt.version())
+        sweep(self.uri, self._options, listed, landed=guard.version)
         self._save_first_index(dt, tap)
         return info_of(dt, run_seq, metadata, inserted=live)
 

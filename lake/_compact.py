@@ -20,7 +20,7 @@ from lake._indexed import IndexedTable
 from lake._merge import MergeWriter, table_source
 from lake._state import COMPACTED_THROUGH_KEY, OFFSET_APP, compacted_through, conform, pending, winners
 from lake._store import delta_errors
-from lake.integrity import remove_unreferenced
+from lake._sweep import data_files, sweep
 from schemas import arrow_schema
 
 __all__ = ["CompactionInfo", "Compactor"]
@@ -58,10 +58,11 @@ class Compactor(MergeWriter, IndexedTable):
         The commit records `govhub.compacted_through` (the change-table version it includes), so
         readers skip those changes; the change table is never rewritten. With `threshold`, nothing
         happens unless the pending changes exceed that share of the base's rows. A compaction killed
-        before its commit leaves the state as it was; the next one removes the files it left (so the
-        caller holds the resource's lock); after its commit, it is done.
+        before its commit leaves the state as it was; after its commit, it is done. Once its commit has
+        landed it removes the base's data files listed before it that no commit references (left by a
+        killed or refused write; `lake/_sweep.py`).
 
-        `fence` (when given) is called before removing those files and right before the commit; it
+        `fence` (when given) is called before the compaction writes and right before the commit; it
         raises when the caller no longer holds the lock, and the compaction stops with nothing written.
         The commit lands only on the base version the compaction read (`lake/_guard.py`): when another
         writer committed to the base since, it raises `CommitRefused` and nothing is committed.
@@ -78,14 +79,11 @@ class Compactor(MergeWriter, IndexedTable):
             if threshold is not None and pend.rows <= threshold * stat_rows(layout.base):
                 return None
             through = layout.changes.version()
-            # the files a compaction killed before its commit left behind; they could be the files in flight
-            # of a worker that took the lock over, so the fence comes first
             if fence is not None:
                 fence()
-            if removed := remove_unreferenced(self):
-                log.warning(
-                    "removed %s file(s) an interrupted compaction of %s left: %s", len(removed), self.uri, removed
-                )
+            # the base's data files now: those no commit references are swept once this compaction's commit has
+            # landed (`lake/_sweep.py`); not before, when a displaced writer's files could still be committed
+            listed = data_files(self.uri, self._options)
             schema = self._state_schema(layout)
             shaped = pa.schema(
                 [*(f.with_nullable(True) for f in schema if f.name != DELETED), pa.field(DELETED, pa.bool_(), False)]
@@ -116,6 +114,7 @@ class Compactor(MergeWriter, IndexedTable):
             dt = DeltaTable(self.uri, storage_options=self._options, version=guard.version)  # this commit's
             log.info("compacted %s change rows of %s into base version %s", rows.num_rows, self.uri, dt.version())
             self._compacted_index(layout, schema, pending_index, dt)
+            sweep(self.uri, self._options, listed, landed=guard.version)
             return CompactionInfo(dt.version(), through, layout.offset + through, rows.num_rows)
 
     def compactions(self) -> list[CompactionInfo]:

@@ -23,7 +23,6 @@ from lake._state import CHANGES_DIR as CHANGES
 from lake._store import delta_errors, join_uri, open_table
 
 if TYPE_CHECKING:
-    from lake._table import TableBase
     from lake.curated import CuratedTable
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "commit_manifest",
     "compaction_manifest",
     "format_integrity",
-    "remove_unreferenced",
     "verify_files",
 ]
 
@@ -297,36 +295,3 @@ def format_integrity(report: IntegrityReport) -> str:
         f"to deliveries and verification until it is restored.{notes}"
     )
     return "\n".join(lines)
-
-
-def remove_unreferenced(table: TableBase) -> list[str]:
-    """Delete the base's data files no commit of its log references: left by a write killed before its
-    commit (a compaction). Only while holding the resource's lock (no write of the base in flight); the
-    change table and the logs are never touched. Skipped when the log no longer starts at version 0."""
-    fs, base = filesystem_for(table.uri, table.storage_options)
-    base = base.rstrip("/")
-    on_disk = _listing(fs, base)
-    commits = sorted(
-        int(rel[len(LOG_DIR) + 1 : -5])
-        for rel in on_disk
-        if _log_dir_of(rel) == LOG_DIR and rel.endswith(".json") and rel[len(LOG_DIR) + 1 : -5].isdigit()
-    )
-    if not commits or commits[0] != 0:
-        return []
-    referenced: set[str] = set()
-    for version in commits:
-        for action in _actions(fs, f"{base}/{_log_path(version)}"):
-            for kind in ("add", "remove", "cdc"):
-                if kind in action:
-                    referenced.add(unquote(action[kind]["path"]))
-    orphans = sorted(
-        rel
-        for rel in on_disk
-        if _log_dir_of(rel) is None
-        and not rel.startswith(f"{CHANGES}/")
-        and rel.endswith(".parquet")
-        and rel not in referenced
-    )
-    for rel in orphans:
-        fs.delete_file(f"{base}/{rel}")
-    return orphans

@@ -11,7 +11,7 @@ run that takes the same sequence number: a crash mid-recheck leaves the state of
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -186,10 +186,16 @@ def resolve(
     taken: pa.Table,
     resolutions: list[str],
     new_rows: pa.Table | None,
+    fence: Callable[[], None] | None = None,
 ) -> None:
-    """Mark the `taken` rows resolved by this run and write its own slice, in ONE quarantine commit."""
+    """Mark the `taken` rows resolved by this run and write its own slice, in ONE quarantine commit.
+
+    The commit lands on the quarantine version the rows were read at, `fence` (the run's lock check)
+    called in between, or is refused (`lake.CommitRefused`).
+    """
     seqs = set(pc.unique(taken.column("run_seq")).to_pylist()) if taken.num_rows else set()
-    current = ctx.quarantine.read()
+    decided_at = ctx.quarantine.version()
+    current = ctx.quarantine.read(version=decided_at)
     current = current.filter(pc.is_in(current.column("run_seq"), value_set=pa.array(sorted(seqs), pa.int64())))
     current = _with_columns(_with_columns(current, RESOLUTION_FIELDS), PENDING_FIELDS)
     identity = {
@@ -224,7 +230,7 @@ def resolve(
         parts.append(stamped)
     schema = pa.unify_schemas([p.schema for p in parts], promote_options="permissive")
     rows = pa.concat_tables([_conform(p, schema) for p in parts])
-    ctx.quarantine.rewrite(rows, run_seqs=seqs | {run_seq})
+    ctx.quarantine.rewrite(rows, run_seqs=seqs | {run_seq}, decided_at=decided_at, fence=fence)
 
 
 def _with_columns(table: pa.Table, fields: pa.Schema) -> pa.Table:

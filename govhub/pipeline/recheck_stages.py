@@ -8,6 +8,7 @@ failing only `references` into pending rows (and pending rows past their grace i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -136,8 +137,18 @@ class PendingAger:
         }
 
 
-def resolve_taken(ctx: ResourceContext, run: IngestRun, staging: Any, flagged: pa.RecordBatchReader | None) -> None:
-    """Mark every row the run took with what became of it and write the run's slice, in one commit."""
+def resolve_taken(
+    ctx: ResourceContext,
+    run: IngestRun,
+    staging: Any,
+    flagged: pa.RecordBatchReader | None,
+    *,
+    fence: Callable[[], None] | None = None,
+) -> None:
+    """Mark every row the run took with what became of it and write the run's slice, in one commit.
+
+    `fence` is called after the quarantine is read and before it is written (see `resolve`).
+    """
     taken = _taken(staging)
     if taken is None:
         return
@@ -169,6 +180,7 @@ def resolve_taken(ctx: ResourceContext, run: IngestRun, staging: Any, flagged: p
         taken=taken.drop_columns(_SUPERSEDED),
         resolutions=resolutions,
         new_rows=new_rows,
+        fence=fence,
     )
 
 

@@ -268,10 +268,11 @@ def publish(run_id: str) -> dict[str, int | None]:
         staging = st.ctx.staging(run_id)
         flagged = staging.concatenated(["rejected", "pending", "warned"])
         st.lease.check()  # still the lock's holder: nothing below is written by a displaced run
+        # the quarantine write lands on the version read before its own lock check, or is refused
         if st.run.kind != "ingest":  # marks the rows it took and writes its own slice, in one commit
-            resolve_taken(st.ctx, st.run, staging, flagged)
+            resolve_taken(st.ctx, st.run, staging, flagged, fence=st.lease.check)
         elif flagged is not None:
-            st.ctx.quarantine.write(flagged, run_seq=st.run.seq, run_id=run_id)
+            st.ctx.quarantine.write(flagged, run_seq=st.run.seq, run_id=run_id, fence=st.lease.check)
         metadata = {
             _RUN_ID_KEY: run_id,
             _STATE_KEY: json.dumps(st.run.state_after, ensure_ascii=False, sort_keys=True),

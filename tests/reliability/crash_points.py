@@ -55,7 +55,7 @@ INGEST_POINTS: list[KillPoint] = [
     KillPoint("while validating a batch", "quality", "validate", "before"),
     *_all("the quarantine write", "lake.quarantine", "write_deltalake"),
     *_both("the quarantine delete", "deltalake:DeltaTable", "delete"),
-    *_all("the first Delta load or a run's change append", "lake.curated", "write_deltalake"),
+    *_all("the first Delta load or a run's change append", "lake._commit", "write_deltalake"),
     *_all("the Delta MERGE commit", "deltalake.table:TableMerger", "execute"),
     *_both("the row index write", "lake._row_index", "write_index"),  # after a first load or change commit
     *_both("the catalogue records the version", "govhub.pipeline.stages", "record_version"),
