@@ -140,9 +140,13 @@ class _Constants:
         return [self.masked(p, valid) if isinstance(p, str) else p for p in pieces] + [self.masked("null", missing)]
 
 
-def render(spec: CopySpec, table: Any) -> tuple[Any, Any]:
+def render(spec: CopySpec, table: Any, *, copy_text: bool = True) -> tuple[Any, Any]:
     """The canonical JSON of every row of `table` (COPY's columns as strings, seq as int64), a binary array,
-    and which rows it could not render exactly (a boolean array; None when none)."""
+    and which rows it could not render exactly (a boolean array; None when none).
+
+    `copy_text=False`: the strings are plain values, not COPY text (no COPY escapes to undo in JSON text);
+    the caller then vouches that each JSON text is one whole JSON value (e.g. it parsed it).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -171,7 +175,7 @@ def render(spec: CopySpec, table: Any) -> tuple[Any, Any]:
         elif kind == "fixed3":
             pieces, bad = _fixed3(pa, pc, column)
         elif kind == "json":
-            pieces, bad = _json(pc, column)
+            pieces, bad = _json(pc, column) if copy_text else ([column], None)
         else:
             raise ValueError(f"chain field {name!r}: unknown kind {kind!r} (one of {sorted(KINDS)} or literal:)")
         parts += constants.value(pieces, column)

@@ -11,7 +11,16 @@ from typing import Any
 from exchange.crypto import sm3_hex as crypto_sm3_hex
 from exchange.crypto.canonical import MAX_SAFE_INTEGER, canonical_json_inline
 
-__all__ = ["HASHED_FIELDS", "as_utc", "canonical", "checkpoint_payload", "event_hash", "fmt_time", "sm3_hex"]
+__all__ = [
+    "HASHED_FIELDS",
+    "as_utc",
+    "canonical",
+    "canonical_value",
+    "checkpoint_payload",
+    "event_hash",
+    "fmt_time",
+    "sm3_hex",
+]
 
 HASHED_FIELDS: tuple[str, ...] = (
     "seq",
@@ -83,6 +92,13 @@ def _canonical_event(payload: dict[str, Any]) -> bytes:
     if details is None or _plain(details):  # sort_keys = JCS order for BMP keys, same escapes
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return canonical_json_inline(payload)
+
+
+def canonical_value(value: Any) -> bytes:
+    """JCS bytes of one JSON value (an event's details): the C json encoder when it gives the same bytes."""
+    if _plain(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json_inline(value)
 
 
 def _sm3_openssl(data: bytes) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -25,13 +24,20 @@ from exchange.log.reclaim import ReclaimReport, reclaim_space
 if TYPE_CHECKING:
     from exchange.log.log import ExchangeLog
 
-__all__ = ["ARCHIVE_SCHEMA", "ArchiveInfo", "archive_events", "iter_archive_rows", "reclaim_space"]
+__all__ = [
+    "ARCHIVE_SCHEMA",
+    "ArchiveBatch",
+    "ArchiveInfo",
+    "archive_events",
+    "iter_archive_batches",
+    "iter_archive_rows",
+    "reclaim_space",
+]
 
 log = logging.getLogger(__name__)
 
 _EVENTS = ExchangeEvent.__table__
 _PREFIX = ("exchange_log", "archive")
-_BATCH = 20_000
 _TS = pa.timestamp("us", tz="UTC")
 _TYPES: dict[str, pa.DataType] = {
     "seq": pa.int64(),
@@ -120,19 +126,33 @@ class _Location:
         return self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File
 
 
-def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in ARCHIVE_SCHEMA.names}
-    for row in rows:
-        for name in ARCHIVE_SCHEMA.names:
-            value = row[name]
-            if name == "details" and value is not None:
-                value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-            columns[name].append(value)
-    return pa.Table.from_pydict(columns, schema=ARCHIVE_SCHEMA)
+class ArchiveBatch(NamedTuple):
+    """Archived events read from one file: the file (for errors) and a batch of its rows."""
+
+    where: str
+    seq: int
+    batch: pa.RecordBatch
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The batch's events as mappings; ChainBrokenError naming the file if one cannot be read."""
+        from exchange.log.archive_walk import batch_rows
+
+        try:
+            return batch_rows(self.batch)
+        except Exception as e:  # details that are not JSON: the file was altered
+            raise _unreadable(self.where, self.seq, e) from e
 
 
-def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterator[Mapping[str, Any]]:
-    """Events of the archive files in order, as mappings `event_hash` accepts; checks each file's SM3.
+def _unreadable(where: str, seq: int, e: Exception) -> ChainBrokenError:
+    return ChainBrokenError(
+        f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
+        "altered after it was written: restore it from backup",
+        seq=seq,
+    )
+
+
+def iter_archive_batches(root: object, records: Sequence[ArchiveRecord]) -> Iterator[ArchiveBatch]:
+    """Events of the archive files in order, a batch at a time (one row group held); checks each file's SM3.
 
     A file whose bytes differ from the SM3 recorded when it was written still yields its events first
     (so the chain walk can name the first changed event), then raises ChainBrokenError if the walk got
@@ -157,23 +177,29 @@ def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterato
             found = [(f.name, f.type) for f in parquet.schema_arrow]
             if found != [(f.name, f.type) for f in ARCHIVE_SCHEMA]:
                 raise ValueError(f"its columns are not the archive schema's: {[name for name, _ in found]}")
-            for batch in _file_batches(parquet):
-                for row in batch.to_pylist():
-                    if row["details"] is not None:
-                        row["details"] = json.loads(row["details"])
-                    yield row
-        except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range, JSON)
-            raise ChainBrokenError(
-                f"{where} is unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0]}); it was damaged or "
-                "altered after it was written: restore it from backup",
-                seq=record.from_seq,
-            ) from e
+            batches = _file_batches(parquet)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                yield ArchiveBatch(where, record.from_seq, batch)
+        except ChainBrokenError:
+            raise
+        except Exception as e:  # a damaged file fails in many ways (Arrow, thrift, dates out of range)
+            raise _unreadable(where, record.from_seq, e) from e
         if altered:
             raise ChainBrokenError(
                 f"{where} differs from the SM3 recorded when it was written: it was altered or replaced after "
                 "archiving; restore it from backup",
                 seq=record.from_seq,
             )
+
+
+def iter_archive_rows(root: object, records: Sequence[ArchiveRecord]) -> Iterator[Mapping[str, Any]]:
+    """Events of the archive files in order, as mappings `event_hash` accepts (`iter_archive_batches`)."""
+    for item in iter_archive_batches(root, records):
+        yield from item.rows()
 
 
 def _file_batches(parquet: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
@@ -193,26 +219,6 @@ def _month_end(moment: datetime) -> datetime:
     moment = as_utc(moment)
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     return moment.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _batches(conn: Any, first: int, last: int) -> Iterator[pa.RecordBatch]:
-    """Events first..last as Arrow batches of `_BATCH` rows, read by keyset (flat memory)."""
-    after = first - 1
-    while after < last:
-        rows = [
-            r._mapping
-            for r in conn.execute(
-                select(_EVENTS)
-                .where(_EVENTS.c.seq > after, _EVENTS.c.seq <= last)
-                .order_by(_EVENTS.c.seq)
-                .limit(_BATCH)
-            )
-        ]
-        if not rows:
-            return
-        yield _to_arrow(rows).to_batches()[0]
-        after = rows[-1]["seq"]
-        pa.default_memory_pool().release_unused()
 
 
 def archive_events(
@@ -292,7 +298,9 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
             return None
         month = f"{as_utc(head.recorded_at):%Y-%m}"
         rel = "/".join((*_PREFIX, month, f"{first:012d}-{last:012d}.parquet"))
-        events, digest = location.write_atomically(rel, _batches(tx, first, last))
+        from exchange.log.archive_write import month_batches
+
+        events, digest = location.write_atomically(rel, month_batches(tx, first, last))
         head_hash = tx.execute(select(_EVENTS.c.hash).where(_EVENTS.c.seq == last)).scalar_one()
         _verify_file(location, rel, digest, first=first, last=last, prev_hash=head.prev_hash, head_hash=head_hash)
         tx.execute(
@@ -327,19 +335,23 @@ def _archive_month(xlog: ExchangeLog, location: _Location, cutoff: datetime) -> 
 def _verify_file(
     location: _Location, rel: str, digest: str, *, first: int, last: int, prev_hash: str, head_hash: str
 ) -> None:
-    """Re-read the written file and re-hash its chain before any row leaves the database."""
-    from exchange.log._hashing import event_hash
+    """Re-read the written file and re-hash its chain before any row leaves the database (at line rate,
+    `archive_walk.walk_batch`: rows the kernels refuse are hashed exactly)."""
+    from exchange.log.archive_walk import rendered_ahead, walk_batch
 
     record = ArchiveRecord(path=rel, from_seq=first, to_seq=last, file_sm3=digest)
     expected, link = first, prev_hash
-    for row in iter_archive_rows(location.source, [record]):
-        if row["seq"] != expected or row["prev_hash"] != link or event_hash(row) != row["hash"]:
+    for item, texts in rendered_ahead(iter_archive_batches(location.source, [record])):
+        done = walk_batch(item.batch, expected - 1, link, (), texts)
+        if done.bad is not None:
+            seq = item.batch.column("seq")[done.bad].as_py()
             raise ChainBrokenError(
-                f"the archive file {location.path(rel)} does not read back as written at seq {row['seq']}; "
+                f"the archive file {location.path(rel)} does not read back as written at seq {seq}; "
                 "nothing was removed from the database: check the lake's storage and archive again",
-                seq=row["seq"],
+                seq=seq,
             )
-        expected, link = expected + 1, row["hash"]
+        if done.last is not None:
+            expected, link = done.last[0] + 1, done.last[1]
     if expected != last + 1 or link != head_hash:
         raise ChainBrokenError(
             f"the archive file {location.path(rel)} holds seq {first} to {expected - 1}, not to {last}; nothing was "

@@ -125,11 +125,11 @@ def test_reading_an_archive_back_holds_one_row_group_at_a_time(
     """Memory while re-reading an archive does not grow with the file (a year's month is millions of events)."""
     import pyarrow as pa
 
-    from exchange.log import archive as archive_module
+    from exchange.log import archive_write
     from exchange.log.archive import iter_archive_rows
     from exchange.log.models import ArchiveRecord
 
-    monkeypatch.setattr(archive_module, "_BATCH", 40)  # one row group per 40 events: 60 groups
+    monkeypatch.setattr(archive_write, "BATCH", 40)  # one row group per 40 events: 60 groups
     xlog = ExchangeLog(engine)
     lake = tmp_path / "lake"
     info = xlog.archive(lake, before=_two_periods(xlog, old=2400, new=1))

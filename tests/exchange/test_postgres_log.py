@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 import test_log_append
 import test_log_archive
+import test_log_archive_walk
 import test_log_verify
 from log_support import event_kwargs
 
@@ -26,11 +27,12 @@ pytestmark = parametrize_stores(("postgresql",))
 
 # the same tests and the xlog fixture (signer: conftest.py), collected again in this module with the engine below
 _SKIP = {"test_fast_canonical_path_gives_the_jcs_bytes"}  # pure function, no store (a hypothesis test)
-for _module in (test_log_append, test_log_verify, test_log_archive):
+for _module in (test_log_append, test_log_verify, test_log_archive, test_log_archive_walk):
     globals().update(
         {n: f for n, f in vars(_module).items() if n.startswith("test_") and callable(f) and n not in _SKIP}
     )
 xlog = test_log_verify.xlog
+exact_calls = test_log_archive_walk.exact_calls
 
 
 @pytest.fixture

@@ -64,6 +64,42 @@ def _assert_one_clean_run(summary: dict[str, Any]) -> None:
         assert (state.last_seq, state.last_version, state.lock_run_id) == (1, 0, None)
 
 
+def _stall_inside_write(
+    module: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[dict[str, Any]], pytest.ExceptionInfo[LeaseLost]]:
+    """Run an ingest whose process stalls past the fence inside `module`'s delta-rs write for longer than the
+    lease, while another worker takes the lock over and runs the resource to the end; (the stalled run's id,
+    the other worker's summary, the stalled run's LeaseLost)."""
+    run = LeaseKeeper._run
+    write = module.write_deltalake
+    stalled: list[str] = []
+    other: list[dict[str, Any]] = []
+
+    def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
+        if not stalled:
+            stalled.append(self.holder)
+        if self.holder == stalled[0]:
+            self._stop.wait(60)
+        else:
+            run(self)
+
+    def stalled_write(*args: Any, **kwargs: Any) -> None:
+        if not other and _holder() == stalled[0]:  # past the fence: the stalled run's own write
+            time.sleep(LEASE + 1)  # the lease runs out, and another worker runs the resource to the end
+            worker = threading.Thread(target=lambda: other.append(run_ingest("person", recheck=False)))
+            worker.start()
+            worker.join(300)
+            assert not worker.is_alive() and other
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
+    monkeypatch.setattr(module, "write_deltalake", stalled_write)
+    with pytest.raises(LeaseLost) as lost:
+        run_ingest("person", recheck=False)
+    monkeypatch.undo()
+    return stalled, other, lost
+
+
 def test_a_stage_longer_than_the_lease_is_not_displaced(short_lease: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     first_load = CuratedTable._first_load
     refused: list[str] = []
@@ -134,33 +170,7 @@ def test_a_run_that_stalls_inside_its_commit_after_the_fence_is_refused(
     import lake._commit as commit_module
     from lake import CommitRefused
 
-    run = LeaseKeeper._run
-    write = commit_module.write_deltalake
-    stalled: list[str] = []
-    other: list[dict[str, Any]] = []
-
-    def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
-        if not stalled:
-            stalled.append(self.holder)
-        if self.holder == stalled[0]:
-            self._stop.wait(60)
-        else:
-            run(self)
-
-    def stalled_write(*args: Any, **kwargs: Any) -> None:
-        if not other and _holder() == stalled[0]:  # past the fence: the stalled run's own write
-            time.sleep(LEASE + 1)  # the lease runs out, and another worker runs the resource to the end
-            worker = threading.Thread(target=lambda: other.append(run_ingest("person", recheck=False)))
-            worker.start()
-            worker.join(300)
-            assert not worker.is_alive() and other
-        write(*args, **kwargs)
-
-    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
-    monkeypatch.setattr(commit_module, "write_deltalake", stalled_write)
-    with pytest.raises(LeaseLost) as lost:
-        run_ingest("person", recheck=False)
-    monkeypatch.undo()
+    stalled, other, lost = _stall_inside_write(commit_module, monkeypatch)
     message = str(lost.value)
     assert f"publish of run {stalled[0]} stopped" in message and "Nothing was committed" in message
     assert "govhub.ingest.person sequence 1 was refused" in message and "re-run the ingest" in message
@@ -194,33 +204,7 @@ def test_a_run_that_stalls_inside_its_quarantine_write_after_the_fence_is_refuse
     import lake.quarantine as quarantine_module
     from lake import CommitRefused
 
-    run = LeaseKeeper._run
-    write = quarantine_module.write_deltalake
-    stalled: list[str] = []
-    other: list[dict[str, Any]] = []
-
-    def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
-        if not stalled:
-            stalled.append(self.holder)
-        if self.holder == stalled[0]:
-            self._stop.wait(60)
-        else:
-            run(self)
-
-    def stalled_write(*args: Any, **kwargs: Any) -> None:
-        if not other and _holder() == stalled[0]:  # past the fence: the stalled run's own quarantine write
-            time.sleep(LEASE + 1)
-            worker = threading.Thread(target=lambda: other.append(run_ingest("person", recheck=False)))
-            worker.start()
-            worker.join(300)
-            assert not worker.is_alive() and other
-        write(*args, **kwargs)
-
-    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
-    monkeypatch.setattr(quarantine_module, "write_deltalake", stalled_write)
-    with pytest.raises(LeaseLost) as lost:
-        run_ingest("person", recheck=False)
-    monkeypatch.undo()
+    stalled, other, lost = _stall_inside_write(quarantine_module, monkeypatch)
     message = str(lost.value)
     assert f"publish of run {stalled[0]} stopped" in message and "quarantine table 'person'" in message
     assert f"the quarantine slice of run {stalled[0]} (sequence 1) was refused" in message, message
