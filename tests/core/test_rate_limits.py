@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -57,8 +58,15 @@ def _sign_in_worker(key: str) -> list[bool]:
 
 
 def _in_workers(function: Callable[[str], T], key: str, count: int) -> list[T]:
-    """Run `function(key)` in `count` worker processes at once (forked, as uvicorn's workers are)."""
-    with multiprocessing.get_context("fork").Pool(count) as pool:
+    """Run `function(key)` in `count` worker processes at once (forked, as uvicorn's workers are).
+
+    Each worker starts with SIGTERM's default action: a handler this test process inherited (Airflow's task
+    runner installs one when a DAG test ran here first) would keep the pool's SIGTERM from ending it.
+    """
+    pool = multiprocessing.get_context("fork").Pool(
+        count, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL)
+    )
+    with pool:
         return pool.map(function, [key] * count)
 
 
