@@ -22,8 +22,8 @@ from exchange.log.models import (
     Rollup,
 )
 from exchange.log.refusals import RefusalWindow
+from exchange.log.report import ChainReport, format_report
 from exchange.log.rollup import refresh_rollups
-from exchange.log.verify import ChainReport, format_report
 
 __all__ = [
     "ArchiveInfo",

@@ -17,6 +17,7 @@ kept the stored canonical text used `json.dumps`' spaced separators).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Container, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,11 +31,12 @@ import pyarrow.compute as pc
 from core.chaincopy import REFUSED, render
 from exchange.log._hashing import canonical_value, event_hash, sm3_hex
 from exchange.log._walker import COPY_SPEC
+from exchange.log.exact_walk import Point, Walk, mismatch
 
 if TYPE_CHECKING:
     from exchange.log.archive import ArchiveBatch
 
-__all__ = ["BatchWalk", "Rendered", "batch_rows", "batch_texts", "rendered_ahead", "walk_batch"]
+__all__ = ["BatchWalk", "Rendered", "batch_rows", "batch_texts", "rendered_ahead", "walk_archives", "walk_batch"]
 
 Rendered = tuple[pa.Array, "pa.Array | None"]
 """A batch's rows as hashed bytes (binary) and the rows refused (None when none): `batch_texts`."""
@@ -193,3 +195,27 @@ class rendered_ahead:
                 return
             yield ready[0]
         yield from self.items
+
+
+def walk_archives(batches: Iterator[ArchiveBatch], walk: Walk) -> Iterator[Mapping[str, Any]] | None:
+    """Advance `walk` over archived events at line rate (`walk_batch`), holding the good checkpoints to the
+    hashes found; the rows from the first event that fails even the exact check on (for
+    `exact_walk.slow_walk` to classify), None when none did."""
+    ahead = rendered_ahead(batches)
+    for item, texts in ahead:
+        done = walk_batch(item.batch, walk.prev.seq, walk.prev.hash, walk.by_seq, texts)
+        last, stop = done.last, done.bad
+        for seq, (i, found) in done.pinned.items():
+            wrong = next((cp for cp in walk.by_seq[seq] if cp.head_hash != found), None)
+            if wrong is not None:
+                walk.finding = mismatch(wrong, seq, item.batch.column("event_id")[i].as_py(), found)
+                last, stop = (seq, found), i + 1
+                break
+        if last is not None:
+            count = done.good if walk.finding is None else stop or 0
+            walk.advance(item.batch.column("seq")[0].as_py(), count, Point(*last))
+        if walk.finding is not None:
+            return None
+        if stop is not None:
+            return itertools.chain(item.rows()[stop:], (row for rest in ahead.rest() for row in rest.rows()))
+    return None

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from catalog import utcnow
 from exchange.log.log import ExchangeLog
 from exchange.log.models import ChainCheck, Checkpoint, LogMark
-from exchange.log.verify import ChainReport
+from exchange.log.report import ChainReport
 
 __all__ = [
     "SingleFlight",

@@ -25,7 +25,7 @@ from exchange.log.models import GENESIS_HASH, ChainHead, Checkpoint, EventType, 
 
 if TYPE_CHECKING:
     from exchange.log.archive import ArchiveInfo
-    from exchange.log.verify import ChainReport
+    from exchange.log.report import ChainReport
 
 __all__ = ["ExchangeLog", "Outcome", "Signer"]
 
