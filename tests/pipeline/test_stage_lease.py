@@ -64,16 +64,11 @@ def _assert_one_clean_run(summary: dict[str, Any]) -> None:
         assert (state.last_seq, state.last_version, state.lock_run_id) == (1, 0, None)
 
 
-def _stall_inside_write(
-    module: Any, monkeypatch: pytest.MonkeyPatch
-) -> tuple[list[str], list[dict[str, Any]], pytest.ExceptionInfo[LeaseLost]]:
-    """Run an ingest whose process stalls past the fence inside `module`'s delta-rs write for longer than the
-    lease, while another worker takes the lock over and runs the resource to the end; (the stalled run's id,
-    the other worker's summary, the stalled run's LeaseLost)."""
+def _stall_first_holder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The first run to take a lock stalls: its lease refreshes never reach the database, while any later
+    holder's do; returns the list the stalled run's id is put in."""
     run = LeaseKeeper._run
-    write = module.write_deltalake
     stalled: list[str] = []
-    other: list[dict[str, Any]] = []
 
     def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
         if not stalled:
@@ -82,6 +77,20 @@ def _stall_inside_write(
             self._stop.wait(60)
         else:
             run(self)
+
+    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
+    return stalled
+
+
+def _stall_inside_write(
+    module: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[dict[str, Any]], pytest.ExceptionInfo[LeaseLost]]:
+    """Run an ingest whose process stalls past the fence inside `module`'s delta-rs write for longer than the
+    lease, while another worker takes the lock over and runs the resource to the end; (the stalled run's id,
+    the other worker's summary, the stalled run's LeaseLost)."""
+    write = module.write_deltalake
+    stalled = _stall_first_holder(monkeypatch)
+    other: list[dict[str, Any]] = []
 
     def stalled_write(*args: Any, **kwargs: Any) -> None:
         if not other and _holder() == stalled[0]:  # past the fence: the stalled run's own write
@@ -92,7 +101,6 @@ def _stall_inside_write(
             assert not worker.is_alive() and other
         write(*args, **kwargs)
 
-    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
     monkeypatch.setattr(module, "write_deltalake", stalled_write)
     with pytest.raises(LeaseLost) as lost:
         run_ingest("person", recheck=False)
@@ -122,17 +130,8 @@ def test_a_stage_longer_than_the_lease_is_not_displaced(short_lease: Any, monkey
 def test_a_run_whose_lock_was_taken_over_during_publish_does_not_commit(
     short_lease: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = LeaseKeeper._run
     first_load = CuratedTable._first_load
-    stalled: list[str] = []
-
-    def refresh(self: LeaseKeeper) -> None:  # the first run's process stalls: no refresh reaches the database
-        if not stalled:
-            stalled.append(self.holder)
-        if self.holder == stalled[0]:
-            self._stop.wait(60)
-        else:
-            run(self)
+    stalled = _stall_first_holder(monkeypatch)
 
     def taken_over(self: CuratedTable, *args: Any, **kwargs: Any) -> Any:
         if _holder() == stalled[0]:  # the lease runs out, and another worker takes the lock over
@@ -141,7 +140,6 @@ def test_a_run_whose_lock_was_taken_over_during_publish_does_not_commit(
                 assert acquire_lock(session, "person", OTHER, lease_seconds=LEASE) == stalled[0]
         return first_load(self, *args, **kwargs)
 
-    monkeypatch.setattr(LeaseKeeper, "_run", refresh)
     monkeypatch.setattr(CuratedTable, "_first_load", taken_over)
     with pytest.raises(LeaseLost, match=f"run {OTHER} holds it now") as lost:
         run_ingest("person", recheck=False)
